@@ -1,0 +1,68 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "SignService",
+    platforms: [.macOS(.v15)],
+    products: [
+        .library(name: "SignKit", targets: ["SignKit"]),
+        .executable(name: "SignService", targets: ["SignService"]),
+        .executable(name: "signctl", targets: ["signctl"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.6.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.5.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.6.0"),
+    ],
+    targets: [
+        // System libraries: pkg-config supplies the include and link flags, nothing else lives here.
+        .systemLibrary(name: "COpenSSL", path: "Sources/COpenSSL", pkgConfig: "openssl",
+                       providers: [.apt(["libssl-dev"])]),
+        .systemLibrary(name: "CPCSCLite", path: "Sources/CPCSCLite", pkgConfig: "libpcsclite",
+                       providers: [.apt(["libpcsclite-dev"])]),
+        // The only C in the project: the PKCS#11 header, the module loader and shims for macros Swift cannot import.
+        .target(name: "CPKCS", dependencies: ["COpenSSL", "CPCSCLite"],
+                linkerSettings: [.linkedLibrary("dl")]),
+        .target(
+            name: "SignKit",
+            dependencies: [
+                "CPKCS",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            resources: [.copy("Resources/atr-catalogue.json")]
+        ),
+        .executableTarget(
+            name: "SignService",
+            dependencies: [
+                "SignKit",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .executableTarget(
+            name: "signctl",
+            dependencies: [
+                "SignKit",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .executableTarget(
+            name: "SignBench",
+            dependencies: ["SignKit", "CPKCS", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Benchmarks/SignBench"
+        ),
+        .testTarget(name: "SignKitTests", dependencies: ["SignKit", "CPKCS"]),
+        .testTarget(
+            name: "SignServiceTests",
+            dependencies: [
+                "SignService",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ]
+        ),
+        .testTarget(name: "EndToEndTests", dependencies: ["SignKit"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,79 @@
+// OpenSSL macros and stack accessors as plain functions. The owning Swift classes in SignKit/OpenSSL call these.
+#include "CPKCS.h"
+#include <stdio.h>
+#include <string.h>
+
+long cpkcs_BIO_get_mem_data(BIO *bio, const char **data) {
+    return BIO_get_mem_data(bio, (char **)data);
+}
+
+void cpkcs_OPENSSL_free(void *pointer) {
+    OPENSSL_free(pointer);
+}
+
+// Appends `oid` and a newline to buffer[*used...]; truncates silently at the end of the buffer.
+static void append_line(char *buffer, size_t buffer_len, size_t *used, const char *text) {
+    if (*used >= buffer_len) return;
+    int n = snprintf(buffer + *used, buffer_len - *used, "%s\n", text);
+    if (n > 0) *used += (size_t)n;
+}
+
+int cpkcs_X509_policy_oids(X509 *certificate, char *buffer, size_t buffer_len) {
+    if (buffer_len > 0) buffer[0] = 0;
+    int critical = 0;
+    // X509_get_ext_d2i returns a new stack we own; freed below.
+    CERTIFICATEPOLICIES *policies = X509_get_ext_d2i(certificate, NID_certificate_policies, &critical, NULL);
+    if (policies == NULL) {
+        return critical == -1 ? 0 : -1;  // -1: absent; -2: occurs more than once; otherwise it did not decode
+    }
+    size_t used = 0;
+    int count = sk_POLICYINFO_num(policies);
+    for (int i = 0; i < count; i++) {
+        POLICYINFO *info = sk_POLICYINFO_value(policies, i);  // get0: owned by the stack
+        char oid[128];
+        OBJ_obj2txt(oid, sizeof(oid), info->policyid, 1);
+        append_line(buffer, buffer_len, &used, oid);
+    }
+    CERTIFICATEPOLICIES_free(policies);
+    return count;
+}
+
+int cpkcs_X509_eku_oids(X509 *certificate, char *buffer, size_t buffer_len) {
+    if (buffer_len > 0) buffer[0] = 0;
+    int critical = 0;
+    EXTENDED_KEY_USAGE *eku = X509_get_ext_d2i(certificate, NID_ext_key_usage, &critical, NULL);
+    if (eku == NULL) {
+        return critical == -1 ? 0 : -1;
+    }
+    size_t used = 0;
+    int count = sk_ASN1_OBJECT_num(eku);
+    for (int i = 0; i < count; i++) {
+        char oid[128];
+        OBJ_obj2txt(oid, sizeof(oid), sk_ASN1_OBJECT_value(eku, i), 1);
+        append_line(buffer, buffer_len, &used, oid);
+    }
+    EXTENDED_KEY_USAGE_free(eku);
+    return count;
+}
+
+int cpkcs_ERR_drain(char *buffer, size_t buffer_len) {
+    if (buffer_len > 0) buffer[0] = 0;
+    size_t used = 0;
+    int count = 0;
+    unsigned long code;
+    const char *file = NULL, *func = NULL, *data = NULL;
+    int line = 0, flags = 0;
+    while ((code = ERR_get_error_all(&file, &line, &func, &data, &flags)) != 0) {
+        char text[256];
+        ERR_error_string_n(code, text, sizeof(text));
+        char entry[512];
+        if (data != NULL && (flags & ERR_TXT_STRING)) {
+            snprintf(entry, sizeof(entry), "%s (%s)", text, data);
+        } else {
+            snprintf(entry, sizeof(entry), "%s", text);
+        }
+        append_line(buffer, buffer_len, &used, entry);
+        count++;
+    }
+    return count;
+}

@@ -1,0 +1,41 @@
+import Foundation
+import CPKCS
+
+/// Streaming SHA-256 through OpenSSL's EVP interface. Owns one EVP_MD_CTX.
+public final class SHA256Hasher {
+    private let context: OpaquePointer  // EVP_MD_CTX*, owned: freed in deinit
+
+    public init() {
+        guard let context = EVP_MD_CTX_new() else { fatalError("EVP_MD_CTX_new: out of memory") }
+        self.context = context
+        guard EVP_DigestInit_ex(context, EVP_sha256(), nil) == 1 else {
+            fatalError("EVP_DigestInit_ex(SHA-256) failed: \(OpenSSLError.drain("EVP_DigestInit_ex"))")
+        }
+    }
+
+    deinit { EVP_MD_CTX_free(context) }
+
+    public func update(_ bytes: UnsafeRawBufferPointer) {
+        guard let base = bytes.baseAddress, bytes.count > 0 else { return }
+        EVP_DigestUpdate(context, base, bytes.count)
+    }
+
+    public func update(_ bytes: some ContiguousBytes) {
+        bytes.withUnsafeBytes { update($0) }
+    }
+
+    /// The digest; the hasher is reset and can be used again.
+    public func finalize() -> [UInt8] {
+        var digest = [UInt8](repeating: 0, count: 32)
+        var length: UInt32 = 0
+        EVP_DigestFinal_ex(context, &digest, &length)
+        EVP_DigestInit_ex(context, EVP_sha256(), nil)
+        return digest
+    }
+
+    public static func hash(_ bytes: some ContiguousBytes) -> [UInt8] {
+        let hasher = SHA256Hasher()
+        hasher.update(bytes)
+        return hasher.finalize()
+    }
+}

@@ -1,0 +1,237 @@
+import CPKCS
+import Foundation
+
+/// An X.509 certificate (RFC 5280), parsed by OpenSSL. Owns one `X509*`.
+///
+///     Certificate ::= SEQUENCE {
+///         tbsCertificate       TBSCertificate,
+///         signatureAlgorithm   AlgorithmIdentifier,
+///         signatureValue       BIT STRING }
+///
+/// Instances are immutable after init; OpenSSL's lazily cached extension data is filled in init
+/// (X509_check_purpose), so concurrent readers never race on it.
+public final class X509Certificate: @unchecked Sendable {
+    let pointer: OpaquePointer  // X509*, owned: X509_free in deinit
+    /// The certificate's DER encoding, as given.
+    public let der: [UInt8]
+
+    /// Parses one DER certificate; trailing bytes are refused.
+    public init(der: [UInt8]) throws {
+        OpenSSLError.clearQueue()
+        var cursor: UnsafePointer<UInt8>? = nil
+        let parsed: OpaquePointer? = der.withUnsafeBufferPointer { buffer in
+            cursor = buffer.baseAddress
+            let x = d2i_X509(nil, &cursor, buffer.count)
+            if x != nil, let start = buffer.baseAddress, cursor != start + buffer.count {
+                X509_free(x)
+                return nil
+            }
+            return x
+        }
+        guard let parsed else { throw OpenSSLError.drain("d2i_X509 (certificate DER)") }
+        self.pointer = parsed
+        self.der = der
+        _ = X509_check_purpose(parsed, -1, 0)  // fills OpenSSL's extension cache now, see the type's comment
+    }
+
+    /// Parses every certificate in a PEM text, in order.
+    public static func fromPEM(_ pem: String) throws -> [X509Certificate] {
+        var certificates = [X509Certificate]()
+        var remaining = Substring(pem)
+        let begin = "-----BEGIN CERTIFICATE-----", end = "-----END CERTIFICATE-----"
+        while let start = remaining.range(of: begin), let stop = remaining.range(of: end, range: start.upperBound..<remaining.endIndex) {
+            let body = remaining[start.upperBound..<stop.lowerBound].filter { !$0.isWhitespace }
+            guard let der = Data(base64Encoded: String(body)) else {
+                throw OpenSSLError(operation: "PEM certificate", queue: ["base64 body does not decode"])
+            }
+            certificates.append(try X509Certificate(der: Array(der)))
+            remaining = remaining[stop.upperBound...]
+        }
+        return certificates
+    }
+
+    deinit { X509_free(pointer) }
+
+    // MARK: Names
+
+    /// The subject's attributes in the order they appear (most general first, as in the DER).
+    public var subject: DistinguishedName { DistinguishedName(X509_get_subject_name(pointer)) }  // get0: owned by the X509
+    public var issuer: DistinguishedName { DistinguishedName(X509_get_issuer_name(pointer)) }  // get0: owned by the X509
+
+    /// The serial number in upper-case hex, as CAs and revocation lists print it.
+    public var serialNumberHex: String {
+        guard let serial = X509_get0_serialNumber(pointer),  // get0: owned by the X509
+              let bn = ASN1_INTEGER_to_BN(serial, nil) else { return "" }  // new BIGNUM: freed below
+        defer { BN_free(bn) }
+        guard let hex = BN_bn2hex(bn) else { return "" }  // new string: freed below
+        defer { cpkcs_OPENSSL_free(hex) }
+        return String(cString: hex)
+    }
+
+    // MARK: Validity
+
+    public var notBefore: Date { Self.date(X509_get0_notBefore(pointer)) }  // get0: owned by the X509
+    public var notAfter: Date { Self.date(X509_get0_notAfter(pointer)) }  // get0: owned by the X509
+
+    /// True when `time` lies within notBefore...notAfter (both inclusive, RFC 5280 4.1.2.5).
+    public func isValid(at time: Date) -> Bool { notBefore <= time && time <= notAfter }
+
+    private static func date(_ time: UnsafePointer<ASN1_TIME>?) -> Date {
+        var parts = tm()
+        guard let time, ASN1_TIME_to_tm(time, &parts) == 1 else { return .distantPast }
+        return Date(timeIntervalSince1970: TimeInterval(timegm(&parts)))
+    }
+
+    // MARK: Extensions
+
+    /// keyUsage (RFC 5280 4.2.1.3); nil when the extension is absent, which allows any use.
+    public var keyUsage: KeyUsage? {
+        let bits = X509_get_key_usage(pointer)
+        return bits == UInt32.max ? nil : KeyUsage(rawValue: bits)
+    }
+
+    /// extendedKeyUsage purposes as dotted OIDs; empty when absent.
+    public var extendedKeyUsage: [String] { oidList(cpkcs_X509_eku_oids) }
+
+    /// certificatePolicies policy identifiers as dotted OIDs; empty when absent.
+    public var policies: [String] { oidList(cpkcs_X509_policy_oids) }
+
+    /// basicConstraints cA is true.
+    public var isCertificateAuthority: Bool { X509_check_ca(pointer) > 0 }
+
+    private func oidList(_ read: (OpaquePointer?, UnsafeMutablePointer<CChar>?, Int) -> Int32) -> [String] {
+        var buffer = [CChar](repeating: 0, count: 2048)
+        guard read(pointer, &buffer, buffer.count) > 0 else { return [] }
+        return String(cString: buffer).split(separator: "\n").map(String.init)
+    }
+
+    // MARK: Key and fingerprint
+
+    public var publicKeyAlgorithm: PublicKeyAlgorithm {
+        guard let key = X509_get0_pubkey(pointer) else { return .other(name: "unreadable") }  // get0: owned by the X509
+        let bits = Int(EVP_PKEY_get_bits(key))
+        switch EVP_PKEY_get_base_id(key) {
+        case NID_rsaEncryption:
+            return .rsa(bits: bits)
+        case NID_X9_62_id_ecPublicKey:
+            var name = [CChar](repeating: 0, count: 64)
+            var length = 0
+            EVP_PKEY_get_group_name(key, &name, name.count, &length)
+            return .ec(curve: String(cString: name), bits: bits)
+        case let id:
+            return .other(name: String(cString: OBJ_nid2sn(id)))
+        }
+    }
+
+    /// The DER SubjectPublicKeyInfo, for comparing a certificate's key with a token's public key object.
+    public var subjectPublicKeyInfo: [UInt8] {
+        guard let key = X509_get0_pubkey(pointer) else { return [] }  // get0: owned by the X509
+        var out: UnsafeMutablePointer<UInt8>? = nil
+        let length = i2d_PUBKEY(key, &out)  // allocates *out: freed below
+        guard length > 0, let out else { return [] }
+        defer { cpkcs_OPENSSL_free(out) }
+        return Array(UnsafeBufferPointer(start: out, count: Int(length)))
+    }
+
+    /// SHA-256 over the DER certificate, the fingerprint India's CCA publishes for its roots.
+    public var sha256Fingerprint: [UInt8] { SHA256Hasher.hash(der) }
+}
+
+/// keyUsage bits as OpenSSL reports them (its KU_* values, which follow the DER bit order).
+public struct KeyUsage: OptionSet, Sendable, Hashable {
+    public let rawValue: UInt32
+    public init(rawValue: UInt32) { self.rawValue = rawValue }
+
+    public static let digitalSignature = KeyUsage(rawValue: UInt32(KU_DIGITAL_SIGNATURE))
+    public static let nonRepudiation = KeyUsage(rawValue: UInt32(KU_NON_REPUDIATION))
+    public static let keyEncipherment = KeyUsage(rawValue: UInt32(KU_KEY_ENCIPHERMENT))
+    public static let dataEncipherment = KeyUsage(rawValue: UInt32(KU_DATA_ENCIPHERMENT))
+    public static let keyAgreement = KeyUsage(rawValue: UInt32(KU_KEY_AGREEMENT))
+    public static let keyCertSign = KeyUsage(rawValue: UInt32(KU_KEY_CERT_SIGN))
+    public static let cRLSign = KeyUsage(rawValue: UInt32(KU_CRL_SIGN))
+
+    /// RFC 5280's names for the bits that are set, in the order of the standard.
+    public var names: [String] {
+        let all: [(KeyUsage, String)] = [
+            (.digitalSignature, "digitalSignature"), (.nonRepudiation, "nonRepudiation"),
+            (.keyEncipherment, "keyEncipherment"), (.dataEncipherment, "dataEncipherment"),
+            (.keyAgreement, "keyAgreement"), (.keyCertSign, "keyCertSign"), (.cRLSign, "cRLSign"),
+        ]
+        return all.filter { contains($0.0) }.map(\.1)
+    }
+}
+
+public enum PublicKeyAlgorithm: Sendable, Hashable, CustomStringConvertible {
+    case rsa(bits: Int)
+    case ec(curve: String, bits: Int)
+    case other(name: String)
+
+    public var description: String {
+        switch self {
+        case .rsa(let bits): return "RSA-\(bits)"
+        case .ec(let curve, _): return "EC \(curve)"
+        case .other(let name): return name
+        }
+    }
+}
+
+/// A distinguished name's attributes, in DER order.
+public struct DistinguishedName: Sendable, Hashable, CustomStringConvertible {
+    /// (short name such as "CN", "O", "title", "pseudonym"; value as UTF-8)
+    public let attributes: [Attribute]
+
+    public struct Attribute: Sendable, Hashable {
+        public let type: String
+        public let value: String
+    }
+
+    init(_ name: OpaquePointer?) {
+        var attributes = [Attribute]()
+        if let name {
+            for index in 0..<X509_NAME_entry_count(name) {
+                guard let entry = X509_NAME_get_entry(name, index) else { continue }  // get0: owned by the name
+                let nid = OBJ_obj2nid(X509_NAME_ENTRY_get_object(entry))
+                let type: String
+                if nid != NID_undef, let short = OBJ_nid2sn(nid) {
+                    type = String(cString: short)
+                } else {
+                    var oid = [CChar](repeating: 0, count: 128)
+                    OBJ_obj2txt(&oid, Int32(oid.count), X509_NAME_ENTRY_get_object(entry), 1)
+                    type = String(cString: oid)
+                }
+                var utf8: UnsafeMutablePointer<UInt8>? = nil
+                let length = ASN1_STRING_to_UTF8(&utf8, X509_NAME_ENTRY_get_data(entry))  // allocates: freed below
+                var value = ""
+                if length >= 0, let utf8 {
+                    value = String(decoding: UnsafeBufferPointer(start: utf8, count: Int(length)), as: UTF8.self)
+                    cpkcs_OPENSSL_free(utf8)
+                }
+                attributes.append(Attribute(type: type, value: value))
+            }
+        }
+        self.attributes = attributes
+    }
+
+    public init(attributes: [Attribute]) { self.attributes = attributes }
+
+    public subscript(type: String) -> String? { attributes.last { $0.type == type }?.value }
+
+    public var commonName: String? { self["CN"] }
+
+    /// RFC 4514 order (most specific first), e.g. "CN=Anita Sharma,title=Under Secretary,O=...,C=IN".
+    public var description: String {
+        attributes.reversed().map { "\($0.type)=\(Self.escape($0.value))" }.joined(separator: ",")
+    }
+
+    private static func escape(_ value: String) -> String {
+        var out = ""
+        for (index, character) in value.enumerated() {
+            if ",+\"\\<>;=".contains(character) || (index == 0 && (character == "#" || character == " "))
+                || (index == value.count - 1 && character == " ") {
+                out.append("\\")
+            }
+            out.append(character)
+        }
+        return out
+    }
+}

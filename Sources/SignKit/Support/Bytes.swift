@@ -1,0 +1,76 @@
+import Foundation
+
+/// Hex and small DER helpers used across SignKit. DER here is only what SignKit itself must emit
+/// (DigestInfo, ECDSA-Sig-Value); parsing of certificates and CMS goes through OpenSSL.
+public enum Hex {
+    /// Lower-case hex of `bytes`, with an optional separator between bytes ("3b:8a" or "3B 8A").
+    public static func encode(_ bytes: some Sequence<UInt8>, separator: String = "", uppercase: Bool = false) -> String {
+        let digits = Array((uppercase ? "0123456789ABCDEF" : "0123456789abcdef").utf8)
+        var out = [UInt8]()
+        for (index, byte) in bytes.enumerated() {
+            if index > 0 { out.append(contentsOf: separator.utf8) }
+            out.append(digits[Int(byte >> 4)])
+            out.append(digits[Int(byte & 0x0F)])
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// Bytes from hex, ignoring spaces and colons; nil when a character is not a hex digit or a nibble is left over.
+    public static func decode(_ text: String) -> [UInt8]? {
+        var out = [UInt8]()
+        var high: UInt8?
+        for character in text where character != " " && character != ":" {
+            guard let value = character.hexDigitValue.map(UInt8.init) else { return nil }
+            if let h = high {
+                out.append(h << 4 | value)
+                high = nil
+            } else {
+                high = value
+            }
+        }
+        return high == nil ? out : nil
+    }
+}
+
+/// The few DER encodings SignKit writes itself.
+enum DER {
+    static func length(_ count: Int) -> [UInt8] {
+        if count < 0x80 { return [UInt8(count)] }
+        var bytes = [UInt8]()
+        var n = count
+        while n > 0 {
+            bytes.insert(UInt8(n & 0xFF), at: 0)
+            n >>= 8
+        }
+        return [0x80 | UInt8(bytes.count)] + bytes
+    }
+
+    static func tlv(_ tag: UInt8, _ content: [UInt8]) -> [UInt8] {
+        [tag] + length(content.count) + content
+    }
+
+    /// A non-negative INTEGER from big-endian magnitude bytes: leading zeros dropped, a zero byte added when the
+    /// high bit is set (X.690 8.3.2).
+    static func unsignedInteger(_ magnitude: some Collection<UInt8>) -> [UInt8] {
+        var bytes = Array(magnitude.drop(while: { $0 == 0 }))
+        if bytes.isEmpty { bytes = [0] }
+        if bytes[0] & 0x80 != 0 { bytes.insert(0, at: 0) }
+        return tlv(0x02, bytes)
+    }
+
+    /// ECDSA-Sig-Value ::= SEQUENCE { r INTEGER, s INTEGER } (RFC 3279 2.2.3), from PKCS#11's r||s.
+    static func ecdsaSignature(rawRS: [UInt8]) -> [UInt8]? {
+        guard !rawRS.isEmpty, rawRS.count % 2 == 0 else { return nil }
+        let half = rawRS.count / 2
+        return tlv(0x30, unsignedInteger(rawRS[..<half]) + unsignedInteger(rawRS[half...]))
+    }
+
+    /// DigestInfo ::= SEQUENCE { AlgorithmIdentifier sha256 NULL, OCTET STRING digest } (RFC 8017 9.2),
+    /// the input CKM_RSA_PKCS needs for a SHA-256 PKCS#1 v1.5 signature.
+    static func sha256DigestInfo(_ digest: [UInt8]) -> [UInt8] {
+        precondition(digest.count == 32, "a SHA-256 digest is 32 bytes")
+        let prefix: [UInt8] = [0x30, 0x31, 0x30, 0x0D, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01,
+                               0x05, 0x00, 0x04, 0x20]
+        return prefix + digest
+    }
+}

@@ -1,0 +1,95 @@
+import Foundation
+
+/// Maps a card's ATR to a vendor, a model and the PKCS#11 modules that can drive it. Loaded from a JSON data file
+/// (the package's `atr-catalogue.json` by default), so new tokens need no code change.
+public struct ATRCatalogue: Sendable {
+    public struct Entry: Sendable, Hashable, Codable {
+        /// Hex bytes; ".." is any byte; a final "*" is any remaining bytes.
+        public let pattern: String
+        public let vendor: String
+        public let model: String
+        /// Vendor modules, most preferred first.
+        public let modules: [String]
+        /// OpenSC's module can drive this token.
+        public let opensc: Bool
+        public let note: String?
+    }
+
+    public let entries: [Entry]
+    /// Where OpenSC's PKCS#11 module may be, by distribution layout.
+    public let openscModules: [String]
+
+    private struct File: Codable {
+        let entries: [Entry]
+        let opensc: [String]
+    }
+
+    /// The catalogue shipped with SignKit.
+    public static func bundled() throws -> ATRCatalogue {
+        guard let url = Bundle.module.url(forResource: "atr-catalogue", withExtension: "json") else {
+            throw CatalogueError(reason: "atr-catalogue.json is missing from the SignKit bundle")
+        }
+        return try load(contentsOf: url)
+    }
+
+    public static func load(contentsOf url: URL) throws -> ATRCatalogue {
+        let file: File
+        do {
+            file = try JSONDecoder().decode(File.self, from: Data(contentsOf: url))
+        } catch {
+            throw CatalogueError(reason: "ATR catalogue \(url.path) does not read: \(error)")
+        }
+        for entry in file.entries where Pattern(entry.pattern) == nil {
+            throw CatalogueError(reason: "ATR catalogue \(url.path): bad pattern \"\(entry.pattern)\" for \(entry.model)")
+        }
+        return ATRCatalogue(entries: file.entries, openscModules: file.opensc)
+    }
+
+    public init(entries: [Entry], openscModules: [String]) {
+        self.entries = entries
+        self.openscModules = openscModules
+    }
+
+    /// The first entry whose pattern matches the ATR.
+    public func identify(atr: [UInt8]) -> Entry? {
+        entries.first { Pattern($0.pattern)?.matches(atr) == true }
+    }
+
+    /// OpenSC's module on this machine, if installed.
+    public var installedOpenSC: String? {
+        openscModules.first { FileManager.default.fileExists(atPath: $0) }
+    }
+
+    struct Pattern {
+        let bytes: [UInt8?]  // nil: any byte
+        let openEnded: Bool
+
+        init?(_ text: String) {
+            var parts = text.split(separator: " ").map(String.init)
+            openEnded = parts.last == "*"
+            if openEnded { parts.removeLast() }
+            var bytes = [UInt8?]()
+            for part in parts {
+                if part == ".." {
+                    bytes.append(nil)
+                } else if part.count == 2, let value = UInt8(part, radix: 16) {
+                    bytes.append(value)
+                } else {
+                    return nil
+                }
+            }
+            guard !bytes.isEmpty else { return nil }
+            self.bytes = bytes
+        }
+
+        func matches(_ atr: [UInt8]) -> Bool {
+            guard openEnded ? atr.count >= bytes.count : atr.count == bytes.count else { return false }
+            return zip(bytes, atr).allSatisfy { wanted, actual in wanted == nil || wanted == actual }
+        }
+    }
+}
+
+public struct CatalogueError: Error, CustomStringConvertible, Sendable {
+    public let reason: String
+    public var description: String { reason }
+}

@@ -1,0 +1,120 @@
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A token PIN. It is never printed, logged, encoded or persisted: it has no `String` form, no `Codable`
+/// conformance, a redacted description and mirror, and its bytes live in one manually allocated buffer that is
+/// overwritten with zeros by `wipe()` and at deinit.
+///
+/// Bytes are reached only through `withBytes`, for the moment of a `C_Login`.
+public final class PIN: @unchecked Sendable, CustomStringConvertible, CustomDebugStringConvertible, CustomReflectable {
+    private let storage: UnsafeMutableRawBufferPointer
+    private let lock = NSLock()
+    private var length: Int
+    private var wiped = false
+
+    /// Longest PIN accepted from any source. PKCS#11 tokens in use allow at most 64 (most allow 16).
+    public static let maximumLength = 256
+
+    /// Copies `bytes` into the PIN's own buffer. The caller should wipe its copy.
+    public init(bytes: UnsafeRawBufferPointer) throws(PINError) {
+        guard bytes.count > 0 else { throw .empty }
+        guard bytes.count <= Self.maximumLength else { throw .tooLong }
+        storage = .allocate(byteCount: bytes.count, alignment: 1)
+        storage.copyMemory(from: bytes)
+        length = bytes.count
+    }
+
+    /// Reads a PIN from a file descriptor up to the first newline or end of input. The bytes never pass through
+    /// a `String`. The descriptor is not closed.
+    public static func read(fromDescriptor fd: Int32) throws(PINError) -> PIN {
+        var buffer = [UInt8](repeating: 0, count: maximumLength + 1)
+        defer { buffer.withUnsafeMutableBytes { wipeMemory($0) } }
+        var count = 0
+        while count < buffer.count {
+            let n = buffer.withUnsafeMutableBytes { raw in
+                Glibc.read(fd, raw.baseAddress! + count, 1)
+            }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw .unreadable(errno: errno)
+            }
+            if n == 0 || buffer[count] == UInt8(ascii: "\n") { break }
+            count += 1
+        }
+        if count > 0 && buffer[count - 1] == UInt8(ascii: "\r") { count -= 1 }
+        guard count <= maximumLength else { throw .tooLong }
+        let result: Result<PIN, PINError> = buffer.withUnsafeBytes { raw in
+            do throws(PINError) { return .success(try PIN(bytes: UnsafeRawBufferPointer(rebasing: raw[..<count]))) }
+            catch { return .failure(error) }
+        }
+        return try result.get()
+    }
+
+    /// Number of bytes, for checking against a token's ulMinPinLen/ulMaxPinLen before spending a try.
+    public var count: Int {
+        lock.lock()
+        defer { lock.unlock() }
+        return wiped ? 0 : length
+    }
+
+    public var isWiped: Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        return wiped
+    }
+
+    /// Lends the bytes for one call. Throws if the PIN was already wiped.
+    public func withBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) throws -> R {
+        lock.lock()
+        defer { lock.unlock() }
+        guard !wiped else { throw PINError.wiped }
+        return try body(UnsafeRawBufferPointer(rebasing: storage[..<length]))
+    }
+
+    /// Overwrites the bytes with zeros. Later `withBytes` calls throw.
+    public func wipe() {
+        lock.lock()
+        defer { lock.unlock() }
+        Self.wipeMemory(storage)
+        wiped = true
+        length = 0
+    }
+
+    deinit {
+        Self.wipeMemory(storage)
+        storage.deallocate()
+    }
+
+    /// explicit_bzero: a store the compiler may not remove as dead.
+    static func wipeMemory(_ buffer: UnsafeMutableRawBufferPointer) {
+        guard let base = buffer.baseAddress, buffer.count > 0 else { return }
+        explicit_bzero(base, buffer.count)
+    }
+
+    public var description: String { "PIN(redacted)" }
+    public var debugDescription: String { "PIN(redacted)" }
+    public var customMirror: Mirror { Mirror(self, children: [], displayStyle: .class) }
+}
+
+public enum PINError: Error, CustomStringConvertible, Sendable, Equatable {
+    case empty
+    case tooLong
+    case wiped
+    case unreadable(errno: Int32)
+    case noTerminal
+    case pinentry(String)
+
+    public var description: String {
+        switch self {
+        case .empty: return "no PIN was given"
+        case .tooLong: return "the PIN is longer than \(PIN.maximumLength) bytes"
+        case .wiped: return "the PIN was already used and wiped"
+        case .unreadable(let code): return "the PIN could not be read (\(String(cString: strerror(code))))"
+        case .noTerminal: return "no terminal to ask for the PIN; give --pin-fd or --pinentry"
+        case .pinentry(let reason): return "pinentry: \(reason)"
+        }
+    }
+}

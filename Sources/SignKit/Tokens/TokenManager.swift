@@ -1,0 +1,399 @@
+import CPKCS
+import Foundation
+import Logging
+import Synchronization
+
+/// How SignKit finds tokens.
+public struct TokenConfiguration: Sendable {
+    public var discovery: ModuleDiscovery
+    public var catalogue: ATRCatalogue
+
+    public init(discovery: ModuleDiscovery = ModuleDiscovery(), catalogue: ATRCatalogue) {
+        self.discovery = discovery
+        self.catalogue = catalogue
+    }
+}
+
+/// What the caller knows when logging in.
+public struct LoginOptions: Sendable {
+    /// The caller was told the token is at its final try and still wants to try. Without it, a final-try token
+    /// is refused before any PIN is sent.
+    public var acknowledgeFinalTry: Bool
+
+    public init(acknowledgeFinalTry: Bool = false) {
+        self.acknowledgeFinalTry = acknowledgeFinalTry
+    }
+}
+
+/// The signature algorithms SignKit produces, with the output format CMS needs.
+public enum SignatureAlgorithm: String, Sendable, Codable, Hashable {
+    /// PKCS#1 v1.5 over SHA-256 (1.2.840.113549.1.1.11).
+    case sha256WithRSAEncryption
+    /// ECDSA over SHA-256, DER ECDSA-Sig-Value (1.2.840.10045.4.3.2).
+    case ecdsaWithSHA256
+
+    public var oid: String {
+        switch self {
+        case .sha256WithRSAEncryption: return "1.2.840.113549.1.1.11"
+        case .ecdsaWithSHA256: return "1.2.840.10045.4.3.2"
+        }
+    }
+}
+
+/// Finds tokens and their signing certificates, and opens signing sessions. The only door from the rest of the
+/// program to PKCS#11 and PC/SC.
+public final class TokenManager: Sendable {
+    public let configuration: TokenConfiguration
+    private let logger: Logger
+
+    public init(configuration: TokenConfiguration, logger: Logger = Logger(label: "signkit.tokens")) {
+        self.configuration = configuration
+        self.logger = logger
+    }
+
+    // MARK: Inventory
+
+    /// Reads readers (PC/SC), loads the modules discovery names, and lists every token with its certificates.
+    /// Problems are reported in the inventory, not thrown: a missing pcscd must not hide a software token.
+    public func inventory(at time: Date) -> TokenInventory {
+        var readers = [CardReader]()
+        var pcscProblem: String?
+        do {
+            let context = try PCSCContext()
+            readers = try context.readers()
+        } catch {
+            pcscProblem = "\(error)"
+        }
+        var identified = [String: ATRCatalogue.Entry]()
+        for reader in readers where reader.cardPresent {
+            identified[reader.name] = configuration.catalogue.identify(atr: reader.atr)
+        }
+        var modules = [ModuleStatus]()
+        var tokens = [TokenEntry]()
+        for candidate in configuration.discovery.candidates(readers: readers, catalogue: configuration.catalogue) {
+            guard candidate.installed else {
+                modules.append(ModuleStatus(path: candidate.path, source: candidate.source, installed: false, info: nil,
+                                            problem: "not installed"))
+                continue
+            }
+            do {
+                let module = try PKCS11Module.load(path: candidate.path)
+                modules.append(ModuleStatus(path: candidate.path, source: candidate.source, installed: true,
+                                            info: module.info, problem: nil))
+                tokens += try self.tokens(in: module, readers: readers, at: time)
+            } catch {
+                logger.warning("module unusable", metadata: ["module": "\(candidate.path)", "error": "\(error)"])
+                modules.append(ModuleStatus(path: candidate.path, source: candidate.source, installed: true, info: nil,
+                                            problem: "\(error)"))
+            }
+        }
+        return TokenInventory(readers: readers, identified: identified, pcscProblem: pcscProblem, modules: modules,
+                              tokens: tokens, time: time)
+    }
+
+    private func tokens(in module: PKCS11Module, readers: [CardReader], at time: Date) throws -> [TokenEntry] {
+        var entries = [TokenEntry]()
+        for slot in try module.slots(tokenPresent: true) {
+            // A token can leave between the slot list and these calls; skip it then.
+            guard let slotInfo = try? module.slotInfo(slot), let info = try? module.tokenInfo(slot) else { continue }
+            let reader = readers.first { slotInfo.description == $0.name || slotInfo.description.hasPrefix($0.name) }
+            var certificates = [TokenCertificate]()
+            var problem: String?
+            do {
+                certificates = try listCertificates(module: module, slot: slotInfo, token: info, at: time)
+            } catch {
+                problem = "\(error)"
+            }
+            entries.append(TokenEntry(modulePath: module.path, module: module.info, slot: slotInfo, info: info,
+                                      readerName: reader?.name, certificates: certificates, problem: problem))
+        }
+        return entries
+    }
+
+    /// Certificates paired with keys by CKA_ID. Before login most tokens show only public keys; a private key
+    /// visible now (or a public key with the same CKA_ID) counts as the pair, and signing confirms it after login.
+    func listCertificates(module: PKCS11Module, slot: SlotInfo, token: TokenInfo, at time: Date) throws -> [TokenCertificate] {
+        let session = try module.openSession(slot: slot.id)
+        defer { session.close() }
+        let certificateHandles = try session.findObjects([
+            (CK_ATTRIBUTE_TYPE(CKA_CLASS), ulongBytes(CKO_CERTIFICATE)),
+            (CK_ATTRIBUTE_TYPE(CKA_CERTIFICATE_TYPE), ulongBytes(CKC_X_509)),
+        ])
+        var privateKeys = [[UInt8]: Bool?]()  // CKA_ID -> CKA_ALWAYS_AUTHENTICATE
+        for handle in try session.findObjects([(CK_ATTRIBUTE_TYPE(CKA_CLASS), ulongBytes(CKO_PRIVATE_KEY))]) {
+            guard let id = try session.attribute(handle, CK_ATTRIBUTE_TYPE(CKA_ID)) else { continue }
+            privateKeys[id] = try session.boolAttribute(handle, CK_ATTRIBUTE_TYPE(CKA_ALWAYS_AUTHENTICATE))
+        }
+        var publicKeyIDs = Set<[UInt8]>()
+        for handle in try session.findObjects([(CK_ATTRIBUTE_TYPE(CKA_CLASS), ulongBytes(CKO_PUBLIC_KEY))]) {
+            if let id = try session.attribute(handle, CK_ATTRIBUTE_TYPE(CKA_ID)) { publicKeyIDs.insert(id) }
+        }
+        var found = [TokenCertificate]()
+        for handle in certificateHandles {
+            guard let der = try session.attribute(handle, CK_ATTRIBUTE_TYPE(CKA_VALUE)),
+                  let certificate = try? X509Certificate(der: der) else {
+                logger.warning("unreadable certificate object skipped", metadata: ["token": "\(token.label)"])
+                continue
+            }
+            let id = try session.attribute(handle, CK_ATTRIBUTE_TYPE(CKA_ID)) ?? []
+            let label = try session.attribute(handle, CK_ATTRIBUTE_TYPE(CKA_LABEL)).map { String(decoding: $0, as: UTF8.self) } ?? ""
+            let presence: KeyPresence = privateKeys.keys.contains(id) ? .privateKey
+                : (publicKeyIDs.contains(id) ? .publicKeyOnly : .none)
+            var uri = PKCS11URI(token: token.label, manufacturer: token.manufacturer, serial: token.serial,
+                                model: token.model, id: id, type: "private")
+            uri.object = nil
+            found.append(TokenCertificate(
+                certificate: certificate, id: id, label: label, key: presence,
+                alwaysAuthenticate: privateKeys[id] ?? nil, keyURI: uri,
+                eligibility: SigningFilter.evaluate(certificate, key: presence, at: time)))
+        }
+        return found
+    }
+
+    // MARK: Choosing a key
+
+    /// The one key the URI names, among the tokens of the inventory. Throws when none or several match.
+    public func resolve(_ uri: PKCS11URI, in inventory: TokenInventory) throws -> (TokenEntry, TokenCertificate) {
+        let tokens = inventory.tokens.filter { entry in
+            (uri.modulePath == nil || URL(fileURLWithPath: uri.modulePath!).resolvingSymlinksInPath().path == entry.modulePath)
+                && uri.matches(token: entry.info, slot: entry.slot, module: entry.module)
+        }
+        guard !tokens.isEmpty else {
+            let seen = inventory.tokens.map { "\"\($0.info.label)\" (serial \($0.info.serial))" }
+            throw TokenError(.tokenNotFound, "no token matches \(uri)" + (seen.isEmpty ? "; no token is present"
+                : "; present: " + seen.joined(separator: ", ")), retryable: true)
+        }
+        let matches = tokens.flatMap { entry in
+            entry.certificates.filter { certificate in
+                (uri.id == nil || uri.id == certificate.id) && (uri.object == nil || uri.object == certificate.label)
+            }.map { (entry, $0) }
+        }
+        guard let first = matches.first else {
+            throw TokenError(.keyNotFound, "no certificate on token \"\(tokens[0].info.label)\" matches \(uri)")
+        }
+        guard matches.count == 1 else {
+            let offered = matches.filter { $0.1.eligibility.isOffered }
+            if offered.count == 1 { return offered[0] }
+            throw TokenError(.ambiguous, "\(matches.count) keys match \(uri): "
+                + matches.map { $0.1.keyURI.description }.joined(separator: " | ") + "; name one with id=")
+        }
+        return first
+    }
+
+    // MARK: Signing
+
+    /// Logs in to the token holding the key and returns a session that signs with it.
+    ///
+    /// Before any PIN reaches the token: a locked token is refused (`.pinLocked`), a final-try token is refused
+    /// unless `options.acknowledgeFinalTry` (`.pinFinalTry`), a PIN of the wrong length is refused (`.pinLength`).
+    /// The PIN is sent once. On a wrong PIN the error carries the token's new PIN state; nothing retries it.
+    /// The caller keeps ownership of `pin` (it may be needed again for CKA_ALWAYS_AUTHENTICATE keys) and wipes it.
+    public func openSigningSession(_ uri: PKCS11URI, pin: PIN, options: LoginOptions = LoginOptions(),
+                                   at time: Date) throws -> TokenSigningSession {
+        let inventory = inventory(at: time)
+        let (entry, chosen) = try resolve(uri, in: inventory)
+        if let reason = chosen.eligibility.reason {
+            throw TokenError(.notForSigning, "certificate \"\(chosen.certificate.subject.commonName ?? chosen.label)\" is not offered for signing: \(reason)")
+        }
+        let module = try PKCS11Module.load(path: entry.modulePath)
+        let lock = TokenLocks.lock(for: "\(entry.modulePath)|\(entry.info.manufacturer)|\(entry.info.serial)|\(entry.info.label)")
+        lock.lock()
+        defer { lock.unlock() }
+        let state = try module.tokenInfo(entry.slot.id)
+        try Self.checkBeforeLogin(state, pin: pin, options: options)
+
+        let session = try module.openSession(slot: entry.slot.id)
+        do {
+            try login(session, module: module, slot: entry.slot.id, pin: pin)
+            let key = try session.findObjects([
+                (CK_ATTRIBUTE_TYPE(CKA_CLASS), ulongBytes(CKO_PRIVATE_KEY)), (CK_ATTRIBUTE_TYPE(CKA_ID), chosen.id),
+            ])
+            guard key.count == 1 else {
+                throw TokenError(.keyNotFound, key.isEmpty
+                    ? "token \"\(entry.info.label)\" has the certificate but no private key with CKA_ID \(Hex.encode(chosen.id))"
+                    : "token \"\(entry.info.label)\" has \(key.count) private keys with CKA_ID \(Hex.encode(chosen.id))")
+            }
+            let keyType = try session.ulongAttribute(key[0], CK_ATTRIBUTE_TYPE(CKA_KEY_TYPE))
+            let alwaysAuthenticate = try session.boolAttribute(key[0], CK_ATTRIBUTE_TYPE(CKA_ALWAYS_AUTHENTICATE)) ?? false
+            let mechanisms = try module.mechanisms(entry.slot.id)
+            let plan: TokenSigningSession.Plan
+            switch keyType.map(CK_KEY_TYPE.init) {
+            case CK_KEY_TYPE(CKK_RSA):
+                if mechanisms.contains(UInt(CKM_SHA256_RSA_PKCS)) { plan = .rsaSHA256 }
+                else if mechanisms.contains(UInt(CKM_RSA_PKCS)) { plan = .rsaDigestInfo }
+                else { throw TokenError(.mechanismUnsupported, "token \"\(entry.info.label)\" offers neither CKM_SHA256_RSA_PKCS nor CKM_RSA_PKCS") }
+            case CK_KEY_TYPE(CKK_EC):
+                guard mechanisms.contains(UInt(CKM_ECDSA)) else {
+                    throw TokenError(.mechanismUnsupported, "token \"\(entry.info.label)\" does not offer CKM_ECDSA")
+                }
+                plan = .ecdsa
+            default:
+                throw TokenError(.mechanismUnsupported, "key type \(keyType.map { String($0) } ?? "unknown") is not RSA or EC")
+            }
+            return TokenSigningSession(module: module, session: session, slot: entry.slot.id, key: key[0], plan: plan,
+                                       alwaysAuthenticate: alwaysAuthenticate, certificate: chosen.certificate,
+                                       uri: chosen.keyURI, token: entry.info, lock: lock)
+        } catch {
+            session.logout()
+            session.close()
+            throw Self.explain(error, module: module, slot: entry.slot.id)
+        }
+    }
+
+    /// Signs `message` once: opens a session, logs in, signs, logs out, and wipes the PIN.
+    public func sign(_ message: [UInt8], with uri: PKCS11URI, pin: PIN, options: LoginOptions = LoginOptions(),
+                     at time: Date) throws -> TokenSignature {
+        defer { pin.wipe() }
+        let session = try openSigningSession(uri, pin: pin, options: options, at: time)
+        defer { session.close() }
+        return try session.sign(message, pin: session.alwaysAuthenticate ? pin : nil)
+    }
+
+    static func checkBeforeLogin(_ state: TokenInfo, pin: PIN, options: LoginOptions) throws {
+        if state.pinState.locked {
+            throw TokenError(.pinLocked, "token \"\(state.label)\" is locked; no PIN was sent", pinState: state.pinState)
+        }
+        if state.pinState.finalTry && !options.acknowledgeFinalTry {
+            throw TokenError(.pinFinalTry, "token \"\(state.label)\" has one PIN try left; no PIN was sent. "
+                + "Try again saying you know it is the last try (--last-try), or unblock the token first",
+                pinState: state.pinState)
+        }
+        if let min = state.minPINLength, let max = state.maxPINLength, min <= max, min > 0,
+           !(min...max).contains(pin.count) {
+            throw TokenError(.pinLength, "token \"\(state.label)\" takes PINs of \(min) to \(max) characters; no PIN was sent",
+                             pinState: state.pinState)
+        }
+    }
+
+    /// One C_Login. Where the module reports the user already logged in (PKCS#11 login state is per application,
+    /// so a session elsewhere in this process logged in), that C_Login checked nothing: log out and send the PIN,
+    /// so a wrong PIN is never accepted on another session's login.
+    private func login(_ session: PKCS11Session, module: PKCS11Module, slot: UInt, pin: PIN) throws {
+        do {
+            try session.login(pin)
+        } catch let error as TokenError where error.returnValue == UInt(CKR_USER_ALREADY_LOGGED_IN) {
+            session.logout()
+            try session.login(pin)
+        } catch let error as TokenError where error.code == .pinIncorrect || error.code == .pinLocked {
+            var detailed = error
+            detailed.pinState = (try? module.tokenInfo(slot))?.pinState
+            detailed.reason = error.code == .pinLocked ? "the PIN is locked" : "wrong PIN (the token counted one failed try)"
+            throw detailed
+        }
+    }
+
+    /// Turns a vague module error into "token removed" when the token is indeed gone.
+    static func explain(_ error: any Error, module: PKCS11Module, slot: UInt) -> any Error {
+        guard var tokenError = error as? TokenError, tokenError.code == .moduleCall else { return error }
+        let present = (try? module.slotInfo(slot))?.tokenPresent ?? false
+        if !present {
+            tokenError.code = .tokenRemoved
+            tokenError.reason = "the token was removed during the operation (\(tokenError.reason))"
+            tokenError.retryable = true
+        }
+        return tokenError
+    }
+}
+
+/// A signature from a token, in the form CMS needs.
+public struct TokenSignature: Sendable, Hashable {
+    public let algorithm: SignatureAlgorithm
+    /// PKCS#1 v1.5 signature bytes, or DER ECDSA-Sig-Value.
+    public let bytes: [UInt8]
+}
+
+/// A logged-in session bound to one key. Signs any number of messages; `close()` logs out.
+/// Calls are serialised per token (one signing at a time per token); the type is safe to share between threads.
+public final class TokenSigningSession: @unchecked Sendable {
+    enum Plan {
+        case rsaSHA256      // CKM_SHA256_RSA_PKCS: the token hashes
+        case rsaDigestInfo  // CKM_RSA_PKCS over DigestInfo(SHA-256)
+        case ecdsa          // CKM_ECDSA over SHA-256, r||s -> DER
+    }
+
+    public let certificate: X509Certificate
+    public let uri: PKCS11URI
+    public let token: TokenInfo
+    /// The key needs the PIN again before each signature (CKA_ALWAYS_AUTHENTICATE).
+    public let alwaysAuthenticate: Bool
+    public var algorithm: SignatureAlgorithm { plan == .ecdsa ? .ecdsaWithSHA256 : .sha256WithRSAEncryption }
+
+    private let module: PKCS11Module
+    private let session: PKCS11Session
+    private let slot: UInt
+    private let key: CK_OBJECT_HANDLE
+    private let plan: Plan
+    private let lock: NSLock
+    private var closed = false
+
+    init(module: PKCS11Module, session: PKCS11Session, slot: UInt, key: CK_OBJECT_HANDLE, plan: Plan,
+         alwaysAuthenticate: Bool, certificate: X509Certificate, uri: PKCS11URI, token: TokenInfo, lock: NSLock) {
+        self.module = module
+        self.session = session
+        self.slot = slot
+        self.key = key
+        self.plan = plan
+        self.alwaysAuthenticate = alwaysAuthenticate
+        self.certificate = certificate
+        self.uri = uri
+        self.token = token
+        self.lock = lock
+    }
+
+    deinit { close() }
+
+    /// Signs `message` with SHA-256. For CKA_ALWAYS_AUTHENTICATE keys `pin` is required and used for the
+    /// context-specific login; otherwise it is ignored.
+    public func sign(_ message: [UInt8], pin: PIN? = nil) throws -> TokenSignature {
+        lock.lock()
+        defer { lock.unlock() }
+        guard !closed else { throw TokenError(.moduleCall, "the signing session was closed") }
+        if alwaysAuthenticate && pin == nil {
+            throw TokenError(.pinUnavailable, "this key asks for the PIN before every signature (CKA_ALWAYS_AUTHENTICATE); none was given")
+        }
+        let contextPIN = alwaysAuthenticate ? pin : nil
+        do {
+            switch plan {
+            case .rsaSHA256:
+                let signature = try session.sign(mechanism: CK_MECHANISM_TYPE(CKM_SHA256_RSA_PKCS), key: key, data: message, contextPIN: contextPIN)
+                return TokenSignature(algorithm: .sha256WithRSAEncryption, bytes: signature)
+            case .rsaDigestInfo:
+                let input = DER.sha256DigestInfo(SHA256Hasher.hash(message))
+                let signature = try session.sign(mechanism: CK_MECHANISM_TYPE(CKM_RSA_PKCS), key: key, data: input, contextPIN: contextPIN)
+                return TokenSignature(algorithm: .sha256WithRSAEncryption, bytes: signature)
+            case .ecdsa:
+                let raw = try session.sign(mechanism: CK_MECHANISM_TYPE(CKM_ECDSA), key: key, data: SHA256Hasher.hash(message), contextPIN: contextPIN)
+                guard let der = DER.ecdsaSignature(rawRS: raw) else {
+                    throw TokenError(.moduleCall, "the token returned a malformed ECDSA signature (\(raw.count) bytes)")
+                }
+                return TokenSignature(algorithm: .ecdsaWithSHA256, bytes: der)
+            }
+        } catch {
+            throw TokenManager.explain(error, module: module, slot: slot)
+        }
+    }
+
+    /// Logs out and closes the session. Safe to call twice.
+    public func close() {
+        lock.lock()
+        defer { lock.unlock() }
+        guard !closed else { return }
+        closed = true
+        session.logout()
+        session.close()
+    }
+}
+
+/// One lock per token, so that requests for a token queue instead of interleaving on its sessions.
+enum TokenLocks {
+    private static let locks = Mutex<[String: NSLock]>([:])
+
+    static func lock(for token: String) -> NSLock {
+        locks.withLock { table in
+            if let lock = table[token] { return lock }
+            let lock = NSLock()
+            table[token] = lock
+            return lock
+        }
+    }
+}
