@@ -47,6 +47,7 @@ let package = Package(
             dependencies: [
                 "SignKit",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .executableTarget(

@@ -24,10 +24,25 @@ public struct ATRCatalogue: Sendable {
         let opensc: [String]
     }
 
-    /// The catalogue shipped with SignKit.
+    /// The catalogue shipped with SignKit: `$SIGNSERVICE_ATR_CATALOGUE`, `/etc/signservice/atr-catalogue.json`, the
+    /// resource bundle next to the executable, or the source tree it was built from, first found wins. Looked up by
+    /// hand rather than through `Bundle.module`, which ends the process when the bundle is missing.
     public static func bundled() throws -> ATRCatalogue {
-        guard let url = Bundle.module.url(forResource: "atr-catalogue", withExtension: "json") else {
-            throw CatalogueError(reason: "atr-catalogue.json is missing from the SignKit bundle")
+        var candidates = [URL]()
+        if let configured = ProcessInfo.processInfo.environment["SIGNSERVICE_ATR_CATALOGUE"], !configured.isEmpty {
+            candidates.append(URL(fileURLWithPath: configured))
+        }
+        candidates.append(URL(fileURLWithPath: "/etc/signservice/atr-catalogue.json"))
+        let bundleName = "SignService_SignKit.resources/atr-catalogue.json"
+        candidates.append(Bundle.main.bundleURL.appendingPathComponent(bundleName))
+        if let executable = Bundle.main.executableURL {
+            candidates.append(executable.deletingLastPathComponent().appendingPathComponent(bundleName))
+        }
+        candidates.append(URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("Resources/atr-catalogue.json"))
+        guard let url = candidates.first(where: { FileManager.default.fileExists(atPath: $0.path) }) else {
+            throw CatalogueError(reason: "atr-catalogue.json not found (looked in "
+                + candidates.map(\.path).joined(separator: ", ") + "); set SIGNSERVICE_ATR_CATALOGUE")
         }
         return try load(contentsOf: url)
     }

@@ -39,7 +39,7 @@ public struct PINState: Sendable, Hashable, Codable, CustomStringConvertible {
         case "count-low": return "a wrong PIN was entered since the last good one (tries left: the token does not say)"
         case "must-change": return "the PIN must be changed before use"
         case "not-initialized": return "no user PIN is set on this token"
-        default: return "PIN ok (tries left: the token does not say)"
+        default: return "no PIN warning from the token (it does not say how many tries are left)"
         }
     }
 }

@@ -96,6 +96,8 @@ public final class TokenManager: Sendable {
         for slot in try module.slots(tokenPresent: true) {
             // A token can leave between the slot list and these calls; skip it then.
             guard let slotInfo = try? module.slotInfo(slot), let info = try? module.tokenInfo(slot) else { continue }
+            // A blank token has no keys to offer; listing it would only confuse.
+            guard info.initialized else { continue }
             let reader = readers.first { slotInfo.description == $0.name || slotInfo.description.hasPrefix($0.name) }
             var certificates = [TokenCertificate]()
             var problem: String?
@@ -277,7 +279,9 @@ public final class TokenManager: Sendable {
         } catch let error as TokenError where error.code == .pinIncorrect || error.code == .pinLocked {
             var detailed = error
             detailed.pinState = (try? module.tokenInfo(slot))?.pinState
-            detailed.reason = error.code == .pinLocked ? "the PIN is locked" : "wrong PIN (the token counted one failed try)"
+            detailed.reason = error.code == .pinLocked
+                ? "the token refused the PIN and is now locked (that was its last try)"
+                : "wrong PIN (the token counted one failed try)"
             throw detailed
         }
     }

@@ -162,6 +162,7 @@ public final class PKCS11Module: @unchecked Sendable {
                                locked: flags & cpkcs_CKF_USER_PIN_LOCKED != 0,
                                toBeChanged: flags & cpkcs_CKF_USER_PIN_TO_BE_CHANGED != 0,
                                initialized: flags & cpkcs_CKF_USER_PIN_INITIALIZED != 0),
+            initialized: flags & cpkcs_CKF_TOKEN_INITIALIZED != 0,
             loginRequired: flags & cpkcs_CKF_LOGIN_REQUIRED != 0,
             protectedAuthenticationPath: flags & cpkcs_CKF_PROTECTED_AUTHENTICATION_PATH != 0,
             minPINLength: info.ulMinPinLen == unavailable ? nil : Int(info.ulMinPinLen),
@@ -204,6 +205,8 @@ public struct TokenInfo: Sendable, Hashable {
     public let model: String
     public let serial: String
     public let pinState: PINState
+    /// CKF_TOKEN_INITIALIZED: false for a blank token (SoftHSM's spare slot, a factory-fresh card).
+    public let initialized: Bool
     public let loginRequired: Bool
     /// The PIN is entered on the device (PIN pad), not sent by the host.
     public let protectedAuthenticationPath: Bool

@@ -1,0 +1,52 @@
+import Foundation
+
+/// Writes a file so that readers see either nothing or the whole file: a temporary file in the same folder,
+/// fsynced, renamed over the target, then the folder fsynced. A crash leaves at most a `.tmp-` file behind.
+public enum AtomicFile {
+    public static func write(_ bytes: [UInt8], to path: String, mode: mode_t = 0o644) throws {
+        let url = URL(fileURLWithPath: path)
+        let folder = url.deletingLastPathComponent().path
+        let temporary = folder + "/.tmp-\(url.lastPathComponent)-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode)
+        guard fd >= 0 else { throw FileError(path: path, errno: errno, action: "create a temporary file beside") }
+        var done = false
+        defer {
+            if !done { unlink(temporary) }
+        }
+        do {
+            defer { close(fd) }
+            var offset = 0
+            while offset < bytes.count {
+                let n = bytes.withUnsafeBytes { raw in Glibc.write(fd, raw.baseAddress! + offset, bytes.count - offset) }
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    throw FileError(path: path, errno: errno, action: "write")
+                }
+                offset += n
+            }
+            guard fsync(fd) == 0 else { throw FileError(path: path, errno: errno, action: "flush") }
+        }
+        guard rename(temporary, path) == 0 else { throw FileError(path: path, errno: errno, action: "rename into") }
+        done = true
+        let dirfd = open(folder, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if dirfd >= 0 {
+            fsync(dirfd)
+            close(dirfd)
+        }
+    }
+}
+
+/// A file-system failure naming the file and what was being done.
+public struct FileError: Error, Sendable, CustomStringConvertible {
+    public let path: String
+    public let errno: Int32
+    public let action: String
+
+    public init(path: String, errno: Int32, action: String) {
+        self.path = path
+        self.errno = errno
+        self.action = action
+    }
+
+    public var description: String { "cannot \(action) \(path): \(String(cString: strerror(errno)))" }
+}

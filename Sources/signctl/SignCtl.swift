@@ -1,0 +1,112 @@
+import ArgumentParser
+import Foundation
+import SignKit
+
+/// signctl: the command line of SignService. Exit codes are shared by every subcommand and listed in `--help`.
+struct SignCtl: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "signctl",
+        abstract: "See DSC tokens, sign and check signatures for e-Office note-sheet extracts.",
+        discussion: """
+            Exit codes:
+              0  success
+              3  usage error or unreadable input
+              4  token or PIN error (wrong PIN, locked token, token removed, key not found)
+              5  environment problem (pcscd not running, no PKCS#11 module loads)
+
+            PINs are never taken from the command line or the environment: signctl asks on the terminal with \
+            echo off, or reads one line from a file descriptor (--pin-fd).
+            """,
+        version: SignKitVersion.string,
+        subcommands: [Tokens.self, Doctor.self, SignRaw.self]
+    )
+}
+
+/// The exit codes of signctl (documented in `SignCtl.configuration`).
+enum ExitStatus: Int32 {
+    case success = 0
+    case usage = 3
+    case token = 4
+    case environment = 5
+}
+
+/// A failure with the exit status it maps to and a one-line message for stderr.
+struct CommandFailure: Error, CustomStringConvertible {
+    let status: ExitStatus
+    let message: String
+    var description: String { message }
+}
+
+/// Options shared by commands that look for tokens.
+struct TokenOptions: ParsableArguments {
+    @Option(name: .customLong("module"), help: ArgumentHelp("Load this PKCS#11 module too (repeatable).", valueName: "path"))
+    var modules: [String] = []
+
+    @Flag(name: .customLong("no-p11-kit"), help: "Do not load the modules registered with p11-kit.")
+    var noP11Kit = false
+
+    @Option(name: .customLong("atr-catalogue"), help: ArgumentHelp("Use this ATR catalogue instead of the bundled one.", valueName: "file"))
+    var catalogue: String?
+
+    func manager() throws -> TokenManager {
+        let catalogue: ATRCatalogue
+        do {
+            catalogue = try self.catalogue.map { try ATRCatalogue.load(contentsOf: URL(fileURLWithPath: $0)) } ?? ATRCatalogue.bundled()
+        } catch {
+            throw CommandFailure(status: self.catalogue == nil ? .environment : .usage, message: "\(error)")
+        }
+        let discovery = ModuleDiscovery(configuredModules: modules, useP11Kit: !noP11Kit)
+        return TokenManager(configuration: TokenConfiguration(discovery: discovery, catalogue: catalogue),
+                            logger: quietLogger())
+    }
+}
+
+@main
+enum Main {
+    static func main() {
+        let status: Int32
+        do {
+            var command = try SignCtl.parseAsRoot()
+            try command.run()
+            status = 0
+        } catch {
+            status = report(error)
+        }
+        PKCS11Module.finalizeAll()
+        exit(status)
+    }
+
+    /// Prints the error on stderr in one line (help and version go to stdout) and returns the exit status.
+    static func report(_ error: any Error) -> Int32 {
+        let status: Int32
+        var message: String
+        switch error {
+        case let failure as CommandFailure:
+            status = failure.status.rawValue
+            message = failure.message
+        case let failure as TokenError:
+            status = [.pcscUnavailable, .moduleLoad].contains(failure.code)
+                ? ExitStatus.environment.rawValue : ExitStatus.token.rawValue
+            message = "\(failure)"
+        case let failure as PINError:
+            status = ExitStatus.token.rawValue
+            message = "\(failure)"
+        case let failure as FileError:
+            status = ExitStatus.usage.rawValue
+            message = "\(failure)"
+        default:
+            let code = SignCtl.exitCode(for: error)
+            let text = SignCtl.fullMessage(for: error)
+            if code == .success {  // --help, --version
+                if !text.isEmpty { print(text) }
+                return 0
+            }
+            // ArgumentParser's usage errors (64) become signctl's usage status.
+            status = code == .validationFailure ? ExitStatus.usage.rawValue : code.rawValue
+            FileHandle.standardError.write(Data((text + "\n").utf8))
+            return status
+        }
+        FileHandle.standardError.write(Data("signctl: error: \(message)\n".utf8))
+        return status
+    }
+}
