@@ -15,7 +15,7 @@ public struct OpenSSLError: Error, CustomStringConvertible, Sendable {
     static func drain(_ operation: String) -> OpenSSLError {
         var buffer = [CChar](repeating: 0, count: 4096)
         _ = cpkcs_ERR_drain(&buffer, buffer.count)
-        let text = String(cString: buffer)
+        let text = String(nulTerminated: buffer)
         return OpenSSLError(operation: operation, queue: text.split(separator: "\n").map(String.init))
     }
 

@@ -102,7 +102,7 @@ public final class X509Certificate: @unchecked Sendable {
     private func oidList(_ read: (OpaquePointer?, UnsafeMutablePointer<CChar>?, Int) -> Int32) -> [String] {
         var buffer = [CChar](repeating: 0, count: 2048)
         guard read(pointer, &buffer, buffer.count) > 0 else { return [] }
-        return String(cString: buffer).split(separator: "\n").map(String.init)
+        return String(nulTerminated: buffer).split(separator: "\n").map(String.init)
     }
 
     // MARK: Key and fingerprint
@@ -117,7 +117,7 @@ public final class X509Certificate: @unchecked Sendable {
             var name = [CChar](repeating: 0, count: 64)
             var length = 0
             EVP_PKEY_get_group_name(key, &name, name.count, &length)
-            return .ec(curve: String(cString: name), bits: bits)
+            return .ec(curve: String(nulTerminated: name), bits: bits)
         case let id:
             return .other(name: String(cString: OBJ_nid2sn(id)))
         }
@@ -197,7 +197,7 @@ public struct DistinguishedName: Sendable, Hashable, CustomStringConvertible {
                 } else {
                     var oid = [CChar](repeating: 0, count: 128)
                     OBJ_obj2txt(&oid, Int32(oid.count), X509_NAME_ENTRY_get_object(entry), 1)
-                    type = String(cString: oid)
+                    type = String(nulTerminated: oid)
                 }
                 var utf8: UnsafeMutablePointer<UInt8>? = nil
                 let length = ASN1_STRING_to_UTF8(&utf8, X509_NAME_ENTRY_get_data(entry))  // allocates: freed below

@@ -74,3 +74,10 @@ enum DER {
         return prefix + digest
     }
 }
+
+extension String {
+    /// The UTF-8 text of a C buffer up to its first NUL (or all of it without one).
+    init(nulTerminated buffer: [CChar]) {
+        self = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+}

@@ -40,6 +40,8 @@ public struct TokenError: Error, Sendable, CustomStringConvertible {
         public static let pcscUnavailable = Code("pcsc-unavailable")
         /// A PC/SC call failed; `reason` names it.
         public static let pcscCall = Code("pcsc-call")
+        /// Another signing session of this process holds the token; try again when it closes.
+        public static let busy = Code("token-busy")
         /// The PIN could not be obtained (no terminal, pinentry cancelled...).
         public static let pinUnavailable = Code("pin-unavailable")
     }

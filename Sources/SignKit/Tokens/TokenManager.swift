@@ -19,9 +19,12 @@ public struct LoginOptions: Sendable {
     /// The caller was told the token is at its final try and still wants to try. Without it, a final-try token
     /// is refused before any PIN is sent.
     public var acknowledgeFinalTry: Bool
+    /// How long to wait for a token another signing session in this process is using.
+    public var waitForToken: Double
 
-    public init(acknowledgeFinalTry: Bool = false) {
+    public init(acknowledgeFinalTry: Bool = false, waitForToken: Double = 30) {
         self.acknowledgeFinalTry = acknowledgeFinalTry
+        self.waitForToken = waitForToken
     }
 }
 
@@ -198,13 +201,26 @@ public final class TokenManager: Sendable {
             throw TokenError(.notForSigning, "certificate \"\(chosen.certificate.subject.commonName ?? chosen.label)\" is not offered for signing: \(reason)")
         }
         let module = try PKCS11Module.load(path: entry.modulePath)
-        let lock = TokenLocks.lock(for: "\(entry.modulePath)|\(entry.info.manufacturer)|\(entry.info.serial)|\(entry.info.label)")
-        lock.lock()
-        defer { lock.unlock() }
-        let state = try module.tokenInfo(entry.slot.id)
-        try Self.checkBeforeLogin(state, pin: pin, options: options)
+        // PKCS#11 login state belongs to the whole process, not to a session: two signing sessions on one token
+        // would log each other out. The token is held from here until the signing session closes.
+        let hold = TokenLocks.hold(for: "\(entry.modulePath)|\(entry.info.manufacturer)|\(entry.info.serial)|\(entry.info.label)")
+        guard hold.acquire(waitingAtMost: options.waitForToken) else {
+            throw TokenError(.busy, "token \"\(entry.info.label)\" is busy with another signing session (waited \(Int(options.waitForToken)) s)",
+                             retryable: true)
+        }
+        do {
+            let state = try module.tokenInfo(entry.slot.id)
+            try Self.checkBeforeLogin(state, pin: pin, options: options)
+            let session = try module.openSession(slot: entry.slot.id)
+            return try finishOpening(session, module: module, entry: entry, chosen: chosen, pin: pin, hold: hold)
+        } catch {
+            hold.release()
+            throw Self.explain(error, module: module, slot: entry.slot.id)
+        }
+    }
 
-        let session = try module.openSession(slot: entry.slot.id)
+    private func finishOpening(_ session: PKCS11Session, module: PKCS11Module, entry: TokenEntry, chosen: TokenCertificate,
+                               pin: PIN, hold: TokenHold) throws -> TokenSigningSession {
         do {
             try login(session, module: module, slot: entry.slot.id, pin: pin)
             let key = try session.findObjects([
@@ -234,11 +250,11 @@ public final class TokenManager: Sendable {
             }
             return TokenSigningSession(module: module, session: session, slot: entry.slot.id, key: key[0], plan: plan,
                                        alwaysAuthenticate: alwaysAuthenticate, certificate: chosen.certificate,
-                                       uri: chosen.keyURI, token: entry.info, lock: lock)
+                                       uri: chosen.keyURI, token: entry.info, hold: hold)
         } catch {
             session.logout()
             session.close()
-            throw Self.explain(error, module: module, slot: entry.slot.id)
+            throw error
         }
     }
 
@@ -327,11 +343,12 @@ public final class TokenSigningSession: @unchecked Sendable {
     private let slot: UInt
     private let key: CK_OBJECT_HANDLE
     private let plan: Plan
-    private let lock: NSLock
+    private let hold: TokenHold
+    private let lock = NSLock()
     private var closed = false
 
     init(module: PKCS11Module, session: PKCS11Session, slot: UInt, key: CK_OBJECT_HANDLE, plan: Plan,
-         alwaysAuthenticate: Bool, certificate: X509Certificate, uri: PKCS11URI, token: TokenInfo, lock: NSLock) {
+         alwaysAuthenticate: Bool, certificate: X509Certificate, uri: PKCS11URI, token: TokenInfo, hold: TokenHold) {
         self.module = module
         self.session = session
         self.slot = slot
@@ -341,7 +358,7 @@ public final class TokenSigningSession: @unchecked Sendable {
         self.certificate = certificate
         self.uri = uri
         self.token = token
-        self.lock = lock
+        self.hold = hold
     }
 
     deinit { close() }
@@ -385,19 +402,32 @@ public final class TokenSigningSession: @unchecked Sendable {
         closed = true
         session.logout()
         session.close()
+        hold.release()
     }
 }
 
-/// One lock per token, so that requests for a token queue instead of interleaving on its sessions.
-enum TokenLocks {
-    private static let locks = Mutex<[String: NSLock]>([:])
+/// Exclusive use of one token by one signing session at a time, across threads: requests for a token queue
+/// instead of interleaving on its login state. A semaphore, because the session that takes it may be closed on
+/// another thread.
+final class TokenHold: Sendable {
+    private let semaphore = DispatchSemaphore(value: 1)
 
-    static func lock(for token: String) -> NSLock {
-        locks.withLock { table in
-            if let lock = table[token] { return lock }
-            let lock = NSLock()
-            table[token] = lock
-            return lock
+    func acquire(waitingAtMost seconds: Double) -> Bool {
+        semaphore.wait(timeout: .now() + seconds) == .success
+    }
+
+    func release() { semaphore.signal() }
+}
+
+enum TokenLocks {
+    private static let holds = Mutex<[String: TokenHold]>([:])
+
+    static func hold(for token: String) -> TokenHold {
+        holds.withLock { table in
+            if let hold = table[token] { return hold }
+            let hold = TokenHold()
+            table[token] = hold
+            return hold
         }
     }
 }

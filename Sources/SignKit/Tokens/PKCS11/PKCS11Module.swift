@@ -48,7 +48,7 @@ public final class PKCS11Module: @unchecked Sendable {
         var loaded = cpkcs_module()
         var error = [CChar](repeating: 0, count: 512)
         guard cpkcs_module_open(resolvedPath, &loaded, &error, error.count) == 0, let functions = loaded.functions else {
-            throw TokenError(.moduleLoad, "cannot load PKCS#11 module \(resolvedPath): \(String(cString: error))")
+            throw TokenError(.moduleLoad, "cannot load PKCS#11 module \(resolvedPath): \(String(nulTerminated: error))")
         }
         let rv = cpkcs_initialize(functions)
         // ALREADY_INITIALIZED: another library in this process (OpenSSL's pkcs11 engine, p11-kit) did it first.

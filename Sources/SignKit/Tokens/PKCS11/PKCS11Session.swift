@@ -49,7 +49,7 @@ public final class PKCS11Session {
         let findInit = try module.function(\.C_FindObjectsInit, "C_FindObjectsInit")
         let find = try module.function(\.C_FindObjects, "C_FindObjects")
         let findFinal = try module.function(\.C_FindObjectsFinal, "C_FindObjectsFinal")
-        try withTemplate(template) { attributes, count in
+        _ = try withTemplate(template) { attributes, count in
             try module.check(findInit(handle, attributes, count), "C_FindObjectsInit")
         }
         defer { _ = findFinal(handle) }
