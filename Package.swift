@@ -11,7 +11,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
-        .package(url: "https://github.com/apple/swift-log.git", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.5.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.6.0"),
     ],
@@ -55,7 +55,10 @@ let package = Package(
             dependencies: ["SignKit", "CPKCS", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Benchmarks/SignBench"
         ),
-        .testTarget(name: "SignKitTests", dependencies: ["SignKit", "CPKCS"]),
+        // Shared by the test targets: the token rig, running commands, checking with the openssl CLI.
+        .target(name: "TestSupport", dependencies: ["SignKit", .product(name: "Logging", package: "swift-log")],
+                path: "Tests/TestSupport"),
+        .testTarget(name: "SignKitTests", dependencies: ["SignKit", "CPKCS", "TestSupport"]),
         .testTarget(
             name: "SignServiceTests",
             dependencies: [
@@ -63,7 +66,7 @@ let package = Package(
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ]
         ),
-        .testTarget(name: "EndToEndTests", dependencies: ["SignKit"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["SignKit", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -50,8 +50,13 @@ public struct PKCS11URI: Sendable, Hashable, CustomStringConvertible, Codable {
         let parts = rest.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false)
         let path = parts[0]
         let query = parts.count > 1 ? parts[1] : ""
+        var seen = Set<String>()
         for attribute in path.split(separator: ";", omittingEmptySubsequences: true) {
             let (name, value) = try Self.split(attribute)
+            // RFC 7512 2.3: a path attribute appears at most once; two would leave the key ambiguous.
+            guard seen.insert(name).inserted else {
+                throw TokenError(.invalidURI, "PKCS#11 URI names \"\(name)\" twice")
+            }
             let decoded = try Self.percentDecode(value, attribute: name)
             func text() throws -> String {
                 guard let string = String(validating: decoded, as: UTF8.self) else {

@@ -212,10 +212,22 @@ public final class TokenManager: Sendable {
             let state = try module.tokenInfo(entry.slot.id)
             try Self.checkBeforeLogin(state, pin: pin, options: options)
             let session = try module.openSession(slot: entry.slot.id)
-            return try finishOpening(session, module: module, entry: entry, chosen: chosen, pin: pin, hold: hold)
+            let signing = try finishOpening(session, module: module, entry: entry, chosen: chosen, pin: pin, hold: hold)
+            logger.debug("signing session opened", metadata: [
+                "token": "\(entry.info.label)", "serial": "\(entry.info.serial)", "key-id": "\(Hex.encode(chosen.id))",
+                "always-authenticate": "\(signing.alwaysAuthenticate)",
+            ])
+            return signing
         } catch {
             hold.release()
-            throw Self.explain(error, module: module, slot: entry.slot.id)
+            let explained = Self.explain(error, module: module, slot: entry.slot.id)
+            if let tokenError = explained as? TokenError {
+                logger.notice("login refused or failed", metadata: [
+                    "token": "\(entry.info.label)", "code": "\(tokenError.code)",
+                    "pin-state": "\(tokenError.pinState?.summary ?? "unknown")", "reason": "\(tokenError.reason)",
+                ])
+            }
+            throw explained
         }
     }
 
