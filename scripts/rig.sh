@@ -27,6 +27,7 @@ SOFTHSM_SO_PIN=So-Wv3nJt8y
 log() { printf 'rig: %s\n' "$*" >&2; }
 die() { log "$*"; exit 1; }
 alive() { [ -n "${1:-}" ] && [ -e "/proc/$1" ] && ! grep -q '^[0-9]* ([^)]*) Z' "/proc/$1/stat" 2>/dev/null; }
+not_alive() { ! alive "$1"; }
 pid_of() { [ -f "$RIG/$1.pid" ] && cat "$RIG/$1.pid" || true; }
 wait_for() { # wait_for SECONDS COMMAND...: polls every 50 ms
   local deadline=$(( $(date +%s%N) + $1 * 1000000000 )); shift
@@ -71,7 +72,7 @@ card_in() {
 
 card_out() {
   local pid; pid=$(pid_of card)
-  if alive "$pid"; then kill "$pid"; wait_for 5 bash -c "! [ -e /proc/$pid ]" || kill -9 "$pid" 2>/dev/null || true; fi
+  if alive "$pid"; then kill "$pid"; wait_for 5 not_alive "$pid" || kill -9 "$pid" 2>/dev/null || true; fi
   rm -f "$RIG/card.pid"
   wait_for 5 card_absent || die "the reader still shows a card"
 }
@@ -149,7 +150,7 @@ up() {
 down() {
   card_out 2>/dev/null || true
   local pid; pid=$(pid_of pcscd)
-  if alive "$pid"; then kill "$pid"; wait_for 5 bash -c "! [ -e /proc/$pid ]" || kill -9 "$pid" 2>/dev/null || true; fi
+  if alive "$pid"; then kill "$pid"; wait_for 5 not_alive "$pid" || kill -9 "$pid" 2>/dev/null || true; fi
   rm -f "$RIG/pcscd.pid"
   log "down"
 }
@@ -159,6 +160,7 @@ status() {
   printf 'card:  %s\n' "$(alive "$(pid_of card)" && echo "inserted ($(pid_of card))" || echo "out")"
   [ -f "$RIG/card-state.json" ] && printf 'card state: %s\n' "$(cat "$RIG/card-state.json")"
   in_env opensc-tool -l 2>/dev/null || true
+  alive "$(pid_of pcscd)"  # exit status: 0 when the rig's pcscd runs
 }
 
 case "${1:-up}" in

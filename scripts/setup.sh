@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs what SignService needs from Debian: the C libraries it links (OpenSSL 3, pcsclite), the token stack
+# (pcscd, OpenSC, SoftHSM2, vsmartcard's virtual reader) and the independent verifiers the tests call (openssl,
+# GnuTLS certtool). Idempotent: apt-get runs only when something is missing.
+set -euo pipefail
+
+PACKAGES=(
+  libssl-dev libpcsclite-dev                      # linked by the package (COpenSSL, CPCSCLite)
+  openssl gnutls-bin                              # independent verifiers used by the tests
+  pcscd pcsc-tools opensc opensc-pkcs11           # PC/SC daemon and OpenSC's PKCS#11 module
+  softhsm2 vsmartcard-vpcd                        # software token; virtual reader for the emulated card
+  python3 python3-cryptography                    # the emulated PIV card (scripts/rig/piv_card.py)
+  util-linux iproute2 procps                      # unshare/nsenter, ip, ps for the rig
+  ca-certificates
+)
+
+missing=()
+for package in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "setup: all Debian packages present"
+  exit 0
+fi
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO=sudo
+echo "setup: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+echo "setup: done"
