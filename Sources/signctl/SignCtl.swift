@@ -6,7 +6,7 @@ import SignKit
 struct SignCtl: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "signctl",
-        abstract: "See DSC tokens, sign and check signatures for e-Office note-sheet extracts.",
+        abstract: "See DSC tokens and sign with them, for e-Office note-sheet extracts.",
         discussion: """
             Exit codes:
               0  success

@@ -204,3 +204,29 @@ struct SignctlTests {
         }
     }
 }
+
+@Suite("signctl PIN prompt")
+struct PINPromptTests {
+    @Test("asks on the terminal with echo off: the PIN typed is not in the terminal's transcript")
+    func terminalPrompt() async throws {
+        try await Rig.exclusive {
+            let script = try #require(Command.which("script"), "util-linux script(1) is needed")
+            let folder = FileManager.default.temporaryDirectory.appendingPathComponent("prompt-\(UUID().uuidString)")
+            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(at: folder) }
+            let input = folder.appendingPathComponent("extract.txt")
+            try Data("extract".utf8).write(to: input)
+            let output = folder.appendingPathComponent("extract.sig")
+            let pin = try SignctlTests.pinLine("softhsm.pin")
+            // script(1) gives signctl a pseudo-terminal; the PIN is typed after the prompt has turned echo off
+            // (input that arrives earlier is discarded by the prompt's TCSAFLUSH, and the test would fail).
+            let command = "\(SignctlTests.signctl) sign-raw --key 'pkcs11:token=SignService%20Test;id=%01' --in \(input.path) --out \(output.path)"
+            let shell = "(sleep 2; printf '%s\\n' \"$PIN\") | \(script) -qec \"\(command)\" /dev/null"
+            let result = try Command.run("/bin/sh", ["-c", shell], environment: ["PIN": pin.trimmingCharacters(in: .newlines)])
+            #expect(result.status == 0, "\(result.stdout) \(result.stderr)")
+            #expect(result.stdout.contains("PIN for token \"SignService Test\""))
+            #expect(!result.stdout.contains(pin.trimmingCharacters(in: .newlines)), "the PIN was echoed")
+            #expect(FileManager.default.fileExists(atPath: output.path))
+        }
+    }
+}
