@@ -77,3 +77,31 @@ int cpkcs_ERR_drain(char *buffer, size_t buffer_len) {
     }
     return count;
 }
+
+// The signed-attributes template: SET OF Attribute with DER set ordering, as OpenSSL's private
+// CMS_Attributes_Sign (crypto/cms/cms_asn1.c) declares it.
+#include <openssl/asn1t.h>
+
+typedef STACK_OF(X509_ATTRIBUTE) CPKCS_SIGNED_ATTRIBUTES;
+
+ASN1_ITEM_TEMPLATE(CPKCS_SIGNED_ATTRIBUTES) =
+    ASN1_EX_TEMPLATE_TYPE(ASN1_TFLG_SET_ORDER, 0, CPKCS_SIGNED_ATTRIBUTES, X509_ATTRIBUTE)
+ASN1_ITEM_TEMPLATE_END(CPKCS_SIGNED_ATTRIBUTES)
+
+int cpkcs_CMS_signed_attributes_der(CMS_SignerInfo *signer, unsigned char **out) {
+    int count = CMS_signed_get_attr_count(signer);
+    if (count <= 0) return -1;
+    STACK_OF(X509_ATTRIBUTE) *attributes = sk_X509_ATTRIBUTE_new_null();
+    if (attributes == NULL) return -1;
+    for (int i = 0; i < count; i++) {
+        // get: borrowed from the SignerInfo; the stack only points at them and is freed without its elements.
+        if (sk_X509_ATTRIBUTE_push(attributes, CMS_signed_get_attr(signer, i)) <= 0) {
+            sk_X509_ATTRIBUTE_free(attributes);
+            return -1;
+        }
+    }
+    *out = NULL;
+    int length = ASN1_item_i2d((ASN1_VALUE *)attributes, out, ASN1_ITEM_rptr(CPKCS_SIGNED_ATTRIBUTES));
+    sk_X509_ATTRIBUTE_free(attributes);
+    return length;
+}

@@ -81,14 +81,11 @@ struct SignctlTests {
     ])
     func signRaw(key: String, pinFile: String) async throws {
         try await Rig.exclusive {
-            let folder = FileManager.default.temporaryDirectory.appendingPathComponent("signctl-\(UUID().uuidString)")
-            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-            defer { try? FileManager.default.removeItem(at: folder) }
+            let scratch = try TemporaryFolder()
             let message = Array("extract of note #\(UInt32.random(in: 0...UInt32.max))".utf8)
-            let input = folder.appendingPathComponent("extract.txt")
-            try Data(message).write(to: input)
-            let signatureFile = folder.appendingPathComponent("extract.sig").path
-            let certificateFile = folder.appendingPathComponent("signer.pem").path
+            let input = try scratch.file("extract.txt", message)
+            let signatureFile = scratch.path("extract.sig")
+            let certificateFile = scratch.path("signer.pem")
             let result = try Self.run(["sign-raw", "--key", key, "--in", input.path, "--out", signatureFile,
                                        "--cert-out", certificateFile, "--pin-fd", "0"], stdin: try Self.pinLine(pinFile))
             #expect(result.status == 0, "\(result.stderr)")
@@ -105,9 +102,8 @@ struct SignctlTests {
         try await Rig.exclusive {
             try Rig.control("card-reset")
             defer { try? Rig.control("card-reset") }
-            let input = FileManager.default.temporaryDirectory.appendingPathComponent("signctl-\(UUID().uuidString).txt")
-            try Data("x".utf8).write(to: input)
-            defer { try? FileManager.default.removeItem(at: input) }
+            let scratch = try TemporaryFolder()
+            let input = try scratch.file("extract.txt", Array("x".utf8))
             let card = "pkcs11:token=Anita%20Sharma;id=%01"
 
             let wrong = try Self.run(["sign-raw", "--key", card, "--in", input.path, "--pin-fd", "0"], stdin: "Wrong123\n")
@@ -170,9 +166,8 @@ struct SignctlTests {
         try await Rig.exclusive {
             try Rig.control("card-reset")
             defer { try? Rig.control("card-reset") }
-            let input = FileManager.default.temporaryDirectory.appendingPathComponent("signctl-\(UUID().uuidString).txt")
-            try Data("x".utf8).write(to: input)
-            defer { try? FileManager.default.removeItem(at: input) }
+            let scratch = try TemporaryFolder()
+            let input = try scratch.file("extract.txt", Array("x".utf8))
             let trace = ["SIGNCTL_LOG": "trace"]
             let wrongs = ["Xy7WrngA", "Xy7WrngB", "Xy7WrngC"]  // 8 characters: the PIV PIN length
             var outputs = [Command.Result]()
@@ -211,12 +206,9 @@ struct PINPromptTests {
     func terminalPrompt() async throws {
         try await Rig.exclusive {
             let script = try #require(Command.which("script"), "util-linux script(1) is needed")
-            let folder = FileManager.default.temporaryDirectory.appendingPathComponent("prompt-\(UUID().uuidString)")
-            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-            defer { try? FileManager.default.removeItem(at: folder) }
-            let input = folder.appendingPathComponent("extract.txt")
-            try Data("extract".utf8).write(to: input)
-            let output = folder.appendingPathComponent("extract.sig")
+            let scratch = try TemporaryFolder()
+            let input = try scratch.file("extract.txt", Array("extract".utf8))
+            let output = scratch.url.appendingPathComponent("extract.sig")
             let pin = try SignctlTests.pinLine("softhsm.pin")
             // script(1) gives signctl a pseudo-terminal; the PIN is typed after the prompt has turned echo off
             // (input that arrives earlier is discarded by the prompt's TCSAFLUSH, and the test would fail).

@@ -14,11 +14,14 @@
 
 #include <openssl/asn1.h>
 #include <openssl/bio.h>
+#include <openssl/cms.h>
 #include <openssl/crypto.h>
+#include <openssl/ess.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
+#include <openssl/ts.h>
 
 #include <winscard.h>
 #include <reader.h>
@@ -71,6 +74,14 @@ int cpkcs_X509_eku_oids(X509 *certificate, char *buffer, size_t buffer_len);
 /// Pops every entry of this thread's OpenSSL error queue into `buffer` as '\n'-separated lines.
 /// Returns how many entries there were.
 int cpkcs_ERR_drain(char *buffer, size_t buffer_len);
+
+// MARK: - CMS signed attributes
+
+/// The DER of a SignerInfo's signed attributes as they are signed: a universal SET OF Attribute in DER order
+/// (RFC 5652 5.4), not the [0] IMPLICIT form stored in the SignerInfo. OpenSSL keeps the item template for this
+/// (CMS_Attributes_Sign) private, so the same template is declared here. `*out` is allocated with OPENSSL_malloc;
+/// free it with cpkcs_OPENSSL_free. Returns the length, or -1.
+int cpkcs_CMS_signed_attributes_der(CMS_SignerInfo *signer, unsigned char **out);
 
 // MARK: - PC/SC constants
 

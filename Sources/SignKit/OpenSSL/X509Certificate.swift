@@ -126,11 +126,7 @@ public final class X509Certificate: @unchecked Sendable {
     /// The DER SubjectPublicKeyInfo, for comparing a certificate's key with a token's public key object.
     public var subjectPublicKeyInfo: [UInt8] {
         guard let key = X509_get0_pubkey(pointer) else { return [] }  // get0: owned by the X509
-        var out: UnsafeMutablePointer<UInt8>? = nil
-        let length = i2d_PUBKEY(key, &out)  // allocates *out: freed below
-        guard length > 0, let out else { return [] }
-        defer { cpkcs_OPENSSL_free(out) }
-        return Array(UnsafeBufferPointer(start: out, count: Int(length)))
+        return (try? OpenSSLDER.encode("i2d_PUBKEY") { i2d_PUBKEY(key, &$0) }) ?? []
     }
 
     /// SHA-256 over the DER certificate, the fingerprint India's CCA publishes for its roots.
