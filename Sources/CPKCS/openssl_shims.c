@@ -105,3 +105,47 @@ int cpkcs_CMS_signed_attributes_der(CMS_SignerInfo *signer, unsigned char **out)
     sk_X509_ATTRIBUTE_free(attributes);
     return length;
 }
+
+int cpkcs_CMS_signer_count(CMS_ContentInfo *cms) {
+    STACK_OF(CMS_SignerInfo) *signers = CMS_get0_SignerInfos(cms);  // get0: owned by the CMS
+    return signers == NULL ? -1 : sk_CMS_SignerInfo_num(signers);
+}
+
+CMS_SignerInfo *cpkcs_CMS_signer(CMS_ContentInfo *cms, int index) {
+    STACK_OF(CMS_SignerInfo) *signers = CMS_get0_SignerInfos(cms);  // get0: owned by the CMS
+    if (signers == NULL || index < 0 || index >= sk_CMS_SignerInfo_num(signers)) return NULL;
+    return sk_CMS_SignerInfo_value(signers, index);
+}
+
+// An attribute's values as the SET OF they are: the template used for the stored form of one Attribute's values.
+typedef STACK_OF(ASN1_TYPE) CPKCS_ATTRIBUTE_VALUES;
+
+ASN1_ITEM_TEMPLATE(CPKCS_ATTRIBUTE_VALUES) =
+    ASN1_EX_TEMPLATE_TYPE(ASN1_TFLG_SET_OF, 0, CPKCS_ATTRIBUTE_VALUES, ASN1_ANY)
+ASN1_ITEM_TEMPLATE_END(CPKCS_ATTRIBUTE_VALUES)
+
+int cpkcs_CMS_attribute(CMS_SignerInfo *signer, int is_signed, int index, char *oid, size_t oid_len,
+                        unsigned char **out) {
+    X509_ATTRIBUTE *attribute = is_signed ? CMS_signed_get_attr(signer, index)
+                                          : CMS_unsigned_get_attr(signer, index);  // get0: owned by the SignerInfo
+    if (attribute == NULL) return -1;
+    OBJ_obj2txt(oid, (int)oid_len, X509_ATTRIBUTE_get0_object(attribute), 1);
+    STACK_OF(ASN1_TYPE) *values = sk_ASN1_TYPE_new_null();
+    if (values == NULL) return -1;
+    int count = X509_ATTRIBUTE_count(attribute);
+    for (int i = 0; i < count; i++) {
+        // get0: owned by the attribute; the stack is freed without its elements.
+        if (sk_ASN1_TYPE_push(values, X509_ATTRIBUTE_get0_type(attribute, i)) <= 0) {
+            sk_ASN1_TYPE_free(values);
+            return -1;
+        }
+    }
+    *out = NULL;
+    int length = ASN1_item_i2d((ASN1_VALUE *)values, out, ASN1_ITEM_rptr(CPKCS_ATTRIBUTE_VALUES));
+    sk_ASN1_TYPE_free(values);
+    return length;
+}
+
+int cpkcs_sk_X509_num(STACK_OF(X509) *stack) { return sk_X509_num(stack); }
+X509 *cpkcs_sk_X509_value(STACK_OF(X509) *stack, int index) { return sk_X509_value(stack, index); }
+void cpkcs_sk_X509_pop_free(STACK_OF(X509) *stack) { sk_X509_pop_free(stack, X509_free); }

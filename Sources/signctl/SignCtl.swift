@@ -18,7 +18,7 @@ struct SignCtl: ParsableCommand {
             echo off, or reads one line from a file descriptor (--pin-fd).
             """,
         version: SignKitVersion.string,
-        subcommands: [Tokens.self, Doctor.self, SignRaw.self]
+        subcommands: [Tokens.self, Doctor.self, Sign.self, SignRaw.self]
     )
 }
 
@@ -89,6 +89,9 @@ enum Main {
                 ? ExitStatus.environment.rawValue : ExitStatus.token.rawValue
             message = "\(failure)"
         case let failure as PINError:
+            status = ExitStatus.token.rawValue
+            message = "\(failure)"
+        case let failure as SigningError:
             status = ExitStatus.token.rawValue
             message = "\(failure)"
         case let failure as FileError:

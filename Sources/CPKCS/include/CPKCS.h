@@ -82,6 +82,19 @@ int cpkcs_ERR_drain(char *buffer, size_t buffer_len);
 /// (CMS_Attributes_Sign) private, so the same template is declared here. `*out` is allocated with OPENSSL_malloc;
 /// free it with cpkcs_OPENSSL_free. Returns the length, or -1.
 int cpkcs_CMS_signed_attributes_der(CMS_SignerInfo *signer, unsigned char **out);
+/// STACK_OF(X509) accessors (macros in OpenSSL).
+int cpkcs_sk_X509_num(STACK_OF(X509) *stack);
+X509 *cpkcs_sk_X509_value(STACK_OF(X509) *stack, int index);
+/// Frees the stack and drops one reference on each certificate (for get1 stacks).
+void cpkcs_sk_X509_pop_free(STACK_OF(X509) *stack);
+/// Number of SignerInfos in a SignedData (sk_CMS_SignerInfo_num is a macro); -1 when not SignedData.
+int cpkcs_CMS_signer_count(CMS_ContentInfo *cms);
+/// The index-th SignerInfo (get0: owned by the CMS), or NULL.
+CMS_SignerInfo *cpkcs_CMS_signer(CMS_ContentInfo *cms, int index);
+/// The DER of a signed (signed != 0) or unsigned attribute's values: `*oid` gets its dotted OID (buffer of
+/// oid_len), `*out` a SET OF value DER allocated with OPENSSL_malloc. Returns the DER length, or -1.
+int cpkcs_CMS_attribute(CMS_SignerInfo *signer, int is_signed, int index, char *oid, size_t oid_len,
+                        unsigned char **out);
 
 // MARK: - PC/SC constants
 

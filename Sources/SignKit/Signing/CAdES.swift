@@ -1,0 +1,181 @@
+import CPKCS
+import Foundation
+
+/// What a signature says beyond the content's digest: the e-Office context, the commitment and the time.
+public struct SignatureParameters: Sendable {
+    public var context: EOfficeContext
+    public var commitment: Commitment
+    /// The signer's claimed time (the signingTime attribute). A time-stamp, when added, proves it.
+    public var signingTime: Date
+    /// Intermediate CA certificates embedded with the signer's, so verifiers can build the path offline.
+    public var chain: [X509Certificate]
+
+    public init(context: EOfficeContext, commitment: Commitment, signingTime: Date, chain: [X509Certificate] = []) {
+        self.context = context
+        self.commitment = commitment
+        self.signingTime = signingTime
+        self.chain = chain
+    }
+}
+
+/// Signed-attribute OIDs SignKit writes (RFC 5652, RFC 5035, RFC 6211, ETSI EN 319 122-1).
+public enum AttributeOID {
+    public static let contentType = "1.2.840.113549.1.9.3"
+    public static let messageDigest = "1.2.840.113549.1.9.4"
+    public static let signingTime = "1.2.840.113549.1.9.5"
+    public static let signingCertificateV2 = "1.2.840.113549.1.9.16.2.47"
+    public static let cmsAlgorithmProtection = "1.2.840.113549.1.9.52"
+    public static let commitmentTypeIndication = "1.2.840.113549.1.9.16.2.16"
+    public static let signatureTimeStampToken = "1.2.840.113549.1.9.16.2.14"
+    public static let eOfficeContext = EOfficeContext.oid
+}
+
+/// Detached CMS SignedData (CAdES baseline B) whose signature value comes from somewhere else, a token.
+///
+/// OpenSSL builds the structure: `CMS_add1_signer` with the certificate's public key and `CMS_PARTIAL` (so it signs
+/// nothing), `CMS_CADES` for signingCertificateV2. SignKit adds the other signed attributes, takes their DER as
+/// they are signed (`cpkcs_CMS_signed_attributes_der`), has the token sign it, puts the signature into the
+/// SignerInfo and checks it with OpenSSL before returning.
+public enum CAdES {
+    /// - Parameters:
+    ///   - contentDigest: SHA-256 of the extract's exact bytes (`ExtractDigest` streams a file).
+    ///   - sign: signs the DER of the signed attributes with the certificate's key (SHA-256 inside).
+    /// - Returns: the DER ContentInfo (.p7s), eContent absent.
+    public static func signDetached(contentDigest: [UInt8], certificate: X509Certificate, parameters: SignatureParameters,
+                                    sign: ([UInt8]) throws -> TokenSignature) throws -> [UInt8] {
+        guard contentDigest.count == 32 else { throw SigningError("the content digest must be a SHA-256 (32 bytes)") }
+        OpenSSLError.clearQueue()
+        // CMS_sign with no signer and CMS_PARTIAL: an empty SignedData to add the signer to; owned, freed below.
+        guard let cms = CMS_sign(nil, nil, nil, nil, UInt32(CMS_PARTIAL | CMS_DETACHED | CMS_BINARY)) else {
+            throw OpenSSLError.drain("CMS_sign (empty SignedData)")
+        }
+        defer { CMS_ContentInfo_free(cms) }
+        guard let publicKey = X509_get0_pubkey(certificate.pointer) else {  // get0: owned by the certificate
+            throw OpenSSLError.drain("X509_get0_pubkey")
+        }
+        // add1: the CMS takes its own reference to the certificate. The key only sets the algorithms (PARTIAL).
+        guard let signer = CMS_add1_signer(cms, certificate.pointer, publicKey, EVP_sha256(),
+                                           UInt32(CMS_PARTIAL | CMS_CADES | CMS_NOSMIMECAP | CMS_BINARY)) else {
+            throw OpenSSLError.drain("CMS_add1_signer")
+        }
+        for intermediate in parameters.chain {
+            guard CMS_add1_cert(cms, intermediate.pointer) == 1 else { throw OpenSSLError.drain("CMS_add1_cert") }  // add1: own reference
+        }
+
+        try addAttribute(signer, AttributeOID.contentType, type: V_ASN1_OBJECT, object: OBJ_nid2obj(NID_pkcs7_data))
+        try addSigningTime(signer, parameters.signingTime)
+        try addAttribute(signer, AttributeOID.messageDigest, type: V_ASN1_OCTET_STRING, bytes: contentDigest)
+        try addAttribute(signer, AttributeOID.cmsAlgorithmProtection, type: V_ASN1_SEQUENCE,
+                         bytes: try algorithmProtection(signer))
+        try addAttribute(signer, AttributeOID.commitmentTypeIndication, type: V_ASN1_SEQUENCE,
+                         bytes: DER.tlv(0x30, try DER.objectIdentifier(parameters.commitment.oid)))
+        try addAttribute(signer, AttributeOID.eOfficeContext, type: V_ASN1_SEQUENCE, bytes: parameters.context.der)
+
+        let toBeSigned = try signedAttributesDER(signer)
+        let signature = try sign(toBeSigned)
+        // get0: the SignerInfo's own signature OCTET STRING, filled in place.
+        guard let value = CMS_SignerInfo_get0_signature(signer),
+              ASN1_STRING_set(value, signature.bytes, Int32(signature.bytes.count)) == 1 else {
+            throw OpenSSLError.drain("setting the signature value")
+        }
+        let encoded = try encode(cms)
+        // The token's signature must check against the certificate before anyone sees it. The check runs on the
+        // encoded result, parsed again, which is exactly what a verifier will read.
+        try CMSSignedData(der: encoded).checkSignerSignature(with: certificate)
+        return encoded
+    }
+
+    // MARK: Attributes
+
+    static func addAttribute(_ signer: OpaquePointer, _ oid: String, type: Int32, bytes: [UInt8]) throws {
+        let object = try objectFor(oid)
+        defer { ASN1_OBJECT_free(object) }
+        let added = bytes.withUnsafeBytes { raw in
+            CMS_signed_add1_attr_by_OBJ(signer, object, type, raw.baseAddress, Int32(raw.count))
+        }
+        guard added == 1 else { throw OpenSSLError.drain("adding signed attribute \(oid)") }
+    }
+
+    static func addAttribute(_ signer: OpaquePointer, _ oid: String, type: Int32, object value: OpaquePointer?) throws {
+        let object = try objectFor(oid)
+        defer { ASN1_OBJECT_free(object) }
+        // len -1: `value` is the ASN1_OBJECT itself, copied into the attribute.
+        guard let value, CMS_signed_add1_attr_by_OBJ(signer, object, type, UnsafeRawPointer(value), -1) == 1 else {
+            throw OpenSSLError.drain("adding signed attribute \(oid)")
+        }
+    }
+
+    /// signingTime as UTCTime through 2049 and GeneralizedTime after (RFC 5652 11.3).
+    static func addSigningTime(_ signer: OpaquePointer, _ date: Date) throws {
+        guard let time = ASN1_TIME_set(nil, time_t(date.timeIntervalSince1970.rounded(.down))) else {  // new: freed below
+            throw OpenSSLError.drain("ASN1_TIME_set")
+        }
+        defer { ASN1_TIME_free(time) }
+        let object = try objectFor(AttributeOID.signingTime)
+        defer { ASN1_OBJECT_free(object) }
+        guard CMS_signed_add1_attr_by_OBJ(signer, object, time.pointee.type, UnsafeRawPointer(time), -1) == 1 else {
+            throw OpenSSLError.drain("adding signingTime")
+        }
+    }
+
+    /// CMSAlgorithmProtection (RFC 6211): the digest and signature algorithms exactly as the SignerInfo names them,
+    /// so a verifier can tell that neither was swapped.
+    ///
+    /// ```
+    /// CMSAlgorithmProtection ::= SEQUENCE {
+    ///     digestAlgorithm         DigestAlgorithmIdentifier,
+    ///     signatureAlgorithm  [1] SignatureAlgorithmIdentifier OPTIONAL,
+    ///     macAlgorithm        [2] MessageAuthenticationCodeAlgorithm OPTIONAL }
+    /// ```
+    static func algorithmProtection(_ signer: OpaquePointer) throws -> [UInt8] {
+        var digest: UnsafeMutablePointer<X509_ALGOR>? = nil     // get0: owned by the SignerInfo
+        var signature: UnsafeMutablePointer<X509_ALGOR>? = nil  // get0: owned by the SignerInfo
+        CMS_SignerInfo_get0_algs(signer, nil, nil, &digest, &signature)
+        guard let digest, let signature else { throw SigningError("the SignerInfo has no algorithms") }
+        let digestDER = try encodeAlgorithm(digest)
+        var signatureDER = try encodeAlgorithm(signature)
+        signatureDER[0] = 0xA1  // [1] IMPLICIT: the SEQUENCE tag becomes context-specific constructed 1
+        return DER.tlv(0x30, digestDER + signatureDER)
+    }
+
+    static func encodeAlgorithm(_ algorithm: UnsafeMutablePointer<X509_ALGOR>) throws -> [UInt8] {
+        try OpenSSLDER.encode("i2d_X509_ALGOR") { i2d_X509_ALGOR(algorithm, &$0) }
+    }
+
+    static func signedAttributesDER(_ signer: OpaquePointer) throws -> [UInt8] {
+        try OpenSSLDER.encode("encoding the signed attributes") { cpkcs_CMS_signed_attributes_der(signer, &$0) }
+    }
+
+    static func objectFor(_ oid: String) throws -> OpaquePointer {
+        guard let object = OBJ_txt2obj(oid, 1) else { throw OpenSSLError.drain("OBJ_txt2obj(\(oid))") }  // new: caller frees
+        return object
+    }
+
+    static func encode(_ cms: OpaquePointer) throws -> [UInt8] {
+        try OpenSSLDER.encode("i2d_CMS_ContentInfo") { i2d_CMS_ContentInfo(cms, &$0) }
+    }
+}
+
+public struct SigningError: Error, Sendable, CustomStringConvertible {
+    public let reason: String
+    public let file: String
+    public let line: Int
+
+    public init(_ reason: String, file: String = #fileID, line: Int = #line) {
+        self.reason = reason
+        self.file = file
+        self.line = line
+    }
+
+    public var description: String { reason }
+}
+
+extension DER {
+    /// OBJECT IDENTIFIER TLV for a dotted OID, through OpenSSL (which handles arcs of any size, such as 2.25 UUIDs).
+    static func objectIdentifier(_ dotted: String) throws -> [UInt8] {
+        let object = try CAdES.objectFor(dotted)
+        defer { ASN1_OBJECT_free(object) }
+        return try OpenSSLDER.encode("i2d_ASN1_OBJECT") { i2d_ASN1_OBJECT(object, &$0) }
+    }
+}
+

@@ -1,0 +1,126 @@
+import Foundation
+
+/// What an e-Office signature is about, bound into the signed attributes so that a signature over one note cannot be
+/// replayed as another file's or another position's (docs/formats.md).
+///
+/// ```
+/// id-signservice-eoffice-context OBJECT IDENTIFIER ::= { 2 25 4185439844061794791 }
+///
+/// EOfficeContext ::= SEQUENCE {
+///     version            INTEGER { v1(1) },
+///     fileNumber         UTF8String,                  -- e-Office file number, e.g. "DIT-12/3/2026-IT"
+///     noteId             UTF8String,                  -- the note or extract within the file
+///     previousEntryHash  [0] IMPLICIT OCTET STRING OPTIONAL,  -- SHA-256 of the file history's head entry
+///     origin             [1] IMPLICIT UTF8String OPTIONAL }   -- requesting web origin, e.g. "https://eoffice.mn.gov.in"
+/// ```
+public struct EOfficeContext: Sendable, Hashable, Codable {
+    /// 2.25 is the UUID arc (ITU-T X.667). The arc here is a random 62-bit number, that is the UUID
+    /// 00000000-0000-0000-3a15-ab5cde11d1e7, not a full 122-bit random UUID: GnuTLS 3.7 (libtasn1, behind `certtool`)
+    /// cannot parse an arc over 64 bits and re-encodes arcs of 2^63 or more differently, which breaks its signature
+    /// check. Signatures must stay verifiable by every verifier, so the arc stays below 2^63.
+    public static let oid = "2.25.4185439844061794791"
+
+    public var fileNumber: String
+    public var noteID: String
+    public var previousEntryHash: [UInt8]?
+    public var origin: String?
+
+    public init(fileNumber: String, noteID: String, previousEntryHash: [UInt8]? = nil, origin: String? = nil) {
+        self.fileNumber = fileNumber
+        self.noteID = noteID
+        self.previousEntryHash = previousEntryHash
+        self.origin = origin
+    }
+
+    public var der: [UInt8] {
+        var content = DER.tlv(0x02, [0x01])
+        content += DER.tlv(0x0C, Array(fileNumber.utf8))
+        content += DER.tlv(0x0C, Array(noteID.utf8))
+        if let previousEntryHash { content += DER.tlv(0x80, previousEntryHash) }
+        if let origin { content += DER.tlv(0x81, Array(origin.utf8)) }
+        return DER.tlv(0x30, content)
+    }
+
+    /// Reads the DER above; nil when it is not an EOfficeContext v1.
+    public init?(der: [UInt8]) {
+        var outer = DERReader(der)
+        guard let sequence = outer.read(tag: 0x30), outer.isAtEnd else { return nil }
+        var reader = DERReader(sequence)
+        guard reader.read(tag: 0x02) == [0x01],
+              let file = reader.read(tag: 0x0C).flatMap({ String(validating: $0, as: UTF8.self) }),
+              let note = reader.read(tag: 0x0C).flatMap({ String(validating: $0, as: UTF8.self) }) else { return nil }
+        fileNumber = file
+        noteID = note
+        previousEntryHash = reader.peekTag == 0x80 ? reader.read(tag: 0x80) : nil
+        if reader.peekTag == 0x81 {
+            guard let text = reader.read(tag: 0x81).flatMap({ String(validating: $0, as: UTF8.self) }) else { return nil }
+            origin = text
+        } else {
+            origin = nil
+        }
+        guard reader.isAtEnd else { return nil }
+    }
+}
+
+/// What the signer commits to (ETSI EN 319 122-1 commitment-type-indication, RFC 5126 5.11.1).
+public enum Commitment: String, Sendable, Codable, Hashable, CaseIterable {
+    /// id-cti-ets-proofOfOrigin: the signer wrote this note.
+    case proofOfOrigin = "proof-of-origin"
+    /// id-cti-ets-proofOfApproval: the signer approves what the extract proposes.
+    case proofOfApproval = "proof-of-approval"
+
+    public var oid: String {
+        switch self {
+        case .proofOfOrigin: return "1.2.840.113549.1.9.16.6.1"
+        case .proofOfApproval: return "1.2.840.113549.1.9.16.6.5"
+        }
+    }
+
+    public init?(oid: String) {
+        guard let found = Self.allCases.first(where: { $0.oid == oid }) else { return nil }
+        self = found
+    }
+}
+
+/// A minimal DER reader for the structures SignKit itself defines (definite lengths, single-byte tags).
+struct DERReader {
+    private let bytes: [UInt8]
+    private var index = 0
+
+    init(_ bytes: [UInt8]) { self.bytes = bytes }
+
+    var isAtEnd: Bool { index == bytes.count }
+    var peekTag: UInt8? { index < bytes.count ? bytes[index] : nil }
+
+    /// The content of the next element if its tag is `tag`; nil (and nothing consumed) otherwise.
+    mutating func read(tag: UInt8) -> [UInt8]? {
+        guard let (found, content, next) = element(at: index), found == tag else { return nil }
+        index = next
+        return content
+    }
+
+    /// The next element whole (tag, length and content).
+    mutating func readElement() -> (tag: UInt8, content: [UInt8], encoded: [UInt8])? {
+        guard let (tag, content, next) = element(at: index) else { return nil }
+        let encoded = Array(bytes[index..<next])
+        index = next
+        return (tag, content, encoded)
+    }
+
+    private func element(at start: Int) -> (UInt8, [UInt8], Int)? {
+        guard start + 2 <= bytes.count else { return nil }
+        let tag = bytes[start]
+        var position = start + 1
+        var length = Int(bytes[position])
+        position += 1
+        if length & 0x80 != 0 {
+            let count = length & 0x7F
+            guard count >= 1, count <= 4, position + count <= bytes.count else { return nil }
+            length = 0
+            for byte in bytes[position..<position + count] { length = length << 8 | Int(byte) }
+            position += count
+        }
+        guard length >= 0, position + length <= bytes.count else { return nil }
+        return (tag, Array(bytes[position..<position + length]), position + length)
+    }
+}

@@ -1,0 +1,28 @@
+import Foundation
+
+/// SHA-256 of a file read in fixed-size chunks: memory stays flat whatever the extract's size.
+public enum ExtractDigest {
+    public static let chunkSize = 1 << 20
+
+    /// The digest and the number of bytes read.
+    public static func sha256(ofFileAt path: String) throws -> (digest: [UInt8], size: UInt64) {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw FileError(path: path, errno: errno, action: "open") }
+        defer { close(fd) }
+        let hasher = SHA256Hasher()
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: chunkSize, alignment: 16)
+        defer { buffer.deallocate() }
+        var total: UInt64 = 0
+        while true {
+            let n = read(fd, buffer.baseAddress, chunkSize)
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw FileError(path: path, errno: errno, action: "read")
+            }
+            if n == 0 { break }
+            hasher.update(UnsafeRawBufferPointer(rebasing: buffer[..<n]))
+            total += UInt64(n)
+        }
+        return (hasher.finalize(), total)
+    }
+}

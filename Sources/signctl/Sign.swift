@@ -1,0 +1,98 @@
+import ArgumentParser
+import Foundation
+import SignKit
+
+struct Sign: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Make a detached CAdES signature (.p7s) over a note-sheet extract with a DSC token key.",
+        discussion: """
+            The extract's exact bytes are hashed as they stream from disk (any size). The signature is a DER CMS \
+            SignedData without eContent, carrying the signer's certificate (and --chain), and the signed \
+            attributes contentType, messageDigest, signingTime, signingCertificateV2, CMSAlgorithmProtection, \
+            commitment-type-indication (proof of origin, or of approval with --approval) and the e-Office context \
+            (file number, note id, previous history entry hash, origin; docs/formats.md).
+            Check it with: openssl cms -verify -binary -inform DER -in EXTRACT.p7s -content EXTRACT -CAfile ROOT.pem
+            """
+    )
+
+    @Argument(help: ArgumentHelp("The extract to sign.", valueName: "extract"))
+    var extract: String
+
+    @OptionGroup var tokenOptions: TokenOptions
+
+    @OptionGroup var keyOptions: KeyOptions
+
+    @Option(name: .customLong("file-number"), help: "The e-Office file number the extract belongs to.")
+    var fileNumber: String
+
+    @Option(name: .customLong("note-id"), help: "The note (or extract) id within the file.")
+    var noteID: String
+
+    @Flag(help: "Sign as an approval (commitment proof of approval) rather than as the note's author (proof of origin).")
+    var approval = false
+
+    @Option(name: .customLong("previous-hash"), help: ArgumentHelp("Hex SHA-256 of the file history's head entry.", valueName: "hex"))
+    var previousHash: String?
+
+    @Option(help: ArgumentHelp("The requesting origin to record (the daemon sets this for web pages).", valueName: "origin"))
+    var origin: String?
+
+    @Option(name: .customLong("chain"), help: ArgumentHelp("PEM file of intermediate CA certificates to embed.", valueName: "file"))
+    var chainFile: String?
+
+    @Option(name: .shortAndLong, help: ArgumentHelp("Where to write the signature (default: EXTRACT.p7s).", valueName: "file"))
+    var output: String?
+
+    func validate() throws {
+        if fileNumber.isEmpty || noteID.isEmpty { throw ValidationError("--file-number and --note-id must not be empty") }
+        if let previousHash, Hex.decode(previousHash)?.count != 32 {
+            throw ValidationError("--previous-hash must be 64 hex digits (a SHA-256)")
+        }
+    }
+
+    func run() throws {
+        // Everything that can fail without the token fails first: the extract, the chain, the key choice.
+        let digest: (digest: [UInt8], size: UInt64)
+        do {
+            digest = try ExtractDigest.sha256(ofFileAt: extract)
+        } catch {
+            throw CommandFailure(status: .usage, message: "\(error)")
+        }
+        let chain = try readChain()
+        let manager = try tokenOptions.manager()
+        let now = Date()
+        let choice = try KeyChoice(keyOptions, manager: manager, at: now)
+        let pin = try choice.readPIN(keyOptions)
+        defer { pin.wipe() }
+        let session = try manager.openSigningSession(choice.certificate.keyURI, pin: pin, options: keyOptions.loginOptions, at: now)
+        defer { session.close() }
+        let parameters = SignatureParameters(
+            context: EOfficeContext(fileNumber: fileNumber, noteID: noteID, previousEntryHash: previousHash.flatMap(Hex.decode),
+                                    origin: origin),
+            commitment: approval ? .proofOfApproval : .proofOfOrigin, signingTime: now, chain: chain)
+        let signature = try CAdES.signDetached(contentDigest: digest.digest, certificate: session.certificate,
+                                               parameters: parameters) { toBeSigned in
+            try session.sign(toBeSigned, pin: session.alwaysAuthenticate ? pin : nil)
+        }
+        session.close()
+        pin.wipe()
+        let destination = output ?? extract + ".p7s"
+        try AtomicFile.write(signature, to: destination)
+        FileHandle.standardError.write(Data((
+            "signed \(extract) (\(digest.size) bytes, SHA-256 \(Hex.encode(digest.digest))) as \"\(choice.signerName)\" "
+            + "on token \"\(choice.token.info.label)\" (\(parameters.commitment.rawValue)); wrote \(destination)\n").utf8))
+    }
+
+    private func readChain() throws -> [X509Certificate] {
+        guard let chainFile else { return [] }
+        do {
+            let chain = try X509Certificate.fromPEM(String(contentsOfFile: chainFile, encoding: .utf8))
+            guard !chain.isEmpty else { throw CommandFailure(status: .usage, message: "\(chainFile) holds no PEM certificate") }
+            return chain
+        } catch let failure as CommandFailure {
+            throw failure
+        } catch {
+            throw CommandFailure(status: .usage, message: "cannot read the chain \(chainFile): \(error)")
+        }
+    }
+}
