@@ -13,13 +13,35 @@ import SignKit
 struct SignBench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "SignBench",
-        abstract: "Benchmark SignKit signing against raw C_Sign on the same key (SoftHSM2 on the token rig by default).")
+        abstract: "Signing benchmarks on the token rig (SoftHSM2 by default); each prints its figures beside a reference measured in the same run.",
+        subcommands: [TokenRate.self, CAdESRate.self, Memory.self],
+        defaultSubcommand: TokenRate.self)
+}
 
+/// Common options: the key and its PIN.
+struct KeyArguments: ParsableArguments {
     @Option(help: "PKCS#11 URI of the key.")
     var key = "pkcs11:token=SignService%20Test;id=%01;type=private"
 
     @Option(name: .customLong("pin-file"), help: "File holding the PIN (default: the rig's .rig/softhsm.pin).")
     var pinFile: String?
+
+    var pinPath: String { pinFile ?? (Bench.rigFolder() + "/softhsm.pin") }
+
+    func readPIN() throws -> PIN {
+        let fd = open(pinPath, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw ValidationError("cannot open PIN file \(pinPath); start the rig (scripts/rig.sh up) or pass --pin-file") }
+        defer { close(fd) }
+        return try PIN.read(fromDescriptor: fd)
+    }
+}
+
+struct TokenRate: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "token",
+        abstract: "SignKit signatures per second beside raw C_Sign on the same key, interleaved rounds.")
+
+    @OptionGroup var keyArguments: KeyArguments
 
     @Option(help: "Rounds per side.")
     var rounds = 6
@@ -31,11 +53,11 @@ struct SignBench: ParsableCommand {
     var messageBytes = 300
 
     func run() throws {
-        try loadRigEnvironment()
+        try Bench.loadRigEnvironment()
         let catalogue = try ATRCatalogue.bundled()
         let manager = TokenManager(configuration: TokenConfiguration(catalogue: catalogue))
-        let uri = try PKCS11URI(key)
-        let pin = try readPIN()
+        let uri = try PKCS11URI(keyArguments.key)
+        let pin = try keyArguments.readPIN()
         let session = try manager.openSigningSession(uri, pin: pin, at: Date())
         defer { session.close() }
         pin.wipe()
@@ -58,7 +80,7 @@ struct SignBench: ParsableCommand {
             let order: [Bool] = round % 2 == 1 ? [true, false] : [false, true]  // true: raw first
             var rates = [Bool: Double]()
             for isRaw in order {
-                rates[isRaw] = try measure(seconds: roundSeconds) {
+                rates[isRaw] = try Bench.measure(seconds: roundSeconds) {
                     if isRaw { _ = try raw.sign(message) } else { _ = try session.sign(message) }
                 }
             }
@@ -66,51 +88,9 @@ struct SignBench: ParsableCommand {
             kitRates.append(rates[false]!)
             print(String(format: "%5d   %12.1f   %9.1f", round, rates[true]!, rates[false]!))
         }
-        let rawMedian = median(rawRates), kitMedian = median(kitRates)
+        let rawMedian = Bench.median(rawRates), kitMedian = Bench.median(kitRates)
         print(String(format: "median  %12.1f   %9.1f", rawMedian, kitMedian))
         print(String(format: "ratio SignKit/raw: %.3f (target >= 0.9)", kitMedian / rawMedian))
-    }
-
-    func measure(seconds: Double, _ body: () throws -> Void) throws -> Double {
-        let clock = ContinuousClock()
-        let start = clock.now
-        var count = 0
-        while true {
-            try body()
-            count += 1
-            let elapsed = clock.now - start
-            if elapsed >= .seconds(seconds) {
-                let (s, attoseconds) = elapsed.components
-                return Double(count) / (Double(s) + Double(attoseconds) / 1e18)
-            }
-        }
-    }
-
-    func median(_ values: [Double]) -> Double {
-        let sorted = values.sorted()
-        return sorted.count % 2 == 1 ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
-    }
-
-    func readPIN() throws -> PIN {
-        let path = pinFile ?? (rigFolder() + "/softhsm.pin")
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw ValidationError("cannot open PIN file \(path); start the rig (scripts/rig.sh up) or pass --pin-file") }
-        defer { close(fd) }
-        return try PIN.read(fromDescriptor: fd)
-    }
-
-    func rigFolder() -> String {
-        ProcessInfo.processInfo.environment["SIGNSERVICE_RIG"] ?? FileManager.default.currentDirectoryPath + "/.rig"
-    }
-
-    /// Uses the rig's SoftHSM2 configuration when the environment does not name one.
-    func loadRigEnvironment() throws {
-        guard ProcessInfo.processInfo.environment["SOFTHSM2_CONF"] == nil else { return }
-        guard let text = try? String(contentsOfFile: rigFolder() + "/env.sh", encoding: .utf8) else { return }
-        for line in text.split(separator: "\n") where line.hasPrefix("export ") {
-            let pair = line.dropFirst("export ".count).split(separator: "=", maxSplits: 1)
-            if pair.count == 2 { setenv(String(pair[0]), String(pair[1]), 1) }
-        }
     }
 }
 
@@ -177,5 +157,42 @@ final class RawSigner {
 
     static func check(_ rv: CK_RV, _ name: String) throws {
         guard rv == CKR_OK else { throw ValidationError("\(name): \(CKR.name(UInt(rv)))") }
+    }
+}
+
+/// Helpers shared by the benchmarks.
+enum Bench {
+    static func measure(seconds: Double, _ body: () throws -> Void) throws -> Double {
+        let clock = ContinuousClock()
+        let start = clock.now
+        var count = 0
+        while true {
+            try body()
+            count += 1
+            let elapsed = clock.now - start
+            if elapsed >= .seconds(seconds) {
+                let (s, attoseconds) = elapsed.components
+                return Double(count) / (Double(s) + Double(attoseconds) / 1e18)
+            }
+        }
+    }
+
+    static func median(_ values: [Double]) -> Double {
+        let sorted = values.sorted()
+        return sorted.count % 2 == 1 ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
+    }
+
+    static func rigFolder() -> String {
+        ProcessInfo.processInfo.environment["SIGNSERVICE_RIG"] ?? FileManager.default.currentDirectoryPath + "/.rig"
+    }
+
+    /// Uses the rig's SoftHSM2 configuration when the environment does not name one.
+    static func loadRigEnvironment() throws {
+        guard ProcessInfo.processInfo.environment["SOFTHSM2_CONF"] == nil else { return }
+        guard let text = try? String(contentsOfFile: rigFolder() + "/env.sh", encoding: .utf8) else { return }
+        for line in text.split(separator: "\n") where line.hasPrefix("export ") {
+            let pair = line.dropFirst("export ".count).split(separator: "=", maxSplits: 1)
+            if pair.count == 2 { setenv(String(pair[0]), String(pair[1]), 1) }
+        }
     }
 }

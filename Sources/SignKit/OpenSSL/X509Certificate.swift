@@ -1,5 +1,6 @@
 import CPKCS
 import Foundation
+import Synchronization
 
 /// An X.509 certificate (RFC 5280), parsed by OpenSSL. Owns one `X509*`.
 ///
@@ -14,6 +15,14 @@ public final class X509Certificate: @unchecked Sendable {
     let pointer: OpaquePointer  // X509*, owned: X509_free in deinit
     /// The certificate's DER encoding, as given.
     public let der: [UInt8]
+    /// The signingCertificateV2 attribute value for this certificate, made once (Signing/SigningCertificate.swift).
+    let signingCertificateV2Cache = Mutex<[UInt8]?>(nil)
+    /// An EVP_PKEY_CTX set up once for SHA-256 verification with this certificate's key (owned: freed in deinit).
+    private let verifier = Mutex<VerifierContext>(VerifierContext(pointer: nil))
+
+    private struct VerifierContext: @unchecked Sendable {
+        var pointer: OpaquePointer?
+    }
 
     /// Parses one DER certificate; trailing bytes are refused.
     public init(der: [UInt8]) throws {
@@ -50,7 +59,12 @@ public final class X509Certificate: @unchecked Sendable {
         return certificates
     }
 
-    deinit { X509_free(pointer) }
+    deinit {
+        verifier.withLock { context in
+            if let context = context.pointer { EVP_PKEY_CTX_free(context) }
+        }
+        X509_free(pointer)
+    }
 
     // MARK: Names
 
@@ -127,6 +141,26 @@ public final class X509Certificate: @unchecked Sendable {
     public var subjectPublicKeyInfo: [UInt8] {
         guard let key = X509_get0_pubkey(pointer) else { return [] }  // get0: owned by the X509
         return (try? OpenSSLDER.encode("i2d_PUBKEY") { i2d_PUBKEY(key, &$0) }) ?? []
+    }
+
+    /// True when `signature` (PKCS#1 v1.5, or DER ECDSA-Sig-Value) is this certificate's key's SHA-256 signature
+    /// over `message`. The key is the one OpenSSL decoded with the certificate; nothing is parsed again.
+    public func verifySignature(_ signature: [UInt8], over message: [UInt8]) -> Bool {
+        let digest = SHA256Hasher.hash(message)
+        return verifier.withLock { context in
+            OpenSSLError.clearQueue()
+            defer { OpenSSLError.clearQueue() }
+            if context.pointer == nil {
+                // Set up once: key, verify operation, SHA-256 (PKCS#1 v1.5 padding is RSA's default).
+                guard let key = X509_get0_pubkey(pointer), let made = EVP_PKEY_CTX_new(key, nil) else { return false }  // get0 key
+                guard EVP_PKEY_verify_init(made) == 1, EVP_PKEY_CTX_set_signature_md(made, EVP_sha256()) == 1 else {
+                    EVP_PKEY_CTX_free(made)
+                    return false
+                }
+                context.pointer = made
+            }
+            return EVP_PKEY_verify(context.pointer, signature, signature.count, digest, digest.count) == 1
+        }
     }
 
     /// SHA-256 over the DER certificate, the fingerprint India's CCA publishes for its roots.

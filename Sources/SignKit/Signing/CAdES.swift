@@ -1,5 +1,6 @@
 import CPKCS
 import Foundation
+import Synchronization
 
 /// What a signature says beyond the content's digest: the e-Office context, the commitment and the time.
 public struct SignatureParameters: Sendable {
@@ -33,7 +34,8 @@ public enum AttributeOID {
 /// Detached CMS SignedData (CAdES baseline B) whose signature value comes from somewhere else, a token.
 ///
 /// OpenSSL builds the structure: `CMS_add1_signer` with the certificate's public key and `CMS_PARTIAL` (so it signs
-/// nothing), `CMS_CADES` for signingCertificateV2. SignKit adds the other signed attributes, takes their DER as
+/// nothing). SignKit adds the signed attributes (signingCertificateV2 made once per certificate, which is what
+/// OpenSSL's `CMS_CADES` would recompute for every signature), takes their DER as
 /// they are signed (`cpkcs_CMS_signed_attributes_der`), has the token sign it, puts the signature into the
 /// SignerInfo and checks it with OpenSSL before returning.
 public enum CAdES {
@@ -55,7 +57,7 @@ public enum CAdES {
         }
         // add1: the CMS takes its own reference to the certificate. The key only sets the algorithms (PARTIAL).
         guard let signer = CMS_add1_signer(cms, certificate.pointer, publicKey, EVP_sha256(),
-                                           UInt32(CMS_PARTIAL | CMS_CADES | CMS_NOSMIMECAP | CMS_BINARY)) else {
+                                           UInt32(CMS_PARTIAL | CMS_NOSMIMECAP | CMS_BINARY)) else {
             throw OpenSSLError.drain("CMS_add1_signer")
         }
         for intermediate in parameters.chain {
@@ -65,6 +67,8 @@ public enum CAdES {
         try addAttribute(signer, AttributeOID.contentType, type: V_ASN1_OBJECT, object: OBJ_nid2obj(NID_pkcs7_data))
         try addSigningTime(signer, parameters.signingTime)
         try addAttribute(signer, AttributeOID.messageDigest, type: V_ASN1_OCTET_STRING, bytes: contentDigest)
+        try addAttribute(signer, AttributeOID.signingCertificateV2, type: V_ASN1_SEQUENCE,
+                         bytes: try certificate.signingCertificateV2)
         try addAttribute(signer, AttributeOID.cmsAlgorithmProtection, type: V_ASN1_SEQUENCE,
                          bytes: try algorithmProtection(signer))
         try addAttribute(signer, AttributeOID.commitmentTypeIndication, type: V_ASN1_SEQUENCE,
@@ -73,23 +77,24 @@ public enum CAdES {
 
         let toBeSigned = try signedAttributesDER(signer)
         let signature = try sign(toBeSigned)
+        // The token's signature must check against the certificate before anyone sees it: a token whose key is
+        // not the certificate's (a swapped or re-keyed token) cannot produce a .p7s.
+        guard certificate.verifySignature(signature.bytes, over: toBeSigned) else {
+            throw SigningError("the token's signature does not verify with the public key of \"\(certificate.subject.commonName ?? "the certificate")\"; "
+                + "the key that signed is not the certificate's")
+        }
         // get0: the SignerInfo's own signature OCTET STRING, filled in place.
         guard let value = CMS_SignerInfo_get0_signature(signer),
               ASN1_STRING_set(value, signature.bytes, Int32(signature.bytes.count)) == 1 else {
             throw OpenSSLError.drain("setting the signature value")
         }
-        let encoded = try encode(cms)
-        // The token's signature must check against the certificate before anyone sees it. The check runs on the
-        // encoded result, parsed again, which is exactly what a verifier will read.
-        try CMSSignedData(der: encoded).checkSignerSignature(with: certificate)
-        return encoded
+        return try encode(cms)
     }
 
     // MARK: Attributes
 
     static func addAttribute(_ signer: OpaquePointer, _ oid: String, type: Int32, bytes: [UInt8]) throws {
         let object = try objectFor(oid)
-        defer { ASN1_OBJECT_free(object) }
         let added = bytes.withUnsafeBytes { raw in
             CMS_signed_add1_attr_by_OBJ(signer, object, type, raw.baseAddress, Int32(raw.count))
         }
@@ -98,7 +103,6 @@ public enum CAdES {
 
     static func addAttribute(_ signer: OpaquePointer, _ oid: String, type: Int32, object value: OpaquePointer?) throws {
         let object = try objectFor(oid)
-        defer { ASN1_OBJECT_free(object) }
         // len -1: `value` is the ASN1_OBJECT itself, copied into the attribute.
         guard let value, CMS_signed_add1_attr_by_OBJ(signer, object, type, UnsafeRawPointer(value), -1) == 1 else {
             throw OpenSSLError.drain("adding signed attribute \(oid)")
@@ -112,7 +116,6 @@ public enum CAdES {
         }
         defer { ASN1_TIME_free(time) }
         let object = try objectFor(AttributeOID.signingTime)
-        defer { ASN1_OBJECT_free(object) }
         guard CMS_signed_add1_attr_by_OBJ(signer, object, time.pointee.type, UnsafeRawPointer(time), -1) == 1 else {
             throw OpenSSLError.drain("adding signingTime")
         }
@@ -146,10 +149,22 @@ public enum CAdES {
         try OpenSSLDER.encode("encoding the signed attributes") { cpkcs_CMS_signed_attributes_der(signer, &$0) }
     }
 
+    /// The ASN1_OBJECT for a dotted OID, made once per process and kept (a handful of attribute types): OpenSSL
+    /// copies the object into each attribute, so the cached one is only read.
     static func objectFor(_ oid: String) throws -> OpaquePointer {
-        guard let object = OBJ_txt2obj(oid, 1) else { throw OpenSSLError.drain("OBJ_txt2obj(\(oid))") }  // new: caller frees
-        return object
+        try objectCache.withLock { cache in
+            if let object = cache[oid] { return object.pointer }
+            guard let object = OBJ_txt2obj(oid, 1) else { throw OpenSSLError.drain("OBJ_txt2obj(\(oid))") }  // new: kept for the process
+            cache[oid] = CachedObject(pointer: object)
+            return object
+        }
     }
+
+    private struct CachedObject: @unchecked Sendable {
+        let pointer: OpaquePointer
+    }
+
+    private static let objectCache = Mutex<[String: CachedObject]>([:])
 
     static func encode(_ cms: OpaquePointer) throws -> [UInt8] {
         try OpenSSLDER.encode("i2d_CMS_ContentInfo") { i2d_CMS_ContentInfo(cms, &$0) }
@@ -171,11 +186,24 @@ public struct SigningError: Error, Sendable, CustomStringConvertible {
 }
 
 extension DER {
-    /// OBJECT IDENTIFIER TLV for a dotted OID, through OpenSSL (which handles arcs of any size, such as 2.25 UUIDs).
+    /// OBJECT IDENTIFIER TLV for a dotted OID (X.690 8.19) whose arcs fit in 64 bits, as every OID SignKit writes does.
     static func objectIdentifier(_ dotted: String) throws -> [UInt8] {
-        let object = try CAdES.objectFor(dotted)
-        defer { ASN1_OBJECT_free(object) }
-        return try OpenSSLDER.encode("i2d_ASN1_OBJECT") { i2d_ASN1_OBJECT(object, &$0) }
+        let arcs = dotted.split(separator: ".").map { UInt64($0) }
+        guard arcs.count >= 2, arcs.allSatisfy({ $0 != nil }), let first = arcs[0], let second = arcs[1], first <= 2,
+              first == 2 || second < 40 else {
+            throw SigningError("\(dotted) is not an OBJECT IDENTIFIER SignKit can encode")
+        }
+        var content = [UInt8]()
+        for arc in [first * 40 + second] + arcs.dropFirst(2).map({ $0! }) {
+            var groups = [UInt8(arc & 0x7F)]
+            var rest = arc >> 7
+            while rest > 0 {
+                groups.insert(UInt8(rest & 0x7F) | 0x80, at: 0)
+                rest >>= 7
+            }
+            content += groups
+        }
+        return tlv(0x06, content)
     }
 }
 

@@ -10,11 +10,15 @@ public enum ExtractDigest {
         guard fd >= 0 else { throw FileError(path: path, errno: errno, action: "open") }
         defer { close(fd) }
         let hasher = SHA256Hasher()
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: chunkSize, alignment: 16)
+        // A small extract gets a buffer its size: a 1 MiB allocation is an mmap and munmap each time.
+        var status = stat()
+        let size = fstat(fd, &status) == 0 ? Int(status.st_size) : chunkSize
+        let bufferSize = min(chunkSize, max(4096, size + 1))
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: bufferSize, alignment: 16)
         defer { buffer.deallocate() }
         var total: UInt64 = 0
         while true {
-            let n = read(fd, buffer.baseAddress, chunkSize)
+            let n = read(fd, buffer.baseAddress, bufferSize)
             if n < 0 {
                 if errno == EINTR { continue }
                 throw FileError(path: path, errno: errno, action: "read")

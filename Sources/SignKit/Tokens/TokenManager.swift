@@ -332,6 +332,11 @@ public struct TokenSignature: Sendable, Hashable {
     public let algorithm: SignatureAlgorithm
     /// PKCS#1 v1.5 signature bytes, or DER ECDSA-Sig-Value.
     public let bytes: [UInt8]
+
+    public init(algorithm: SignatureAlgorithm, bytes: [UInt8]) {
+        self.algorithm = algorithm
+        self.bytes = bytes
+    }
 }
 
 /// A logged-in session bound to one key. Signs any number of messages; `close()` logs out.
