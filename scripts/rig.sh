@@ -77,6 +77,17 @@ card_out() {
   wait_for 5 card_absent || die "the reader still shows a card"
 }
 
+TSA_PORT=18792
+tsa_up() {
+  alive "$(pid_of tsa)" && return 0
+  cat "$CERTS/ca/licensed-ca.crt" "$CERTS/ca/root.crt" > "$RIG/tsa-chain.pem"
+  /usr/bin/python3 "$ROOT/scripts/rig/tsa_server.py" --port "$TSA_PORT" --cert "$CERTS/certs/tsa.crt" \
+    --key "$CERTS/keys/tsa.key" --chain "$RIG/tsa-chain.pem" --state "$RIG/tsa" > "$RIG/tsa.log" 2>&1 &
+  echo $! > "$RIG/tsa.pid"
+  wait_for 10 bash -c "exec 3<>/dev/tcp/127.0.0.1/$TSA_PORT" || { cat "$RIG/tsa.log" >&2; die "the TSA did not start"; }
+  log "TSA on http://127.0.0.1:$TSA_PORT (openssl ts -reply, TestCerts tsa)"
+}
+
 card_reset() { # a new card: full retry counter, empty command log
   card_out
   rm -f "$RIG/card-state.json"; : > "$RIG/card-apdu.log"
@@ -123,6 +134,7 @@ write_env() {
 export PCSCLITE_CSOCK_NAME=$RIG/pcscd/pcscd.comm
 export SOFTHSM2_CONF=$RIG/softhsm/softhsm2.conf
 export SIGNSERVICE_RIG=$RIG
+export SIGNSERVICE_TEST_TSA=http://127.0.0.1:$TSA_PORT/
 ENV
 }
 
@@ -143,13 +155,17 @@ up() {
   softhsm_up
   start_pcscd
   card_in
+  tsa_up
   write_env
   log "up: source $RIG/env.sh"
 }
 
 down() {
   card_out 2>/dev/null || true
-  local pid; pid=$(pid_of pcscd)
+  local pid; pid=$(pid_of tsa)
+  if alive "$pid"; then kill "$pid"; wait_for 5 not_alive "$pid" || kill -9 "$pid" 2>/dev/null || true; fi
+  rm -f "$RIG/tsa.pid"
+  pid=$(pid_of pcscd)
   if alive "$pid"; then kill "$pid"; wait_for 5 not_alive "$pid" || kill -9 "$pid" 2>/dev/null || true; fi
   rm -f "$RIG/pcscd.pid"
   log "down"

@@ -10,7 +10,9 @@ struct Sign: ParsableCommand {
             SignedData without eContent, carrying the signer's certificate (and --chain), and the signed \
             attributes contentType, messageDigest, signingTime, signingCertificateV2, CMSAlgorithmProtection, \
             commitment-type-indication (proof of origin, or of approval with --approval) and the e-Office context \
-            (file number, note id, previous history entry hash, origin; docs/formats.md).
+            (file number, note id, previous history entry hash, origin; docs/formats.md). With --tsa, an RFC 3161 \
+            time-stamp over the signature value is added as an unsigned attribute (CAdES-T); if the TSA fails, \
+            nothing is written.
             Check it with: openssl cms -verify -binary -inform DER -in EXTRACT.p7s -content EXTRACT -CAfile ROOT.pem
             """
     )
@@ -40,11 +42,21 @@ struct Sign: ParsableCommand {
     @Option(name: .customLong("chain"), help: ArgumentHelp("PEM file of intermediate CA certificates to embed.", valueName: "file"))
     var chainFile: String?
 
+    @Option(help: ArgumentHelp("RFC 3161 time-stamping authority: the signature is time-stamped (CAdES-T).", valueName: "url"))
+    var tsa: String?
+
+    @Option(name: .customLong("tsa-timeout"), help: ArgumentHelp("Seconds to wait for the time-stamping authority.", valueName: "seconds"))
+    var tsaTimeout: Double = 10
+
     @Option(name: .shortAndLong, help: ArgumentHelp("Where to write the signature (default: EXTRACT.p7s).", valueName: "file"))
     var output: String?
 
     func validate() throws {
         if fileNumber.isEmpty || noteID.isEmpty { throw ValidationError("--file-number and --note-id must not be empty") }
+        if let tsa, URL(string: tsa)?.scheme.map({ ["http", "https"].contains($0) }) != true {
+            throw ValidationError("--tsa must be an http or https URL")
+        }
+        if tsaTimeout <= 0 || tsaTimeout > 120 { throw ValidationError("--tsa-timeout must be between 0 and 120 seconds") }
         if let previousHash, Hex.decode(previousHash)?.count != 32 {
             throw ValidationError("--previous-hash must be 64 hex digits (a SHA-256)")
         }
@@ -69,7 +81,8 @@ struct Sign: ParsableCommand {
         let parameters = SignatureParameters(
             context: EOfficeContext(fileNumber: fileNumber, noteID: noteID, previousEntryHash: previousHash.flatMap(Hex.decode),
                                     origin: origin),
-            commitment: approval ? .proofOfApproval : .proofOfOrigin, signingTime: now, chain: chain)
+            commitment: approval ? .proofOfApproval : .proofOfOrigin, signingTime: now, chain: chain,
+            timeStampAuthority: tsa.flatMap(URL.init(string:)).map { TimeStampAuthority(url: $0, timeout: tsaTimeout) })
         let signature = try CAdES.signDetached(contentDigest: digest.digest, certificate: session.certificate,
                                                parameters: parameters) { toBeSigned in
             try session.sign(toBeSigned, pin: session.alwaysAuthenticate ? pin : nil)
@@ -80,7 +93,8 @@ struct Sign: ParsableCommand {
         try AtomicFile.write(signature, to: destination)
         FileHandle.standardError.write(Data((
             "signed \(extract) (\(digest.size) bytes, SHA-256 \(Hex.encode(digest.digest))) as \"\(choice.signerName)\" "
-            + "on token \"\(choice.token.info.label)\" (\(parameters.commitment.rawValue)); wrote \(destination)\n").utf8))
+            + "on token \"\(choice.token.info.label)\" (\(parameters.commitment.rawValue)"
+            + (tsa == nil ? "" : ", time-stamped by \(tsa!)") + "); wrote \(destination)\n").utf8))
     }
 
     private func readChain() throws -> [X509Certificate] {

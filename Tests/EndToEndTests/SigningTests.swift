@@ -160,3 +160,89 @@ struct SigningTests {
         }
     }
 }
+
+/// CAdES-T: the rig's TSA (`openssl ts -reply` with the TestCerts TSA key) time-stamps the signature value.
+@Suite("signctl sign --tsa (CAdES-T)")
+struct TimeStampTests {
+    static var tsa: String {
+        get throws {
+            try Rig.require()
+            return try #require(ProcessInfo.processInfo.environment["SIGNSERVICE_TEST_TSA"], "the rig's TSA (scripts/rig.sh up)")
+        }
+    }
+
+    static func tokenVerifies(token: String, digest: [UInt8]) throws -> Command.Result {
+        try Command.run(Command.which("openssl") ?? "/usr/bin/openssl",
+                        ["ts", "-verify", "-in", token, "-token_in", "-digest", Hex.encode(digest),
+                         "-CAfile", SigningTests.root, "-untrusted", Rig.root.appendingPathComponent("TestCerts/ca/licensed-ca.crt").path])
+    }
+
+    @Test("time-stamped signatures: openssl cms, certtool and openssl ts -verify accept; a changed byte fails", arguments: [
+        ("pkcs11:token=SignService%20Test;id=%01", "softhsm.pin"), ("pkcs11:token=SignService%20Test;id=%02", "softhsm.pin"),
+        ("pkcs11:token=Anita%20Sharma;id=%01", "card.pin"), ("pkcs11:token=Anita%20Sharma;id=%02", "card.pin"),
+    ])
+    func timeStamped(key: String, pinFile: String) async throws {
+        try await Rig.exclusive {
+            let scratch = try TemporaryFolder()
+            var bytes = Array("Extract of note N-9\nApproved for payment.\n".utf8)
+            let extract = try scratch.file("extract.txt", bytes)
+            let output = scratch.path("extract.p7s")
+            let result = try SigningTests.sign(key, pinFile: pinFile, extract: extract, output: output, extra: ["--tsa", try Self.tsa])
+            #expect(result.status == 0, "\(result.stderr)")
+            #expect(try SigningTests.opensslVerifies(output, content: extract.path))
+            #expect(try SigningTests.certtoolVerifies(output, content: extract.path))
+
+            let cms = try CMSSignedData(der: Array(try Data(contentsOf: URL(fileURLWithPath: output))))
+            let unsigned = try cms.unsignedAttributes()
+            #expect(unsigned.map(\.oid) == [AttributeOID.signatureTimeStampToken])
+            let token = try #require(unsigned.first?.values.first)
+            let tokenFile = try scratch.file("token.der", token)
+            let signatureValue = try cms.signatureValue()
+            let verified = try Self.tokenVerifies(token: tokenFile.path, digest: SHA256Hasher.hash(signatureValue))
+            #expect(verified.status == 0 && verified.stdout.contains("Verification: OK"), "\(verified.stdout) \(verified.stderr)")
+            // The token covers this signature value and no other.
+            var otherValue = signatureValue
+            otherValue[0] ^= 0x01
+            let wrong = try Self.tokenVerifies(token: tokenFile.path, digest: SHA256Hasher.hash(otherValue))
+            #expect(wrong.status != 0)
+            // It is the rig TSA's token, under its policy.
+            let text = try Command.run(Command.which("openssl") ?? "/usr/bin/openssl", ["ts", "-reply", "-in", tokenFile.path, "-token_in", "-text"])
+            #expect(text.stdout.contains("Policy OID: 2.25.4185439844061794791.2"))
+
+            bytes[3] ^= 0x20
+            let changed = try scratch.file("changed.txt", bytes)
+            #expect(try !SigningTests.opensslVerifies(output, content: changed.path))
+            #expect(try !SigningTests.certtoolVerifies(output, content: changed.path))
+        }
+    }
+
+    @Test("an unreachable TSA is a clear error and no file is written")
+    func unreachableTSA() async throws {
+        try await Rig.exclusive {
+            let scratch = try TemporaryFolder()
+            let extract = try scratch.file("extract.txt", Array("x".utf8))
+            let output = scratch.path("extract.p7s")
+            // A loopback port with nothing listening.
+            let result = try SigningTests.sign("pkcs11:token=SignService%20Test;id=%01", pinFile: "softhsm.pin", extract: extract,
+                                               output: output, extra: ["--tsa", "http://127.0.0.1:9/", "--tsa-timeout", "3"])
+            #expect(result.status == 4)
+            #expect(result.stderr.contains("time-stamping authority"))
+            #expect(!FileManager.default.fileExists(atPath: output))
+        }
+    }
+
+    @Test("a TSA that does not speak the protocol is refused")
+    func notATimeStamp() async throws {
+        try await Rig.exclusive {
+            let scratch = try TemporaryFolder()
+            let extract = try scratch.file("extract.txt", Array("x".utf8))
+            let output = scratch.path("extract.p7s")
+            // TLS to the rig TSA's plain-HTTP port: the exchange fails and nothing is written.
+            let result = try SigningTests.sign("pkcs11:token=SignService%20Test;id=%01", pinFile: "softhsm.pin", extract: extract,
+                                               output: output, extra: ["--tsa", "https://127.0.0.1:18792/"])
+            #expect(result.status == 4, "\(result.stderr)")
+            #expect(result.stderr.contains("time-stamping authority"))
+            #expect(!FileManager.default.fileExists(atPath: output))
+        }
+    }
+}

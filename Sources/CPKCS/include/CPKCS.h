@@ -22,6 +22,8 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 #include <openssl/ts.h>
+#include <openssl/rand.h>
+#include <openssl/bn.h>
 
 #include <winscard.h>
 #include <reader.h>

@@ -10,12 +10,16 @@ public struct SignatureParameters: Sendable {
     public var signingTime: Date
     /// Intermediate CA certificates embedded with the signer's, so verifiers can build the path offline.
     public var chain: [X509Certificate]
+    /// With a TSA, the signature is time-stamped (CAdES-T): the signing time is then proven, not only claimed.
+    public var timeStampAuthority: TimeStampAuthority?
 
-    public init(context: EOfficeContext, commitment: Commitment, signingTime: Date, chain: [X509Certificate] = []) {
+    public init(context: EOfficeContext, commitment: Commitment, signingTime: Date, chain: [X509Certificate] = [],
+                timeStampAuthority: TimeStampAuthority? = nil) {
         self.context = context
         self.commitment = commitment
         self.signingTime = signingTime
         self.chain = chain
+        self.timeStampAuthority = timeStampAuthority
     }
 }
 
@@ -87,6 +91,14 @@ public enum CAdES {
         guard let value = CMS_SignerInfo_get0_signature(signer),
               ASN1_STRING_set(value, signature.bytes, Int32(signature.bytes.count)) == 1 else {
             throw OpenSSLError.drain("setting the signature value")
+        }
+        if let authority = parameters.timeStampAuthority {
+            let token = try authority.timeStamp(signature.bytes)
+            let object = try objectFor(AttributeOID.signatureTimeStampToken)
+            let added = token.der.withUnsafeBytes { raw in
+                CMS_unsigned_add1_attr_by_OBJ(signer, object, V_ASN1_SEQUENCE, raw.baseAddress, Int32(raw.count))
+            }
+            guard added == 1 else { throw OpenSSLError.drain("adding the signature time-stamp") }
         }
         return try encode(cms)
     }

@@ -70,6 +70,13 @@ public final class CMSSignedData: @unchecked Sendable {
         }
     }
 
+    /// The SignerInfo's signature value (what a CAdES-T time-stamp covers).
+    public func signatureValue(signer index: Int = 0) throws -> [UInt8] {
+        guard let signer = cpkcs_CMS_signer(pointer, Int32(index)),
+              let value = CMS_SignerInfo_get0_signature(signer) else { throw SigningError("no SignerInfo \(index)") }  // get0
+        return Array(UnsafeBufferPointer(start: ASN1_STRING_get0_data(value), count: Int(ASN1_STRING_length(value))))
+    }
+
     public func signedAttributes(signer index: Int = 0) throws -> [Attribute] {
         try attributes(signer: index, signed: true)
     }
