@@ -12,24 +12,16 @@ struct CAdESRate: ParsableCommand {
 
     @OptionGroup var keyArguments: KeyArguments
 
-    @Option(help: "Rounds per side.")
-    var rounds = 6
-
-    @Option(name: .customLong("round-seconds"), help: "Length of one round.")
-    var roundSeconds = 1.0
+    @OptionGroup var rounds: RoundOptions
 
     @Option(name: .customLong("extract-bytes"), help: "Size of the extract signed.")
     var extractBytes = 4096
 
     func run() throws {
-        try Bench.loadRigEnvironment()
-        let manager = TokenManager(configuration: TokenConfiguration(catalogue: try ATRCatalogue.bundled()))
-        let uri = try PKCS11URI(keyArguments.key)
-        let pin = try keyArguments.readPIN()
-        let session = try manager.openSigningSession(uri, pin: pin, at: Date())
+        let (session, raw, pin) = try keyArguments.openSessions()
         defer { session.close() }
-        let raw = try RawSigner(session: session, manager: manager, uri: uri)
         defer { raw.close() }
+        defer { pin.wipe() }
 
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("signbench-\(getpid())")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
@@ -50,25 +42,9 @@ struct CAdESRate: ParsableCommand {
         try endToEnd()
         _ = try raw.sign(attributesSized)
         print("key: \(session.certificate.subject.commonName ?? "?") on token \"\(session.token.label)\" (\(session.algorithm.rawValue))")
-        print("extract: \(extractBytes) bytes; .p7s: \(lastSize) bytes; \(rounds) rounds of \(roundSeconds) s per side, interleaved")
-        print("round   raw C_Sign/s   extract->.p7s/s")
-        var rawRates = [Double](), fullRates = [Double]()
-        for round in 1...rounds {
-            let order = round % 2 == 1 ? [true, false] : [false, true]
-            var rates = [Bool: Double]()
-            for isRaw in order {
-                rates[isRaw] = try Bench.measure(seconds: roundSeconds) {
-                    if isRaw { _ = try raw.sign(attributesSized) } else { try endToEnd() }
-                }
-            }
-            rawRates.append(rates[true]!)
-            fullRates.append(rates[false]!)
-            print(String(format: "%5d   %12.1f   %15.1f", round, rates[true]!, rates[false]!))
-        }
-        let rawMedian = Bench.median(rawRates), fullMedian = Bench.median(fullRates)
-        print(String(format: "median  %12.1f   %15.1f", rawMedian, fullMedian))
-        print(String(format: "ratio end-to-end/raw: %.3f (target >= 0.9)", fullMedian / rawMedian))
-        pin.wipe()
+        print("extract: \(extractBytes) bytes; .p7s: \(lastSize) bytes; \(rounds.count) rounds of \(rounds.seconds) s per side, interleaved")
+        try Bench.interleave(rounds, reference: "raw C_Sign/s", { _ = try raw.sign(attributesSized) },
+                             measured: "extract->.p7s/s", { try endToEnd() }, ratio: "end-to-end/raw", target: 0.9)
     }
 }
 

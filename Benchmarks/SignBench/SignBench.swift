@@ -28,6 +28,22 @@ struct KeyArguments: ParsableArguments {
 
     var pinPath: String { pinFile ?? (Bench.rigFolder() + "/softhsm.pin") }
 
+    /// Logs in to the key (SignKit) and opens a raw session beside it. The PIN is returned for keys that need it
+    /// again (CKA_ALWAYS_AUTHENTICATE); the caller wipes it.
+    func openSessions() throws -> (session: TokenSigningSession, raw: RawSigner, pin: PIN) {
+        try Bench.loadRigEnvironment()
+        let manager = TokenManager(configuration: TokenConfiguration(catalogue: try ATRCatalogue.bundled()))
+        let uri = try PKCS11URI(key)
+        let pin = try readPIN()
+        let session = try manager.openSigningSession(uri, pin: pin, at: Date())
+        do {
+            return (session, try RawSigner(session: session, manager: manager, uri: uri), pin)
+        } catch {
+            session.close()
+            throw error
+        }
+    }
+
     func readPIN() throws -> PIN {
         let fd = open(pinPath, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw ValidationError("cannot open PIN file \(pinPath); start the rig (scripts/rig.sh up) or pass --pin-file") }
@@ -43,25 +59,15 @@ struct TokenRate: ParsableCommand {
 
     @OptionGroup var keyArguments: KeyArguments
 
-    @Option(help: "Rounds per side.")
-    var rounds = 6
-
-    @Option(name: .customLong("round-seconds"), help: "Length of one round.")
-    var roundSeconds = 1.0
+    @OptionGroup var rounds: RoundOptions
 
     @Option(name: .customLong("message-bytes"), help: "Bytes signed each time (CMS signed attributes are ~250-400).")
     var messageBytes = 300
 
     func run() throws {
-        try Bench.loadRigEnvironment()
-        let catalogue = try ATRCatalogue.bundled()
-        let manager = TokenManager(configuration: TokenConfiguration(catalogue: catalogue))
-        let uri = try PKCS11URI(keyArguments.key)
-        let pin = try keyArguments.readPIN()
-        let session = try manager.openSigningSession(uri, pin: pin, at: Date())
+        let (session, raw, pin) = try keyArguments.openSessions()
         defer { session.close() }
         pin.wipe()
-        let raw = try RawSigner(session: session, manager: manager, uri: uri)
         defer { raw.close() }
         let message = (0..<messageBytes).map { UInt8(truncatingIfNeeded: $0 &* 31) }
 
@@ -73,24 +79,9 @@ struct TokenRate: ParsableCommand {
         }
 
         print("key: \(session.certificate.subject.commonName ?? "?") on token \"\(session.token.label)\" (\(session.algorithm.rawValue))")
-        print("message: \(messageBytes) bytes; \(rounds) rounds of \(roundSeconds) s per side, interleaved")
-        print("round   raw C_Sign/s   SignKit/s")
-        var rawRates = [Double](), kitRates = [Double]()
-        for round in 1...rounds {
-            let order: [Bool] = round % 2 == 1 ? [true, false] : [false, true]  // true: raw first
-            var rates = [Bool: Double]()
-            for isRaw in order {
-                rates[isRaw] = try Bench.measure(seconds: roundSeconds) {
-                    if isRaw { _ = try raw.sign(message) } else { _ = try session.sign(message) }
-                }
-            }
-            rawRates.append(rates[true]!)
-            kitRates.append(rates[false]!)
-            print(String(format: "%5d   %12.1f   %9.1f", round, rates[true]!, rates[false]!))
-        }
-        let rawMedian = Bench.median(rawRates), kitMedian = Bench.median(kitRates)
-        print(String(format: "median  %12.1f   %9.1f", rawMedian, kitMedian))
-        print(String(format: "ratio SignKit/raw: %.3f (target >= 0.9)", kitMedian / rawMedian))
+        print("message: \(messageBytes) bytes; \(rounds.count) rounds of \(rounds.seconds) s per side, interleaved")
+        try Bench.interleave(rounds, reference: "raw C_Sign/s", { _ = try raw.sign(message) },
+                             measured: "SignKit/s", { _ = try session.sign(message) }, ratio: "SignKit/raw", target: 0.9)
     }
 }
 
@@ -160,8 +151,37 @@ final class RawSigner {
     }
 }
 
+/// How long to measure: rounds per side, each of a fixed length.
+struct RoundOptions: ParsableArguments {
+    @Option(name: .customLong("rounds"), help: "Rounds per side.")
+    var count = 6
+
+    @Option(name: .customLong("round-seconds"), help: "Length of one round.")
+    var seconds = 1.0
+}
+
 /// Helpers shared by the benchmarks.
 enum Bench {
+    /// Alternates the two loops round by round (reference first in odd rounds, second in even ones) so that a
+    /// noisy neighbour hurts both alike, prints each round, the medians and their ratio.
+    static func interleave(_ rounds: RoundOptions, reference: String, _ referenceBody: () throws -> Void,
+                           measured: String, _ measuredBody: () throws -> Void, ratio: String, target: Double) throws {
+        print("round  " + reference.leftPadded(16) + "  " + measured.leftPadded(16))
+        var referenceRates = [Double](), measuredRates = [Double]()
+        for round in 1...rounds.count {
+            var rates = [Bool: Double]()
+            for isReference in round % 2 == 1 ? [true, false] : [false, true] {
+                rates[isReference] = try measure(seconds: rounds.seconds, isReference ? referenceBody : measuredBody)
+            }
+            referenceRates.append(rates[true]!)
+            measuredRates.append(rates[false]!)
+            print(String(format: "%5d  %16.1f  %16.1f", round, rates[true]!, rates[false]!))
+        }
+        let referenceMedian = median(referenceRates), measuredMedian = median(measuredRates)
+        print(String(format: "median %16.1f  %16.1f", referenceMedian, measuredMedian))
+        print(String(format: "ratio %@: %.3f (target >= %.1f)", ratio, measuredMedian / referenceMedian, target))
+    }
+
     static func measure(seconds: Double, _ body: () throws -> Void) throws -> Double {
         let clock = ContinuousClock()
         let start = clock.now
@@ -195,4 +215,8 @@ enum Bench {
             if pair.count == 2 { setenv(String(pair[0]), String(pair[1]), 1) }
         }
     }
+}
+
+extension String {
+    func leftPadded(_ width: Int) -> String { String(repeating: " ", count: max(0, width - count)) + self }
 }
