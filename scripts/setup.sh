@@ -9,7 +9,8 @@ PACKAGES=(
   openssl gnutls-bin                              # independent verifiers used by the tests
   pcscd pcsc-tools opensc opensc-pkcs11           # PC/SC daemon and OpenSC's PKCS#11 module
   softhsm2 vsmartcard-vpcd                        # software token; virtual reader for the emulated card
-  python3 python3-cryptography                    # the emulated PIV card (scripts/rig/piv_card.py)
+  python3 python3-cryptography                    # the emulated PIV card and the TSA (scripts/rig/)
+  pinentry-curses                                 # a real pinentry for the --pinentry tests
   util-linux iproute2 procps                      # unshare/nsenter, ip, ps for the rig
   ca-certificates
 )

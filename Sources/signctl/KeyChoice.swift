@@ -10,6 +10,9 @@ struct KeyOptions: ParsableArguments {
     @Option(name: .customLong("pin-fd"), help: ArgumentHelp("Read the PIN as one line from this open file descriptor.", valueName: "n"))
     var pinFD: Int32?
 
+    @Option(help: ArgumentHelp("Ask for the PIN with this pinentry program (Assuan), e.g. /usr/bin/pinentry-curses.", valueName: "program"))
+    var pinentry: String?
+
     @Flag(name: .customLong("last-try"), help: "Sign even though the token has one PIN try left (a wrong PIN then locks it).")
     var lastTry = false
 
@@ -50,10 +53,16 @@ struct KeyChoice {
         }
     }
 
-    /// The PIN from --pin-fd, or asked on the terminal with echo off.
+    /// The PIN from --pin-fd, from a pinentry program, or asked on the terminal with echo off.
     func readPIN(_ options: KeyOptions) throws -> PIN {
         if let fd = options.pinFD {
             return try PIN.read(fromDescriptor: fd)
+        }
+        if let program = options.pinentry {
+            var description = "Enter the PIN of token \"\(token.info.label)\" to sign as \(signerName)."
+            if token.info.pinState.finalTry { description += " LAST TRY: a wrong PIN locks the token." }
+            else if token.info.pinState.countLow { description += " A wrong PIN was entered before." }
+            return try PINEntry.ask(program: program, description: description)
         }
         var prompt = "PIN for token \"\(token.info.label)\" (signing as \(signerName))"
         if token.info.pinState.finalTry { prompt += " - LAST TRY: a wrong PIN locks the token" }

@@ -205,20 +205,57 @@ struct PINPromptTests {
     @Test("asks on the terminal with echo off: the PIN typed is not in the terminal's transcript")
     func terminalPrompt() async throws {
         try await Rig.exclusive {
-            let script = try #require(Command.which("script"), "util-linux script(1) is needed")
             let scratch = try TemporaryFolder()
             let input = try scratch.file("extract.txt", Array("extract".utf8))
             let output = scratch.url.appendingPathComponent("extract.sig")
             let pin = try SignctlTests.pinLine("softhsm.pin")
-            // script(1) gives signctl a pseudo-terminal; the PIN is typed after the prompt has turned echo off
-            // (input that arrives earlier is discarded by the prompt's TCSAFLUSH, and the test would fail).
-            let command = "\(SignctlTests.signctl) sign-raw --key 'pkcs11:token=SignService%20Test;id=%01' --in \(input.path) --out \(output.path)"
-            let shell = "(sleep 2; printf '%s\\n' \"$PIN\") | \(script) -qec \"\(command)\" /dev/null"
-            let result = try Command.run("/bin/sh", ["-c", shell], environment: ["PIN": pin.trimmingCharacters(in: .newlines)])
+            // signctl gets a pseudo-terminal; the PIN is typed once the prompt shows.
+            let result = try PTY.type(pin.trimmingCharacters(in: .newlines) + "\\n", after: "PIN for token", into: [
+                SignctlTests.signctl, "sign-raw", "--key", "pkcs11:token=SignService%20Test;id=%01", "--in", input.path,
+                "--out", output.path])
             #expect(result.status == 0, "\(result.stdout) \(result.stderr)")
             #expect(result.stdout.contains("PIN for token \"SignService Test\""))
             #expect(!result.stdout.contains(pin.trimmingCharacters(in: .newlines)), "the PIN was echoed")
             #expect(FileManager.default.fileExists(atPath: output.path))
+        }
+    }
+}
+
+@Suite("signctl --pinentry")
+struct PINEntryTests {
+    /// Runs `signctl sign --pinentry pinentry-curses` on a pseudo-terminal (script(1)) and types `keys` into the
+    /// pinentry's screen after it has drawn.
+    static func signThroughPinentry(keys: String) throws -> (result: Command.Result, output: String) {
+        let pinentry = try #require(Command.which("pinentry-curses"), "pinentry-curses is needed (scripts/setup.sh)")
+        let scratch = try TemporaryFolder()
+        let input = try scratch.file("extract.txt", Array("extract".utf8))
+        let output = scratch.path("extract.p7s")
+        let result = try PTY.type(keys, after: "Enter the PIN", into: [
+            "/usr/bin/env", "TERM=xterm", SignctlTests.signctl, "sign", input.path, "--key",
+            "pkcs11:token=SignService%20Test;id=%01", "--file-number", "F", "--note-id", "1", "--pinentry", pinentry, "-o", output])
+        return (result, FileManager.default.fileExists(atPath: output) ? output : "")
+    }
+
+    @Test("the PIN typed into pinentry-curses signs and never shows")
+    func pinentrySigns() async throws {
+        try await Rig.exclusive {
+            let pin = try SignctlTests.pinLine("softhsm.pin").trimmingCharacters(in: .newlines)
+            let (result, output) = try Self.signThroughPinentry(keys: pin + "\\r")
+            #expect(result.status == 0, "\(result.stdout.suffix(400))")
+            #expect(result.stdout.contains("signed "))
+            #expect(!output.isEmpty)
+            #expect(!result.stdout.contains(pin), "the PIN appeared on the terminal")
+            #expect(result.stdout.contains("Enter the PIN of token"))
+        }
+    }
+
+    @Test("cancelling the pinentry is a clear error and no file is written")
+    func pinentryCancel() async throws {
+        try await Rig.exclusive {
+            let (result, output) = try Self.signThroughPinentry(keys: "\\t\\t\\r")  // Tab to <Cancel>, Enter
+            #expect(result.status == 4)
+            #expect(result.stdout.contains("pinentry: cancelled by the user"), "\(result.stdout.suffix(400))")
+            #expect(output.isEmpty)
         }
     }
 }
