@@ -77,6 +77,21 @@ card_out() {
   wait_for 5 card_absent || die "the reader still shows a card"
 }
 
+# CRLs and CA certificates (GET), and the OCSP responder: the URLs TestCerts' certificates name.
+FILES_PORT=18790
+OCSP_PORT=18791
+pki_up() {
+  alive "$(pid_of pki)" && return 0
+  mkdir -p "$RIG/www/crl" "$RIG/www/ca" "$RIG/ocsp"
+  /usr/bin/python3 "$ROOT/scripts/rig/pki_server.py" --files-port "$FILES_PORT" --ocsp-port "$OCSP_PORT" \
+    --files "$CERTS" --files "$RIG/www" --ocsp-root "$RIG/ocsp" \
+    --index "$CERTS/state/sub-ca-individual/index.txt" --ca "$CERTS/ca/sub-ca-individual.crt" \
+    --signer "$CERTS/certs/ocsp-individual.crt" --key "$CERTS/keys/ocsp-individual.key" > "$RIG/pki.log" 2>&1 &
+  echo $! > "$RIG/pki.pid"
+  wait_for 10 bash -c "exec 3<>/dev/tcp/127.0.0.1/$OCSP_PORT" || { cat "$RIG/pki.log" >&2; die "the CRL and OCSP servers did not start"; }
+  log "CRLs and CA certificates on http://127.0.0.1:$FILES_PORT, OCSP (openssl ocsp) on http://127.0.0.1:$OCSP_PORT"
+}
+
 TSA_PORT=18792
 tsa_up() {
   alive "$(pid_of tsa)" && return 0
@@ -135,6 +150,8 @@ export PCSCLITE_CSOCK_NAME=$RIG/pcscd/pcscd.comm
 export SOFTHSM2_CONF=$RIG/softhsm/softhsm2.conf
 export SIGNSERVICE_RIG=$RIG
 export SIGNSERVICE_TEST_TSA=http://127.0.0.1:$TSA_PORT/
+export SIGNSERVICE_TEST_FILES=http://127.0.0.1:$FILES_PORT
+export SIGNSERVICE_TEST_OCSP=http://127.0.0.1:$OCSP_PORT
 ENV
 }
 
@@ -156,15 +173,19 @@ up() {
   start_pcscd
   card_in
   tsa_up
+  pki_up
   write_env
   log "up: source $RIG/env.sh"
 }
 
 down() {
   card_out 2>/dev/null || true
-  local pid; pid=$(pid_of tsa)
-  if alive "$pid"; then kill "$pid"; wait_for 5 not_alive "$pid" || kill -9 "$pid" 2>/dev/null || true; fi
-  rm -f "$RIG/tsa.pid"
+  local pid
+  for service in tsa pki; do
+    pid=$(pid_of $service)
+    if alive "$pid"; then kill "$pid"; wait_for 5 not_alive "$pid" || kill -9 "$pid" 2>/dev/null || true; fi
+    rm -f "$RIG/$service.pid"
+  done
   pid=$(pid_of pcscd)
   if alive "$pid"; then kill "$pid"; wait_for 5 not_alive "$pid" || kill -9 "$pid" 2>/dev/null || true; fi
   rm -f "$RIG/pcscd.pid"

@@ -149,3 +149,64 @@ int cpkcs_CMS_attribute(CMS_SignerInfo *signer, int is_signed, int index, char *
 int cpkcs_sk_X509_num(STACK_OF(X509) *stack) { return sk_X509_num(stack); }
 X509 *cpkcs_sk_X509_value(STACK_OF(X509) *stack, int index) { return sk_X509_value(stack, index); }
 void cpkcs_sk_X509_pop_free(STACK_OF(X509) *stack) { sk_X509_pop_free(stack, X509_free); }
+
+int cpkcs_X509_aia_urls(X509 *certificate, int ocsp, char *buffer, size_t buffer_len) {
+    if (buffer_len > 0) buffer[0] = 0;
+    // A new stack we own; freed below.
+    AUTHORITY_INFO_ACCESS *access = X509_get_ext_d2i(certificate, NID_info_access, NULL, NULL);
+    if (access == NULL) return 0;
+    size_t used = 0;
+    int found = 0;
+    int wanted = ocsp ? NID_ad_OCSP : NID_ad_ca_issuers;
+    for (int i = 0; i < sk_ACCESS_DESCRIPTION_num(access); i++) {
+        ACCESS_DESCRIPTION *entry = sk_ACCESS_DESCRIPTION_value(access, i);  // get0: owned by the stack
+        if (OBJ_obj2nid(entry->method) != wanted || entry->location->type != GEN_URI) continue;
+        ASN1_IA5STRING *uri = entry->location->d.uniformResourceIdentifier;
+        char text[1024];
+        int n = uri->length < (int)sizeof(text) - 1 ? uri->length : (int)sizeof(text) - 1;
+        memcpy(text, uri->data, (size_t)n);
+        text[n] = 0;
+        append_line(buffer, buffer_len, &used, text);
+        found++;
+    }
+    AUTHORITY_INFO_ACCESS_free(access);
+    return found;
+}
+
+int cpkcs_X509_crl_urls(X509 *certificate, char *buffer, size_t buffer_len) {
+    if (buffer_len > 0) buffer[0] = 0;
+    CRL_DIST_POINTS *points = X509_get_ext_d2i(certificate, NID_crl_distribution_points, NULL, NULL);  // owned, freed below
+    if (points == NULL) return 0;
+    size_t used = 0;
+    int found = 0;
+    for (int i = 0; i < sk_DIST_POINT_num(points); i++) {
+        DIST_POINT *point = sk_DIST_POINT_value(points, i);  // get0
+        if (point->distpoint == NULL || point->distpoint->type != 0) continue;  // 0: fullName
+        GENERAL_NAMES *names = point->distpoint->name.fullname;
+        for (int j = 0; j < sk_GENERAL_NAME_num(names); j++) {
+            GENERAL_NAME *name = sk_GENERAL_NAME_value(names, j);  // get0
+            if (name->type != GEN_URI) continue;
+            ASN1_IA5STRING *uri = name->d.uniformResourceIdentifier;
+            char text[1024];
+            int n = uri->length < (int)sizeof(text) - 1 ? uri->length : (int)sizeof(text) - 1;
+            memcpy(text, uri->data, (size_t)n);
+            text[n] = 0;
+            append_line(buffer, buffer_len, &used, text);
+            found++;
+        }
+    }
+    CRL_DIST_POINTS_free(points);
+    return found;
+}
+
+STACK_OF(X509) *cpkcs_sk_X509_new(void) { return sk_X509_new_null(); }
+int cpkcs_sk_X509_push(STACK_OF(X509) *stack, X509 *certificate) { return sk_X509_push(stack, certificate); }
+void cpkcs_sk_X509_free(STACK_OF(X509) *stack) { sk_X509_free(stack); }
+
+int cpkcs_X509_REVOKED_reason(X509_REVOKED *entry) {
+    ASN1_ENUMERATED *reason = X509_REVOKED_get_ext_d2i(entry, NID_crl_reason, NULL, NULL);  // owned, freed below
+    if (reason == NULL) return -1;
+    long value = ASN1_ENUMERATED_get(reason);
+    ASN1_ENUMERATED_free(reason);
+    return (int)value;
+}

@@ -6,10 +6,12 @@ import SignKit
 struct SignCtl: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "signctl",
-        abstract: "See DSC tokens and sign with them, for e-Office note-sheet extracts.",
+        abstract: "See DSC tokens, sign e-Office note-sheet extracts with them, and verify signatures.",
         discussion: """
             Exit codes:
-              0  success
+              0  success (verify: TOTAL-PASSED)
+              1  verify: TOTAL-FAILED
+              2  verify: INDETERMINATE
               3  usage error or unreadable input
               4  token or PIN error (wrong PIN, locked token, token removed, key not found)
               5  environment problem (pcscd not running, no PKCS#11 module loads)
@@ -18,7 +20,7 @@ struct SignCtl: ParsableCommand {
             echo off, or reads one line from a file descriptor (--pin-fd).
             """,
         version: SignKitVersion.string,
-        subcommands: [Tokens.self, Doctor.self, Sign.self, SignRaw.self]
+        subcommands: [Tokens.self, Doctor.self, Sign.self, Verify.self, SignRaw.self]
     )
 }
 

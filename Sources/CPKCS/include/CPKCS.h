@@ -24,6 +24,7 @@
 #include <openssl/ts.h>
 #include <openssl/rand.h>
 #include <openssl/bn.h>
+#include <openssl/ocsp.h>
 
 #include <winscard.h>
 #include <reader.h>
@@ -89,6 +90,21 @@ int cpkcs_sk_X509_num(STACK_OF(X509) *stack);
 X509 *cpkcs_sk_X509_value(STACK_OF(X509) *stack, int index);
 /// Frees the stack and drops one reference on each certificate (for get1 stacks).
 void cpkcs_sk_X509_pop_free(STACK_OF(X509) *stack);
+
+// MARK: - Verification: URLs in certificates, certificate stacks
+
+/// The URIs of the authorityInfoAccess entries with access method OCSP (`ocsp` 1) or caIssuers (`ocsp` 0),
+/// '\n'-separated. Returns how many there are, 0 when the extension is absent.
+int cpkcs_X509_aia_urls(X509 *certificate, int ocsp, char *buffer, size_t buffer_len);
+/// The full-name URIs of the cRLDistributionPoints extension, '\n'-separated; same return convention.
+int cpkcs_X509_crl_urls(X509 *certificate, char *buffer, size_t buffer_len);
+/// A new empty stack that does not own its certificates: free it with cpkcs_sk_X509_free, not pop_free.
+STACK_OF(X509) *cpkcs_sk_X509_new(void);
+/// Pushes without taking a reference (the caller keeps the certificate alive while the stack is used).
+int cpkcs_sk_X509_push(STACK_OF(X509) *stack, X509 *certificate);
+void cpkcs_sk_X509_free(STACK_OF(X509) *stack);
+/// The reasonCode extension of a revoked entry (RFC 5280 5.3.1); -1 when absent.
+int cpkcs_X509_REVOKED_reason(X509_REVOKED *entry);
 /// Number of SignerInfos in a SignedData (sk_CMS_SignerInfo_num is a macro); -1 when not SignedData.
 int cpkcs_CMS_signer_count(CMS_ContentInfo *cms);
 /// The index-th SignerInfo (get0: owned by the CMS), or NULL.

@@ -17,11 +17,14 @@ public final class X509Certificate: @unchecked Sendable {
     public let der: [UInt8]
     /// The signingCertificateV2 attribute value for this certificate, made once (Signing/SigningCertificate.swift).
     let signingCertificateV2Cache = Mutex<[UInt8]?>(nil)
-    /// An EVP_PKEY_CTX set up once for SHA-256 verification with this certificate's key (owned: freed in deinit).
-    private let verifier = Mutex<VerifierContext>(VerifierContext(pointer: nil))
+    /// EVP_PKEY_CTXs set up once per digest algorithm for verification with this certificate's key (owned: freed in
+    /// deinit).
+    private let verifiers = Mutex<VerifierContexts>(VerifierContexts())
+    /// SHA-256 over the DER, computed once.
+    public let sha256Fingerprint: [UInt8]
 
-    private struct VerifierContext: @unchecked Sendable {
-        var pointer: OpaquePointer?
+    private struct VerifierContexts: @unchecked Sendable {
+        var pointers: [DigestAlgorithm: OpaquePointer] = [:]
     }
 
     /// Parses one DER certificate; trailing bytes are refused.
@@ -40,6 +43,7 @@ public final class X509Certificate: @unchecked Sendable {
         guard let parsed else { throw OpenSSLError.drain("d2i_X509 (certificate DER)") }
         self.pointer = parsed
         self.der = der
+        self.sha256Fingerprint = SHA256Hasher.hash(der)
         _ = X509_check_purpose(parsed, -1, 0)  // fills OpenSSL's extension cache now, see the type's comment
     }
 
@@ -60,8 +64,8 @@ public final class X509Certificate: @unchecked Sendable {
     }
 
     deinit {
-        verifier.withLock { context in
-            if let context = context.pointer { EVP_PKEY_CTX_free(context) }
+        verifiers.withLock { contexts in
+            for context in contexts.pointers.values { EVP_PKEY_CTX_free(context) }
         }
         X509_free(pointer)
     }
@@ -146,25 +150,62 @@ public final class X509Certificate: @unchecked Sendable {
     /// True when `signature` (PKCS#1 v1.5, or DER ECDSA-Sig-Value) is this certificate's key's SHA-256 signature
     /// over `message`. The key is the one OpenSSL decoded with the certificate; nothing is parsed again.
     public func verifySignature(_ signature: [UInt8], over message: [UInt8]) -> Bool {
-        let digest = SHA256Hasher.hash(message)
-        return verifier.withLock { context in
+        verifySignature(signature, digest: SHA256Hasher.hash(message), algorithm: .sha256)
+    }
+
+    /// True when `signature` is this certificate's key's signature over a precomputed `digest` made with `algorithm`
+    /// (RSA PKCS#1 v1.5 or ECDSA). One verification context per algorithm is made and kept.
+    public func verifySignature(_ signature: some ContiguousBytes, digest: [UInt8], algorithm: DigestAlgorithm) -> Bool {
+        verifiers.withLock { contexts in
             OpenSSLError.clearQueue()
             defer { OpenSSLError.clearQueue() }
-            if context.pointer == nil {
-                // Set up once: key, verify operation, SHA-256 (PKCS#1 v1.5 padding is RSA's default).
+            if contexts.pointers[algorithm] == nil {
+                // Set up once: key, verify operation, digest (PKCS#1 v1.5 padding is RSA's default).
                 guard let key = X509_get0_pubkey(pointer), let made = EVP_PKEY_CTX_new(key, nil) else { return false }  // get0 key
-                guard EVP_PKEY_verify_init(made) == 1, EVP_PKEY_CTX_set_signature_md(made, EVP_sha256()) == 1 else {
+                guard EVP_PKEY_verify_init(made) == 1, EVP_PKEY_CTX_set_signature_md(made, algorithm.evp) == 1 else {
                     EVP_PKEY_CTX_free(made)
                     return false
                 }
-                context.pointer = made
+                contexts.pointers[algorithm] = made
             }
-            return EVP_PKEY_verify(context.pointer, signature, signature.count, digest, digest.count) == 1
+            return signature.withUnsafeBytes { bytes in
+                EVP_PKEY_verify(contexts.pointers[algorithm], bytes.baseAddress, bytes.count, digest, digest.count) == 1
+            }
         }
     }
 
-    /// SHA-256 over the DER certificate, the fingerprint India's CCA publishes for its roots.
-    public var sha256Fingerprint: [UInt8] { SHA256Hasher.hash(der) }
+    /// True when this certificate's signature verifies with `issuer`'s public key (X509_verify).
+    public func isSigned(by issuer: X509Certificate) -> Bool {
+        guard let key = X509_get0_pubkey(issuer.pointer) else { return false }  // get0: owned by the issuer
+        defer { OpenSSLError.clearQueue() }
+        return X509_verify(pointer, key) == 1
+    }
+
+    // MARK: Where to find more
+
+    /// authorityInfoAccess OCSP responder URLs.
+    public var ocspURLs: [String] { urlList { cpkcs_X509_aia_urls($0, 1, $1, $2) } }
+    /// authorityInfoAccess caIssuers URLs (where the issuer's certificate can be fetched).
+    public var caIssuersURLs: [String] { urlList { cpkcs_X509_aia_urls($0, 0, $1, $2) } }
+    /// cRLDistributionPoints full-name URLs.
+    public var crlURLs: [String] { urlList { cpkcs_X509_crl_urls($0, $1, $2) } }
+
+    private func urlList(_ read: (OpaquePointer?, UnsafeMutablePointer<CChar>?, Int) -> Int32) -> [String] {
+        var buffer = [CChar](repeating: 0, count: 4096)
+        guard read(pointer, &buffer, buffer.count) > 0 else { return [] }
+        return String(nulTerminated: buffer).split(separator: "\n").map(String.init)
+    }
+
+    /// The subjectKeyIdentifier extension's bytes, nil when absent.
+    public var subjectKeyIdentifier: [UInt8]? {
+        guard let id = X509_get0_subject_key_id(pointer) else { return nil }  // get0: owned by the X509
+        return Array(UnsafeBufferPointer(start: ASN1_STRING_get0_data(id), count: Int(ASN1_STRING_length(id))))
+    }
+
+    /// True when the subject and issuer names are equal (a self-issued certificate, as roots are).
+    public var isSelfIssued: Bool {
+        X509_NAME_cmp(X509_get_subject_name(pointer), X509_get_issuer_name(pointer)) == 0
+    }
 }
 
 /// keyUsage bits as OpenSSL reports them (its KU_* values, which follow the DER bit order).

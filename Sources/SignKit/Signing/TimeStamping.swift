@@ -27,52 +27,12 @@ public struct TimeStampAuthority: Sendable {
     }
 
     private func post(_ body: [UInt8]) throws -> [UInt8] {
-        var request = URLRequest(url: url, timeoutInterval: timeout)
-        request.httpMethod = "POST"
-        request.setValue("application/timestamp-query", forHTTPHeaderField: "Content-Type")
-        request.httpBody = Data(body)
-        let exchange = Exchange()
-        let configuration = URLSessionConfiguration.ephemeral
-        configuration.timeoutIntervalForRequest = timeout
-        configuration.timeoutIntervalForResource = timeout
-        let session = URLSession(configuration: configuration)
-        defer { session.finishTasksAndInvalidate() }
-        session.dataTask(with: request) { data, response, error in
-            exchange.finish(data: data, response: response, error: error)
-        }.resume()
-        guard exchange.wait(seconds: timeout + 1) else {
-            throw SigningError("the time-stamping authority \(url.absoluteString) did not answer within \(Int(timeout)) s")
+        let exchange = HTTPExchange(service: "the time-stamping authority", url: url, timeout: timeout, maximumSize: 256 * 1024)
+        do {
+            return try exchange.run(body: body, contentType: "application/timestamp-query")
+        } catch {
+            throw SigningError(error.description)
         }
-        let (data, response, error) = exchange.result
-        if let error {
-            throw SigningError("the time-stamping authority \(url.absoluteString) is unreachable: \(error.localizedDescription)")
-        }
-        guard let http = response as? HTTPURLResponse else {
-            throw SigningError("the time-stamping authority \(url.absoluteString) gave no HTTP response")
-        }
-        guard http.statusCode == 200 else {
-            let text = data.map { String(decoding: $0.prefix(200), as: UTF8.self) } ?? ""
-            throw SigningError("the time-stamping authority \(url.absoluteString) answered HTTP \(http.statusCode): \(text)")
-        }
-        guard let data, !data.isEmpty, data.count <= 256 * 1024 else {
-            throw SigningError("the time-stamping authority \(url.absoluteString) sent an empty or oversized reply")
-        }
-        return Array(data)
-    }
-
-    /// One HTTP exchange handed from URLSession's queue to the waiting caller.
-    private final class Exchange: @unchecked Sendable {
-        private let done = DispatchSemaphore(value: 0)
-        private let lock = NSLock()
-        private var stored: (Data?, URLResponse?, (any Error)?) = (nil, nil, nil)
-
-        func finish(data: Data?, response: URLResponse?, error: (any Error)?) {
-            lock.withLock { stored = (data, response, error) }
-            done.signal()
-        }
-
-        func wait(seconds: Double) -> Bool { done.wait(timeout: .now() + seconds) == .success }
-        var result: (Data?, URLResponse?, (any Error)?) { lock.withLock { stored } }
     }
 }
 

@@ -1,0 +1,98 @@
+import CPKCS
+import Foundation
+
+/// The digest algorithms a CMS signature may name, with what verification thinks of each.
+public enum DigestAlgorithm: String, Sendable, Codable, CaseIterable {
+    case sha1 = "SHA-1", sha224 = "SHA-224", sha256 = "SHA-256", sha384 = "SHA-384", sha512 = "SHA-512"
+
+    private static let byOID: [OID: DigestAlgorithm] = [
+        OID("1.3.14.3.2.26"): .sha1, OID("2.16.840.1.101.3.4.2.4"): .sha224, OID("2.16.840.1.101.3.4.2.1"): .sha256,
+        OID("2.16.840.1.101.3.4.2.2"): .sha384, OID("2.16.840.1.101.3.4.2.3"): .sha512,
+    ]
+
+    init?(oid: OID) {
+        guard let found = Self.byOID[oid] else { return nil }
+        self = found
+    }
+
+    /// SHA-1 is broken for collisions (SHAttered, 2017) and no longer accepted for new signatures.
+    public var isWeak: Bool { self == .sha1 }
+
+    var evp: OpaquePointer {  // EVP_MD*, static: never freed
+        switch self {
+        case .sha1: EVP_sha1()
+        case .sha224: EVP_sha224()
+        case .sha256: EVP_sha256()
+        case .sha384: EVP_sha384()
+        case .sha512: EVP_sha512()
+        }
+    }
+
+    public func hash(_ bytes: some ContiguousBytes) -> [UInt8] {
+        var digest = [UInt8](repeating: 0, count: Int(EVP_MAX_MD_SIZE))
+        var length: UInt32 = 0
+        bytes.withUnsafeBytes { buffer in
+            _ = EVP_Digest(buffer.baseAddress, buffer.count, &digest, &length, evp, nil)
+        }
+        return Array(digest.prefix(Int(length)))
+    }
+
+    /// The digest of a file read in chunks (memory stays flat whatever its size).
+    public func hash(fileAt path: String) throws -> [UInt8] {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw FileError(path: path, errno: errno, action: "open") }
+        defer { close(fd) }
+        guard let context = EVP_MD_CTX_new() else { throw OpenSSLError.drain("EVP_MD_CTX_new") }  // owned, freed below
+        defer { EVP_MD_CTX_free(context) }
+        EVP_DigestInit_ex(context, evp, nil)
+        let size = 1 << 20
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: size, alignment: 16)
+        defer { buffer.deallocate() }
+        while true {
+            let n = read(fd, buffer.baseAddress, size)
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw FileError(path: path, errno: errno, action: "read")
+            }
+            if n == 0 { break }
+            EVP_DigestUpdate(context, buffer.baseAddress, n)
+        }
+        var digest = [UInt8](repeating: 0, count: Int(EVP_MAX_MD_SIZE))
+        var length: UInt32 = 0
+        EVP_DigestFinal_ex(context, &digest, &length)
+        return Array(digest.prefix(Int(length)))
+    }
+}
+
+/// A signatureAlgorithm of a SignerInfo: which key type it needs and which digest it binds (when it names one).
+struct CMSSignatureAlgorithm {
+    enum KeyType: String { case rsa = "RSA", ec = "ECDSA" }
+    let keyType: KeyType
+    /// The digest the algorithm names; nil for rsaEncryption and id-ecPublicKey, which take the SignerInfo's.
+    let digest: DigestAlgorithm?
+
+    private static let known: [OID: CMSSignatureAlgorithm] = [
+        OID("1.2.840.113549.1.1.1"): .init(keyType: .rsa, digest: nil),
+        OID("1.2.840.113549.1.1.5"): .init(keyType: .rsa, digest: .sha1),
+        OID("1.2.840.113549.1.1.14"): .init(keyType: .rsa, digest: .sha224),
+        OID("1.2.840.113549.1.1.11"): .init(keyType: .rsa, digest: .sha256),
+        OID("1.2.840.113549.1.1.12"): .init(keyType: .rsa, digest: .sha384),
+        OID("1.2.840.113549.1.1.13"): .init(keyType: .rsa, digest: .sha512),
+        OID("1.2.840.10045.2.1"): .init(keyType: .ec, digest: nil),
+        OID("1.2.840.10045.4.1"): .init(keyType: .ec, digest: .sha1),
+        OID("1.2.840.10045.4.3.1"): .init(keyType: .ec, digest: .sha224),
+        OID("1.2.840.10045.4.3.2"): .init(keyType: .ec, digest: .sha256),
+        OID("1.2.840.10045.4.3.3"): .init(keyType: .ec, digest: .sha384),
+        OID("1.2.840.10045.4.3.4"): .init(keyType: .ec, digest: .sha512),
+    ]
+
+    init?(oid: OID) {
+        guard let found = Self.known[oid] else { return nil }
+        self = found
+    }
+
+    private init(keyType: KeyType, digest: DigestAlgorithm?) {
+        self.keyType = keyType
+        self.digest = digest
+    }
+}

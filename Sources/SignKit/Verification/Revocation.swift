@@ -1,0 +1,424 @@
+import CPKCS
+import Foundation
+import Synchronization
+
+/// Where revocation data may come from and how long to wait for it.
+public struct RevocationOptions: Sendable {
+    /// Fetch CRLs, OCSP responses and CA certificates over HTTP. Offline, only the cache and the material inside the
+    /// signature (or bundle) is used.
+    public var online: Bool
+    /// A folder where fetched data is kept with its validity and reused (created when missing); nil keeps nothing.
+    public var cacheDirectory: String?
+    /// Seconds each HTTP fetch may take.
+    public var timeout: Double
+
+    public init(online: Bool = true, cacheDirectory: String? = RevocationOptions.defaultCacheDirectory, timeout: Double = 5) {
+        self.online = online
+        self.cacheDirectory = cacheDirectory
+        self.timeout = timeout
+    }
+
+    /// `$SIGNSERVICE_CACHE`, else `$XDG_CACHE_HOME/signservice`, else `~/.cache/signservice`.
+    public static var defaultCacheDirectory: String? {
+        let environment = ProcessInfo.processInfo.environment
+        if let explicit = environment["SIGNSERVICE_CACHE"], !explicit.isEmpty { return explicit }
+        if let xdg = environment["XDG_CACHE_HOME"], !xdg.isEmpty { return xdg + "/signservice" }
+        if let home = environment["HOME"], !home.isEmpty { return home + "/.cache/signservice" }
+        return nil
+    }
+}
+
+/// What is known about one certificate's revocation, from one CRL or OCSP response.
+struct RevocationEvidence: Sendable {
+    enum Status: Sendable { case good, revoked(at: Date, reason: Int?), unknown }
+    var status: Status
+    /// "OCSP http://127.0.0.1:18791", "CRL http://.../x.crl", "CRL carried in the signature".
+    var source: String
+    var thisUpdate: Date
+    var nextUpdate: Date?
+    /// The CRL or OCSP response as received, for bundles.
+    var der: [UInt8]
+
+    /// Usable to judge a signature made at `signingTime`, checked at `validationTime`: current at the validation time,
+    /// or issued after the signing time (it then knows of any revocation before the signature; RFC 5280 keeps revoked
+    /// entries until the certificate expires).
+    func isUsable(signingTime: Date, validationTime: Date) -> Bool {
+        let current = thisUpdate <= validationTime.addingTimeInterval(300) && (nextUpdate.map { validationTime <= $0 } ?? false)
+        return current || thisUpdate >= signingTime
+    }
+}
+
+/// RFC 5280 5.3.1 reason codes, named.
+enum RevocationReason {
+    static func name(_ code: Int?) -> String? {
+        guard let code else { return nil }
+        let names = [0: "unspecified", 1: "keyCompromise", 2: "cACompromise", 3: "affiliationChanged", 4: "superseded",
+                     5: "cessationOfOperation", 6: "certificateHold", 8: "removeFromCRL", 9: "privilegeWithdrawn",
+                     10: "aACompromise"]
+        return names[code] ?? "reason \(code)"
+    }
+}
+
+/// A CRL parsed once and checked against its issuer once. Owns one X509_CRL.
+final class CertificateRevocationList: @unchecked Sendable {
+    let pointer: OpaquePointer  // X509_CRL*, owned: freed in deinit; read-only after init
+    let der: [UInt8]
+    let thisUpdate: Date
+    let nextUpdate: Date?
+
+    init(der: [UInt8]) throws {
+        var cursor: UnsafePointer<UInt8>? = nil
+        let parsed: OpaquePointer? = der.withUnsafeBufferPointer { buffer in
+            cursor = buffer.baseAddress
+            return d2i_X509_CRL(nil, &cursor, buffer.count)
+        }
+        guard let parsed else { throw OpenSSLError.drain("d2i_X509_CRL (the CRL does not parse)") }
+        pointer = parsed
+        self.der = der
+        thisUpdate = ASN1Time.date(X509_CRL_get0_lastUpdate(parsed)) ?? .distantPast  // get0: owned by the CRL
+        nextUpdate = ASN1Time.date(X509_CRL_get0_nextUpdate(parsed))
+    }
+
+    deinit { X509_CRL_free(pointer) }
+
+    func isIssued(by issuer: X509Certificate) -> Bool {
+        X509_NAME_cmp(X509_CRL_get_issuer(pointer), X509_get_subject_name(issuer.pointer)) == 0  // get0s
+    }
+
+    func isSigned(by issuer: X509Certificate) -> Bool {
+        guard let key = X509_get0_pubkey(issuer.pointer) else { return false }  // get0
+        defer { OpenSSLError.clearQueue() }
+        return X509_CRL_verify(pointer, key) == 1
+    }
+
+    /// The certificate's entry: nil when not listed (or removed from the CRL).
+    func entry(for certificate: X509Certificate) -> (date: Date, reason: Int?)? {
+        var revoked: OpaquePointer? = nil  // X509_REVOKED*, get0: owned by the CRL
+        guard let serial = X509_get0_serialNumber(certificate.pointer),
+              X509_CRL_get0_by_serial(pointer, &revoked, serial) == 1, let revoked else { return nil }
+        let reason = cpkcs_X509_REVOKED_reason(revoked)
+        return (ASN1Time.date(X509_REVOKED_get0_revocationDate(revoked)) ?? .distantPast, reason < 0 ? nil : Int(reason))
+    }
+}
+
+enum ASN1Time {
+    static func date(_ time: UnsafePointer<ASN1_TIME>?) -> Date? {
+        var parts = tm()
+        guard let time, ASN1_TIME_to_tm(time, &parts) == 1 else { return nil }
+        return Date(timeIntervalSince1970: TimeInterval(timegm(&parts)))
+    }
+
+    static func date(_ time: UnsafeMutablePointer<ASN1_TIME>?) -> Date? {
+        date(UnsafePointer(time))
+    }
+}
+
+/// Finds revocation evidence for certificates: from material supplied with the signature, the disk cache, and
+/// (online) the certificate's OCSP responder and CRL distribution points. Each CRL is parsed and its signature
+/// checked once per checker; each certificate's evidence is looked up once and reused while it stays usable.
+public final class RevocationChecker: Sendable {
+    public let options: RevocationOptions
+    private let state = Mutex(State())
+
+    private struct State: @unchecked Sendable {
+        /// CRLs by SHA-256 of their DER, with the fingerprints of issuers whose signature on them was checked.
+        var crls: [[UInt8]: (crl: CertificateRevocationList, verifiedBy: Set<[UInt8]>, badFor: Set<[UInt8]>)] = [:]
+        /// Evidence by certificate fingerprint.
+        var evidence: [[UInt8]: RevocationEvidence] = [:]
+        /// URLs that failed in this run, so one dead server costs one timeout, not one per signature.
+        var failedURLs: [String: String] = [:]
+        /// Issuer certificates fetched through authorityInfoAccess, by URL.
+        var fetchedIssuers: [String: [X509Certificate]] = [:]
+    }
+
+    public init(options: RevocationOptions = RevocationOptions()) {
+        self.options = options
+    }
+
+    /// Material that came with a signature or bundle.
+    struct Supplied {
+        var crls: [[UInt8]] = []
+        var ocspResponses: [[UInt8]] = []
+    }
+
+    /// The evidence for `certificate` (issued by `issuer`) that can judge a signature made at `signingTime`;
+    /// `problems` collects why sources failed, for the report.
+    func evidence(for certificate: X509Certificate, issuer: X509Certificate, trust: TrustStore, intermediates: [X509Certificate],
+                  supplied: Supplied, signingTime: Date, validationTime: Date, problems: inout [String]) -> RevocationEvidence? {
+        let key = certificate.sha256Fingerprint
+        if let known = state.withLock({ $0.evidence[key] }), known.isUsable(signingTime: signingTime, validationTime: validationTime) {
+            return known
+        }
+        var candidates = [RevocationEvidence]()
+        // 1. What came with the signature or bundle.
+        for der in supplied.crls {
+            if let found = crlEvidence(der: der, source: "CRL carried with the signature", certificate: certificate, issuer: issuer, problems: &problems) {
+                candidates.append(found)
+            }
+        }
+        for der in supplied.ocspResponses {
+            if let found = ocspEvidence(response: der, source: "OCSP response carried with the signature", certificate: certificate,
+                                        issuer: issuer, trust: trust, intermediates: intermediates, nonce: nil, problems: &problems) {
+                candidates.append(found)
+            }
+        }
+        // 2. The disk cache.
+        for (kind, url) in sources(of: certificate) {
+            guard let cached = readCache(kind: kind, url: url, certificate: certificate) else { continue }
+            let found = kind == "crl"
+                ? crlEvidence(der: cached, source: "CRL \(url) (cached)", certificate: certificate, issuer: issuer, problems: &problems)
+                : ocspEvidence(response: cached, source: "OCSP \(url) (cached)", certificate: certificate, issuer: issuer,
+                               trust: trust, intermediates: intermediates, nonce: nil, problems: &problems)
+            if let found { candidates.append(found) }
+        }
+        if let best = Self.best(candidates, signingTime: signingTime, validationTime: validationTime) {
+            state.withLock { $0.evidence[key] = best }
+            return best
+        }
+        // 3. The network: OCSP first (fresher), then the CRL.
+        if options.online {
+            for (kind, url) in sources(of: certificate) {
+                if let found = fetch(kind: kind, url: url, certificate: certificate, issuer: issuer, trust: trust,
+                                     intermediates: intermediates, problems: &problems) {
+                    candidates.append(found)
+                    if case .unknown = found.status { continue }
+                    if found.isUsable(signingTime: signingTime, validationTime: validationTime) { break }
+                }
+            }
+        } else if sources(of: certificate).isEmpty == false, candidates.isEmpty {
+            problems.append("offline, and no cached CRL or OCSP response for it")
+        }
+        if sources(of: certificate).isEmpty && supplied.crls.isEmpty && supplied.ocspResponses.isEmpty {
+            problems.append("the certificate names no OCSP responder and no CRL distribution point")
+        }
+        guard let best = Self.best(candidates, signingTime: signingTime, validationTime: validationTime) else {
+            for candidate in candidates where candidate.isUsable(signingTime: signingTime, validationTime: validationTime) == false {
+                problems.append("\(candidate.source) is out of date (this update \(UTCTimeText.format(candidate.thisUpdate)))")
+            }
+            return nil
+        }
+        state.withLock { $0.evidence[key] = best }
+        return best
+    }
+
+    /// Usable evidence with a definite status, revocations first (a revocation anywhere outweighs a "good").
+    private static func best(_ candidates: [RevocationEvidence], signingTime: Date, validationTime: Date) -> RevocationEvidence? {
+        let usable = candidates.filter { $0.isUsable(signingTime: signingTime, validationTime: validationTime) }
+        if let revoked = usable.first(where: { if case .revoked = $0.status { true } else { false } }) { return revoked }
+        return usable.first(where: { if case .good = $0.status { true } else { false } })
+    }
+
+    /// ("ocsp", url) and ("crl", url) in the order they are tried.
+    private func sources(of certificate: X509Certificate) -> [(String, String)] {
+        certificate.ocspURLs.map { ("ocsp", $0) } + certificate.crlURLs.map { ("crl", $0) }
+    }
+
+    // MARK: CRLs
+
+    private func crl(der: [UInt8]) -> CertificateRevocationList? {
+        let hash = SHA256Hasher.hash(der)
+        if let known = state.withLock({ $0.crls[hash]?.crl }) { return known }
+        guard let parsed = try? CertificateRevocationList(der: der) else { return nil }
+        state.withLock { $0.crls[hash] = (parsed, [], []) }
+        return parsed
+    }
+
+    private func crlEvidence(der: [UInt8], source: String, certificate: X509Certificate, issuer: X509Certificate,
+                             problems: inout [String]) -> RevocationEvidence? {
+        guard let crl = crl(der: der) else {
+            problems.append("\(source) does not parse as a CRL")
+            return nil
+        }
+        guard crl.isIssued(by: issuer) else { return nil }  // another CA's CRL: not a problem, just not this one
+        let hash = SHA256Hasher.hash(der), issuerKey = issuer.sha256Fingerprint
+        let checked = state.withLock { state -> Bool? in
+            guard let entry = state.crls[hash] else { return nil }
+            if entry.verifiedBy.contains(issuerKey) { return true }
+            if entry.badFor.contains(issuerKey) { return false }
+            return nil
+        }
+        let verified: Bool
+        if let checked {
+            verified = checked
+        } else {
+            verified = crl.isSigned(by: issuer)
+            state.withLock { state in
+                if verified { state.crls[hash]?.verifiedBy.insert(issuerKey) } else { state.crls[hash]?.badFor.insert(issuerKey) }
+            }
+        }
+        guard verified else {
+            problems.append("\(source): the CRL's signature does not verify with the key of \(issuer.subject.commonName ?? "its issuer")")
+            return nil
+        }
+        let status: RevocationEvidence.Status
+        if let entry = crl.entry(for: certificate) {
+            status = .revoked(at: entry.date, reason: entry.reason)
+        } else {
+            status = .good
+        }
+        return RevocationEvidence(status: status, source: source, thisUpdate: crl.thisUpdate, nextUpdate: crl.nextUpdate, der: der)
+    }
+
+    // MARK: OCSP
+
+    private func ocspEvidence(response der: [UInt8], source: String, certificate: X509Certificate, issuer: X509Certificate,
+                              trust: TrustStore, intermediates: [X509Certificate], nonce request: OpaquePointer?,
+                              problems: inout [String]) -> RevocationEvidence? {
+        OpenSSLError.clearQueue()
+        defer { OpenSSLError.clearQueue() }
+        var cursor: UnsafePointer<UInt8>? = nil
+        let parsed: OpaquePointer? = der.withUnsafeBufferPointer { buffer in
+            cursor = buffer.baseAddress
+            return d2i_OCSP_RESPONSE(nil, &cursor, buffer.count)
+        }
+        guard let response = parsed else {  // owned, freed below
+            problems.append("\(source) does not parse as an OCSP response")
+            return nil
+        }
+        defer { OCSP_RESPONSE_free(response) }
+        let status = OCSP_response_status(response)
+        guard status == OCSP_RESPONSE_STATUS_SUCCESSFUL else {
+            problems.append("\(source) answered with status \(String(cString: OCSP_response_status_str(Int(status))))")
+            return nil
+        }
+        guard let basic = OCSP_response_get1_basic(response) else {  // get1: owned, freed below
+            problems.append("\(source) holds no basic OCSP response")
+            return nil
+        }
+        defer { OCSP_BASICRESP_free(basic) }
+        if let request, OCSP_check_nonce(request, basic) <= 0 {
+            problems.append("\(source) did not echo this request's nonce (a replayed answer?)")
+            return nil
+        }
+        guard let stack = cpkcs_sk_X509_new() else { return nil }  // the stack only; freed below
+        defer { cpkcs_sk_X509_free(stack) }
+        for certificate in intermediates + [issuer] { _ = cpkcs_sk_X509_push(stack, certificate.pointer) }
+        guard OCSP_basic_verify(basic, stack, trust.store, 0) == 1 else {
+            problems.append("\(source): the response's signature or its signer does not check (\(OpenSSLError.drain("OCSP_basic_verify")))")
+            return nil
+        }
+        guard let id = OCSP_cert_to_id(EVP_sha1(), certificate.pointer, issuer.pointer) else { return nil }  // owned, freed below
+        defer { OCSP_CERTID_free(id) }
+        var certificateStatus: Int32 = -1, reason: Int32 = -1
+        var revokedAt: UnsafeMutablePointer<ASN1_GENERALIZEDTIME>? = nil, thisUpdate: UnsafeMutablePointer<ASN1_GENERALIZEDTIME>? = nil
+        var nextUpdate: UnsafeMutablePointer<ASN1_GENERALIZEDTIME>? = nil  // get0s: owned by the response
+        guard OCSP_resp_find_status(basic, id, &certificateStatus, &reason, &revokedAt, &thisUpdate, &nextUpdate) == 1 else {
+            return nil  // the response is about other certificates
+        }
+        let found: RevocationEvidence.Status
+        switch certificateStatus {
+        case V_OCSP_CERTSTATUS_GOOD: found = .good
+        case V_OCSP_CERTSTATUS_REVOKED:
+            found = .revoked(at: ASN1Time.date(revokedAt) ?? .distantPast, reason: reason < 0 ? nil : Int(reason))
+        default: found = .unknown
+        }
+        return RevocationEvidence(status: found, source: source, thisUpdate: ASN1Time.date(thisUpdate) ?? .distantPast,
+                                  nextUpdate: ASN1Time.date(nextUpdate), der: der)
+    }
+
+    private func ocspRequest(certificate: X509Certificate, issuer: X509Certificate) -> (request: OpaquePointer, der: [UInt8])? {
+        guard let id = OCSP_cert_to_id(EVP_sha1(), certificate.pointer, issuer.pointer),  // owned until added below
+              let request = OCSP_REQUEST_new() else { return nil }
+        guard OCSP_request_add0_id(request, id) != nil else {  // add0: the request owns the id from here
+            OCSP_CERTID_free(id)
+            OCSP_REQUEST_free(request)
+            return nil
+        }
+        _ = OCSP_request_add1_nonce(request, nil, -1)
+        guard let der = try? OpenSSLDER.encode("i2d_OCSP_REQUEST", { i2d_OCSP_REQUEST(request, &$0) }) else {
+            OCSP_REQUEST_free(request)
+            return nil
+        }
+        return (request, der)
+    }
+
+    // MARK: Fetching and the cache
+
+    private func fetch(kind: String, url: String, certificate: X509Certificate, issuer: X509Certificate, trust: TrustStore,
+                       intermediates: [X509Certificate], problems: inout [String]) -> RevocationEvidence? {
+        if let failure = state.withLock({ $0.failedURLs[url] }) {
+            problems.append(failure)
+            return nil
+        }
+        guard let target = URL(string: url) else {
+            problems.append("\(url) is not a URL")
+            return nil
+        }
+        do {
+            if kind == "crl" {
+                let der = try HTTPExchange(service: "the CRL server", url: target, timeout: options.timeout, maximumSize: 64 << 20).run()
+                guard let found = crlEvidence(der: der, source: "CRL \(url)", certificate: certificate, issuer: issuer, problems: &problems) else {
+                    return nil
+                }
+                writeCache(kind: kind, url: url, certificate: certificate, der: der)
+                return found
+            }
+            guard let (request, body) = ocspRequest(certificate: certificate, issuer: issuer) else {
+                problems.append("could not make an OCSP request: \(OpenSSLError.drain("OCSP request"))")
+                return nil
+            }
+            defer { OCSP_REQUEST_free(request) }
+            let der = try HTTPExchange(service: "the OCSP responder", url: target, timeout: options.timeout, maximumSize: 1 << 20)
+                .run(body: body, contentType: "application/ocsp-request")
+            guard let found = ocspEvidence(response: der, source: "OCSP \(url)", certificate: certificate, issuer: issuer,
+                                           trust: trust, intermediates: intermediates, nonce: request, problems: &problems) else {
+                return nil
+            }
+            if case .unknown = found.status {
+                problems.append("OCSP \(url) does not know the certificate (status unknown)")
+            } else {
+                writeCache(kind: kind, url: url, certificate: certificate, der: der)
+            }
+            return found
+        } catch {
+            state.withLock { $0.failedURLs[url] = error.description }
+            problems.append(error.description)
+            return nil
+        }
+    }
+
+    /// The issuer certificates at an authorityInfoAccess caIssuers URL (DER, PEM, or a certs-only PKCS#7).
+    func fetchIssuers(url: String, problems: inout [String]) -> [X509Certificate] {
+        if let known = state.withLock({ $0.fetchedIssuers[url] }) { return known }
+        var der = readCache(kind: "ca", url: url, certificate: nil)
+        if der == nil, options.online, let target = URL(string: url), state.withLock({ $0.failedURLs[url] }) == nil {
+            do {
+                der = try HTTPExchange(service: "the CA certificate server", url: target, timeout: options.timeout, maximumSize: 1 << 20).run()
+            } catch {
+                state.withLock { $0.failedURLs[url] = error.description }
+                problems.append(error.description)
+            }
+        }
+        guard let der else { return [] }
+        let certificates = (try? CertificateFolder.parse(der, name: url)) ?? Self.pkcs7Certificates(der)
+        if !certificates.isEmpty { writeCache(kind: "ca", url: url, certificate: nil, der: der) }
+        state.withLock { $0.fetchedIssuers[url] = certificates }
+        return certificates
+    }
+
+    private static func pkcs7Certificates(_ der: [UInt8]) -> [X509Certificate] {
+        guard let structure = try? SignedDataStructure(der) else { return [] }
+        return structure.certificates.compactMap { try? X509Certificate(der: Array($0)) }
+    }
+
+    private func cachePath(kind: String, url: String, certificate: X509Certificate?) -> String? {
+        guard let folder = options.cacheDirectory else { return nil }
+        // OCSP answers are per certificate; CRLs and CA certificates per URL.
+        let key = SHA256Hasher.hash(Array(url.utf8) + (kind == "ocsp" ? certificate?.sha256Fingerprint ?? [] : []))
+        return "\(folder)/revocation/\(kind)-\(Hex.encode(key.prefix(16))).der"
+    }
+
+    private func readCache(kind: String, url: String, certificate: X509Certificate?) -> [UInt8]? {
+        guard let path = cachePath(kind: kind, url: url, certificate: certificate),
+              let data = FileManager.default.contents(atPath: path) else { return nil }
+        return Array(data)
+    }
+
+    private func writeCache(kind: String, url: String, certificate: X509Certificate?, der: [UInt8]) {
+        guard let path = cachePath(kind: kind, url: url, certificate: certificate) else { return }
+        let folder = (path as NSString).deletingLastPathComponent
+        try? FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true,
+                                                 attributes: [.posixPermissions: 0o700])
+        try? AtomicFile.write(der, to: path, mode: 0o600)
+    }
+}

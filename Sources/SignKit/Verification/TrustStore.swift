@@ -1,0 +1,84 @@
+import CPKCS
+import Foundation
+
+/// The trust anchors a verification ends at: a folder of certificates (PEM or DER, `.pem`, `.crt`, `.cer`, `.der`).
+/// In production that is CCA India 2022 (README: "Trusting India's root"); in tests, TestCerts' root.
+/// Owns one X509_STORE holding the anchors.
+public final class TrustStore: @unchecked Sendable {
+    public let anchors: [X509Certificate]
+    let store: OpaquePointer  // X509_STORE*, owned: freed in deinit; read-only after init
+
+    public init(anchors: [X509Certificate]) throws {
+        guard !anchors.isEmpty else { throw VerificationInputError("the trust store holds no certificates") }
+        guard let store = X509_STORE_new() else { throw OpenSSLError.drain("X509_STORE_new") }
+        for anchor in anchors {
+            guard X509_STORE_add_cert(store, anchor.pointer) == 1 else {  // add: the store takes its own reference
+                X509_STORE_free(store)
+                throw OpenSSLError.drain("X509_STORE_add_cert")
+            }
+        }
+        self.anchors = anchors
+        self.store = store
+    }
+
+    deinit { X509_STORE_free(store) }
+
+    /// Every certificate in the files of `directory` (not recursive). An unreadable file is an error that names it.
+    public static func load(directory: String) throws -> TrustStore {
+        try TrustStore(anchors: CertificateFolder.load(directory: directory, what: "trust store"))
+    }
+
+    func isAnchor(_ certificate: X509Certificate) -> Bool {
+        anchors.contains { $0.sha256Fingerprint == certificate.sha256Fingerprint }
+    }
+}
+
+/// Reading certificates from files and folders.
+public enum CertificateFolder {
+    static let extensions: Set<String> = ["pem", "crt", "cer", "der"]
+
+    public static func load(directory: String, what: String = "certificate folder") throws -> [X509Certificate] {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue else {
+            throw VerificationInputError("the \(what) \(directory) is not a folder")
+        }
+        let names = try FileManager.default.contentsOfDirectory(atPath: directory).sorted()
+        var certificates = [X509Certificate]()
+        for name in names where extensions.contains((name as NSString).pathExtension.lowercased()) {
+            certificates += try load(file: (directory as NSString).appendingPathComponent(name))
+        }
+        guard !certificates.isEmpty else {
+            throw VerificationInputError("the \(what) \(directory) holds no .pem, .crt, .cer or .der certificate")
+        }
+        return certificates
+    }
+
+    /// The certificates of one file, PEM (one or more) or DER (one).
+    public static func load(file path: String) throws -> [X509Certificate] {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw VerificationInputError("cannot read the certificate file \(path)")
+        }
+        return try parse(Array(data), name: path)
+    }
+
+    static func parse(_ bytes: [UInt8], name: String) throws -> [X509Certificate] {
+        let text = String(decoding: bytes.prefix(64 * 1024 * 1024), as: UTF8.self)
+        if text.contains("-----BEGIN CERTIFICATE-----") {
+            do { return try X509Certificate.fromPEM(text) } catch {
+                throw VerificationInputError("\(name) holds a PEM certificate that does not parse: \(error)")
+            }
+        }
+        do { return [try X509Certificate(der: bytes)] } catch {
+            throw VerificationInputError("\(name) is neither a PEM nor a DER certificate")
+        }
+    }
+}
+
+/// Input that cannot be verified at all: unreadable, not a signature, not a SignedData. (An invalid signature is a
+/// verdict, not this.) The description is one line.
+public struct VerificationInputError: Error, Sendable, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) {
+        self.description = description.replacingOccurrences(of: "\n", with: "; ")
+    }
+}

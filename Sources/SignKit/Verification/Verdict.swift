@@ -1,0 +1,162 @@
+import Foundation
+
+/// ETSI EN 319 102-1 main indications.
+public enum Indication: String, Sendable, Codable {
+    case totalPassed = "TOTAL-PASSED"
+    case totalFailed = "TOTAL-FAILED"
+    case indeterminate = "INDETERMINATE"
+}
+
+/// ETSI EN 319 102-1 sub-indications (the ones this verifier gives).
+public enum SubIndication: String, Sendable, Codable {
+    // with TOTAL-FAILED
+    case formatFailure = "FORMAT_FAILURE"
+    case hashFailure = "HASH_FAILURE"
+    case sigCryptoFailure = "SIG_CRYPTO_FAILURE"
+    case revoked = "REVOKED"
+    case expired = "EXPIRED"
+    case notYetValid = "NOT_YET_VALID"
+    // with INDETERMINATE
+    case noSigningCertificateFound = "NO_SIGNING_CERTIFICATE_FOUND"
+    case noCertificateChainFound = "NO_CERTIFICATE_CHAIN_FOUND"
+    case chainConstraintsFailure = "CHAIN_CONSTRAINTS_FAILURE"
+    case certificateChainGeneralFailure = "CERTIFICATE_CHAIN_GENERAL_FAILURE"
+    case cryptoConstraintsFailureNoPOE = "CRYPTO_CONSTRAINTS_FAILURE_NO_POE"
+    case revokedNoPOE = "REVOKED_NO_POE"
+    case revokedCANoPOE = "REVOKED_CA_NO_POE"
+    case outOfBoundsNoPOE = "OUT_OF_BOUNDS_NO_POE"
+    case tryLater = "TRY_LATER"
+    case sigConstraintsFailure = "SIG_CONSTRAINTS_FAILURE"
+    case signedDataNotFound = "SIGNED_DATA_NOT_FOUND"
+
+    /// The main indication this sub-indication belongs to.
+    public var indication: Indication {
+        switch self {
+        case .formatFailure, .hashFailure, .sigCryptoFailure, .revoked, .expired, .notYetValid: .totalFailed
+        default: .indeterminate
+        }
+    }
+}
+
+/// What kind of signer the certificate's policy says this is (India's CCA policy OIDs, DOMAIN.md).
+public enum SignerKind: String, Sendable, Codable {
+    case class3TokenDSC = "class-3-dsc"
+    case class2LegacyDSC = "class-2-dsc"
+    case eSign = "esign"
+    case documentSigner = "document-signer"
+    case unknown = "unknown-policy"
+
+    static func of(policies: [String]) -> SignerKind {
+        if policies.contains("2.16.356.100.10.1") { return .documentSigner }
+        if policies.contains(where: { $0.hasPrefix("2.16.356.100.2.4.") }) { return .eSign }
+        if policies.contains("2.16.356.100.2.3") { return .class3TokenDSC }
+        if policies.contains("2.16.356.100.2.2") { return .class2LegacyDSC }
+        return .unknown
+    }
+
+    /// Plain words for reports.
+    public var words: String {
+        switch self {
+        case .class3TokenDSC: "Class 3 DSC (a person's certificate on a crypto token)"
+        case .class2LegacyDSC: "Class 2 DSC (legacy class, no longer issued since 2020)"
+        case .eSign: "eSign (online Aadhaar eKYC signature through an eSign provider)"
+        case .documentSigner: "document signer (an organisation's automated signature, not a person's)"
+        case .unknown: "unknown certificate policy (not an Indian CCA signing class)"
+        }
+    }
+}
+
+/// The result of verifying one signature: a verdict, never a thrown error, with everything a report states.
+public struct Verdict: Sendable, Codable {
+    public var indication: Indication
+    public var subIndication: SubIndication?
+    /// The verdict in plain words, one sentence.
+    public var summary: String
+    public var signer: SignerSummary?
+    public var signingTime: SigningTimeEvidence?
+    public var content: ContentDigest?
+    /// The path from the signer to the trust anchor, signer first.
+    public var chain: [CertificateSummary]
+    public var revocation: [RevocationFinding]
+    public var timeStamp: TimeStampSummary?
+    public var context: EOfficeContext?
+    public var commitment: String?
+    /// Each check in the order it was made.
+    public var checks: [Check]
+    public var warnings: [String]
+    /// When the verification was made and by what (the evidence rules ask for the checking system).
+    public var validationTime: Date
+    public var verifier: String
+
+    public var passed: Bool { indication == .totalPassed }
+
+    public struct SignerSummary: Sendable, Codable {
+        public var name: String
+        public var subject: String
+        public var issuer: String
+        public var serialNumber: String
+        public var sha256Fingerprint: String
+        public var kind: SignerKind
+        public var kindDescription: String
+        public var policies: [String]
+        public var keyUsage: [String]
+        public var publicKey: String
+        public var notBefore: Date
+        public var notAfter: Date
+    }
+
+    public struct SigningTimeEvidence: Sendable, Codable {
+        public enum Source: String, Sendable, Codable {
+            case timeStamp = "time-stamp"
+            case claimed = "claimed"
+            case validationTime = "validation-time"
+        }
+        public var time: Date
+        public var source: Source
+        /// How the time is known, in plain words.
+        public var explanation: String
+    }
+
+    public struct ContentDigest: Sendable, Codable {
+        public var algorithm: String
+        public var hex: String
+        public var size: UInt64?
+    }
+
+    public struct CertificateSummary: Sendable, Codable {
+        public var subject: String
+        public var issuer: String
+        public var serialNumber: String
+        public var sha256Fingerprint: String
+        public var notBefore: Date
+        public var notAfter: Date
+        public var trustAnchor: Bool
+    }
+
+    public struct RevocationFinding: Sendable, Codable {
+        public enum Status: String, Sendable, Codable { case good, revoked, unknown }
+        public var certificate: String
+        public var status: Status
+        /// "OCSP http://...", "CRL http://...", "CRL in the signature", "cache: ...".
+        public var source: String?
+        public var producedAt: Date?
+        public var revokedAt: Date?
+        public var reason: String?
+        public var detail: String
+    }
+
+    public struct TimeStampSummary: Sendable, Codable {
+        public var time: Date
+        public var authority: String
+        public var serialNumber: String
+        public var policy: String?
+        public var valid: Bool
+        public var detail: String
+    }
+
+    public struct Check: Sendable, Codable {
+        public var name: String
+        public var passed: Bool
+        public var detail: String
+    }
+}

@@ -1,0 +1,569 @@
+import CPKCS
+import Foundation
+
+/// The checks on one signature, in the order of ETSI EN 319 102-1 (format, signer identification, cryptographic
+/// verification, time, path, validity, constraints, revocation). Each finding is recorded; the verdict is the first
+/// TOTAL-FAILED finding, else the first INDETERMINATE one, else TOTAL-PASSED.
+struct Run {
+    let verifier: Verifier
+    let structure: SignedDataStructure
+    let signer: SignerInfoStructure
+    let policy: VerificationPolicy
+    let validationTime: Date
+
+    var checks = [Verdict.Check]()
+    var warnings = [String]()
+    var findings = [(SubIndication, String)]()
+    var signerCertificate: X509Certificate?
+    var chain = [X509Certificate]()
+    var contentDigest: Verdict.ContentDigest?
+    var signingTime: Verdict.SigningTimeEvidence?
+    var timeStamp: Verdict.TimeStampSummary?
+    var revocation = [Verdict.RevocationFinding]()
+    var context: EOfficeContext?
+    var commitment: String?
+
+    init(verifier: Verifier, structure: SignedDataStructure, signer: SignerInfoStructure, policy: VerificationPolicy, validationTime: Date) {
+        self.verifier = verifier
+        self.structure = structure
+        self.signer = signer
+        self.policy = policy
+        self.validationTime = validationTime
+    }
+
+    static let tstInfoType = OID("1.2.840.113549.1.9.16.1.4")
+    static let signingCertificateV1 = OID("1.2.840.113549.1.9.16.2.12")
+    static let signingCertificateV2 = OID(AttributeOID.signingCertificateV2)
+    static let contentType = OID(AttributeOID.contentType)
+    static let messageDigest = OID(AttributeOID.messageDigest)
+    static let signingTimeOID = OID(AttributeOID.signingTime)
+    static let algorithmProtection = OID(AttributeOID.cmsAlgorithmProtection)
+    static let commitmentType = OID(AttributeOID.commitmentTypeIndication)
+    static let eOfficeContext = OID(AttributeOID.eOfficeContext)
+    static let timeStampToken = OID(AttributeOID.signatureTimeStampToken)
+
+    mutating func check(_ name: String, _ passed: Bool, _ detail: String) {
+        checks.append(Verdict.Check(name: name, passed: passed, detail: detail))
+    }
+
+    mutating func find(_ subIndication: SubIndication, _ reason: String) {
+        findings.append((subIndication, reason))
+    }
+
+    // MARK: The steps
+
+    mutating func execute(content: SignedContent) throws(VerificationInputError) {
+        // Algorithms.
+        guard let digestAlgorithm = DigestAlgorithm(oid: signer.digestAlgorithm.oid) else {
+            find(.cryptoConstraintsFailureNoPOE, "the digest algorithm \(signer.digestAlgorithm.oid) is not one this verifier knows")
+            return
+        }
+        guard let signatureAlgorithm = CMSSignatureAlgorithm(oid: signer.signatureAlgorithm.oid) else {
+            find(.cryptoConstraintsFailureNoPOE, "the signature algorithm \(signer.signatureAlgorithm.oid) is not one this verifier knows (RSA PKCS#1 v1.5 and ECDSA are)")
+            return
+        }
+        if let named = signatureAlgorithm.digest, named != digestAlgorithm {
+            find(.formatFailure, "the signature algorithm names \(named.rawValue) but the digest algorithm is \(digestAlgorithm.rawValue)")
+        }
+
+        // The content and its digest.
+        let digest: [UInt8]
+        switch content {
+        case .embedded:
+            guard let embedded = structure.eContent else {
+                find(.signedDataNotFound, "the signature is detached and no content was given to check it against")
+                return
+            }
+            digest = digestAlgorithm.hash(Array(embedded))
+            contentDigest = Verdict.ContentDigest(algorithm: digestAlgorithm.rawValue, hex: Hex.encode(digest), size: UInt64(embedded.count))
+        case .bytes(let bytes):
+            digest = digestAlgorithm.hash(bytes)
+            contentDigest = Verdict.ContentDigest(algorithm: digestAlgorithm.rawValue, hex: Hex.encode(digest), size: UInt64(bytes.count))
+            if let embedded = structure.eContent, !embedded.elementsEqual(bytes) {
+                find(.hashFailure, "the content given differs from the content inside the signature")
+            }
+        case .file(let path):
+            do {
+                digest = try digestAlgorithm.hash(fileAt: path)
+            } catch {
+                throw VerificationInputError("cannot read the content: \(error)")
+            }
+            let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? UInt64) ?? nil
+            contentDigest = Verdict.ContentDigest(algorithm: digestAlgorithm.rawValue, hex: Hex.encode(digest), size: size)
+            if let embedded = structure.eContent, digestAlgorithm.hash(Array(embedded)) != digest {
+                find(.hashFailure, "the content given differs from the content inside the signature")
+            }
+        }
+
+        // Signed attributes: each once, the required ones present, the digest matching.
+        let attributes = signer.signedAttributes
+        var byOID = [OID: CMSAttribute]()
+        if signer.signedAttributesDER != nil {
+            for attribute in attributes {
+                if byOID[attribute.oid] != nil {
+                    find(.formatFailure, "the signed attribute \(Self.attributeName(attribute.oid)) appears more than once")
+                }
+                byOID[attribute.oid] = attribute
+                if attribute.values.count != 1, attribute.oid != Self.commitmentType {
+                    find(.formatFailure, "the signed attribute \(Self.attributeName(attribute.oid)) has \(attribute.values.count) values, not one")
+                }
+            }
+            if let type = byOID[Self.contentType] {
+                let value = try? type.values.first?.objectIdentifier("contentType")
+                if value != structure.eContentType {
+                    find(.formatFailure, "the contentType attribute (\(value?.description ?? "unreadable")) differs from the encapsulated content type \(structure.eContentType)")
+                }
+            } else {
+                find(.formatFailure, "the signed attribute contentType is missing (RFC 5652 11.1 requires it)")
+            }
+            if let attribute = byOID[Self.messageDigest] {
+                if let value = attribute.values.first, value.tag == 0x04 {
+                    let matches = value.content.elementsEqual(digest)
+                    check("message digest", matches, matches ? "the content's \(digestAlgorithm.rawValue) equals the signed messageDigest"
+                                                            : "the content's \(digestAlgorithm.rawValue) differs from the signed messageDigest")
+                    if !matches { find(.hashFailure, "the content is not what was signed: its \(digestAlgorithm.rawValue) differs from the signed message digest") }
+                } else {
+                    find(.formatFailure, "the messageDigest attribute is not an OCTET STRING")
+                }
+            } else {
+                find(.formatFailure, "the signed attribute messageDigest is missing (RFC 5652 11.2 requires it)")
+            }
+        } else {
+            warnings.append("the signature has no signed attributes: no signing time, no binding to the signer's certificate; it covers the content only")
+            if structure.eContentType != SignedDataStructure.dataType {
+                find(.formatFailure, "without signed attributes the content type must be id-data, not \(structure.eContentType)")
+            }
+        }
+
+        // Who signed: the certificate the SignerInfo names.
+        guard let certificate = findSignerCertificate() else {
+            find(.noSigningCertificateFound, "the certificate the signature names is not in it (nor among the intermediates given)")
+            return
+        }
+        signerCertificate = certificate
+
+        // The signature value.
+        let signedBytesDigest = signer.signedAttributesDER.map { digestAlgorithm.hash($0) } ?? digest
+        let keyMatches: Bool
+        switch (signatureAlgorithm.keyType, certificate.publicKeyAlgorithm) {
+        case (.rsa, .rsa), (.ec, .ec): keyMatches = true
+        default: keyMatches = false
+        }
+        let signatureValid = keyMatches && certificate.verifySignature(signer.signature, digest: signedBytesDigest, algorithm: digestAlgorithm)
+        check("signature value", signatureValid, signatureValid
+              ? "the \(signatureAlgorithm.keyType.rawValue) signature verifies with the signer certificate's public key"
+              : "the signature does not verify with the signer certificate's public key")
+        if !signatureValid {
+            find(.sigCryptoFailure, keyMatches ? "the signature value does not verify with the signer's public key (altered signature or attributes, or another key)"
+                                              : "the signature algorithm (\(signatureAlgorithm.keyType.rawValue)) does not fit the certificate's key (\(certificate.publicKeyAlgorithm))")
+        }
+
+        checkSigningCertificateAttribute(byOID, certificate: certificate)
+        checkAlgorithmProtection(byOID)
+        readContextAndCommitment(byOID)
+
+        // Cryptographic strength.
+        if digestAlgorithm.isWeak && !policy.acceptSHA1 {
+            find(.cryptoConstraintsFailureNoPOE, "the signature uses SHA-1, which is broken and no longer accepted (a legacy signature; re-sign or judge it with other proof of its date)")
+        }
+        if case .rsa(let bits) = certificate.publicKeyAlgorithm, bits < policy.minimumRSABits {
+            find(.cryptoConstraintsFailureNoPOE, "the signer's RSA key has \(bits) bits, fewer than the \(policy.minimumRSABits) required")
+        }
+
+        // When: the time-stamp's time, else the claimed signing time, else the validation time.
+        let claimed = byOID[Self.signingTimeOID]?.values.first.flatMap { DERTime.date($0) }
+        if byOID[Self.signingTimeOID] != nil && claimed == nil { find(.formatFailure, "the signingTime attribute does not read as a time") }
+        var provenTime: Date? = nil
+        if let token = signer.unsignedAttributes.first(where: { $0.oid == Self.timeStampToken })?.values.first {
+            provenTime = checkTimeStamp(token.encoded)
+        }
+        if let provenTime {
+            signingTime = Verdict.SigningTimeEvidence(time: provenTime, source: .timeStamp,
+                                                      explanation: "proven by an RFC 3161 time-stamp from \(timeStamp?.authority ?? "a TSA")")
+            if let claimed, claimed.timeIntervalSince(provenTime) > 300 {
+                warnings.append("the claimed signing time \(Self.format(claimed)) is after the time-stamp \(Self.format(provenTime))")
+            }
+        } else if let claimed {
+            signingTime = Verdict.SigningTimeEvidence(time: claimed, source: .claimed,
+                                                      explanation: "claimed by the signer (signingTime attribute); no time-stamp proves it")
+        } else {
+            signingTime = Verdict.SigningTimeEvidence(time: validationTime, source: .validationTime,
+                                                      explanation: "the signature states no signing time; it is judged at the validation time")
+        }
+        let at = signingTime!.time
+
+        // The path to a trust anchor.
+        var problems = [String]()
+        let carried = structure.certificates.compactMap { verifier.certificate($0) }
+        switch verifier.chain(for: certificate, carried: carried, problems: &problems) {
+        case .success(let built):
+            chain = built
+            check("certification path", true, "a path of \(built.count) certificates reaches the trust anchor \"\(built.last?.subject.commonName ?? "?")\"")
+        case .failure(let failure):
+            let extra = problems.isEmpty ? "" : " (\(problems.joined(separator: "; ")))"
+            check("certification path", false, failure.reason + extra)
+            find(failure.subIndication, failure.reason + extra)
+            chain = [certificate]
+        }
+
+        checkValidity(at: at, source: signingTime!.source)
+        checkKeyUsage(certificate)
+        if chain.count > 1 { checkRevocation(at: at, proven: provenTime != nil) }
+    }
+
+    // MARK: Steps in detail
+
+    private func findSignerCertificate() -> X509Certificate? {
+        switch signer.identifier {
+        case .issuerAndSerial:
+            if let slice = structure.certificates.first(where: { CertificateIdentity($0)?.matches(signer.identifier) == true }) {
+                return verifier.certificate(slice)
+            }
+            return verifier.intermediates.first { CertificateIdentity($0.der[...])?.matches(signer.identifier) == true }
+        case .subjectKeyIdentifier(let id):
+            let carried = structure.certificates.compactMap { verifier.certificate($0) }
+            return (carried + verifier.intermediates).first { $0.subjectKeyIdentifier.map { id.elementsEqual($0) } == true }
+        }
+    }
+
+    /// signingCertificateV2 (RFC 5035) or signingCertificate (RFC 2634): the first ESSCertID must name the signer.
+    private mutating func checkSigningCertificateAttribute(_ byOID: [OID: CMSAttribute], certificate: X509Certificate) {
+        let v2 = byOID[Self.signingCertificateV2], v1 = byOID[Self.signingCertificateV1]
+        guard let attribute = v2 ?? v1, let value = attribute.values.first else {
+            if signer.signedAttributesDER != nil {
+                warnings.append("no signing-certificate attribute: the signature is CMS, not CAdES; nothing in it binds the signer's certificate")
+            }
+            return
+        }
+        do {
+            var outer = try value.children("SigningCertificate")
+            var ids = try outer.expect(0x30, "certs").children("certs")
+            var id = try ids.expect(0x30, "ESSCertID").children("ESSCertID")
+            var algorithm = DigestAlgorithm.sha1
+            if v2 != nil {
+                algorithm = .sha256
+                if id.peekTag == 0x30 {
+                    let identifier = try AlgorithmIdentifier(try id.expect(0x30, "hashAlgorithm"), "ESSCertIDv2 hashAlgorithm")
+                    guard let named = DigestAlgorithm(oid: identifier.oid) else {
+                        find(.formatFailure, "the signing-certificate attribute uses an unknown hash \(identifier.oid)")
+                        return
+                    }
+                    algorithm = named
+                }
+            }
+            let hash = try id.expect(0x04, "certHash").content
+            var serialMatches = true
+            if let issuerSerial = try id.optional(0x30) {
+                var parts = try issuerSerial.children("IssuerSerial")
+                _ = try parts.expect(0x30, "issuer")
+                let serial = try parts.expect(0x02, "serialNumber").content
+                serialMatches = CertificateIdentity(certificate.der[...])?.serial.elementsEqual(serial) ?? false
+            }
+            let matches = hash.elementsEqual(algorithm.hash(certificate.der)) && serialMatches
+            check("signing certificate", matches, matches ? "the signed \(v2 != nil ? "signingCertificateV2" : "signingCertificate") names the signer's certificate (\(algorithm.rawValue))"
+                                                         : "the signed signing-certificate attribute names another certificate")
+            if !matches {
+                find(.noSigningCertificateFound, "the signed signing-certificate attribute names a different certificate from the one that signed")
+            }
+        } catch {
+            find(.formatFailure, "the signing-certificate attribute does not read: \(error.description)")
+        }
+    }
+
+    /// CMSAlgorithmProtection (RFC 6211): the algorithms signed must be the ones the SignerInfo names.
+    private mutating func checkAlgorithmProtection(_ byOID: [OID: CMSAttribute]) {
+        guard let value = byOID[Self.algorithmProtection]?.values.first else { return }
+        do {
+            var fields = try value.children("CMSAlgorithmProtection")
+            let digest = try AlgorithmIdentifier(try fields.expect(0x30, "digestAlgorithm"), "CMSAlgorithmProtection digestAlgorithm")
+            var signatureMatches = true
+            if let signature = try fields.optional(0xA1) {
+                var inner = try signature.children("signatureAlgorithm [1]")
+                let oid = try inner.expect(0x06, "algorithm").objectIdentifier("CMSAlgorithmProtection signatureAlgorithm")
+                signatureMatches = oid == signer.signatureAlgorithm.oid
+            } else {
+                signatureMatches = false
+            }
+            let matches = digest.oid == signer.digestAlgorithm.oid && signatureMatches
+            check("algorithm protection", matches, matches ? "the signed CMSAlgorithmProtection names the algorithms used"
+                                                          : "the signed CMSAlgorithmProtection names other algorithms than the SignerInfo")
+            if !matches { find(.formatFailure, "CMSAlgorithmProtection does not match the SignerInfo's algorithms (an algorithm substitution)") }
+        } catch {
+            find(.formatFailure, "the CMSAlgorithmProtection attribute does not read: \(error.description)")
+        }
+    }
+
+    private mutating func readContextAndCommitment(_ byOID: [OID: CMSAttribute]) {
+        if let value = byOID[Self.eOfficeContext]?.values.first {
+            context = EOfficeContext(der: Array(value.encoded))
+            if context == nil { find(.formatFailure, "the e-Office context attribute does not read") }
+        }
+        if let value = byOID[Self.commitmentType]?.values.first {
+            var fields = try? value.children("CommitmentTypeIndication")
+            if let oid = try? fields?.expect(0x06, "commitmentTypeId").objectIdentifier("commitmentTypeId") {
+                commitment = Commitment(oid: oid.description)?.rawValue ?? oid.description
+            }
+        }
+    }
+
+    /// The signature time-stamp: a CMS SignedData over TSTInfo whose imprint is the hash of this signature value.
+    /// Returns the time it proves, nil when it does not hold (recorded as a finding).
+    private mutating func checkTimeStamp(_ token: ArraySlice<UInt8>) -> Date? {
+        func fail(_ reason: String) -> Date? {
+            check("time-stamp", false, reason)
+            find(.sigConstraintsFailure, "the signature time-stamp does not hold: \(reason)")
+            return nil
+        }
+        let structure: SignedDataStructure
+        do { structure = try SignedDataStructure(Array(token)) } catch { return fail("it does not read: \(error.description)") }
+        guard structure.eContentType == Self.tstInfoType, let info = structure.eContent, let tsaSigner = structure.signers.first else {
+            return fail("it is not a time-stamp token (no TSTInfo)")
+        }
+        let tst: TSTInfo
+        do { tst = try TSTInfo(info) } catch { return fail("its TSTInfo does not read: \(error.description)") }
+        guard let imprintAlgorithm = DigestAlgorithm(oid: tst.imprintAlgorithm) else { return fail("unknown imprint hash \(tst.imprintAlgorithm)") }
+        guard tst.imprint.elementsEqual(imprintAlgorithm.hash(Array(signer.signature))) else {
+            return fail("its message imprint is not the hash of this signature value (a time-stamp of something else)")
+        }
+        // The TSA's signature over the TSTInfo, with the same checks as any SignerInfo.
+        var inner = Run(verifier: verifier, structure: structure, signer: tsaSigner, policy: policy, validationTime: validationTime)
+        try? inner.execute(content: .embedded)
+        let authority = inner.signerCertificate?.subject.commonName ?? "an unidentified TSA"
+        let innerFailure = inner.findings.first
+        let timeStamping = inner.signerCertificate?.extendedKeyUsage.contains("1.3.6.1.5.5.7.3.8") ?? false
+        var detail = "genTime \(Self.format(tst.genTime)), serial \(Hex.encode(tst.serial)), TSA \(authority)"
+        var valid = innerFailure == nil && timeStamping
+        if !timeStamping && innerFailure == nil { detail += "; the TSA certificate lacks the timeStamping extended key usage" }
+        if let innerFailure { detail += "; " + innerFailure.1 }
+        if inner.signingTime?.source == .claimed, let claimedByTSA = inner.signingTime?.time, abs(claimedByTSA.timeIntervalSince(tst.genTime)) > 300 {
+            valid = false
+            detail += "; the TSA's signing time differs from its genTime"
+        }
+        timeStamp = Verdict.TimeStampSummary(time: tst.genTime, authority: authority, serialNumber: Hex.encode(tst.serial),
+                                             policy: tst.policy.description, valid: valid, detail: detail)
+        revocation += inner.revocation.map { finding in
+            var finding = finding
+            finding.certificate = "TSA: " + finding.certificate
+            return finding
+        }
+        guard valid else { return fail(detail) }
+        check("time-stamp", true, detail)
+        return tst.genTime
+    }
+
+    private mutating func checkValidity(at time: Date, source: Verdict.SigningTimeEvidence.Source) {
+        var allValid = true
+        for (index, certificate) in chain.enumerated() {
+            let name = certificate.subject.commonName ?? certificate.subject.description
+            let role = index == 0 ? "the signer's certificate" : "the CA certificate \"\(name)\""
+            if time > certificate.notAfter {
+                allValid = false
+                if source == .validationTime {
+                    find(.outOfBoundsNoPOE, "\(role) expired on \(Self.format(certificate.notAfter)) and nothing proves the signature was made before")
+                } else {
+                    find(.expired, "\(role) had expired on \(Self.format(certificate.notAfter)), before the signing time \(Self.format(time))")
+                }
+            } else if time < certificate.notBefore {
+                allValid = false
+                find(.notYetValid, "\(role) was not yet valid at the signing time \(Self.format(time)) (valid from \(Self.format(certificate.notBefore)))")
+            }
+        }
+        check("validity at signing time", allValid, allValid ? "every certificate on the path was valid at \(Self.format(time))"
+                                                             : "a certificate on the path was outside its validity at \(Self.format(time))")
+    }
+
+    private mutating func checkKeyUsage(_ certificate: X509Certificate) {
+        guard let usage = certificate.keyUsage else {
+            check("key usage", true, "no keyUsage extension (any use allowed)")
+            return
+        }
+        if usage.contains(.nonRepudiation) || usage.contains(.digitalSignature) {
+            check("key usage", true, usage.contains(.nonRepudiation) ? "nonRepudiation (content commitment)" : "digitalSignature")
+            return
+        }
+        let encryptionOnly = usage.contains(.keyEncipherment) || usage.contains(.dataEncipherment) || usage.contains(.keyAgreement)
+        let reason = encryptionOnly ? "the signer's certificate is for encryption or key agreement only (keyUsage \(usage.names.joined(separator: ", "))), not for signing"
+                                    : "the signer's certificate allows neither digitalSignature nor nonRepudiation (keyUsage \(usage.names.joined(separator: ", ")))"
+        check("key usage", false, reason)
+        find(.chainConstraintsFailure, reason)
+    }
+
+    private mutating func checkRevocation(at time: Date, proven: Bool) {
+        var supplied = RevocationChecker.Supplied()
+        supplied.crls = structure.crls.map(Array.init)
+        supplied.ocspResponses = structure.ocspResponses.map(Array.init)
+        let intermediates = Array(chain.dropFirst())
+        for index in 0..<(chain.count - 1) {
+            let certificate = chain[index], issuer = chain[index + 1]
+            if verifier.trust.isAnchor(certificate) { break }
+            let name = certificate.subject.commonName ?? certificate.subject.description
+            var problems = [String]()
+            let evidence = verifier.revocation.evidence(for: certificate, issuer: issuer, trust: verifier.trust, intermediates: intermediates,
+                                                        supplied: supplied, signingTime: time, validationTime: validationTime, problems: &problems)
+            guard let evidence else {
+                let detail = "no usable revocation data: " + (problems.isEmpty ? "none found" : problems.joined(separator: "; "))
+                revocation.append(Verdict.RevocationFinding(certificate: name, status: .unknown, source: nil, producedAt: nil, revokedAt: nil,
+                                                            reason: nil, detail: detail))
+                find(.tryLater, "the revocation status of \"\(name)\" cannot be established now: \(detail)")
+                continue
+            }
+            switch evidence.status {
+            case .good:
+                revocation.append(Verdict.RevocationFinding(certificate: name, status: .good, source: evidence.source, producedAt: evidence.thisUpdate,
+                                                            revokedAt: nil, reason: nil, detail: "not revoked as of \(Self.format(evidence.thisUpdate))"))
+            case .unknown:
+                revocation.append(Verdict.RevocationFinding(certificate: name, status: .unknown, source: evidence.source, producedAt: evidence.thisUpdate,
+                                                            revokedAt: nil, reason: nil, detail: "the responder does not know the certificate"))
+                find(.tryLater, "the revocation status of \"\(name)\" is unknown to \(evidence.source)")
+            case .revoked(let revokedAt, let code):
+                let reason = RevocationReason.name(code)
+                var finding = Verdict.RevocationFinding(certificate: name, status: .revoked, source: evidence.source, producedAt: evidence.thisUpdate,
+                                                        revokedAt: revokedAt, reason: reason, detail: "")
+                let reasonText = reason.map { " (\($0))" } ?? ""
+                if revokedAt <= time {
+                    finding.detail = "revoked on \(Self.format(revokedAt))\(reasonText), before the signing time"
+                    if index == 0 {
+                        find(proven ? .revoked : .revoked, "the signer's certificate was revoked on \(Self.format(revokedAt))\(reasonText), before the signature was made (\(Self.format(time)))")
+                    } else {
+                        find(.revokedCANoPOE, "the CA certificate \"\(name)\" was revoked on \(Self.format(revokedAt))\(reasonText), before the signing time")
+                    }
+                } else if proven || !Self.compromise(code) {
+                    finding.detail = "revoked on \(Self.format(revokedAt))\(reasonText), after the signature \(proven ? "proven by time-stamp" : "claimed") at \(Self.format(time)); a revocation after signing does not undo the signature (IT Act s.73)"
+                    warnings.append("\"\(name)\" was revoked on \(Self.format(revokedAt))\(reasonText), after this signature was made")
+                } else {
+                    finding.detail = "revoked on \(Self.format(revokedAt))\(reasonText); the signature claims an earlier time but nothing proves it"
+                    find(index == 0 ? .revokedNoPOE : .revokedCANoPOE,
+                         "\"\(name)\" was revoked for \(reason ?? "compromise") on \(Self.format(revokedAt)); the signature claims to be older, but without a time-stamp a holder of the compromised key could have back-dated it")
+                }
+                revocation.append(finding)
+            }
+        }
+        let clean = revocation.allSatisfy { $0.status == .good || ($0.status == .revoked && ($0.revokedAt ?? .distantPast) > time) }
+        check("revocation", clean, clean ? "no certificate on the path was revoked at the signing time" : "see the revocation findings")
+    }
+
+    /// Reasons under which a claimed time cannot be trusted after the revocation.
+    private static func compromise(_ code: Int?) -> Bool {
+        guard let code else { return true }
+        return [0, 1, 2, 10].contains(code)
+    }
+
+    // MARK: The verdict
+
+    func verdict() -> Verdict {
+        let failed = findings.first { $0.0.indication == .totalFailed }
+        let chosen = failed ?? findings.first
+        let indication = chosen?.0.indication ?? .totalPassed
+        let certificate = signerCertificate
+        let name = certificate?.subject.commonName ?? "an unidentified signer"
+        let kind = certificate.map { SignerKind.of(policies: $0.policies) } ?? .unknown
+        let summary: String
+        switch indication {
+        case .totalPassed:
+            let when = signingTime.map { "\(Self.format($0.time)) (\($0.source == .timeStamp ? "proven by time-stamp" : $0.source == .claimed ? "claimed" : "not stated"))" } ?? ""
+            summary = "Valid: signed by \(name), \(kind.words), at \(when); the content is exactly what was signed."
+        case .totalFailed:
+            summary = "Not valid: \(chosen!.1)."
+        case .indeterminate:
+            summary = "Cannot be confirmed: \(chosen!.1)."
+        }
+        var allWarnings = warnings
+        for (subIndication, reason) in findings.dropFirst() where subIndication.rawValue != chosen?.0.rawValue || reason != chosen?.1 {
+            allWarnings.append("also \(subIndication.rawValue): \(reason)")
+        }
+        return Verdict(
+            indication: indication, subIndication: chosen?.0, summary: summary,
+            signer: certificate.map { Self.signerSummary($0, kind: kind) }, signingTime: signingTime, content: contentDigest,
+            chain: chain.map { Self.certificateSummary($0, anchor: verifier.trust.isAnchor($0)) }, revocation: revocation,
+            timeStamp: timeStamp, context: context, commitment: commitment, checks: checks, warnings: allWarnings,
+            validationTime: validationTime, verifier: Verifier.name)
+    }
+
+    static func signerSummary(_ certificate: X509Certificate, kind: SignerKind) -> Verdict.SignerSummary {
+        Verdict.SignerSummary(
+            name: certificate.subject.commonName ?? certificate.subject.description, subject: certificate.subject.description,
+            issuer: certificate.issuer.description, serialNumber: certificate.serialNumberHex,
+            sha256Fingerprint: Hex.encode(certificate.sha256Fingerprint), kind: kind, kindDescription: kind.words,
+            policies: certificate.policies, keyUsage: certificate.keyUsage?.names ?? [], publicKey: certificate.publicKeyAlgorithm.description,
+            notBefore: certificate.notBefore, notAfter: certificate.notAfter)
+    }
+
+    static func certificateSummary(_ certificate: X509Certificate, anchor: Bool) -> Verdict.CertificateSummary {
+        Verdict.CertificateSummary(subject: certificate.subject.description, issuer: certificate.issuer.description,
+                                   serialNumber: certificate.serialNumberHex, sha256Fingerprint: Hex.encode(certificate.sha256Fingerprint),
+                                   notBefore: certificate.notBefore, notAfter: certificate.notAfter, trustAnchor: anchor)
+    }
+
+    static func attributeName(_ oid: OID) -> String {
+        let names: [OID: String] = [contentType: "contentType", messageDigest: "messageDigest", signingTimeOID: "signingTime",
+                                    signingCertificateV2: "signingCertificateV2", signingCertificateV1: "signingCertificate",
+                                    algorithmProtection: "CMSAlgorithmProtection", commitmentType: "commitment-type-indication",
+                                    eOfficeContext: "e-Office context"]
+        return names[oid] ?? oid.description
+    }
+
+    static func format(_ date: Date) -> String { UTCTimeText.format(date) }
+}
+
+/// TSTInfo (RFC 3161 2.4.2): the fields verification uses.
+///
+/// ```
+/// TSTInfo ::= SEQUENCE { version INTEGER, policy TSAPolicyId, messageImprint MessageImprint,
+///     serialNumber INTEGER, genTime GeneralizedTime, accuracy Accuracy OPTIONAL, ordering BOOLEAN DEFAULT FALSE,
+///     nonce INTEGER OPTIONAL, tsa [0] GeneralName OPTIONAL, extensions [1] IMPLICIT Extensions OPTIONAL }
+/// MessageImprint ::= SEQUENCE { hashAlgorithm AlgorithmIdentifier, hashedMessage OCTET STRING }
+/// ```
+struct TSTInfo {
+    let policy: OID
+    let imprintAlgorithm: OID
+    let imprint: ArraySlice<UInt8>
+    let serial: ArraySlice<UInt8>
+    let genTime: Date
+
+    init(_ der: ArraySlice<UInt8>) throws(DERError) {
+        var outer = DERScanner(der, what: "TSTInfo")
+        var fields = try outer.expect(0x30, "TSTInfo").children("TSTInfo")
+        _ = try fields.expect(0x02, "version")
+        policy = try fields.expect(0x06, "policy").objectIdentifier("TSTInfo policy")
+        var imprintFields = try fields.expect(0x30, "messageImprint").children("messageImprint")
+        imprintAlgorithm = try AlgorithmIdentifier(try imprintFields.expect(0x30, "hashAlgorithm"), "messageImprint hashAlgorithm").oid
+        imprint = try imprintFields.expect(0x04, "hashedMessage").content
+        serial = try fields.expect(0x02, "serialNumber").content
+        guard let time = DERTime.date(try fields.expect(0x18, "genTime")) else { throw DERError("TSTInfo genTime does not read") }
+        genTime = time
+    }
+}
+
+/// UTCTime and GeneralizedTime (X.680), as RFC 5280 and RFC 3161 restrict them: Z, seconds, optional fraction.
+enum DERTime {
+    static func date(_ element: DERElement) -> Date? {
+        let text = String(decoding: element.content, as: UTF8.self)
+        guard text.hasSuffix("Z") else { return nil }
+        var digits = Substring(text.dropLast())
+        var fraction = 0.0
+        if let dot = digits.firstIndex(where: { $0 == "." || $0 == "," }) {
+            fraction = Double("0." + digits[digits.index(after: dot)...]) ?? 0
+            digits = digits[..<dot]
+        }
+        guard digits.allSatisfy(\.isASCII), digits.allSatisfy(\.isNumber) else { return nil }
+        let numbers = Array(digits).map { Int(String($0))! }
+        func value(_ from: Int, _ count: Int) -> Int { numbers[from..<from + count].reduce(0) { $0 * 10 + $1 } }
+        var parts = tm()
+        switch (element.tag, numbers.count) {
+        case (0x17, 12):
+            let year = value(0, 2)
+            parts.tm_year = Int32((year >= 50 ? 1900 + year : 2000 + year) - 1900)
+            parts.tm_mon = Int32(value(2, 2) - 1); parts.tm_mday = Int32(value(4, 2))
+            parts.tm_hour = Int32(value(6, 2)); parts.tm_min = Int32(value(8, 2)); parts.tm_sec = Int32(value(10, 2))
+        case (0x18, 14):
+            parts.tm_year = Int32(value(0, 4) - 1900)
+            parts.tm_mon = Int32(value(4, 2) - 1); parts.tm_mday = Int32(value(6, 2))
+            parts.tm_hour = Int32(value(8, 2)); parts.tm_min = Int32(value(10, 2)); parts.tm_sec = Int32(value(12, 2))
+        default:
+            return nil
+        }
+        guard (0...11).contains(parts.tm_mon), (1...31).contains(parts.tm_mday), parts.tm_hour < 24, parts.tm_min < 60,
+              parts.tm_sec < 61 else { return nil }
+        return Date(timeIntervalSince1970: TimeInterval(timegm(&parts)) + fraction)
+    }
+}

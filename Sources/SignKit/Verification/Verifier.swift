@@ -1,0 +1,184 @@
+import CPKCS
+import Foundation
+import Synchronization
+
+/// What a verification accepts beyond the standards' minimum.
+public struct VerificationPolicy: Sendable {
+    /// SHA-1 digests are reported as weak: INDETERMINATE CRYPTO_CONSTRAINTS_FAILURE_NO_POE unless this is set.
+    public var acceptSHA1: Bool
+    public var minimumRSABits: Int
+
+    public init(acceptSHA1: Bool = false, minimumRSABits: Int = 2048) {
+        self.acceptSHA1 = acceptSHA1
+        self.minimumRSABits = minimumRSABits
+    }
+}
+
+/// The signed content: bytes in memory, a file streamed through the digest, or the content inside the signature.
+public enum SignedContent: Sendable {
+    case bytes([UInt8])
+    case file(String)
+    case embedded
+}
+
+/// Verifies CMS / CAdES signatures against trust anchors, as of a validation time passed in.
+///
+/// One verifier serves a whole run: each distinct certificate is parsed once (looked up by its bytes), each signer
+/// certificate's path is built and checked once, each CRL's signature is checked once. Per signature what remains is
+/// reading its DER, one digest of the content, one digest of the signed attributes and one public-key verification.
+public final class Verifier: Sendable {
+    public let trust: TrustStore
+    public let intermediates: [X509Certificate]
+    public let revocation: RevocationChecker
+    private let caches = Mutex(Caches())
+
+    private struct Caches: @unchecked Sendable {
+        /// Certificates by their DER.
+        var certificates: [[UInt8]: X509Certificate] = [:]
+        /// Built paths by signer certificate fingerprint (paths that failed are built again each time).
+        var chains: [[UInt8]: [X509Certificate]] = [:]
+    }
+
+    public static let name = "SignService signctl \(SignKitVersion.string) (OpenSSL \(String(cString: OpenSSL_version(OPENSSL_VERSION_STRING))))"
+
+    public init(trust: TrustStore, intermediates: [X509Certificate] = [], revocation: RevocationChecker = RevocationChecker()) {
+        self.trust = trust
+        self.intermediates = intermediates
+        self.revocation = revocation
+    }
+
+    /// The certificate with this DER, parsed once per verifier.
+    func certificate(_ der: ArraySlice<UInt8>) -> X509Certificate? {
+        let key = Array(der)
+        if let known = caches.withLock({ $0.certificates[key] }) { return known }
+        guard let parsed = try? X509Certificate(der: key) else { return nil }
+        caches.withLock { $0.certificates[key] = parsed }
+        return parsed
+    }
+
+    /// Verifies `signature` (a DER or BER CMS ContentInfo) over `content`.
+    ///
+    /// - Throws: `VerificationInputError` only when the input is not a readable CMS SignedData or the content cannot
+    ///   be read; every other problem is a verdict.
+    public func verify(signature: [UInt8], content: SignedContent, policy: VerificationPolicy = VerificationPolicy(),
+                       at validationTime: Date) throws(VerificationInputError) -> Verdict {
+        let structure: SignedDataStructure
+        do {
+            structure = try SignedDataStructure(signature)
+        } catch {
+            throw VerificationInputError("not a readable CMS signature: \(error.description)")
+        }
+        guard let signer = structure.signers.first else {
+            throw VerificationInputError("the SignedData has no SignerInfo: there is no signature in it")
+        }
+        var run = Run(verifier: self, structure: structure, signer: signer, policy: policy, validationTime: validationTime)
+        if structure.signers.count > 1 {
+            run.warnings.append("the SignedData holds \(structure.signers.count) signatures; this report is about the first")
+        }
+        if structure.reencodedFromBER { run.warnings.append("the signature file is BER, not DER; it was read after re-encoding") }
+        try run.execute(content: content)
+        return run.verdict()
+    }
+
+    /// The signer's path to a trust anchor (signer first, anchor last), built once per signer certificate.
+    func chain(for leaf: X509Certificate, carried: [X509Certificate], problems: inout [String]) -> Result<[X509Certificate], ChainFailure> {
+        if let known = caches.withLock({ $0.chains[leaf.sha256Fingerprint] }) { return .success(known) }
+        var untrusted = carried + intermediates
+        var fetchedURLs = Set<String>()
+        for _ in 0..<4 {
+            let outcome = buildChain(leaf: leaf, untrusted: untrusted)
+            switch outcome {
+            case .success(let chain):
+                caches.withLock { $0.chains[leaf.sha256Fingerprint] = chain }
+                return .success(chain)
+            case .failure(let failure) where failure.missingIssuer:
+                // Fetch the missing issuers named in authorityInfoAccess (cache first; online only when allowed).
+                var added = false
+                for certificate in [leaf] + untrusted {
+                    let hasIssuer = (untrusted + trust.anchors).contains { X509_check_issued($0.pointer, certificate.pointer) == X509_V_OK }
+                    guard !hasIssuer else { continue }
+                    for url in certificate.caIssuersURLs where !fetchedURLs.contains(url) {
+                        fetchedURLs.insert(url)
+                        for found in revocation.fetchIssuers(url: url, problems: &problems)
+                        where !untrusted.contains(where: { $0.sha256Fingerprint == found.sha256Fingerprint }) {
+                            untrusted.append(found)
+                            added = true
+                        }
+                    }
+                }
+                if !added { return outcome }
+            case .failure:
+                return outcome
+            }
+        }
+        return buildChain(leaf: leaf, untrusted: untrusted)
+    }
+
+    struct ChainFailure: Error {
+        let subIndication: SubIndication
+        let reason: String
+        let missingIssuer: Bool
+    }
+
+    private func buildChain(leaf: X509Certificate, untrusted: [X509Certificate]) -> Result<[X509Certificate], ChainFailure> {
+        OpenSSLError.clearQueue()
+        defer { OpenSSLError.clearQueue() }
+        guard let context = X509_STORE_CTX_new(), let stack = cpkcs_sk_X509_new() else {  // both owned, freed below
+            return .failure(ChainFailure(subIndication: .certificateChainGeneralFailure, reason: "out of memory", missingIssuer: false))
+        }
+        defer {
+            X509_STORE_CTX_free(context)
+            cpkcs_sk_X509_free(stack)
+        }
+        for certificate in untrusted { _ = cpkcs_sk_X509_push(stack, certificate.pointer) }
+        guard X509_STORE_CTX_init(context, trust.store, leaf.pointer, stack) == 1 else {
+            return .failure(ChainFailure(subIndication: .certificateChainGeneralFailure, reason: OpenSSLError.drain("X509_STORE_CTX_init").description,
+                                         missingIssuer: false))
+        }
+        // Validity is judged per signature at its own signing time, not at the clock's time.
+        X509_STORE_CTX_set_flags(context, UInt(X509_V_FLAG_NO_CHECK_TIME))
+        if X509_verify_cert(context) == 1 {
+            guard let built = X509_STORE_CTX_get1_chain(context) else {  // get1: a new stack of new references
+                return .failure(ChainFailure(subIndication: .certificateChainGeneralFailure, reason: "no chain", missingIssuer: false))
+            }
+            defer { cpkcs_sk_X509_pop_free(built) }
+            var chain = [X509Certificate]()
+            for index in 0..<cpkcs_sk_X509_num(built) {
+                guard let x509 = cpkcs_sk_X509_value(built, index),
+                      let der = try? OpenSSLDER.encode("i2d_X509", { i2d_X509(x509, &$0) }),
+                      let certificate = certificate(der[...]) else {
+                    return .failure(ChainFailure(subIndication: .certificateChainGeneralFailure, reason: "a path certificate does not re-encode",
+                                                 missingIssuer: false))
+                }
+                chain.append(certificate)
+            }
+            return .success(chain)
+        }
+        let error = X509_STORE_CTX_get_error(context)
+        let depth = X509_STORE_CTX_get_error_depth(context)
+        let text = String(cString: X509_verify_cert_error_string(Int(error)))
+        let at: String
+        if let current = X509_STORE_CTX_get_current_cert(context),  // get0: owned by the context
+           let der = try? OpenSSLDER.encode("i2d_X509", { i2d_X509(current, &$0) }), let certificate = certificate(der[...]) {
+            at = " at \"\(certificate.subject.commonName ?? certificate.subject.description)\" (depth \(depth))"
+        } else {
+            at = " at depth \(depth)"
+        }
+        let reason = "\(text)\(at)"
+        switch error {
+        case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT, X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY, X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
+            return .failure(ChainFailure(subIndication: .noCertificateChainFound,
+                                         reason: "no path to a trusted root: \(reason); an intermediate CA certificate is missing or the root is not trusted",
+                                         missingIssuer: true))
+        case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN, X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
+            return .failure(ChainFailure(subIndication: .noCertificateChainFound,
+                                         reason: "the path ends at a root that is not in the trust store: \(reason)", missingIssuer: false))
+        case X509_V_ERR_PATH_LENGTH_EXCEEDED, X509_V_ERR_INVALID_CA, X509_V_ERR_KEYUSAGE_NO_CERTSIGN, X509_V_ERR_INVALID_PURPOSE,
+             X509_V_ERR_UNHANDLED_CRITICAL_EXTENSION, X509_V_ERR_INVALID_EXTENSION, X509_V_ERR_INVALID_NON_CA,
+             X509_V_ERR_PATH_LOOP:
+            return .failure(ChainFailure(subIndication: .chainConstraintsFailure, reason: reason, missingIssuer: false))
+        default:
+            return .failure(ChainFailure(subIndication: .certificateChainGeneralFailure, reason: reason, missingIssuer: false))
+        }
+    }
+}

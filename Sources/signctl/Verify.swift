@@ -1,0 +1,137 @@
+import ArgumentParser
+import Foundation
+import SignKit
+
+struct Verify: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Verify a detached CMS/CAdES signature over its content, as an auditor or a court would.",
+        discussion: """
+            The verdict uses ETSI EN 319 102-1 terms: TOTAL-PASSED, TOTAL-FAILED or INDETERMINATE with a \
+            sub-indication. Each signature is judged at its signing time: the time-stamp's time where there is one, \
+            else the time the signer claims (the report says which). The path must reach a certificate in the trust \
+            folder; intermediates come from the signature, --intermediates, or the issuer URLs in the certificates \
+            (online). Revocation is checked through OCSP and CRLs, fetched with short timeouts and cached; \
+            --offline uses only the cache and what the signature carries. A certificate revoked after the signing \
+            time still gives a valid signature (IT Act s.73) when the time is proven or the reason is not a \
+            compromise; the report notes it.
+
+            Exit codes: 0 TOTAL-PASSED, 1 TOTAL-FAILED, 2 INDETERMINATE, 3 usage error or unreadable input \
+            (not a CMS signature, unreadable content or trust folder).
+            The --json report's schema is in docs/verification.md.
+            """
+    )
+
+    @Argument(help: ArgumentHelp("The signature (.p7s, DER or PEM).", valueName: "signature"))
+    var signature: String
+
+    @Option(help: ArgumentHelp("The signed content (for detached signatures).", valueName: "file"))
+    var content: String?
+
+    @Option(help: ArgumentHelp("Folder of trusted root certificates (default: $SIGNSERVICE_TRUST, else /etc/signservice/trust).", valueName: "dir"))
+    var trust: String?
+
+    @Option(help: ArgumentHelp("Folder of intermediate CA certificates to build paths with.", valueName: "dir"))
+    var intermediates: String?
+
+    @Option(help: ArgumentHelp("Validation time (RFC 3339, e.g. 2026-11-23T10:00:00Z, or a date); default now.", valueName: "time"))
+    var at: String?
+
+    @Flag(help: "Fetch nothing: use only cached revocation data and what the signature carries.")
+    var offline = false
+
+    @Option(help: ArgumentHelp("Revocation cache folder (default: $SIGNSERVICE_CACHE, else ~/.cache/signservice).", valueName: "dir"))
+    var cache: String?
+
+    @Option(help: ArgumentHelp("Seconds each OCSP, CRL or certificate fetch may take.", valueName: "seconds"))
+    var timeout: Double = 5
+
+    @Flag(name: .customLong("accept-sha1"), help: "Accept SHA-1 legacy signatures instead of reporting them INDETERMINATE.")
+    var acceptSHA1 = false
+
+    @Flag(help: "Print the report as JSON (schema: docs/verification.md).")
+    var json = false
+
+    func validate() throws {
+        if timeout <= 0 || timeout > 60 { throw ValidationError("--timeout must be between 0 and 60 seconds") }
+        if let at, VerifyTime.parse(at) == nil { throw ValidationError("--at must be an RFC 3339 time or a date (YYYY-MM-DD), not \(at)") }
+    }
+
+    func run() throws {
+        let trustFolder = try Self.trustFolder(trust)
+        let store: TrustStore
+        let extra: [X509Certificate]
+        do {
+            store = try TrustStore.load(directory: trustFolder)
+            extra = try intermediates.map { try CertificateFolder.load(directory: $0, what: "intermediates folder") } ?? []
+        } catch {
+            throw CommandFailure(status: .usage, message: "\(error)")
+        }
+        let bytes = try Self.readSignature(signature)
+        if let content, !FileManager.default.isReadableFile(atPath: content) {
+            throw CommandFailure(status: .usage, message: "cannot read the content file \(content)")
+        }
+        let options = RevocationOptions(online: !offline, cacheDirectory: cache ?? RevocationOptions.defaultCacheDirectory, timeout: timeout)
+        let verifier = Verifier(trust: store, intermediates: extra, revocation: RevocationChecker(options: options))
+        let time = at.flatMap(VerifyTime.parse) ?? Date()
+        let verdict: Verdict
+        do {
+            verdict = try verifier.verify(signature: bytes, content: content.map { .file($0) } ?? .embedded,
+                                          policy: VerificationPolicy(acceptSHA1: acceptSHA1), at: time)
+        } catch {
+            throw CommandFailure(status: .usage, message: "\(signature): \(error.description)")
+        }
+        if json {
+            let report = VerificationReport(signatureFile: signature, contentFile: content, trustFolder: trustFolder, offline: offline,
+                                            verdict: verdict)
+            print(try report.json())
+        } else {
+            print(HumanReport.text(verdict, signatureFile: signature, contentFile: content))
+        }
+        switch verdict.indication {
+        case .totalPassed: return
+        case .totalFailed: throw ExitCode(1)
+        case .indeterminate: throw ExitCode(2)
+        }
+    }
+
+    static func trustFolder(_ given: String?) throws -> String {
+        if let given { return given }
+        if let environment = ProcessInfo.processInfo.environment["SIGNSERVICE_TRUST"], !environment.isEmpty { return environment }
+        if FileManager.default.fileExists(atPath: "/etc/signservice/trust") { return "/etc/signservice/trust" }
+        throw CommandFailure(status: .usage, message: "no trust store: pass --trust DIR (a folder of root certificates, e.g. CCA India 2022; "
+                             + "see README \"Trusting India's root\"), set SIGNSERVICE_TRUST, or install roots in /etc/signservice/trust")
+    }
+
+    /// The signature's bytes: DER as is, PEM ("-----BEGIN PKCS7-----" or "CMS") decoded. Size-capped.
+    static func readSignature(_ path: String) throws -> [UInt8] {
+        guard let handle = FileHandle(forReadingAtPath: path) else {
+            throw CommandFailure(status: .usage, message: "cannot read the signature file \(path)")
+        }
+        defer { try? handle.close() }
+        let limit = 32 << 20
+        let data = (try? handle.read(upToCount: limit + 1)) ?? nil
+        guard let data, !data.isEmpty else { throw CommandFailure(status: .usage, message: "\(path) is empty") }
+        guard data.count <= limit else {
+            throw CommandFailure(status: .usage, message: "\(path) is larger than \(limit >> 20) MiB: not a detached signature")
+        }
+        if data.starts(with: Array("-----BEGIN ".utf8)) {
+            let text = String(decoding: data, as: UTF8.self)
+            let body = text.split(separator: "\n").filter { !$0.hasPrefix("-----") }.joined()
+            guard let decoded = Data(base64Encoded: body) else {
+                throw CommandFailure(status: .usage, message: "\(path) is PEM but its base64 body does not decode")
+            }
+            return Array(decoded)
+        }
+        return Array(data)
+    }
+}
+
+enum VerifyTime {
+    static func parse(_ text: String) -> Date? {
+        let full = ISO8601DateFormatter()
+        if let date = full.date(from: text) { return date }
+        let day = ISO8601DateFormatter()
+        day.formatOptions = [.withFullDate]
+        return day.date(from: text)
+    }
+}
