@@ -56,7 +56,7 @@ let package = Package(
             path: "Benchmarks/SignBench"
         ),
         // Shared by the test targets: the token rig, running commands, checking with the openssl CLI.
-        .target(name: "TestSupport", dependencies: ["SignKit", .product(name: "Logging", package: "swift-log")],
+        .target(name: "TestSupport", dependencies: ["SignKit", "CPKCS", .product(name: "Logging", package: "swift-log")],
                 path: "Tests/TestSupport"),
         .testTarget(name: "SignKitTests", dependencies: ["SignKit", "CPKCS", "TestSupport"]),
         .testTarget(

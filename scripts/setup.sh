@@ -11,6 +11,7 @@ PACKAGES=(
   softhsm2 vsmartcard-vpcd                        # software token; virtual reader for the emulated card
   python3 python3-cryptography                    # the emulated PIV card and the TSA (scripts/rig/)
   pinentry-curses                                 # a real pinentry for the --pinentry tests
+  libengine-pkcs11-openssl                        # libp11: openssl signs with token keys (real-world verify inputs)
   util-linux iproute2 procps                      # unshare/nsenter, ip, ps for the rig
   ca-certificates
 )

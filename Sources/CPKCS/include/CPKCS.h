@@ -25,6 +25,7 @@
 #include <openssl/rand.h>
 #include <openssl/bn.h>
 #include <openssl/ocsp.h>
+#include <openssl/pem.h>
 
 #include <winscard.h>
 #include <reader.h>

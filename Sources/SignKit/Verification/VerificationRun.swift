@@ -62,6 +62,9 @@ struct Run {
             find(.cryptoConstraintsFailureNoPOE, "the signature algorithm \(signer.signatureAlgorithm.oid) is not one this verifier knows (RSA PKCS#1 v1.5 and ECDSA are)")
             return
         }
+        if !signer.digestAlgorithm.hasNoParameters || !signer.signatureAlgorithm.hasNoParameters {
+            find(.formatFailure, "the digest or signature algorithm carries parameters where none (or NULL) are allowed")
+        }
         if let named = signatureAlgorithm.digest, named != digestAlgorithm {
             find(.formatFailure, "the signature algorithm names \(named.rawValue) but the digest algorithm is \(digestAlgorithm.rawValue)")
         }
