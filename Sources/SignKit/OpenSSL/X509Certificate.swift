@@ -44,6 +44,8 @@ public final class X509Certificate: @unchecked Sendable {
         self.pointer = parsed
         self.der = der
         self.sha256Fingerprint = SHA256Hasher.hash(der)
+        self.subject = DistinguishedName(X509_get_subject_name(parsed))  // get0: owned by the X509, copied out
+        self.issuer = DistinguishedName(X509_get_issuer_name(parsed))  // get0: owned by the X509, copied out
         _ = X509_check_purpose(parsed, -1, 0)  // fills OpenSSL's extension cache now, see the type's comment
     }
 
@@ -73,8 +75,8 @@ public final class X509Certificate: @unchecked Sendable {
     // MARK: Names
 
     /// The subject's attributes in the order they appear (most general first, as in the DER).
-    public var subject: DistinguishedName { DistinguishedName(X509_get_subject_name(pointer)) }  // get0: owned by the X509
-    public var issuer: DistinguishedName { DistinguishedName(X509_get_issuer_name(pointer)) }  // get0: owned by the X509
+    public let subject: DistinguishedName
+    public let issuer: DistinguishedName
 
     /// The serial number in upper-case hex, as CAs and revocation lists print it.
     public var serialNumberHex: String {

@@ -77,6 +77,12 @@ public final class CMSSignedData: @unchecked Sendable {
         return Array(UnsafeBufferPointer(start: ASN1_STRING_get0_data(value), count: Int(ASN1_STRING_length(value))))
     }
 
+    /// The signed attributes' DER as signed (a SET), what the signature value covers.
+    public func signedAttributesDER(signer index: Int = 0) throws -> [UInt8] {
+        guard let signer = cpkcs_CMS_signer(pointer, Int32(index)) else { throw SigningError("no SignerInfo \(index)") }
+        return try OpenSSLDER.encode("signed attributes DER") { cpkcs_CMS_signed_attributes_der(signer, &$0) }
+    }
+
     public func signedAttributes(signer index: Int = 0) throws -> [Attribute] {
         try attributes(signer: index, signed: true)
     }

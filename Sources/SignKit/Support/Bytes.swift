@@ -5,6 +5,7 @@ import Foundation
 public enum Hex {
     /// Lower-case hex of `bytes`, with an optional separator between bytes ("3b:8a" or "3B 8A").
     public static func encode(_ bytes: some Sequence<UInt8>, separator: String = "", uppercase: Bool = false) -> String {
+        if separator.isEmpty, !uppercase, let contiguous = bytes as? [UInt8] { return lowercase(contiguous) }
         let digits = Array((uppercase ? "0123456789ABCDEF" : "0123456789abcdef").utf8)
         var out = [UInt8]()
         for (index, byte) in bytes.enumerated() {
@@ -13,6 +14,19 @@ public enum Hex {
             out.append(digits[Int(byte & 0x0F)])
         }
         return String(decoding: out, as: UTF8.self)
+    }
+
+    /// The common case (a digest or fingerprint) written straight into the string's storage.
+    private static func lowercase(_ bytes: [UInt8]) -> String {
+        String(unsafeUninitializedCapacity: bytes.count * 2) { buffer in
+            let digits: StaticString = "0123456789abcdef"
+            let table = digits.utf8Start
+            for (index, byte) in bytes.enumerated() {
+                buffer[2 * index] = table[Int(byte >> 4)]
+                buffer[2 * index + 1] = table[Int(byte & 0x0F)]
+            }
+            return bytes.count * 2
+        }
     }
 
     /// Bytes from hex, ignoring spaces and colons; nil when a character is not a hex digit or a nibble is left over.
@@ -88,7 +102,24 @@ public enum UTCTimeText {
         var seconds = time_t(date.timeIntervalSince1970.rounded(.down))
         var parts = tm()
         gmtime_r(&seconds, &parts)
-        func two(_ value: Int32) -> String { value < 10 ? "0\(value)" : "\(value)" }
-        return "\(parts.tm_year + 1900)-\(two(parts.tm_mon + 1))-\(two(parts.tm_mday))T\(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec))Z"
+        var bytes = [UInt8]()
+        bytes.reserveCapacity(20)
+        func digits(_ value: Int32, _ count: Int) {
+            var divisor: Int32 = 1
+            for _ in 1..<count { divisor *= 10 }
+            var rest = value
+            while divisor > 0 {
+                bytes.append(UInt8(0x30 + (rest / divisor) % 10))
+                rest %= divisor
+                divisor /= 10
+            }
+        }
+        digits(parts.tm_year + 1900, 4); bytes.append(UInt8(ascii: "-"))
+        digits(parts.tm_mon + 1, 2); bytes.append(UInt8(ascii: "-"))
+        digits(parts.tm_mday, 2); bytes.append(UInt8(ascii: "T"))
+        digits(parts.tm_hour, 2); bytes.append(UInt8(ascii: ":"))
+        digits(parts.tm_min, 2); bytes.append(UInt8(ascii: ":"))
+        digits(parts.tm_sec, 2); bytes.append(UInt8(ascii: "Z"))
+        return String(decoding: bytes, as: UTF8.self)
     }
 }

@@ -18,15 +18,25 @@ public enum DigestAlgorithm: String, Sendable, Codable, CaseIterable {
     /// SHA-1 is broken for collisions (SHAttered, 2017) and no longer accepted for new signatures.
     public var isWeak: Bool { self == .sha1 }
 
-    var evp: OpaquePointer {  // EVP_MD*, static: never freed
-        switch self {
-        case .sha1: EVP_sha1()
-        case .sha224: EVP_sha224()
-        case .sha256: EVP_sha256()
-        case .sha384: EVP_sha384()
-        case .sha512: EVP_sha512()
-        }
+    /// The EVP_MD, fetched from the default provider once (an implicit fetch on every digest costs a lookup).
+    var evp: OpaquePointer {  // EVP_MD*, fetched once, never freed
+        Self.fetched[self]!
     }
+
+    private nonisolated(unsafe) static let fetched: [DigestAlgorithm: OpaquePointer] = {
+        var table = [DigestAlgorithm: OpaquePointer]()
+        for algorithm in DigestAlgorithm.allCases {
+            let name = switch algorithm {
+            case .sha1: "SHA1"
+            case .sha224: "SHA224"
+            case .sha256: "SHA256"
+            case .sha384: "SHA384"
+            case .sha512: "SHA512"
+            }
+            table[algorithm] = EVP_MD_fetch(nil, name, nil) ?? EVP_get_digestbyname(name)
+        }
+        return table
+    }()
 
     public func hash(_ bytes: some ContiguousBytes) -> [UInt8] {
         var digest = [UInt8](repeating: 0, count: Int(EVP_MAX_MD_SIZE))

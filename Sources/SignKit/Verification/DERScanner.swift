@@ -98,6 +98,12 @@ private func hex(_ byte: UInt8) -> String {
 public struct OID: Hashable, Sendable, CustomStringConvertible {
     public let bytes: [UInt8]
 
+    public func hash(into hasher: inout Hasher) {
+        bytes.withUnsafeBytes { hasher.combine(bytes: $0) }  // one call, not one per byte
+    }
+
+    public static func == (lhs: OID, rhs: OID) -> Bool { lhs.bytes == rhs.bytes }
+
     init(content: some Collection<UInt8>) { bytes = Array(content) }
 
     /// From dotted form; a malformed literal is a programming error.

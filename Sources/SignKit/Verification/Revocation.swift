@@ -38,6 +38,22 @@ struct RevocationEvidence: Sendable {
     var nextUpdate: Date?
     /// The CRL or OCSP response as received, for bundles.
     var der: [UInt8]
+    /// "not revoked as of ...", made once: the same evidence serves every signature of the certificate.
+    private let asOf: String
+
+    init(status: Status, source: String, thisUpdate: Date, nextUpdate: Date?, der: [UInt8]) {
+        self.status = status
+        self.source = source
+        self.thisUpdate = thisUpdate
+        self.nextUpdate = nextUpdate
+        self.der = der
+        self.asOf = "not revoked as of \(UTCTimeText.format(thisUpdate))"
+    }
+
+    func goodFinding(name: String) -> Verdict.RevocationFinding {
+        Verdict.RevocationFinding(certificate: name, status: .good, source: source, producedAt: thisUpdate, revokedAt: nil, reason: nil,
+                                  detail: asOf)
+    }
 
     /// Usable to judge a signature made at `signingTime`, checked at `validationTime`: current at the validation time,
     /// or issued after the signing time (it then knows of any revocation before the signature; RFC 5280 keeps revoked
@@ -124,7 +140,7 @@ public final class RevocationChecker: Sendable {
         /// CRLs by SHA-256 of their DER, with the fingerprints of issuers whose signature on them was checked.
         var crls: [[UInt8]: (crl: CertificateRevocationList, verifiedBy: Set<[UInt8]>, badFor: Set<[UInt8]>)] = [:]
         /// Evidence by certificate fingerprint.
-        var evidence: [[UInt8]: RevocationEvidence] = [:]
+        var evidence: [FingerprintKey: RevocationEvidence] = [:]
         /// URLs that failed in this run, so one dead server costs one timeout, not one per signature.
         var failedURLs: [String: String] = [:]
         /// Issuer certificates fetched through authorityInfoAccess, by URL.
@@ -145,7 +161,7 @@ public final class RevocationChecker: Sendable {
     /// `problems` collects why sources failed, for the report.
     func evidence(for certificate: X509Certificate, issuer: X509Certificate, trust: TrustStore, intermediates: [X509Certificate],
                   supplied: Supplied, signingTime: Date, validationTime: Date, problems: inout [String]) -> RevocationEvidence? {
-        let key = certificate.sha256Fingerprint
+        let key = FingerprintKey(certificate)
         if let known = state.withLock({ $0.evidence[key] }), known.isUsable(signingTime: signingTime, validationTime: validationTime) {
             return known
         }

@@ -130,40 +130,40 @@ struct SignerInfoStructure {
     let unsignedAttributes: [CMSAttribute]
 
     init(_ element: DERElement, index: Int) throws(DERError) {
-        let name = "SignerInfo \(index + 1)"
-        guard element.tag == 0x30 else { throw DERError("\(name) is not a SEQUENCE") }
-        var fields = try element.children(name)
-        version = try fields.expect(0x02, "version").smallInteger("\(name) version")
-        guard let sid = try fields.next() else { throw DERError("\(name): the signer identifier is missing") }
+        // Fixed names (no interpolation): this runs for every signature; errors add the position themselves.
+        guard element.tag == 0x30 else { throw DERError("SignerInfo \(index + 1) is not a SEQUENCE") }
+        var fields = try element.children("SignerInfo")
+        version = try fields.expect(0x02, "version").smallInteger("SignerInfo version")
+        guard let sid = try fields.next() else { throw DERError("SignerInfo \(index + 1): the signer identifier is missing") }
         switch sid.tag {
         case 0x30:
-            var parts = try sid.children("\(name) issuerAndSerialNumber")
+            var parts = try sid.children("SignerInfo issuerAndSerialNumber")
             let issuer = try parts.expect(0x30, "issuer").encoded
             let serial = try parts.expect(0x02, "serialNumber").content
             identifier = .issuerAndSerial(issuer: issuer, serial: serial)
         case 0x80:
             identifier = .subjectKeyIdentifier(sid.content)
         default:
-            throw DERError("\(name): the signer identifier has tag 0x\(String(sid.tag, radix: 16))")
+            throw DERError("SignerInfo \(index + 1): the signer identifier has tag 0x\(String(sid.tag, radix: 16))")
         }
-        digestAlgorithm = try AlgorithmIdentifier(try fields.expect(0x30, "digestAlgorithm"), "\(name) digestAlgorithm")
+        digestAlgorithm = try AlgorithmIdentifier(try fields.expect(0x30, "digestAlgorithm"), "SignerInfo digestAlgorithm")
         if let signed = try fields.optional(0xA0) {
             var der = Array(signed.encoded)
             der[0] = 0x31
             signedAttributesDER = der
-            signedAttributes = try CMSAttribute.list(signed, "\(name) signedAttrs")
+            signedAttributes = try CMSAttribute.list(signed, "SignerInfo signedAttrs")
         } else {
             signedAttributesDER = nil
             signedAttributes = []
         }
-        signatureAlgorithm = try AlgorithmIdentifier(try fields.expect(0x30, "signatureAlgorithm"), "\(name) signatureAlgorithm")
+        signatureAlgorithm = try AlgorithmIdentifier(try fields.expect(0x30, "signatureAlgorithm"), "SignerInfo signatureAlgorithm")
         signature = try fields.expect(0x04, "signature").content
         if let unsigned = try fields.optional(0xA1) {
-            unsignedAttributes = try CMSAttribute.list(unsigned, "\(name) unsignedAttrs")
+            unsignedAttributes = try CMSAttribute.list(unsigned, "SignerInfo unsignedAttrs")
         } else {
             unsignedAttributes = []
         }
-        guard fields.isAtEnd else { throw DERError("\(name) has unexpected fields after its signature") }
+        guard fields.isAtEnd else { throw DERError("SignerInfo \(index + 1) has unexpected fields after its signature") }
     }
 }
 
@@ -195,9 +195,10 @@ struct CMSAttribute {
         var scanner = try element.children(name)
         var attributes = [CMSAttribute]()
         while let attribute = try scanner.next() {
-            var fields = try attribute.children("\(name) attribute \(attributes.count + 1)")
-            let oid = try fields.expect(0x06, "attrType").objectIdentifier("\(name) attrType")
-            var values = try fields.expect(0x31, "attrValues").children("\(name) attrValues of \(oid)")
+            // Names are fixed strings: this runs for every attribute of every signature.
+            var fields = try attribute.children(name)
+            let oid = try fields.expect(0x06, "attrType").objectIdentifier("an attribute type")
+            var values = try fields.expect(0x31, "attrValues").children(name)
             attributes.append(CMSAttribute(oid: oid, values: try values.all()))
         }
         return attributes

@@ -41,6 +41,7 @@ struct Run {
     static let commitmentType = OID(AttributeOID.commitmentTypeIndication)
     static let eOfficeContext = OID(AttributeOID.eOfficeContext)
     static let timeStampToken = OID(AttributeOID.signatureTimeStampToken)
+    static let commitments = Dictionary(uniqueKeysWithValues: Commitment.allCases.map { (OID($0.oid), $0) })
 
     mutating func check(_ name: String, _ passed: Bool, _ detail: String) {
         checks.append(Verdict.Check(name: name, passed: passed, detail: detail))
@@ -100,7 +101,7 @@ struct Run {
 
         // Signed attributes: each once, the required ones present, the digest matching.
         let attributes = signer.signedAttributes
-        var byOID = [OID: CMSAttribute]()
+        var byOID = AttributeTable()
         if signer.signedAttributesDER != nil {
             for attribute in attributes {
                 if byOID[attribute.oid] != nil {
@@ -122,8 +123,8 @@ struct Run {
             if let attribute = byOID[Self.messageDigest] {
                 if let value = attribute.values.first, value.tag == 0x04 {
                     let matches = value.content.elementsEqual(digest)
-                    check("message digest", matches, matches ? "the content's \(digestAlgorithm.rawValue) equals the signed messageDigest"
-                                                            : "the content's \(digestAlgorithm.rawValue) differs from the signed messageDigest")
+                    check("message digest", matches, matches ? "the content's digest equals the signed messageDigest"
+                                                            : "the content's digest differs from the signed messageDigest")
                     if !matches { find(.hashFailure, "the content is not what was signed: its \(digestAlgorithm.rawValue) differs from the signed message digest") }
                 } else {
                     find(.formatFailure, "the messageDigest attribute is not an OCTET STRING")
@@ -154,7 +155,7 @@ struct Run {
         }
         let signatureValid = keyMatches && certificate.verifySignature(signer.signature, digest: signedBytesDigest, algorithm: digestAlgorithm)
         check("signature value", signatureValid, signatureValid
-              ? "the \(signatureAlgorithm.keyType.rawValue) signature verifies with the signer certificate's public key"
+              ? "the signature verifies with the signer certificate's public key"
               : "the signature does not verify with the signer certificate's public key")
         if !signatureValid {
             find(.sigCryptoFailure, keyMatches ? "the signature value does not verify with the signer's public key (altered signature or attributes, or another key)"
@@ -197,11 +198,10 @@ struct Run {
 
         // The path to a trust anchor.
         var problems = [String]()
-        let carried = structure.certificates.compactMap { verifier.certificate($0) }
-        switch verifier.chain(for: certificate, carried: carried, problems: &problems) {
+        switch verifier.chain(for: certificate, carried: { structure.certificates.compactMap { verifier.certificate($0) } }, problems: &problems) {
         case .success(let built):
             chain = built
-            check("certification path", true, "a path of \(built.count) certificates reaches the trust anchor \"\(built.last?.subject.commonName ?? "?")\"")
+            check("certification path", true, "the path reaches a trust anchor")
         case .failure(let failure):
             let extra = problems.isEmpty ? "" : " (\(problems.joined(separator: "; ")))"
             check("certification path", false, failure.reason + extra)
@@ -230,7 +230,7 @@ struct Run {
     }
 
     /// signingCertificateV2 (RFC 5035) or signingCertificate (RFC 2634): the first ESSCertID must name the signer.
-    private mutating func checkSigningCertificateAttribute(_ byOID: [OID: CMSAttribute], certificate: X509Certificate) {
+    private mutating func checkSigningCertificateAttribute(_ byOID: AttributeTable, certificate: X509Certificate) {
         let v2 = byOID[Self.signingCertificateV2], v1 = byOID[Self.signingCertificateV1]
         guard let attribute = v2 ?? v1, let value = attribute.values.first else {
             if signer.signedAttributesDER != nil {
@@ -262,8 +262,10 @@ struct Run {
                 let serial = try parts.expect(0x02, "serialNumber").content
                 serialMatches = CertificateIdentity(certificate.der[...])?.serial.elementsEqual(serial) ?? false
             }
-            let matches = hash.elementsEqual(algorithm.hash(certificate.der)) && serialMatches
-            check("signing certificate", matches, matches ? "the signed \(v2 != nil ? "signingCertificateV2" : "signingCertificate") names the signer's certificate (\(algorithm.rawValue))"
+            let certificateHash = algorithm == .sha256 ? certificate.sha256Fingerprint : algorithm.hash(certificate.der)
+            let matches = hash.elementsEqual(certificateHash) && serialMatches
+            check("signing certificate", matches, matches ? (v2 != nil ? "the signed signingCertificateV2 names the signer's certificate"
+                                                                       : "the signed signingCertificate (SHA-1) names the signer's certificate")
                                                          : "the signed signing-certificate attribute names another certificate")
             if !matches {
                 find(.noSigningCertificateFound, "the signed signing-certificate attribute names a different certificate from the one that signed")
@@ -274,7 +276,7 @@ struct Run {
     }
 
     /// CMSAlgorithmProtection (RFC 6211): the algorithms signed must be the ones the SignerInfo names.
-    private mutating func checkAlgorithmProtection(_ byOID: [OID: CMSAttribute]) {
+    private mutating func checkAlgorithmProtection(_ byOID: AttributeTable) {
         guard let value = byOID[Self.algorithmProtection]?.values.first else { return }
         do {
             var fields = try value.children("CMSAlgorithmProtection")
@@ -296,7 +298,7 @@ struct Run {
         }
     }
 
-    private mutating func readContextAndCommitment(_ byOID: [OID: CMSAttribute]) {
+    private mutating func readContextAndCommitment(_ byOID: AttributeTable) {
         if let value = byOID[Self.eOfficeContext]?.values.first {
             context = EOfficeContext(der: Array(value.encoded))
             if context == nil { find(.formatFailure, "the e-Office context attribute does not read") }
@@ -304,7 +306,7 @@ struct Run {
         if let value = byOID[Self.commitmentType]?.values.first {
             var fields = try? value.children("CommitmentTypeIndication")
             if let oid = try? fields?.expect(0x06, "commitmentTypeId").objectIdentifier("commitmentTypeId") {
-                commitment = Commitment(oid: oid.description)?.rawValue ?? oid.description
+                commitment = Self.commitments[oid]?.rawValue ?? oid.description
             }
         }
     }
@@ -371,8 +373,8 @@ struct Run {
                 find(.notYetValid, "\(role) was not yet valid at the signing time \(Self.format(time)) (valid from \(Self.format(certificate.notBefore)))")
             }
         }
-        check("validity at signing time", allValid, allValid ? "every certificate on the path was valid at \(Self.format(time))"
-                                                             : "a certificate on the path was outside its validity at \(Self.format(time))")
+        check("validity at signing time", allValid, allValid ? "every certificate on the path was valid at the signing time"
+                                                             : "a certificate on the path was outside its validity at the signing time")
     }
 
     private mutating func checkKeyUsage(_ certificate: X509Certificate) {
@@ -412,8 +414,7 @@ struct Run {
             }
             switch evidence.status {
             case .good:
-                revocation.append(Verdict.RevocationFinding(certificate: name, status: .good, source: evidence.source, producedAt: evidence.thisUpdate,
-                                                            revokedAt: nil, reason: nil, detail: "not revoked as of \(Self.format(evidence.thisUpdate))"))
+                revocation.append(evidence.goodFinding(name: name))
             case .unknown:
                 revocation.append(Verdict.RevocationFinding(certificate: name, status: .unknown, source: evidence.source, producedAt: evidence.thisUpdate,
                                                             revokedAt: nil, reason: nil, detail: "the responder does not know the certificate"))
@@ -459,7 +460,8 @@ struct Run {
         let indication = chosen?.0.indication ?? .totalPassed
         let certificate = signerCertificate
         let name = certificate?.subject.commonName ?? "an unidentified signer"
-        let kind = certificate.map { SignerKind.of(policies: $0.policies) } ?? .unknown
+        let signerSummary = certificate.map { verifier.signerSummary(of: $0) }
+        let kind = signerSummary?.kind ?? .unknown
         let summary: String
         switch indication {
         case .totalPassed:
@@ -476,8 +478,8 @@ struct Run {
         }
         return Verdict(
             indication: indication, subIndication: chosen?.0, summary: summary,
-            signer: certificate.map { Self.signerSummary($0, kind: kind) }, signingTime: signingTime, content: contentDigest,
-            chain: chain.map { Self.certificateSummary($0, anchor: verifier.trust.isAnchor($0)) }, revocation: revocation,
+            signer: signerSummary, signingTime: signingTime, content: contentDigest,
+            chain: chain.map { verifier.summary(of: $0) }, revocation: revocation,
             timeStamp: timeStamp, context: context, commitment: commitment, checks: checks, warnings: allWarnings,
             validationTime: validationTime, verifier: Verifier.name)
     }
@@ -540,16 +542,25 @@ struct TSTInfo {
 /// UTCTime and GeneralizedTime (X.680), as RFC 5280 and RFC 3161 restrict them: Z, seconds, optional fraction.
 enum DERTime {
     static func date(_ element: DERElement) -> Date? {
-        let text = String(decoding: element.content, as: UTF8.self)
-        guard text.hasSuffix("Z") else { return nil }
-        var digits = Substring(text.dropLast())
-        var fraction = 0.0
-        if let dot = digits.firstIndex(where: { $0 == "." || $0 == "," }) {
-            fraction = Double("0." + digits[digits.index(after: dot)...]) ?? 0
-            digits = digits[..<dot]
+        let bytes = element.content
+        guard bytes.last == UInt8(ascii: "Z") else { return nil }
+        var numbers = [Int]()
+        numbers.reserveCapacity(14)
+        var fraction = 0.0, scale = 0.1, inFraction = false
+        for byte in bytes.dropLast() {
+            if byte == UInt8(ascii: ".") || byte == UInt8(ascii: ",") {
+                guard !inFraction else { return nil }
+                inFraction = true
+                continue
+            }
+            guard byte >= 0x30, byte <= 0x39 else { return nil }
+            if inFraction {
+                fraction += Double(byte - 0x30) * scale
+                scale /= 10
+            } else {
+                numbers.append(Int(byte - 0x30))
+            }
         }
-        guard digits.allSatisfy(\.isASCII), digits.allSatisfy(\.isNumber) else { return nil }
-        let numbers = Array(digits).map { Int(String($0))! }
         func value(_ from: Int, _ count: Int) -> Int { numbers[from..<from + count].reduce(0) { $0 * 10 + $1 } }
         var parts = tm()
         switch (element.tag, numbers.count) {
@@ -568,5 +579,18 @@ enum DERTime {
         guard (0...11).contains(parts.tm_mon), (1...31).contains(parts.tm_mday), parts.tm_hour < 24, parts.tm_min < 60,
               parts.tm_sec < 61 else { return nil }
         return Date(timeIntervalSince1970: TimeInterval(timegm(&parts)) + fraction)
+    }
+}
+
+/// The signed attributes by type: a handful, so a linear scan beats hashing.
+struct AttributeTable {
+    private var entries = [CMSAttribute]()
+
+    subscript(oid: OID) -> CMSAttribute? {
+        get { entries.first { $0.oid == oid } }
+        set {
+            entries.removeAll { $0.oid == oid }
+            if let newValue { entries.append(newValue) }
+        }
     }
 }

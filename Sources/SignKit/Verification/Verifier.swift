@@ -34,9 +34,12 @@ public final class Verifier: Sendable {
 
     private struct Caches: @unchecked Sendable {
         /// Certificates by their DER.
-        var certificates: [[UInt8]: X509Certificate] = [:]
+        var certificates: [CertificateKey: X509Certificate] = [:]
         /// Built paths by signer certificate fingerprint (paths that failed are built again each time).
-        var chains: [[UInt8]: [X509Certificate]] = [:]
+        var chains: [FingerprintKey: [X509Certificate]] = [:]
+        /// Report summaries by certificate fingerprint (names are costly to render).
+        var summaries: [FingerprintKey: Verdict.CertificateSummary] = [:]
+        var signers: [FingerprintKey: Verdict.SignerSummary] = [:]
     }
 
     public static let name = "SignService signctl \(SignKitVersion.string) (OpenSSL \(String(cString: OpenSSL_version(OPENSSL_VERSION_STRING))))"
@@ -49,11 +52,25 @@ public final class Verifier: Sendable {
 
     /// The certificate with this DER, parsed once per verifier.
     func certificate(_ der: ArraySlice<UInt8>) -> X509Certificate? {
-        let key = Array(der)
+        let key = CertificateKey(bytes: Array(der))
         if let known = caches.withLock({ $0.certificates[key] }) { return known }
-        guard let parsed = try? X509Certificate(der: key) else { return nil }
+        guard let parsed = try? X509Certificate(der: key.bytes) else { return nil }
         caches.withLock { $0.certificates[key] = parsed }
         return parsed
+    }
+
+    func summary(of certificate: X509Certificate) -> Verdict.CertificateSummary {
+        if let known = caches.withLock({ $0.summaries[FingerprintKey(certificate)] }) { return known }
+        let made = Run.certificateSummary(certificate, anchor: trust.isAnchor(certificate))
+        caches.withLock { $0.summaries[FingerprintKey(certificate)] = made }
+        return made
+    }
+
+    func signerSummary(of certificate: X509Certificate) -> Verdict.SignerSummary {
+        if let known = caches.withLock({ $0.signers[FingerprintKey(certificate)] }) { return known }
+        let made = Run.signerSummary(certificate, kind: SignerKind.of(policies: certificate.policies))
+        caches.withLock { $0.signers[FingerprintKey(certificate)] = made }
+        return made
     }
 
     /// Verifies `signature` (a DER or BER CMS ContentInfo) over `content`.
@@ -81,15 +98,15 @@ public final class Verifier: Sendable {
     }
 
     /// The signer's path to a trust anchor (signer first, anchor last), built once per signer certificate.
-    func chain(for leaf: X509Certificate, carried: [X509Certificate], problems: inout [String]) -> Result<[X509Certificate], ChainFailure> {
-        if let known = caches.withLock({ $0.chains[leaf.sha256Fingerprint] }) { return .success(known) }
-        var untrusted = carried + intermediates
+    func chain(for leaf: X509Certificate, carried: () -> [X509Certificate], problems: inout [String]) -> Result<[X509Certificate], ChainFailure> {
+        if let known = caches.withLock({ $0.chains[FingerprintKey(leaf)] }) { return .success(known) }
+        var untrusted = carried() + intermediates
         var fetchedURLs = Set<String>()
         for _ in 0..<4 {
             let outcome = buildChain(leaf: leaf, untrusted: untrusted)
             switch outcome {
             case .success(let chain):
-                caches.withLock { $0.chains[leaf.sha256Fingerprint] = chain }
+                caches.withLock { $0.chains[FingerprintKey(leaf)] = chain }
                 return .success(chain)
             case .failure(let failure) where failure.missingIssuer:
                 // Fetch the missing issuers named in authorityInfoAccess (cache first; online only when allowed).
@@ -180,5 +197,31 @@ public final class Verifier: Sendable {
         default:
             return .failure(ChainFailure(subIndication: .certificateChainGeneralFailure, reason: reason, missingIssuer: false))
         }
+    }
+}
+
+/// A dictionary key for a certificate's DER: hashed on its length and last 32 bytes (inside the signature value,
+/// as good as random), compared whole. Hashing all 1-2 KiB of every carried certificate cost more than the rest of
+/// the lookup.
+struct CertificateKey: Hashable {
+    let bytes: [UInt8]
+
+    func hash(into hasher: inout Hasher) {
+        hasher.combine(bytes.count)
+        bytes.suffix(32).withUnsafeBytes { hasher.combine(bytes: $0) }
+    }
+
+    static func == (lhs: CertificateKey, rhs: CertificateKey) -> Bool { lhs.bytes == rhs.bytes }
+}
+
+/// A certificate's SHA-256 fingerprint as a dictionary key, hashed in one call ([UInt8]'s own hashing goes byte
+/// by byte).
+struct FingerprintKey: Hashable {
+    let bytes: [UInt8]
+
+    init(_ certificate: X509Certificate) { bytes = certificate.sha256Fingerprint }
+
+    func hash(into hasher: inout Hasher) {
+        bytes.withUnsafeBytes { hasher.combine(bytes: $0) }
     }
 }
