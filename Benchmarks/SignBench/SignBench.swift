@@ -179,7 +179,9 @@ enum Bench {
         }
         let referenceMedian = median(referenceRates), measuredMedian = median(measuredRates)
         print(String(format: "median %16.1f  %16.1f", referenceMedian, measuredMedian))
-        print(String(format: "ratio %@: %.3f (target >= %.1f)", ratio, measuredMedian / referenceMedian, target))
+        let paired = median(zip(measuredRates, referenceRates).map { $0 / $1 })
+        print(String(format: "ratio %@: %.3f of the medians, %.3f median of the per-round pairs (target >= %.1f)", ratio,
+                     measuredMedian / referenceMedian, paired, target))
     }
 
     static func measure(seconds: Double, _ body: () throws -> Void) throws -> Double {

@@ -27,6 +27,9 @@ struct VerifyRate: ParsableCommand {
     @Option(name: .customLong("profile-seconds"), help: "Only run the verifier for this long (for perf record), no comparison.")
     var profileSeconds: Double?
 
+    @Option(name: .customLong("profile-count"), help: "Only run this many verifications (for perf stat), no comparison.")
+    var profileCount: Int?
+
     @Option(name: .customLong("test-certs"), help: "The TestCerts folder.")
     var testCerts = FileManager.default.currentDirectoryPath + "/TestCerts"
 
@@ -54,6 +57,12 @@ struct VerifyRate: ParsableCommand {
             throw ValidationError("the first signature is \(first.indication.rawValue): \(first.summary) (is the rig up?)")
         }
 
+        if let profileCount {
+            for index in 0..<profileCount {
+                _ = try verifier.verify(signature: signatures[index % signatureCount], content: .bytes(extracts[index % signatureCount]), at: now)
+            }
+            return
+        }
         if let profileSeconds {
             var index = 0
             let rate = try Bench.measure(seconds: profileSeconds) {

@@ -9,61 +9,74 @@ public struct DERError: Error, Sendable, CustomStringConvertible {
     init(_ description: String) { self.description = description }
 }
 
-/// One element: its tag, its content and the whole encoding (tag, length, content).
+/// One element: its tag, its content and the whole encoding (tag, length, content), as positions in the input
+/// (slices are made only when a field is read: making two per element cost more than the scanning).
 struct DERElement {
     let tag: UInt8
-    let content: ArraySlice<UInt8>
-    let encoded: ArraySlice<UInt8>
+    let base: [UInt8]
+    let start: Int
+    let contentStart: Int
+    let end: Int
 
+    var content: ArraySlice<UInt8> { base[contentStart..<end] }
+    var encoded: ArraySlice<UInt8> { base[start..<end] }
+    var contentCount: Int { end - contentStart }
     var isConstructed: Bool { tag & 0x20 != 0 }
 
     /// A scanner over this element's content (the elements inside a SEQUENCE, SET or constructed tag).
     func children(_ what: String) throws(DERError) -> DERScanner {
         guard isConstructed else { throw DERError("\(what) is not a constructed value (tag 0x\(hex(tag)))") }
-        return DERScanner(content, what: what)
+        return DERScanner(base, from: contentStart, to: end, what: what)
     }
 }
 
 struct DERScanner {
-    private var rest: ArraySlice<UInt8>
+    private let base: [UInt8]
+    private var position: Int
+    private let limit: Int
     /// What is being read, for error messages ("SignerInfo", "certificates").
     let what: String
 
-    init(_ bytes: ArraySlice<UInt8>, what: String) {
-        self.rest = bytes
+    init(_ base: [UInt8], from start: Int, to end: Int, what: String) {
+        self.base = base
+        self.position = start
+        self.limit = end
         self.what = what
     }
 
-    init(_ bytes: [UInt8], what: String) { self.init(bytes[...], what: what) }
+    init(_ bytes: ArraySlice<UInt8>, what: String) {
+        self.init(Array(bytes), from: 0, to: bytes.count, what: what)
+    }
 
-    var isAtEnd: Bool { rest.isEmpty }
-    var peekTag: UInt8? { rest.first }
+    init(_ bytes: [UInt8], what: String) { self.init(bytes, from: 0, to: bytes.count, what: what) }
+
+    var isAtEnd: Bool { position >= limit }
+    var peekTag: UInt8? { position < limit ? base[position] : nil }
 
     /// The next element, or nil at the end.
     mutating func next() throws(DERError) -> DERElement? {
-        guard let tag = rest.first else { return nil }
-        let start = rest.startIndex
+        guard position < limit else { return nil }
+        let start = position
+        let tag = base[start]
         guard tag & 0x1F != 0x1F else { throw DERError("\(what): multi-byte tags are not used in CMS (at byte \(start))") }
-        guard rest.count >= 2 else { throw DERError("\(what): truncated at byte \(start), a length is missing") }
-        var position = start + 1
-        var length = Int(rest[position])
-        position += 1
+        guard limit - start >= 2 else { throw DERError("\(what): truncated at byte \(start), a length is missing") }
+        var cursor = start + 1
+        var length = Int(base[cursor])
+        cursor += 1
         if length & 0x80 != 0 {
             let count = length & 0x7F
             guard count != 0 else { throw DERError("\(what): indefinite length at byte \(start) (BER, not DER)") }
             guard count <= 4 else { throw DERError("\(what): a length of \(count) bytes at byte \(start) is beyond any signature") }
-            guard position + count <= rest.endIndex else { throw DERError("\(what): truncated inside a length at byte \(start)") }
+            guard cursor + count <= limit else { throw DERError("\(what): truncated inside a length at byte \(start)") }
             length = 0
-            for byte in rest[position..<position + count] { length = length << 8 | Int(byte) }
-            position += count
+            for index in cursor..<cursor + count { length = length << 8 | Int(base[index]) }
+            cursor += count
         }
-        guard length <= rest.endIndex - position else {
-            throw DERError("\(what): an element at byte \(start) claims \(length) bytes but only \(rest.endIndex - position) follow (truncated or corrupt)")
+        guard length <= limit - cursor else {
+            throw DERError("\(what): an element at byte \(start) claims \(length) bytes but only \(limit - cursor) follow (truncated or corrupt)")
         }
-        let end = position + length
-        let element = DERElement(tag: tag, content: rest[position..<end], encoded: rest[start..<end])
-        rest = rest[end...]
-        return element
+        position = cursor + length
+        return DERElement(tag: tag, base: base, start: start, contentStart: cursor, end: position)
     }
 
     /// The next element, which must have tag `tag`.
@@ -77,7 +90,7 @@ struct DERScanner {
 
     /// The next element if it has tag `tag`; nothing consumed otherwise.
     mutating func optional(_ tag: UInt8) throws(DERError) -> DERElement? {
-        guard rest.first == tag else { return nil }
+        guard peekTag == tag else { return nil }
         return try next()
     }
 
@@ -138,15 +151,15 @@ public struct OID: Hashable, Sendable, CustomStringConvertible {
 
 extension DERElement {
     func objectIdentifier(_ name: String) throws(DERError) -> OID {
-        guard tag == 0x06, !content.isEmpty, content.last! & 0x80 == 0 else { throw DERError("\(name) is not an OBJECT IDENTIFIER") }
+        guard tag == 0x06, end > contentStart, base[end - 1] & 0x80 == 0 else { throw DERError("\(name) is not an OBJECT IDENTIFIER") }
         return OID(content: content)
     }
 
     /// A small non-negative INTEGER (a version number).
     func smallInteger(_ name: String) throws(DERError) -> Int {
-        guard tag == 0x02, (1...4).contains(content.count), content.first! & 0x80 == 0 else {
+        guard tag == 0x02, (1...4).contains(contentCount), base[contentStart] & 0x80 == 0 else {
             throw DERError("\(name) is not a small non-negative INTEGER")
         }
-        return content.reduce(0) { $0 << 8 | Int($1) }
+        return base[contentStart..<end].reduce(0) { $0 << 8 | Int($1) }
     }
 }

@@ -215,8 +215,9 @@ struct CertificateIdentity {
     let issuer: ArraySlice<UInt8>
     let serial: ArraySlice<UInt8>
 
-    init?(_ certificate: ArraySlice<UInt8>) {
-        var outer = DERScanner(certificate, what: "certificate")
+    /// `range` of `base` holds the certificate (no copy is made).
+    init?(in base: [UInt8], _ range: Range<Int>) {
+        var outer = DERScanner(base, from: range.lowerBound, to: range.upperBound, what: "certificate")
         guard let whole = try? outer.expect(0x30, "Certificate"),
               var certificateFields = try? whole.children("Certificate"),
               let tbs = try? certificateFields.expect(0x30, "tbsCertificate"),
@@ -228,6 +229,8 @@ struct CertificateIdentity {
         self.issuer = issuer.encoded
         self.serial = serial.content
     }
+
+    init?(_ certificate: X509Certificate) { self.init(in: certificate.der, 0..<certificate.der.count) }
 
     func matches(_ identifier: SignerInfoStructure.Identifier) -> Bool {
         guard case .issuerAndSerial(let issuer, let serial) = identifier else { return false }

@@ -219,10 +219,10 @@ struct Run {
     private func findSignerCertificate() -> X509Certificate? {
         switch signer.identifier {
         case .issuerAndSerial:
-            if let slice = structure.certificates.first(where: { CertificateIdentity($0)?.matches(signer.identifier) == true }) {
+            if let slice = structure.certificates.first(where: { CertificateIdentity(in: structure.der, $0.indices)?.matches(signer.identifier) == true }) {
                 return verifier.certificate(slice)
             }
-            return verifier.intermediates.first { CertificateIdentity($0.der[...])?.matches(signer.identifier) == true }
+            return verifier.intermediates.first { CertificateIdentity($0)?.matches(signer.identifier) == true }
         case .subjectKeyIdentifier(let id):
             let carried = structure.certificates.compactMap { verifier.certificate($0) }
             return (carried + verifier.intermediates).first { $0.subjectKeyIdentifier.map { id.elementsEqual($0) } == true }
@@ -260,7 +260,7 @@ struct Run {
                 var parts = try issuerSerial.children("IssuerSerial")
                 _ = try parts.expect(0x30, "issuer")
                 let serial = try parts.expect(0x02, "serialNumber").content
-                serialMatches = CertificateIdentity(certificate.der[...])?.serial.elementsEqual(serial) ?? false
+                serialMatches = CertificateIdentity(certificate)?.serial.elementsEqual(serial) ?? false
             }
             let certificateHash = algorithm == .sha256 ? certificate.sha256Fingerprint : algorithm.hash(certificate.der)
             let matches = hash.elementsEqual(certificateHash) && serialMatches
