@@ -413,3 +413,35 @@ struct VerificationTests {
         return start...end
     }
 }
+
+@Suite("India's real PKI")
+struct IndiaPKITests {
+    static let fixtures = Rig.root.appendingPathComponent("Tests/Fixtures/india-pki")
+
+    @Test("the shipped CCA India 2022 root loads as a trust store with the fingerprint CCA publishes")
+    func ccaRoot() throws {
+        let store = try TrustStore.load(directory: Rig.root.appendingPathComponent("trust/india").path)
+        #expect(store.anchors.count == 1)
+        #expect(Hex.encode(store.anchors[0].sha256Fingerprint, separator: ":", uppercase: true)
+                == "9A:3F:D3:17:67:98:E8:42:DD:CB:12:C2:62:F1:1C:FA:CC:A7:0A:8B:84:C6:EA:6F:DA:30:84:2A:95:A9:4C:D8")
+    }
+
+    @Test("Capricorn's individual-DSC sub-CA builds a path to CCA India 2022; with the test root only, it does not")
+    func capricornPath() throws {
+        let subCA = try CertificateFolder.load(file: Self.fixtures.appendingPathComponent("capricorn-sub-ca-for-individual-dsc-2022.pem").path)[0]
+        let licensed = try CertificateFolder.load(file: Self.fixtures.appendingPathComponent("capricorn-ca-2022.pem").path)
+        let other = try CertificateFolder.load(file: Self.fixtures.appendingPathComponent("safescrypt-ca-2022.pem").path)
+        let india = Verifier(trust: try TrustStore.load(directory: Rig.root.appendingPathComponent("trust/india").path),
+                             revocation: RevocationChecker(options: RevocationOptions(online: false, cacheDirectory: nil)))
+        var problems = [String]()
+        let path = try india.chain(for: subCA, carried: { other + licensed }, problems: &problems).get()
+        #expect(path.map { $0.subject.commonName ?? "" } == ["Capricorn Sub CA for Individual DSC 2022", "Capricorn CA 2022", "CCA India 2022"])
+        let test = Verifier(trust: try TrustStore(anchors: [try Fixture.testRoot]),
+                            revocation: RevocationChecker(options: RevocationOptions(online: false, cacheDirectory: nil)))
+        guard case .failure(let failure) = test.chain(for: subCA, carried: { licensed }, problems: &problems) else {
+            Issue.record("a path to the test root was built")
+            return
+        }
+        #expect(failure.subIndication == .noCertificateChainFound)
+    }
+}
