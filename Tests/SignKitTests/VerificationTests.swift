@@ -445,3 +445,36 @@ struct IndiaPKITests {
         #expect(failure.subIndication == .noCertificateChainFound)
     }
 }
+
+@Suite("DER time reading")
+struct DERTimeTests {
+    @Test("the calendar arithmetic agrees with timegm over 10,000 random times from 1950 to 2100")
+    func civil() {
+        for _ in 0..<10_000 {
+            var parts = tm()
+            parts.tm_year = Int32.random(in: 50...200)
+            parts.tm_mon = Int32.random(in: 0...11)
+            parts.tm_mday = Int32.random(in: 1...28)
+            parts.tm_hour = Int32.random(in: 0...23)
+            parts.tm_min = Int32.random(in: 0...59)
+            parts.tm_sec = Int32.random(in: 0...59)
+            var copy = parts
+            #expect(DERTime.secondsSinceEpoch(parts) == Int(timegm(&copy)))
+        }
+    }
+
+    @Test("UTCTime and GeneralizedTime read; malformed ones do not")
+    func forms() throws {
+        func read(_ tag: UInt8, _ text: String) throws -> Date? {
+            var scanner = DERScanner([tag, UInt8(text.utf8.count)] + Array(text.utf8), what: "time")
+            return DERTime.date(try #require(try scanner.next()))
+        }
+        #expect(try read(0x17, "260310101200Z") == ISO8601DateFormatter().date(from: "2026-03-10T10:12:00Z"))
+        #expect(try read(0x17, "491231235959Z") == ISO8601DateFormatter().date(from: "2049-12-31T23:59:59Z"))
+        #expect(try read(0x17, "500101000000Z") == ISO8601DateFormatter().date(from: "1950-01-01T00:00:00Z"))
+        #expect(try read(0x18, "20261123071352.5Z")?.timeIntervalSince1970 == ISO8601DateFormatter().date(from: "2026-11-23T07:13:52Z")!.timeIntervalSince1970 + 0.5)
+        for bad in ["2611230713Z", "261323071352Z", "26112307135xZ", "261123071352"] {
+            #expect(try read(0x17, bad) == nil, "\(bad)")
+        }
+    }
+}

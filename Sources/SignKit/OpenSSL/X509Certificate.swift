@@ -46,6 +46,8 @@ public final class X509Certificate: @unchecked Sendable {
         self.sha256Fingerprint = SHA256Hasher.hash(der)
         self.subject = DistinguishedName(X509_get_subject_name(parsed))  // get0: owned by the X509, copied out
         self.issuer = DistinguishedName(X509_get_issuer_name(parsed))  // get0: owned by the X509, copied out
+        self.notBefore = Self.date(X509_get0_notBefore(parsed))  // get0: owned by the X509
+        self.notAfter = Self.date(X509_get0_notAfter(parsed))  // get0: owned by the X509
         _ = X509_check_purpose(parsed, -1, 0)  // fills OpenSSL's extension cache now, see the type's comment
     }
 
@@ -90,8 +92,9 @@ public final class X509Certificate: @unchecked Sendable {
 
     // MARK: Validity
 
-    public var notBefore: Date { Self.date(X509_get0_notBefore(pointer)) }  // get0: owned by the X509
-    public var notAfter: Date { Self.date(X509_get0_notAfter(pointer)) }  // get0: owned by the X509
+    /// Read once in init: converting an ASN1_TIME goes through timegm, too slow to repeat per signature.
+    public let notBefore: Date
+    public let notAfter: Date
 
     /// True when `time` lies within notBefore...notAfter (both inclusive, RFC 5280 4.1.2.5).
     public func isValid(at time: Date) -> Bool { notBefore <= time && time <= notAfter }

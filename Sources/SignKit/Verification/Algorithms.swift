@@ -39,12 +39,13 @@ public enum DigestAlgorithm: String, Sendable, Codable, CaseIterable {
     }()
 
     public func hash(_ bytes: some ContiguousBytes) -> [UInt8] {
-        var digest = [UInt8](repeating: 0, count: Int(EVP_MAX_MD_SIZE))
-        var length: UInt32 = 0
-        bytes.withUnsafeBytes { buffer in
-            _ = EVP_Digest(buffer.baseAddress, buffer.count, &digest, &length, evp, nil)
+        [UInt8](unsafeUninitializedCapacity: Int(EVP_MAX_MD_SIZE)) { digest, count in
+            var length: UInt32 = 0
+            bytes.withUnsafeBytes { buffer in
+                _ = EVP_Digest(buffer.baseAddress, buffer.count, digest.baseAddress, &length, evp, nil)
+            }
+            count = Int(length)
         }
-        return Array(digest.prefix(Int(length)))
     }
 
     /// The digest of a file read in chunks (memory stays flat whatever its size).

@@ -11,7 +11,7 @@ struct Run {
     let policy: VerificationPolicy
     let validationTime: Date
 
-    var checks = [Verdict.Check]()
+    var checks: [Verdict.Check] = { var list = [Verdict.Check](); list.reserveCapacity(12); return list }()
     var warnings = [String]()
     var findings = [(SubIndication, String)]()
     var signerCertificate: X509Certificate?
@@ -359,8 +359,10 @@ struct Run {
     private mutating func checkValidity(at time: Date, source: Verdict.SigningTimeEvidence.Source) {
         var allValid = true
         for (index, certificate) in chain.enumerated() {
-            let name = certificate.subject.commonName ?? certificate.subject.description
-            let role = index == 0 ? "the signer's certificate" : "the CA certificate \"\(name)\""
+            // Named only when something is wrong: building the words for every signature costs.
+            var role: String {
+                index == 0 ? "the signer's certificate" : "the CA certificate \"\(certificate.subject.commonName ?? certificate.subject.description)\""
+            }
             if time > certificate.notAfter {
                 allValid = false
                 if source == .validationTime {
@@ -541,6 +543,20 @@ struct TSTInfo {
 
 /// UTCTime and GeneralizedTime (X.680), as RFC 5280 and RFC 3161 restrict them: Z, seconds, optional fraction.
 enum DERTime {
+    /// Seconds since 1970 of a UTC calendar time, by the days-from-civil algorithm (timegm consults the time zone
+    /// machinery and showed in profiles).
+    static func secondsSinceEpoch(_ parts: tm) -> Int {
+        var year = Int(parts.tm_year) + 1900
+        let month = Int(parts.tm_mon) + 1
+        year -= month <= 2 ? 1 : 0
+        let era = (year >= 0 ? year : year - 399) / 400
+        let yearOfEra = year - era * 400
+        let dayOfYear = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + Int(parts.tm_mday) - 1
+        let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
+        let days = era * 146097 + dayOfEra - 719468
+        return days * 86400 + Int(parts.tm_hour) * 3600 + Int(parts.tm_min) * 60 + Int(parts.tm_sec)
+    }
+
     static func date(_ element: DERElement) -> Date? {
         let bytes = element.content
         guard bytes.last == UInt8(ascii: "Z") else { return nil }
@@ -578,7 +594,7 @@ enum DERTime {
         }
         guard (0...11).contains(parts.tm_mon), (1...31).contains(parts.tm_mday), parts.tm_hour < 24, parts.tm_min < 60,
               parts.tm_sec < 61 else { return nil }
-        return Date(timeIntervalSince1970: TimeInterval(timegm(&parts)) + fraction)
+        return Date(timeIntervalSince1970: TimeInterval(Self.secondsSinceEpoch(parts)) + fraction)
     }
 }
 
