@@ -89,6 +89,8 @@ pki_up() {
     --signer "$CERTS/certs/ocsp-individual.crt" --key "$CERTS/keys/ocsp-individual.key" > "$RIG/pki.log" 2>&1 &
   echo $! > "$RIG/pki.pid"
   wait_for 10 bash -c "exec 3<>/dev/tcp/127.0.0.1/$OCSP_PORT" || { cat "$RIG/pki.log" >&2; die "the CRL and OCSP servers did not start"; }
+  sleep 0.3
+  alive "$(pid_of pki)" || { cat "$RIG/pki.log" >&2; die "the CRL and OCSP servers exited: ports $FILES_PORT/$OCSP_PORT taken by another rig?"; }
   log "CRLs and CA certificates on http://127.0.0.1:$FILES_PORT, OCSP (openssl ocsp) on http://127.0.0.1:$OCSP_PORT"
 }
 
@@ -100,6 +102,8 @@ tsa_up() {
     --key "$CERTS/keys/tsa.key" --chain "$RIG/tsa-chain.pem" --state "$RIG/tsa" > "$RIG/tsa.log" 2>&1 &
   echo $! > "$RIG/tsa.pid"
   wait_for 10 bash -c "exec 3<>/dev/tcp/127.0.0.1/$TSA_PORT" || { cat "$RIG/tsa.log" >&2; die "the TSA did not start"; }
+  sleep 0.3
+  alive "$(pid_of tsa)" || { cat "$RIG/tsa.log" >&2; die "the TSA exited: port $TSA_PORT taken by another rig?"; }
   log "TSA on http://127.0.0.1:$TSA_PORT (openssl ts -reply, TestCerts tsa)"
 }
 
