@@ -43,17 +43,19 @@ public struct EOfficeContext: Sendable, Hashable, Codable {
 
     /// Reads the DER above; nil when it is not an EOfficeContext v1.
     public init?(der: [UInt8]) {
-        var outer = DERReader(der)
-        guard let sequence = outer.read(tag: 0x30), outer.isAtEnd else { return nil }
-        var reader = DERReader(sequence)
-        guard reader.read(tag: 0x02) == [0x01],
-              let file = reader.read(tag: 0x0C).flatMap({ String(validating: $0, as: UTF8.self) }),
-              let note = reader.read(tag: 0x0C).flatMap({ String(validating: $0, as: UTF8.self) }) else { return nil }
-        fileNumber = file
-        noteID = note
-        previousEntryHash = reader.peekTag == 0x80 ? reader.read(tag: 0x80) : nil
+        var outer = DERScanner(der, what: "EOfficeContext")
+        guard let sequence = try? outer.expect(0x30, "EOfficeContext"), outer.isAtEnd,
+              var reader = try? sequence.children("EOfficeContext"),
+              let version = try? reader.expect(0x02, "version"), version.content.elementsEqual([0x01]),
+              let file = try? reader.expect(0x0C, "fileNumber"), let fileText = String(validating: file.content, as: UTF8.self),
+              let note = try? reader.expect(0x0C, "noteID"), let noteText = String(validating: note.content, as: UTF8.self) else {
+            return nil
+        }
+        fileNumber = fileText
+        noteID = noteText
+        previousEntryHash = (try? reader.optional(0x80)).flatMap { $0 }.map { Array($0.content) }
         if reader.peekTag == 0x81 {
-            guard let text = reader.read(tag: 0x81).flatMap({ String(validating: $0, as: UTF8.self) }) else { return nil }
+            guard let element = try? reader.next(), let text = String(validating: element.content, as: UTF8.self) else { return nil }
             origin = text
         } else {
             origin = nil
