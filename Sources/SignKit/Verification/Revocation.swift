@@ -155,6 +155,27 @@ public final class RevocationChecker: Sendable {
     struct Supplied {
         var crls: [[UInt8]] = []
         var ocspResponses: [[UInt8]] = []
+
+        /// Sorts DER blobs into CRLs and OCSP responses: an OCSPResponse begins with its ENUMERATED status.
+        mutating func add(_ ders: [[UInt8]]) {
+            for der in ders {
+                var scanner = DERScanner(der, what: "revocation data")
+                if let outer = try? scanner.next(), var inner = try? outer.children("revocation data"), inner.peekTag == 0x0A {
+                    ocspResponses.append(der)
+                } else {
+                    crls.append(der)
+                }
+            }
+        }
+    }
+
+    /// Every CRL and OCSP response this checker has used, as received (for bundles that verify offline).
+    public func evidenceUsed() -> [[UInt8]] {
+        state.withLock { state in
+            var seen = Set<[UInt8]>(), list = [[UInt8]]()
+            for evidence in state.evidence.values where seen.insert(evidence.der).inserted { list.append(evidence.der) }
+            return list
+        }
     }
 
     /// The evidence for `certificate` (issued by `issuer`) that can judge a signature made at `signingTime`;

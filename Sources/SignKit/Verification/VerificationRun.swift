@@ -22,6 +22,7 @@ struct Run {
     var revocation = [Verdict.RevocationFinding]()
     var context: EOfficeContext?
     var commitment: String?
+    var extraRevocationData = [[UInt8]]()
 
     init(verifier: Verifier, structure: SignedDataStructure, signer: SignerInfoStructure, policy: VerificationPolicy, validationTime: Date) {
         self.verifier = verifier
@@ -332,6 +333,7 @@ struct Run {
         }
         // The TSA's signature over the TSTInfo, with the same checks as any SignerInfo.
         var inner = Run(verifier: verifier, structure: structure, signer: tsaSigner, policy: policy, validationTime: validationTime)
+        inner.extraRevocationData = extraRevocationData
         try? inner.execute(content: .embedded)
         let authority = inner.signerCertificate?.subject.commonName ?? "an unidentified TSA"
         let innerFailure = inner.findings.first
@@ -399,6 +401,7 @@ struct Run {
         var supplied = RevocationChecker.Supplied()
         supplied.crls = structure.crls.map(Array.init)
         supplied.ocspResponses = structure.ocspResponses.map(Array.init)
+        if !extraRevocationData.isEmpty { supplied.add(extraRevocationData) }
         let intermediates = Array(chain.dropFirst())
         for index in 0..<(chain.count - 1) {
             let certificate = chain[index], issuer = chain[index + 1]

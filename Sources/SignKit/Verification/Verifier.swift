@@ -59,6 +59,17 @@ public final class Verifier: Sendable {
         return parsed
     }
 
+    /// The certificates of every path this verifier has built (for bundles that verify offline).
+    public func pathCertificates() -> [X509Certificate] {
+        caches.withLock { caches in
+            var seen = Set<FingerprintKey>(), list = [X509Certificate]()
+            for chain in caches.chains.values {
+                for certificate in chain where seen.insert(FingerprintKey(certificate)).inserted { list.append(certificate) }
+            }
+            return list
+        }
+    }
+
     func summary(of certificate: X509Certificate) -> Verdict.CertificateSummary {
         if let known = caches.withLock({ $0.summaries[FingerprintKey(certificate)] }) { return known }
         let made = Run.certificateSummary(certificate, anchor: trust.isAnchor(certificate))
@@ -77,8 +88,9 @@ public final class Verifier: Sendable {
     ///
     /// - Throws: `VerificationInputError` only when the input is not a readable CMS SignedData or the content cannot
     ///   be read; every other problem is a verdict.
+    /// - Parameter revocationData: CRLs and OCSP responses to use besides those in the signature (a bundle's).
     public func verify(signature: [UInt8], content: SignedContent, policy: VerificationPolicy = VerificationPolicy(),
-                       at validationTime: Date) throws(VerificationInputError) -> Verdict {
+                       at validationTime: Date, revocationData: [[UInt8]] = []) throws(VerificationInputError) -> Verdict {
         let structure: SignedDataStructure
         do {
             structure = try SignedDataStructure(signature)
@@ -89,6 +101,7 @@ public final class Verifier: Sendable {
             throw VerificationInputError("the SignedData has no SignerInfo: there is no signature in it")
         }
         var run = Run(verifier: self, structure: structure, signer: signer, policy: policy, validationTime: validationTime)
+        run.extraRevocationData = revocationData
         if structure.signers.count > 1 {
             run.warnings.append("the SignedData holds \(structure.signers.count) signatures; this report is about the first")
         }

@@ -1,0 +1,96 @@
+import Foundation
+
+/// Signs checkpoints: the service's document-signer key (a token session in production and tests).
+public struct CheckpointSigner: Sendable {
+    public let certificate: X509Certificate
+    public let chain: [X509Certificate]
+    let sign: @Sendable ([UInt8]) throws -> TokenSignature
+
+    public init(certificate: X509Certificate, chain: [X509Certificate] = [], sign: @escaping @Sendable ([UInt8]) throws -> TokenSignature) {
+        self.certificate = certificate
+        self.chain = chain
+        self.sign = sign
+    }
+
+    /// A detached CAdES signature over the checkpoint's canonical bytes, its e-Office context naming the file and
+    /// the head hash.
+    func signature(for checkpoint: Checkpoint) throws -> [UInt8] {
+        let parameters = SignatureParameters(
+            context: EOfficeContext(fileNumber: checkpoint.fileNumber, noteID: "checkpoint-\(checkpoint.size)", previousEntryHash: checkpoint.headHash),
+            commitment: .proofOfOrigin, signingTime: checkpoint.time, chain: chain)
+        return try CAdES.signDetached(contentDigest: SHA256Hasher.hash(checkpoint.canonicalBytes), certificate: certificate,
+                                      parameters: parameters, sign: sign)
+    }
+}
+
+/// Appending to file histories: each new entry's signature must verify (TOTAL-PASSED) and its e-Office context must
+/// name this file, this note and the file's current head; then the entry and a checkpoint signed by the service
+/// commit together.
+public final class FileHistory: Sendable {
+    public let store: any HistoryStore
+    public let verifier: Verifier
+    public let checkpointSigner: CheckpointSigner
+
+    public init(store: any HistoryStore, verifier: Verifier, checkpointSigner: CheckpointSigner) {
+        self.store = store
+        self.verifier = verifier
+        self.checkpointSigner = checkpointSigner
+    }
+
+    /// Appends a signed extract (note or approval) or an attested scan (scan-approval: `content` is the attestation
+    /// document, `attachment` the scan). Returns the entry and the signature's verdict.
+    @discardableResult
+    public func append(file number: String, kind: EntryKind, noteID: String, content: [UInt8], signature: [UInt8],
+                       attachment: [UInt8]? = nil, at time: Date = Date()) throws -> (entry: HistoryEntry, verdict: Verdict) {
+        guard try store.file(number) != nil else { throw HistoryError(.unknownFile, "there is no file \(number)") }
+        let verdict: Verdict
+        do {
+            verdict = try verifier.verify(signature: signature, content: .bytes(content), at: time)
+        } catch {
+            throw HistoryError(.signatureNotValid, "the signature does not read: \(error.description)")
+        }
+        guard verdict.indication == .totalPassed else {
+            throw HistoryError(.signatureNotValid, "the signature is \(verdict.indication.rawValue)"
+                               + (verdict.subIndication.map { " \($0.rawValue)" } ?? "") + ": \(verdict.summary)")
+        }
+        guard let context = verdict.context else {
+            throw HistoryError(.contextMismatch, "the signature carries no e-Office context: it is not bound to any file or note")
+        }
+        guard context.fileNumber == number else {
+            throw HistoryError(.contextMismatch, "the signature was made for file \(context.fileNumber), not \(number)")
+        }
+        guard context.noteID == noteID else {
+            throw HistoryError(.contextMismatch, "the signature was made for note \(context.noteID), not \(noteID)")
+        }
+        let head = try store.head(of: number)
+        let named = context.previousEntryHash ?? HistoryEntry.genesis
+        guard named == head.hash else {
+            throw HistoryError(.contextMismatch, "the signature follows history entry \(Hex.encode(named.prefix(8)))…, but the file's head is "
+                               + (head.size == 0 ? "empty" : "entry \(head.size) (\(Hex.encode(head.hash.prefix(8)))…)")
+                               + "; sign again over the current head")
+        }
+        let expected: String? = switch kind {
+        case .note: Commitment.proofOfOrigin.rawValue
+        case .approval: Commitment.proofOfApproval.rawValue
+        default: nil
+        }
+        if let expected, verdict.commitment != expected {
+            throw HistoryError(.contextMismatch, "a \(kind) needs the \(expected) commitment; the signature states \(verdict.commitment ?? "none")")
+        }
+        guard let signer = verdict.signer, let fingerprint = Hex.decode(signer.sha256Fingerprint) else {
+            throw HistoryError(.signatureNotValid, "the verdict names no signer")
+        }
+        let entry = HistoryEntry(fileNumber: number, sequence: head.size + 1, kind: kind, noteID: noteID, time: time,
+                                 contentHash: SHA256Hasher.hash(content), signatureHash: SHA256Hasher.hash(signature),
+                                 signerFingerprint: fingerprint, attachmentHash: attachment.map { SHA256Hasher.hash($0) },
+                                 previousHash: head.hash)
+        var checkpoint = Checkpoint(fileNumber: number, size: entry.sequence, headHash: entry.hash, time: time)
+        do {
+            checkpoint.signature = try checkpointSigner.signature(for: checkpoint)
+        } catch {
+            throw HistoryError(.storage, "the service could not sign the checkpoint: \(error)")
+        }
+        try store.append(entry, checkpoint: checkpoint, blobs: [content, signature] + (attachment.map { [$0] } ?? []))
+        return (entry, verdict)
+    }
+}

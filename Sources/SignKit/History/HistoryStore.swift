@@ -1,0 +1,46 @@
+import Foundation
+
+/// Where file histories live. The SQLite store is the embedded default; the protocol is what a PostgreSQL store
+/// would implement to serve a whole state.
+public protocol HistoryStore: Sendable {
+    func createFile(_ file: FileRecord) throws
+    func file(_ number: String) throws -> FileRecord?
+    func files() throws -> [FileRecord]
+    /// Every entry of a file, in sequence order.
+    func entries(of number: String) throws -> [HistoryEntry]
+    func checkpoints(of number: String) throws -> [Checkpoint]
+    /// Appends one entry with its checkpoint in one transaction, after the blobs (content, signature, attachment)
+    /// are on disk. Refused when the file's head is no longer `entry.previousHash` (a concurrent append won).
+    func append(_ entry: HistoryEntry, checkpoint: Checkpoint, blobs: [[UInt8]]) throws
+    /// A stored blob by its SHA-256.
+    func blob(_ hash: [UInt8]) throws -> [UInt8]?
+}
+
+extension HistoryStore {
+    /// (number of entries, head hash); an empty or unknown file is (0, genesis).
+    public func head(of number: String) throws -> (size: Int, hash: [UInt8]) {
+        guard let last = try entries(of: number).last else { return (0, HistoryEntry.genesis) }
+        return (last.sequence, last.hash)
+    }
+}
+
+/// A history operation refused, with the reason in words.
+public struct HistoryError: Error, Sendable, CustomStringConvertible {
+    public enum Code: String, Sendable {
+        case unknownFile = "unknown-file"
+        case fileExists = "file-exists"
+        case signatureNotValid = "signature-not-valid"
+        case contextMismatch = "context-mismatch"
+        case headMoved = "head-moved"
+        case storage
+        case bundle
+    }
+
+    public let code: Code
+    public let description: String
+
+    public init(_ code: Code, _ description: String) {
+        self.code = code
+        self.description = description
+    }
+}

@@ -1,0 +1,177 @@
+import Foundation
+import GRDB
+
+/// The embedded store: SQLite through GRDB (WAL, synchronous FULL, one transaction per append) for rows, and a
+/// folder of content-addressed blobs (`blobs/ab/abcdef...`), each written and fsynced before the row that names
+/// it commits. A crash leaves at most an unreferenced blob or a `.tmp-` file, which `open` removes; never a row
+/// without its blob.
+public final class SQLiteHistoryStore: HistoryStore {
+    public let folder: String
+    private let pool: DatabasePool
+
+    /// Opens (creating when missing) the store in `folder`: `history.sqlite` and `blobs/`.
+    public init(folder: String) throws {
+        self.folder = folder
+        do {
+            try FileManager.default.createDirectory(atPath: folder + "/blobs", withIntermediateDirectories: true,
+                                                    attributes: [.posixPermissions: 0o700])
+            var configuration = Configuration()
+            configuration.busyMode = .timeout(30)
+            configuration.prepareDatabase { db in
+                try db.execute(sql: "PRAGMA synchronous = FULL")
+            }
+            pool = try DatabasePool(path: folder + "/history.sqlite", configuration: configuration)
+            var migrator = DatabaseMigrator()
+            migrator.registerMigration("v1") { db in
+                try db.execute(sql: """
+                    CREATE TABLE file (number TEXT PRIMARY KEY NOT NULL, subject TEXT NOT NULL, department TEXT NOT NULL);
+                    CREATE TABLE entry (
+                        file TEXT NOT NULL REFERENCES file(number), sequence INTEGER NOT NULL, kind TEXT NOT NULL,
+                        note TEXT NOT NULL, time REAL NOT NULL, content_hash BLOB NOT NULL, signature_hash BLOB NOT NULL,
+                        signer_fingerprint BLOB NOT NULL, attachment_hash BLOB, previous_hash BLOB NOT NULL,
+                        hash BLOB NOT NULL UNIQUE, PRIMARY KEY (file, sequence));
+                    CREATE TABLE checkpoint (
+                        file TEXT NOT NULL REFERENCES file(number), size INTEGER NOT NULL, head_hash BLOB NOT NULL,
+                        time REAL NOT NULL, signature BLOB NOT NULL, PRIMARY KEY (file, size));
+                    """)
+            }
+            try migrator.migrate(pool)
+        } catch let error as HistoryError {
+            throw error
+        } catch {
+            throw HistoryError(.storage, "cannot open the history store in \(folder): \(error)")
+        }
+        removeTemporaryBlobs()
+    }
+
+    public func createFile(_ file: FileRecord) throws {
+        try storage("create file \(file.number)") {
+            try pool.write { db in
+                if try Row.fetchOne(db, sql: "SELECT 1 FROM file WHERE number = ?", arguments: [file.number]) != nil {
+                    throw HistoryError(.fileExists, "the file \(file.number) already exists")
+                }
+                try db.execute(sql: "INSERT INTO file (number, subject, department) VALUES (?, ?, ?)",
+                               arguments: [file.number, file.subject, file.department])
+            }
+        }
+    }
+
+    public func file(_ number: String) throws -> FileRecord? {
+        try storage("read file \(number)") {
+            try pool.read { db in
+                try Row.fetchOne(db, sql: "SELECT number, subject, department FROM file WHERE number = ?", arguments: [number])
+                    .map { FileRecord(number: $0["number"], subject: $0["subject"], department: $0["department"]) }
+            }
+        }
+    }
+
+    public func files() throws -> [FileRecord] {
+        try storage("list files") {
+            try pool.read { db in
+                try Row.fetchAll(db, sql: "SELECT number, subject, department FROM file ORDER BY number")
+                    .map { FileRecord(number: $0["number"], subject: $0["subject"], department: $0["department"]) }
+            }
+        }
+    }
+
+    public func entries(of number: String) throws -> [HistoryEntry] {
+        try storage("read the entries of \(number)") {
+            try pool.read { db in try Self.entries(db, number) }
+        }
+    }
+
+    private static func entries(_ db: Database, _ number: String) throws -> [HistoryEntry] {
+        try Row.fetchAll(db, sql: "SELECT * FROM entry WHERE file = ? ORDER BY sequence", arguments: [number]).map { row in
+            var entry = HistoryEntry(
+                fileNumber: row["file"], sequence: row["sequence"], kind: EntryKind(rawValue: row["kind"]), noteID: row["note"],
+                time: Date(timeIntervalSince1970: row["time"]), contentHash: Array(row["content_hash"] as Data),
+                signatureHash: Array(row["signature_hash"] as Data), signerFingerprint: Array(row["signer_fingerprint"] as Data),
+                attachmentHash: (row["attachment_hash"] as Data?).map(Array.init), previousHash: Array(row["previous_hash"] as Data))
+            entry.hash = Array(row["hash"] as Data)  // as stored: a verifier recomputes and compares
+            return entry
+        }
+    }
+
+    public func checkpoints(of number: String) throws -> [Checkpoint] {
+        try storage("read the checkpoints of \(number)") {
+            try pool.read { db in
+                try Row.fetchAll(db, sql: "SELECT * FROM checkpoint WHERE file = ? ORDER BY size", arguments: [number]).map { row in
+                    Checkpoint(fileNumber: row["file"], size: row["size"], headHash: Array(row["head_hash"] as Data),
+                               time: Date(timeIntervalSince1970: row["time"]), signature: Array(row["signature"] as Data))
+                }
+            }
+        }
+    }
+
+    public func append(_ entry: HistoryEntry, checkpoint: Checkpoint, blobs: [[UInt8]]) throws {
+        // The blobs first, each durable before the row that names it can commit.
+        for blob in blobs { try writeBlob(blob) }
+        try storage("append entry \(entry.sequence) to \(entry.fileNumber)") {
+            try pool.write { db in
+                guard try Row.fetchOne(db, sql: "SELECT 1 FROM file WHERE number = ?", arguments: [entry.fileNumber]) != nil else {
+                    throw HistoryError(.unknownFile, "there is no file \(entry.fileNumber)")
+                }
+                let last = try Row.fetchOne(db, sql: "SELECT sequence, hash FROM entry WHERE file = ? ORDER BY sequence DESC LIMIT 1",
+                                            arguments: [entry.fileNumber])
+                let headHash = last.map { Array($0["hash"] as Data) } ?? HistoryEntry.genesis
+                let size: Int = last?["sequence"] ?? 0
+                guard headHash == entry.previousHash, entry.sequence == size + 1 else {
+                    throw HistoryError(.headMoved, "the file \(entry.fileNumber) has moved on (now \(size) entries); sign again over the new head")
+                }
+                try db.execute(sql: """
+                    INSERT INTO entry (file, sequence, kind, note, time, content_hash, signature_hash, signer_fingerprint,
+                                       attachment_hash, previous_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """, arguments: [entry.fileNumber, entry.sequence, entry.kind.rawValue, entry.noteID, entry.time.timeIntervalSince1970,
+                                     Data(entry.contentHash), Data(entry.signatureHash), Data(entry.signerFingerprint),
+                                     entry.attachmentHash.map { Data($0) }, Data(entry.previousHash), Data(entry.hash)])
+                try db.execute(sql: "INSERT INTO checkpoint (file, size, head_hash, time, signature) VALUES (?, ?, ?, ?, ?)",
+                               arguments: [checkpoint.fileNumber, checkpoint.size, Data(checkpoint.headHash),
+                                           checkpoint.time.timeIntervalSince1970, Data(checkpoint.signature)])
+            }
+        }
+    }
+
+    public func blob(_ hash: [UInt8]) throws -> [UInt8]? {
+        guard hash.count == 32 else { return nil }
+        return FileManager.default.contents(atPath: blobPath(hash)).map(Array.init)
+    }
+
+    func blobPath(_ hash: [UInt8]) -> String {
+        let hex = Hex.encode(hash)
+        return "\(folder)/blobs/\(hex.prefix(2))/\(hex)"
+    }
+
+    private func writeBlob(_ bytes: [UInt8]) throws {
+        let path = blobPath(SHA256Hasher.hash(bytes))
+        if FileManager.default.fileExists(atPath: path) { return }  // content-addressed: the same bytes are there
+        let folder = (path as NSString).deletingLastPathComponent
+        do {
+            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+            try AtomicFile.write(bytes, to: path, mode: 0o600)
+        } catch {
+            throw HistoryError(.storage, "cannot store a blob in \(folder): \(error)")
+        }
+    }
+
+    /// Leftovers of writes a crash interrupted: never referenced, since rows commit only after their blobs.
+    private func removeTemporaryBlobs() {
+        let root = folder + "/blobs"
+        guard let shards = try? FileManager.default.contentsOfDirectory(atPath: root) else { return }
+        for shard in shards {
+            let directory = root + "/" + shard
+            for name in (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? [] where name.hasPrefix(".tmp-") {
+                try? FileManager.default.removeItem(atPath: directory + "/" + name)
+            }
+        }
+    }
+
+    private func storage<T>(_ what: String, _ body: () throws -> T) throws -> T {
+        do {
+            return try body()
+        } catch let error as HistoryError {
+            throw error
+        } catch {
+            throw HistoryError(.storage, "cannot \(what): \(error)")
+        }
+    }
+}

@@ -1,0 +1,202 @@
+import Foundation
+import Testing
+import TestSupport
+@testable import SignKit
+
+/// A realistic file history built on the real token stack: a dozen notes by three officers on the card and on
+/// SoftHSM2, a Minister's approval, each checkpoint signed by the service's document-signer token. Exported,
+/// verified, then tampered with in every way the issue names.
+@Suite("File histories", .serialized)
+struct HistoryTests {
+    static let number = "DIT-12/3/2026-IT"
+
+    /// Officers: Anita Sharma on the card (RSA), Rajesh Kumar Singh on SoftHSM2 (EC), the PPS on SoftHSM2 (RSA);
+    /// the Minister approves on SoftHSM2.
+    static let signers: [(uri: String, pin: String)] = [
+        ("pkcs11:token=Anita%20Sharma;id=%01", "card"), ("pkcs11:token=SignService%20Test;id=%02", "softhsm"),
+        ("pkcs11:token=SignService%20Test;id=%06", "softhsm"),
+    ]
+    static let minister = "pkcs11:token=SignService%20Test;id=%07"
+    static let docSigner = "pkcs11:token=SignService%20DocSigner;id=%10"
+
+    struct Built {
+        let folder: TemporaryFolder
+        let bundle: String
+        let trust: TrustStore
+        let history: FileHistory
+        let sealer: CheckpointSigner
+    }
+
+    static func sign(_ manager: TokenManager, uri: String, pinKind: String, content: [UInt8], file: String, note: String,
+                     previous: [UInt8], commitment: Commitment) throws -> [UInt8] {
+        let pin = pinKind == "card" ? try Rig.cardPIN() : try Rig.softhsmPIN()
+        defer { pin.wipe() }
+        let session = try manager.openSigningSession(try PKCS11URI(uri), pin: pin, at: Date())
+        defer { session.close() }
+        let parameters = SignatureParameters(context: EOfficeContext(fileNumber: file, noteID: note, previousEntryHash: previous),
+                                             commitment: commitment, signingTime: Date(), chain: try Fixture.individualChain)
+        return try CAdES.signDetached(contentDigest: SHA256Hasher.hash(content), certificate: session.certificate, parameters: parameters) {
+            try session.sign($0, pin: session.alwaysAuthenticate ? pin : nil)
+        }
+    }
+
+    /// Builds the history, exports it, and hands the pieces to `body` (the docsigner session stays open meanwhile).
+    static func withHistory<R>(_ body: (Built, TokenManager) throws -> R) async throws -> R {
+        try await Rig.exclusive {
+            let manager = try Rig.manager()
+            let folder = try TemporaryFolder("signservice-history")
+            let store = try SQLiteHistoryStore(folder: folder.path("store"))
+            let pin = try Rig.softhsmPIN()
+            defer { pin.wipe() }
+            let docSession = try manager.openSigningSession(try PKCS11URI(docSigner), pin: pin, at: Date())
+            defer { docSession.close() }
+            let docChain = try CertificateFolder.load(file: Fixture.folder.appendingPathComponent("ca/chain-docsigner.pem").path)
+            let sealer = CheckpointSigner(certificate: docSession.certificate, chain: docChain) { try docSession.sign($0) }
+            let trust = try TrustStore(anchors: [try Fixture.testRoot])
+            let verifier = Verifier(trust: trust, revocation: RevocationChecker(options: RevocationOptions(
+                online: true, cacheDirectory: folder.path("cache"), timeout: 3)))
+            let history = FileHistory(store: store, verifier: verifier, checkpointSigner: sealer)
+            try store.createFile(FileRecord(number: number, subject: "Purchase of laptops for the Secretariat", department: "Information Technology"))
+            for index in 1...12 {
+                let (uri, pinKind) = signers[index % signers.count]
+                let note = "N-\(index)"
+                let content = Array("File \(number), note \(note)\nProposal step \(index): examined and put up.\n".utf8)
+                let head = try store.head(of: number).hash
+                let signature = try sign(manager, uri: uri, pinKind: pinKind, content: content, file: number, note: note,
+                                         previous: head, commitment: .proofOfOrigin)
+                try history.append(file: number, kind: .note, noteID: note, content: content, signature: signature)
+            }
+            let approval = Array("File \(number): approved. Kh. Ratan Kumar, Minister (IT)\n".utf8)
+            let signature = try sign(manager, uri: minister, pinKind: "softhsm", content: approval, file: number, note: "N-13",
+                                     previous: try store.head(of: number).hash, commitment: .proofOfApproval)
+            try history.append(file: number, kind: .approval, noteID: "N-13", content: approval, signature: signature)
+            let bundle = folder.path("history.zip")
+            try HistoryBundle.export(file: number, from: store, verifier: verifier, sealer: sealer, to: bundle)
+            return try body(Built(folder: folder, bundle: bundle, trust: trust, history: history, sealer: sealer), manager)
+        }
+    }
+
+    /// Rewrites a bundle through `edit` (members by name, manifest decoded) into a new zip.
+    static func tampered(_ built: Built, _ name: String, edit: (inout [String: [UInt8]], inout BundleManifest) throws -> Void) throws -> String {
+        var members = try HistoryBundle.read(built.bundle)
+        var manifest = try BundleManifest.decoder().decode(BundleManifest.self, from: Data(members["manifest.json"]!))
+        try edit(&members, &manifest)
+        members["manifest.json"] = Array(try BundleManifest.encoder().encode(manifest))
+        let path = built.folder.path("\(name).zip")
+        try HistoryBundle.write(members.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }, to: path)
+        return path
+    }
+
+    static func codes(_ report: HistoryReport) -> Set<HistoryReport.Finding.Code> { Set(report.findings.map(\.code)) }
+
+    @Test("a dozen notes by three officers (card and SoftHSM2) and an approval: exported, every entry TOTAL-PASSED; each tampering is named")
+    func realisticHistory() async throws {
+        try await Self.withHistory { built, manager in
+            let report = try HistoryBundle.verify(built.bundle, trust: built.trust)
+            #expect(report.passed, "\(report.findings)")
+            #expect(report.entries.count == 13)
+            #expect(report.entries.allSatisfy { $0.indication == "TOTAL-PASSED" })
+            #expect(Set(report.entries.compactMap(\.signer)) == ["Anita Sharma", "Rajesh Kumar Singh", "Thoudam Ibomcha Singh", "Kh. Ratan Kumar"])
+            #expect(report.entries.last?.kind == "approval")
+            #expect(report.checkpoints.count == 13 && report.checkpoints.allSatisfy(\.valid))
+            #expect(report.seal.hasPrefix("sealed by SignService Document Signer"))
+
+            // An entry removed from the middle.
+            let removed = try Self.tampered(built, "removed") { _, manifest in manifest.entries.remove(at: 5) }
+            #expect(Self.codes(try HistoryBundle.verify(removed, trust: built.trust)).contains(.missingEntry))
+
+            // Two entries swapped.
+            let swapped = try Self.tampered(built, "swapped") { _, manifest in manifest.entries.swapAt(3, 4) }
+            let swappedReport = try HistoryBundle.verify(swapped, trust: built.trust)
+            #expect(Self.codes(swappedReport).contains(.outOfOrder) || Self.codes(swappedReport).contains(.missingEntry))
+            #expect(Self.codes(swappedReport).contains(.brokenChain))
+
+            // An entry inserted (a copy of entry 2 after entry 7).
+            let inserted = try Self.tampered(built, "inserted") { _, manifest in manifest.entries.insert(manifest.entries[1], at: 7) }
+            let insertedReport = try HistoryBundle.verify(inserted, trust: built.trust)
+            #expect(Self.codes(insertedReport).contains(.outOfOrder))
+            #expect(Self.codes(insertedReport).contains(.brokenChain))
+
+            // An extract changed.
+            let changed = try Self.tampered(built, "changed") { members, manifest in
+                let name = manifest.entries[3].content
+                members[name]! += Array(" (amended)".utf8)
+            }
+            let changedReport = try HistoryBundle.verify(changed, trust: built.trust)
+            #expect(Self.codes(changedReport).contains(.contentChanged))
+            #expect(changedReport.findings.contains { $0.code == .contentChanged && $0.entry == 4 })
+
+            // A signature replaced by a valid signature over another file's note (same officer, hashes updated).
+            let otherContent = Array("File FIN-7/2026, note N-4: another file's note.\n".utf8)
+            let other = try Self.sign(manager, uri: Self.signers[1].uri, pinKind: "softhsm", content: otherContent, file: "FIN-7/2026",
+                                      note: "N-4", previous: HistoryEntry.genesis, commitment: .proofOfOrigin)
+            let replaced = try Self.tampered(built, "replaced") { members, manifest in
+                members[manifest.entries[3].signature] = other
+                members[manifest.entries[3].content] = otherContent
+                manifest.entries[3].signatureHash = Hex.encode(SHA256Hasher.hash(other))
+                manifest.entries[3].contentHash = Hex.encode(SHA256Hasher.hash(otherContent))
+            }
+            let replacedReport = try HistoryBundle.verify(replaced, trust: built.trust)
+            #expect(replacedReport.findings.contains { $0.code == .contextMismatch && $0.entry == 4 && $0.message.contains("FIN-7/2026") })
+
+            // The history cut short: the last three entries and their checkpoints dropped.
+            let cut = try Self.tampered(built, "cut") { _, manifest in
+                manifest.entries.removeLast(3)
+                manifest.checkpoints.removeLast(3)
+            }
+            let cutReport = try HistoryBundle.verify(cut, trust: built.trust)
+            #expect(Self.codes(cutReport).contains(.cutShort), "\(cutReport.findings)")
+
+            // A checkpoint forged: re-signed by an officer instead of the service.
+            let forged = try Self.tampered(built, "forged") { members, manifest in
+                let reference = manifest.checkpoints[4]
+                let checkpoint = Checkpoint(fileNumber: Self.number, size: reference.size, headHash: Hex.decode(reference.headHash)!, time: reference.time)
+                let officer = CheckpointSigner(certificate: try Fixture.certificate("officer-rsa"), chain: try Fixture.individualChain) {
+                    try Fixture.key("officer-rsa").sign($0)
+                }
+                members[reference.signature] = try officer.signature(for: checkpoint)
+            }
+            let forgedReport = try HistoryBundle.verify(forged, trust: built.trust)
+            #expect(Self.codes(forgedReport).contains(.checkpointForged))
+
+            for report in [swappedReport, insertedReport, changedReport, replacedReport, cutReport, forgedReport] {
+                #expect(!report.passed)
+            }
+        }
+    }
+
+    @Test("appends are refused with the reason: another file's signature, a stale head, an invalid signature")
+    func refusals() async throws {
+        try await Self.withHistory { built, manager in
+            let store = built.history.store
+            let head = try store.head(of: Self.number)
+            let content = Array("note 14\n".utf8)
+            // Signed for another file.
+            let wrongFile = try Self.sign(manager, uri: Self.signers[1].uri, pinKind: "softhsm", content: content, file: "FIN-7/2026",
+                                          note: "N-14", previous: head.hash, commitment: .proofOfOrigin)
+            #expect(throws: HistoryError.self) { try built.history.append(file: Self.number, kind: .note, noteID: "N-14", content: content, signature: wrongFile) }
+            // Signed over an older head.
+            let stale = try Self.sign(manager, uri: Self.signers[1].uri, pinKind: "softhsm", content: content, file: Self.number,
+                                      note: "N-14", previous: HistoryEntry.genesis, commitment: .proofOfOrigin)
+            do {
+                try built.history.append(file: Self.number, kind: .note, noteID: "N-14", content: content, signature: stale)
+                Issue.record("a signature over an old head was accepted")
+            } catch let error as HistoryError {
+                #expect(error.code == .contextMismatch)
+                #expect(error.description.contains("head"))
+            }
+            // Content that is not what was signed.
+            let good = try Self.sign(manager, uri: Self.signers[1].uri, pinKind: "softhsm", content: content, file: Self.number,
+                                     note: "N-14", previous: head.hash, commitment: .proofOfOrigin)
+            do {
+                try built.history.append(file: Self.number, kind: .note, noteID: "N-14", content: content + [0x20], signature: good)
+                Issue.record("a signature over other content was accepted")
+            } catch let error as HistoryError {
+                #expect(error.code == .signatureNotValid)
+            }
+            #expect(try store.head(of: Self.number).size == head.size, "nothing was appended")
+            try built.history.append(file: Self.number, kind: .note, noteID: "N-14", content: content, signature: good)
+            #expect(try store.head(of: Self.number).size == head.size + 1)
+        }
+    }
+}
