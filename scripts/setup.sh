@@ -13,6 +13,7 @@ PACKAGES=(
   python3 python3-cryptography                    # the emulated PIV card and the TSA (scripts/rig/)
   pinentry-curses                                 # a real pinentry for the --pinentry tests
   libengine-pkcs11-openssl                        # libp11: openssl signs with token keys (real-world verify inputs)
+  chromium                                        # renders the history HTML report in a test (headless)
   util-linux iproute2 procps                      # unshare/nsenter, ip, ps for the rig
   ca-certificates
 )

@@ -20,7 +20,7 @@ struct SignCtl: ParsableCommand {
             echo off, or reads one line from a file descriptor (--pin-fd).
             """,
         version: SignKitVersion.string,
-        subcommands: [Tokens.self, Doctor.self, Sign.self, Verify.self, SignRaw.self]
+        subcommands: [Tokens.self, Doctor.self, Sign.self, Verify.self, History.self, SignRaw.self]
     )
 }
 
@@ -95,6 +95,12 @@ enum Main {
             message = "\(failure)"
         case let failure as SigningError:
             status = ExitStatus.token.rawValue
+            message = "\(failure)"
+        case let failure as HistoryError:
+            status = ExitStatus.usage.rawValue
+            message = "\(failure)"
+        case let failure as VerificationInputError:
+            status = ExitStatus.usage.rawValue
             message = "\(failure)"
         case let failure as FileError:
             status = ExitStatus.usage.rawValue

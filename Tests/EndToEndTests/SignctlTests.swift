@@ -7,14 +7,7 @@ import TestSupport
 @Suite("signctl")
 struct SignctlTests {
     /// signctl next to the test bundle (swift build puts every product in one folder).
-    static let signctl: String = {
-        let folder = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-        for candidate in [folder, Bundle.main.bundleURL, Rig.root.appendingPathComponent(".build/debug")] {
-            let path = candidate.appendingPathComponent("signctl").path
-            if FileManager.default.isExecutableFile(atPath: path) { return path }
-        }
-        return Rig.root.appendingPathComponent(".build/debug/signctl").path
-    }()
+    static var signctl: String { Rig.signctl }
 
     static func run(_ arguments: [String], stdin: String? = nil, environment: [String: String] = [:]) throws -> Command.Result {
         try Rig.require()

@@ -200,3 +200,48 @@ struct HistoryTests {
         }
     }
 }
+
+extension HistoryTests {
+    @Test("signctl history verify prints the timeline (exit 0), names a tampering (exit 1); the HTML report renders in Chromium")
+    func commandAndBrowser() async throws {
+        try await Self.withHistory { built, _ in
+            let trust = Fixture.folder.appendingPathComponent("trust").path
+            let html = built.folder.path("report.html")
+            let result = try Command.run(Rig.signctl, ["history", "verify", built.bundle, "--trust", trust, "--html", html])
+            #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+            for words in ["File DIT-12/3/2026-IT", "Anita Sharma (Class 3 DSC", "Kh. Ratan Kumar", "approval", "Valid history: 13 entries"] {
+                #expect(result.stdout.contains(words), "\(words) in \(result.stdout)")
+            }
+            let json = try Command.run(Rig.signctl, ["history", "verify", built.bundle, "--trust", trust, "--json"])
+            #expect(json.status == 0)
+            #expect(json.stdout.contains("\"schema\" : \"signservice.history-report/1\""))
+
+            let cut = try Self.tampered(built, "cut-cli") { _, manifest in manifest.entries.removeLast() }
+            let failed = try Command.run(Rig.signctl, ["history", "verify", cut, "--trust", trust])
+            #expect(failed.status == 1)
+            #expect(failed.stdout.contains("[cut-short]"))
+            let garbage = try built.folder.file("garbage.zip", Array("not a zip".utf8))
+            let unreadable = try Command.run(Rig.signctl, ["history", "verify", garbage.path, "--trust", trust])
+            #expect(unreadable.status == 3)
+
+            // A real browser renders the report: the DOM it builds holds the verdict and every entry.
+            let chromium = try #require(Command.which("chromium"), "chromium is installed by scripts/setup.sh")
+            let profile = try TemporaryFolder("signservice-chromium")
+            let dom = try Command.run(chromium, ["--headless", "--no-sandbox", "--disable-gpu", "--user-data-dir=\(profile.url.path)",
+                                                 "--dump-dom", "file://\(html)"])
+            #expect(dom.status == 0, "\(dom.stderr)")
+            #expect(dom.stdout.contains("<p class=\"verdict\" id=\"verdict\">Valid history: 13 entries"))
+            #expect(dom.stdout.components(separatedBy: "<tr class=\"ok\">").count - 1 == 13)
+            #expect(dom.stdout.contains("Bharatiya Sakshya Adhiniyam"))
+            let shot = built.folder.path("report.png")
+            let screenshot = try Command.run(chromium, ["--headless", "--no-sandbox", "--disable-gpu", "--user-data-dir=\(profile.url.path)",
+                                                        "--hide-scrollbars", "--window-size=1400,1800", "--screenshot=\(shot)", "file://\(html)"])
+            #expect(screenshot.status == 0, "\(screenshot.stderr)")
+            let png = try Data(contentsOf: URL(fileURLWithPath: shot))
+            #expect(png.starts(with: [0x89, 0x50, 0x4E, 0x47]) && png.count > 20_000)
+            if let keep = ProcessInfo.processInfo.environment["SIGNSERVICE_KEEP_SCREENSHOT"] {
+                try png.write(to: URL(fileURLWithPath: keep))
+            }
+        }
+    }
+}

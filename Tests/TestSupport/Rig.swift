@@ -18,6 +18,16 @@ public enum Rig {
     public static let cardToken = "Anita Sharma"
     public static let cardATR = "3B 8A 80 01 53 47 4E 53 56 43 2D 50 49 56 75"
     public static let softToken = "SignService Test"
+
+    /// The built signctl next to the test bundle (swift build puts every product in one folder).
+    public static let signctl: String = {
+        let folder = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        for candidate in [folder, Bundle.main.bundleURL, root.appendingPathComponent(".build/debug")] {
+            let path = candidate.appendingPathComponent("signctl").path
+            if FileManager.default.isExecutableFile(atPath: path) { return path }
+        }
+        return root.appendingPathComponent(".build/debug/signctl").path
+    }()
     public static let docSignerToken = "SignService DocSigner"
 
     private static let environment: Result<Void, RigError> = {

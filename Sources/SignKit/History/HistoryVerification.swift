@@ -25,6 +25,10 @@ public struct HistoryReport: Codable, Sendable {
         public var indication: String
         public var subIndication: String?
         public var verdict: String
+        public var contentHash: String? = nil
+        public var signerFingerprint: String? = nil
+        public var issuer: String? = nil
+        public var revocation: String? = nil
     }
 
     public struct CheckpointResult: Codable, Sendable {
@@ -150,7 +154,10 @@ extension HistoryBundle {
                 sequence: item.sequence, kind: item.kind, noteID: item.noteID, signer: verdict.signer?.name,
                 signerKind: verdict.signer?.kindDescription, signingTime: verdict.signingTime?.time,
                 signingTimeSource: verdict.signingTime?.source.rawValue, indication: verdict.indication.rawValue,
-                subIndication: verdict.subIndication?.rawValue, verdict: verdict.summary))
+                subIndication: verdict.subIndication?.rawValue, verdict: verdict.summary,
+                contentHash: verdict.content.map { "\($0.algorithm) \($0.hex)" }, signerFingerprint: verdict.signer?.sha256Fingerprint,
+                issuer: verdict.signer?.issuer,
+                revocation: verdict.revocation.first.map { "\($0.status.rawValue)\($0.source.map { " (\($0))" } ?? "")" }))
         }
 
         // Checkpoints: each signed by the service's document signer, each naming the entry at its size.

@@ -189,12 +189,12 @@ public final class RevocationChecker: Sendable {
         var candidates = [RevocationEvidence]()
         // 1. What came with the signature or bundle.
         for der in supplied.crls {
-            if let found = crlEvidence(der: der, source: "CRL carried with the signature", certificate: certificate, issuer: issuer, problems: &problems) {
+            if let found = crlEvidence(der: der, source: "CRL carried with the signature or bundle", certificate: certificate, issuer: issuer, problems: &problems) {
                 candidates.append(found)
             }
         }
         for der in supplied.ocspResponses {
-            if let found = ocspEvidence(response: der, source: "OCSP response carried with the signature", certificate: certificate,
+            if let found = ocspEvidence(response: der, source: "OCSP response carried with the signature or bundle", certificate: certificate,
                                         issuer: issuer, trust: trust, intermediates: intermediates, nonce: nil, problems: &problems) {
                 candidates.append(found)
             }
