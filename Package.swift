@@ -62,6 +62,8 @@ let package = Package(
         // Shared by the test targets: the token rig, running commands, checking with the openssl CLI.
         .target(name: "TestSupport", dependencies: ["SignKit", "CPKCS", .product(name: "Logging", package: "swift-log")],
                 path: "Tests/TestSupport"),
+        // The process the history kill -9 test interrupts (Tests/SignKitTests/HistoryTests.swift).
+        .executableTarget(name: "HistoryAppender", dependencies: ["SignKit", "TestSupport"], path: "Tests/HistoryAppender"),
         .testTarget(name: "SignKitTests", dependencies: ["SignKit", "CPKCS", "TestSupport"]),
         .testTarget(
             name: "SignServiceTests",

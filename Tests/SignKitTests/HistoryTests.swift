@@ -245,3 +245,51 @@ extension HistoryTests {
         }
     }
 }
+
+@Suite("File histories survive kill -9")
+struct HistoryCrashTests {
+    static var appender: String { URL(fileURLWithPath: Rig.signctl).deletingLastPathComponent().appendingPathComponent("HistoryAppender").path }
+
+    @Test("50 kills at random moments of a process appending in a loop: the store opens, every committed entry is whole and verifies")
+    func killNine() throws {
+        try Rig.require()
+        let folder = try TemporaryFolder("signservice-crash")
+        let storePath = folder.path("store")
+        let number = "CRASH-1/2026"
+        var committed = Set<Int>()
+        for round in 0..<50 {
+            let delay = String(format: "%.2f", Double.random(in: 0.25...0.9))
+            let result = try Command.run("/usr/bin/timeout", ["--signal=KILL", delay, Self.appender, storePath, number, Fixture.folder.path])
+            #expect(result.status == 137, "round \(round): the appender ended by itself (\(result.status)): \(result.stderr)")
+            committed.formUnion(result.stdout.split(separator: "\n").compactMap { Int($0) })
+
+            let store = try SQLiteHistoryStore(folder: storePath)  // must open after every kill
+            let entries = try store.entries(of: number)
+            var previous = HistoryEntry.genesis
+            for (index, entry) in entries.enumerated() {
+                #expect(entry.sequence == index + 1)
+                #expect(entry.hashIsConsistent && entry.previousHash == previous, "round \(round): entry \(entry.sequence) is not whole")
+                #expect(try store.blob(entry.contentHash) != nil && store.blob(entry.signatureHash) != nil, "round \(round): a blob is missing")
+                previous = entry.hash
+            }
+            #expect(try store.checkpoints(of: number).count == entries.count, "a checkpoint for every entry, committed together")
+            #expect(committed.isSubset(of: Set(entries.map(\.sequence))), "round \(round): an entry reported committed is gone")
+            let leftovers = try FileManager.default.subpathsOfDirectory(atPath: storePath + "/blobs").filter { $0.contains(".tmp-") }
+            #expect(leftovers.isEmpty, "opening the store removes interrupted blob writes")
+        }
+        // Every committed entry's signature and checkpoint verify.
+        let store = try SQLiteHistoryStore(folder: storePath)
+        let entries = try store.entries(of: number)
+        #expect(entries.count >= 50, "the appender made progress: \(entries.count) entries")
+        let verifier = try Fixture.verifier()
+        for entry in entries {
+            let verdict = try verifier.verify(signature: try #require(try store.blob(entry.signatureHash)),
+                                              content: .bytes(try #require(try store.blob(entry.contentHash))), at: Date())
+            #expect(verdict.passed, "entry \(entry.sequence): \(verdict.summary)")
+        }
+        for checkpoint in try store.checkpoints(of: number) {
+            let verdict = try verifier.verify(signature: checkpoint.signature, content: .bytes(checkpoint.canonicalBytes), at: Date())
+            #expect(verdict.passed && verdict.signer?.kind == .documentSigner)
+        }
+    }
+}
