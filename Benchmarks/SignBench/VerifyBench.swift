@@ -95,7 +95,7 @@ struct VerifyRate: ParsableCommand {
 }
 
 /// A PEM private key signing SHA-256 with OpenSSL: makes the benchmark's signatures without a token.
-final class PrivateKey {
+final class PrivateKey: @unchecked Sendable {  // immutable after init; OpenSSL signing with one EVP_PKEY is thread-safe
     private let key: OpaquePointer  // EVP_PKEY*, owned
 
     init(pemFile: String) throws {

@@ -44,6 +44,8 @@ public struct BundleManifest: Codable, Sendable {
         public var headHash: String
         public var time: Date
         public var signature: String
+        /// SHA-256 of the signature file: the seal, covering the manifest, covers every checkpoint through it.
+        public var signatureHash: String
     }
 
     static func encoder() -> JSONEncoder {
@@ -109,7 +111,8 @@ public enum HistoryBundle {
             let name = "checkpoints/\(checkpoint.size).p7s"
             files.append((name, checkpoint.signature))
             checkpointReferences.append(BundleManifest.CheckpointReference(size: checkpoint.size, headHash: Hex.encode(checkpoint.headHash),
-                                                                           time: checkpoint.time, signature: name))
+                                                                           time: checkpoint.time, signature: name,
+                                                                           signatureHash: Hex.encode(SHA256Hasher.hash(checkpoint.signature))))
         }
         var certificateNames = [String]()
         for certificate in verifier.pathCertificates() + [sealer.certificate] + sealer.chain {
@@ -142,7 +145,9 @@ public enum HistoryBundle {
             let archive = try Archive(url: URL(fileURLWithPath: temporary), accessMode: .create)
             for (name, bytes) in files {
                 let data = Data(bytes)
-                try archive.addEntry(with: name, type: .file, uncompressedSize: Int64(data.count), compressionMethod: .deflate) { position, size in
+                // Text compresses; signatures and certificates are DER full of hashes and keys, so they are stored.
+                let method: CompressionMethod = name.hasPrefix("contents/") || name == "manifest.json" ? .deflate : .none
+                try archive.addEntry(with: name, type: .file, uncompressedSize: Int64(data.count), compressionMethod: method) { position, size in
                     data.subdata(in: Int(position)..<Int(position) + size)
                 }
             }
@@ -160,7 +165,9 @@ public enum HistoryBundle {
     public static func read(_ path: String, maximumMemberSize: Int = 1 << 30) throws -> [String: [UInt8]] {
         let archive: Archive
         do {
-            archive = try Archive(url: URL(fileURLWithPath: path), accessMode: .read)
+            // Read whole, then parsed in memory: the file API reads each member with several small reads.
+            let data = try Data(contentsOf: URL(fileURLWithPath: path))
+            archive = try Archive(data: data, accessMode: .read)
         } catch {
             throw HistoryError(.bundle, "\(path) is not a readable zip: \(error)")
         }
@@ -174,7 +181,8 @@ public enum HistoryBundle {
             }
             var bytes = [UInt8]()
             do {
-                _ = try archive.extract(entry, skipCRC32: false) { bytes.append(contentsOf: $0) }
+                // The CRC is skipped: every member is checked by its SHA-256 in the sealed manifest or by its signature.
+                _ = try archive.extract(entry, skipCRC32: true) { bytes.append(contentsOf: $0) }
             } catch {
                 throw HistoryError(.bundle, "the bundle member \(entry.path) does not extract: \(error)")
             }

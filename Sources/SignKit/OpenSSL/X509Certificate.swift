@@ -23,8 +23,10 @@ public final class X509Certificate: @unchecked Sendable {
     /// SHA-256 over the DER, computed once.
     public let sha256Fingerprint: [UInt8]
 
+    /// Idle contexts per digest algorithm: a verification takes one out (or makes one), uses it without holding the
+    /// lock, and puts it back, so threads verifying with the same certificate do not wait for each other.
     private struct VerifierContexts: @unchecked Sendable {
-        var pointers: [DigestAlgorithm: OpaquePointer] = [:]
+        var pointers: [DigestAlgorithm: [OpaquePointer]] = [:]
     }
 
     /// Parses one DER certificate; trailing bytes are refused.
@@ -69,7 +71,7 @@ public final class X509Certificate: @unchecked Sendable {
 
     deinit {
         verifiers.withLock { contexts in
-            for context in contexts.pointers.values { EVP_PKEY_CTX_free(context) }
+            for context in contexts.pointers.values.joined() { EVP_PKEY_CTX_free(context) }
         }
         X509_free(pointer)
     }
@@ -161,22 +163,23 @@ public final class X509Certificate: @unchecked Sendable {
     /// True when `signature` is this certificate's key's signature over a precomputed `digest` made with `algorithm`
     /// (RSA PKCS#1 v1.5 or ECDSA). One verification context per algorithm is made and kept.
     public func verifySignature(_ signature: some ContiguousBytes, digest: [UInt8], algorithm: DigestAlgorithm) -> Bool {
-        verifiers.withLock { contexts in
-            OpenSSLError.clearQueue()
-            defer { OpenSSLError.clearQueue() }
-            if contexts.pointers[algorithm] == nil {
-                // Set up once: key, verify operation, digest (PKCS#1 v1.5 padding is RSA's default).
-                guard let key = X509_get0_pubkey(pointer), let made = EVP_PKEY_CTX_new(key, nil) else { return false }  // get0 key
-                guard EVP_PKEY_verify_init(made) == 1, EVP_PKEY_CTX_set_signature_md(made, algorithm.evp) == 1 else {
-                    EVP_PKEY_CTX_free(made)
-                    return false
-                }
-                contexts.pointers[algorithm] = made
+        var context = verifiers.withLock { $0.pointers[algorithm]?.popLast() }
+        if context == nil {
+            // Set up once per concurrent user: key, verify operation, digest (PKCS#1 v1.5 is RSA's default padding).
+            guard let key = X509_get0_pubkey(pointer), let made = EVP_PKEY_CTX_new(key, nil) else { return false }  // get0 key
+            guard EVP_PKEY_verify_init(made) == 1, EVP_PKEY_CTX_set_signature_md(made, algorithm.evp) == 1 else {
+                EVP_PKEY_CTX_free(made)
+                OpenSSLError.clearQueue()
+                return false
             }
-            return signature.withUnsafeBytes { bytes in
-                EVP_PKEY_verify(contexts.pointers[algorithm], bytes.baseAddress, bytes.count, digest, digest.count) == 1
-            }
+            context = made
         }
+        let valid = signature.withUnsafeBytes { bytes in
+            EVP_PKEY_verify(context, bytes.baseAddress, bytes.count, digest, digest.count) == 1
+        }
+        if !valid { OpenSSLError.clearQueue() }
+        verifiers.withLock { $0.pointers[algorithm, default: []].append(context!) }
+        return valid
     }
 
     /// True when this certificate's signature verifies with `issuer`'s public key (X509_verify).

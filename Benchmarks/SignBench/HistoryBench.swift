@@ -1,0 +1,113 @@
+import ArgumentParser
+import Foundation
+import Synchronization
+import SignKit
+
+/// Verifying whole history bundles: entries per second for bundles of growing size, beside the single-signature
+/// limit (SHA-256 of an extract + one RSA-2048 verification) measured in the same run.
+struct HistoryRate: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "history",
+        abstract: "Bundle verification: entries/s for growing bundles beside the SHA-256 + RSA-2048 verify limit.",
+        discussion: """
+            Builds one history of --entries notes (TestCerts officer-rsa software key, checkpoints by the document \
+            signer key, the real append path with its verification) in memory, exports bundles of the first 1/4, \
+            1/2 and all entries, and times `HistoryBundle.verify` on each (offline, as signctl history verify). \
+            Each entry holds two RSA-2048 signatures to check (the note and the service's checkpoint), so the \
+            ratio to the one-signature limit cannot exceed about 0.5. Needs the rig (OCSP and CRLs at append time).
+            """)
+
+    @Option(help: "Entries in the largest bundle.")
+    var entries = 10_000
+
+    @Option(name: .customLong("test-certs"), help: "The TestCerts folder.")
+    var testCerts = FileManager.default.currentDirectoryPath + "/TestCerts"
+
+    func run() throws {
+        let officer = try CertificateFolder.load(file: "\(testCerts)/certs/officer-rsa.crt")[0]
+        let officerKey = try PrivateKey(pemFile: "\(testCerts)/keys/officer-rsa.key")
+        let chain = try CertificateFolder.load(file: "\(testCerts)/ca/chain-individual.pem")
+        let docSigner = try CertificateFolder.load(file: "\(testCerts)/certs/docsigner.crt")[0]
+        let docKey = try PrivateKey(pemFile: "\(testCerts)/keys/docsigner.key")
+        let sealer = CheckpointSigner(certificate: docSigner, chain: try CertificateFolder.load(file: "\(testCerts)/ca/chain-docsigner.pem")) {
+            TokenSignature(algorithm: .sha256WithRSAEncryption, bytes: try docKey.sign($0))
+        }
+        let trust = try TrustStore.load(directory: "\(testCerts)/trust")
+        let cache = FileManager.default.temporaryDirectory.appendingPathComponent("signbench-history-\(getpid())").path
+        defer { try? FileManager.default.removeItem(atPath: cache) }
+        let verifier = Verifier(trust: trust, revocation: RevocationChecker(options: RevocationOptions(online: true, cacheDirectory: cache + "/cache")))
+        let store = MemoryHistoryStore()
+        let history = FileHistory(store: store, verifier: verifier, checkpointSigner: sealer)
+        let number = "BENCH-1/2026"
+        try store.createFile(FileRecord(number: number, subject: "benchmark", department: "Testing"))
+        let sizes = [entries / 4, entries / 2, entries]
+        var bundles = [(Int, String)]()
+        try FileManager.default.createDirectory(atPath: cache, withIntermediateDirectories: true)
+        let started = Date()
+        for index in 1...entries {
+            let head = try store.head(of: number)
+            let content = Array("File \(number), note N-\(index): \(String(repeating: "x", count: 1500))\n".utf8)
+            let parameters = SignatureParameters(context: EOfficeContext(fileNumber: number, noteID: "N-\(index)", previousEntryHash: head.hash),
+                                                 commitment: .proofOfOrigin, signingTime: Date(), chain: chain)
+            let signature = try CAdES.signDetached(contentDigest: SHA256Hasher.hash(content), certificate: officer, parameters: parameters) {
+                TokenSignature(algorithm: .sha256WithRSAEncryption, bytes: try officerKey.sign($0))
+            }
+            try history.append(file: number, kind: .note, noteID: "N-\(index)", content: content, signature: signature)
+            if sizes.contains(index) {
+                let path = "\(cache)/bundle-\(index).zip"
+                try HistoryBundle.export(file: number, from: store, verifier: verifier, sealer: sealer, to: path)
+                bundles.append((index, path))
+            }
+        }
+        print(String(format: "built %d entries and %d bundles in %.1f s", entries, bundles.count, Date().timeIntervalSince(started)))
+
+        // The limit, measured on this run's machine: SHA-256 of a 1.5 KiB extract plus one RSA-2048 verification.
+        let message = Array(repeating: UInt8(0x78), count: 1540)
+        let signatureValue = try officerKey.sign(message)
+        let digest = SHA256Hasher.hash(message)
+        func limit() throws -> Double {
+            try Bench.measure(seconds: 1) {
+                _ = SHA256Hasher.hash(message)
+                guard officer.verifySignature(signatureValue, digest: digest, algorithm: .sha256) else { throw ValidationError("limit check failed") }
+            }
+        }
+        print("entries   seconds   entries/s   limit/s   ratio   µs/entry")
+        for (count, path) in bundles {
+            let before = try limit()
+            let clock = ContinuousClock()
+            let start = clock.now
+            let report = try HistoryBundle.verify(path, trust: trust)
+            let elapsed = clock.now - start
+            let after = try limit()
+            guard report.passed else { throw ValidationError("bundle of \(count) did not verify: \(report.findings.prefix(3))") }
+            let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+            let rate = Double(count) / seconds, reference = (before + after) / 2
+            print(String(format: "%7d  %8.2f  %10.1f  %8.1f  %6.3f  %8.1f", count, seconds, rate, reference, rate / reference, 1e6 * seconds / Double(count)))
+        }
+        print("target: ratio >= 0.5; µs/entry flat across sizes (linear time)")
+    }
+}
+
+/// A history store in memory, for the benchmark (the protocol is the same one the SQLite store implements).
+final class MemoryHistoryStore: HistoryStore, @unchecked Sendable {
+    private let lock = NSLock()
+    private var fileRecords = [String: FileRecord]()
+    private var entryLists = [String: [HistoryEntry]]()
+    private var checkpointLists = [String: [Checkpoint]]()
+    private var blobs = [[UInt8]: [UInt8]]()
+
+    func createFile(_ file: FileRecord) throws { lock.withLock { fileRecords[file.number] = file } }
+    func file(_ number: String) throws -> FileRecord? { lock.withLock { fileRecords[number] } }
+    func files() throws -> [FileRecord] { lock.withLock { Array(fileRecords.values) } }
+    func entries(of number: String) throws -> [HistoryEntry] { lock.withLock { entryLists[number] ?? [] } }
+    func checkpoints(of number: String) throws -> [Checkpoint] { lock.withLock { checkpointLists[number] ?? [] } }
+    func blob(_ hash: [UInt8]) throws -> [UInt8]? { lock.withLock { blobs[hash] } }
+
+    func append(_ entry: HistoryEntry, checkpoint: Checkpoint, blobs new: [[UInt8]]) throws {
+        lock.withLock {
+            for blob in new { blobs[SHA256Hasher.hash(blob)] = blob }
+            entryLists[entry.fileNumber, default: []].append(entry)
+            checkpointLists[entry.fileNumber, default: []].append(checkpoint)
+        }
+    }
+}
