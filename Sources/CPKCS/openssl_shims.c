@@ -150,6 +150,15 @@ int cpkcs_sk_X509_num(STACK_OF(X509) *stack) { return sk_X509_num(stack); }
 X509 *cpkcs_sk_X509_value(STACK_OF(X509) *stack, int index) { return sk_X509_value(stack, index); }
 void cpkcs_sk_X509_pop_free(STACK_OF(X509) *stack) { sk_X509_pop_free(stack, X509_free); }
 
+// Appends an IA5String URI (not NUL-terminated in the certificate) as one line; long ones are cut at 1 KiB.
+static void append_uri(char *buffer, size_t buffer_len, size_t *used, const ASN1_IA5STRING *uri) {
+    char text[1024];
+    int n = uri->length < (int)sizeof(text) - 1 ? uri->length : (int)sizeof(text) - 1;
+    memcpy(text, uri->data, (size_t)n);
+    text[n] = 0;
+    append_line(buffer, buffer_len, used, text);
+}
+
 int cpkcs_X509_aia_urls(X509 *certificate, int ocsp, char *buffer, size_t buffer_len) {
     if (buffer_len > 0) buffer[0] = 0;
     // A new stack we own; freed below.
@@ -161,12 +170,7 @@ int cpkcs_X509_aia_urls(X509 *certificate, int ocsp, char *buffer, size_t buffer
     for (int i = 0; i < sk_ACCESS_DESCRIPTION_num(access); i++) {
         ACCESS_DESCRIPTION *entry = sk_ACCESS_DESCRIPTION_value(access, i);  // get0: owned by the stack
         if (OBJ_obj2nid(entry->method) != wanted || entry->location->type != GEN_URI) continue;
-        ASN1_IA5STRING *uri = entry->location->d.uniformResourceIdentifier;
-        char text[1024];
-        int n = uri->length < (int)sizeof(text) - 1 ? uri->length : (int)sizeof(text) - 1;
-        memcpy(text, uri->data, (size_t)n);
-        text[n] = 0;
-        append_line(buffer, buffer_len, &used, text);
+        append_uri(buffer, buffer_len, &used, entry->location->d.uniformResourceIdentifier);
         found++;
     }
     AUTHORITY_INFO_ACCESS_free(access);
@@ -186,12 +190,7 @@ int cpkcs_X509_crl_urls(X509 *certificate, char *buffer, size_t buffer_len) {
         for (int j = 0; j < sk_GENERAL_NAME_num(names); j++) {
             GENERAL_NAME *name = sk_GENERAL_NAME_value(names, j);  // get0
             if (name->type != GEN_URI) continue;
-            ASN1_IA5STRING *uri = name->d.uniformResourceIdentifier;
-            char text[1024];
-            int n = uri->length < (int)sizeof(text) - 1 ? uri->length : (int)sizeof(text) - 1;
-            memcpy(text, uri->data, (size_t)n);
-            text[n] = 0;
-            append_line(buffer, buffer_len, &used, text);
+            append_uri(buffer, buffer_len, &used, name->d.uniformResourceIdentifier);
             found++;
         }
     }
