@@ -64,7 +64,8 @@ let package = Package(
                 path: "Tests/TestSupport"),
         // The process the history kill -9 test interrupts (Tests/SignKitTests/HistoryTests.swift).
         .executableTarget(name: "HistoryAppender", dependencies: ["SignKit", "TestSupport"], path: "Tests/HistoryAppender"),
-        .testTarget(name: "SignKitTests", dependencies: ["SignKit", "CPKCS", "TestSupport"]),
+        .testTarget(name: "SignKitTests", dependencies: ["SignKit", "CPKCS", "TestSupport",
+                                                         .product(name: "ZIPFoundation", package: "ZIPFoundation")]),
         .testTarget(
             name: "SignServiceTests",
             dependencies: [

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import TestSupport
 @testable import SignKit
+import ZIPFoundation
 
 /// A realistic file history built on the real token stack: a dozen notes by three officers on the card and on
 /// SoftHSM2, a Minister's approval, each checkpoint signed by the service's document-signer token. Exported,
@@ -290,6 +291,44 @@ struct HistoryCrashTests {
         for checkpoint in try store.checkpoints(of: number) {
             let verdict = try verifier.verify(signature: checkpoint.signature, content: .bytes(checkpoint.canonicalBytes), at: Date())
             #expect(verdict.passed && verdict.signer?.kind == .documentSigner)
+        }
+    }
+}
+
+@Suite("Bundle zip reading")
+struct BundleZipTests {
+    @Test("stored members are read in place, deflated ones through ZIPFoundation, with the same result; damage is an error, not a crash")
+    func readers() throws {
+        let folder = try TemporaryFolder("signservice-zip")
+        let files: [(String, [UInt8])] = (0..<50).map { ("contents/\($0)", Array("member \($0) ".utf8) + (0..<Int.random(in: 0...3000)).map { UInt8(truncatingIfNeeded: $0) }) }
+        let stored = folder.path("stored.zip")
+        try HistoryBundle.write(files, to: stored)
+        let bytes = Array(try Data(contentsOf: URL(fileURLWithPath: stored)))
+        let fast = try #require(HistoryBundle.storedMembers(bytes))
+        #expect(fast.count == 50)
+        for (name, content) in files { #expect(fast[name] == content) }
+
+        // A deflated zip (as another tool may write) is not read in place, and ZIPFoundation gives the same members.
+        let deflated = folder.path("deflated.zip")
+        let archive = try Archive(url: URL(fileURLWithPath: deflated), accessMode: .create)
+        for (name, content) in files {
+            try archive.addEntry(with: name, type: .file, uncompressedSize: Int64(content.count), compressionMethod: .deflate) { position, size in
+                Data(content[Int(position)..<Int(position) + size])
+            }
+        }
+        #expect(HistoryBundle.storedMembers(Array(try Data(contentsOf: URL(fileURLWithPath: deflated)))) == nil)
+        let slow = try HistoryBundle.read(deflated)
+        for (name, content) in files { #expect(slow[name] == content) }
+
+        // Truncations and flipped bytes: nil or an error, every time.
+        for cut in stride(from: 0, to: bytes.count, by: max(1, bytes.count / 60)) {
+            let damaged = try folder.file("cut.zip", Array(bytes.prefix(cut)))
+            if let members = try? HistoryBundle.read(damaged.path) { #expect(members.count <= 50) }
+        }
+        for _ in 0..<200 {
+            var damaged = bytes
+            damaged[Int.random(in: 0..<damaged.count)] ^= UInt8.random(in: 1...255)
+            _ = HistoryBundle.storedMembers(damaged)
         }
     }
 }

@@ -145,8 +145,9 @@ public enum HistoryBundle {
             let archive = try Archive(url: URL(fileURLWithPath: temporary), accessMode: .create)
             for (name, bytes) in files {
                 let data = Data(bytes)
-                // Text compresses; signatures and certificates are DER full of hashes and keys, so they are stored.
-                let method: CompressionMethod = name.hasPrefix("contents/") || name == "manifest.json" ? .deflate : .none
+                // Members are stored, not deflated: DER barely compresses, extracts are small, and stored members are
+                // read in place (`storedMembers`), which is most of what makes a 10,000-entry bundle quick to check.
+                let method: CompressionMethod = .none
                 try archive.addEntry(with: name, type: .file, uncompressedSize: Int64(data.count), compressionMethod: method) { position, size in
                     data.subdata(in: Int(position)..<Int(position) + size)
                 }
@@ -163,10 +164,27 @@ public enum HistoryBundle {
 
     /// Every member of a bundle by name. Sizes are capped; names with ".." or a leading "/" are refused.
     public static func read(_ path: String, maximumMemberSize: Int = 1 << 30) throws -> [String: [UInt8]] {
+        let data: Data
+        do {
+            data = try Data(contentsOf: URL(fileURLWithPath: path))
+        } catch {
+            throw HistoryError(.bundle, "cannot read \(path): \(error)")
+        }
+        let bytes = [UInt8](data)
+        if let members = storedMembers(bytes) {
+            for (name, member) in members {
+                guard !name.hasPrefix("/"), !name.split(separator: "/").contains("..") else {
+                    throw HistoryError(.bundle, "the bundle holds a member with an unsafe name: \(name)")
+                }
+                guard member.count <= maximumMemberSize else {
+                    throw HistoryError(.bundle, "the bundle member \(name) is larger than \(maximumMemberSize) bytes")
+                }
+            }
+            return members
+        }
         let archive: Archive
         do {
-            // Read whole, then parsed in memory: the file API reads each member with several small reads.
-            let data = try Data(contentsOf: URL(fileURLWithPath: path))
+            // Anything else (deflated members, zip64): ZIPFoundation, on the bytes already read.
             archive = try Archive(data: data, accessMode: .read)
         } catch {
             throw HistoryError(.bundle, "\(path) is not a readable zip: \(error)")
@@ -187,6 +205,42 @@ public enum HistoryBundle {
                 throw HistoryError(.bundle, "the bundle member \(entry.path) does not extract: \(error)")
             }
             members[entry.path] = bytes
+        }
+        return members
+    }
+}
+
+extension HistoryBundle {
+    /// The members of a zip whose members are all stored (method 0), read from the central directory (APPNOTE
+    /// 4.3.12) and each local header (4.3.7); nil when the zip uses anything else (deflate, zip64, encryption,
+    /// a multi-disk archive), which the caller hands to ZIPFoundation. Any inconsistency also gives nil, never a
+    /// crash: every offset is checked against the buffer.
+    static func storedMembers(_ bytes: [UInt8]) -> [String: [UInt8]]? {
+        func u16(_ at: Int) -> Int? { at >= 0 && at + 2 <= bytes.count ? Int(bytes[at]) | Int(bytes[at + 1]) << 8 : nil }
+        func u32(_ at: Int) -> Int? {
+            guard let low = u16(at), let high = u16(at + 2) else { return nil }
+            return low | high << 16
+        }
+        // End of central directory: 22 bytes plus a comment of up to 65,535 bytes, at the end.
+        var end = bytes.count - 22
+        let lowest = max(0, bytes.count - 22 - 65_535)
+        while end >= lowest, u32(end) != 0x0605_4B50 { end -= 1 }
+        guard end >= lowest, let disk = u16(end + 4), disk == 0, let count = u16(end + 10), let size = u32(end + 12),
+              let start = u32(end + 16), count != 0xFFFF, start != 0xFFFF_FFFF, start + size <= end else { return nil }
+        var members = [String: [UInt8]](minimumCapacity: count)
+        var position = start
+        for _ in 0..<count {
+            guard u32(position) == 0x0201_4B50, let flags = u16(position + 8), flags & 0x1 == 0, let method = u16(position + 10), method == 0,
+                  let compressed = u32(position + 20), let uncompressed = u32(position + 24), compressed == uncompressed,
+                  compressed != 0xFFFF_FFFF, let nameLength = u16(position + 28), let extraLength = u16(position + 30),
+                  let commentLength = u16(position + 32), let local = u32(position + 42), local != 0xFFFF_FFFF,
+                  position + 46 + nameLength <= bytes.count else { return nil }
+            let name = String(decoding: bytes[position + 46..<position + 46 + nameLength], as: UTF8.self)
+            guard u32(local) == 0x0403_4B50, let localName = u16(local + 26), let localExtra = u16(local + 28) else { return nil }
+            let dataStart = local + 30 + localName + localExtra
+            guard dataStart + compressed <= start else { return nil }
+            if !name.hasSuffix("/") { members[name] = Array(bytes[dataStart..<dataStart + compressed]) }
+            position += 46 + nameLength + extraLength + commentLength
         }
         return members
     }
