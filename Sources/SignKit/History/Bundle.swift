@@ -170,7 +170,7 @@ public enum HistoryBundle {
         } catch {
             throw HistoryError(.bundle, "cannot read \(path): \(error)")
         }
-        let bytes = [UInt8](data)
+        let bytes = data.withUnsafeBytes { Array($0.bindMemory(to: UInt8.self)) }  // one memcpy, not a byte-by-byte copy
         if let members = storedMembers(bytes) {
             for (name, member) in members {
                 guard !name.hasPrefix("/"), !name.split(separator: "/").contains("..") else {

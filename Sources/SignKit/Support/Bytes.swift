@@ -32,9 +32,17 @@ public enum Hex {
     /// Bytes from hex, ignoring spaces and colons; nil when a character is not a hex digit or a nibble is left over.
     public static func decode(_ text: String) -> [UInt8]? {
         var out = [UInt8]()
+        out.reserveCapacity(text.utf8.count / 2)
         var high: UInt8?
-        for character in text where character != " " && character != ":" {
-            guard let value = character.hexDigitValue.map(UInt8.init) else { return nil }
+        // Over UTF-8 bytes, not Characters: digests in manifests and reports are decoded by the thousand.
+        for byte in text.utf8 where byte != UInt8(ascii: " ") && byte != UInt8(ascii: ":") {
+            let value: UInt8
+            switch byte {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): value = byte - UInt8(ascii: "0")
+            case UInt8(ascii: "a")...UInt8(ascii: "f"): value = byte - UInt8(ascii: "a") + 10
+            case UInt8(ascii: "A")...UInt8(ascii: "F"): value = byte - UInt8(ascii: "A") + 10
+            default: return nil
+            }
             if let h = high {
                 out.append(h << 4 | value)
                 high = nil
