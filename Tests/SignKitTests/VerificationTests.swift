@@ -478,3 +478,16 @@ struct DERTimeTests {
         }
     }
 }
+
+extension DERTimeTests {
+    @Test("UTCTimeText.parse reads what format writes, and nothing else")
+    func textRoundTrip() {
+        for _ in 0..<1_000 {
+            let date = Date(timeIntervalSince1970: TimeInterval(Int.random(in: -600_000_000...4_000_000_000)))
+            #expect(UTCTimeText.parse(UTCTimeText.format(date)) == date)
+        }
+        for bad in ["2026-11-23T07:01:49", "2026-13-23T07:01:49Z", "2026-11-23 07:01:49Z", "2026-11-23T07:01:4xZ", ""] {
+            #expect(UTCTimeText.parse(bad) == nil, "\(bad)")
+        }
+    }
+}

@@ -60,7 +60,16 @@ public struct BundleManifest: Codable, Sendable {
 
     static func decoder() -> JSONDecoder {
         let decoder = JSONDecoder()
-        decoder.dateDecodingStrategy = .iso8601
+        // The manifest's own "2026-11-23T07:01:49Z" form, read by arithmetic: ISO8601 parsing of every entry's time
+        // was a large part of reading a big manifest.
+        decoder.dateDecodingStrategy = .custom { decoder in
+            let container = try decoder.singleValueContainer()
+            let text = try container.decode(String.self)
+            guard let date = UTCTimeText.parse(text) else {
+                throw DecodingError.dataCorruptedError(in: container, debugDescription: "\(text) is not a time like 2026-11-23T07:01:49Z")
+            }
+            return date
+        }
         return decoder
     }
 }
