@@ -80,7 +80,7 @@ struct HistoryTests {
     /// Rewrites a bundle through `edit` (members by name, manifest decoded) into a new zip.
     static func tampered(_ built: Built, _ name: String, edit: (inout [String: [UInt8]], inout BundleManifest) throws -> Void) throws -> String {
         var members = try HistoryBundle.read(built.bundle)
-        var manifest = try BundleManifest.decoder().decode(BundleManifest.self, from: Data(members["manifest.json"]!))
+        var manifest = try BundleManifest.parse(members["manifest.json"]!)
         try edit(&members, &manifest)
         members["manifest.json"] = Array(try BundleManifest.encoder().encode(manifest))
         let path = built.folder.path("\(name).zip")

@@ -13,7 +13,7 @@ import ZIPFoundation
 /// revocation/<sha256>.der       the CRLs and OCSP responses the verification used
 /// seal.p7s                      the service's signature over manifest.json as written, made at export
 /// ```
-public struct BundleManifest: Codable, Sendable {
+public struct BundleManifest: Encodable, Sendable {
     public var schema = "signservice.bundle/1"
     public var file: FileRecord
     public var exportedAt: Date
@@ -23,7 +23,7 @@ public struct BundleManifest: Codable, Sendable {
     public var certificates: [String]
     public var revocation: [String]
 
-    public struct Entry: Codable, Sendable {
+    public struct Entry: Encodable, Sendable {
         public var sequence: Int
         public var kind: String
         public var noteID: String
@@ -39,7 +39,7 @@ public struct BundleManifest: Codable, Sendable {
         public var attachment: String?
     }
 
-    public struct CheckpointReference: Codable, Sendable {
+    public struct CheckpointReference: Encodable, Sendable {
         public var size: Int
         public var headHash: String
         public var time: Date
@@ -58,19 +58,158 @@ public struct BundleManifest: Codable, Sendable {
         return encoder
     }
 
-    static func decoder() -> JSONDecoder {
-        let decoder = JSONDecoder()
-        // The manifest's own "2026-11-23T07:01:49Z" form, read by arithmetic: ISO8601 parsing of every entry's time
-        // was a large part of reading a big manifest.
-        decoder.dateDecodingStrategy = .custom { decoder in
-            let container = try decoder.singleValueContainer()
-            let text = try container.decode(String.self)
-            guard let date = UTCTimeText.parse(text) else {
-                throw DecodingError.dataCorruptedError(in: container, debugDescription: "\(text) is not a time like 2026-11-23T07:01:49Z")
+    /// Reads manifest.json whole (`Outline` and every entry and checkpoint).
+    public static func parse(_ bytes: [UInt8]) throws -> BundleManifest {
+        let outline = try Outline(bytes)
+        return BundleManifest(schema: outline.schema, file: outline.file, exportedAt: outline.exportedAt, exportedBy: outline.exportedBy,
+                              entries: try outline.entryRanges.indices.map(outline.entry), checkpoints: try outline.checkpointRanges.indices.map(outline.checkpoint),
+                              certificates: outline.certificates, revocation: outline.revocation)
+    }
+
+    /// manifest.json read in one pass (`JSONReader`, no intermediate tree) except for the entries and checkpoints,
+    /// which are only delimited: each is read on its own (`entry(_:)`, `checkpoint(_:)`), so that the verification
+    /// of a big bundle reads them on every core. Unknown keys are skipped, missing ones named; times must be in the
+    /// manifest's own "2026-11-23T07:01:49Z" form.
+    struct Outline {
+        let bytes: [UInt8]
+        var schema: String, file: FileRecord, exportedAt: Date, exportedBy: String
+        var certificates: [String], revocation: [String]
+        var entryRanges: [Range<Int>], checkpointRanges: [Range<Int>]
+
+        init(_ bytes: [UInt8]) throws {
+            self.bytes = bytes
+            var reader = JSONReader(bytes)
+            var schema: String?, file: FileRecord?, exportedAt: Date?, exportedBy: String?
+            var entries: [Range<Int>]?, checkpoints: [Range<Int>]?, certificates: [String]?, revocation: [String]?
+            try reader.object("the manifest") { reader, key in
+                switch key {
+                case "schema": schema = try reader.string(key)
+                case "file": file = try parseFile(&reader)
+                case "exportedAt": exportedAt = try time(&reader, key)
+                case "exportedBy": exportedBy = try reader.string(key)
+                case "entries": entries = try reader.elementRanges(key)
+                case "checkpoints": checkpoints = try reader.elementRanges(key)
+                case "certificates": certificates = try strings(&reader, key)
+                case "revocation": revocation = try strings(&reader, key)
+                default: try reader.skip()
+                }
             }
-            return date
+            try reader.end()
+            guard let schema else { throw missing("schema", in: "the manifest") }
+            guard let file else { throw missing("file", in: "the manifest") }
+            guard let exportedAt else { throw missing("exportedAt", in: "the manifest") }
+            guard let exportedBy else { throw missing("exportedBy", in: "the manifest") }
+            guard let entries else { throw missing("entries", in: "the manifest") }
+            guard let checkpoints else { throw missing("checkpoints", in: "the manifest") }
+            (self.schema, self.file, self.exportedAt, self.exportedBy) = (schema, file, exportedAt, exportedBy)
+            (self.entryRanges, self.checkpointRanges, self.certificates, self.revocation) = (entries, checkpoints, certificates ?? [], revocation ?? [])
         }
-        return decoder
+
+        /// Entry `index` (from 0).
+        func entry(_ index: Int) throws -> Entry {
+            var reader = JSONReader(bytes, range: entryRanges[index])
+            let entry = try parseEntry(&reader, position: index + 1)
+            try reader.end()
+            return entry
+        }
+
+        /// Checkpoint reference `index` (from 0).
+        func checkpoint(_ index: Int) throws -> CheckpointReference {
+            var reader = JSONReader(bytes, range: checkpointRanges[index])
+            let checkpoint = try parseCheckpoint(&reader, position: index + 1)
+            try reader.end()
+            return checkpoint
+        }
+    }
+
+    static func missing(_ key: String, in what: String) -> JSONReader.Failure { JSONReader.Failure(description: "\(what) has no \"\(key)\"") }
+
+    static func time(_ reader: inout JSONReader, _ what: String) throws -> Date {
+        let text = try reader.string(what)
+        guard let date = UTCTimeText.parse(text) else {
+            throw JSONReader.Failure(description: "\(what) \"\(text)\" is not a time like 2026-11-23T07:01:49Z")
+        }
+        return date
+    }
+
+    static func strings(_ reader: inout JSONReader, _ what: String) throws -> [String] {
+        var list = [String]()
+        try reader.array(what) { reader in list.append(try reader.string(what)) }
+        return list
+    }
+
+    static func parseFile(_ reader: inout JSONReader) throws -> FileRecord {
+        var number: String?, subject: String?, department: String?
+        try reader.object("file") { reader, key in
+            switch key {
+            case "number": number = try reader.string(key)
+            case "subject": subject = try reader.string(key)
+            case "department": department = try reader.string(key)
+            default: try reader.skip()
+            }
+        }
+        guard let number else { throw missing("number", in: "file") }
+        return FileRecord(number: number, subject: subject ?? "", department: department ?? "")
+    }
+
+    static func parseEntry(_ reader: inout JSONReader, position: Int) throws -> Entry {
+        var sequence: Int?, kind: String?, noteID: String?, time: Date?, contentHash: String?, signatureHash: String?
+        var signerFingerprint: String?, attachmentHash: String?, previousHash: String?, hash: String?, content: String?
+        var signature: String?, attachment: String?
+        let what = "entry \(position)"
+        try reader.object(what) { reader, key in
+            switch key {
+            case "sequence": sequence = try reader.int(key)
+            case "kind": kind = try reader.string(key)
+            case "noteID": noteID = try reader.string(key)
+            case "time": time = try Self.time(&reader, key)
+            case "contentHash": contentHash = try reader.string(key)
+            case "signatureHash": signatureHash = try reader.string(key)
+            case "signerFingerprint": signerFingerprint = try reader.string(key)
+            case "attachmentHash": attachmentHash = reader.null() ? nil : try reader.string(key)
+            case "previousHash": previousHash = try reader.string(key)
+            case "hash": hash = try reader.string(key)
+            case "content": content = try reader.string(key)
+            case "signature": signature = try reader.string(key)
+            case "attachment": attachment = reader.null() ? nil : try reader.string(key)
+            default: try reader.skip()
+            }
+        }
+        guard let sequence else { throw missing("sequence", in: what) }
+        guard let kind else { throw missing("kind", in: what) }
+        guard let noteID else { throw missing("noteID", in: what) }
+        guard let time else { throw missing("time", in: what) }
+        guard let contentHash else { throw missing("contentHash", in: what) }
+        guard let signatureHash else { throw missing("signatureHash", in: what) }
+        guard let signerFingerprint else { throw missing("signerFingerprint", in: what) }
+        guard let previousHash else { throw missing("previousHash", in: what) }
+        guard let hash else { throw missing("hash", in: what) }
+        guard let content else { throw missing("content", in: what) }
+        guard let signature else { throw missing("signature", in: what) }
+        return Entry(sequence: sequence, kind: kind, noteID: noteID, time: time, contentHash: contentHash, signatureHash: signatureHash,
+                     signerFingerprint: signerFingerprint, attachmentHash: attachmentHash, previousHash: previousHash, hash: hash,
+                     content: content, signature: signature, attachment: attachment)
+    }
+
+    static func parseCheckpoint(_ reader: inout JSONReader, position: Int) throws -> CheckpointReference {
+        var size: Int?, headHash: String?, time: Date?, signature: String?, signatureHash: String?
+        let what = "checkpoint \(position)"
+        try reader.object(what) { reader, key in
+            switch key {
+            case "size": size = try reader.int(key)
+            case "headHash": headHash = try reader.string(key)
+            case "time": time = try Self.time(&reader, key)
+            case "signature": signature = try reader.string(key)
+            case "signatureHash": signatureHash = try reader.string(key)
+            default: try reader.skip()
+            }
+        }
+        guard let size else { throw missing("size", in: what) }
+        guard let headHash else { throw missing("headHash", in: what) }
+        guard let time else { throw missing("time", in: what) }
+        guard let signature else { throw missing("signature", in: what) }
+        guard let signatureHash else { throw missing("signatureHash", in: what) }
+        return CheckpointReference(size: size, headHash: headHash, time: time, signature: signature, signatureHash: signatureHash)
     }
 }
 
@@ -115,8 +254,10 @@ public enum HistoryBundle {
                 signature: signatureName, attachment: attachmentName))
         }
         var checkpointReferences = [BundleManifest.CheckpointReference]()
+        // Checkpoint signatures carry only the document signer's certificate: its chain is the sealer's.
+        let checkpointVerifier = Verifier(trust: verifier.trust, intermediates: verifier.intermediates + sealer.chain, revocation: verifier.revocation)
         for checkpoint in checkpoints {
-            _ = try? verifier.verify(signature: checkpoint.signature, content: .bytes(checkpoint.canonicalBytes), at: time)
+            _ = try? checkpointVerifier.verify(signature: checkpoint.signature, content: .bytes(checkpoint.canonicalBytes), at: time)
             let name = "checkpoints/\(checkpoint.size).p7s"
             files.append((name, checkpoint.signature))
             checkpointReferences.append(BundleManifest.CheckpointReference(size: checkpoint.size, headHash: Hex.encode(checkpoint.headHash),
@@ -124,7 +265,7 @@ public enum HistoryBundle {
                                                                            signatureHash: Hex.encode(SHA256Hasher.hash(checkpoint.signature))))
         }
         var certificateNames = [String]()
-        for certificate in verifier.pathCertificates() + [sealer.certificate] + sealer.chain {
+        for certificate in verifier.pathCertificates() + checkpointVerifier.pathCertificates() + [sealer.certificate] + sealer.chain {
             let name = "certificates/\(Hex.encode(certificate.sha256Fingerprint)).der"
             if certificateNames.contains(name) { continue }
             certificateNames.append(name)
@@ -171,85 +312,216 @@ public enum HistoryBundle {
         }
     }
 
-    /// Every member of a bundle by name. Sizes are capped; names with ".." or a leading "/" are refused.
+    /// Every member of a bundle by name, read into memory (tests and small bundles; `BundleReader` reads on demand).
     public static func read(_ path: String, maximumMemberSize: Int = 1 << 30) throws -> [String: [UInt8]] {
-        let data: Data
-        do {
-            data = try Data(contentsOf: URL(fileURLWithPath: path))
-        } catch {
-            throw HistoryError(.bundle, "cannot read \(path): \(error)")
-        }
-        let bytes = data.withUnsafeBytes { Array($0.bindMemory(to: UInt8.self)) }  // one memcpy, not a byte-by-byte copy
-        if let members = storedMembers(bytes) {
-            for (name, member) in members {
-                guard !name.hasPrefix("/"), !name.split(separator: "/").contains("..") else {
-                    throw HistoryError(.bundle, "the bundle holds a member with an unsafe name: \(name)")
-                }
-                guard member.count <= maximumMemberSize else {
-                    throw HistoryError(.bundle, "the bundle member \(name) is larger than \(maximumMemberSize) bytes")
-                }
-            }
-            return members
-        }
-        let archive: Archive
-        do {
-            // Anything else (deflated members, zip64): ZIPFoundation, on the bytes already read.
-            archive = try Archive(data: data, accessMode: .read)
-        } catch {
-            throw HistoryError(.bundle, "\(path) is not a readable zip: \(error)")
-        }
-        var members = [String: [UInt8]]()
-        for entry in archive where entry.type == .file {
-            guard !entry.path.hasPrefix("/"), !entry.path.split(separator: "/").contains("..") else {
-                throw HistoryError(.bundle, "the bundle holds a member with an unsafe name: \(entry.path)")
-            }
-            guard entry.uncompressedSize <= maximumMemberSize else {
-                throw HistoryError(.bundle, "the bundle member \(entry.path) is larger than \(maximumMemberSize) bytes")
-            }
-            var bytes = [UInt8]()
-            do {
-                // The CRC is skipped: every member is checked by its SHA-256 in the sealed manifest or by its signature.
-                _ = try archive.extract(entry, skipCRC32: true) { bytes.append(contentsOf: $0) }
-            } catch {
-                throw HistoryError(.bundle, "the bundle member \(entry.path) does not extract: \(error)")
-            }
-            members[entry.path] = bytes
+        let reader = try BundleReader(path, maximumMemberSize: maximumMemberSize)
+        var members = [String: [UInt8]](minimumCapacity: reader.names.count)
+        for name in reader.names {
+            guard let bytes = reader.member(name) else { throw HistoryError(.bundle, "the bundle member \(name) does not read: the zip is damaged") }
+            members[name] = bytes
         }
         return members
     }
 }
 
-extension HistoryBundle {
-    /// The members of a zip whose members are all stored (method 0), read from the central directory (APPNOTE
-    /// 4.3.12) and each local header (4.3.7); nil when the zip uses anything else (deflate, zip64, encryption,
-    /// a multi-disk archive), which the caller hands to ZIPFoundation. Any inconsistency also gives nil, never a
-    /// crash: every offset is checked against the buffer.
-    static func storedMembers(_ bytes: [UInt8]) -> [String: [UInt8]]? {
-        func u16(_ at: Int) -> Int? { at >= 0 && at + 2 <= bytes.count ? Int(bytes[at]) | Int(bytes[at + 1]) << 8 : nil }
-        func u32(_ at: Int) -> Int? {
-            guard let low = u16(at), let high = u16(at + 2) else { return nil }
-            return low | high << 16
+/// A bundle opened for reading. A zip whose members are all stored (as `HistoryBundle.write` makes them) is indexed
+/// from its central directory and each member is copied out when asked for: from a read-only mapping of the file
+/// (page-cache pages, no zero-filled copy of the whole bundle), or with pread where the file cannot be mapped.
+/// Anything else (deflated members, zip64) is extracted whole through ZIPFoundation.
+/// The mapping assumes nobody truncates the file while it is being verified (as any reader of a mapped file does).
+/// Member names with ".." or a leading "/" and members over the size cap are refused when the bundle is opened.
+public final class BundleReader: @unchecked Sendable {  // immutable after init; pread needs no shared offset
+    public let path: String
+    /// The members' names, in central-directory order.
+    public let names: [String]
+    private let descriptor: Int32
+    private let mapping: UnsafeRawBufferPointer?
+    private let index: [String: StoredZip.Member]
+    private let centralDirectory: Int
+    private let extracted: [String: [UInt8]]
+
+    public init(_ path: String, maximumMemberSize: Int = 1 << 30) throws {
+        self.path = path
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else { throw HistoryError(.bundle, "cannot read \(path): \(String(cString: strerror(errno)))") }
+        var status = stat()
+        guard fstat(descriptor, &status) == 0, (status.st_mode & S_IFMT) == S_IFREG else {
+            close(descriptor)
+            throw HistoryError(.bundle, "cannot read \(path): not a regular file")
         }
+        let size = Int(status.st_size)
+        var mapping: UnsafeRawBufferPointer? = nil
+        if size > 0, let address = mmap(nil, size, PROT_READ, MAP_PRIVATE, descriptor, 0), address != MAP_FAILED {
+            mapping = UnsafeRawBufferPointer(start: address, count: size)
+        }
+        func checked(_ name: String, _ memberSize: Int) throws {
+            guard !BundleReader.unsafe(name) else {
+                throw HistoryError(.bundle, "the bundle holds a member with an unsafe name: \(name)")
+            }
+            guard memberSize <= maximumMemberSize else {
+                throw HistoryError(.bundle, "the bundle member \(name) is larger than \(maximumMemberSize) bytes")
+            }
+        }
+        var descriptorOpen = true
+        do {
+            if let (members, order, central) = StoredZip.index(size: size, read: { Self.read(descriptor, mapping, at: $0, count: $1) }) {
+                for name in order { try checked(name, members[name]!.size) }
+                (self.descriptor, self.mapping, self.index, self.names, self.centralDirectory, self.extracted) = (descriptor, mapping, members, order, central, [:])
+                return
+            }
+            close(descriptor)
+            descriptorOpen = false
+            if let mapping { munmap(UnsafeMutableRawPointer(mutating: mapping.baseAddress), mapping.count) }
+            mapping = nil
+            let archive: Archive
+            do {
+                archive = try Archive(url: URL(fileURLWithPath: path), accessMode: .read)
+            } catch {
+                throw HistoryError(.bundle, "\(path) is not a readable zip: \(error)")
+            }
+            var members = [String: [UInt8]](), order = [String]()
+            for entry in archive where entry.type == .file {
+                try checked(entry.path, Int(clamping: entry.uncompressedSize))
+                var bytes = [UInt8]()
+                do {
+                    // The CRC is skipped: every member is checked by its SHA-256 in the sealed manifest or by its signature.
+                    _ = try archive.extract(entry, skipCRC32: true) { bytes.append(contentsOf: $0) }
+                } catch {
+                    throw HistoryError(.bundle, "the bundle member \(entry.path) does not extract: \(error)")
+                }
+                members[entry.path] = bytes
+                order.append(entry.path)
+            }
+            (self.descriptor, self.mapping, self.index, self.names, self.centralDirectory, self.extracted) = (-1, nil, [:], order, 0, members)
+        } catch {
+            if descriptorOpen { close(descriptor) }
+            if let mapping { munmap(UnsafeMutableRawPointer(mutating: mapping.baseAddress), mapping.count) }
+            throw error
+        }
+    }
+
+    deinit {
+        if let mapping { munmap(UnsafeMutableRawPointer(mutating: mapping.baseAddress), mapping.count) }
+        if descriptor >= 0 { close(descriptor) }
+    }
+
+    /// A name that could leave the folder it is extracted to: absolute, or with a ".." component.
+    static func unsafe(_ name: String) -> Bool {
+        var utf8 = name.utf8[...]
+        if utf8.first == UInt8(ascii: "/") { return true }
+        while !utf8.isEmpty {
+            let component = utf8.prefix { $0 != UInt8(ascii: "/") }
+            if component.elementsEqual("..".utf8) { return true }
+            utf8 = utf8.dropFirst(component.count + 1)
+        }
+        return false
+    }
+
+    /// The member's bytes; nil when there is no such member or its local header is damaged.
+    public func member(_ name: String) -> [UInt8]? {
+        if descriptor < 0 { return extracted[name] }
+        guard let member = index[name] else { return nil }
+        if let mapping {
+            // Straight from the mapping: the local header read in place, the data copied once.
+            guard member.localHeader + 30 <= centralDirectory, centralDirectory <= mapping.count else { return nil }
+            func u16(_ at: Int) -> Int { Int(mapping[at]) | Int(mapping[at + 1]) << 8 }
+            let header = member.localHeader
+            guard u16(header) == 0x4B50, u16(header + 2) == 0x0403 else { return nil }
+            let start = header + 30 + u16(header + 26) + u16(header + 28)
+            guard start + member.size <= centralDirectory else { return nil }
+            return Array(UnsafeRawBufferPointer(rebasing: mapping[start..<start + member.size]))
+        }
+        return StoredZip.data(of: member, before: centralDirectory) { Self.read(descriptor, nil, at: $0, count: $1) }
+    }
+
+    /// `count` bytes at `offset`, or nil when the file is shorter.
+    static func read(_ descriptor: Int32, _ mapping: UnsafeRawBufferPointer?, at offset: Int, count: Int) -> [UInt8]? {
+        guard offset >= 0, count >= 0 else { return nil }
+        if let mapping {
+            guard offset <= mapping.count, count <= mapping.count - offset else { return nil }
+            return Array(UnsafeRawBufferPointer(rebasing: mapping[offset..<offset + count]))
+        }
+        var done = 0
+        let bytes = [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
+            while done < count {
+                let got = pread(descriptor, buffer.baseAddress! + done, count - done, off_t(offset + done))
+                if got > 0 { done += got } else if got < 0 && errno == EINTR { continue } else { break }
+            }
+            initialized = done
+        }
+        return done == count ? bytes : nil
+    }
+}
+
+/// Zips whose members are all stored (method 0), read from the end-of-central-directory record (APPNOTE 4.3.16), the
+/// central directory (4.3.12) and each local header (4.3.7). `index` gives nil when the zip uses anything else
+/// (deflate, zip64, encryption, several disks), which the caller hands to ZIPFoundation. Every offset is checked
+/// against the file, so damage gives nil, never a crash.
+enum StoredZip {
+    struct Member { let localHeader: Int; let size: Int; let nameLength: Int; let extraLength: Int }
+
+    static func u16(_ bytes: [UInt8], _ at: Int) -> Int? { at >= 0 && at + 2 <= bytes.count ? Int(bytes[at]) | Int(bytes[at + 1]) << 8 : nil }
+    static func u32(_ bytes: [UInt8], _ at: Int) -> Int? {
+        guard let low = u16(bytes, at), let high = u16(bytes, at + 2) else { return nil }
+        return low | high << 16
+    }
+
+    /// The members by name, their names in order, and where the central directory starts.
+    static func index(size: Int, read: (Int, Int) -> [UInt8]?) -> ([String: Member], [String], Int)? {
         // End of central directory: 22 bytes plus a comment of up to 65,535 bytes, at the end.
-        var end = bytes.count - 22
-        let lowest = max(0, bytes.count - 22 - 65_535)
-        while end >= lowest, u32(end) != 0x0605_4B50 { end -= 1 }
-        guard end >= lowest, let disk = u16(end + 4), disk == 0, let count = u16(end + 10), let size = u32(end + 12),
-              let start = u32(end + 16), count != 0xFFFF, start != 0xFFFF_FFFF, start + size <= end else { return nil }
-        var members = [String: [UInt8]](minimumCapacity: count)
-        var position = start
+        let tailStart = max(0, size - 22 - 65_535)
+        guard size >= 22, let tail = read(tailStart, size - tailStart) else { return nil }
+        var end = tail.count - 22
+        while end >= 0, u32(tail, end) != 0x0605_4B50 { end -= 1 }
+        guard end >= 0, let disk = u16(tail, end + 4), disk == 0, let count = u16(tail, end + 10), let length = u32(tail, end + 12),
+              let start = u32(tail, end + 16), count != 0xFFFF, start != 0xFFFF_FFFF, start + length <= tailStart + end,
+              let directory = read(start, length) else { return nil }
+        var members = [String: Member](minimumCapacity: count), order = [String]()
+        order.reserveCapacity(count)
+        var position = 0
         for _ in 0..<count {
-            guard u32(position) == 0x0201_4B50, let flags = u16(position + 8), flags & 0x1 == 0, let method = u16(position + 10), method == 0,
-                  let compressed = u32(position + 20), let uncompressed = u32(position + 24), compressed == uncompressed,
-                  compressed != 0xFFFF_FFFF, let nameLength = u16(position + 28), let extraLength = u16(position + 30),
-                  let commentLength = u16(position + 32), let local = u32(position + 42), local != 0xFFFF_FFFF,
-                  position + 46 + nameLength <= bytes.count else { return nil }
-            let name = String(decoding: bytes[position + 46..<position + 46 + nameLength], as: UTF8.self)
-            guard u32(local) == 0x0403_4B50, let localName = u16(local + 26), let localExtra = u16(local + 28) else { return nil }
-            let dataStart = local + 30 + localName + localExtra
-            guard dataStart + compressed <= start else { return nil }
-            if !name.hasSuffix("/") { members[name] = Array(bytes[dataStart..<dataStart + compressed]) }
+            guard u32(directory, position) == 0x0201_4B50, let flags = u16(directory, position + 8), flags & 0x1 == 0,
+                  let method = u16(directory, position + 10), method == 0,
+                  let compressed = u32(directory, position + 20), let uncompressed = u32(directory, position + 24), compressed == uncompressed,
+                  compressed != 0xFFFF_FFFF, let nameLength = u16(directory, position + 28), let extraLength = u16(directory, position + 30),
+                  let commentLength = u16(directory, position + 32), let local = u32(directory, position + 42), local != 0xFFFF_FFFF,
+                  local + 30 + compressed <= start, position + 46 + nameLength <= directory.count else { return nil }
+            let name = String(decoding: directory[position + 46..<position + 46 + nameLength], as: UTF8.self)
+            if !name.hasSuffix("/") {
+                guard members.updateValue(Member(localHeader: local, size: compressed, nameLength: nameLength, extraLength: extraLength), forKey: name) == nil else { return nil }  // a name twice
+                order.append(name)
+            }
             position += 46 + nameLength + extraLength + commentLength
+        }
+        return (members, order, start)
+    }
+
+    /// A member's bytes, after its local header; nil when the header is damaged or the data would run into the
+    /// central directory.
+    static func data(of member: Member, before centralDirectory: Int, read: (Int, Int) -> [UInt8]?) -> [UInt8]? {
+        // One read for the header, the name and the data when the local name and extra field are no longer than the
+        // central directory's (as `HistoryBundle.write` makes them); a second read otherwise.
+        let guess = min(30 + member.nameLength + member.extraLength + member.size, centralDirectory - member.localHeader)
+        guard guess >= 30, let first = read(member.localHeader, guess), u32(first, 0) == 0x0403_4B50,
+              let nameLength = u16(first, 26), let extraLength = u16(first, 28) else { return nil }
+        let offset = 30 + nameLength + extraLength
+        guard member.localHeader + offset + member.size <= centralDirectory else { return nil }
+        if offset + member.size <= first.count { return Array(first[offset..<offset + member.size]) }
+        return read(member.localHeader + offset, member.size)
+    }
+}
+
+extension HistoryBundle {
+    /// The members of an all-stored zip held in memory (the same reading as `BundleReader`, for tests).
+    static func storedMembers(_ bytes: [UInt8]) -> [String: [UInt8]]? {
+        let read: (Int, Int) -> [UInt8]? = { offset, count in
+            offset >= 0 && count >= 0 && offset + count <= bytes.count ? Array(bytes[offset..<offset + count]) : nil
+        }
+        guard let (index, _, central) = StoredZip.index(size: bytes.count, read: read) else { return nil }
+        var members = [String: [UInt8]]()
+        for (name, member) in index {
+            guard let data = StoredZip.data(of: member, before: central, read: read) else { return nil }
+            members[name] = data
         }
         return members
     }

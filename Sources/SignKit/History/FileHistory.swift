@@ -13,11 +13,12 @@ public struct CheckpointSigner: Sendable {
     }
 
     /// A detached CAdES signature over the checkpoint's canonical bytes, its e-Office context naming the file and
-    /// the head hash.
+    /// the head hash. It carries the document signer's certificate only: a file holds one checkpoint per entry, and
+    /// the chain, the same for all of them, goes into each bundle once (`HistoryBundle.export`).
     func signature(for checkpoint: Checkpoint) throws -> [UInt8] {
         let parameters = SignatureParameters(
             context: EOfficeContext(fileNumber: checkpoint.fileNumber, noteID: "checkpoint-\(checkpoint.size)", previousEntryHash: checkpoint.headHash),
-            commitment: .proofOfOrigin, signingTime: checkpoint.time, chain: chain)
+            commitment: .proofOfOrigin, signingTime: checkpoint.time, chain: [])
         return try CAdES.signDetached(contentDigest: SHA256Hasher.hash(checkpoint.canonicalBytes), certificate: certificate,
                                       parameters: parameters, sign: sign)
     }

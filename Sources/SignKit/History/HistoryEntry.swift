@@ -79,26 +79,29 @@ public struct HistoryEntry: Codable, Sendable, Hashable {
     ///     previousHash OCTET STRING }
     /// ```
     public var canonicalBytes: [UInt8] {
-        var content = DER.tlv(0x02, [0x01])
-        content += DER.tlv(0x0C, Array(fileNumber.utf8))
+        var content = [UInt8]()
+        content.reserveCapacity(192 + fileNumber.utf8.count + noteID.utf8.count)
+        DER.append(0x02, [0x01], to: &content)
+        DER.append(0x0C, fileNumber.utf8, to: &content)
         content += DER.unsignedInteger(withUnsafeBytes(of: UInt64(sequence).bigEndian, Array.init))
-        content += DER.tlv(0x0C, Array(kind.rawValue.utf8))
-        content += DER.tlv(0x0C, Array(noteID.utf8))
-        content += DER.tlv(0x18, Array(Self.generalizedTime(time).utf8))
-        content += DER.tlv(0x04, contentHash)
-        content += DER.tlv(0x04, signatureHash)
-        content += DER.tlv(0x04, signerFingerprint)
-        if let attachmentHash { content += DER.tlv(0x80, attachmentHash) }
-        content += DER.tlv(0x04, previousHash)
+        DER.append(0x0C, kind.rawValue.utf8, to: &content)
+        DER.append(0x0C, noteID.utf8, to: &content)
+        DER.append(0x18, Self.generalizedTime(time), to: &content)
+        DER.append(0x04, contentHash, to: &content)
+        DER.append(0x04, signatureHash, to: &content)
+        DER.append(0x04, signerFingerprint, to: &content)
+        if let attachmentHash { DER.append(0x80, attachmentHash, to: &content) }
+        DER.append(0x04, previousHash, to: &content)
         return DER.tlv(0x30, content)
     }
 
     /// True when `hash` is what the fields give.
     public var hashIsConsistent: Bool { SHA256Hasher.hash(canonicalBytes) == hash }
 
-    static func generalizedTime(_ date: Date) -> String {
-        // "2026-11-23T07:01:49Z" -> "20261123070149Z"
-        String(UTCTimeText.format(date).filter { $0.isNumber || $0 == "Z" })
+    /// "20261123070149Z" (X.690 11.7: UTC, no fraction), the bytes of a GeneralizedTime.
+    static func generalizedTime(_ date: Date) -> [UInt8] {
+        let text = UTCTimeText.bytes(date)  // "2026-11-23T07:01:49Z"
+        return text.filter { $0 != UInt8(ascii: "-") && $0 != UInt8(ascii: "T") && $0 != UInt8(ascii: ":") }
     }
 }
 
@@ -129,7 +132,7 @@ public struct Checkpoint: Codable, Sendable, Hashable {
         content += DER.tlv(0x0C, Array(fileNumber.utf8))
         content += DER.unsignedInteger(withUnsafeBytes(of: UInt64(size).bigEndian, Array.init))
         content += DER.tlv(0x04, headHash)
-        content += DER.tlv(0x18, Array(HistoryEntry.generalizedTime(time).utf8))
+        content += DER.tlv(0x18, HistoryEntry.generalizedTime(time))
         return DER.tlv(0x30, content)
     }
 }

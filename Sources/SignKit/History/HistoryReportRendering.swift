@@ -10,8 +10,14 @@ extension HistoryReport {
         for entry in entries {
             let time = entry.signingTime.map { UTCTimeText.format($0) } ?? "-"
             let who = "\(entry.signer ?? "?") (\(Self.shortKind(entry.signerKind)))"
-            lines.append(String(format: "%3d  %-14@  %-7@  %-21@  %-43@  %@", entry.sequence, entry.kind as NSString, entry.noteID as NSString,
-                                time as NSString, who as NSString, (entry.indication + (entry.subIndication.map { " " + $0 } ?? "")) as NSString))
+            func padded(_ text: String, _ width: Int) -> String {
+                let count = text.count
+                return count >= width ? text : text + String(repeating: " ", count: width - count)
+            }
+            let number = String(entry.sequence)
+            lines.append(String(repeating: " ", count: max(0, 3 - number.count)) + number + "  " + padded(entry.kind, 14) + "  "
+                         + padded(entry.noteID, 7) + "  " + padded(time, 21) + "  " + padded(who, 43) + "  "
+                         + entry.indication + (entry.subIndication.map { " " + $0 } ?? ""))
         }
         lines.append("")
         let validCheckpoints = checkpoints.filter(\.valid).count
@@ -30,7 +36,9 @@ extension HistoryReport {
 
     static func shortKind(_ description: String?) -> String {
         guard let description else { return "?" }
-        return String(description.prefix { $0 != "(" }).trimmingCharacters(in: .whitespaces)
+        var short = description.prefix { $0 != "(" }
+        while short.last == " " { short = short.dropLast() }
+        return String(short)
     }
 
     /// A printable HTML timeline for a DNO or an auditor: self-contained, no scripts, every value escaped.

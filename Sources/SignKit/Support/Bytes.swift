@@ -71,6 +71,18 @@ enum DER {
         [tag] + length(content.count) + content
     }
 
+    /// Appends tag, length and content to `bytes` (no intermediate arrays).
+    static func append(_ tag: UInt8, _ content: some Collection<UInt8>, to bytes: inout [UInt8]) {
+        bytes.append(tag)
+        let count = content.count
+        if count < 0x80 {
+            bytes.append(UInt8(count))
+        } else {
+            bytes += length(count)
+        }
+        bytes.append(contentsOf: content)
+    }
+
     /// A non-negative INTEGER from big-endian magnitude bytes: leading zeros dropped, a zero byte added when the
     /// high bit is set (X.690 8.3.2).
     static func unsignedInteger(_ magnitude: some Collection<UInt8>) -> [UInt8] {
@@ -128,7 +140,10 @@ public enum UTCTimeText {
         return Date(timeIntervalSince1970: TimeInterval(DERTime.secondsSinceEpoch(parts)))
     }
 
-    public static func format(_ date: Date) -> String {
+    public static func format(_ date: Date) -> String { String(decoding: bytes(date), as: UTF8.self) }
+
+    /// `format`'s text as UTF-8 bytes.
+    static func bytes(_ date: Date) -> [UInt8] {
         var seconds = time_t(date.timeIntervalSince1970.rounded(.down))
         var parts = tm()
         gmtime_r(&seconds, &parts)
@@ -150,6 +165,6 @@ public enum UTCTimeText {
         digits(parts.tm_hour, 2); bytes.append(UInt8(ascii: ":"))
         digits(parts.tm_min, 2); bytes.append(UInt8(ascii: ":"))
         digits(parts.tm_sec, 2); bytes.append(UInt8(ascii: "Z"))
-        return String(decoding: bytes, as: UTF8.self)
+        return bytes
     }
 }

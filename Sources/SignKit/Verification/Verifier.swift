@@ -52,9 +52,9 @@ public final class Verifier: Sendable {
 
     /// The certificate with this DER, parsed once per verifier.
     func certificate(_ der: ArraySlice<UInt8>) -> X509Certificate? {
-        let key = CertificateKey(bytes: Array(der))
+        let key = CertificateKey(bytes: der)  // a slice of the signature: no copy to look it up
         if let known = caches.withLock({ $0.certificates[key] }) { return known }
-        guard let parsed = try? X509Certificate(der: key.bytes) else { return nil }
+        guard let parsed = try? X509Certificate(der: Array(der)) else { return nil }
         caches.withLock { $0.certificates[key] = parsed }
         return parsed
     }
@@ -217,14 +217,18 @@ public final class Verifier: Sendable {
 /// as good as random), compared whole. Hashing all 1-2 KiB of every carried certificate cost more than the rest of
 /// the lookup.
 struct CertificateKey: Hashable {
-    let bytes: [UInt8]
+    let bytes: ArraySlice<UInt8>
 
     func hash(into hasher: inout Hasher) {
         hasher.combine(bytes.count)
-        bytes.suffix(32).withUnsafeBytes { hasher.combine(bytes: $0) }
+        bytes.suffix(32).withUnsafeBytes { hasher.combine(bytes: $0) }  // the end of the signature value: as good as random
     }
 
-    static func == (lhs: CertificateKey, rhs: CertificateKey) -> Bool { lhs.bytes == rhs.bytes }
+    static func == (lhs: CertificateKey, rhs: CertificateKey) -> Bool {
+        lhs.bytes.count == rhs.bytes.count && lhs.bytes.withUnsafeBytes { left in
+            rhs.bytes.withUnsafeBytes { right in memcmp(left.baseAddress!, right.baseAddress!, left.count) == 0 }
+        }
+    }
 }
 
 /// A certificate's SHA-256 fingerprint as a dictionary key, hashed in one call ([UInt8]'s own hashing goes byte
