@@ -1,41 +1,147 @@
+import Foundation
 import Hummingbird
 import Logging
+import ServiceLifecycle
+import Synchronization
 import SignKit
 
-/// What the daemon needs to start. Defaults bind loopback only.
-public struct ServiceConfiguration: Sendable {
-    public var host: String
-    public var port: Int
-    public var logLevel: Logger.Level
+/// Who is calling, as the browser guard established it.
+enum Caller: Sendable {
+    /// A web page from an allowed origin, paired (it showed a valid token for its origin).
+    case paired(origin: String)
+    /// A web page from an allowed origin without (or before) pairing.
+    case page(origin: String)
+    /// A local program (no Origin header) that showed the admin token from the state folder.
+    case local
+    /// A local program without the admin token.
+    case anonymous
 
-    public init(host: String = "127.0.0.1", port: Int = 8787, logLevel: Logger.Level = .info) {
-        self.host = host
-        self.port = port
-        self.logLevel = logLevel
+    var origin: String? {
+        switch self {
+        case .paired(let origin), .page(let origin): origin
+        case .local, .anonymous: nil
+        }
     }
 }
 
-/// GET /v1/health: the daemon answers and says which version it is.
-struct Health: ResponseEncodable {
-    let status: String
-    let version: String
-}
+struct ServiceRequestContext: RequestContext {
+    var coreContext: CoreRequestContextStorage
+    var caller: Caller = .anonymous
+    /// Set once at start from the configuration (maximumRequestBytes plus room for base64 and JSON).
+    nonisolated(unsafe) static var uploadLimit = 48 * 1024 * 1024
+    var maxUploadSize: Int { Self.uploadLimit }
 
-/// The router with every endpoint. Kept apart from `buildApplication` so tests drive it without a socket.
-func buildRouter() -> Router<BasicRequestContext> {
-    let router = Router()
-    router.get("/v1/health") { _, _ in
-        Health(status: "ok", version: SignKitVersion.string)
+    init(source: ApplicationRequestContextSource) {
+        coreContext = .init(source: source)
     }
-    return router
 }
 
-public func buildApplication(_ configuration: ServiceConfiguration) -> some ApplicationProtocol {
-    var logger = Logger(label: "signservice")
-    logger.logLevel = configuration.logLevel
-    return Application(
-        router: buildRouter(),
+/// Everything the routes share.
+final class ServiceState: Sendable {
+    let configuration: ServiceConfiguration
+    let logger: Logger
+    let audit: AuditLog
+    let pairings: Pairings
+    let adminToken: String
+    let monitor: TokenMonitor
+    let tokens: TokenManager
+    let verifier: Verifier?
+    let verifierProblem: String?
+    let chain: [X509Certificate]
+    init(configuration: ServiceConfiguration, logger: Logger) throws {
+        self.configuration = configuration
+        self.logger = logger
+        let state = configuration.stateDirectory
+        do {
+            try FileManager.default.createDirectory(atPath: state, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        } catch {
+            throw ConfigurationError("cannot make the state folder \(state): \(error.localizedDescription)")
+        }
+        audit = try AuditLog(path: state + "/audit.log")
+        pairings = try Pairings(file: state + "/pairings.json", lifetime: configuration.pairingCodeLifetime)
+        adminToken = try Self.adminToken(path: state + "/admin.token")
+        monitor = TokenMonitor(logger: logger)
+        tokens = TokenManager(configuration: TokenConfiguration(discovery: ModuleDiscovery(configuredModules: configuration.modules),
+                                                                catalogue: try ATRCatalogue.bundled()), logger: logger)
+        if let chainFile = configuration.chainFile {
+            guard let text = try? String(contentsOfFile: chainFile, encoding: .utf8), let certificates = try? X509Certificate.fromPEM(text),
+                  !certificates.isEmpty else { throw ConfigurationError("chainFile \(chainFile) does not hold PEM certificates") }
+            chain = certificates
+        } else {
+            chain = []
+        }
+        let trustFolder = configuration.trustDirectory ?? Self.defaultTrust()
+        do {
+            let trust = try TrustStore.load(directory: trustFolder)
+            verifier = Verifier(trust: trust, revocation: RevocationChecker(options: RevocationOptions(online: true, cacheDirectory: state + "/revocation")))
+            verifierProblem = nil
+        } catch {
+            verifier = nil
+            verifierProblem = "no trust store: \(error)"
+            logger.warning("verification is unavailable", metadata: ["trust": "\(trustFolder)", "reason": "\(error)"])
+        }
+    }
+
+    /// The test PKI's trust folder when run from the repository (the README's first command), else the system's.
+    static func defaultTrust() -> String {
+        let repository = FileManager.default.currentDirectoryPath + "/TestCerts/trust"
+        return FileManager.default.fileExists(atPath: repository) ? repository : "/etc/signservice/trust"
+    }
+
+    /// The admin token local programs (signctl) show: random, in a 0600 file only the daemon's user can read.
+    static func adminToken(path: String) throws -> String {
+        if let text = try? String(contentsOfFile: path, encoding: .utf8) {
+            let token = text.trimmingCharacters(in: .whitespacesAndNewlines)
+            if token.count >= 32 { return token }
+        }
+        let token = Pairings.random(bytes: 32)
+        try AtomicFile.write(Array((token + "\n").utf8), to: path, mode: 0o600)
+        return token
+    }
+
+    /// Writes an audit record; a log that cannot be written stops the request (nothing is signed unaudited).
+    func record(_ record: AuditRecord) throws {
+        do {
+            try audit.append(record)
+        } catch {
+            logger.error("audit log write failed", metadata: ["reason": "\(error)"])
+            throw HTTPError(.internalServerError, message: "the audit log cannot be written; nothing was done")
+        }
+    }
+}
+
+/// Runs `body` on a thread that may block (PKCS#11, PC/SC, OpenSSL network fetches), not on the event loop.
+func blocking<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        DispatchQueue.global().async { continuation.resume(with: Result { try body() }) }
+    }
+}
+
+public func buildApplication(_ configuration: ServiceConfiguration) throws -> some ApplicationProtocol {
+    var configuredLogger = Logger(label: "signservice")
+    configuredLogger.logLevel = Logger.Level(rawValue: configuration.logLevel) ?? .info
+    let logger = configuredLogger
+    ServiceRequestContext.uploadLimit = configuration.maximumRequestBytes * 4 / 3 + 64 * 1024
+    let state = try ServiceState(configuration: configuration, logger: logger)
+    try state.record(AuditRecord(action: "started", result: "ok", detail: "SignService \(SignKitVersion.string) on \(configuration.host):\(configuration.port)"))
+    var app = Application(
+        router: buildRouter(state),
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "SignService"),
+        services: [state.monitor],
+        onServerRunning: { channel in
+            logger.notice("listening", metadata: ["address": "\(channel.localAddress.map { "\($0)" } ?? "?")"])
+        },
         logger: logger
     )
+    app.addServices(AuditOnStop(state: state))
+    return app
+}
+
+/// Writes the "stopped" audit record when the daemon shuts down gracefully (SIGTERM).
+struct AuditOnStop: Service {
+    let state: ServiceState
+    func run() async throws {
+        try? await gracefulShutdown()
+        try? state.audit.append(AuditRecord(action: "stopped", result: "ok"))
+    }
 }

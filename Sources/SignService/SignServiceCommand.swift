@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import Hummingbird
 import Logging
 import SignKit
@@ -15,30 +16,45 @@ struct SignServiceCommand: AsyncParsableCommand {
         version: SignKitVersion.string
     )
 
-    @Option(help: "Address to bind.")
-    var host = "127.0.0.1"
+    @Option(help: ArgumentHelp("Configuration file (JSON, docs/daemon.md); default: /etc/signservice/config.json when it exists.", valueName: "file"))
+    var config: String?
 
-    @Option(help: "Port to bind.")
-    var port = 8787
+    @Option(help: "Address to bind (overrides the configuration).")
+    var host: String?
 
-    @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
-    var logLevel = "info"
+    @Option(help: "Port to bind (overrides the configuration; 0 picks a free port).")
+    var port: Int?
+
+    @Option(name: .customLong("state-dir"), help: ArgumentHelp("State folder (overrides the configuration).", valueName: "path"))
+    var stateDirectory: String?
+
+    @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical (overrides the configuration).")
+    var logLevel: String?
 
     @Flag(name: .customLong("allow-remote"), help: "Allow binding an address other than loopback.")
     var allowRemote = false
 
+    func configuration() throws -> ServiceConfiguration {
+        let path = config ?? (FileManager.default.fileExists(atPath: "/etc/signservice/config.json") ? "/etc/signservice/config.json" : nil)
+        var configuration = try path.map(ServiceConfiguration.load) ?? ServiceConfiguration()
+        if let host { configuration.host = host }
+        if let port { configuration.port = port }
+        if let stateDirectory { configuration.stateDirectory = stateDirectory }
+        if let logLevel { configuration.logLevel = logLevel }
+        try configuration.validate(allowRemote: allowRemote)
+        return configuration
+    }
+
     func validate() throws {
-        guard Logger.Level(rawValue: logLevel) != nil else {
-            throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical")
-        }
-        let loopback = ["127.0.0.1", "::1", "localhost"].contains(host) || host.hasPrefix("127.")
-        if !loopback && !allowRemote {
-            throw ValidationError("refusing to bind \(host): the daemon drives signing tokens and listens on loopback only; pass --allow-remote to override")
+        do {
+            _ = try configuration()
+        } catch let error as ConfigurationError {
+            throw ValidationError(error.description)
         }
     }
 
     func run() async throws {
-        let app = buildApplication(ServiceConfiguration(host: host, port: port, logLevel: Logger.Level(rawValue: logLevel)!))
+        let app = try buildApplication(try configuration())
         try await app.runService()
         PKCS11Module.finalizeAll()
     }

@@ -10,7 +10,7 @@ struct SignCtl: ParsableCommand {
         discussion: """
             Exit codes:
               0  success (verify: TOTAL-PASSED)
-              1  verify: TOTAL-FAILED
+              1  verify: TOTAL-FAILED; history verify, audit verify: a problem found
               2  verify: INDETERMINATE
               3  usage error or unreadable input
               4  token or PIN error (wrong PIN, locked token, token removed, key not found)
@@ -20,7 +20,7 @@ struct SignCtl: ParsableCommand {
             echo off, or reads one line from a file descriptor (--pin-fd).
             """,
         version: SignKitVersion.string,
-        subcommands: [Tokens.self, Doctor.self, Sign.self, Verify.self, History.self, SignRaw.self]
+        subcommands: [Tokens.self, Doctor.self, Sign.self, Verify.self, History.self, Pair.self, Audit.self, SignRaw.self]
     )
 }
 

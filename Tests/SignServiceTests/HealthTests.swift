@@ -1,32 +1,68 @@
 import Foundation
-import Hummingbird
-import HummingbirdTesting
 import Testing
 @testable import SignService
 @testable import SignKit
 
-@Suite("Daemon")
+@Suite("Daemon configuration and guards")
 struct HealthTests {
-    @Test("GET /v1/health answers ok with the version")
-    func health() async throws {
-        let app = Application(router: buildRouter())
-        try await app.test(.router) { client in
-            try await client.execute(uri: "/v1/health", method: .get) { response in
-                #expect(response.status == .ok)
-                let body = try JSONSerialization.jsonObject(with: Data(buffer: response.body)) as? [String: String]
-                #expect(body?["status"] == "ok")
-                #expect(body?["version"] == SignKitVersion.string)
-            }
-            try await client.execute(uri: "/v1/nothing-here", method: .get) { response in
-                #expect(response.status == .notFound)
-            }
+    @Test("refuses to bind a non-loopback address unless told")
+    func loopbackOnly() throws {
+        let state = FileManager.default.temporaryDirectory.appendingPathComponent("signservice-config-\(getpid())").path
+        #expect(throws: (any Error).self) { try SignServiceCommand.parse(["--host", "0.0.0.0", "--state-dir", state]) }
+        #expect(throws: Never.self) { try SignServiceCommand.parse(["--host", "0.0.0.0", "--allow-remote", "--state-dir", state]) }
+        #expect(throws: Never.self) { try SignServiceCommand.parse(["--state-dir", state]) }
+    }
+
+    @Test("configuration files: unknown keys, wildcard origins and origins with paths are refused; defaults fill the rest")
+    func configuration() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("signservice-config-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        func load(_ json: String) throws -> ServiceConfiguration {
+            let file = folder.appendingPathComponent("config.json")
+            try Data(json.utf8).write(to: file)
+            let configuration = try ServiceConfiguration.load(path: file.path)
+            try configuration.validate(allowRemote: false)
+            return configuration
+        }
+        let minimal = try load(#"{"allowedOrigins": ["https://eoffice.example.gov.in"]}"#)
+        #expect(minimal.host == "127.0.0.1" && minimal.port == 8787 && minimal.pinEntry == .request)
+        #expect(throws: ConfigurationError.self) { try load(#"{"alowedOrigins": []}"#) }
+        #expect(throws: ConfigurationError.self) { try load(#"{"allowedOrigins": ["*"]}"#) }
+        #expect(throws: ConfigurationError.self) { try load(#"{"allowedOrigins": ["https://eoffice.example.gov.in/app"]}"#) }
+        #expect(throws: ConfigurationError.self) { try load(#"{"host": "0.0.0.0"}"#) }
+        #expect(throws: ConfigurationError.self) { try load(#"{"pinEntry": "pinentry"}"#) }
+        #expect(throws: ConfigurationError.self) { try load("[1, 2]") }
+    }
+
+    @Test("only loopback names pass the Host check")
+    func hostCheck() {
+        for good in ["127.0.0.1:8787", "localhost:8787", "localhost", "[::1]:8787", "LOCALHOST:1"] { #expect(BrowserGuard.isLoopbackHost(good), "\(good)") }
+        for bad in ["evil.example", "evil.example:8787", "127.0.0.1.evil.example", "localhost.evil.example:8787", "[::2]:8787", ""] {
+            #expect(!BrowserGuard.isLoopbackHost(bad), "\(bad)")
         }
     }
 
-    @Test("refuses to bind a non-loopback address unless told")
-    func loopbackOnly() throws {
-        #expect(throws: (any Error).self) { try SignServiceCommand.parse(["--host", "0.0.0.0"]) }
-        #expect(throws: Never.self) { try SignServiceCommand.parse(["--host", "0.0.0.0", "--allow-remote"]) }
-        #expect(throws: Never.self) { try SignServiceCommand.parse([]) }
+    @Test("the audit log chains its records; an edit, a removal and a swap are each found")
+    func auditChain() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("signservice-audit-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).log").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let log = try AuditLog(path: path)
+        for index in 1...5 { try log.append(AuditRecord(action: "sign", result: "ok", origin: "https://eoffice.test", file: "F-1", note: "N-\(index)")) }
+        let summary = try AuditLog.verify(path: path)
+        #expect(summary.problem == nil && summary.records == 5 && summary.head == log.head.hash)
+        let lines = try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n").map(String.init)
+        func check(_ edited: [String]) throws -> String? {
+            try (edited.joined(separator: "\n") + "\n").write(toFile: path + ".edited", atomically: true, encoding: .utf8)
+            return try AuditLog.verify(path: path + ".edited").problem
+        }
+        defer { try? FileManager.default.removeItem(atPath: path + ".edited") }
+        #expect(try check(lines.enumerated().map { $0.offset == 2 ? $0.element.replacingOccurrences(of: "N-3", with: "N-7") : $0.element })?.contains("changed") == true)
+        #expect(try check(lines.enumerated().filter { $0.offset != 2 }.map(\.element))?.contains("sequence") == true)
+        #expect(try check([lines[0], lines[2], lines[1], lines[3], lines[4]]) != nil)
+        // A reopened log continues the chain.
+        let reopened = try AuditLog(path: path)
+        try reopened.append(AuditRecord(action: "stopped", result: "ok"))
+        #expect(try AuditLog.verify(path: path).records == 6)
     }
 }

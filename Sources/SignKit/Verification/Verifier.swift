@@ -42,7 +42,8 @@ public final class Verifier: Sendable {
         var signers: [FingerprintKey: Verdict.SignerSummary] = [:]
     }
 
-    public static let name = "SignService signctl \(SignKitVersion.string) (OpenSSL \(String(cString: OpenSSL_version(OPENSSL_VERSION_STRING))))"
+    public static let openSSLVersion = String(cString: OpenSSL_version(OPENSSL_VERSION_STRING))
+    public static let name = "SignService signctl \(SignKitVersion.string) (OpenSSL \(openSSLVersion))"
 
     public init(trust: TrustStore, intermediates: [X509Certificate] = [], revocation: RevocationChecker = RevocationChecker()) {
         self.trust = trust

@@ -102,3 +102,42 @@ public final class PCSCContext: @unchecked Sendable {
         }
     }
 }
+
+extension PCSCContext {
+    /// Blocks until a card is inserted or removed, a reader is attached or detached, or `timeoutMilliseconds`
+    /// pass (SCardGetStatusChange with the states last seen, and pcsc-lite's "\\?PnP?\Notification" reader for
+    /// reader changes). Returns true when something changed. `known` holds each reader's last event state and is
+    /// updated.
+    public func waitForChange(known: inout [String: UInt], timeoutMilliseconds: UInt) throws -> Bool {
+        let names = try readerNames()
+        let pnp = "\\\\?PnP?\\Notification"
+        let all = names + [pnp]
+        let cNames = all.map { strdup($0) }
+        defer { cNames.forEach { free($0) } }
+        var states = zip(all, cNames).map { name, cName -> SCARD_READERSTATE in
+            var state = SCARD_READERSTATE()
+            state.szReader = UnsafePointer(cName)
+            if name == pnp {
+                // pcsc-lite reports reader changes through the high word of the PnP reader's state: a count.
+                state.dwCurrentState = DWORD(names.count) << 16
+            } else {
+                state.dwCurrentState = known[name].map { DWORD($0) & ~DWORD(cpcsc_SCARD_STATE_CHANGED) } ?? cpcsc_SCARD_STATE_UNAWARE
+            }
+            return state
+        }
+        // A reader known before but gone now is a change already.
+        let vanished = Set(known.keys).subtracting(names)
+        let rv = SCardGetStatusChange(context, DWORD(timeoutMilliseconds), &states, DWORD(states.count))
+        if rv == cpcsc_SCARD_E_TIMEOUT { return !vanished.isEmpty }
+        if rv == cpcsc_SCARD_E_UNKNOWN_READER || rv == cpcsc_SCARD_E_NO_READERS_AVAILABLE { known = [:]; return true }
+        try Self.check(rv, "SCardGetStatusChange")
+        var changed = !vanished.isEmpty
+        for (name, state) in zip(all, states) where name != pnp {
+            if state.dwEventState & cpcsc_SCARD_STATE_CHANGED != 0 { changed = true }
+            known[name] = UInt(state.dwEventState)
+        }
+        for name in vanished { known[name] = nil }
+        if let last = states.last, last.dwEventState & cpcsc_SCARD_STATE_CHANGED != 0 { changed = true }
+        return changed
+    }
+}

@@ -1,0 +1,151 @@
+import Foundation
+import Synchronization
+
+/// One audited event: a signature, an upload, a pairing step, a verification or a refusal.
+public struct AuditRecord: Codable, Sendable, Equatable {
+    public var sequence: Int
+    public var time: String
+    /// sign, verify, upload, pairing-requested, pairing-approved, pairing-revoked, refused, started, stopped.
+    public var action: String
+    /// ok, refused or failed.
+    public var result: String
+    /// The web origin that asked (absent for local clients).
+    public var origin: String?
+    public var file: String?
+    public var note: String?
+    /// SHA-256 fingerprint of the signing certificate.
+    public var certificate: String?
+    public var detail: String?
+    /// The hash of the record before this one (64 zeros for the first).
+    public var previous: String
+
+    public init(sequence: Int = 0, time: Date = Date(), action: String, result: String, origin: String? = nil, file: String? = nil,
+                note: String? = nil, certificate: String? = nil, detail: String? = nil) {
+        self.sequence = sequence
+        self.time = UTCTimeText.format(time)
+        self.action = action
+        self.result = result
+        self.origin = origin
+        self.file = file
+        self.note = note
+        self.certificate = certificate
+        self.detail = detail
+        self.previous = AuditLog.genesis
+    }
+}
+
+/// An append-only audit log with a hash chain (docs/daemon.md). Each line is one JSON object: the record's fields
+/// in sorted-key order, then `"hash"`, the SHA-256 of every byte of the line before `,"hash"`. Each record names
+/// the hash of the one before it, so an edited, removed, inserted or reordered line breaks the chain at that point.
+/// Every line is written with one `write` on an O_APPEND descriptor and fsynced before `append` returns.
+/// What a chain cannot show is the last lines cut off: compare the head `verify` prints with one noted elsewhere.
+public final class AuditLog: Sendable {
+    public static let genesis = String(repeating: "0", count: 64)
+    public let path: String
+    private struct State: Sendable {
+        var descriptor: Int32
+        var sequence: Int
+        var head: String
+    }
+    private let state: Mutex<State>
+
+    /// Opens (or creates, mode 0600) the log at `path`; an existing log must verify, or the daemon does not start
+    /// on top of a log someone has edited.
+    public init(path: String) throws {
+        self.path = path
+        let summary = FileManager.default.fileExists(atPath: path) ? try Self.verify(path: path) : AuditSummary(records: 0, head: Self.genesis)
+        if let problem = summary.problem {
+            throw AuditError("the audit log \(path) does not verify: \(problem)")
+        }
+        let descriptor = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o600)
+        guard descriptor >= 0 else { throw AuditError("cannot open the audit log \(path): \(String(cString: strerror(errno)))") }
+        state = Mutex(State(descriptor: descriptor, sequence: summary.records, head: summary.head))
+    }
+
+    deinit { state.withLock { close($0.descriptor) } }
+
+    /// Appends `record` (its sequence and previous hash are set here) and returns it as written.
+    @discardableResult
+    public func append(_ record: AuditRecord) throws -> AuditRecord {
+        try state.withLock { state in
+            var record = record
+            record.sequence = state.sequence + 1
+            record.previous = state.head
+            let (line, hash) = try Self.line(for: record)
+            let written = line.withUnsafeBytes { write(state.descriptor, $0.baseAddress, $0.count) }
+            guard written == line.count, fsync(state.descriptor) == 0 else {
+                throw AuditError("cannot write the audit log \(path): \(String(cString: strerror(errno)))")
+            }
+            state.sequence = record.sequence
+            state.head = hash
+            return record
+        }
+    }
+
+    public var head: (records: Int, hash: String) { state.withLock { ($0.sequence, $0.head) } }
+
+    static func line(for record: AuditRecord) throws -> (line: [UInt8], hash: String) {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        var body = Array(try encoder.encode(record))
+        guard body.last == UInt8(ascii: "}") else { throw AuditError("a record did not encode as an object") }
+        body.removeLast()
+        let hash = Hex.encode(SHA256Hasher.hash(body))
+        return (body + Array(",\"hash\":\"\(hash)\"}\n".utf8), hash)
+    }
+
+    /// Reads the log at `path` and checks every line: its hash, its sequence and the previous record's hash.
+    public static func verify(path: String) throws -> AuditSummary {
+        let data: Data
+        do {
+            data = try Data(contentsOf: URL(fileURLWithPath: path))
+        } catch {
+            throw AuditError("cannot read the audit log \(path): \(error.localizedDescription)")
+        }
+        var previous = genesis
+        var count = 0
+        let suffixLength = ",\"hash\":\"".utf8.count + 64 + 2
+        for (index, rawLine) in data.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).enumerated() {
+            let line = Array(rawLine)
+            if line.isEmpty {
+                if index == data.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).count - 1 { break }  // the final newline
+                return AuditSummary(records: count, head: previous, problem: "line \(index + 1) is empty")
+            }
+            guard line.count > suffixLength, line.suffix(2).elementsEqual("\"}".utf8),
+                  line[line.count - suffixLength..<line.count - 66].elementsEqual(",\"hash\":\"".utf8) else {
+                return AuditSummary(records: count, head: previous, problem: "line \(index + 1) is not an audit record (no hash at its end)")
+            }
+            let body = Array(line[..<(line.count - suffixLength)])
+            let stated = String(decoding: line[(line.count - 66)..<(line.count - 2)], as: UTF8.self)
+            guard Hex.encode(SHA256Hasher.hash(body)) == stated else {
+                return AuditSummary(records: count, head: previous, problem: "line \(index + 1) was changed: its hash does not match its content")
+            }
+            guard let record = try? JSONDecoder().decode(AuditRecord.self, from: Data(body + [UInt8(ascii: "}")])) else {
+                return AuditSummary(records: count, head: previous, problem: "line \(index + 1) does not read as an audit record")
+            }
+            guard record.sequence == count + 1 else {
+                return AuditSummary(records: count, head: previous,
+                                    problem: "line \(index + 1) has sequence \(record.sequence), expected \(count + 1): records were removed, inserted or reordered")
+            }
+            guard record.previous == previous else {
+                return AuditSummary(records: count, head: previous, problem: "line \(index + 1) does not follow the record before it (previous hash differs)")
+            }
+            previous = stated
+            count += 1
+        }
+        return AuditSummary(records: count, head: previous)
+    }
+}
+
+public struct AuditSummary: Sendable {
+    public let records: Int
+    /// The last record's hash.
+    public let head: String
+    /// What is wrong, if anything; `records` counts the lines that verified before it.
+    public var problem: String? = nil
+}
+
+public struct AuditError: Error, CustomStringConvertible, Sendable {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}

@@ -1,0 +1,121 @@
+import Foundation
+import Logging
+import SignKit
+
+/// The daemon's configuration (docs/daemon.md; config/signservice.example.json). Every key is optional: the
+/// defaults bind loopback, keep state under the user's state folder, allow no web origin and take PINs in the
+/// request body of paired origins only.
+public struct ServiceConfiguration: Codable, Sendable {
+    public var host = "127.0.0.1"
+    public var port = 8787
+    /// Where the audit log, pairings, admin token, history store and revocation cache live.
+    public var stateDirectory: String = ServiceConfiguration.defaultStateDirectory()
+    /// Web origins allowed to call the API ("https://eoffice.example.gov.in"); exact matches, never a wildcard.
+    public var allowedOrigins: [String] = []
+    /// "request": the PIN comes in the sign request's body (paired origins only, over loopback);
+    /// "pinentry": the daemon asks through `pinentryProgram` on the officer's desktop and a PIN in a body is refused.
+    public var pinEntry: PINEntryMode = .request
+    public var pinentryProgram: String? = nil
+    /// Trust anchors for verification (a folder of PEM/DER certificates); default: the test PKI's trust folder when
+    /// run from the repository, else /etc/signservice/trust.
+    public var trustDirectory: String? = nil
+    /// PEM file of CA certificates embedded in every signature (the signers' intermediates), so that any verifier
+    /// can build the path with the root alone.
+    public var chainFile: String? = nil
+    /// Extra PKCS#11 modules to load besides those discovered.
+    public var modules: [String] = []
+    /// RFC 3161 time-stamping authority used when a sign request asks for a time-stamp.
+    public var timeStampAuthority: String? = nil
+    /// The largest extract or signature a request may carry, in bytes.
+    public var maximumRequestBytes = 32 * 1024 * 1024
+    /// How long a pairing code stays valid, in seconds.
+    public var pairingCodeLifetime = 300.0
+    public var logLevel = "info"
+
+    public enum PINEntryMode: String, Codable, Sendable { case request, pinentry }
+
+    public init() {}
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        let defaults = ServiceConfiguration()
+        host = try container.decodeIfPresent(String.self, forKey: .host) ?? defaults.host
+        port = try container.decodeIfPresent(Int.self, forKey: .port) ?? defaults.port
+        stateDirectory = try container.decodeIfPresent(String.self, forKey: .stateDirectory) ?? defaults.stateDirectory
+        allowedOrigins = try container.decodeIfPresent([String].self, forKey: .allowedOrigins) ?? defaults.allowedOrigins
+        pinEntry = try container.decodeIfPresent(PINEntryMode.self, forKey: .pinEntry) ?? defaults.pinEntry
+        pinentryProgram = try container.decodeIfPresent(String.self, forKey: .pinentryProgram)
+        trustDirectory = try container.decodeIfPresent(String.self, forKey: .trustDirectory)
+        modules = try container.decodeIfPresent([String].self, forKey: .modules) ?? []
+        chainFile = try container.decodeIfPresent(String.self, forKey: .chainFile)
+        timeStampAuthority = try container.decodeIfPresent(String.self, forKey: .timeStampAuthority)
+        maximumRequestBytes = try container.decodeIfPresent(Int.self, forKey: .maximumRequestBytes) ?? defaults.maximumRequestBytes
+        pairingCodeLifetime = try container.decodeIfPresent(Double.self, forKey: .pairingCodeLifetime) ?? defaults.pairingCodeLifetime
+        logLevel = try container.decodeIfPresent(String.self, forKey: .logLevel) ?? defaults.logLevel
+    }
+
+    /// $SIGNSERVICE_STATE, else $XDG_STATE_HOME/signservice, else ~/.local/state/signservice.
+    public static func defaultStateDirectory() -> String {
+        let environment = ProcessInfo.processInfo.environment
+        if let explicit = environment["SIGNSERVICE_STATE"], !explicit.isEmpty { return explicit }
+        if let xdg = environment["XDG_STATE_HOME"], !xdg.isEmpty { return xdg + "/signservice" }
+        return NSHomeDirectory() + "/.local/state/signservice"
+    }
+
+    /// Reads a configuration file; unknown keys are refused (a misspelt key must not silently fall back to a default).
+    public static func load(path: String) throws -> ServiceConfiguration {
+        let data: Data
+        do {
+            data = try Data(contentsOf: URL(fileURLWithPath: path))
+        } catch {
+            throw ConfigurationError("cannot read the configuration \(path): \(error.localizedDescription)")
+        }
+        guard let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
+            throw ConfigurationError("the configuration \(path) is not a JSON object")
+        }
+        let known = Set(CodingKeys.allCases.map(\.rawValue))
+        if let unknown = object.keys.filter({ !known.contains($0) }).sorted().first {
+            throw ConfigurationError("the configuration \(path) has an unknown key \"\(unknown)\" (known: \(known.sorted().joined(separator: ", ")))")
+        }
+        do {
+            return try JSONDecoder().decode(ServiceConfiguration.self, from: data)
+        } catch {
+            throw ConfigurationError("the configuration \(path) does not read: \(error)")
+        }
+    }
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case host, port, stateDirectory, allowedOrigins, pinEntry, pinentryProgram, trustDirectory, chainFile, modules, timeStampAuthority
+        case maximumRequestBytes, pairingCodeLifetime, logLevel
+    }
+
+    /// Problems that must stop the daemon from starting.
+    public func validate(allowRemote: Bool) throws {
+        guard Logger.Level(rawValue: logLevel) != nil else {
+            throw ConfigurationError("logLevel must be one of trace, debug, info, notice, warning, error, critical")
+        }
+        if !ServiceConfiguration.isLoopback(host) && !allowRemote {
+            throw ConfigurationError("refusing to bind \(host): the daemon drives signing tokens and listens on loopback only; pass --allow-remote to override")
+        }
+        for origin in allowedOrigins {
+            guard origin != "*", let url = URL(string: origin), let scheme = url.scheme, ["http", "https"].contains(scheme), url.host != nil,
+                  url.path.isEmpty, url.query == nil else {
+                throw ConfigurationError("allowedOrigins: \"\(origin)\" is not an origin like https://eoffice.example.gov.in (no wildcard, no path)")
+            }
+        }
+        if pinEntry == .pinentry && pinentryProgram == nil {
+            throw ConfigurationError("pinEntry \"pinentry\" needs pinentryProgram (for example /usr/bin/pinentry-gnome3)")
+        }
+        guard (1...65535).contains(port) || port == 0 else { throw ConfigurationError("port must be between 1 and 65535") }
+        guard maximumRequestBytes > 0 else { throw ConfigurationError("maximumRequestBytes must be positive") }
+    }
+
+    public static func isLoopback(_ host: String) -> Bool {
+        ["127.0.0.1", "::1", "localhost"].contains(host) || host.hasPrefix("127.")
+    }
+}
+
+public struct ConfigurationError: Error, CustomStringConvertible {
+    public let description: String
+    init(_ description: String) { self.description = description }
+}

@@ -1,0 +1,236 @@
+import Foundation
+import SignKit
+import Testing
+import TestSupport
+
+/// The real daemon binary on the real token stack, driven over HTTP with curl (which can send any Host header).
+@Suite("The daemon over HTTP", .serialized)
+struct DaemonTests {
+    static let origin = "https://eoffice.test"
+
+    /// A running daemon: started in the background with its own state folder and a free port.
+    final class Daemon {
+        let folder: TemporaryFolder
+        let pid: Int32
+        let url: String
+        var log: String { (try? String(contentsOfFile: folder.path("daemon.log"), encoding: .utf8)) ?? "" }
+        var state: String { folder.path("state") }
+
+        init() throws {
+            folder = try TemporaryFolder("signservice-daemon")
+            let config: [String: Any] = [
+                "port": 0, "stateDirectory": folder.path("state"), "allowedOrigins": [DaemonTests.origin, "https://other-eoffice.test"],
+                "chainFile": Rig.root.appendingPathComponent("TestCerts/ca/chain-individual.pem").path,
+                "trustDirectory": Rig.root.appendingPathComponent("TestCerts/trust").path,
+            ]
+            try JSONSerialization.data(withJSONObject: config).write(to: URL(fileURLWithPath: folder.path("config.json")))
+            let binary = URL(fileURLWithPath: Rig.signctl).deletingLastPathComponent().appendingPathComponent("SignService").path
+            let started = try Command.run("/bin/sh", ["-c", "'\(binary)' --config '\(folder.path("config.json"))' > '\(folder.path("daemon.log"))' 2>&1 & echo $!"])
+            pid = Int32(started.stdout.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
+            var found: String?
+            for _ in 0..<200 where found == nil {
+                Thread.sleep(forTimeInterval: 0.1)
+                let text = (try? String(contentsOfFile: folder.path("daemon.log"), encoding: .utf8)) ?? ""
+                if let range = text.range(of: #"127\.0\.0\.1:(\d+) \[SignService\] listening"#, options: .regularExpression) {
+                    found = String(text[range].split(separator: ":")[1].split(separator: " ")[0])
+                }
+            }
+            guard let port = found else { throw RigError("the daemon did not start: \((try? String(contentsOfFile: folder.path("daemon.log"), encoding: .utf8)) ?? "")") }
+            url = "http://127.0.0.1:\(port)"
+        }
+
+        func stop() -> Int32 {
+            kill(pid, SIGTERM)
+            var status: Int32 = 0
+            for _ in 0..<100 {
+                if kill(pid, 0) != 0 { return 0 }
+                Thread.sleep(forTimeInterval: 0.1)
+            }
+            kill(pid, SIGKILL)
+            status = -1
+            return status
+        }
+
+        var adminToken: String { ((try? String(contentsOfFile: state + "/admin.token", encoding: .utf8)) ?? "").trimmingCharacters(in: .whitespacesAndNewlines) }
+    }
+
+    struct Answer {
+        let status: Int
+        let headers: String
+        let body: Data
+        var json: [String: Any] { (try? JSONSerialization.jsonObject(with: body)) as? [String: Any] ?? [:] }
+        var text: String { String(decoding: body, as: UTF8.self) }
+    }
+
+    /// One request with curl; `headers` as "Name: value".
+    static func request(_ daemon: Daemon, _ method: String, _ path: String, headers: [String] = [], json: [String: Any]? = nil) throws -> Answer {
+        let folder = daemon.folder
+        var arguments = ["-s", "-X", method, "-D", folder.path("headers.txt"), "-o", folder.path("body.bin"), "-w", "%{http_code}", daemon.url + path]
+        for header in headers { arguments += ["-H", header] }
+        if let json {
+            try JSONSerialization.data(withJSONObject: json).write(to: URL(fileURLWithPath: folder.path("request.json")))
+            arguments += ["-H", "Content-Type: application/json", "--data-binary", "@" + folder.path("request.json")]
+        }
+        let result = try Command.run("/usr/bin/curl", arguments)
+        let answer = Answer(status: Int(result.stdout) ?? 0, headers: (try? String(contentsOfFile: folder.path("headers.txt"), encoding: .utf8)) ?? "",
+                            body: (try? Data(contentsOf: URL(fileURLWithPath: folder.path("body.bin")))) ?? Data())
+        try? FileManager.default.removeItem(atPath: folder.path("request.json"))
+        return answer
+    }
+
+    static func pair(_ daemon: Daemon, origin: String = origin) throws -> String {
+        let asked = try Self.request(daemon, "POST", "/v1/pairings", headers: ["Origin: \(origin)"])
+        #expect(asked.status == 200, "\(asked.text)")
+        let code = try #require(asked.json["code"] as? String), id = try #require(asked.json["id"] as? String)
+        #expect(daemon.log.contains(code), "the code is shown on the officer's machine (the daemon's log)")
+        #expect(try Self.request(daemon, "GET", "/v1/pairings/\(id)", headers: ["Origin: \(origin)"]).json["status"] as? String == "pending")
+        let approved = try Command.run(Rig.signctl, ["pair", "approve", code, "--service", daemon.url, "--state-dir", daemon.state])
+        #expect(approved.status == 0, "\(approved.stderr)")
+        let polled = try Self.request(daemon, "GET", "/v1/pairings/\(id)", headers: ["Origin: \(origin)"])
+        let token = try #require(polled.json["token"] as? String, "\(polled.text)")
+        #expect(try Self.request(daemon, "GET", "/v1/pairings/\(id)", headers: ["Origin: \(origin)"]).json["token"] == nil, "the token is handed out once")
+        return token
+    }
+
+    static func signBody(key: String, pin: String, note: String, extract: [UInt8]) -> [String: Any] {
+        ["extract": Data(extract).base64EncodedString(), "fileNumber": "E-7/2026", "noteID": note, "key": key, "pin": pin]
+    }
+
+    @Test("lists tokens, signs (openssl cms agrees), verifies, sees the card leave and return, survives a pulled token, logs no PIN")
+    func endToEnd() async throws {
+        try await Rig.exclusive {
+            let daemon = try Daemon()
+            defer { _ = daemon.stop() }
+            let softPIN = try Rig.secretStrings()[1], cardPIN = try Rig.secretStrings()[0]
+            var bodies = [String]()
+
+            #expect(try Self.request(daemon, "GET", "/v1/health").json["status"] as? String == "ok")
+            let token = try Self.pair(daemon)
+            let auth = ["Origin: \(Self.origin)", "Authorization: Bearer \(token)"]
+
+            let tokens = try Self.request(daemon, "GET", "/v1/tokens", headers: auth)
+            #expect(tokens.status == 200)
+            #expect(tokens.headers.contains("Access-Control-Allow-Origin: \(Self.origin)"))
+            let labels = (tokens.json["tokens"] as? [[String: Any]] ?? []).compactMap { $0["label"] as? String }
+            #expect(labels.contains(Rig.cardToken) && labels.contains(Rig.softToken), "\(labels)")
+
+            // Sign on SoftHSM2 through the daemon; openssl cms and the daemon's own verify endpoint agree.
+            let extract = Array("File E-7/2026, note N-1: the tender committee's minutes are approved.\n".utf8)
+            let softKey = "pkcs11:token=SignService%20Test;id=%01;type=private"
+            let signed = try Self.request(daemon, "POST", "/v1/sign", headers: auth, json: Self.signBody(key: softKey, pin: softPIN, note: "N-1", extract: extract))
+            #expect(signed.status == 200, "\(signed.text)")
+            let extractFile = try daemon.folder.file("n1.txt", extract), signatureFile = try daemon.folder.file("n1.p7s", signed.body)
+            let openssl = try Command.run("/usr/bin/openssl", ["cms", "-verify", "-binary", "-inform", "DER", "-in", signatureFile.path, "-content", extractFile.path,
+                                                               "-CAfile", Rig.root.appendingPathComponent("TestCerts/ca/root.crt").path, "-purpose", "any", "-out", "/dev/null"])
+            #expect(openssl.status == 0, "\(openssl.stderr)")
+            let verified = try Self.request(daemon, "POST", "/v1/verify", headers: ["Origin: \(Self.origin)"],
+                                       json: ["signature": signed.body.base64EncodedString(), "content": Data(extract).base64EncodedString()])
+            let verdict = verified.json["verdict"] as? [String: Any] ?? [:]
+            #expect(verdict["indication"] as? String == "TOTAL-PASSED", "\(verified.text)")
+            #expect((verdict["context"] as? [String: Any])?["origin"] as? String == Self.origin, "the requesting origin is inside what was signed")
+            let tampered = try Self.request(daemon, "POST", "/v1/verify", headers: ["Origin: \(Self.origin)"],
+                                       json: ["signature": signed.body.base64EncodedString(), "content": Data(extract + [0x20]).base64EncodedString()])
+            #expect((tampered.json["verdict"] as? [String: Any])?["indication"] as? String == "TOTAL-FAILED")
+            bodies += [tokens.text, verified.text, tampered.text]
+
+            // Events: the emulated card taken out and put back, each seen on the stream within a second or two.
+            let events = daemon.folder.path("events.txt")
+            let curl = try Command.run("/bin/sh", ["-c", "curl -s -N -H 'Origin: \(Self.origin)' -H 'Authorization: Bearer \(token)' \(daemon.url)/v1/events > '\(events)' 2>&1 & echo $!"])
+            let curlPID = Int32(curl.stdout.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
+            defer { kill(curlPID, SIGTERM) }
+            func waitFor(_ text: String) -> Bool {
+                for _ in 0..<50 {
+                    if ((try? String(contentsOfFile: events, encoding: .utf8)) ?? "").contains(text) { return true }
+                    Thread.sleep(forTimeInterval: 0.1)
+                }
+                return false
+            }
+            #expect(waitFor(": ready"), "the stream opens")
+            try Rig.control("card-out")
+            let removedSeen = waitFor("event: card-removed")
+            #expect(removedSeen, "card removal reaches the stream")
+
+            // A request for the pulled token: a clear error, and the daemon goes on serving.
+            let cardKey = "pkcs11:token=Anita%20Sharma;id=%01;type=private"
+            let pulled = try Self.request(daemon, "POST", "/v1/sign", headers: auth, json: Self.signBody(key: cardKey, pin: cardPIN, note: "N-2", extract: extract))
+            #expect([404, 422].contains(pulled.status), "\(pulled.status) \(pulled.text)")
+            #expect((pulled.json["error"] as? String)?.contains("Anita Sharma") == true || (pulled.json["error"] as? String)?.contains("token") == true, "\(pulled.text)")
+            bodies.append(pulled.text)
+            #expect(try Self.request(daemon, "GET", "/v1/health").status == 200)
+            let again = try Self.request(daemon, "POST", "/v1/sign", headers: auth, json: Self.signBody(key: softKey, pin: softPIN, note: "N-3", extract: extract))
+            #expect(again.status == 200, "\(again.text)")
+
+            try Rig.control("card-in")
+            #expect(waitFor("event: card-inserted"), "card insertion reaches the stream")
+            let onCard = try Self.request(daemon, "POST", "/v1/sign", headers: auth, json: Self.signBody(key: cardKey, pin: cardPIN, note: "N-4", extract: extract))
+            #expect(onCard.status == 200, "\(onCard.text)")
+
+            // A wrong PIN: refused with the reason, never echoed.
+            let wrong = try Self.request(daemon, "POST", "/v1/sign", headers: auth, json: Self.signBody(key: softKey, pin: "99999999", note: "N-5", extract: extract))
+            #expect(wrong.status == 403, "\(wrong.text)")
+            bodies.append(wrong.text)
+
+            // The audit log: every signature and the pairing, intact; signctl audit verify says so, and sees an edit.
+            #expect(daemon.stop() == 0, "SIGTERM stops the daemon")
+            let audit = try String(contentsOfFile: daemon.state + "/audit.log", encoding: .utf8)
+            #expect(audit.components(separatedBy: "\"action\":\"sign\"").count - 1 >= 5)
+            #expect(audit.contains("\"action\":\"stopped\""), "graceful stop is audited")
+            let intact = try Command.run(Rig.signctl, ["audit", "verify", daemon.state + "/audit.log"])
+            #expect(intact.status == 0, "\(intact.stdout)\(intact.stderr)")
+            let edited = audit.replacingOccurrences(of: "\"note\":\"N-3\"", with: "\"note\":\"N-9\"")
+            let editedFile = try daemon.folder.file("edited.log", Array(edited.utf8))
+            let broken = try Command.run(Rig.signctl, ["audit", "verify", editedFile.path])
+            #expect(broken.status == 1 && broken.stdout.contains("was changed"), "\(broken.stdout)")
+
+            // No PIN anywhere the daemon wrote or answered.
+            let written = [daemon.log, audit, (try? String(contentsOfFile: daemon.state + "/pairings.json", encoding: .utf8)) ?? ""] + bodies
+            for secret in [softPIN, cardPIN, "99999999"] {
+                #expect(!written.contains { $0.contains(secret) }, "a PIN appears in the daemon's output")
+            }
+        }
+    }
+
+    @Test("refused before any token: foreign Host, origin off the allowlist, unpaired origin, no pairing token, revoked pairing")
+    func refusals() async throws {
+        try await Rig.exclusive {
+            let daemon = try Daemon()
+            defer { _ = daemon.stop() }
+            let cardPIN = try Rig.secretStrings()[0]
+            let extract = Array("File E-7/2026, note N-1.\n".utf8)
+            let body = Self.signBody(key: "pkcs11:token=Anita%20Sharma;id=%01;type=private", pin: cardPIN, note: "N-1", extract: extract)
+            let token = try Self.pair(daemon)
+            let commandsBefore = Rig.cardLog().count
+
+            let foreignHost = try Self.request(daemon, "POST", "/v1/sign", headers: ["Host: signer.attacker.example", "Origin: \(Self.origin)", "Authorization: Bearer \(token)"], json: body)
+            #expect(foreignHost.status == 421, "\(foreignHost.text)")
+            let offList = try Self.request(daemon, "POST", "/v1/sign", headers: ["Origin: https://evil.example", "Authorization: Bearer \(token)"], json: body)
+            #expect(offList.status == 403 && !offList.headers.contains("Access-Control-Allow-Origin"), "\(offList.text)")
+            let offListPreflight = try Self.request(daemon, "OPTIONS", "/v1/sign", headers: ["Origin: https://evil.example", "Access-Control-Request-Private-Network: true"])
+            #expect(offListPreflight.status == 403 && !offListPreflight.headers.contains("Allow-Private-Network"))
+            let unpaired = try Self.request(daemon, "POST", "/v1/sign", headers: ["Origin: https://other-eoffice.test", "Authorization: Bearer \(token)"], json: body)
+            #expect(unpaired.status == 401, "a token is bound to the origin it was issued to: \(unpaired.text)")
+            let noToken = try Self.request(daemon, "POST", "/v1/sign", headers: ["Origin: \(Self.origin)"], json: body)
+            #expect(noToken.status == 401, "\(noToken.text)")
+            let noAdmin = try Self.request(daemon, "GET", "/v1/tokens")
+            #expect(noAdmin.status == 401, "a local program without the admin token: \(noAdmin.text)")
+            let pageAdmin = try Self.request(daemon, "POST", "/v1/admin/pairings/approve", headers: ["Origin: \(Self.origin)", "Authorization: Bearer \(token)"], json: ["code": "000-000"])
+            #expect(pageAdmin.status == 403, "a page cannot approve pairings: \(pageAdmin.text)")
+
+            let revoke = try Command.run(Rig.signctl, ["pair", "revoke", Self.origin, "--service", daemon.url, "--state-dir", daemon.state])
+            #expect(revoke.status == 0 && revoke.stdout.contains("revoked 1"), "\(revoke.stdout)\(revoke.stderr)")
+            let revoked = try Self.request(daemon, "GET", "/v1/tokens", headers: ["Origin: \(Self.origin)", "Authorization: Bearer \(token)"])
+            #expect(revoked.status == 401, "\(revoked.text)")
+
+            // The preflight of an allowed origin is answered, Private Network Access included; never with `*`.
+            let preflight = try Self.request(daemon, "OPTIONS", "/v1/sign", headers: ["Origin: \(Self.origin)", "Access-Control-Request-Private-Network: true"])
+            #expect(preflight.status == 204)
+            #expect(preflight.headers.contains("Access-Control-Allow-Private-Network: true"))
+            #expect(preflight.headers.contains("Access-Control-Allow-Origin: \(Self.origin)") && !preflight.headers.contains("Access-Control-Allow-Origin: *"))
+
+            #expect(Rig.cardLog().count == commandsBefore, "no refused request reached the card")
+            let audit = try String(contentsOfFile: daemon.state + "/audit.log", encoding: .utf8)
+            #expect(audit.components(separatedBy: "\"action\":\"refused\"").count - 1 >= 6, "each refusal is audited")
+            #expect(audit.contains("https://evil.example"))
+        }
+    }
+}
