@@ -68,13 +68,7 @@ let package = Package(
         .executableTarget(name: "HistoryAppender", dependencies: ["SignKit", "TestSupport"], path: "Tests/HistoryAppender"),
         .testTarget(name: "SignKitTests", dependencies: ["SignKit", "CPKCS", "TestSupport",
                                                          .product(name: "ZIPFoundation", package: "ZIPFoundation")]),
-        .testTarget(
-            name: "SignServiceTests",
-            dependencies: [
-                "SignService",
-                .product(name: "HummingbirdTesting", package: "hummingbird"),
-            ]
-        ),
+        .testTarget(name: "SignServiceTests", dependencies: ["SignService"]),
         .testTarget(name: "EndToEndTests", dependencies: ["SignKit", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]

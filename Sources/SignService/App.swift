@@ -57,9 +57,9 @@ final class ServiceState: Sendable {
         } catch {
             throw ConfigurationError("cannot make the state folder \(state): \(error.localizedDescription)")
         }
-        audit = try AuditLog(path: state + "/audit.log")
-        pairings = try Pairings(file: state + "/pairings.json", lifetime: configuration.pairingCodeLifetime)
-        adminToken = try Self.adminToken(path: state + "/admin.token")
+        audit = try AuditLog(path: ServicePaths.auditLog(in: state))
+        pairings = try Pairings(file: ServicePaths.pairings(in: state), lifetime: configuration.pairingCodeLifetime)
+        adminToken = try Self.adminToken(path: ServicePaths.adminToken(in: state))
         monitor = TokenMonitor(logger: logger)
         tokens = TokenManager(configuration: TokenConfiguration(discovery: ModuleDiscovery(configuredModules: configuration.modules),
                                                                 catalogue: try ATRCatalogue.bundled()), logger: logger)
@@ -73,7 +73,7 @@ final class ServiceState: Sendable {
         let trustFolder = configuration.trustDirectory ?? Self.defaultTrust()
         do {
             let trust = try TrustStore.load(directory: trustFolder)
-            verifier = Verifier(trust: trust, revocation: RevocationChecker(options: RevocationOptions(online: true, cacheDirectory: state + "/revocation")))
+            verifier = Verifier(trust: trust, revocation: RevocationChecker(options: RevocationOptions(online: true, cacheDirectory: ServicePaths.revocationCache(in: state))))
             verifierProblem = nil
         } catch {
             verifier = nil

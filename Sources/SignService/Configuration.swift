@@ -9,7 +9,7 @@ public struct ServiceConfiguration: Codable, Sendable {
     public var host = "127.0.0.1"
     public var port = 8787
     /// Where the audit log, pairings, admin token, history store and revocation cache live.
-    public var stateDirectory: String = ServiceConfiguration.defaultStateDirectory()
+    public var stateDirectory: String = ServicePaths.defaultStateDirectory()
     /// Web origins allowed to call the API ("https://eoffice.example.gov.in"); exact matches, never a wildcard.
     public var allowedOrigins: [String] = []
     /// "request": the PIN comes in the sign request's body (paired origins only, over loopback);
@@ -52,14 +52,6 @@ public struct ServiceConfiguration: Codable, Sendable {
         maximumRequestBytes = try container.decodeIfPresent(Int.self, forKey: .maximumRequestBytes) ?? defaults.maximumRequestBytes
         pairingCodeLifetime = try container.decodeIfPresent(Double.self, forKey: .pairingCodeLifetime) ?? defaults.pairingCodeLifetime
         logLevel = try container.decodeIfPresent(String.self, forKey: .logLevel) ?? defaults.logLevel
-    }
-
-    /// $SIGNSERVICE_STATE, else $XDG_STATE_HOME/signservice, else ~/.local/state/signservice.
-    public static func defaultStateDirectory() -> String {
-        let environment = ProcessInfo.processInfo.environment
-        if let explicit = environment["SIGNSERVICE_STATE"], !explicit.isEmpty { return explicit }
-        if let xdg = environment["XDG_STATE_HOME"], !xdg.isEmpty { return xdg + "/signservice" }
-        return NSHomeDirectory() + "/.local/state/signservice"
     }
 
     /// Reads a configuration file; unknown keys are refused (a misspelt key must not silently fall back to a default).

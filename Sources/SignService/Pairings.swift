@@ -111,9 +111,7 @@ final class Pairings: Sendable {
     }
 
     private func save(_ pairings: [Pairing]) throws {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        try AtomicFile.write(Array(try encoder.encode(pairings)), to: file, mode: 0o600)
+        try AtomicFile.write(Array(try JSONOutput.encoder().encode(pairings)), to: file, mode: 0o600)
     }
 
     static func hash(_ token: String) -> String { Hex.encode(SHA256Hasher.hash(Array(token.utf8))) }

@@ -81,7 +81,7 @@ struct BrowserGuard: RouterMiddleware {
     static func error(_ status: HTTPResponse.Status, _ message: String, code: String? = nil, headers: HTTPFields) -> Response {
         var body: [String: String] = ["error": message]
         if let code { body["code"] = code }
-        let data = (try? JSONEncoder().encode(body)) ?? Data()
+        let data = (try? JSONOutput.encoder(pretty: false).encode(body)) ?? Data()
         var fields = headers
         fields[.contentType] = "application/json"
         return Response(status: status, headers: fields, body: .init(byteBuffer: ByteBuffer(bytes: data)))
@@ -247,18 +247,16 @@ func buildRouter(_ state: ServiceState) -> Router<ServiceRequestContext> {
         headers[.contentType] = "text/event-stream"
         headers[.cacheControl] = "no-store"
         return Response(status: .ok, headers: headers, body: ResponseBody { writer in
+            func send(_ event: TokenEvent) async throws {
+                try await writer.write(ByteBuffer(string: "event: \(event.type)\ndata: \(try JSONOutput.string(event, pretty: false))\n\n"))
+            }
             // The current readers first, so a page knows what is there before anything changes.
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
             for reader in readers where reader.cardPresent {
-                let event = TokenEvent(type: "card-present", reader: reader.name, atr: reader.atrHex, time: UTCTimeText.format(Date()))
-                try await writer.write(ByteBuffer(string: "event: \(event.type)\ndata: \(String(decoding: try encoder.encode(event), as: UTF8.self))\n\n"))
+                try await send(TokenEvent(type: "card-present", reader: reader.name, atr: reader.atrHex, time: UTCTimeText.format(Date())))
             }
             try await writer.write(ByteBuffer(string: ": ready\n\n"))
             // The stream ends when the page goes or the daemon stops (a graceful stop does not wait on open streams).
-            for try await event in stream.cancelOnGracefulShutdown() {
-                try await writer.write(ByteBuffer(string: "event: \(event.type)\ndata: \(String(decoding: try encoder.encode(event), as: UTF8.self))\n\n"))
-            }
+            for try await event in stream.cancelOnGracefulShutdown() { try await send(event) }
             try await writer.finish(nil)
         })
     }
@@ -296,12 +294,9 @@ func buildRouter(_ state: ServiceState) -> Router<ServiceRequestContext> {
             throw HTTPError(.unprocessableContent, message: "the signature does not read: \(error.description)")
         }
         let report = VerificationReport(signatureFile: nil, contentFile: nil, trustFolder: nil, offline: false, verdict: verdict)
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        encoder.dateEncodingStrategy = .iso8601
         var headers = HTTPFields()
         headers[.contentType] = "application/json"
-        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: try encoder.encode(report))))
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: try JSONOutput.encoder(pretty: false).encode(report))))
     }
     return router
 }
@@ -387,7 +382,7 @@ struct SignOperation {
                     context: EOfficeContext(fileNumber: request.fileNumber, noteID: request.noteID, previousEntryHash: previousHash, origin: origin),
                     commitment: commitment, signingTime: now, chain: chain, timeStampAuthority: authority)
                 let signature = try CAdES.signDetached(contentDigest: digest, certificate: session.certificate, parameters: parameters) { toBeSigned in
-                    try session.sign(toBeSigned, pin: session.alwaysAuthenticate ? pin : nil)
+                    try session.sign(toBeSigned, pin: pin)
                 }
                 return Result(signature: signature, signer: session.certificate.subject.commonName ?? session.certificate.subject.description,
                               certificate: Hex.encode(session.certificate.sha256Fingerprint))

@@ -19,7 +19,6 @@ final class TokenMonitor: Service, Sendable {
     private struct State: Sendable {
         var readers: [String: CardReader] = [:]
         var subscribers: [UUID: AsyncStream<TokenEvent>.Continuation] = [:]
-        var generation = 0
         var stopping = false
     }
     private let state = Mutex(State())
@@ -28,8 +27,6 @@ final class TokenMonitor: Service, Sendable {
     init(logger: Logger) { self.logger = logger }
 
     var readers: [CardReader] { state.withLock { $0.readers.values.sorted { $0.name < $1.name } } }
-    /// Bumped at every change: callers cache the token inventory per generation.
-    var generation: Int { state.withLock { $0.generation } }
 
     /// A stream of every change from now on; it ends when the caller stops reading or the daemon stops.
     func subscribe() -> AsyncStream<TokenEvent> {
@@ -64,7 +61,6 @@ final class TokenMonitor: Service, Sendable {
     private func publish(_ events: [TokenEvent], readers: [CardReader]) {
         let subscribers = state.withLock { state -> [AsyncStream<TokenEvent>.Continuation] in
             state.readers = Dictionary(uniqueKeysWithValues: readers.map { ($0.name, $0) })
-            if !events.isEmpty { state.generation += 1 }
             return Array(state.subscribers.values)
         }
         for event in events {

@@ -37,11 +37,7 @@ struct Doctor: ParsableCommand {
         let inventory = manager.inventory(at: Date())
         let findings = Diagnosis.findings(inventory)
         if json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-            encoder.dateEncodingStrategy = .iso8601
-            let report = DoctorReport(findings: findings, inventory: InventoryReport(inventory, includeHidden: true))
-            print(String(decoding: try encoder.encode(report), as: UTF8.self))
+            print(try JSONOutput.string(DoctorReport(findings: findings, inventory: InventoryReport(inventory, includeHidden: true))))
         } else {
             for finding in findings {
                 print("[\(finding.level.rawValue)] \(finding.area): \(finding.text)")

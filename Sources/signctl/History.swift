@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Synchronization
 import SignKit
 
 struct History: ParsableCommand {
@@ -35,6 +36,10 @@ struct HistoryVerify: ParsableCommand {
     @Option(help: ArgumentHelp("Also write a printable HTML report here.", valueName: "file"))
     var html: String?
 
+    func validate() throws {
+        if let at, VerifyTime.parse(at) == nil { throw ValidationError("--at must be an RFC 3339 time or a date (YYYY-MM-DD), not \(at)") }
+    }
+
     func run() throws {
         let store: TrustStore
         do {
@@ -44,10 +49,7 @@ struct HistoryVerify: ParsableCommand {
         } catch {
             throw CommandFailure(status: .usage, message: "\(error)")
         }
-        let time = try at.map { text -> Date in
-            guard let date = VerifyTime.parse(text) else { throw CommandFailure(status: .usage, message: "--at must be an RFC 3339 time or a date") }
-            return date
-        } ?? Date()
+        let time = at.flatMap(VerifyTime.parse) ?? Date()  // checked in validate()
         let progress = ProgressBar(enabled: !json && isatty(STDERR_FILENO) == 1)
         let report: HistoryReport
         do {
@@ -63,13 +65,7 @@ struct HistoryVerify: ParsableCommand {
             }
         }
         if json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-            encoder.dateEncodingStrategy = .custom { date, encoder in
-                var container = encoder.singleValueContainer()
-                try container.encode(UTCTimeText.format(date))
-            }
-            print(String(decoding: try encoder.encode(report), as: UTF8.self))
+            print(try JSONOutput.string(report))
         } else {
             print(report.text)
         }
@@ -77,24 +73,27 @@ struct HistoryVerify: ParsableCommand {
     }
 }
 
-/// "[=====>     ] 412/10000" on stderr, redrawn in place, only on a terminal.
-final class ProgressBar {
+/// "[=====     ] 412/10000" on stderr, redrawn in place, only on a terminal. Updated from the verifying workers,
+/// so its state is behind a lock.
+final class ProgressBar: Sendable {
     let enabled: Bool
-    private var last = -1
+    private let last = Mutex(-1)
 
     init(enabled: Bool) { self.enabled = enabled }
 
     func update(_ done: Int, _ total: Int) {
         guard enabled, total > 0 else { return }
-        let width = 40, filled = done * width / total
-        guard filled != last || done == total else { return }
-        last = filled
-        let bar = String(repeating: "=", count: filled) + String(repeating: " ", count: width - filled)
-        FileHandle.standardError.write(Data("\r[\(bar)] \(done)/\(total) entries".utf8))
+        let width = 40, filled = min(width, done * width / total)
+        last.withLock { last in
+            guard filled != last || done == total else { return }
+            last = filled
+            let bar = String(repeating: "=", count: filled) + String(repeating: " ", count: width - filled)
+            FileHandle.standardError.write(Data("\r[\(bar)] \(done)/\(total) entries".utf8))
+        }
     }
 
     func finish() {
-        if enabled && last >= 0 { FileHandle.standardError.write(Data("\n".utf8)) }
+        if enabled && last.withLock({ $0 >= 0 }) { FileHandle.standardError.write(Data("\n".utf8)) }
     }
 }
 
@@ -158,7 +157,7 @@ struct HistoryExport: ParsableCommand {
     func run() throws {
         let store = try storeOptions.open()
         let trustStore = try TrustStore.load(directory: try Verify.trustFolder(trust))
-        let chain = try chainFile.map { try CertificateFolder.load(file: $0) } ?? []
+        let chain = try readChain(chainFile)
         let manager = try tokenOptions.manager()
         let now = Date()
         let choice = try KeyChoice(keyOptions, manager: manager, at: now)
@@ -166,7 +165,7 @@ struct HistoryExport: ParsableCommand {
         defer { pin.wipe() }
         let session = try manager.openSigningSession(choice.certificate.keyURI, pin: pin, options: keyOptions.loginOptions, at: now)
         defer { session.close() }
-        let sealer = CheckpointSigner(certificate: session.certificate, chain: chain) { try session.sign($0, pin: session.alwaysAuthenticate ? pin : nil) }
+        let sealer = CheckpointSigner(certificate: session.certificate, chain: chain) { try session.sign($0, pin: pin) }
         let verifier = Verifier(trust: trustStore)
         do {
             try HistoryBundle.export(file: file, from: store, verifier: verifier, sealer: sealer, to: output, at: now)

@@ -1,8 +1,5 @@
 import ArgumentParser
 import Foundation
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
 import SignKit
 
 /// Where the running daemon is and the admin token that proves signctl runs as the daemon's user.
@@ -10,54 +7,45 @@ struct ServiceOptions: ParsableArguments {
     @Option(help: ArgumentHelp("The daemon's URL.", valueName: "url"))
     var service = "http://127.0.0.1:8787"
 
-    @Option(name: .customLong("state-dir"), help: ArgumentHelp("The daemon's state folder (holds admin.token); default as the daemon's.", valueName: "path"))
-    var stateDirectory: String?
+    @OptionGroup var state: StateOptions
 
     func adminToken() throws -> String {
-        let folder = stateDirectory ?? Self.defaultStateDirectory()
-        guard let text = try? String(contentsOfFile: folder + "/admin.token", encoding: .utf8) else {
-            throw CommandFailure(status: .environment, message: "cannot read \(folder)/admin.token: is the daemon running as this user (or give --state-dir)?")
+        let path = ServicePaths.adminToken(in: state.folder)
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+            throw CommandFailure(status: .environment, message: "cannot read \(path): is the daemon running as this user (or give --state-dir)?")
         }
         return text.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
-    static func defaultStateDirectory() -> String {
-        let environment = ProcessInfo.processInfo.environment
-        if let explicit = environment["SIGNSERVICE_STATE"], !explicit.isEmpty { return explicit }
-        if let xdg = environment["XDG_STATE_HOME"], !xdg.isEmpty { return xdg + "/signservice" }
-        return NSHomeDirectory() + "/.local/state/signservice"
-    }
-
     /// One request to the daemon with the admin token; the JSON body of a 2xx answer, else a failure naming the error.
-    func call(_ method: String, _ path: String, json: [String: String]? = nil) throws -> Any {
+    func call(_ method: String, _ path: String, json: [String: String]? = nil) throws -> [String: Any] {
         guard let url = URL(string: service + path) else { throw CommandFailure(status: .usage, message: "--service \(service) is not a URL") }
-        var request = URLRequest(url: url, timeoutInterval: 30)
-        request.httpMethod = method
-        request.setValue("Bearer \(try adminToken())", forHTTPHeaderField: "Authorization")
+        var headers = ["Authorization": "Bearer \(try adminToken())"]
+        var body: [UInt8]? = nil
         if let json {
-            request.httpBody = try JSONSerialization.data(withJSONObject: json)
-            request.setValue("application/json", forHTTPHeaderField: "Content-Type")
+            body = Array(try JSONSerialization.data(withJSONObject: json))
+            headers["Content-Type"] = "application/json"
         }
-        let outcome = Box()
-        let done = DispatchSemaphore(value: 0)
-        URLSession.shared.dataTask(with: request) { data, response, error in
-            outcome.value = (data, response as? HTTPURLResponse, error)
-            done.signal()
-        }.resume()
-        done.wait()
-        guard let (data, response, error) = outcome.value, let response else {
-            throw CommandFailure(status: .environment, message: "the daemon at \(service) does not answer: \(outcome.value?.2?.localizedDescription ?? "no response")")
+        let answer: (status: Int, body: [UInt8])
+        do {
+            answer = try HTTPExchange(service: "the daemon", url: url, timeout: 30).send(method: method, headers: headers, body: body)
+        } catch {
+            throw CommandFailure(status: .environment, message: error.description)
         }
-        _ = error
-        let object = data.flatMap { try? JSONSerialization.jsonObject(with: $0) } ?? [:]
-        guard (200..<300).contains(response.statusCode) else {
-            let message = (object as? [String: Any])?["error"] as? String ?? "HTTP \(response.statusCode)"
-            throw CommandFailure(status: .usage, message: "the daemon refused: \(message)")
+        let object = (try? JSONSerialization.jsonObject(with: Data(answer.body))) as? [String: Any] ?? [:]
+        guard (200..<300).contains(answer.status) else {
+            throw CommandFailure(status: .usage, message: "the daemon refused: \(object["error"] as? String ?? "HTTP \(answer.status)")")
         }
         return object
     }
+}
 
-    final class Box: @unchecked Sendable { var value: (Data?, HTTPURLResponse?, (any Error)?)? }
+/// The daemon's state folder (where its admin token and audit log are).
+struct StateOptions: ParsableArguments {
+    @Option(name: .customLong("state-dir"), help: ArgumentHelp("The daemon's state folder; default as the daemon's ($SIGNSERVICE_STATE, $XDG_STATE_HOME/signservice, ~/.local/state/signservice).", valueName: "path"))
+    var stateDirectory: String?
+
+    var folder: String { stateDirectory ?? ServicePaths.defaultStateDirectory() }
 }
 
 struct Pair: ParsableCommand {
@@ -75,8 +63,8 @@ struct Pair: ParsableCommand {
         @Argument(help: "The code.") var code: String
         @OptionGroup var options: ServiceOptions
         func run() throws {
-            let answer = try options.call("POST", "/v1/admin/pairings/approve", json: ["code": code]) as? [String: Any]
-            print("paired \(answer?["origin"] as? String ?? "?")")
+            let answer = try options.call("POST", "/v1/admin/pairings/approve", json: ["code": code])
+            print("paired \(answer["origin"] as? String ?? "?")")
         }
     }
 
@@ -84,11 +72,11 @@ struct Pair: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List paired origins and pending requests.")
         @OptionGroup var options: ServiceOptions
         func run() throws {
-            let answer = try options.call("GET", "/v1/admin/pairings") as? [String: Any]
-            for pairing in answer?["paired"] as? [[String: Any]] ?? [] {
+            let answer = try options.call("GET", "/v1/admin/pairings")
+            for pairing in answer["paired"] as? [[String: Any]] ?? [] {
                 print("paired   \(pairing["origin"] as? String ?? "?")  since \(pairing["created"] as? String ?? "?")")
             }
-            for pending in answer?["pending"] as? [[String: Any]] ?? [] {
+            for pending in answer["pending"] as? [[String: Any]] ?? [] {
                 print("pending  \(pending["origin"] as? String ?? "?")  code \(pending["code"] as? String ?? "?")  until \(pending["expires"] as? String ?? "?")")
             }
         }
@@ -100,8 +88,8 @@ struct Pair: ParsableCommand {
         @OptionGroup var options: ServiceOptions
         func run() throws {
             let encoded = origin.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? origin
-            let answer = try options.call("DELETE", "/v1/admin/pairings?origin=\(encoded)") as? [String: Any]
-            print("revoked \(answer?["revoked"] as? Int ?? 0) token(s) of \(origin)")
+            let answer = try options.call("DELETE", "/v1/admin/pairings?origin=\(encoded)")
+            print("revoked \(answer["revoked"] as? Int ?? 0) token(s) of \(origin)")
         }
     }
 }
@@ -118,8 +106,9 @@ struct Audit: ParsableCommand {
             discussion: "The last records cut off cannot be seen from the chain: compare the printed head with one noted earlier.")
         @Argument(help: ArgumentHelp("The audit log (default: the state folder's audit.log).", valueName: "log"))
         var log: String?
+        @OptionGroup var state: StateOptions
         func run() throws {
-            let path = log ?? ServiceOptions.defaultStateDirectory() + "/audit.log"
+            let path = log ?? ServicePaths.auditLog(in: state.folder)
             let summary: AuditSummary
             do {
                 summary = try AuditLog.verify(path: path)

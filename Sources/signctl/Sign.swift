@@ -70,7 +70,7 @@ struct Sign: ParsableCommand {
         } catch {
             throw CommandFailure(status: .usage, message: "\(error)")
         }
-        let chain = try readChain()
+        let chain = try readChain(chainFile)
         let manager = try tokenOptions.manager()
         let now = Date()
         let choice = try KeyChoice(keyOptions, manager: manager, at: now)
@@ -85,7 +85,7 @@ struct Sign: ParsableCommand {
             timeStampAuthority: tsa.flatMap(URL.init(string:)).map { TimeStampAuthority(url: $0, timeout: tsaTimeout) })
         let signature = try CAdES.signDetached(contentDigest: digest.digest, certificate: session.certificate,
                                                parameters: parameters) { toBeSigned in
-            try session.sign(toBeSigned, pin: session.alwaysAuthenticate ? pin : nil)
+            try session.sign(toBeSigned, pin: pin)
         }
         session.close()
         pin.wipe()
@@ -95,18 +95,5 @@ struct Sign: ParsableCommand {
             "signed \(extract) (\(digest.size) bytes, SHA-256 \(Hex.encode(digest.digest))) as \"\(choice.signerName)\" "
             + "on token \"\(choice.token.info.label)\" (\(parameters.commitment.rawValue)"
             + (tsa == nil ? "" : ", time-stamped by \(tsa!)") + "); wrote \(destination)\n").utf8))
-    }
-
-    private func readChain() throws -> [X509Certificate] {
-        guard let chainFile else { return [] }
-        do {
-            let chain = try X509Certificate.fromPEM(String(contentsOfFile: chainFile, encoding: .utf8))
-            guard !chain.isEmpty else { throw CommandFailure(status: .usage, message: "\(chainFile) holds no PEM certificate") }
-            return chain
-        } catch let failure as CommandFailure {
-            throw failure
-        } catch {
-            throw CommandFailure(status: .usage, message: "cannot read the chain \(chainFile): \(error)")
-        }
     }
 }

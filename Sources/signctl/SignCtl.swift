@@ -90,21 +90,12 @@ enum Main {
             status = [.pcscUnavailable, .moduleLoad].contains(failure.code)
                 ? ExitStatus.environment.rawValue : ExitStatus.token.rawValue
             message = "\(failure)"
-        case let failure as PINError:
+        case is PINError, is SigningError:
             status = ExitStatus.token.rawValue
-            message = "\(failure)"
-        case let failure as SigningError:
-            status = ExitStatus.token.rawValue
-            message = "\(failure)"
-        case let failure as HistoryError:
+            message = "\(error)"
+        case is HistoryError, is VerificationInputError, is FileError:
             status = ExitStatus.usage.rawValue
-            message = "\(failure)"
-        case let failure as VerificationInputError:
-            status = ExitStatus.usage.rawValue
-            message = "\(failure)"
-        case let failure as FileError:
-            status = ExitStatus.usage.rawValue
-            message = "\(failure)"
+            message = "\(error)"
         default:
             let code = SignCtl.exitCode(for: error)
             let text = SignCtl.fullMessage(for: error)
@@ -119,5 +110,19 @@ enum Main {
         }
         FileHandle.standardError.write(Data("signctl: error: \(message)\n".utf8))
         return status
+    }
+}
+
+/// The certificates of a --chain PEM file; a file that holds none is an error, not an empty chain.
+func readChain(_ file: String?) throws -> [X509Certificate] {
+    guard let file else { return [] }
+    do {
+        let chain = try X509Certificate.fromPEM(String(contentsOfFile: file, encoding: .utf8))
+        guard !chain.isEmpty else { throw CommandFailure(status: .usage, message: "\(file) holds no PEM certificate") }
+        return chain
+    } catch let failure as CommandFailure {
+        throw failure
+    } catch {
+        throw CommandFailure(status: .usage, message: "cannot read the chain \(file): \(error)")
     }
 }

@@ -115,12 +115,10 @@ struct Verify: ParsableCommand {
             throw CommandFailure(status: .usage, message: "\(path) is larger than \(limit >> 20) MiB: not a detached signature")
         }
         if data.starts(with: Array("-----BEGIN ".utf8)) {
-            let text = String(decoding: data, as: UTF8.self)
-            let body = text.split(separator: "\n").filter { !$0.hasPrefix("-----") }.joined()
-            guard let decoded = Data(base64Encoded: body) else {
-                throw CommandFailure(status: .usage, message: "\(path) is PEM but its base64 body does not decode")
+            guard let decoded = PEM.decode(String(decoding: data, as: UTF8.self))?.first else {
+                throw CommandFailure(status: .usage, message: "\(path) is PEM but its base64 body does not decode (or its END line is missing)")
             }
-            return Array(decoded)
+            return decoded
         }
         return Array(data)
     }

@@ -82,9 +82,8 @@ struct SigningTests {
             #expect(try value(AttributeOID.contentType) == (try DER.objectIdentifier("1.2.840.113549.1.7.1")))
             #expect(try value(AttributeOID.messageDigest) == DER.tlv(0x04, SHA256Hasher.hash(content)))
 
-            var time = DERReader(try value(AttributeOID.signingTime))
-            let read1 = time.read(tag: 0x17)
-            let utc = try #require(read1, "signingTime is UTCTime")
+            var time = DERScanner(try value(AttributeOID.signingTime), what: "signingTime")
+            let utc = try time.expect(0x17, "signingTime UTCTime").content
             let formatter = DateFormatter()
             formatter.dateFormat = "yyMMddHHmmss'Z'"
             formatter.timeZone = TimeZone(identifier: "UTC")
@@ -96,19 +95,15 @@ struct SigningTests {
             #expect(Hex.encode(essCert).contains(Hex.encode(DER.tlv(0x04, minister.sha256Fingerprint))))
 
             // CMSAlgorithmProtection: sha256, and [1] sha256WithRSA's or rsaEncryption's identifier.
-            var protection = DERReader(try value(AttributeOID.cmsAlgorithmProtection))
-            let read2 = protection.read(tag: 0x30)
-            var inner = DERReader(try #require(read2))
-            let read3 = inner.read(tag: 0x30)
-            let digestAlgorithm = try #require(read3)
+            var protection = DERScanner(try value(AttributeOID.cmsAlgorithmProtection), what: "CMSAlgorithmProtection")
+            var inner = try protection.expect(0x30, "CMSAlgorithmProtection").children("CMSAlgorithmProtection")
+            let digestAlgorithm = Array(try inner.expect(0x30, "digestAlgorithm").content)
             #expect(Array(digestAlgorithm.prefix(11)) == (try DER.objectIdentifier("2.16.840.1.101.3.4.2.1")))
-            let read4 = inner.read(tag: 0xA1)
-            let signatureAlgorithm = try #require(read4)
+            let signatureAlgorithm = Array(try inner.expect(0xA1, "signatureAlgorithm").content)
             #expect(Array(signatureAlgorithm.prefix(11)) == (try DER.objectIdentifier("1.2.840.113549.1.1.1")))
 
-            var commitment = DERReader(try value(AttributeOID.commitmentTypeIndication))
-            let read5 = commitment.read(tag: 0x30)
-            let commitmentContent = try #require(read5)
+            var commitment = DERScanner(try value(AttributeOID.commitmentTypeIndication), what: "CommitmentTypeIndication")
+            let commitmentContent = Array(try commitment.expect(0x30, "CommitmentTypeIndication").content)
             #expect(commitmentContent == (try DER.objectIdentifier(Commitment.proofOfApproval.oid)))
 
             let context = try #require(EOfficeContext(der: try value(AttributeOID.eOfficeContext)))

@@ -13,10 +13,10 @@ struct VerifyCommandTests {
 
     /// Runs signctl verify with its own revocation cache; returns the result and the parsed JSON report.
     static func verify(_ signature: String, content: String?, extra: [String] = [], cache: String? = nil) throws -> (Command.Result, VerificationReport?) {
-        let cacheFolder = try cache ?? TemporaryFolder("signservice-cache").url.path
-        var arguments = ["verify", signature, "--trust", trust, "--cache", cacheFolder, "--json"] + extra
+        let ownCache = try TemporaryFolder("signservice-cache")  // removed when this returns
+        var arguments = ["verify", signature, "--trust", trust, "--cache", cache ?? ownCache.url.path, "--json"] + extra
         if let content { arguments += ["--content", content] }
-        let result = try SignctlTests.run(arguments)
+        let result = try withExtendedLifetime(ownCache) { try SignctlTests.run(arguments) }
         return (result, try? VerificationReport.decode(Array(result.stdoutData)))
     }
 

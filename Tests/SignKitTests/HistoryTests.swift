@@ -175,7 +175,8 @@ struct HistoryTests {
             // Signed for another file.
             let wrongFile = try Self.sign(manager, uri: Self.signers[1].uri, pinKind: "softhsm", content: content, file: "FIN-7/2026",
                                           note: "N-14", previous: head.hash, commitment: .proofOfOrigin)
-            #expect(throws: HistoryError.self) { try built.history.append(file: Self.number, kind: .note, noteID: "N-14", content: content, signature: wrongFile) }
+            let refused = #expect(throws: HistoryError.self) { try built.history.append(file: Self.number, kind: .note, noteID: "N-14", content: content, signature: wrongFile) }
+            #expect(refused?.code == .contextMismatch && refused?.description.contains("FIN-7/2026") == true, "\(String(describing: refused))")
             // Signed over an older head.
             let stale = try Self.sign(manager, uri: Self.signers[1].uri, pinKind: "softhsm", content: content, file: Self.number,
                                       note: "N-14", previous: HistoryEntry.genesis, commitment: .proofOfOrigin)
@@ -304,7 +305,8 @@ struct BundleZipTests {
         let stored = folder.path("stored.zip")
         try HistoryBundle.write(files, to: stored)
         let bytes = Array(try Data(contentsOf: URL(fileURLWithPath: stored)))
-        let fast = try #require(HistoryBundle.storedMembers(bytes))
+        #expect(try BundleReader(stored).readsInPlace)
+        let fast = try HistoryBundle.read(stored)
         #expect(fast.count == 50)
         for (name, content) in files { #expect(fast[name] == content) }
 
@@ -316,19 +318,69 @@ struct BundleZipTests {
                 Data(content[Int(position)..<Int(position) + size])
             }
         }
-        #expect(HistoryBundle.storedMembers(Array(try Data(contentsOf: URL(fileURLWithPath: deflated)))) == nil)
+        #expect(try !BundleReader(deflated).readsInPlace)
         let slow = try HistoryBundle.read(deflated)
         for (name, content) in files { #expect(slow[name] == content) }
 
-        // Truncations and flipped bytes: nil or an error, every time.
+        // A member that inflates past the cap is refused while inflating, whatever size the zip declares: here every
+        // central-directory record claims 1 byte (a decompression bomb lies the same way).
+        var lying = Array(try Data(contentsOf: URL(fileURLWithPath: deflated)))
+        for index in 0..<(lying.count - 46) where lying[index..<index + 4].elementsEqual([0x50, 0x4B, 0x01, 0x02]) {
+            lying.replaceSubrange(index + 24..<index + 28, with: [1, 0, 0, 0])
+        }
+        let bomb = try folder.file("lying.zip", lying)
+        do {
+            _ = try HistoryBundle.read(bomb.path, maximumMemberSize: 100)
+            Issue.record("a member inflating past its declared size and the cap was accepted")
+        } catch let error as HistoryError {
+            #expect(error.description.contains("inflates to more than 100 bytes"), "\(error)")
+        }
+
+        // Truncations (every cut loses the end-of-central-directory record) are errors; flipped bytes anywhere give
+        // an error or at most the members there were, through the mapped reader and the ZIPFoundation fallback.
         for cut in stride(from: 0, to: bytes.count, by: max(1, bytes.count / 60)) {
             let damaged = try folder.file("cut.zip", Array(bytes.prefix(cut)))
-            if let members = try? HistoryBundle.read(damaged.path) { #expect(members.count <= 50) }
+            #expect((try? HistoryBundle.read(damaged.path)) == nil, "cut at \(cut)")
         }
         for _ in 0..<200 {
             var damaged = bytes
             damaged[Int.random(in: 0..<damaged.count)] ^= UInt8.random(in: 1...255)
-            _ = HistoryBundle.storedMembers(damaged)
+            let file = try folder.file("flip.zip", damaged)
+            if let members = try? HistoryBundle.read(file.path) { #expect(members.count <= 50) }
         }
+
+        // A central directory whose record count was lowered: not read in place (the records no longer fill it).
+        var lowered = bytes
+        let end = try #require((0...(bytes.count - 22)).reversed().first { bytes[$0..<$0 + 4].elementsEqual([0x50, 0x4B, 0x05, 0x06]) })
+        lowered[end + 10] &-= 1
+        lowered[end + 8] &-= 1
+        let loweredFile = try folder.file("lowered.zip", lowered)
+        #expect((try? BundleReader(loweredFile.path))?.readsInPlace != true)
     }
 }
+
+@Suite("Bundle manifest reading")
+struct ManifestReadingTests {
+    static func manifest(sequence: String = "1", extra: String = "") -> [UInt8] {
+        let hash = String(repeating: "ab", count: 32)
+        return Array("""
+            {"schema": "signservice.bundle/1", "file": {"number": "F-1/2026", "subject": "s\\u00e9", "department": "D"},
+             "exportedAt": "2026-11-23T07:01:49Z", "exportedBy": "test", \(extra)
+             "entries": [{"sequence": \(sequence), "kind": "note", "noteID": "N-1", "time": "2026-11-23T07:01:49Z",
+                          "contentHash": "\(hash)", "signatureHash": "\(hash)", "signerFingerprint": "\(hash)", "attachmentHash": null,
+                          "previousHash": "\(hash)", "hash": "\(hash)", "content": "contents/\(hash)", "signature": "signatures/1.p7s"}],
+             "checkpoints": [], "certificates": [], "revocation": []}
+            """.utf8)
+    }
+
+    @Test("a manifest reads with escapes and unknown keys; a negative, fractional or missing number is an error, not a trap")
+    func numbers() throws {
+        let read = try BundleManifest.parse(Self.manifest(extra: #""later": {"nested": [1, 2.5, true, null]},"#))
+        #expect(read.entries.count == 1 && read.entries[0].sequence == 1 && read.file.subject == "sé")
+        for bad in ["-1", "1.5", "01", "\"1\"", "99999999999999999999"] {
+            #expect(throws: (any Error).self, "sequence \(bad)") { try BundleManifest.parse(Self.manifest(sequence: bad)) }
+        }
+        #expect(throws: (any Error).self) { try BundleManifest.parse(Array(Self.manifest().dropLast(3))) }
+    }
+}
+

@@ -48,15 +48,7 @@ public struct BundleManifest: Encodable, Sendable {
         public var signatureHash: String
     }
 
-    static func encoder() -> JSONEncoder {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        encoder.dateEncodingStrategy = .custom { date, encoder in
-            var container = encoder.singleValueContainer()
-            try container.encode(UTCTimeText.format(date))
-        }
-        return encoder
-    }
+    static func encoder() -> JSONEncoder { JSONOutput.encoder() }
 
     /// Reads manifest.json whole (`Outline` and every entry and checkpoint).
     public static func parse(_ bytes: [UInt8]) throws -> BundleManifest {
@@ -159,7 +151,7 @@ public struct BundleManifest: Encodable, Sendable {
         let what = "entry \(position)"
         try reader.object(what) { reader, key in
             switch key {
-            case "sequence": sequence = try reader.int(key)
+            case "sequence": sequence = try reader.count(key)
             case "kind": kind = try reader.string(key)
             case "noteID": noteID = try reader.string(key)
             case "time": time = try Self.time(&reader, key)
@@ -196,7 +188,7 @@ public struct BundleManifest: Encodable, Sendable {
         let what = "checkpoint \(position)"
         try reader.object(what) { reader, key in
             switch key {
-            case "size": size = try reader.int(key)
+            case "size": size = try reader.count(key)
             case "headHash": headHash = try reader.string(key)
             case "time": time = try Self.time(&reader, key)
             case "signature": signature = try reader.string(key)
@@ -217,6 +209,8 @@ public struct BundleManifest: Encodable, Sendable {
 public enum HistoryBundle {
     /// The seal's e-Office context names the file and "bundle-<size>"; its content is manifest.json's bytes.
     static func sealNote(size: Int) -> String { "bundle-\(size)" }
+    /// The size a seal's note names ("bundle-12" -> 12); nil for any other note.
+    static func sealedSize(noteID: String) -> Int? { noteID.hasPrefix("bundle-") ? Int(noteID.dropFirst("bundle-".count)) : nil }
 
     /// Exports `number` from `store` to a zip at `path` (written beside, then renamed: readers never see half a zip).
     /// `verifier` checks each signature once more and supplies the paths and revocation data the bundle carries;
@@ -288,27 +282,22 @@ public enum HistoryBundle {
         try write(files, to: path)
     }
 
+    /// Writes the zip beside `path` and moves it into place (`AtomicFile.replace`): readers never see half a bundle.
     static func write(_ files: [(String, [UInt8])], to path: String) throws {
-        let temporary = path + ".tmp-\(getpid())"
-        try? FileManager.default.removeItem(atPath: temporary)
         do {
-            let archive = try Archive(url: URL(fileURLWithPath: temporary), accessMode: .create)
-            for (name, bytes) in files {
-                let data = Data(bytes)
-                // Members are stored, not deflated: DER barely compresses, extracts are small, and stored members are
-                // read in place (`storedMembers`), which is most of what makes a 10,000-entry bundle quick to check.
-                let method: CompressionMethod = .none
-                try archive.addEntry(with: name, type: .file, uncompressedSize: Int64(data.count), compressionMethod: method) { position, size in
-                    data.subdata(in: Int(position)..<Int(position) + size)
+            try AtomicFile.replace(path) { temporary in
+                let archive = try Archive(url: URL(fileURLWithPath: temporary), accessMode: .create)
+                for (name, bytes) in files {
+                    let data = Data(bytes)
+                    // Members are stored, not deflated: DER barely compresses, extracts are small, and stored members
+                    // are read in place (`BundleReader`), which is most of what makes a big bundle quick to check.
+                    try archive.addEntry(with: name, type: .file, uncompressedSize: Int64(data.count), compressionMethod: .none) { position, size in
+                        data.subdata(in: Int(position)..<Int(position) + size)
+                    }
                 }
             }
         } catch {
-            try? FileManager.default.removeItem(atPath: temporary)
             throw HistoryError(.bundle, "cannot write the bundle \(path): \(error)")
-        }
-        guard rename(temporary, path) == 0 else {
-            try? FileManager.default.removeItem(atPath: temporary)
-            throw HistoryError(.bundle, "cannot move the bundle into place at \(path): \(String(cString: strerror(errno)))")
         }
     }
 
@@ -324,85 +313,89 @@ public enum HistoryBundle {
     }
 }
 
-/// A bundle opened for reading. A zip whose members are all stored (as `HistoryBundle.write` makes them) is indexed
-/// from its central directory and each member is copied out when asked for: from a read-only mapping of the file
-/// (page-cache pages, no zero-filled copy of the whole bundle), or with pread where the file cannot be mapped.
-/// Anything else (deflated members, zip64) is extracted whole through ZIPFoundation.
+/// A bundle opened for reading. A zip whose members are all stored (as `HistoryBundle.write` makes them) is mapped
+/// read-only and indexed from its central directory; each member is copied out of the mapping when asked for
+/// (page-cache pages, no zero-filled copy of the whole bundle, never all in memory at once). Anything else
+/// (deflated members, zip64, a file that cannot be mapped) is extracted whole through ZIPFoundation, each member
+/// capped at `maximumMemberSize` while it inflates. Member names with ".." or a leading "/" are refused.
 /// The mapping assumes nobody truncates the file while it is being verified (as any reader of a mapped file does).
-/// Member names with ".." or a leading "/" and members over the size cap are refused when the bundle is opened.
-public final class BundleReader: @unchecked Sendable {  // immutable after init; pread needs no shared offset
+public final class BundleReader: @unchecked Sendable {  // immutable after init
     public let path: String
     /// The members' names, in central-directory order.
     public let names: [String]
-    private let descriptor: Int32
-    private let mapping: UnsafeRawBufferPointer?
-    private let index: [String: StoredZip.Member]
-    private let centralDirectory: Int
-    private let extracted: [String: [UInt8]]
+    private enum Storage {
+        case mapped(UnsafeRawBufferPointer, index: [String: StoredZip.Member], centralDirectory: Int)
+        case extracted([String: [UInt8]])
+    }
+    private let storage: Storage
+
+    /// True when the members are read in place from the mapped file (the fast path).
+    public var readsInPlace: Bool {
+        if case .mapped = storage { return true }
+        return false
+    }
 
     public init(_ path: String, maximumMemberSize: Int = 1 << 30) throws {
         self.path = path
         let descriptor = open(path, O_RDONLY | O_CLOEXEC)
         guard descriptor >= 0 else { throw HistoryError(.bundle, "cannot read \(path): \(String(cString: strerror(errno)))") }
         var status = stat()
-        guard fstat(descriptor, &status) == 0, (status.st_mode & S_IFMT) == S_IFREG else {
-            close(descriptor)
-            throw HistoryError(.bundle, "cannot read \(path): not a regular file")
-        }
-        let size = Int(status.st_size)
+        let regular = fstat(descriptor, &status) == 0 && (status.st_mode & S_IFMT) == S_IFREG
         var mapping: UnsafeRawBufferPointer? = nil
-        if size > 0, let address = mmap(nil, size, PROT_READ, MAP_PRIVATE, descriptor, 0), address != MAP_FAILED {
-            mapping = UnsafeRawBufferPointer(start: address, count: size)
+        if regular, status.st_size > 0, let address = mmap(nil, Int(status.st_size), PROT_READ, MAP_PRIVATE, descriptor, 0), address != MAP_FAILED {
+            mapping = UnsafeRawBufferPointer(start: address, count: Int(status.st_size))
         }
-        func checked(_ name: String, _ memberSize: Int) throws {
-            guard !BundleReader.unsafe(name) else {
-                throw HistoryError(.bundle, "the bundle holds a member with an unsafe name: \(name)")
-            }
-            guard memberSize <= maximumMemberSize else {
-                throw HistoryError(.bundle, "the bundle member \(name) is larger than \(maximumMemberSize) bytes")
-            }
+        close(descriptor)  // the mapping keeps the file's pages
+        guard regular else { throw HistoryError(.bundle, "cannot read \(path): not a regular file") }
+        func checked(_ name: String, _ size: Int) throws {
+            guard !Self.unsafe(name) else { throw HistoryError(.bundle, "the bundle holds a member with an unsafe name: \(name)") }
+            guard size <= maximumMemberSize else { throw HistoryError(.bundle, "the bundle member \(name) is larger than \(maximumMemberSize) bytes") }
         }
-        var descriptorOpen = true
-        do {
-            if let (members, order, central) = StoredZip.index(size: size, read: { Self.read(descriptor, mapping, at: $0, count: $1) }) {
-                for name in order { try checked(name, members[name]!.size) }
-                (self.descriptor, self.mapping, self.index, self.names, self.centralDirectory, self.extracted) = (descriptor, mapping, members, order, central, [:])
+        if let mapping {
+            if let (index, order, central) = StoredZip.index(mapping) {
+                do {
+                    for name in order { try checked(name, index[name]!.size) }
+                } catch {
+                    munmap(UnsafeMutableRawPointer(mutating: mapping.baseAddress), mapping.count)
+                    throw error
+                }
+                (names, storage) = (order, .mapped(mapping, index: index, centralDirectory: central))
                 return
             }
-            close(descriptor)
-            descriptorOpen = false
-            if let mapping { munmap(UnsafeMutableRawPointer(mutating: mapping.baseAddress), mapping.count) }
-            mapping = nil
-            let archive: Archive
-            do {
-                archive = try Archive(url: URL(fileURLWithPath: path), accessMode: .read)
-            } catch {
-                throw HistoryError(.bundle, "\(path) is not a readable zip: \(error)")
-            }
-            var members = [String: [UInt8]](), order = [String]()
-            for entry in archive where entry.type == .file {
-                try checked(entry.path, Int(clamping: entry.uncompressedSize))
-                var bytes = [UInt8]()
-                do {
-                    // The CRC is skipped: every member is checked by its SHA-256 in the sealed manifest or by its signature.
-                    _ = try archive.extract(entry, skipCRC32: true) { bytes.append(contentsOf: $0) }
-                } catch {
-                    throw HistoryError(.bundle, "the bundle member \(entry.path) does not extract: \(error)")
-                }
-                members[entry.path] = bytes
-                order.append(entry.path)
-            }
-            (self.descriptor, self.mapping, self.index, self.names, self.centralDirectory, self.extracted) = (-1, nil, [:], order, 0, members)
-        } catch {
-            if descriptorOpen { close(descriptor) }
-            if let mapping { munmap(UnsafeMutableRawPointer(mutating: mapping.baseAddress), mapping.count) }
-            throw error
+            munmap(UnsafeMutableRawPointer(mutating: mapping.baseAddress), mapping.count)
         }
+        let archive: Archive
+        do {
+            archive = try Archive(url: URL(fileURLWithPath: path), accessMode: .read)
+        } catch {
+            throw HistoryError(.bundle, "\(path) is not a readable zip: \(error)")
+        }
+        var members = [String: [UInt8]](), order = [String]()
+        for entry in archive where entry.type == .file {
+            try checked(entry.path, Int(clamping: entry.uncompressedSize))
+            var bytes = [UInt8]()
+            do {
+                // The CRC is skipped: every member is checked by its SHA-256 in the sealed manifest or by its signature.
+                // The size the zip declares is not trusted: inflating stops at the cap (a decompression bomb).
+                _ = try archive.extract(entry, skipCRC32: true) { chunk in
+                    guard bytes.count + chunk.count <= maximumMemberSize else {
+                        throw HistoryError(.bundle, "the bundle member \(entry.path) inflates to more than \(maximumMemberSize) bytes")
+                    }
+                    bytes.append(contentsOf: chunk)
+                }
+            } catch let error as HistoryError {
+                throw error
+            } catch {
+                throw HistoryError(.bundle, "the bundle member \(entry.path) does not extract: \(error)")
+            }
+            members[entry.path] = bytes
+            order.append(entry.path)
+        }
+        (names, storage) = (order, .extracted(members))
     }
 
     deinit {
-        if let mapping { munmap(UnsafeMutableRawPointer(mutating: mapping.baseAddress), mapping.count) }
-        if descriptor >= 0 { close(descriptor) }
+        if case .mapped(let mapping, _, _) = storage { munmap(UnsafeMutableRawPointer(mutating: mapping.baseAddress), mapping.count) }
     }
 
     /// A name that could leave the folder it is extracted to: absolute, or with a ".." component.
@@ -419,111 +412,70 @@ public final class BundleReader: @unchecked Sendable {  // immutable after init;
 
     /// The member's bytes; nil when there is no such member or its local header is damaged.
     public func member(_ name: String) -> [UInt8]? {
-        if descriptor < 0 { return extracted[name] }
-        guard let member = index[name] else { return nil }
-        if let mapping {
-            // Straight from the mapping: the local header read in place, the data copied once.
-            guard member.localHeader + 30 <= centralDirectory, centralDirectory <= mapping.count else { return nil }
-            func u16(_ at: Int) -> Int { Int(mapping[at]) | Int(mapping[at + 1]) << 8 }
-            let header = member.localHeader
-            guard u16(header) == 0x4B50, u16(header + 2) == 0x0403 else { return nil }
-            let start = header + 30 + u16(header + 26) + u16(header + 28)
-            guard start + member.size <= centralDirectory else { return nil }
-            return Array(UnsafeRawBufferPointer(rebasing: mapping[start..<start + member.size]))
+        switch storage {
+        case .extracted(let members):
+            return members[name]
+        case .mapped(let mapping, let index, let centralDirectory):
+            guard let member = index[name] else { return nil }
+            return StoredZip.data(of: member, in: mapping, before: centralDirectory)
         }
-        return StoredZip.data(of: member, before: centralDirectory) { Self.read(descriptor, nil, at: $0, count: $1) }
-    }
-
-    /// `count` bytes at `offset`, or nil when the file is shorter.
-    static func read(_ descriptor: Int32, _ mapping: UnsafeRawBufferPointer?, at offset: Int, count: Int) -> [UInt8]? {
-        guard offset >= 0, count >= 0 else { return nil }
-        if let mapping {
-            guard offset <= mapping.count, count <= mapping.count - offset else { return nil }
-            return Array(UnsafeRawBufferPointer(rebasing: mapping[offset..<offset + count]))
-        }
-        var done = 0
-        let bytes = [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
-            while done < count {
-                let got = pread(descriptor, buffer.baseAddress! + done, count - done, off_t(offset + done))
-                if got > 0 { done += got } else if got < 0 && errno == EINTR { continue } else { break }
-            }
-            initialized = done
-        }
-        return done == count ? bytes : nil
     }
 }
 
 /// Zips whose members are all stored (method 0), read from the end-of-central-directory record (APPNOTE 4.3.16), the
 /// central directory (4.3.12) and each local header (4.3.7). `index` gives nil when the zip uses anything else
 /// (deflate, zip64, encryption, several disks), which the caller hands to ZIPFoundation. Every offset is checked
-/// against the file, so damage gives nil, never a crash.
+/// against the buffer, so damage gives nil, never a crash.
 enum StoredZip {
-    struct Member { let localHeader: Int; let size: Int; let nameLength: Int; let extraLength: Int }
+    struct Member { let localHeader: Int; let size: Int }
 
-    static func u16(_ bytes: [UInt8], _ at: Int) -> Int? { at >= 0 && at + 2 <= bytes.count ? Int(bytes[at]) | Int(bytes[at + 1]) << 8 : nil }
-    static func u32(_ bytes: [UInt8], _ at: Int) -> Int? {
+    static func u16(_ bytes: UnsafeRawBufferPointer, _ at: Int) -> Int? {
+        at >= 0 && at + 2 <= bytes.count ? Int(bytes[at]) | Int(bytes[at + 1]) << 8 : nil
+    }
+
+    static func u32(_ bytes: UnsafeRawBufferPointer, _ at: Int) -> Int? {
         guard let low = u16(bytes, at), let high = u16(bytes, at + 2) else { return nil }
         return low | high << 16
     }
 
     /// The members by name, their names in order, and where the central directory starts.
-    static func index(size: Int, read: (Int, Int) -> [UInt8]?) -> ([String: Member], [String], Int)? {
+    static func index(_ bytes: UnsafeRawBufferPointer) -> ([String: Member], [String], Int)? {
         // End of central directory: 22 bytes plus a comment of up to 65,535 bytes, at the end.
-        let tailStart = max(0, size - 22 - 65_535)
-        guard size >= 22, let tail = read(tailStart, size - tailStart) else { return nil }
-        var end = tail.count - 22
-        while end >= 0, u32(tail, end) != 0x0605_4B50 { end -= 1 }
-        guard end >= 0, let disk = u16(tail, end + 4), disk == 0, let count = u16(tail, end + 10), let length = u32(tail, end + 12),
-              let start = u32(tail, end + 16), count != 0xFFFF, start != 0xFFFF_FFFF, start + length <= tailStart + end,
-              let directory = read(start, length) else { return nil }
+        var end = bytes.count - 22
+        let lowest = max(0, bytes.count - 22 - 65_535)
+        while end >= lowest, u32(bytes, end) != 0x0605_4B50 { end -= 1 }
+        guard end >= lowest, let disk = u16(bytes, end + 4), disk == 0, let count = u16(bytes, end + 10), let length = u32(bytes, end + 12),
+              let start = u32(bytes, end + 16), count != 0xFFFF, start != 0xFFFF_FFFF, start + length <= end else { return nil }
         var members = [String: Member](minimumCapacity: count), order = [String]()
         order.reserveCapacity(count)
-        var position = 0
+        var position = start
         for _ in 0..<count {
-            guard u32(directory, position) == 0x0201_4B50, let flags = u16(directory, position + 8), flags & 0x1 == 0,
-                  let method = u16(directory, position + 10), method == 0,
-                  let compressed = u32(directory, position + 20), let uncompressed = u32(directory, position + 24), compressed == uncompressed,
-                  compressed != 0xFFFF_FFFF, let nameLength = u16(directory, position + 28), let extraLength = u16(directory, position + 30),
-                  let commentLength = u16(directory, position + 32), let local = u32(directory, position + 42), local != 0xFFFF_FFFF,
-                  local + 30 + compressed <= start, position + 46 + nameLength <= directory.count else { return nil }
-            let name = String(decoding: directory[position + 46..<position + 46 + nameLength], as: UTF8.self)
+            guard u32(bytes, position) == 0x0201_4B50, let flags = u16(bytes, position + 8), flags & 0x1 == 0,
+                  let method = u16(bytes, position + 10), method == 0,
+                  let compressed = u32(bytes, position + 20), let uncompressed = u32(bytes, position + 24), compressed == uncompressed,
+                  compressed != 0xFFFF_FFFF, let nameLength = u16(bytes, position + 28), let extraLength = u16(bytes, position + 30),
+                  let commentLength = u16(bytes, position + 32), let local = u32(bytes, position + 42), local != 0xFFFF_FFFF,
+                  local + 30 + compressed <= start, position + 46 + nameLength <= start + length else { return nil }
+            let name = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[position + 46..<position + 46 + nameLength]), as: UTF8.self)
             if !name.hasSuffix("/") {
-                guard members.updateValue(Member(localHeader: local, size: compressed, nameLength: nameLength, extraLength: extraLength), forKey: name) == nil else { return nil }  // a name twice
+                guard members.updateValue(Member(localHeader: local, size: compressed), forKey: name) == nil else { return nil }  // a name twice
                 order.append(name)
             }
             position += 46 + nameLength + extraLength + commentLength
         }
+        // The records must fill the directory exactly: a lowered count would otherwise hide members.
+        guard position == start + length else { return nil }
         return (members, order, start)
     }
 
     /// A member's bytes, after its local header; nil when the header is damaged or the data would run into the
     /// central directory.
-    static func data(of member: Member, before centralDirectory: Int, read: (Int, Int) -> [UInt8]?) -> [UInt8]? {
-        // One read for the header, the name and the data when the local name and extra field are no longer than the
-        // central directory's (as `HistoryBundle.write` makes them); a second read otherwise.
-        let guess = min(30 + member.nameLength + member.extraLength + member.size, centralDirectory - member.localHeader)
-        guard guess >= 30, let first = read(member.localHeader, guess), u32(first, 0) == 0x0403_4B50,
-              let nameLength = u16(first, 26), let extraLength = u16(first, 28) else { return nil }
-        let offset = 30 + nameLength + extraLength
-        guard member.localHeader + offset + member.size <= centralDirectory else { return nil }
-        if offset + member.size <= first.count { return Array(first[offset..<offset + member.size]) }
-        return read(member.localHeader + offset, member.size)
-    }
-}
-
-extension HistoryBundle {
-    /// The members of an all-stored zip held in memory (the same reading as `BundleReader`, for tests).
-    static func storedMembers(_ bytes: [UInt8]) -> [String: [UInt8]]? {
-        let read: (Int, Int) -> [UInt8]? = { offset, count in
-            offset >= 0 && count >= 0 && offset + count <= bytes.count ? Array(bytes[offset..<offset + count]) : nil
-        }
-        guard let (index, _, central) = StoredZip.index(size: bytes.count, read: read) else { return nil }
-        var members = [String: [UInt8]]()
-        for (name, member) in index {
-            guard let data = StoredZip.data(of: member, before: central, read: read) else { return nil }
-            members[name] = data
-        }
-        return members
+    static func data(of member: Member, in bytes: UnsafeRawBufferPointer, before centralDirectory: Int) -> [UInt8]? {
+        let header = member.localHeader
+        guard u32(bytes, header) == 0x0403_4B50, let nameLength = u16(bytes, header + 26), let extraLength = u16(bytes, header + 28) else { return nil }
+        let start = header + 30 + nameLength + extraLength
+        guard start + member.size <= centralDirectory, centralDirectory <= bytes.count else { return nil }
+        return Array(UnsafeRawBufferPointer(rebasing: bytes[start..<start + member.size]))
     }
 }
 

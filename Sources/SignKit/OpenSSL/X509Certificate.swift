@@ -55,18 +55,10 @@ public final class X509Certificate: @unchecked Sendable {
 
     /// Parses every certificate in a PEM text, in order.
     public static func fromPEM(_ pem: String) throws -> [X509Certificate] {
-        var certificates = [X509Certificate]()
-        var remaining = Substring(pem)
-        let begin = "-----BEGIN CERTIFICATE-----", end = "-----END CERTIFICATE-----"
-        while let start = remaining.range(of: begin), let stop = remaining.range(of: end, range: start.upperBound..<remaining.endIndex) {
-            let body = remaining[start.upperBound..<stop.lowerBound].filter { !$0.isWhitespace }
-            guard let der = Data(base64Encoded: String(body)) else {
-                throw OpenSSLError(operation: "PEM certificate", queue: ["base64 body does not decode"])
-            }
-            certificates.append(try X509Certificate(der: Array(der)))
-            remaining = remaining[stop.upperBound...]
+        guard let blocks = PEM.decode(pem, label: "CERTIFICATE") else {
+            throw OpenSSLError(operation: "PEM certificate", queue: ["base64 body does not decode"])
         }
-        return certificates
+        return try blocks.map { try X509Certificate(der: $0) }
     }
 
     deinit {
@@ -94,18 +86,14 @@ public final class X509Certificate: @unchecked Sendable {
 
     // MARK: Validity
 
-    /// Read once in init: converting an ASN1_TIME goes through timegm, too slow to repeat per signature.
+    /// Read once in init, not per signature.
     public let notBefore: Date
     public let notAfter: Date
 
     /// True when `time` lies within notBefore...notAfter (both inclusive, RFC 5280 4.1.2.5).
     public func isValid(at time: Date) -> Bool { notBefore <= time && time <= notAfter }
 
-    private static func date(_ time: UnsafePointer<ASN1_TIME>?) -> Date {
-        var parts = tm()
-        guard let time, ASN1_TIME_to_tm(time, &parts) == 1 else { return .distantPast }
-        return Date(timeIntervalSince1970: TimeInterval(timegm(&parts)))
-    }
+    private static func date(_ time: UnsafePointer<ASN1_TIME>?) -> Date { ASN1Time.date(time) ?? .distantPast }
 
     // MARK: Extensions
 
@@ -116,16 +104,17 @@ public final class X509Certificate: @unchecked Sendable {
     }
 
     /// extendedKeyUsage purposes as dotted OIDs; empty when absent.
-    public var extendedKeyUsage: [String] { oidList(cpkcs_X509_eku_oids) }
+    public var extendedKeyUsage: [String] { lines(cpkcs_X509_eku_oids) }
 
     /// certificatePolicies policy identifiers as dotted OIDs; empty when absent.
-    public var policies: [String] { oidList(cpkcs_X509_policy_oids) }
+    public var policies: [String] { lines(cpkcs_X509_policy_oids) }
 
     /// basicConstraints cA is true.
     public var isCertificateAuthority: Bool { X509_check_ca(pointer) > 0 }
 
-    private func oidList(_ read: (OpaquePointer?, UnsafeMutablePointer<CChar>?, Int) -> Int32) -> [String] {
-        var buffer = [CChar](repeating: 0, count: 2048)
+    /// What a CPKCS shim writes as newline-separated text (OIDs, URLs); empty when the extension is absent.
+    private func lines(_ read: (OpaquePointer?, UnsafeMutablePointer<CChar>?, Int) -> Int32) -> [String] {
+        var buffer = [CChar](repeating: 0, count: 4096)
         guard read(pointer, &buffer, buffer.count) > 0 else { return [] }
         return String(nulTerminated: buffer).split(separator: "\n").map(String.init)
     }
@@ -182,37 +171,23 @@ public final class X509Certificate: @unchecked Sendable {
         return valid
     }
 
-    /// True when this certificate's signature verifies with `issuer`'s public key (X509_verify).
-    public func isSigned(by issuer: X509Certificate) -> Bool {
-        guard let key = X509_get0_pubkey(issuer.pointer) else { return false }  // get0: owned by the issuer
-        defer { OpenSSLError.clearQueue() }
-        return X509_verify(pointer, key) == 1
-    }
+    /// True when `issuer`'s subject and key identifiers match this certificate's issuer (X509_check_issued; the
+    /// signature is not checked).
+    func isIssued(by issuer: X509Certificate) -> Bool { X509_check_issued(issuer.pointer, pointer) == X509_V_OK }
 
     // MARK: Where to find more
 
     /// authorityInfoAccess OCSP responder URLs.
-    public var ocspURLs: [String] { urlList { cpkcs_X509_aia_urls($0, 1, $1, $2) } }
+    public var ocspURLs: [String] { lines { cpkcs_X509_aia_urls($0, 1, $1, $2) } }
     /// authorityInfoAccess caIssuers URLs (where the issuer's certificate can be fetched).
-    public var caIssuersURLs: [String] { urlList { cpkcs_X509_aia_urls($0, 0, $1, $2) } }
+    public var caIssuersURLs: [String] { lines { cpkcs_X509_aia_urls($0, 0, $1, $2) } }
     /// cRLDistributionPoints full-name URLs.
-    public var crlURLs: [String] { urlList { cpkcs_X509_crl_urls($0, $1, $2) } }
-
-    private func urlList(_ read: (OpaquePointer?, UnsafeMutablePointer<CChar>?, Int) -> Int32) -> [String] {
-        var buffer = [CChar](repeating: 0, count: 4096)
-        guard read(pointer, &buffer, buffer.count) > 0 else { return [] }
-        return String(nulTerminated: buffer).split(separator: "\n").map(String.init)
-    }
+    public var crlURLs: [String] { lines { cpkcs_X509_crl_urls($0, $1, $2) } }
 
     /// The subjectKeyIdentifier extension's bytes, nil when absent.
     public var subjectKeyIdentifier: [UInt8]? {
         guard let id = X509_get0_subject_key_id(pointer) else { return nil }  // get0: owned by the X509
         return Array(UnsafeBufferPointer(start: ASN1_STRING_get0_data(id), count: Int(ASN1_STRING_length(id))))
-    }
-
-    /// True when the subject and issuer names are equal (a self-issued certificate, as roots are).
-    public var isSelfIssued: Bool {
-        X509_NAME_cmp(X509_get_subject_name(pointer), X509_get_issuer_name(pointer)) == 0
     }
 }
 

@@ -85,9 +85,7 @@ public final class AuditLog: Sendable {
     public var head: (records: Int, hash: String) { state.withLock { ($0.sequence, $0.head) } }
 
     static func line(for record: AuditRecord) throws -> (line: [UInt8], hash: String) {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        var body = Array(try encoder.encode(record))
+        var body = Array(try JSONOutput.encoder(pretty: false).encode(record))
         guard body.last == UInt8(ascii: "}") else { throw AuditError("a record did not encode as an object") }
         body.removeLast()
         let hash = Hex.encode(SHA256Hasher.hash(body))
@@ -105,12 +103,11 @@ public final class AuditLog: Sendable {
         var previous = genesis
         var count = 0
         let suffixLength = ",\"hash\":\"".utf8.count + 64 + 2
-        for (index, rawLine) in data.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).enumerated() {
+        var lines = data.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false)
+        if lines.last?.isEmpty == true { lines.removeLast() }  // the final newline
+        for (index, rawLine) in lines.enumerated() {
             let line = Array(rawLine)
-            if line.isEmpty {
-                if index == data.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).count - 1 { break }  // the final newline
-                return AuditSummary(records: count, head: previous, problem: "line \(index + 1) is empty")
-            }
+            if line.isEmpty { return AuditSummary(records: count, head: previous, problem: "line \(index + 1) is empty") }
             guard line.count > suffixLength, line.suffix(2).elementsEqual("\"}".utf8),
                   line[line.count - suffixLength..<line.count - 66].elementsEqual(",\"hash\":\"".utf8) else {
                 return AuditSummary(records: count, head: previous, problem: "line \(index + 1) is not an audit record (no hash at its end)")

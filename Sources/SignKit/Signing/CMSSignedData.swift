@@ -100,11 +100,16 @@ public final class CMSSignedData: @unchecked Sendable {
             let set = try OpenSSLDER.encode("reading attribute \(position)") {
                 cpkcs_CMS_attribute(signer, signed ? 1 : 0, position, &oid, oid.count, &$0)
             }
-            var outer = DERReader(set)
-            guard let content = outer.read(tag: 0x31) else { throw SigningError("attribute \(position) is not a SET") }
-            var reader = DERReader(content)
+            var outer = DERScanner(set, what: "attribute \(position)")
+            guard let element = try? outer.expect(0x31, "its SET of values"), outer.isAtEnd, var reader = try? element.children("its values") else {
+                throw SigningError("attribute \(position) is not a SET")
+            }
             var values = [[UInt8]]()
-            while let element = reader.readElement() { values.append(element.encoded) }
+            do {
+                while let value = try reader.next() { values.append(Array(value.encoded)) }
+            } catch {
+                throw SigningError("attribute \(position): \(error)")
+            }
             found.append(Attribute(oid: String(nulTerminated: oid), values: values))
         }
         return found

@@ -53,14 +53,20 @@ public struct EOfficeContext: Sendable, Hashable, Codable {
         }
         fileNumber = fileText
         noteID = noteText
-        previousEntryHash = (try? reader.optional(0x80)).flatMap { $0 }.map { Array($0.content) }
-        if reader.peekTag == 0x81 {
-            guard let element = try? reader.next(), let text = String(validating: element.content, as: UTF8.self) else { return nil }
-            origin = text
-        } else {
-            origin = nil
+        let hash: DERElement?, origin: DERElement?
+        do {
+            (hash, origin) = (try reader.optional(0x80), try reader.optional(0x81))
+        } catch {
+            return nil
         }
         guard reader.isAtEnd else { return nil }
+        previousEntryHash = hash.map { Array($0.content) }
+        if let origin {
+            guard let text = String(validating: origin.content, as: UTF8.self) else { return nil }
+            self.origin = text
+        } else {
+            self.origin = nil
+        }
     }
 }
 
@@ -81,48 +87,5 @@ public enum Commitment: String, Sendable, Codable, Hashable, CaseIterable {
     public init?(oid: String) {
         guard let found = Self.allCases.first(where: { $0.oid == oid }) else { return nil }
         self = found
-    }
-}
-
-/// A minimal DER reader for the structures SignKit itself defines (definite lengths, single-byte tags).
-struct DERReader {
-    private let bytes: [UInt8]
-    private var index = 0
-
-    init(_ bytes: [UInt8]) { self.bytes = bytes }
-
-    var isAtEnd: Bool { index == bytes.count }
-    var peekTag: UInt8? { index < bytes.count ? bytes[index] : nil }
-
-    /// The content of the next element if its tag is `tag`; nil (and nothing consumed) otherwise.
-    mutating func read(tag: UInt8) -> [UInt8]? {
-        guard let (found, content, next) = element(at: index), found == tag else { return nil }
-        index = next
-        return content
-    }
-
-    /// The next element whole (tag, length and content).
-    mutating func readElement() -> (tag: UInt8, content: [UInt8], encoded: [UInt8])? {
-        guard let (tag, content, next) = element(at: index) else { return nil }
-        let encoded = Array(bytes[index..<next])
-        index = next
-        return (tag, content, encoded)
-    }
-
-    private func element(at start: Int) -> (UInt8, [UInt8], Int)? {
-        guard start + 2 <= bytes.count else { return nil }
-        let tag = bytes[start]
-        var position = start + 1
-        var length = Int(bytes[position])
-        position += 1
-        if length & 0x80 != 0 {
-            let count = length & 0x7F
-            guard count >= 1, count <= 4, position + count <= bytes.count else { return nil }
-            length = 0
-            for byte in bytes[position..<position + count] { length = length << 8 | Int(byte) }
-            position += count
-        }
-        guard length >= 0, position + length <= bytes.count else { return nil }
-        return (tag, Array(bytes[position..<position + length]), position + length)
     }
 }

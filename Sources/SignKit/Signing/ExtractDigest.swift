@@ -6,10 +6,16 @@ public enum ExtractDigest {
 
     /// The digest and the number of bytes read.
     public static func sha256(ofFileAt path: String) throws -> (digest: [UInt8], size: UInt64) {
+        let hasher = SHA256Hasher()
+        let total = try read(fileAt: path) { hasher.update($0) }
+        return (hasher.finalize(), total)
+    }
+
+    /// Reads the file at `path` in chunks, handing each to `consume`; returns the number of bytes read.
+    static func read(fileAt path: String, _ consume: (UnsafeRawBufferPointer) -> Void) throws -> UInt64 {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw FileError(path: path, errno: errno, action: "open") }
         defer { close(fd) }
-        let hasher = SHA256Hasher()
         // A small extract gets a buffer its size: a 1 MiB allocation is an mmap and munmap each time.
         var status = stat()
         let size = fstat(fd, &status) == 0 ? Int(status.st_size) : chunkSize
@@ -18,15 +24,15 @@ public enum ExtractDigest {
         defer { buffer.deallocate() }
         var total: UInt64 = 0
         while true {
-            let n = read(fd, buffer.baseAddress, bufferSize)
+            let n = Glibc.read(fd, buffer.baseAddress, bufferSize)
             if n < 0 {
                 if errno == EINTR { continue }
                 throw FileError(path: path, errno: errno, action: "read")
             }
             if n == 0 { break }
-            hasher.update(UnsafeRawBufferPointer(rebasing: buffer[..<n]))
+            consume(UnsafeRawBufferPointer(rebasing: buffer[..<n]))
             total += UInt64(n)
         }
-        return (hasher.finalize(), total)
+        return total
     }
 }

@@ -103,9 +103,8 @@ final class TimeStampRequest {
               let generalizedTime = TS_TST_INFO_get_time(info) else {
             throw SigningError("the time-stamp reply carries no token")
         }
-        var parts = tm()
-        guard ASN1_TIME_to_tm(generalizedTime, &parts) == 1 else { throw SigningError("the time-stamp's time does not read") }
+        guard let time = ASN1Time.date(generalizedTime) else { throw SigningError("the time-stamp's time does not read") }
         let der = try OpenSSLDER.encode("i2d_PKCS7") { i2d_PKCS7(token, &$0) }
-        return TimeStampToken(der: der, time: Date(timeIntervalSince1970: TimeInterval(timegm(&parts))))
+        return TimeStampToken(der: der, time: time)
     }
 }

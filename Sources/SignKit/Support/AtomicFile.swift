@@ -4,16 +4,9 @@ import Foundation
 /// fsynced, renamed over the target, then the folder fsynced. A crash leaves at most a `.tmp-` file behind.
 public enum AtomicFile {
     public static func write(_ bytes: [UInt8], to path: String, mode: mode_t = 0o644) throws {
-        let url = URL(fileURLWithPath: path)
-        let folder = url.deletingLastPathComponent().path
-        let temporary = folder + "/.tmp-\(url.lastPathComponent)-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode)
-        guard fd >= 0 else { throw FileError(path: path, errno: errno, action: "create a temporary file beside") }
-        var done = false
-        defer {
-            if !done { unlink(temporary) }
-        }
-        do {
+        try replace(path) { temporary in
+            let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode)
+            guard fd >= 0 else { throw FileError(path: path, errno: errno, action: "create a temporary file beside") }
             defer { close(fd) }
             var offset = 0
             while offset < bytes.count {
@@ -24,8 +17,25 @@ public enum AtomicFile {
                 }
                 offset += n
             }
-            guard fsync(fd) == 0 else { throw FileError(path: path, errno: errno, action: "flush") }
         }
+    }
+
+    /// `make` writes the new file at the temporary path it is given (beside `path`); the file is then fsynced,
+    /// renamed over `path` and the folder fsynced. If anything fails the temporary file is removed.
+    public static func replace(_ path: String, _ make: (String) throws -> Void) throws {
+        let url = URL(fileURLWithPath: path)
+        let folder = url.deletingLastPathComponent().path
+        let temporary = folder + "/.tmp-\(url.lastPathComponent)-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        var done = false
+        defer {
+            if !done { unlink(temporary) }
+        }
+        try make(temporary)
+        let fd = open(temporary, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw FileError(path: path, errno: errno, action: "reopen the temporary file of") }
+        let synced = fsync(fd) == 0
+        close(fd)
+        guard synced else { throw FileError(path: path, errno: errno, action: "flush") }
         guard rename(temporary, path) == 0 else { throw FileError(path: path, errno: errno, action: "rename into") }
         done = true
         let dirfd = open(folder, O_RDONLY | O_DIRECTORY | O_CLOEXEC)

@@ -1,7 +1,7 @@
 import Foundation
 
-/// Hex and small DER helpers used across SignKit. DER here is only what SignKit itself must emit
-/// (DigestInfo, ECDSA-Sig-Value); parsing of certificates and CMS goes through OpenSSL.
+/// Hex, small DER writing helpers and UTC time text used across SignKit. DER is read by `DERScanner`
+/// (Verification/DERScanner.swift); certificates and CRLs are parsed by OpenSSL.
 public enum Hex {
     /// Lower-case hex of `bytes`, with an optional separator between bytes ("3b:8a" or "3B 8A").
     public static func encode(_ bytes: some Sequence<UInt8>, separator: String = "", uppercase: Bool = false) -> String {
@@ -137,7 +137,7 @@ public enum UTCTimeText {
         var parts = tm()
         parts.tm_year = year - 1900; parts.tm_mon = month - 1; parts.tm_mday = day
         parts.tm_hour = hour; parts.tm_min = minute; parts.tm_sec = second
-        return Date(timeIntervalSince1970: TimeInterval(DERTime.secondsSinceEpoch(parts)))
+        return Date(timeIntervalSince1970: TimeInterval(CivilTime.secondsSinceEpoch(parts)))
     }
 
     public static func format(_ date: Date) -> String { String(decoding: bytes(date), as: UTF8.self) }
@@ -166,5 +166,40 @@ public enum UTCTimeText {
         digits(parts.tm_min, 2); bytes.append(UInt8(ascii: ":"))
         digits(parts.tm_sec, 2); bytes.append(UInt8(ascii: "Z"))
         return bytes
+    }
+}
+
+/// UTC calendar arithmetic.
+enum CivilTime {
+    /// Seconds since 1970 of a UTC calendar time, by the days-from-civil algorithm (timegm consults the time zone
+    /// machinery and showed in profiles).
+    static func secondsSinceEpoch(_ parts: tm) -> Int {
+        var year = Int(parts.tm_year) + 1900
+        let month = Int(parts.tm_mon) + 1
+        year -= month <= 2 ? 1 : 0
+        let era = (year >= 0 ? year : year - 399) / 400
+        let yearOfEra = year - era * 400
+        let dayOfYear = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + Int(parts.tm_mday) - 1
+        let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
+        let days = era * 146097 + dayOfEra - 719468
+        return days * 86400 + Int(parts.tm_hour) * 3600 + Int(parts.tm_min) * 60 + Int(parts.tm_sec)
+    }
+}
+
+/// The JSON every SignService tool writes (reports, manifests, the audit log, API answers): sorted keys, slashes
+/// unescaped, times as "2026-11-23T07:01:49Z" (`UTCTimeText`).
+public enum JSONOutput {
+    public static func encoder(pretty: Bool = true) -> JSONEncoder {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = pretty ? [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes] : [.sortedKeys, .withoutEscapingSlashes]
+        encoder.dateEncodingStrategy = .custom { date, encoder in
+            var container = encoder.singleValueContainer()
+            try container.encode(UTCTimeText.format(date))
+        }
+        return encoder
+    }
+
+    public static func string(_ value: some Encodable, pretty: Bool = true) throws -> String {
+        String(decoding: try encoder(pretty: pretty).encode(value), as: UTF8.self)
     }
 }

@@ -4,29 +4,46 @@ import FoundationNetworking
 #endif
 
 /// One blocking HTTP exchange with a hard deadline, for the small fetches signing and verification make
-/// (time-stamps, OCSP, CRLs, CA certificates). The error names the service and what went wrong.
-struct HTTPExchange {
-    struct Failure: Error, CustomStringConvertible {
-        let description: String
+/// (time-stamps, OCSP, CRLs, CA certificates) and for signctl's calls to the daemon. The error names the service
+/// and what went wrong.
+public struct HTTPExchange {
+    public struct Failure: Error, CustomStringConvertible {
+        public let description: String
     }
 
     /// What the peer is, in messages ("the time-stamping authority", "the OCSP responder").
-    var service: String
-    var url: URL
-    var timeout: Double
-    var maximumSize = 16 << 20
+    public var service: String
+    public var url: URL
+    public var timeout: Double
+    public var maximumSize: Int
+
+    public init(service: String, url: URL, timeout: Double, maximumSize: Int = 16 << 20) {
+        self.service = service
+        self.url = url
+        self.timeout = timeout
+        self.maximumSize = maximumSize
+    }
 
     /// GET when `body` is nil, POST with `contentType` otherwise. Only HTTP 200 with a body counts as an answer.
     func run(body: [UInt8]? = nil, contentType: String? = nil) throws(Failure) -> [UInt8] {
+        let (status, data) = try send(method: body == nil ? "GET" : "POST", headers: contentType.map { ["Content-Type": $0] } ?? [:], body: body)
+        guard status == 200 else {
+            throw Failure(description: "\(service) \(url.absoluteString) answered HTTP \(status): \(String(decoding: data.prefix(200), as: UTF8.self))")
+        }
+        guard !data.isEmpty else { throw Failure(description: "\(service) \(url.absoluteString) sent an empty reply") }
+        return data
+    }
+
+    /// One request; the status and body of whatever HTTP answer comes back (failures are only for no answer, a
+    /// non-HTTP answer or one larger than `maximumSize`).
+    public func send(method: String, headers: [String: String] = [:], body: [UInt8]? = nil) throws(Failure) -> (status: Int, body: [UInt8]) {
         guard url.scheme == "http" || url.scheme == "https" else {
             throw Failure(description: "\(service) \(url.absoluteString): only http and https URLs are fetched")
         }
         var request = URLRequest(url: url, timeoutInterval: timeout)
-        if let body {
-            request.httpMethod = "POST"
-            request.setValue(contentType, forHTTPHeaderField: "Content-Type")
-            request.httpBody = Data(body)
-        }
+        request.httpMethod = method
+        for (name, value) in headers { request.setValue(value, forHTTPHeaderField: name) }
+        if let body { request.httpBody = Data(body) }
         let exchange = Exchange()
         let configuration = URLSessionConfiguration.ephemeral
         configuration.timeoutIntervalForRequest = timeout
@@ -46,15 +63,11 @@ struct HTTPExchange {
         guard let http = response as? HTTPURLResponse else {
             throw Failure(description: "\(service) \(url.absoluteString) gave no HTTP response")
         }
-        guard http.statusCode == 200 else {
-            let text = data.map { String(decoding: $0.prefix(200), as: UTF8.self) } ?? ""
-            throw Failure(description: "\(service) \(url.absoluteString) answered HTTP \(http.statusCode): \(text)")
+        let bytes = data.map { Array($0) } ?? []
+        guard bytes.count <= maximumSize else {
+            throw Failure(description: "\(service) \(url.absoluteString) sent \(bytes.count) bytes, more than the \(maximumSize) allowed")
         }
-        guard let data, !data.isEmpty else { throw Failure(description: "\(service) \(url.absoluteString) sent an empty reply") }
-        guard data.count <= maximumSize else {
-            throw Failure(description: "\(service) \(url.absoluteString) sent \(data.count) bytes, more than the \(maximumSize) allowed")
-        }
-        return Array(data)
+        return (http.statusCode, bytes)
     }
 
     private static func seconds(_ value: Double) -> String {

@@ -5,7 +5,7 @@ import Foundation
 /// unwrapping containers, a fifth of the time to verify a whole bundle.
 ///
 /// Errors name what was expected and the byte offset. Strings must be valid UTF-8 with no raw control characters;
-/// numbers are read as integers only (the manifest has no other kind), duplicate keys are the caller's concern.
+/// numbers are read as non-negative integers only (the manifest has no other kind), duplicate keys are the caller's concern.
 struct JSONReader {
     struct Failure: Error, CustomStringConvertible {
         let description: String
@@ -176,13 +176,10 @@ struct JSONReader {
         return value
     }
 
-    mutating func int(_ what: String) throws(Failure) -> Int {
+    /// A non-negative integer (sizes, sequence numbers: a negative one is refused here, not trapped on later).
+    mutating func count(_ what: String) throws(Failure) -> Int {
         skipWhitespace()
-        var negative = false
-        if position < limit, bytes[position] == UInt8(ascii: "-") {
-            negative = true
-            position += 1
-        }
+        if position < limit, bytes[position] == UInt8(ascii: "-") { throw fail("a negative number for \(what)") }
         let start = position
         var value = 0
         while position < limit, bytes[position] >= UInt8(ascii: "0"), bytes[position] <= UInt8(ascii: "9") {
@@ -197,7 +194,7 @@ struct JSONReader {
         if position < limit, bytes[position] == UInt8(ascii: ".") || bytes[position] | 0x20 == UInt8(ascii: "e") {
             throw fail("a whole number for \(what)")
         }
-        return negative ? -value : value
+        return value
     }
 
     /// True (and consumed) when the next value is `null`.

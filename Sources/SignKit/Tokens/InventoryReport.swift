@@ -127,10 +127,5 @@ extension InventoryReport.Certificate {
 
 extension InventoryReport {
     /// JSON with ISO 8601 dates and sorted keys, the form every SignService tool prints.
-    public func json() throws -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        encoder.dateEncodingStrategy = .iso8601
-        return String(decoding: try encoder.encode(self), as: UTF8.self)
-    }
+    public func json() throws -> String { try JSONOutput.string(self) }
 }

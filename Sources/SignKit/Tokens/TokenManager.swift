@@ -276,7 +276,7 @@ public final class TokenManager: Sendable {
         defer { pin.wipe() }
         let session = try openSigningSession(uri, pin: pin, options: options, at: time)
         defer { session.close() }
-        return try session.sign(message, pin: session.alwaysAuthenticate ? pin : nil)
+        return try session.sign(message, pin: pin)
     }
 
     static func checkBeforeLogin(_ state: TokenInfo, pin: PIN, options: LoginOptions) throws {

@@ -48,30 +48,16 @@ public enum DigestAlgorithm: String, Sendable, Codable, CaseIterable {
         }
     }
 
-    /// The digest of a file read in chunks (memory stays flat whatever its size).
-    public func hash(fileAt path: String) throws -> [UInt8] {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw FileError(path: path, errno: errno, action: "open") }
-        defer { close(fd) }
+    /// The digest of a file read in chunks (memory stays flat whatever its size), and its size.
+    public func hash(fileAt path: String) throws -> (digest: [UInt8], size: UInt64) {
         guard let context = EVP_MD_CTX_new() else { throw OpenSSLError.drain("EVP_MD_CTX_new") }  // owned, freed below
         defer { EVP_MD_CTX_free(context) }
         EVP_DigestInit_ex(context, evp, nil)
-        let size = 1 << 20
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: size, alignment: 16)
-        defer { buffer.deallocate() }
-        while true {
-            let n = read(fd, buffer.baseAddress, size)
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw FileError(path: path, errno: errno, action: "read")
-            }
-            if n == 0 { break }
-            EVP_DigestUpdate(context, buffer.baseAddress, n)
-        }
+        let size = try ExtractDigest.read(fileAt: path) { EVP_DigestUpdate(context, $0.baseAddress, $0.count) }
         var digest = [UInt8](repeating: 0, count: Int(EVP_MAX_MD_SIZE))
         var length: UInt32 = 0
         EVP_DigestFinal_ex(context, &digest, &length)
-        return Array(digest.prefix(Int(length)))
+        return (Array(digest.prefix(Int(length))), size)
     }
 }
 

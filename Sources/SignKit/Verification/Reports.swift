@@ -17,15 +17,7 @@ public struct VerificationReport: Codable, Sendable {
         self.verdict = verdict
     }
 
-    public func json() throws -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        encoder.dateEncodingStrategy = .custom { date, encoder in
-            var container = encoder.singleValueContainer()
-            try container.encode(UTCTimeText.format(date))
-        }
-        return String(decoding: try encoder.encode(self), as: UTF8.self)
-    }
+    public func json() throws -> String { try JSONOutput.string(self) }
 
     public static func decode(_ json: [UInt8]) throws -> VerificationReport {
         let decoder = JSONDecoder()

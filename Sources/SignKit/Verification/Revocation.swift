@@ -75,60 +75,6 @@ enum RevocationReason {
     }
 }
 
-/// A CRL parsed once and checked against its issuer once. Owns one X509_CRL.
-final class CertificateRevocationList: @unchecked Sendable {
-    let pointer: OpaquePointer  // X509_CRL*, owned: freed in deinit; read-only after init
-    let der: [UInt8]
-    let thisUpdate: Date
-    let nextUpdate: Date?
-
-    init(der: [UInt8]) throws {
-        var cursor: UnsafePointer<UInt8>? = nil
-        let parsed: OpaquePointer? = der.withUnsafeBufferPointer { buffer in
-            cursor = buffer.baseAddress
-            return d2i_X509_CRL(nil, &cursor, buffer.count)
-        }
-        guard let parsed else { throw OpenSSLError.drain("d2i_X509_CRL (the CRL does not parse)") }
-        pointer = parsed
-        self.der = der
-        thisUpdate = ASN1Time.date(X509_CRL_get0_lastUpdate(parsed)) ?? .distantPast  // get0: owned by the CRL
-        nextUpdate = ASN1Time.date(X509_CRL_get0_nextUpdate(parsed))
-    }
-
-    deinit { X509_CRL_free(pointer) }
-
-    func isIssued(by issuer: X509Certificate) -> Bool {
-        X509_NAME_cmp(X509_CRL_get_issuer(pointer), X509_get_subject_name(issuer.pointer)) == 0  // get0s
-    }
-
-    func isSigned(by issuer: X509Certificate) -> Bool {
-        guard let key = X509_get0_pubkey(issuer.pointer) else { return false }  // get0
-        defer { OpenSSLError.clearQueue() }
-        return X509_CRL_verify(pointer, key) == 1
-    }
-
-    /// The certificate's entry: nil when not listed (or removed from the CRL).
-    func entry(for certificate: X509Certificate) -> (date: Date, reason: Int?)? {
-        var revoked: OpaquePointer? = nil  // X509_REVOKED*, get0: owned by the CRL
-        guard let serial = X509_get0_serialNumber(certificate.pointer),
-              X509_CRL_get0_by_serial(pointer, &revoked, serial) == 1, let revoked else { return nil }
-        let reason = cpkcs_X509_REVOKED_reason(revoked)
-        return (ASN1Time.date(X509_REVOKED_get0_revocationDate(revoked)) ?? .distantPast, reason < 0 ? nil : Int(reason))
-    }
-}
-
-enum ASN1Time {
-    static func date(_ time: UnsafePointer<ASN1_TIME>?) -> Date? {
-        var parts = tm()
-        guard let time, ASN1_TIME_to_tm(time, &parts) == 1 else { return nil }
-        return Date(timeIntervalSince1970: TimeInterval(timegm(&parts)))
-    }
-
-    static func date(_ time: UnsafeMutablePointer<ASN1_TIME>?) -> Date? {
-        date(UnsafePointer(time))
-    }
-}
-
 /// Finds revocation evidence for certificates: from material supplied with the signature, the disk cache, and
 /// (online) the certificate's OCSP responder and CRL distribution points. Each CRL is parsed and its signature
 /// checked once per checker; each certificate's evidence is looked up once and reused while it stays usable.
@@ -137,8 +83,8 @@ public final class RevocationChecker: Sendable {
     private let state = Mutex(State())
 
     private struct State: @unchecked Sendable {
-        /// CRLs by SHA-256 of their DER, with the fingerprints of issuers whose signature on them was checked.
-        var crls: [[UInt8]: (crl: CertificateRevocationList, verifiedBy: Set<[UInt8]>, badFor: Set<[UInt8]>)] = [:]
+        /// CRLs by SHA-256 of their DER, with whether their signature verified, by issuer fingerprint.
+        var crls: [[UInt8]: (crl: CertificateRevocationList, signedBy: [[UInt8]: Bool])] = [:]
         /// Evidence by certificate fingerprint.
         var evidence: [FingerprintKey: RevocationEvidence] = [:]
         /// URLs that failed in this run, so one dead server costs one timeout, not one per signature.
@@ -187,6 +133,7 @@ public final class RevocationChecker: Sendable {
             return known
         }
         var candidates = [RevocationEvidence]()
+        let sources = sources(of: certificate)
         // 1. What came with the signature or bundle.
         for der in supplied.crls {
             if let found = crlEvidence(der: der, source: "CRL carried with the signature or bundle", certificate: certificate, issuer: issuer, problems: &problems) {
@@ -200,7 +147,7 @@ public final class RevocationChecker: Sendable {
             }
         }
         // 2. The disk cache.
-        for (kind, url) in sources(of: certificate) {
+        for (kind, url) in sources {
             guard let cached = readCache(kind: kind, url: url, certificate: certificate) else { continue }
             let found = kind == "crl"
                 ? crlEvidence(der: cached, source: "CRL \(url) (cached)", certificate: certificate, issuer: issuer, problems: &problems)
@@ -214,7 +161,7 @@ public final class RevocationChecker: Sendable {
         }
         // 3. The network: OCSP first (fresher), then the CRL.
         if options.online {
-            for (kind, url) in sources(of: certificate) {
+            for (kind, url) in sources {
                 if let found = fetch(kind: kind, url: url, certificate: certificate, issuer: issuer, trust: trust,
                                      intermediates: intermediates, problems: &problems) {
                     candidates.append(found)
@@ -222,10 +169,10 @@ public final class RevocationChecker: Sendable {
                     if found.isUsable(signingTime: signingTime, validationTime: validationTime) { break }
                 }
             }
-        } else if sources(of: certificate).isEmpty == false, candidates.isEmpty {
+        } else if !sources.isEmpty, candidates.isEmpty {
             problems.append("offline, and no cached CRL or OCSP response for it")
         }
-        if sources(of: certificate).isEmpty && supplied.crls.isEmpty && supplied.ocspResponses.isEmpty {
+        if sources.isEmpty && supplied.crls.isEmpty && supplied.ocspResponses.isEmpty {
             problems.append("the certificate names no OCSP responder and no CRL distribution point")
         }
         guard let best = Self.best(candidates, signingTime: signingTime, validationTime: validationTime) else {
@@ -252,36 +199,29 @@ public final class RevocationChecker: Sendable {
 
     // MARK: CRLs
 
-    private func crl(der: [UInt8]) -> CertificateRevocationList? {
+    /// The CRL with this DER, parsed once per checker, and its hash (the key of its entry in `state.crls`).
+    private func crl(der: [UInt8]) -> (hash: [UInt8], crl: CertificateRevocationList)? {
         let hash = SHA256Hasher.hash(der)
-        if let known = state.withLock({ $0.crls[hash]?.crl }) { return known }
+        if let known = state.withLock({ $0.crls[hash]?.crl }) { return (hash, known) }
         guard let parsed = try? CertificateRevocationList(der: der) else { return nil }
-        state.withLock { $0.crls[hash] = (parsed, [], []) }
-        return parsed
+        state.withLock { $0.crls[hash] = (parsed, [:]) }
+        return (hash, parsed)
     }
 
     private func crlEvidence(der: [UInt8], source: String, certificate: X509Certificate, issuer: X509Certificate,
                              problems: inout [String]) -> RevocationEvidence? {
-        guard let crl = crl(der: der) else {
+        guard let (hash, crl) = crl(der: der) else {
             problems.append("\(source) does not parse as a CRL")
             return nil
         }
         guard crl.isIssued(by: issuer) else { return nil }  // another CA's CRL: not a problem, just not this one
-        let hash = SHA256Hasher.hash(der), issuerKey = issuer.sha256Fingerprint
-        let checked = state.withLock { state -> Bool? in
-            guard let entry = state.crls[hash] else { return nil }
-            if entry.verifiedBy.contains(issuerKey) { return true }
-            if entry.badFor.contains(issuerKey) { return false }
-            return nil
-        }
+        let issuerKey = issuer.sha256Fingerprint
         let verified: Bool
-        if let checked {
+        if let checked = state.withLock({ $0.crls[hash]?.signedBy[issuerKey] }) {
             verified = checked
         } else {
             verified = crl.isSigned(by: issuer)
-            state.withLock { state in
-                if verified { state.crls[hash]?.verifiedBy.insert(issuerKey) } else { state.crls[hash]?.badFor.insert(issuerKey) }
-            }
+            state.withLock { $0.crls[hash]?.signedBy[issuerKey] = verified }
         }
         guard verified else {
             problems.append("\(source): the CRL's signature does not verify with the key of \(issuer.subject.commonName ?? "its issuer")")

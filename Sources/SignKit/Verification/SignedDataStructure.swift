@@ -119,7 +119,6 @@ struct SignerInfoStructure {
         case subjectKeyIdentifier(ArraySlice<UInt8>)
     }
 
-    let version: Int
     let identifier: Identifier
     let digestAlgorithm: AlgorithmIdentifier
     /// The signed attributes as signed: the [0] field with its tag changed to SET (RFC 5652 5.4).
@@ -133,7 +132,7 @@ struct SignerInfoStructure {
         // Fixed names (no interpolation): this runs for every signature; errors add the position themselves.
         guard element.tag == 0x30 else { throw DERError("SignerInfo \(index + 1) is not a SEQUENCE") }
         var fields = try element.children("SignerInfo")
-        version = try fields.expect(0x02, "version").smallInteger("SignerInfo version")
+        _ = try fields.expect(0x02, "version").smallInteger("SignerInfo version")
         guard let sid = try fields.next() else { throw DERError("SignerInfo \(index + 1): the signer identifier is missing") }
         switch sid.tag {
         case 0x30:
@@ -172,13 +171,11 @@ struct AlgorithmIdentifier {
     let oid: OID
     /// The parameters' whole encoding, nil when absent.
     let parameters: ArraySlice<UInt8>?
-    let encoded: ArraySlice<UInt8>
 
     init(_ element: DERElement, _ name: String) throws(DERError) {
         var fields = try element.children(name)
         oid = try fields.expect(0x06, "algorithm").objectIdentifier(name)
         parameters = try fields.next()?.encoded
-        encoded = element.encoded
     }
 
     /// True when the parameters are absent or NULL (both are seen for the SHA-2 family).

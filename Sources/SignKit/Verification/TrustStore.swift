@@ -64,9 +64,12 @@ public enum CertificateFolder {
     static func parse(_ bytes: [UInt8], name: String) throws -> [X509Certificate] {
         let text = String(decoding: bytes.prefix(64 * 1024 * 1024), as: UTF8.self)
         if text.contains("-----BEGIN CERTIFICATE-----") {
-            do { return try X509Certificate.fromPEM(text) } catch {
+            let certificates: [X509Certificate]
+            do { certificates = try X509Certificate.fromPEM(text) } catch {
                 throw VerificationInputError("\(name) holds a PEM certificate that does not parse: \(error)")
             }
+            guard !certificates.isEmpty else { throw VerificationInputError("\(name) has a PEM certificate without its END line") }
+            return certificates
         }
         do { return [try X509Certificate(der: bytes)] } catch {
             throw VerificationInputError("\(name) is neither a PEM nor a DER certificate")

@@ -79,7 +79,7 @@ struct Run {
                 find(.signedDataNotFound, "the signature is detached and no content was given to check it against")
                 return
             }
-            digest = digestAlgorithm.hash(Array(embedded))
+            digest = digestAlgorithm.hash(embedded)
             contentDigest = Verdict.ContentDigest(algorithm: digestAlgorithm.rawValue, hex: Hex.encode(digest), size: UInt64(embedded.count))
         case .bytes(let bytes):
             digest = digestAlgorithm.hash(bytes)
@@ -88,14 +88,14 @@ struct Run {
                 find(.hashFailure, "the content given differs from the content inside the signature")
             }
         case .file(let path):
+            let size: UInt64
             do {
-                digest = try digestAlgorithm.hash(fileAt: path)
+                (digest, size) = try digestAlgorithm.hash(fileAt: path)
             } catch {
                 throw VerificationInputError("cannot read the content: \(error)")
             }
-            let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? UInt64) ?? nil
             contentDigest = Verdict.ContentDigest(algorithm: digestAlgorithm.rawValue, hex: Hex.encode(digest), size: size)
-            if let embedded = structure.eContent, digestAlgorithm.hash(Array(embedded)) != digest {
+            if let embedded = structure.eContent, digestAlgorithm.hash(embedded) != digest {
                 find(.hashFailure, "the content given differs from the content inside the signature")
             }
         }
@@ -328,7 +328,7 @@ struct Run {
         let tst: TSTInfo
         do { tst = try TSTInfo(info) } catch { return fail("its TSTInfo does not read: \(error.description)") }
         guard let imprintAlgorithm = DigestAlgorithm(oid: tst.imprintAlgorithm) else { return fail("unknown imprint hash \(tst.imprintAlgorithm)") }
-        guard tst.imprint.elementsEqual(imprintAlgorithm.hash(Array(signer.signature))) else {
+        guard tst.imprint.elementsEqual(imprintAlgorithm.hash(signer.signature)) else {
             return fail("its message imprint is not the hash of this signature value (a time-stamp of something else)")
         }
         // The TSA's signature over the TSTInfo, with the same checks as any SignerInfo.
@@ -432,7 +432,7 @@ struct Run {
                 if revokedAt <= time {
                     finding.detail = "revoked on \(Self.format(revokedAt))\(reasonText), before the signing time"
                     if index == 0 {
-                        find(proven ? .revoked : .revoked, "the signer's certificate was revoked on \(Self.format(revokedAt))\(reasonText), before the signature was made (\(Self.format(time)))")
+                        find(.revoked, "the signer's certificate was revoked on \(Self.format(revokedAt))\(reasonText), before the signature was made (\(Self.format(time)))")
                     } else {
                         find(.revokedCANoPOE, "the CA certificate \"\(name)\" was revoked on \(Self.format(revokedAt))\(reasonText), before the signing time")
                     }
@@ -546,20 +546,6 @@ struct TSTInfo {
 
 /// UTCTime and GeneralizedTime (X.680), as RFC 5280 and RFC 3161 restrict them: Z, seconds, optional fraction.
 enum DERTime {
-    /// Seconds since 1970 of a UTC calendar time, by the days-from-civil algorithm (timegm consults the time zone
-    /// machinery and showed in profiles).
-    static func secondsSinceEpoch(_ parts: tm) -> Int {
-        var year = Int(parts.tm_year) + 1900
-        let month = Int(parts.tm_mon) + 1
-        year -= month <= 2 ? 1 : 0
-        let era = (year >= 0 ? year : year - 399) / 400
-        let yearOfEra = year - era * 400
-        let dayOfYear = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + Int(parts.tm_mday) - 1
-        let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
-        let days = era * 146097 + dayOfEra - 719468
-        return days * 86400 + Int(parts.tm_hour) * 3600 + Int(parts.tm_min) * 60 + Int(parts.tm_sec)
-    }
-
     static func date(_ element: DERElement) -> Date? {
         let bytes = element.content
         guard bytes.last == UInt8(ascii: "Z") else { return nil }
@@ -597,7 +583,7 @@ enum DERTime {
         }
         guard (0...11).contains(parts.tm_mon), (1...31).contains(parts.tm_mday), parts.tm_hour < 24, parts.tm_min < 60,
               parts.tm_sec < 61 else { return nil }
-        return Date(timeIntervalSince1970: TimeInterval(Self.secondsSinceEpoch(parts)) + fraction)
+        return Date(timeIntervalSince1970: TimeInterval(CivilTime.secondsSinceEpoch(parts)) + fraction)
     }
 }
 

@@ -126,7 +126,7 @@ public final class Verifier: Sendable {
                 // Fetch the missing issuers named in authorityInfoAccess (cache first; online only when allowed).
                 var added = false
                 for certificate in [leaf] + untrusted {
-                    let hasIssuer = (untrusted + trust.anchors).contains { X509_check_issued($0.pointer, certificate.pointer) == X509_V_OK }
+                    let hasIssuer = (untrusted + trust.anchors).contains { certificate.isIssued(by: $0) }
                     guard !hasIssuer else { continue }
                     for url in certificate.caIssuersURLs where !fetchedURLs.contains(url) {
                         fetchedURLs.insert(url)
