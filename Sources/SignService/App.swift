@@ -30,6 +30,8 @@ struct ServiceRequestContext: RequestContext {
     /// Set once at start from the configuration (maximumRequestBytes plus room for base64 and JSON).
     nonisolated(unsafe) static var uploadLimit = 48 * 1024 * 1024
     var maxUploadSize: Int { Self.uploadLimit }
+    /// Every JSON answer in one form: sorted keys, times as 2026-11-23T07:01:49Z.
+    var responseEncoder: JSONEncoder { JSONOutput.encoder(pretty: false) }
 
     init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
@@ -48,6 +50,8 @@ final class ServiceState: Sendable {
     let verifier: Verifier?
     let verifierProblem: String?
     let chain: [X509Certificate]
+    let history: SQLiteHistoryStore
+    let documentSigner: DocumentSigner?
     init(configuration: ServiceConfiguration, logger: Logger) throws {
         self.configuration = configuration
         self.logger = logger
@@ -70,6 +74,15 @@ final class ServiceState: Sendable {
         } else {
             chain = []
         }
+        do {
+            history = try SQLiteHistoryStore(folder: configuration.historyFolder)
+        } catch {
+            throw ConfigurationError("cannot open the history store \(configuration.historyFolder): \(error)")
+        }
+        // Bundles are exported here and unlinked as soon as they are open for sending; a crash can leave one.
+        try? FileManager.default.removeItem(atPath: state + "/exports")
+        let manager = tokens
+        documentSigner = try configuration.documentSigner.map { try DocumentSigner($0, tokens: manager, logger: logger) }
         let trustFolder = configuration.trustDirectory ?? Self.defaultTrust()
         do {
             let trust = try TrustStore.load(directory: trustFolder)
@@ -142,6 +155,7 @@ struct AuditOnStop: Service {
     let state: ServiceState
     func run() async throws {
         try? await gracefulShutdown()
+        state.documentSigner?.close()
         try? state.audit.append(AuditRecord(action: "stopped", result: "ok"))
     }
 }

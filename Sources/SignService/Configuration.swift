@@ -31,6 +31,24 @@ public struct ServiceConfiguration: Codable, Sendable {
     /// How long a pairing code stays valid, in seconds.
     public var pairingCodeLifetime = 300.0
     public var logLevel = "info"
+    /// The service's own document-signer key, which signs each history checkpoint and each exported bundle. Without
+    /// it the history endpoints still read and verify, but appending and exporting answer 503.
+    public var documentSigner: DocumentSignerConfiguration? = nil
+    /// The history store (SQLite + blobs); default: `history` in the state folder.
+    public var historyDirectory: String? = nil
+
+    /// {"key": "pkcs11:token=...;id=%10;type=private", "pinFile": "...", "chainFile": "..."}
+    public struct DocumentSignerConfiguration: Codable, Sendable {
+        /// The PKCS#11 URI of the document-signer key (`signctl tokens` prints it).
+        public var key: String
+        /// A file holding the key's PIN (one line), readable by the daemon's user only (mode 0600 or 0400); with
+        /// systemd, a credential (`LoadCredential=`, $CREDENTIALS_DIRECTORY). Read at login, never kept.
+        public var pinFile: String
+        /// PEM file of the document signer's intermediate CAs, carried once in every bundle.
+        public var chainFile: String?
+    }
+
+    public var historyFolder: String { historyDirectory ?? stateDirectory + "/history" }
 
     public enum PINEntryMode: String, Codable, Sendable { case request, pinentry }
 
@@ -52,6 +70,8 @@ public struct ServiceConfiguration: Codable, Sendable {
         maximumRequestBytes = try container.decodeIfPresent(Int.self, forKey: .maximumRequestBytes) ?? defaults.maximumRequestBytes
         pairingCodeLifetime = try container.decodeIfPresent(Double.self, forKey: .pairingCodeLifetime) ?? defaults.pairingCodeLifetime
         logLevel = try container.decodeIfPresent(String.self, forKey: .logLevel) ?? defaults.logLevel
+        documentSigner = try container.decodeIfPresent(DocumentSignerConfiguration.self, forKey: .documentSigner)
+        historyDirectory = try container.decodeIfPresent(String.self, forKey: .historyDirectory)
     }
 
     /// Reads a configuration file; unknown keys are refused (a misspelt key must not silently fall back to a default).
@@ -78,7 +98,7 @@ public struct ServiceConfiguration: Codable, Sendable {
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case host, port, stateDirectory, allowedOrigins, pinEntry, pinentryProgram, trustDirectory, chainFile, modules, timeStampAuthority
-        case maximumRequestBytes, pairingCodeLifetime, logLevel
+        case maximumRequestBytes, pairingCodeLifetime, logLevel, documentSigner, historyDirectory
     }
 
     /// Problems that must stop the daemon from starting.
@@ -100,6 +120,11 @@ public struct ServiceConfiguration: Codable, Sendable {
         }
         guard (1...65535).contains(port) || port == 0 else { throw ConfigurationError("port must be between 1 and 65535") }
         guard maximumRequestBytes > 0 else { throw ConfigurationError("maximumRequestBytes must be positive") }
+        if let signer = documentSigner {
+            guard (try? PKCS11URI(signer.key)) != nil else {
+                throw ConfigurationError("documentSigner.key \"\(signer.key)\" is not a PKCS#11 URI (signctl tokens prints them)")
+            }
+        }
     }
 
     public static func isLoopback(_ host: String) -> Bool {

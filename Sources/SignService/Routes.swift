@@ -144,11 +144,7 @@ struct PairingList: ResponseEncodable {
 }
 struct RevokeResponse: ResponseEncodable { let origin: String; let revoked: Int }
 
-struct TokensResponse: ResponseEncodable {
-    let readers: [InventoryReport.Reader]
-    let tokens: [InventoryReport.Token]
-    let time: String
-}
+extension InventoryReport: ResponseEncodable {}
 
 struct SignRequest: Decodable {
     /// The extract's bytes, base64.
@@ -234,10 +230,10 @@ func buildRouter(_ state: ServiceState) -> Router<ServiceRequestContext> {
     }
 
     // Tokens.
-    router.get("/v1/tokens") { _, context -> TokensResponse in
+    router.get("/v1/tokens") { request, context -> InventoryReport in
         _ = try requireTokenAccess(context, state: state, "list tokens")
-        let report = try await blocking { InventoryReport(state.tokens.inventory(at: Date()), includeHidden: false) }
-        return TokensResponse(readers: report.readers, tokens: report.tokens, time: UTCTimeText.format(Date()))
+        let all = request.uri.queryParameters.get("all") == "true"
+        return try await blocking { InventoryReport(state.tokens.inventory(at: Date()), includeHidden: all) }
     }
     router.get("/v1/events") { _, context -> Response in
         _ = try requireTokenAccess(context, state: state, "token events")
@@ -298,6 +294,7 @@ func buildRouter(_ state: ServiceState) -> Router<ServiceRequestContext> {
         headers[.contentType] = "application/json"
         return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: try JSONOutput.encoder(pretty: false).encode(report))))
     }
+    addHistoryRoutes(to: router, state: state)
     return router
 }
 

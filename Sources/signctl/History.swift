@@ -5,8 +5,9 @@ import SignKit
 
 struct History: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "File histories: verify an exported bundle, show or export a store's history.",
-        subcommands: [HistoryVerify.self, HistoryShow.self, HistoryExport.self])
+        abstract: "File histories: verify an exported bundle; create, append to, show or export a file's history.",
+        discussion: "show, create and export work on a local store (--store) or through the running daemon (--service); append goes through the daemon, whose document-signer key signs each checkpoint.",
+        subcommands: [HistoryVerify.self, HistoryShow.self, HistoryCreate.self, HistoryAppend.self, HistoryExport.self])
 }
 
 struct HistoryVerify: ParsableCommand {
@@ -97,12 +98,19 @@ final class ProgressBar: Sendable {
     }
 }
 
-/// Where a local store is.
+/// Where the history is: a local store folder, or the running daemon (exactly one).
 struct StoreOptions: ParsableArguments {
     @Option(help: ArgumentHelp("The history store folder (history.sqlite and blobs/).", valueName: "dir"))
-    var store: String
+    var store: String?
+
+    @OptionGroup var daemon: DaemonOptions
+
+    func validate() throws {
+        if (store == nil) == (daemon.service == nil) { throw ValidationError("give either --store DIR (a local store) or --service URL (the running daemon)") }
+    }
 
     func open() throws -> SQLiteHistoryStore {
+        guard let store else { throw CommandFailure(status: .usage, message: "--store is required") }
         guard FileManager.default.fileExists(atPath: store + "/history.sqlite") else {
             throw CommandFailure(status: .usage, message: "\(store) holds no history store (history.sqlite)")
         }
@@ -118,17 +126,142 @@ struct HistoryShow: ParsableCommand {
     @Argument(help: ArgumentHelp("The file number.", valueName: "file"))
     var file: String
 
+    @Flag(help: "Print the file and its entries as JSON (as GET /v1/files/{file} answers).")
+    var json = false
+
     func run() throws {
-        let store = try storeOptions.open()
-        guard let record = try store.file(file) else { throw CommandFailure(status: .usage, message: "there is no file \(file) in \(storeOptions.store)") }
-        print("File \(record.number): \(record.subject) (\(record.department))")
-        let checkpoints = try store.checkpoints(of: file)
-        for entry in try store.entries(of: file) {
-            print(String(format: "%4d  %@  %-13@ note %@  signer %@…  entry %@…", entry.sequence, UTCTimeText.format(entry.time) as NSString,
-                         entry.kind.rawValue as NSString, entry.noteID as NSString, Hex.encode(entry.signerFingerprint.prefix(8)) as NSString,
-                         Hex.encode(entry.hash.prefix(8)) as NSString))
+        let shown: FileHistoryView
+        if let client = try storeOptions.daemon.client() {
+            shown = try client.decode(FileHistoryView.self, "GET", "/v1/files/\(DaemonClient.segment(file))")
+        } else {
+            let store = try storeOptions.open()
+            guard let record = try store.file(file) else { throw CommandFailure(status: .usage, message: "there is no file \(file) in \(storeOptions.store!)") }
+            shown = FileHistoryView(record, entries: try store.entries(of: file), checkpoints: try store.checkpoints(of: file))
         }
-        print("\(checkpoints.count) checkpoints; head \(Hex.encode(try store.head(of: file).hash))")
+        if json {
+            print(try JSONOutput.string(shown))
+            return
+        }
+        print("File \(shown.file.number): \(shown.file.subject) (\(shown.file.department))")
+        for entry in shown.entries {
+            print(String(format: "%4d  %@  %-13@ note %@  signer %@…  entry %@…", entry.sequence, entry.time as NSString, entry.kind as NSString,
+                         entry.noteID as NSString, String(entry.signerFingerprint.prefix(16)) as NSString, String(entry.hash.prefix(16)) as NSString))
+        }
+        print("\(shown.checkpoints.count) checkpoints; head \(shown.head)")
+    }
+}
+
+/// A file's history as `history show --json` prints it and GET /v1/files/{file} answers (docs/openapi.yaml FileHistory).
+struct FileHistoryView: Codable {
+    struct Entry: Codable {
+        let sequence: Int
+        let kind: String
+        let noteID: String
+        let time: String
+        let contentHash: String
+        let signatureHash: String
+        let signerFingerprint: String
+        let attachmentHash: String?
+        let previousHash: String
+        let hash: String
+    }
+    struct CheckpointView: Codable {
+        let size: Int
+        let headHash: String
+        let time: String
+    }
+    let file: FileRecord
+    let size: Int
+    let head: String
+    let entries: [Entry]
+    let checkpoints: [CheckpointView]
+
+    init(_ file: FileRecord, entries: [HistoryEntry], checkpoints: [Checkpoint]) {
+        self.file = file
+        size = entries.count
+        head = Hex.encode(entries.last?.hash ?? HistoryEntry.genesis)
+        self.entries = entries.map {
+            Entry(sequence: $0.sequence, kind: $0.kind.rawValue, noteID: $0.noteID, time: UTCTimeText.format($0.time),
+                  contentHash: Hex.encode($0.contentHash), signatureHash: Hex.encode($0.signatureHash),
+                  signerFingerprint: Hex.encode($0.signerFingerprint), attachmentHash: $0.attachmentHash.map { Hex.encode($0) },
+                  previousHash: Hex.encode($0.previousHash), hash: Hex.encode($0.hash))
+        }
+        self.checkpoints = checkpoints.map { CheckpointView(size: $0.size, headHash: Hex.encode($0.headHash), time: UTCTimeText.format($0.time)) }
+    }
+}
+
+struct HistoryCreate: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "create", abstract: "Start the history of an e-Office file.")
+
+    @OptionGroup var storeOptions: StoreOptions
+
+    @Argument(help: ArgumentHelp("The file number, e.g. GAD-11011/3/2026-ADMIN.", valueName: "file"))
+    var file: String
+
+    @Option(help: "What the file is about.")
+    var subject: String
+
+    @Option(help: "The department that owns it.")
+    var department: String
+
+    func validate() throws {
+        if file.isEmpty || subject.isEmpty || department.isEmpty { throw ValidationError("the file number, --subject and --department must not be empty") }
+    }
+
+    func run() throws {
+        if let client = try storeOptions.daemon.client() {
+            _ = try client.json("POST", "/v1/files", ["number": file, "subject": subject, "department": department])
+        } else {
+            try storeOptions.open().createFile(FileRecord(number: file, subject: subject, department: department))
+        }
+        print("created \(file): \(subject) (\(department))")
+    }
+}
+
+struct HistoryAppend: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "append",
+        abstract: "Append a signed extract to a file's history through the daemon.",
+        discussion: """
+            The daemon verifies the signature (it must be TOTAL-PASSED), checks that its e-Office context names this             file, this note and the file's current head (sign with --previous-hash set to the head `history show`             prints), appends the entry and signs a checkpoint with its document-signer key.
+            """)
+
+    @OptionGroup var daemon: DaemonOptions
+
+    @Argument(help: ArgumentHelp("The file number.", valueName: "file"))
+    var file: String
+
+    @Option(name: .customLong("note-id"), help: "The note id the signature names.")
+    var noteID: String
+
+    @Option(help: ArgumentHelp("The signed extract.", valueName: "file"))
+    var extract: String
+
+    @Option(help: ArgumentHelp("Its detached signature (.p7s, DER or PEM).", valueName: "file"))
+    var signature: String
+
+    @Flag(help: "The entry is an approval (the signature must state proof of approval).")
+    var approval = false
+
+    func validate() throws {
+        if daemon.service == nil { throw ValidationError("append goes through the daemon: give --service URL") }
+    }
+
+    func run() throws {
+        let client = try daemon.client()!
+        let content: Data
+        do {
+            content = try Data(contentsOf: URL(fileURLWithPath: extract))
+        } catch {
+            throw CommandFailure(status: .usage, message: "cannot read the extract \(extract)")
+        }
+        let signed = try Verify.readSignature(signature)
+        let answer = try client.json("POST", "/v1/files/\(DaemonClient.segment(file))/entries", [
+            "kind": approval ? "approval" : "note", "noteID": noteID, "content": content.base64EncodedString(),
+            "signature": Data(signed).base64EncodedString(),
+        ])
+        let entry = answer["entry"] as? [String: Any] ?? [:]
+        print("appended entry \(entry["sequence"] as? Int ?? 0) (\(entry["kind"] as? String ?? "?"), note \(noteID)) by \(answer["signer"] as? String ?? "?"); head \(entry["hash"] as? String ?? "?")")
     }
 }
 
@@ -136,7 +269,7 @@ struct HistoryExport: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "export",
         abstract: "Export a file's history from a store to a sealed bundle that verifies offline.",
-        discussion: "The seal is a signature over the manifest by the service's document-signer key (--key), so a bundle cut short or edited later is detected.")
+        discussion: "The seal is a signature over the manifest by the service's document-signer key (--key with --store; the daemon's own with --service), so a bundle cut short or edited later is detected.")
 
     @OptionGroup var storeOptions: StoreOptions
     @OptionGroup var tokenOptions: TokenOptions
@@ -154,7 +287,23 @@ struct HistoryExport: ParsableCommand {
     @Option(name: .customLong("chain"), help: ArgumentHelp("PEM file of the document signer's intermediate CAs.", valueName: "file"))
     var chainFile: String?
 
+    func validate() throws {
+        if storeOptions.daemon.service != nil && (keyOptions.key != nil || trust != nil || chainFile != nil) {
+            throw ValidationError("with --service the daemon seals the bundle with its document-signer key and its own trust store; drop --key, --trust and --chain")
+        }
+    }
+
     func run() throws {
+        if let client = try storeOptions.daemon.client() {
+            let bundle = try client.send("GET", "/v1/files/\(DaemonClient.segment(file))/bundle", maximumSize: 8 << 30)
+            do {
+                try AtomicFile.write(bundle, to: output)
+            } catch {
+                throw CommandFailure(status: .usage, message: "cannot write \(output): \(error)")
+            }
+            FileHandle.standardError.write(Data("exported \(file) from the daemon at \(client.base) to \(output) (\(bundle.count) bytes)\n".utf8))
+            return
+        }
         let store = try storeOptions.open()
         let trustStore = try TrustStore.load(directory: try Verify.trustFolder(trust))
         let chain = try readChain(chainFile)

@@ -5,7 +5,12 @@ import SignKit
 /// Options that pick a key and say how to get its PIN; shared by the commands that sign.
 struct KeyOptions: ParsableArguments {
     @Option(help: ArgumentHelp("PKCS#11 URI of the key, as `signctl tokens` prints it.", valueName: "uri"))
-    var key: String
+    var key: String?
+
+    func requiredKey() throws -> String {
+        guard let key else { throw CommandFailure(status: .usage, message: "--key is required: the PKCS#11 URI `signctl tokens` prints for the signing key") }
+        return key
+    }
 
     @Option(name: .customLong("pin-fd"), help: ArgumentHelp("Read the PIN as one line from this open file descriptor.", valueName: "n"))
     var pinFD: Int32?
@@ -31,7 +36,7 @@ struct KeyChoice {
     /// token, and a final-try token without --last-try.
     init(_ options: KeyOptions, manager: TokenManager, at time: Date) throws {
         do {
-            uri = try PKCS11URI(options.key)
+            uri = try PKCS11URI(try options.requiredKey())
         } catch {
             throw CommandFailure(status: .usage, message: "\(error)")
         }

@@ -9,34 +9,93 @@ struct ServiceOptions: ParsableArguments {
 
     @OptionGroup var state: StateOptions
 
-    func adminToken() throws -> String {
+    /// One request to the daemon with the admin token; the JSON body of a 2xx answer, else a failure naming the error.
+    func call(_ method: String, _ path: String, json: [String: String]? = nil) throws -> [String: Any] {
+        try DaemonClient(service: service, state: state).json(method, path, json)
+    }
+}
+
+/// Talks to a running daemon as a local program: the admin token from the state folder proves signctl runs as the
+/// daemon's user. Answers other than 2xx become failures carrying the daemon's error message.
+struct DaemonClient {
+    let base: String
+    let token: String
+    var timeout: Double = 60
+
+    init(service: String, state: StateOptions) throws {
+        guard let url = URL(string: service), let scheme = url.scheme, ["http", "https"].contains(scheme), url.host != nil else {
+            throw CommandFailure(status: .usage, message: "--service \(service) is not a URL like http://127.0.0.1:8787")
+        }
+        base = service.hasSuffix("/") ? String(service.dropLast()) : service
         let path = ServicePaths.adminToken(in: state.folder)
         guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
             throw CommandFailure(status: .environment, message: "cannot read \(path): is the daemon running as this user (or give --state-dir)?")
         }
-        return text.trimmingCharacters(in: .whitespacesAndNewlines)
+        token = text.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
-    /// One request to the daemon with the admin token; the JSON body of a 2xx answer, else a failure naming the error.
-    func call(_ method: String, _ path: String, json: [String: String]? = nil) throws -> [String: Any] {
-        guard let url = URL(string: service + path) else { throw CommandFailure(status: .usage, message: "--service \(service) is not a URL") }
-        var headers = ["Authorization": "Bearer \(try adminToken())"]
-        var body: [UInt8]? = nil
-        if let json {
-            body = Array(try JSONSerialization.data(withJSONObject: json))
-            headers["Content-Type"] = "application/json"
-        }
+    /// The body of a 2xx answer. `refusal` maps the status of any other answer to signctl's exit status.
+    func send(_ method: String, _ path: String, body: [UInt8]? = nil, contentType: String = "application/json",
+              maximumSize: Int = 64 << 20, refusal: (Int) -> ExitStatus = DaemonClient.defaultRefusal) throws -> [UInt8] {
+        guard let url = URL(string: base + path) else { throw CommandFailure(status: .usage, message: "\(base + path) is not a URL") }
+        var headers = ["Authorization": "Bearer \(token)"]
+        if body != nil { headers["Content-Type"] = contentType }
         let answer: (status: Int, body: [UInt8])
         do {
-            answer = try HTTPExchange(service: "the daemon", url: url, timeout: 30).send(method: method, headers: headers, body: body)
+            answer = try HTTPExchange(service: "the daemon", url: url, timeout: timeout, maximumSize: maximumSize)
+                .send(method: method, headers: headers, body: body)
         } catch {
             throw CommandFailure(status: .environment, message: error.description)
         }
-        let object = (try? JSONSerialization.jsonObject(with: Data(answer.body))) as? [String: Any] ?? [:]
         guard (200..<300).contains(answer.status) else {
-            throw CommandFailure(status: .usage, message: "the daemon refused: \(object["error"] as? String ?? "HTTP \(answer.status)")")
+            let object = (try? JSONSerialization.jsonObject(with: Data(answer.body))) as? [String: Any]
+            throw CommandFailure(status: refusal(answer.status), message: "the daemon refused (HTTP \(answer.status)): \(object?["error"] as? String ?? "no reason given")")
         }
-        return object
+        return answer.body
+    }
+
+    static func defaultRefusal(_ status: Int) -> ExitStatus { status >= 500 ? .environment : .usage }
+
+    /// A JSON request whose answer is a JSON object.
+    func json(_ method: String, _ path: String, _ object: [String: Any]? = nil, refusal: (Int) -> ExitStatus = DaemonClient.defaultRefusal) throws -> [String: Any] {
+        let body = try object.map { Array(try JSONSerialization.data(withJSONObject: $0)) }
+        let answer = try send(method, path, body: body, refusal: refusal)
+        guard let parsed = (try? JSONSerialization.jsonObject(with: Data(answer))) as? [String: Any] else {
+            throw CommandFailure(status: .environment, message: "the daemon's answer to \(method) \(path) is not a JSON object")
+        }
+        return parsed
+    }
+
+    /// A request whose JSON answer decodes as `type` (times as 2026-11-23T07:01:49Z).
+    func decode<T: Decodable>(_ type: T.Type, _ method: String, _ path: String, _ object: [String: Any]? = nil) throws -> T {
+        let body = try object.map { Array(try JSONSerialization.data(withJSONObject: $0)) }
+        let answer = try send(method, path, body: body)
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .iso8601
+        do {
+            return try decoder.decode(type, from: Data(answer))
+        } catch {
+            throw CommandFailure(status: .environment, message: "the daemon's answer to \(method) \(path) does not read: \(error)")
+        }
+    }
+
+    /// A file number as one path segment ("GAD-11011/3/2026" -> "GAD-11011%2F3%2F2026").
+    static func segment(_ text: String) -> String {
+        var allowed = CharacterSet.alphanumerics
+        allowed.insert(charactersIn: "-._~")
+        return text.addingPercentEncoding(withAllowedCharacters: allowed) ?? text
+    }
+}
+
+/// `--service URL`: the commands that can work through a running daemon instead of the tokens or store directly.
+struct DaemonOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("Work through the running daemon at this URL (e.g. http://127.0.0.1:8787) instead of the tokens or a store directly; signctl shows the daemon's admin token from --state-dir.", valueName: "url"))
+    var service: String?
+
+    @OptionGroup var state: StateOptions
+
+    func client() throws -> DaemonClient? {
+        try service.map { try DaemonClient(service: $0, state: state) }
     }
 }
 

@@ -51,6 +51,11 @@ struct Sign: ParsableCommand {
     @Option(name: .shortAndLong, help: ArgumentHelp("Where to write the signature (default: EXTRACT.p7s).", valueName: "file"))
     var output: String?
 
+    @OptionGroup var daemon: DaemonOptions
+
+    @Flag(name: .customLong("time-stamp"), help: "With --service: ask the daemon to time-stamp with its configured authority.")
+    var timeStamp = false
+
     func validate() throws {
         if fileNumber.isEmpty || noteID.isEmpty { throw ValidationError("--file-number and --note-id must not be empty") }
         if let tsa, URL(string: tsa)?.scheme.map({ ["http", "https"].contains($0) }) != true {
@@ -60,9 +65,18 @@ struct Sign: ParsableCommand {
         if let previousHash, Hex.decode(previousHash)?.count != 32 {
             throw ValidationError("--previous-hash must be 64 hex digits (a SHA-256)")
         }
+        if daemon.service != nil {
+            if chainFile != nil || origin != nil || tsa != nil {
+                throw ValidationError("with --service the daemon embeds its own chain, records no origin for local programs and time-stamps "
+                                      + "with its configured authority (--time-stamp); drop --chain, --origin and --tsa")
+            }
+        } else if timeStamp {
+            throw ValidationError("--time-stamp is for --service; sign locally with --tsa URL")
+        }
     }
 
     func run() throws {
+        if let client = try daemon.client() { return try signThroughDaemon(client) }
         // Everything that can fail without the token fails first: the extract, the chain, the key choice.
         let digest: (digest: [UInt8], size: UInt64)
         do {
@@ -95,5 +109,40 @@ struct Sign: ParsableCommand {
             "signed \(extract) (\(digest.size) bytes, SHA-256 \(Hex.encode(digest.digest))) as \"\(choice.signerName)\" "
             + "on token \"\(choice.token.info.label)\" (\(parameters.commitment.rawValue)"
             + (tsa == nil ? "" : ", time-stamped by \(tsa!)") + "); wrote \(destination)\n").utf8))
+    }
+
+    /// The daemon resolves the key, logs in and signs; the PIN (when the daemon takes it in the request) is read here
+    /// as for a local signature and sent over loopback with the admin token.
+    func signThroughDaemon(_ client: DaemonClient) throws {
+        let bytes: Data
+        do {
+            bytes = try Data(contentsOf: URL(fileURLWithPath: extract))
+        } catch {
+            throw CommandFailure(status: .usage, message: "cannot read the extract \(extract): \(error.localizedDescription)")
+        }
+        let key = try keyOptions.requiredKey()
+        let version = try client.json("GET", "/v1/version")
+        var request: [String: Any] = ["extract": bytes.base64EncodedString(), "fileNumber": fileNumber, "noteID": noteID, "key": key,
+                                      "commitment": approval ? "proofOfApproval" : "proofOfOrigin", "timeStamp": timeStamp]
+        if let previousHash { request["previousHash"] = previousHash.lowercased() }
+        if version["pinEntry"] as? String == "request" {
+            let pin: PIN
+            if let fd = keyOptions.pinFD {
+                pin = try PIN.read(fromDescriptor: fd)
+            } else if let program = keyOptions.pinentry {
+                pin = try PINEntry.ask(program: program, description: "Enter the PIN of the token holding \(key) (signing through the daemon).")
+            } else {
+                pin = try PINPrompt.readFromTerminal(prompt: "PIN for the key \(key): ")
+            }
+            defer { pin.wipe() }
+            // JSON carries text: the PIN lives in this String until the request is sent (docs/daemon.md "PINs").
+            request["pin"] = try pin.withBytes { String(decoding: $0, as: UTF8.self) }
+        }
+        // A refused PIN, a missing or busy token are token errors (exit 4), as when signing locally.
+        let signature = try client.send("POST", "/v1/sign", body: Array(try JSONSerialization.data(withJSONObject: request)),
+                                        refusal: { [403, 404, 503].contains($0) ? .token : DaemonClient.defaultRefusal($0) })
+        let destination = output ?? extract + ".p7s"
+        try AtomicFile.write(signature, to: destination)
+        FileHandle.standardError.write(Data("signed \(extract) (\(bytes.count) bytes) through the daemon at \(client.base); wrote \(destination)\n".utf8))
     }
 }

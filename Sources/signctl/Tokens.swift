@@ -21,10 +21,15 @@ struct Tokens: ParsableCommand {
     @Flag(help: "Print JSON (schema in docs/tokens.md).")
     var json = false
 
+    @OptionGroup var daemon: DaemonOptions
+
     func run() throws {
-        let manager = try tokenOptions.manager()
-        let inventory = manager.inventory(at: Date())
-        let report = InventoryReport(inventory, includeHidden: all)
+        let report: InventoryReport
+        if let client = try daemon.client() {
+            report = try client.decode(InventoryReport.self, "GET", "/v1/tokens?all=\(all)")
+        } else {
+            report = InventoryReport(try tokenOptions.manager().inventory(at: Date()), includeHidden: all)
+        }
         if json {
             print(try report.json())
         } else {

@@ -51,12 +51,21 @@ struct Verify: ParsableCommand {
     @Flag(help: "Print the report as JSON (schema: docs/verification.md).")
     var json = false
 
+    @OptionGroup var daemon: DaemonOptions
+
     func validate() throws {
+        if daemon.service != nil {
+            if content == nil { throw ValidationError("with --service give the signed content (--content): the daemon verifies detached signatures") }
+            if trust != nil || intermediates != nil || offline || cache != nil || acceptSHA1 {
+                throw ValidationError("with --service the daemon's trust store and revocation settings apply; drop --trust, --intermediates, --offline, --cache and --accept-sha1")
+            }
+        }
         if timeout <= 0 || timeout > 60 { throw ValidationError("--timeout must be between 0 and 60 seconds") }
         if let at, VerifyTime.parse(at) == nil { throw ValidationError("--at must be an RFC 3339 time or a date (YYYY-MM-DD), not \(at)") }
     }
 
     func run() throws {
+        if let client = try daemon.client() { return try verifyThroughDaemon(client) }
         let trustFolder = try Self.trustFolder(trust)
         let store: TrustStore
         let extra: [X509Certificate]
@@ -80,18 +89,38 @@ struct Verify: ParsableCommand {
         } catch {
             throw CommandFailure(status: .usage, message: "\(signature): \(error.description)")
         }
+        try present(VerificationReport(signatureFile: signature, contentFile: content, trustFolder: trustFolder, offline: offline, verdict: verdict))
+    }
+
+    /// Prints the report and exits by its indication (0, 1, 2).
+    func present(_ report: VerificationReport) throws {
         if json {
-            let report = VerificationReport(signatureFile: signature, contentFile: content, trustFolder: trustFolder, offline: offline,
-                                            verdict: verdict)
             print(try report.json())
         } else {
-            print(HumanReport.text(verdict, signatureFile: signature, contentFile: content))
+            print(HumanReport.text(report.verdict, signatureFile: signature, contentFile: content))
         }
-        switch verdict.indication {
+        switch report.verdict.indication {
         case .totalPassed: return
         case .totalFailed: throw ExitCode(1)
         case .indeterminate: throw ExitCode(2)
         }
+    }
+
+    /// The daemon verifies with its own trust store and revocation settings; the report is the same.
+    func verifyThroughDaemon(_ client: DaemonClient) throws {
+        let bytes = try Self.readSignature(signature)
+        let extract: Data
+        do {
+            extract = try Data(contentsOf: URL(fileURLWithPath: content!))  // required in validate()
+        } catch {
+            throw CommandFailure(status: .usage, message: "cannot read the content file \(content!)")
+        }
+        var request: [String: Any] = ["signature": Data(bytes).base64EncodedString(), "content": extract.base64EncodedString()]
+        if let at, let time = VerifyTime.parse(at) { request["at"] = UTCTimeText.format(time) }
+        var report = try client.decode(VerificationReport.self, "POST", "/v1/verify", request)
+        report.signatureFile = signature
+        report.contentFile = content
+        try present(report)
     }
 
     static func trustFolder(_ given: String?) throws -> String {
