@@ -16,14 +16,20 @@ struct DaemonTests {
         var log: String { (try? String(contentsOfFile: folder.path("daemon.log"), encoding: .utf8)) ?? "" }
         var state: String { folder.path("state") }
 
-        init() throws {
+        /// - Parameter documentSigner: configure the rig's SoftHSM2 document-signer key (history appends and exports).
+        init(documentSigner: Bool = true) throws {
             folder = try TemporaryFolder("signservice-daemon")
-            let config: [String: Any] = [
+            var config: [String: Any] = [
                 // trace: a PIN leaked into any log line, however low its level, would be in the log the tests read.
                 "port": 0, "stateDirectory": folder.path("state"), "allowedOrigins": [DaemonTests.origin, "https://other-eoffice.test"], "logLevel": "trace",
                 "chainFile": Rig.root.appendingPathComponent("TestCerts/ca/chain-individual.pem").path,
                 "trustDirectory": Rig.root.appendingPathComponent("TestCerts/trust").path,
             ]
+            if documentSigner {
+                config["documentSigner"] = ["key": "pkcs11:token=SignService%20DocSigner;id=%10;type=private",
+                                            "pinFile": Rig.folder.appendingPathComponent("softhsm.pin").path,
+                                            "chainFile": Rig.root.appendingPathComponent("TestCerts/ca/chain-docsigner.pem").path]
+            }
             try JSONSerialization.data(withJSONObject: config).write(to: URL(fileURLWithPath: folder.path("config.json")))
             let binary = URL(fileURLWithPath: Rig.signctl).deletingLastPathComponent().appendingPathComponent("SignService").path
             let launched = try Command.run("/bin/sh", ["-c", "'\(binary)' --config '\(folder.path("config.json"))' > '\(folder.path("daemon.log"))' 2>&1 & echo $!"])
@@ -65,6 +71,9 @@ struct DaemonTests {
             return [log] + files.compactMap { try? Data(contentsOf: $0) }.map { String(decoding: $0, as: UTF8.self) }
         }
 
+        /// Every exchange `DaemonTests.request` made, one JSON object per line, for scripts/check-openapi.py.
+        var exchanges: String { folder.path("exchanges.jsonl") }
+
         var adminToken: String { ((try? String(contentsOfFile: state + "/admin.token", encoding: .utf8)) ?? "").trimmingCharacters(in: .whitespacesAndNewlines) }
     }
 
@@ -89,7 +98,30 @@ struct DaemonTests {
         let answer = Answer(status: Int(result.stdout) ?? 0, headers: (try? String(contentsOfFile: folder.path("headers.txt"), encoding: .utf8)) ?? "",
                             body: (try? Data(contentsOf: URL(fileURLWithPath: folder.path("body.bin")))) ?? Data())
         try? FileManager.default.removeItem(atPath: folder.path("request.json"))
+        try record(daemon, method, path, answer)
         return answer
+    }
+
+    /// Appends one exchange to the daemon's exchanges.jsonl (the body parsed when it is JSON, else null).
+    static func record(_ daemon: Daemon, _ method: String, _ path: String, _ answer: Answer) throws {
+        guard method != "OPTIONS" else { return }
+        let contentType = answer.headers.split(separator: "\r\n").first { $0.lowercased().hasPrefix("content-type:") }
+            .map { $0.dropFirst("content-type:".count).trimmingCharacters(in: .whitespaces) } ?? ""
+        let body: Any = contentType.hasPrefix("application/json") ? ((try? JSONSerialization.jsonObject(with: answer.body)) ?? NSNull()) : NSNull()
+        let line = try JSONSerialization.data(withJSONObject: ["method": method, "path": path, "status": answer.status,
+                                                               "contentType": contentType, "body": body] as [String: Any])
+        if !FileManager.default.fileExists(atPath: daemon.exchanges) { FileManager.default.createFile(atPath: daemon.exchanges, contents: nil) }
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: daemon.exchanges))
+        defer { try? handle.close() }
+        try handle.seekToEnd()
+        try handle.write(contentsOf: line + Data("\n".utf8))
+    }
+
+    /// scripts/check-openapi.py on the exchanges so far: every answer as docs/openapi.yaml describes it.
+    static func checkOpenAPI(_ daemon: Daemon, requireAll: Bool = false) throws -> Command.Result {
+        try Command.run("/usr/bin/python3", [Rig.root.appendingPathComponent("scripts/check-openapi.py").path,
+                                             Rig.root.appendingPathComponent("docs/openapi.yaml").path, daemon.exchanges]
+                        + (requireAll ? ["--require-all"] : []))
     }
 
     static func pair(_ daemon: Daemon, origin: String = origin) throws -> String {
@@ -198,6 +230,9 @@ struct DaemonTests {
             let broken = try Command.run(Rig.signctl, ["audit", "verify", editedFile.path])
             #expect(broken.status == 1 && broken.stdout.contains("was changed"), "\(broken.stdout)")
 
+            let openapi = try Self.checkOpenAPI(daemon)
+            #expect(openapi.status == 0, "every answer as docs/openapi.yaml describes it: \(openapi.stdout)\(openapi.stderr)")
+
             // No PIN anywhere the daemon wrote (log at trace level, every state file) or answered, nor in the events.
             let written = daemon.everythingWritten() + bodies + [(try? String(contentsOfFile: events, encoding: .utf8)) ?? ""]
             for secret in [softPIN, cardPIN, "99999999"] {
@@ -250,6 +285,172 @@ struct DaemonTests {
             let audit = try String(contentsOfFile: daemon.state + "/audit.log", encoding: .utf8)
             #expect(audit.components(separatedBy: "\"action\":\"refused\"").count - 1 >= 6, "each refusal is audited")
             #expect(audit.contains("https://evil.example"))
+        }
+    }
+
+    static let softKey = "pkcs11:token=SignService%20Test;id=%01;type=private"
+    static let cardKey = "pkcs11:token=Anita%20Sharma;id=%01;type=private"
+    static let ministerKey = "pkcs11:token=SignService%20Test;id=%07;type=private"
+
+    /// signctl against the daemon (`--service`), the PIN (if any) on stdin for --pin-fd 0.
+    static func signctl(_ daemon: Daemon, _ arguments: [String], pin: String? = nil) throws -> Command.Result {
+        try Command.run(Rig.signctl, arguments + ["--service", daemon.url, "--state-dir", daemon.state] + (pin == nil ? [] : ["--pin-fd", "0"]),
+                        stdin: pin.map { Data(($0 + "\n").utf8) })
+    }
+
+    @Test("a file's history through the daemon: a page and signctl --service append, checkpoints are signed, the exported bundle verifies offline")
+    func history() async throws {
+        try await Rig.exclusive {
+            let daemon = try Daemon()
+            defer { _ = daemon.stop() }
+            let softPIN = try Rig.secretStrings()[1], cardPIN = try Rig.secretStrings()[0]
+            let number = "GAD-11011/3/2026-ADMIN", path = "/v1/files/GAD-11011%2F3%2F2026-ADMIN"
+            let token = try Self.pair(daemon)
+            let auth = ["Origin: \(Self.origin)", "Authorization: Bearer \(token)"]
+
+            // The page opens the file and signs its first note through the daemon, bound to the empty file's head.
+            let created = try Self.request(daemon, "POST", "/v1/files", headers: auth, json: ["number": number, "subject": "Leave rules revision", "department": "GAD"])
+            #expect(created.status == 201, "\(created.text)")
+            let opened = try Self.request(daemon, "GET", path, headers: auth)
+            #expect(opened.json["size"] as? Int == 0 && opened.json["head"] as? String == String(repeating: "0", count: 64), "\(opened.text)")
+            let note1 = Array("File \(number), note N-1: the draft rules are placed below for approval.\n".utf8)
+            var body = Self.signBody(key: Self.softKey, pin: softPIN, note: "N-1", extract: note1)
+            body["fileNumber"] = number
+            body["previousHash"] = opened.json["head"]
+            let signed1 = try Self.request(daemon, "POST", "/v1/sign", headers: auth, json: body)
+            #expect(signed1.status == 200, "\(signed1.text)")
+            let appended1 = try Self.request(daemon, "POST", path + "/entries", headers: auth, json: [
+                "kind": "note", "noteID": "N-1", "content": Data(note1).base64EncodedString(), "signature": signed1.body.base64EncodedString()])
+            #expect(appended1.status == 201, "\(appended1.text)")
+            let entry1 = appended1.json["entry"] as? [String: Any] ?? [:]
+            #expect(entry1["sequence"] as? Int == 1 && appended1.json["indication"] as? String == "TOTAL-PASSED")
+
+            // The same signature again: it names the old head, so it is refused and nothing is stored.
+            let replay = try Self.request(daemon, "POST", path + "/entries", headers: auth, json: [
+                "kind": "note", "noteID": "N-1", "content": Data(note1).base64EncodedString(), "signature": signed1.body.base64EncodedString()])
+            #expect(replay.status == 409 && replay.text.contains("context-mismatch"), "\(replay.text)")
+
+            // signctl --service: the officer signs on the emulated card over the current head, verifies through the
+            // daemon, appends; the Minister's key approves.
+            let folder = daemon.folder
+            let shown = try Self.signctl(daemon, ["history", "show", number, "--json"])
+            #expect(shown.status == 0, "\(shown.stderr)")
+            let head1 = try #require((try? JSONSerialization.jsonObject(with: shown.stdoutData)) as? [String: Any])["head"] as? String
+            #expect(head1 == entry1["hash"] as? String)
+            let note2 = try folder.file("n2.txt", Array("File \(number), note N-2: agreed; put up to the Minister.\n".utf8))
+            let sign2 = try Self.signctl(daemon, ["sign", note2.path, "--key", Self.cardKey, "--file-number", number, "--note-id", "N-2",
+                                                  "--previous-hash", head1!, "-o", folder.path("n2.p7s")], pin: cardPIN)
+            #expect(sign2.status == 0, "\(sign2.stderr)")
+            let verify2 = try Self.signctl(daemon, ["verify", folder.path("n2.p7s"), "--content", note2.path])
+            #expect(verify2.status == 0 && verify2.stdout.contains("TOTAL-PASSED") && verify2.stdout.contains("Anita Sharma"), "\(verify2.stdout)\(verify2.stderr)")
+            let append2 = try Self.signctl(daemon, ["history", "append", number, "--note-id", "N-2", "--extract", note2.path, "--signature", folder.path("n2.p7s")])
+            #expect(append2.status == 0 && append2.stdout.contains("appended entry 2"), "\(append2.stdout)\(append2.stderr)")
+            let head2 = try #require(try Self.request(daemon, "GET", path, headers: auth).json["head"] as? String)
+            let note3 = try folder.file("n3.txt", Array("File \(number), note N-3: approved.\n".utf8))
+            let sign3 = try Self.signctl(daemon, ["sign", note3.path, "--key", Self.ministerKey, "--file-number", number, "--note-id", "N-3",
+                                                  "--previous-hash", head2, "--approval", "-o", folder.path("n3.p7s")], pin: softPIN)
+            #expect(sign3.status == 0, "\(sign3.stderr)")
+            // Appended as a note, an approval signature is refused (its commitment says approval); as an approval it goes in.
+            let wrongKind = try Self.signctl(daemon, ["history", "append", number, "--note-id", "N-3", "--extract", note3.path, "--signature", folder.path("n3.p7s")])
+            #expect(wrongKind.status == 3 && wrongKind.stderr.contains("proof-of-origin"), "\(wrongKind.stderr)")
+            let append3 = try Self.signctl(daemon, ["history", "append", number, "--note-id", "N-3", "--extract", note3.path, "--signature", folder.path("n3.p7s"), "--approval"])
+            #expect(append3.status == 0, "\(append3.stdout)\(append3.stderr)")
+
+            // A signature made for another file's note is refused by name, and the history does not move.
+            let other = try folder.file("other.txt", Array("File FIN-2/2026, note N-1.\n".utf8))
+            let signOther = try Self.signctl(daemon, ["sign", other.path, "--key", Self.softKey, "--file-number", "FIN-2/2026", "--note-id", "N-4",
+                                                      "--previous-hash", String(repeating: "0", count: 64), "-o", folder.path("other.p7s")], pin: softPIN)
+            #expect(signOther.status == 0, "\(signOther.stderr)")
+            let foreign = try Self.signctl(daemon, ["history", "append", number, "--note-id", "N-4", "--extract", other.path, "--signature", folder.path("other.p7s")])
+            #expect(foreign.status == 3 && foreign.stderr.contains("made for file FIN-2/2026"), "\(foreign.stderr)")
+
+            let final = try Self.request(daemon, "GET", path, headers: auth)
+            #expect(final.json["size"] as? Int == 3, "\(final.text)")
+            let kinds = (final.json["entries"] as? [[String: Any]] ?? []).compactMap { $0["kind"] as? String }
+            #expect(kinds == ["note", "note", "approval"])
+            #expect((final.json["checkpoints"] as? [[String: Any]])?.count == 3, "a checkpoint signed after each append")
+
+            // The bundle, from the page and from signctl, verifies offline with the trust anchors alone.
+            let fromPage = try Self.request(daemon, "GET", path + "/bundle", headers: auth)
+            #expect(fromPage.status == 200 && fromPage.headers.lowercased().contains("content-type: application/zip"))
+            let exported = try Self.signctl(daemon, ["history", "export", number, "-o", folder.path("bundle.zip")])
+            #expect(exported.status == 0, "\(exported.stderr)")
+            let checked = try Command.run(Rig.signctl, ["history", "verify", folder.path("bundle.zip"), "--trust", Rig.root.appendingPathComponent("TestCerts/trust").path])
+            #expect(checked.status == 0 && checked.stdout.contains("Valid history: 3 entries"), "\(checked.stdout)\(checked.stderr)")
+            #expect(checked.stdout.contains("Anita Sharma") && checked.stdout.contains("SignService Document Signer"), "\(checked.stdout)")
+            let pageBundle = try folder.file("page.zip", Array(fromPage.body))
+            let pageChecked = try Command.run(Rig.signctl, ["history", "verify", pageBundle.path, "--trust", Rig.root.appendingPathComponent("TestCerts/trust").path])
+            #expect(pageChecked.status == 0, "\(pageChecked.stdout)")
+            #expect((try? FileManager.default.contentsOfDirectory(atPath: daemon.state + "/exports"))?.isEmpty ?? true, "no exported bundle is left behind")
+
+            // signctl tokens through the daemon lists what the daemon sees.
+            let tokens = try Self.signctl(daemon, ["tokens"])
+            #expect(tokens.status == 0 && tokens.stdout.contains(Rig.cardToken) && tokens.stdout.contains(Rig.softToken), "\(tokens.stdout)\(tokens.stderr)")
+
+            let audit = try String(contentsOfFile: daemon.state + "/audit.log", encoding: .utf8)
+            let lines = audit.split(separator: "\n")
+            #expect(lines.filter { $0.contains("\"action\":\"history-append\"") && $0.contains("\"result\":\"ok\"") }.count == 3, "each append is audited")
+            #expect(lines.filter { $0.contains("\"action\":\"history-append\"") && $0.contains("\"result\":\"refused\"") }.count == 3, "each refused append is audited")
+            #expect(lines.filter { $0.contains("\"action\":\"history-export\"") }.count == 2)
+            let openapi = try Self.checkOpenAPI(daemon)
+            #expect(openapi.status == 0, "\(openapi.stdout)\(openapi.stderr)")
+            for secret in [softPIN, cardPIN] {
+                #expect(!daemon.everythingWritten().contains { $0.contains(secret) }, "a PIN appears in what the daemon wrote")
+            }
+        }
+    }
+
+    @Test("every operation in docs/openapi.yaml answers as documented, errors included")
+    func openAPI() async throws {
+        try await Rig.exclusive {
+            let daemon = try Daemon()
+            defer { _ = daemon.stop() }
+            let softPIN = try Rig.secretStrings()[1]
+            let admin = ["Authorization: Bearer \(daemon.adminToken)"]
+            _ = try Self.request(daemon, "GET", "/v1/health")
+            _ = try Self.request(daemon, "GET", "/v1/version")
+            let token = try Self.pair(daemon)
+            let auth = ["Origin: \(Self.origin)", "Authorization: Bearer \(token)"]
+            _ = try Self.request(daemon, "GET", "/v1/admin/pairings", headers: admin)
+            _ = try Self.request(daemon, "POST", "/v1/admin/pairings/approve", headers: admin, json: ["code": "000-000"])
+            _ = try Self.request(daemon, "GET", "/v1/tokens", headers: auth)
+            _ = try Self.request(daemon, "GET", "/v1/tokens?all=true", headers: admin)
+            _ = try Self.request(daemon, "GET", "/v1/tokens")
+            // The event stream: opened, read for a moment, recorded as text/event-stream.
+            let events = try Command.run("/usr/bin/curl", ["-s", "-N", "--max-time", "1", "-D", "-", "-o", "/dev/null", "-H", auth[0], "-H", auth[1], daemon.url + "/v1/events"])
+            #expect(events.stdout.contains("text/event-stream"))
+            try Self.record(daemon, "GET", "/v1/events", Answer(status: 200, headers: events.stdout, body: Data()))
+
+            let extract = Array("File E-7/2026, note N-1.\n".utf8)
+            let signed = try Self.request(daemon, "POST", "/v1/sign", headers: auth, json: Self.signBody(key: Self.softKey, pin: softPIN, note: "N-1", extract: extract))
+            #expect(signed.status == 200)
+            _ = try Self.request(daemon, "POST", "/v1/sign", headers: auth, json: ["extract": "!", "fileNumber": "E-7/2026", "noteID": "N-1", "key": Self.softKey, "pin": softPIN])
+            _ = try Self.request(daemon, "POST", "/v1/verify", headers: auth, json: ["signature": signed.body.base64EncodedString(), "content": Data(extract).base64EncodedString()])
+            _ = try Self.request(daemon, "POST", "/v1/verify", headers: auth, json: ["signature": Data("not a signature".utf8).base64EncodedString(), "content": ""])
+
+            _ = try Self.request(daemon, "POST", "/v1/files", headers: auth, json: ["number": "E-7/2026", "subject": "Tender", "department": "IT"])
+            _ = try Self.request(daemon, "POST", "/v1/files", headers: auth, json: ["number": "E-7/2026", "subject": "Tender", "department": "IT"])
+            _ = try Self.request(daemon, "GET", "/v1/files", headers: auth)
+            let first = try Self.request(daemon, "POST", "/v1/sign", headers: auth, json: Self.signBody(key: Self.softKey, pin: softPIN, note: "N-1", extract: extract))
+            let appended = try Self.request(daemon, "POST", "/v1/files/E-7%2F2026/entries", headers: auth, json: [
+                "kind": "note", "noteID": "N-1", "content": Data(extract).base64EncodedString(), "signature": first.body.base64EncodedString()])
+            #expect(appended.status == 201, "\(appended.text)")
+            _ = try Self.request(daemon, "POST", "/v1/files/E-7%2F2026/entries", headers: auth, json: [
+                "kind": "note", "noteID": "N-1", "content": Data(extract).base64EncodedString(), "signature": first.body.base64EncodedString()])
+            _ = try Self.request(daemon, "GET", "/v1/files/E-7%2F2026", headers: auth)
+            _ = try Self.request(daemon, "GET", "/v1/files/NO-SUCH-FILE", headers: auth)
+            _ = try Self.request(daemon, "GET", "/v1/files/E-7%2F2026/bundle", headers: auth)
+            _ = try Self.request(daemon, "DELETE", "/v1/admin/pairings?origin=https%3A%2F%2Feoffice.test", headers: admin)
+            _ = try Self.request(daemon, "GET", "/v1/files", headers: auth)  // revoked: 401
+            _ = try Self.request(daemon, "GET", "/v1/health", headers: ["Host: rebind.attacker.example"])
+            _ = try Self.request(daemon, "GET", "/v1/health", headers: ["Origin: https://evil.example"])
+
+            let checked = try Self.checkOpenAPI(daemon, requireAll: true)
+            #expect(checked.status == 0, "\(checked.stdout)\(checked.stderr)")
+            let statuses = Set(try String(contentsOfFile: daemon.exchanges, encoding: .utf8).split(separator: "\n").compactMap {
+                (try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])?["status"] as? Int
+            })
+            #expect(statuses.isSuperset(of: [200, 201, 400, 401, 403, 404, 409, 421, 422]), "errors were exercised too: \(statuses.sorted())")
         }
     }
 }
