@@ -14,6 +14,8 @@ PACKAGES=(
   pinentry-curses                                 # a real pinentry for the --pinentry tests
   libengine-pkcs11-openssl                        # libp11: openssl signs with token keys (real-world verify inputs)
   chromium                                        # renders the history HTML report in a test (headless)
+  python3-yaml python3-jsonschema                 # scripts/check-openapi.py checks the daemon's answers
+  wrk                                             # the daemon load benchmark (SignBench daemon)
   util-linux iproute2 procps                      # unshare/nsenter, ip, ps for the rig
   ca-certificates
 )

@@ -52,6 +52,7 @@ final class ServiceState: Sendable {
     let chain: [X509Certificate]
     let history: SQLiteHistoryStore
     let documentSigner: DocumentSigner?
+    let keptSession: KeptSession
     init(configuration: ServiceConfiguration, logger: Logger) throws {
         self.configuration = configuration
         self.logger = logger
@@ -62,6 +63,7 @@ final class ServiceState: Sendable {
             throw ConfigurationError("cannot make the state folder \(state): \(error.localizedDescription)")
         }
         audit = try AuditLog(path: ServicePaths.auditLog(in: state))
+        keptSession = KeptSession(seconds: configuration.keepTokenSessionSeconds)
         pairings = try Pairings(file: ServicePaths.pairings(in: state), lifetime: configuration.pairingCodeLifetime)
         adminToken = try Self.adminToken(path: ServicePaths.adminToken(in: state))
         monitor = TokenMonitor(logger: logger)
@@ -150,11 +152,17 @@ public func buildApplication(_ configuration: ServiceConfiguration) throws -> so
     return app
 }
 
-/// Writes the "stopped" audit record when the daemon shuts down gracefully (SIGTERM).
+/// Closes idle kept sessions; on a graceful shutdown (SIGTERM) closes every session and writes the "stopped"
+/// audit record.
 struct AuditOnStop: Service {
     let state: ServiceState
     func run() async throws {
-        try? await gracefulShutdown()
+        // Kept sessions close after their idle time, checked every second, and all of them at the end.
+        while !Task.isShuttingDownGracefully {
+            try? await Task.sleep(for: .seconds(1))
+            state.keptSession.expire()
+        }
+        state.keptSession.expire(force: true)
         state.documentSigner?.close()
         try? state.audit.append(AuditRecord(action: "stopped", result: "ok"))
     }

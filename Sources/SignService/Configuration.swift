@@ -34,6 +34,9 @@ public struct ServiceConfiguration: Codable, Sendable {
     /// The service's own document-signer key, which signs each history checkpoint and each exported bundle. Without
     /// it the history endpoints still read and verify, but appending and exporting answer 503.
     public var documentSigner: DocumentSignerConfiguration? = nil
+    /// Keep a token logged in for this many seconds after a signature, for further requests for the same key with
+    /// the same PIN (docs/daemon.md "Kept sessions"). 0 (the default): log in and out for every request.
+    public var keepTokenSessionSeconds = 0.0
     /// The history store (SQLite + blobs); default: `history` in the state folder.
     public var historyDirectory: String? = nil
 
@@ -72,6 +75,7 @@ public struct ServiceConfiguration: Codable, Sendable {
         logLevel = try container.decodeIfPresent(String.self, forKey: .logLevel) ?? defaults.logLevel
         documentSigner = try container.decodeIfPresent(DocumentSignerConfiguration.self, forKey: .documentSigner)
         historyDirectory = try container.decodeIfPresent(String.self, forKey: .historyDirectory)
+        keepTokenSessionSeconds = try container.decodeIfPresent(Double.self, forKey: .keepTokenSessionSeconds) ?? 0
     }
 
     /// Reads a configuration file; unknown keys are refused (a misspelt key must not silently fall back to a default).
@@ -98,7 +102,7 @@ public struct ServiceConfiguration: Codable, Sendable {
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case host, port, stateDirectory, allowedOrigins, pinEntry, pinentryProgram, trustDirectory, chainFile, modules, timeStampAuthority
-        case maximumRequestBytes, pairingCodeLifetime, logLevel, documentSigner, historyDirectory
+        case maximumRequestBytes, pairingCodeLifetime, logLevel, documentSigner, historyDirectory, keepTokenSessionSeconds
     }
 
     /// Problems that must stop the daemon from starting.
@@ -120,6 +124,7 @@ public struct ServiceConfiguration: Codable, Sendable {
         }
         guard (1...65535).contains(port) || port == 0 else { throw ConfigurationError("port must be between 1 and 65535") }
         guard maximumRequestBytes > 0 else { throw ConfigurationError("maximumRequestBytes must be positive") }
+        guard (0...3600).contains(keepTokenSessionSeconds) else { throw ConfigurationError("keepTokenSessionSeconds must be between 0 and 3600") }
         if let signer = documentSigner {
             guard (try? PKCS11URI(signer.key)) != nil else {
                 throw ConfigurationError("documentSigner.key \"\(signer.key)\" is not a PKCS#11 URI (signctl tokens prints them)")

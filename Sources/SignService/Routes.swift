@@ -22,6 +22,7 @@ struct BrowserGuard: RouterMiddleware {
     static let allowMethods = HTTPField.Name("Access-Control-Allow-Methods")!
     static let allowHeaders = HTTPField.Name("Access-Control-Allow-Headers")!
     static let maxAge = HTTPField.Name("Access-Control-Max-Age")!
+    static let exposeHeaders = HTTPField.Name("Access-Control-Expose-Headers")!
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let origin = request.headers[.origin]
@@ -40,6 +41,8 @@ struct BrowserGuard: RouterMiddleware {
             }
             cors[.accessControlAllowOrigin] = origin
             cors[.vary] = "Origin"
+            // A page may read who signed and the bundle's name; other response headers stay hidden from it.
+            cors[Self.exposeHeaders] = "X-Signer, X-Certificate-SHA256, Content-Disposition"
         }
         if request.method == .options {
             var headers = cors
@@ -77,10 +80,9 @@ struct BrowserGuard: RouterMiddleware {
         return host == "localhost" || host == "127.0.0.1" || host == "::1"
     }
 
-    /// Errors as JSON: {"error": "...", "code": "..."}.
-    static func error(_ status: HTTPResponse.Status, _ message: String, code: String? = nil, headers: HTTPFields) -> Response {
-        var body: [String: String] = ["error": message]
-        if let code { body["code"] = code }
+    /// Errors as JSON: {"error": "..."}; history and token errors start with their code ("pin-incorrect: ...").
+    static func error(_ status: HTTPResponse.Status, _ message: String, headers: HTTPFields) -> Response {
+        let body: [String: String] = ["error": message]
         let data = (try? JSONOutput.encoder(pretty: false).encode(body)) ?? Data()
         var fields = headers
         fields[.contentType] = "application/json"
@@ -292,7 +294,7 @@ func buildRouter(_ state: ServiceState) -> Router<ServiceRequestContext> {
         let report = VerificationReport(signatureFile: nil, contentFile: nil, trustFolder: nil, offline: false, verdict: verdict)
         var headers = HTTPFields()
         headers[.contentType] = "application/json"
-        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: try JSONOutput.encoder(pretty: false).encode(report))))
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: report.compactJSON)))
     }
     addHistoryRoutes(to: router, state: state)
     return router
@@ -367,24 +369,29 @@ struct SignOperation {
             }
         }
         let digest = SHA256Hasher.hash(Array(extract))
-        let manager = state.tokens
+        let (manager, kept, size) = (state.tokens, state.keptSession, extract.count)
         let (previousHash, authority, chain) = (previous, tsa, state.chain)
         do {
             let made = try await blocking { () throws -> Result in
                 defer { pin.wipe() }
                 let now = Date()
-                let session = try manager.openSigningSession(uri, pin: pin, at: now)
-                defer { session.close() }
-                let parameters = SignatureParameters(
-                    context: EOfficeContext(fileNumber: request.fileNumber, noteID: request.noteID, previousEntryHash: previousHash, origin: origin),
-                    commitment: commitment, signingTime: now, chain: chain, timeStampAuthority: authority)
-                let signature = try CAdES.signDetached(contentDigest: digest, certificate: session.certificate, parameters: parameters) { toBeSigned in
-                    try session.sign(toBeSigned, pin: pin)
+                let made = try kept.withSession(uri, pin: pin, tokens: manager, at: now) { session in
+                    let parameters = SignatureParameters(
+                        context: EOfficeContext(fileNumber: request.fileNumber, noteID: request.noteID, previousEntryHash: previousHash, origin: origin),
+                        commitment: commitment, signingTime: now, chain: chain, timeStampAuthority: authority)
+                    let signature = try CAdES.signDetached(contentDigest: digest, certificate: session.certificate, parameters: parameters) { toBeSigned in
+                        try session.sign(toBeSigned, pin: pin)
+                    }
+                    return Result(signature: signature, signer: session.certificate.subject.commonName ?? session.certificate.subject.description,
+                                  certificate: Hex.encode(session.certificate.sha256Fingerprint))
                 }
-                return Result(signature: signature, signer: session.certificate.subject.commonName ?? session.certificate.subject.description,
-                              certificate: Hex.encode(session.certificate.sha256Fingerprint))
+                // Audited (written and fsynced) here, off the event loop; a signature that cannot be audited is not
+                // handed out.
+                try state.record(AuditRecord(action: "sign", result: "ok", origin: origin, file: request.fileNumber, note: request.noteID,
+                                             certificate: made.certificate,
+                                             detail: "signed \(size) bytes, SHA-256 \(Hex.encode(digest)), \(commitment.rawValue)"))
+                return made
             }
-            try audit("ok", "signed \(extract.count) bytes, SHA-256 \(Hex.encode(digest)), \(commitment.rawValue)", made.certificate)
             return made
         } catch let error as TokenError {
             try audit("failed", "\(error.code): \(error.reason)", nil)

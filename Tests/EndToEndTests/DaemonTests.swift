@@ -17,13 +17,14 @@ struct DaemonTests {
         var state: String { folder.path("state") }
 
         /// - Parameter documentSigner: configure the rig's SoftHSM2 document-signer key (history appends and exports).
-        init(documentSigner: Bool = true) throws {
+        init(documentSigner: Bool = true, keepSessionSeconds: Double = 0) throws {
             folder = try TemporaryFolder("signservice-daemon")
             var config: [String: Any] = [
                 // trace: a PIN leaked into any log line, however low its level, would be in the log the tests read.
                 "port": 0, "stateDirectory": folder.path("state"), "allowedOrigins": [DaemonTests.origin, "https://other-eoffice.test"], "logLevel": "trace",
                 "chainFile": Rig.root.appendingPathComponent("TestCerts/ca/chain-individual.pem").path,
                 "trustDirectory": Rig.root.appendingPathComponent("TestCerts/trust").path,
+                "keepTokenSessionSeconds": keepSessionSeconds,
             ]
             if documentSigner {
                 config["documentSigner"] = ["key": "pkcs11:token=SignService%20DocSigner;id=%10;type=private",
@@ -86,7 +87,9 @@ struct DaemonTests {
     }
 
     /// One request with curl; `headers` as "Name: value".
-    static func request(_ daemon: Daemon, _ method: String, _ path: String, headers: [String] = [], json: [String: Any]? = nil) throws -> Answer {
+    /// `record`: write the exchange for the OpenAPI check (not for probes of paths that deliberately do not exist).
+    static func request(_ daemon: Daemon, _ method: String, _ path: String, headers: [String] = [], json: [String: Any]? = nil,
+                        record: Bool = true) throws -> Answer {
         let folder = daemon.folder
         var arguments = ["-s", "-X", method, "-D", folder.path("headers.txt"), "-o", folder.path("body.bin"), "-w", "%{http_code}", daemon.url + path]
         for header in headers { arguments += ["-H", header] }
@@ -98,13 +101,12 @@ struct DaemonTests {
         let answer = Answer(status: Int(result.stdout) ?? 0, headers: (try? String(contentsOfFile: folder.path("headers.txt"), encoding: .utf8)) ?? "",
                             body: (try? Data(contentsOf: URL(fileURLWithPath: folder.path("body.bin")))) ?? Data())
         try? FileManager.default.removeItem(atPath: folder.path("request.json"))
-        try record(daemon, method, path, answer)
+        if record { try Self.record(daemon, method, path, answer) }
         return answer
     }
 
     /// Appends one exchange to the daemon's exchanges.jsonl (the body parsed when it is JSON, else null).
     static func record(_ daemon: Daemon, _ method: String, _ path: String, _ answer: Answer) throws {
-        guard method != "OPTIONS" else { return }
         let contentType = answer.headers.split(separator: "\r\n").first { $0.lowercased().hasPrefix("content-type:") }
             .map { $0.dropFirst("content-type:".count).trimmingCharacters(in: .whitespaces) } ?? ""
         let body: Any = contentType.hasPrefix("application/json") ? ((try? JSONSerialization.jsonObject(with: answer.body)) ?? NSNull()) : NSNull()
@@ -152,7 +154,7 @@ struct DaemonTests {
 
             let health = try Self.request(daemon, "GET", "/v1/health")
             #expect(health.json["status"] as? String == "ok" && health.json["version"] as? String == SignKitVersion.string, "\(health.text)")
-            #expect(try Self.request(daemon, "GET", "/v1/nothing-here").status == 404)
+            #expect(try Self.request(daemon, "GET", "/v1/nothing-here", record: false).status == 404)
             let token = try Self.pair(daemon)
             let auth = ["Origin: \(Self.origin)", "Authorization: Bearer \(token)"]
 
@@ -285,6 +287,45 @@ struct DaemonTests {
             let audit = try String(contentsOfFile: daemon.state + "/audit.log", encoding: .utf8)
             #expect(audit.components(separatedBy: "\"action\":\"refused\"").count - 1 >= 6, "each refusal is audited")
             #expect(audit.contains("https://evil.example"))
+            let openapi = try Self.checkOpenAPI(daemon)
+            #expect(openapi.status == 0, "\(openapi.stdout)\(openapi.stderr)")
+        }
+    }
+
+    @Test("a kept session: one login serves later requests with the same PIN; another PIN goes to the card, which judges it")
+    func keptSession() async throws {
+        try await Rig.exclusive {
+            let daemon = try Daemon(keepSessionSeconds: 2)
+            defer { _ = daemon.stop() }
+            let cardPIN = try Rig.secretStrings()[0]
+            let admin = ["Authorization: Bearer \(daemon.adminToken)"]
+            let extract = Array("File E-7/2026, note N-1.\n".utf8)
+            func sign(_ pin: String, _ note: String) throws -> Answer {
+                try Self.request(daemon, "POST", "/v1/sign", headers: admin, json: Self.signBody(key: Self.cardKey, pin: pin, note: note, extract: extract))
+            }
+            let before = Rig.pinVerifications()
+            #expect(try sign(cardPIN, "N-1").status == 200)
+            #expect(try sign(cardPIN, "N-2").status == 200)
+            #expect(try sign(cardPIN, "N-3").status == 200)
+            #expect(Rig.pinVerifications() == before + 1, "three signatures, one PIN verification on the card")
+
+            // A wrong PIN is not refused by the daemon from memory: it goes to the card, which counts the try.
+            let triesBefore = Rig.cardTriesLeft()
+            let wrong = try sign("00000000", "N-4")
+            #expect(wrong.status == 403, "\(wrong.text)")
+            #expect(Rig.pinVerifications() == before + 2 && Rig.cardTriesLeft() == triesBefore.map { $0 - 1 }, "the card judged the other PIN")
+            #expect(try sign(cardPIN, "N-5").status == 200)
+            #expect(Rig.pinVerifications() == before + 3, "after a refused PIN the session logs in afresh")
+
+            // Idle longer than keepTokenSessionSeconds: the session is closed, the next request logs in again.
+            try await Task.sleep(for: .seconds(3.5))
+            #expect(try sign(cardPIN, "N-6").status == 200)
+            #expect(Rig.pinVerifications() == before + 4, "an expired session is not reused")
+            #expect(Rig.cardTriesLeft() == triesBefore, "a good PIN restored the tries")
+            #expect(daemon.stop())
+            for text in daemon.everythingWritten() {
+                #expect(!text.contains(cardPIN), "the PIN appears in what the daemon wrote")
+            }
         }
     }
 
@@ -416,6 +457,8 @@ struct DaemonTests {
             _ = try Self.request(daemon, "GET", "/v1/tokens", headers: auth)
             _ = try Self.request(daemon, "GET", "/v1/tokens?all=true", headers: admin)
             _ = try Self.request(daemon, "GET", "/v1/tokens")
+            let preflight = try Self.request(daemon, "OPTIONS", "/v1/tokens", headers: ["Origin: \(Self.origin)", "Access-Control-Request-Private-Network: true"])
+            #expect(preflight.status == 204)
             // The event stream: opened, read for a moment, recorded as text/event-stream.
             let events = try Command.run("/usr/bin/curl", ["-s", "-N", "--max-time", "1", "-D", "-", "-o", "/dev/null", "-H", auth[0], "-H", auth[1], daemon.url + "/v1/events"])
             #expect(events.stdout.contains("text/event-stream"))

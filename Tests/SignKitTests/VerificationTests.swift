@@ -517,3 +517,42 @@ extension DERTimeTests {
         }
     }
 }
+
+@Suite("The hand-written JSON of a verification report")
+struct JSONWriterTests {
+    init() throws { try Rig.require() }
+
+    /// Byte for byte what JSONEncoder writes, for verdicts that fill every kind of field: passed with a time-stamp
+    /// and a bound history entry, failed, indeterminate without a chain.
+    @Test("compactJSON is the JSONEncoder's bytes for passed, failed and indeterminate verdicts")
+    func sameBytes() throws {
+        let verifier = try Fixture.verifier()
+        let parameters = SignatureParameters(
+            context: EOfficeContext(fileNumber: "DIT-12/3/2026-IT", noteID: "N-\"7\"\n/ünïcode\u{1}", previousEntryHash: Array(repeating: 0xAB, count: 32),
+                                    origin: "https://eoffice.test"),
+            commitment: .proofOfApproval, signingTime: Date(), chain: try Fixture.individualChain, timeStampAuthority: try Fixture.tsa)
+        let key = try Fixture.key("officer-rsa")
+        let stamped = try CAdES.signDetached(contentDigest: SHA256Hasher.hash(Fixture.content), certificate: try Fixture.certificate("officer-rsa"),
+                                             parameters: parameters) { try key.sign($0) }
+        var changed = Fixture.content
+        changed[0] ^= 1
+        let verdicts = [
+            try verifier.verify(signature: stamped, content: .bytes(Fixture.content), at: Date()),
+            try verifier.verify(signature: stamped, content: .bytes(changed), at: Date()),
+            try verifier.verify(signature: try Fixture.sign(as: "officer-revoked"), content: .bytes(Fixture.content), at: Date()),
+            try Fixture.verifier(online: false).verify(signature: try Fixture.sign(as: "officer-ec", chain: false), content: .bytes(Fixture.content), at: Date()),
+        ]
+        #expect(verdicts.map(\.indication) == [.totalPassed, .totalFailed, .totalFailed, .indeterminate], "\(verdicts.map(\.summary))")
+        #expect(verdicts[0].timeStamp != nil && verdicts[0].context?.previousEntryHash != nil && !verdicts[2].revocation.isEmpty)
+        for verdict in verdicts {
+            for report in [VerificationReport(signatureFile: nil, contentFile: nil, trustFolder: nil, offline: false, verdict: verdict),
+                           VerificationReport(signatureFile: "a/b.p7s", contentFile: "c\\d.txt", trustFolder: "/trust", offline: true, verdict: verdict)] {
+                let expected = Array(try JSONOutput.encoder(pretty: false).encode(report))
+                #expect(report.compactJSON == expected, "\(String(decoding: report.compactJSON, as: UTF8.self))\n\(String(decoding: expected, as: UTF8.self))")
+            }
+        }
+        // The hash is hex in JSON and reads back.
+        let decoded = try VerificationReport.decode(VerificationReport(signatureFile: nil, contentFile: nil, trustFolder: nil, offline: false, verdict: verdicts[0]).compactJSON)
+        #expect(decoded.verdict.context?.previousEntryHash == Array(repeating: 0xAB, count: 32))
+    }
+}

@@ -32,6 +32,30 @@ public struct EOfficeContext: Sendable, Hashable, Codable {
         self.origin = origin
     }
 
+    enum CodingKeys: String, CodingKey { case fileNumber, noteID, previousEntryHash, origin }
+
+    /// In JSON the previous entry's hash is hex, as every other hash in the reports.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        fileNumber = try container.decode(String.self, forKey: .fileNumber)
+        noteID = try container.decode(String.self, forKey: .noteID)
+        origin = try container.decodeIfPresent(String.self, forKey: .origin)
+        if let hex = try container.decodeIfPresent(String.self, forKey: .previousEntryHash) {
+            guard let bytes = Hex.decode(hex) else {
+                throw DecodingError.dataCorruptedError(forKey: .previousEntryHash, in: container, debugDescription: "not hex")
+            }
+            previousEntryHash = bytes
+        }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(fileNumber, forKey: .fileNumber)
+        try container.encode(noteID, forKey: .noteID)
+        try container.encodeIfPresent(previousEntryHash.map { Hex.encode($0) }, forKey: .previousEntryHash)
+        try container.encodeIfPresent(origin, forKey: .origin)
+    }
+
     public var der: [UInt8] {
         var content = DER.tlv(0x02, [0x01])
         content += DER.tlv(0x0C, Array(fileNumber.utf8))

@@ -48,6 +48,10 @@ public enum SignatureAlgorithm: String, Sendable, Codable, Hashable {
 public final class TokenManager: Sendable {
     public let configuration: TokenConfiguration
     private let logger: Logger
+    /// Where each key URI was last found (module and slot), so that signing again with it need not read every
+    /// reader and module (~23 ms with a card in a reader; most of a signing request). Checked on use: the slot must
+    /// still hold the same token (label and serial) with the key, else the full inventory runs.
+    private let recent = Mutex<[String: (modulePath: String, slot: UInt, readerName: String?)]>([:])
 
     public init(configuration: TokenConfiguration, logger: Logger = Logger(label: "signkit.tokens")) {
         self.configuration = configuration
@@ -126,8 +130,10 @@ public final class TokenManager: Sendable {
         ])
         var privateKeys = [[UInt8]: Bool?]()  // CKA_ID -> CKA_ALWAYS_AUTHENTICATE
         for handle in try session.findObjects([(CK_ATTRIBUTE_TYPE(CKA_CLASS), ulongBytes(CKO_PRIVATE_KEY))]) {
-            guard let id = try session.attribute(handle, CK_ATTRIBUTE_TYPE(CKA_ID)) else { continue }
-            privateKeys[id] = try session.boolAttribute(handle, CK_ATTRIBUTE_TYPE(CKA_ALWAYS_AUTHENTICATE))
+            // Private keys show only while this process is logged in, and another session's logout can take them
+            // away mid-read (SoftHSM2 then answers CKR_GENERAL_ERROR): such a key counts as not visible now.
+            guard let id = (try? session.attribute(handle, CK_ATTRIBUTE_TYPE(CKA_ID))) ?? nil else { continue }
+            privateKeys[id] = (try? session.boolAttribute(handle, CK_ATTRIBUTE_TYPE(CKA_ALWAYS_AUTHENTICATE))) ?? nil
         }
         var publicKeyIDs = Set<[UInt8]>()
         for handle in try session.findObjects([(CK_ATTRIBUTE_TYPE(CKA_CLASS), ulongBytes(CKO_PUBLIC_KEY))]) {
@@ -157,6 +163,24 @@ public final class TokenManager: Sendable {
 
     // MARK: Choosing a key
 
+    /// The key where it was found last time, re-read from that slot alone; nil (and forgotten) when the slot no
+    /// longer holds a token the URI names with exactly one such key.
+    func recentlyResolved(_ uri: PKCS11URI, at time: Date) -> (TokenEntry, TokenCertificate)? {
+        guard let place = recent.withLock({ $0[uri.description] }) else { return nil }
+        let found: (TokenEntry, TokenCertificate)? = try? {
+            let module = try PKCS11Module.load(path: place.modulePath)
+            let slot = try module.slotInfo(place.slot), info = try module.tokenInfo(place.slot)
+            guard slot.tokenPresent, info.initialized, uri.matches(token: info, slot: slot, module: module.info) else { return nil }
+            let certificates = try listCertificates(module: module, slot: slot, token: info, at: time)
+            let entry = TokenEntry(modulePath: module.path, module: module.info, slot: slot, info: info, readerName: place.readerName,
+                                   certificates: certificates, problem: nil)
+            let matches = certificates.filter { (uri.id == nil || uri.id == $0.id) && (uri.object == nil || uri.object == $0.label) }
+            return matches.count == 1 ? (entry, matches[0]) : nil
+        }()
+        if found == nil { recent.withLock { _ = $0.removeValue(forKey: uri.description) } }
+        return found
+    }
+
     /// The one key the URI names, among the tokens of the inventory. Throws when none or several match.
     public func resolve(_ uri: PKCS11URI, in inventory: TokenInventory) throws -> (TokenEntry, TokenCertificate) {
         let tokens = inventory.tokens.filter { entry in
@@ -174,7 +198,8 @@ public final class TokenManager: Sendable {
             }.map { (entry, $0) }
         }
         guard let first = matches.first else {
-            throw TokenError(.keyNotFound, "no certificate on token \"\(tokens[0].info.label)\" matches \(uri)")
+            throw TokenError(.keyNotFound, "no certificate on token \"\(tokens[0].info.label)\" matches \(uri)"
+                             + (tokens[0].problem.map { " (its certificates could not be read: \($0))" } ?? ""))
         }
         guard matches.count == 1 else {
             let offered = matches.filter { $0.1.eligibility.isOffered }
@@ -195,8 +220,11 @@ public final class TokenManager: Sendable {
     /// The caller keeps ownership of `pin` (it may be needed again for CKA_ALWAYS_AUTHENTICATE keys) and wipes it.
     public func openSigningSession(_ uri: PKCS11URI, pin: PIN, options: LoginOptions = LoginOptions(),
                                    at time: Date) throws -> TokenSigningSession {
-        let inventory = inventory(at: time)
-        let (entry, chosen) = try resolve(uri, in: inventory)
+        let (entry, chosen) = try recentlyResolved(uri, at: time) ?? { () throws -> (TokenEntry, TokenCertificate) in
+            let found = try resolve(uri, in: inventory(at: time))
+            recent.withLock { $0[uri.description] = (found.0.modulePath, found.0.slot.id, found.0.readerName) }
+            return found
+        }()
         if let reason = chosen.eligibility.reason {
             throw TokenError(.notForSigning, "certificate \"\(chosen.certificate.subject.commonName ?? chosen.label)\" is not offered for signing: \(reason)")
         }

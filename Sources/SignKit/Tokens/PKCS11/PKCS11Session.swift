@@ -64,19 +64,22 @@ public final class PKCS11Session {
         return found
     }
 
-    /// An attribute's value; nil when the object lacks it or it is sensitive.
+    /// An attribute's value; nil when the object lacks it, it is sensitive, or the object is gone: login state
+    /// belongs to the whole process, so another session's logout hides private objects this one just found.
     func attribute(_ object: CK_OBJECT_HANDLE, _ type: CK_ATTRIBUTE_TYPE) throws -> [UInt8]? {
         let get = try module.function(\.C_GetAttributeValue, "C_GetAttributeValue")
         var query = CK_ATTRIBUTE(type: type, pValue: nil, ulValueLen: 0)
         let rv = get(handle, object, &query, 1)
-        if rv == CKR_ATTRIBUTE_TYPE_INVALID || rv == CKR_ATTRIBUTE_SENSITIVE { return nil }
+        if rv == CKR_ATTRIBUTE_TYPE_INVALID || rv == CKR_ATTRIBUTE_SENSITIVE || rv == CKR_OBJECT_HANDLE_INVALID { return nil }
         try module.check(rv, "C_GetAttributeValue")
         if query.ulValueLen == cpkcs_CK_UNAVAILABLE_INFORMATION { return nil }
         var value = [UInt8](repeating: 0, count: Int(query.ulValueLen))
-        try value.withUnsafeMutableBytes { buffer in
+        let second = value.withUnsafeMutableBytes { buffer in
             query.pValue = buffer.baseAddress
-            try module.check(get(handle, object, &query, 1), "C_GetAttributeValue")
+            return get(handle, object, &query, 1)
         }
+        if second == CKR_OBJECT_HANDLE_INVALID { return nil }
+        try module.check(second, "C_GetAttributeValue")
         return Array(value.prefix(Int(query.ulValueLen)))
     }
 

@@ -1,0 +1,122 @@
+import Foundation
+import Synchronization
+import SignKit
+
+/// The last signing session, kept logged in for `keepTokenSessionSeconds` after its last signature
+/// (docs/daemon.md "Kept sessions"). Off by default: each request logs in and out.
+///
+/// A kept session is used only by a request for the same key whose PIN is the one it logged in with. The PIN is
+/// not kept: only an HMAC-SHA256 of it under a random key made for this session, both held in memory and wiped when
+/// the session closes. A different PIN closes the kept session and goes to the token as a normal login, so the
+/// token, not the daemon, judges it and counts a wrong try. A signature that fails on a kept session (token pulled,
+/// session lost) closes it, and the request is tried once more with a fresh login.
+///
+/// Requests that may use a kept session are served one at a time, across tokens: the kept session holds its token,
+/// so the one lock is what lets a request for another key close it first.
+final class KeptSession: Sendable {
+    let seconds: Double
+    private let serial = NSLock()
+    private let kept = Mutex<Kept?>(nil)
+
+    private final class Kept: @unchecked Sendable {  // touched only under `serial` or `kept`
+        let session: TokenSigningSession
+        let uri: String
+        var hmacKey: [UInt8]
+        var check: [UInt8]
+        var lastUsed: ContinuousClock.Instant
+
+        init(session: TokenSigningSession, uri: String, pin: PIN) throws {
+            self.session = session
+            self.uri = uri
+            hmacKey = (0..<32).map { _ in UInt8.random(in: 0...255) }
+            check = []
+            lastUsed = .now
+            check = try Self.mac(hmacKey, pin)
+        }
+
+        func matches(_ pin: PIN) -> Bool {
+            guard let other = try? Self.mac(hmacKey, pin), other.count == check.count else { return false }
+            return zip(other, check).reduce(0) { $0 | ($1.0 ^ $1.1) } == 0
+        }
+
+        func close() {
+            session.close()
+            for index in hmacKey.indices { hmacKey[index] = 0 }
+            for index in check.indices { check[index] = 0 }
+        }
+
+        /// HMAC-SHA256 (RFC 2104) of the PIN's bytes.
+        static func mac(_ key: [UInt8], _ pin: PIN) throws -> [UInt8] {
+            var inner = key.map { $0 ^ 0x36 } + [UInt8](repeating: 0x36, count: 64 - key.count)
+            var outer = key.map { $0 ^ 0x5c } + [UInt8](repeating: 0x5c, count: 64 - key.count)
+            defer {
+                for index in inner.indices { inner[index] = 0 }
+                for index in outer.indices { outer[index] = 0 }
+            }
+            let hasher = SHA256Hasher()
+            hasher.update(inner)
+            try pin.withBytes { hasher.update($0) }
+            let first = hasher.finalize()
+            return SHA256Hasher.hash(outer + first)
+        }
+    }
+
+    init(seconds: Double) {
+        self.seconds = seconds
+    }
+
+    /// Runs `body` on a logged-in session for `uri`: the kept one when it may serve, else a fresh login (kept
+    /// afterwards when keeping is on).
+    func withSession<T>(_ uri: PKCS11URI, pin: PIN, tokens: TokenManager, at time: Date,
+                        _ body: (TokenSigningSession) throws -> T) throws -> T {
+        guard seconds > 0 else {
+            let session = try tokens.openSigningSession(uri, pin: pin, at: time)
+            defer { session.close() }
+            return try body(session)
+        }
+        serial.lock()
+        defer { serial.unlock() }
+        if let current = kept.withLock({ current -> Kept? in defer { current = nil }; return current }) {
+            if current.uri == uri.description && current.matches(pin) && ContinuousClock.now - current.lastUsed < .seconds(seconds) {
+                do {
+                    let result = try body(current.session)
+                    current.lastUsed = .now
+                    kept.withLock { $0 = current }
+                    return result
+                } catch {
+                    current.close()  // then one fresh login below
+                }
+            } else {
+                current.close()
+            }
+        }
+        let session = try tokens.openSigningSession(uri, pin: pin, at: time)
+        let fresh: Kept
+        do {
+            fresh = try Kept(session: session, uri: uri.description, pin: pin)
+        } catch {
+            session.close()
+            throw error
+        }
+        do {
+            let result = try body(session)
+            kept.withLock { $0 = fresh }
+            return result
+        } catch {
+            fresh.close()
+            throw error
+        }
+    }
+
+    /// Closes the kept session when it has been idle too long (called every second) or at once (`force`: a token
+    /// left, the daemon stops).
+    func expire(force: Bool = false) {
+        guard seconds > 0 else { return }
+        let stale = kept.withLock { current -> Kept? in
+            guard let held = current, force || ContinuousClock.now - held.lastUsed >= .seconds(seconds) else { return nil }
+            current = nil
+            return held
+        }
+        stale?.close()
+    }
+}
