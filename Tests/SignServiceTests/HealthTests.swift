@@ -33,6 +33,22 @@ struct HealthTests {
         #expect(throws: ConfigurationError.self) { try load(#"{"host": "0.0.0.0"}"#) }
         #expect(throws: ConfigurationError.self) { try load(#"{"pinEntry": "pinentry"}"#) }
         #expect(throws: ConfigurationError.self) { try load("[1, 2]") }
+        #expect(throws: ConfigurationError.self) { try load(#"{"keepTokenSessionSeconds": -1}"#) }
+        #expect(throws: ConfigurationError.self) { try load(#"{"documentSigner": {"key": "not a uri", "pinFile": "/x"}}"#) }
+
+        // The example in the repository reads and validates, with every key it documents.
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let example = try ServiceConfiguration.load(path: root.appendingPathComponent("config/signservice.example.json").path)
+        try example.validate(allowRemote: false)
+        #expect(example.documentSigner?.key.hasPrefix("pkcs11:") == true && example.keepTokenSessionSeconds == 0)
+
+        // A document signer's PIN file others can read is refused.
+        let pinFile = folder.appendingPathComponent("pin").path
+        try Data("1234\n".utf8).write(to: URL(fileURLWithPath: pinFile))
+        chmod(pinFile, 0o644)
+        #expect(throws: ConfigurationError.self) { try DocumentSigner.checkPINFile(pinFile) }
+        chmod(pinFile, 0o600)
+        #expect(throws: Never.self) { try DocumentSigner.checkPINFile(pinFile) }
     }
 
     @Test("only loopback names pass the Host check")
