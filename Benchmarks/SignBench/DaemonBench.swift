@@ -116,6 +116,11 @@ struct DaemonRate: ParsableCommand {
             }
         }, daemon: { try running.wrk(script: script, path: "/v1/verify", seconds: seconds, connections: connections) },
         ratio: "daemon verify / in-process verify", target: 0.7)
+        // The floor of any endpoint here: the same wrk on GET /v1/health (HTTP, the guard, a tiny JSON answer).
+        let health = try running.script(in: folder, name: "health", bodies: [], method: "GET")
+        let floor = try running.wrk(script: health, path: "/v1/health", seconds: seconds, connections: connections)
+        print(String(format: "HTTP alone: GET /v1/health under the same wrk %.1f/s, p50 %.2f ms, %d errors: any endpoint's ceiling on this machine",
+                     floor.rate, floor.p50 * 1000, floor.errors))
     }
 
     func sign(_ running: RunningDaemon, folder: String, keepSeconds: Double) throws {
@@ -270,15 +275,18 @@ final class RunningDaemon {
 
     /// A wrk Lua script posting the bodies in turn as JSON with the admin token (0600: the sign body holds the
     /// test PIN).
-    func script(in folder: String, name: String, bodies: [Data]) throws -> String {
+    func script(in folder: String, name: String, bodies: [Data], method: String = "POST") throws -> String {
         var paths = [String]()
         for (index, body) in bodies.enumerated() {
             let path = folder + "/\(name)-\(index).json"
             try AtomicFile.write(Array(body), to: path, mode: 0o600)
             paths.append("\"\(path)\"")
         }
-        let lua = """
-            wrk.method = "POST"
+        let lua = bodies.isEmpty ? """
+            wrk.method = "\(method)"
+            wrk.headers["Authorization"] = "Bearer \(adminToken)"
+            """ : """
+            wrk.method = "\(method)"
             wrk.headers["Content-Type"] = "application/json"
             wrk.headers["Authorization"] = "Bearer \(adminToken)"
             local bodies = {}
