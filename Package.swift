@@ -24,6 +24,8 @@ let package = Package(
                        providers: [.apt(["libssl-dev"])]),
         .systemLibrary(name: "CPCSCLite", path: "Sources/CPCSCLite", pkgConfig: "libpcsclite",
                        providers: [.apt(["libpcsclite-dev"])]),
+        .systemLibrary(name: "CQREncode", path: "Sources/CQREncode", pkgConfig: "libqrencode",
+                       providers: [.apt(["libqrencode-dev"])]),
         // The only C in the project: the PKCS#11 header, the module loader and shims for macros Swift cannot import.
         .target(name: "CPKCS", dependencies: ["COpenSSL", "CPCSCLite"],
                 linkerSettings: [.linkedLibrary("dl")]),
@@ -31,6 +33,7 @@ let package = Package(
             name: "SignKit",
             dependencies: [
                 "CPKCS",
+                "CQREncode",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "ZIPFoundation", package: "ZIPFoundation"),

@@ -122,6 +122,13 @@ final class MemoryHistoryStore: HistoryStore, @unchecked Sendable {
     private var entryLists = [String: [HistoryEntry]]()
     private var checkpointLists = [String: [Checkpoint]]()
     private var blobs = [[UInt8]: [UInt8]]()
+    private var requests = [String: ApprovalRequest]()
+
+    func createApprovalRequest(_ request: ApprovalRequest) throws { lock.withLock { requests[request.id] = request } }
+    func approvalRequest(_ id: String) throws -> ApprovalRequest? { lock.withLock { requests[id] } }
+    func approvalRequests(of number: String) throws -> [ApprovalRequest] {
+        lock.withLock { requests.values.filter { $0.fileNumber == number }.sorted { $0.id < $1.id } }
+    }
 
     func createFile(_ file: FileRecord) throws { lock.withLock { fileRecords[file.number] = file } }
     func file(_ number: String) throws -> FileRecord? { lock.withLock { fileRecords[number] } }

@@ -67,6 +67,40 @@ struct AppendResponse: ResponseEncodable {
     let checkpoint: Int
 }
 
+struct ApprovalRequestBody: Decodable {
+    let noteID: String
+    /// SHA-256 of the extract that goes to the Minister, hex.
+    let extractSHA256: String
+    let minister: String
+    /// SHA-256 fingerprints (hex) of the certificates of the PPS/PS who may upload the signed scan.
+    let pps: [String]
+}
+
+struct ApprovalRequestView: ResponseEncodable {
+    let id: String
+    let fileNumber: String
+    let noteID: String
+    let extractSHA256: String
+    let minister: String
+    let pps: [String]
+    let issuedAt: String
+    let status: String
+    /// The text of the QR code to print on the extract (signed by the document signer).
+    let qr: String
+
+    init(_ request: ApprovalRequest) {
+        id = request.id
+        fileNumber = request.fileNumber
+        noteID = request.noteID
+        extractSHA256 = Hex.encode(request.extractHash)
+        minister = request.minister
+        pps = request.authorisedPPS.map { Hex.encode($0) }
+        issuedAt = UTCTimeText.format(request.issuedAt)
+        status = request.status.rawValue
+        qr = request.qrText
+    }
+}
+
 extension HistoryError {
     var status: HTTPResponse.Status {
         switch code {
@@ -177,6 +211,51 @@ func addHistoryRoutes(to router: Router<ServiceRequestContext>, state: ServiceSt
                                      certificate: appended.entry.signerFingerprint,
                                      detail: "entry \(appended.entry.sequence) (\(appended.entry.kind)) by \(appended.signer), hash \(appended.entry.hash)"))
         return EditedResponse(status: .created, response: appended)
+    }
+
+    // Approval requests (the scan-upload path): issued when a note goes to a Minister, printed as a QR code.
+    router.post("/v1/files/{file}/approvals") { request, context -> EditedResponse<ApprovalRequestView> in
+        let origin = try requireTokenAccess(context, state: state, "issue an approval request")
+        let number = try fileNumber(context)
+        let body = try await request.decode(as: ApprovalRequestBody.self, context: context)
+        guard let extractHash = Hex.decode(body.extractSHA256), extractHash.count == 32 else {
+            throw HTTPError(.badRequest, message: "extractSHA256 must be 64 hex digits")
+        }
+        let pps = body.pps.compactMap { Hex.decode($0) }
+        guard pps.count == body.pps.count else { throw HTTPError(.badRequest, message: "pps must list certificate SHA-256 fingerprints in hex") }
+        let signer = try documentSigner()
+        let issued = try await historyCall("approval-requested", origin: origin, file: number) { () throws -> ApprovalRequest in
+            let qrSigner: CheckpointSigner
+            do {
+                qrSigner = try signer.signer()
+            } catch {
+                throw HistoryError(.storage, "the document signer cannot sign the request: \(error)")
+            }
+            let issued: ApprovalRequest
+            do {
+                issued = try ApprovalRequest.issue(fileNumber: number, noteID: body.noteID, extractHash: extractHash, minister: body.minister,
+                                                   authorisedPPS: pps, signer: qrSigner)
+            } catch let error as ScanError {
+                throw HTTPError(.badRequest, message: "\(error.code.rawValue): \(error.description)")
+            }
+            try store.createApprovalRequest(issued)
+            return issued
+        }
+        try state.record(AuditRecord(action: "approval-requested", result: "ok", origin: origin, file: number, note: body.noteID,
+                                     detail: "request \(issued.id) for \(body.minister), extract SHA-256 \(body.extractSHA256.lowercased()), \(pps.count) PPS/PS"))
+        return EditedResponse(status: .created, response: ApprovalRequestView(issued))
+    }
+
+    router.get("/v1/files/{file}/approvals/{request}") { _, context -> ApprovalRequestView in
+        _ = try requireTokenAccess(context, state: state, "read an approval request")
+        let number = try fileNumber(context)
+        let id = try context.parameters.require("request")
+        return try await historyCall("history-read", origin: context.caller.origin, file: number) {
+            guard let found = try store.approvalRequest(id), found.fileNumber == number else {
+                throw HistoryError(.unknownFile, "file \(number) has no approval request \(id)")
+            }
+            return ApprovalRequestView(found)
+        }
     }
 
     router.get("/v1/files/{file}/bundle") { _, context -> Response in

@@ -424,6 +424,22 @@ struct DaemonTests {
             #expect(pageChecked.status == 0, "\(pageChecked.stdout)")
             #expect((try? FileManager.default.contentsOfDirectory(atPath: daemon.state + "/exports"))?.isEmpty ?? true, "no exported bundle is left behind")
 
+            // The note goes to the Minister: an approval request, its QR code printed as PNG, read back by zbar and
+            // checked against the document signer's certificate.
+            let ppsFingerprint = Hex.encode(try CertificateFolder.load(file: Rig.root.appendingPathComponent("TestCerts/certs/pps.crt").path)[0].sha256Fingerprint)
+            let requested = try Self.signctl(daemon, ["scan", "request", number, "--note-id", "N-4", "--extract", note3.path, "--minister", "Shri R. K. Singh",
+                                                      "--pps", ppsFingerprint, "--qr", folder.path("qr.png"), "--qr", folder.path("qr.svg"), "--json"])
+            #expect(requested.status == 0, "\(requested.stderr)")
+            let issued = try #require((try? JSONSerialization.jsonObject(with: requested.stdoutData)) as? [String: Any])
+            let qrText = try #require(issued["qr"] as? String)
+            let scanned = try Command.run("/usr/bin/zbarimg", ["--raw", "-q", folder.path("qr.png")])
+            #expect(scanned.stdout.trimmingCharacters(in: .newlines) == qrText, "\(scanned.stdout)\(scanned.stderr)")
+            let printed = try ApprovalRequest.read(qrText: qrText, signer: try CertificateFolder.load(file: Rig.root.appendingPathComponent("TestCerts/certs/docsigner.crt").path)[0])
+            let note3Hash = SHA256Hasher.hash(Array(try Data(contentsOf: note3)))
+            #expect(printed.fileNumber == number && printed.noteID == "N-4" && printed.extractHash == note3Hash)
+            let stored = try Self.request(daemon, "GET", path + "/approvals/\(printed.id)", headers: auth)
+            #expect(stored.json["status"] as? String == "open" && stored.json["qr"] as? String == qrText, "\(stored.text)")
+
             // signctl tokens through the daemon lists what the daemon sees.
             let tokens = try Self.signctl(daemon, ["tokens"])
             #expect(tokens.status == 0 && tokens.stdout.contains(Rig.cardToken) && tokens.stdout.contains(Rig.softToken), "\(tokens.stdout)\(tokens.stderr)")
@@ -483,6 +499,14 @@ struct DaemonTests {
             _ = try Self.request(daemon, "GET", "/v1/files/E-7%2F2026", headers: auth)
             _ = try Self.request(daemon, "GET", "/v1/files/NO-SUCH-FILE", headers: auth)
             _ = try Self.request(daemon, "GET", "/v1/files/E-7%2F2026/bundle", headers: auth)
+            let approval = try Self.request(daemon, "POST", "/v1/files/E-7%2F2026/approvals", headers: auth, json: [
+                "noteID": "N-2", "extractSHA256": Hex.encode(SHA256Hasher.hash(extract)), "minister": "Shri R. K. Singh",
+                "pps": [String(repeating: "ab", count: 32)]])
+            #expect(approval.status == 201, "\(approval.text)")
+            _ = try Self.request(daemon, "POST", "/v1/files/E-7%2F2026/approvals", headers: auth, json: [
+                "noteID": "N-2", "extractSHA256": "12", "minister": "M", "pps": [String(repeating: "ab", count: 32)]])
+            _ = try Self.request(daemon, "GET", "/v1/files/E-7%2F2026/approvals/\(approval.json["id"] as? String ?? "?")", headers: auth)
+            _ = try Self.request(daemon, "GET", "/v1/files/E-7%2F2026/approvals/AR-NOSUCHONE", headers: auth)
             _ = try Self.request(daemon, "DELETE", "/v1/admin/pairings?origin=https%3A%2F%2Feoffice.test", headers: admin)
             _ = try Self.request(daemon, "GET", "/v1/files", headers: auth)  // revoked: 401
             _ = try Self.request(daemon, "GET", "/v1/health", headers: ["Host: rebind.attacker.example"])

@@ -14,6 +14,10 @@ public protocol HistoryStore: Sendable {
     func append(_ entry: HistoryEntry, checkpoint: Checkpoint, blobs: [[UInt8]]) throws
     /// A stored blob by its SHA-256.
     func blob(_ hash: [UInt8]) throws -> [UInt8]?
+    /// Stores a new approval request for an existing file (the scan-upload path, Scans/).
+    func createApprovalRequest(_ request: ApprovalRequest) throws
+    func approvalRequest(_ id: String) throws -> ApprovalRequest?
+    func approvalRequests(of number: String) throws -> [ApprovalRequest]
 }
 
 extension HistoryStore {

@@ -35,6 +35,14 @@ public final class SQLiteHistoryStore: HistoryStore {
                         time REAL NOT NULL, signature BLOB NOT NULL, PRIMARY KEY (file, size));
                     """)
             }
+            migrator.registerMigration("v2-approval-requests") { db in
+                try db.execute(sql: """
+                    CREATE TABLE approval_request (
+                        id TEXT PRIMARY KEY NOT NULL, file TEXT NOT NULL REFERENCES file(number), note TEXT NOT NULL,
+                        extract_hash BLOB NOT NULL, minister TEXT NOT NULL, pps TEXT NOT NULL, issued REAL NOT NULL,
+                        status TEXT NOT NULL, qr TEXT NOT NULL);
+                    """)
+            }
             try migrator.migrate(pool)
         } catch let error as HistoryError {
             throw error
@@ -173,5 +181,48 @@ public final class SQLiteHistoryStore: HistoryStore {
         } catch {
             throw HistoryError(.storage, "cannot \(what): \(error)")
         }
+    }
+
+    // MARK: Approval requests
+
+    public func createApprovalRequest(_ request: ApprovalRequest) throws {
+        try storage("store approval request \(request.id)") {
+            try pool.write { db in
+                guard try Row.fetchOne(db, sql: "SELECT 1 FROM file WHERE number = ?", arguments: [request.fileNumber]) != nil else {
+                    throw HistoryError(.unknownFile, "there is no file \(request.fileNumber)")
+                }
+                try db.execute(sql: """
+                    INSERT INTO approval_request (id, file, note, extract_hash, minister, pps, issued, status, qr)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """, arguments: [request.id, request.fileNumber, request.noteID, Data(request.extractHash), request.minister,
+                                     request.authorisedPPS.map { Hex.encode($0) }.joined(separator: ","),
+                                     request.issuedAt.timeIntervalSince1970, request.status.rawValue, request.qrText])
+            }
+        }
+    }
+
+    public func approvalRequest(_ id: String) throws -> ApprovalRequest? {
+        try storage("read approval request \(id)") {
+            try pool.read { db in
+                try Row.fetchOne(db, sql: "SELECT * FROM approval_request WHERE id = ?", arguments: [id]).map(Self.approvalRequest)
+            }
+        }
+    }
+
+    public func approvalRequests(of number: String) throws -> [ApprovalRequest] {
+        try storage("list the approval requests of \(number)") {
+            try pool.read { db in
+                try Row.fetchAll(db, sql: "SELECT * FROM approval_request WHERE file = ? ORDER BY issued, id", arguments: [number])
+                    .map(Self.approvalRequest)
+            }
+        }
+    }
+
+    private static func approvalRequest(_ row: Row) -> ApprovalRequest {
+        let pps: String = row["pps"]
+        return ApprovalRequest(id: row["id"], fileNumber: row["file"], noteID: row["note"], extractHash: Array(row["extract_hash"] as Data),
+                               minister: row["minister"], authorisedPPS: pps.split(separator: ",").compactMap { Hex.decode(String($0)) },
+                               issuedAt: Date(timeIntervalSince1970: row["issued"]),
+                               status: ApprovalRequest.Status(rawValue: row["status"]) ?? .closed, qrText: row["qr"])
     }
 }

@@ -1,0 +1,115 @@
+import Foundation
+
+/// A scan-path operation refused, with the reason in words.
+public struct ScanError: Error, Sendable, CustomStringConvertible {
+    public enum Code: String, Sendable {
+        case badRequest = "bad-request"
+        case unknownRequest = "unknown-request"
+        case qrNotValid = "qr-not-valid"
+    }
+
+    public let code: Code
+    public let description: String
+
+    public init(_ code: Code, _ description: String) {
+        self.code = code
+        self.description = description
+    }
+}
+
+/// An approval request (DESIGN.md "Scan-upload path"): issued when a note goes to a Minister, printed on the extract
+/// as a QR code, and later matched against the scan of the hand-signed extract the PPS uploads.
+///
+/// The QR code carries a compact form signed by the service's document signer, so a printout can be checked
+/// offline against the service's certificate:
+/// `SSAR1|<id>|<file>|<note>|<extract SHA-256 hex>|<minister>|<PPS certificate SHA-256 prefixes, comma-separated>|<issued>|<signature>`
+/// where the signature (PKCS#1 v1.5 or ECDSA over SHA-256, base64url) covers every byte before the last `|`.
+public struct ApprovalRequest: Codable, Sendable, Hashable {
+    public enum Status: String, Codable, Sendable { case open, closed }
+
+    public var id: String
+    public var fileNumber: String
+    public var noteID: String
+    public var extractHash: [UInt8]
+    /// The Minister's name as printed.
+    public var minister: String
+    /// SHA-256 fingerprints of the certificates of the PPS/PS allowed to upload the scan.
+    public var authorisedPPS: [[UInt8]]
+    public var issuedAt: Date
+    public var status: Status
+    /// The text in the QR code (payload and signature).
+    public var qrText: String
+
+    static let prefix = "SSAR1"
+    /// Hex digits of each PPS fingerprint in the QR code (64 bits: enough to tell certificates apart on a printout;
+    /// the store keeps the whole fingerprint).
+    static let ppsDigits = 16
+
+    /// A new open request, its QR text signed by `signer`.
+    public static func issue(fileNumber: String, noteID: String, extractHash: [UInt8], minister: String, authorisedPPS: [[UInt8]],
+                             signer: CheckpointSigner, at time: Date = Date()) throws -> ApprovalRequest {
+        for (name, value) in [("file number", fileNumber), ("note id", noteID), ("minister", minister)] {
+            guard !value.isEmpty, value.count <= 200, !value.contains("|"),
+                  !value.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
+                throw ScanError(.badRequest, "the \(name) must be 1 to 200 characters without \"|\" or control characters")
+            }
+        }
+        guard extractHash.count == 32 else { throw ScanError(.badRequest, "the extract's SHA-256 must be 32 bytes") }
+        guard !authorisedPPS.isEmpty, authorisedPPS.allSatisfy({ $0.count == 32 }) else {
+            throw ScanError(.badRequest, "name at least one PPS/PS by the SHA-256 fingerprint of their certificate (64 hex digits)")
+        }
+        let alphabet = Array("ABCDEFGHJKLMNPQRSTUVWXYZ23456789")
+        let id = "AR-" + String((0..<10).map { _ in alphabet[Int.random(in: 0..<alphabet.count)] })
+        let issued = Date(timeIntervalSince1970: time.timeIntervalSince1970.rounded(.down))
+        let payload = [prefix, id, fileNumber, noteID, Hex.encode(extractHash), minister,
+                       authorisedPPS.map { String(Hex.encode($0).prefix(ppsDigits)) }.joined(separator: ","), UTCTimeText.format(issued)]
+            .joined(separator: "|")
+        let signature = try signer.sign(Array(payload.utf8))
+        return ApprovalRequest(id: id, fileNumber: fileNumber, noteID: noteID, extractHash: extractHash, minister: minister,
+                               authorisedPPS: authorisedPPS, issuedAt: issued, status: .open,
+                               qrText: payload + "|" + Base64URL.encode(signature.bytes))
+    }
+
+    /// What a QR code read from a printout says, once its signature is checked against the service's certificate.
+    public struct Printed: Sendable, Hashable {
+        public let id: String
+        public let fileNumber: String
+        public let noteID: String
+        public let extractHash: [UInt8]
+        public let minister: String
+        public let ppsPrefixes: [String]
+        public let issuedAt: Date
+    }
+
+    /// Reads and checks a QR text; throws `.qrNotValid` naming what is wrong (not ours, altered, wrongly signed).
+    public static func read(qrText text: String, signer certificate: X509Certificate) throws -> Printed {
+        guard let cut = text.lastIndex(of: "|") else { throw ScanError(.qrNotValid, "the QR code is not a SignService approval request") }
+        let payload = String(text[..<cut])
+        let fields = payload.split(separator: "|", omittingEmptySubsequences: false).map(String.init)
+        guard fields.count == 8, fields[0] == prefix else { throw ScanError(.qrNotValid, "the QR code is not a SignService approval request (SSAR1)") }
+        guard let signature = Base64URL.decode(String(text[text.index(after: cut)...])),
+              certificate.verifySignature(signature, over: Array(payload.utf8)) else {
+            throw ScanError(.qrNotValid, "the QR code's signature does not verify with the service's certificate: it was altered or not issued by this service")
+        }
+        guard let hash = Hex.decode(fields[4]), hash.count == 32, let issued = UTCTimeText.parse(fields[7]) else {
+            throw ScanError(.qrNotValid, "the QR code's fields do not read")
+        }
+        return Printed(id: fields[1], fileNumber: fields[2], noteID: fields[3], extractHash: hash, minister: fields[5],
+                       ppsPrefixes: fields[6].split(separator: ",").map(String.init), issuedAt: issued)
+    }
+}
+
+/// base64url without padding (RFC 4648 section 5).
+public enum Base64URL {
+    public static func encode(_ bytes: [UInt8]) -> String {
+        Data(bytes).base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
+            .replacingOccurrences(of: "=", with: "")
+    }
+
+    public static func decode(_ text: String) -> [UInt8]? {
+        guard text.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_") }) else { return nil }
+        var base64 = text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+        base64 += String(repeating: "=", count: (4 - base64.count % 4) % 4)
+        return Data(base64Encoded: base64).map { Array($0) }
+    }
+}

@@ -1,0 +1,69 @@
+import Foundation
+import Testing
+import TestSupport
+@testable import SignKit
+
+@Suite("Approval requests and their QR codes")
+struct ScanTests {
+    static func documentSigner() throws -> (CheckpointSigner, X509Certificate) {
+        let certificate = try Fixture.certificate("docsigner")
+        let key = try Fixture.key("docsigner")
+        return (CheckpointSigner(certificate: certificate) { try key.sign($0) }, certificate)
+    }
+
+    static let pps = SHA256Hasher.hash(Array("a PPS certificate".utf8))
+
+    @Test("the QR text is signed by the document signer: it reads back whole, and any change or another certificate is refused")
+    func signedText() throws {
+        let (signer, certificate) = try Self.documentSigner()
+        let extract = SHA256Hasher.hash(Array("extract N-3".utf8))
+        let request = try ApprovalRequest.issue(fileNumber: "GAD-11011/3/2026-ADMIN", noteID: "N-3", extractHash: extract,
+                                                minister: "Shri R. K. Singh", authorisedPPS: [Self.pps], signer: signer)
+        #expect(request.id.hasPrefix("AR-") && request.status == .open)
+        let printed = try ApprovalRequest.read(qrText: request.qrText, signer: certificate)
+        #expect(printed.id == request.id && printed.fileNumber == "GAD-11011/3/2026-ADMIN" && printed.noteID == "N-3")
+        #expect(printed.extractHash == extract && printed.minister == "Shri R. K. Singh" && printed.issuedAt == request.issuedAt)
+        #expect(printed.ppsPrefixes == [String(Hex.encode(Self.pps).prefix(16))])
+
+        // One character of the note changed: the signature no longer covers it.
+        let altered = request.qrText.replacingOccurrences(of: "|N-3|", with: "|N-4|")
+        #expect(altered != request.qrText)
+        #expect { try ApprovalRequest.read(qrText: altered, signer: certificate) } throws: { ($0 as? ScanError)?.code == .qrNotValid }
+        // Checked against a certificate that is not the service's.
+        #expect { try ApprovalRequest.read(qrText: request.qrText, signer: try Fixture.certificate("officer-rsa")) } throws: {
+            ($0 as? ScanError)?.code == .qrNotValid
+        }
+        #expect { try ApprovalRequest.read(qrText: "https://example.org/", signer: certificate) } throws: { ($0 as? ScanError)?.code == .qrNotValid }
+        // Fields that would break the compact form are refused when issuing.
+        #expect { try ApprovalRequest.issue(fileNumber: "F-1", noteID: "N|1", extractHash: extract, minister: "M", authorisedPPS: [Self.pps], signer: signer) } throws: {
+            ($0 as? ScanError)?.code == .badRequest
+        }
+        #expect { try ApprovalRequest.issue(fileNumber: "F-1", noteID: "N-1", extractHash: extract, minister: "M", authorisedPPS: [], signer: signer) } throws: {
+            ($0 as? ScanError)?.code == .badRequest
+        }
+    }
+
+    @Test("the PNG is read back by zbar (an independent decoder) to the exact text; the SVG draws the same modules")
+    func images() throws {
+        let (signer, _) = try Self.documentSigner()
+        let request = try ApprovalRequest.issue(fileNumber: "GAD-11011/3/2026-ADMIN", noteID: "N-3", extractHash: Self.pps,
+                                                minister: "Shri R. K. Singh", authorisedPPS: [Self.pps], signer: signer)
+        let code = try QRCode(text: request.qrText)
+        let folder = try TemporaryFolder("signservice-qr")
+        let png = try folder.file("qr.png", code.png())
+        let read = try Command.run("/usr/bin/zbarimg", ["--raw", "-q", png.path])
+        #expect(read.status == 0, "\(read.stderr)")
+        #expect(read.stdout.trimmingCharacters(in: .newlines) == request.qrText)
+        // A damaged image is not read as some other text.
+        var damaged = code.png()
+        damaged.replaceSubrange(40..<min(damaged.count, 4000), with: [UInt8](repeating: 0xFF, count: min(damaged.count, 4000) - 40))
+        let unreadable = try Command.run("/usr/bin/zbarimg", ["--raw", "-q", try folder.file("damaged.png", damaged).path])
+        #expect(unreadable.status != 0 || unreadable.stdout.trimmingCharacters(in: .newlines) != request.qrText)
+
+        let svg = code.svg()
+        let squares = svg.components(separatedBy: "h1v1h-1z").count - 1
+        #expect(squares == code.modules.filter { $0 }.count && squares > 0)
+        let parsed = try Command.run("/usr/bin/python3", ["-c", "import sys, xml.dom.minidom; xml.dom.minidom.parseString(sys.stdin.read())"], stdin: Data(svg.utf8))
+        #expect(parsed.status == 0, "the SVG is well-formed XML: \(parsed.stderr)")
+    }
+}
