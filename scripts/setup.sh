@@ -9,6 +9,7 @@ PACKAGES=(
   libsqlite3-dev                                  # SQLite for GRDB (the history store)
   libqrencode-dev                                 # QR codes on approval requests (CQREncode)
   zbar-tools                                      # zbarimg: the tests read the printed QR codes back
+  poppler-utils                                   # pdfinfo: pages of uploaded PDF scans; pdftoppm makes test scans
   openssl gnutls-bin                              # independent verifiers used by the tests
   pcscd pcsc-tools opensc opensc-pkcs11           # PC/SC daemon and OpenSC's PKCS#11 module
   softhsm2 vsmartcard-vpcd                        # software token; virtual reader for the emulated card
