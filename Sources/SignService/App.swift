@@ -63,10 +63,12 @@ final class ServiceState: Sendable {
             throw ConfigurationError("cannot make the state folder \(state): \(error.localizedDescription)")
         }
         audit = try AuditLog(path: ServicePaths.auditLog(in: state))
-        keptSession = KeptSession(seconds: configuration.keepTokenSessionSeconds)
+        let kept = KeptSession(seconds: configuration.keepTokenSessionSeconds)
+        keptSession = kept
         pairings = try Pairings(file: ServicePaths.pairings(in: state), lifetime: configuration.pairingCodeLifetime)
         adminToken = try Self.adminToken(path: ServicePaths.adminToken(in: state))
-        monitor = TokenMonitor(logger: logger)
+        // A kept session on a pulled token is closed at once rather than at its next use or idle expiry.
+        monitor = TokenMonitor(logger: logger) { kept.expire(force: true) }
         tokens = TokenManager(configuration: TokenConfiguration(discovery: ModuleDiscovery(configuredModules: configuration.modules),
                                                                 catalogue: try ATRCatalogue.bundled()), logger: logger)
         if let chainFile = configuration.chainFile {
@@ -115,12 +117,16 @@ final class ServiceState: Sendable {
     }
 
     /// Writes an audit record; a log that cannot be written stops the request (nothing is signed unaudited).
-    func record(_ record: AuditRecord) throws {
+    /// Appends to the audit log. Most actions are recorded before they happen, so a failed write stops them;
+    /// `committed` says the action already took effect (a history append), and the error then says so.
+    func record(committed: Bool = false, _ record: AuditRecord) throws {
         do {
             try audit.append(record)
         } catch {
-            logger.error("audit log write failed", metadata: ["reason": "\(error)"])
-            throw HTTPError(.internalServerError, message: "the audit log cannot be written; nothing was done")
+            logger.error("audit log write failed", metadata: ["reason": "\(error)", "action": "\(record.action)", "committed": "\(committed)"])
+            throw HTTPError(.internalServerError, message: committed
+                ? "\(record.action) was done and stored, but the audit log cannot be written; see the daemon's log"
+                : "the audit log cannot be written; nothing was done")
         }
     }
 }
@@ -158,8 +164,13 @@ struct AuditOnStop: Service {
     let state: ServiceState
     func run() async throws {
         // Kept sessions close after their idle time, checked every second, and all of them at the end.
-        while !Task.isShuttingDownGracefully {
-            try? await Task.sleep(for: .seconds(1))
+        // A cancelled task (the group ending for another reason) stops the loop too: sleep throws at once then.
+        while !Task.isShuttingDownGracefully && !Task.isCancelled {
+            do {
+                try await Task.sleep(for: .seconds(1))
+            } catch {
+                break
+            }
             state.keptSession.expire()
         }
         state.keptSession.expire(force: true)

@@ -65,6 +65,11 @@ final class DocumentSigner: Sendable {
         let pin = try PIN.read(fromDescriptor: descriptor)
         defer { pin.wipe() }
         let opened = try tokens.openSigningSession(try PKCS11URI(configuration.key), pin: pin, at: Date())
+        // Its PIN is read once per login; a key that wants the PIN again for every signature cannot be kept.
+        guard !opened.alwaysAuthenticate else {
+            opened.close()
+            throw TokenError(.keyUseRefused, "documentSigner.key \(configuration.key) asks for its PIN at every signature (CKA_ALWAYS_AUTHENTICATE); the document signer needs a key that signs on a logged-in session")
+        }
         logger.info("document signer logged in", metadata: ["certificate": "\(opened.certificate.subject.commonName ?? "?")", "token": "\(opened.token.label)"])
         return opened
     }

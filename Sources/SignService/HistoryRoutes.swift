@@ -108,6 +108,7 @@ extension HistoryError {
         case .fileExists, .headMoved, .contextMismatch: .conflict
         case .signatureNotValid: .unprocessableContent
         case .storage, .bundle: .internalServerError
+        case .signerUnavailable: .serviceUnavailable
         }
     }
 }
@@ -129,7 +130,7 @@ func addHistoryRoutes(to router: Router<ServiceRequestContext>, state: ServiceSt
         do {
             return try await blocking(body)
         } catch let error as HistoryError {
-            try state.record(AuditRecord(action: what, result: error.status == .internalServerError ? "failed" : "refused", origin: origin,
+            try state.record(AuditRecord(action: what, result: error.status.code >= 500 ? "failed" : "refused", origin: origin,
                                          file: file, detail: "\(error.code.rawValue): \(error.description)"))
             throw HTTPError(error.status, message: "\(error.code.rawValue): \(error.description)")
         }
@@ -150,11 +151,9 @@ func addHistoryRoutes(to router: Router<ServiceRequestContext>, state: ServiceSt
     router.post("/v1/files") { request, context -> EditedResponse<FileCreated> in
         let origin = try requireTokenAccess(context, state: state, "create a file")
         let file = try await request.decode(as: FileRecord.self, context: context)
-        guard !file.number.isEmpty, file.number.count <= 200, !file.subject.isEmpty, !file.department.isEmpty else {
-            throw HTTPError(.badRequest, message: "number (at most 200 characters), subject and department must not be empty")
-        }
+        if let problem = file.problem { throw HTTPError(.badRequest, message: problem) }
         try await historyCall("file-created", origin: origin, file: file.number) { try store.createFile(file) }
-        try state.record(AuditRecord(action: "file-created", result: "ok", origin: origin, file: file.number, detail: "\(file.subject) (\(file.department))"))
+        try state.record(committed: true, AuditRecord(action: "file-created", result: "ok", origin: origin, file: file.number, detail: "\(file.subject) (\(file.department))"))
         return EditedResponse(status: .created, response: FileCreated(file: file))
     }
 
@@ -200,14 +199,14 @@ func addHistoryRoutes(to router: Router<ServiceRequestContext>, state: ServiceSt
             do {
                 checkpointSigner = try signer.signer()
             } catch {
-                throw HistoryError(.storage, "the document signer cannot sign the checkpoint: \(error)")
+                throw HistoryError(.signerUnavailable, "the document signer cannot sign the checkpoint: \(error)")
             }
             let history = FileHistory(store: store, verifier: verifier, checkpointSigner: checkpointSigner)
             let (entry, verdict) = try history.append(file: number, kind: kind, noteID: body.noteID, content: Array(content), signature: signature)
             return AppendResponse(entry: EntryView(entry), signer: verdict.signer?.name ?? "?", indication: verdict.indication.rawValue,
                                   checkpoint: entry.sequence)
         }
-        try state.record(AuditRecord(action: "history-append", result: "ok", origin: origin, file: number, note: body.noteID,
+        try state.record(committed: true, AuditRecord(action: "history-append", result: "ok", origin: origin, file: number, note: body.noteID,
                                      certificate: appended.entry.signerFingerprint,
                                      detail: "entry \(appended.entry.sequence) (\(appended.entry.kind)) by \(appended.signer), hash \(appended.entry.hash)"))
         return EditedResponse(status: .created, response: appended)
@@ -229,7 +228,7 @@ func addHistoryRoutes(to router: Router<ServiceRequestContext>, state: ServiceSt
             do {
                 qrSigner = try signer.signer()
             } catch {
-                throw HistoryError(.storage, "the document signer cannot sign the request: \(error)")
+                throw HistoryError(.signerUnavailable, "the document signer cannot sign the request: \(error)")
             }
             let issued: ApprovalRequest
             do {
@@ -241,7 +240,7 @@ func addHistoryRoutes(to router: Router<ServiceRequestContext>, state: ServiceSt
             try store.createApprovalRequest(issued)
             return issued
         }
-        try state.record(AuditRecord(action: "approval-requested", result: "ok", origin: origin, file: number, note: body.noteID,
+        try state.record(committed: true, AuditRecord(action: "approval-requested", result: "ok", origin: origin, file: number, note: body.noteID,
                                      detail: "request \(issued.id) for \(body.minister), extract SHA-256 \(body.extractSHA256.lowercased()), \(pps.count) PPS/PS"))
         return EditedResponse(status: .created, response: ApprovalRequestView(issued))
     }
@@ -271,10 +270,9 @@ func addHistoryRoutes(to router: Router<ServiceRequestContext>, state: ServiceSt
             do {
                 sealer = try signer.signer()
             } catch {
-                throw HistoryError(.storage, "the document signer cannot seal the bundle: \(error)")
+                throw HistoryError(.signerUnavailable, "the document signer cannot seal the bundle: \(error)")
             }
-            try HistoryBundle.export(file: number, from: store, verifier: verifier, sealer: sealer, to: path)
-            return try store.head(of: number).size
+            return try HistoryBundle.export(file: number, from: store, verifier: verifier, sealer: sealer, to: path)
         }
         guard let handle = FileHandle(forReadingAtPath: path) else {
             throw HTTPError(.internalServerError, message: "the exported bundle vanished before it was sent")

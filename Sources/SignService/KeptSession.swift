@@ -8,8 +8,8 @@ import SignKit
 /// A kept session is used only by a request for the same key whose PIN is the one it logged in with. The PIN is
 /// not kept: only an HMAC-SHA256 of it under a random key made for this session, both held in memory and wiped when
 /// the session closes. A different PIN closes the kept session and goes to the token as a normal login, so the
-/// token, not the daemon, judges it and counts a wrong try. A signature that fails on a kept session (token pulled,
-/// session lost) closes it, and the request is tried once more with a fresh login.
+/// token, not the daemon, judges it and counts a wrong try. A signature that fails on a kept session closes it; when the
+/// session was lost (token pulled and put back, login forgotten) the request is tried once more with a fresh login.
 ///
 /// Requests that may use a kept session are served one at a time, across tokens: the kept session holds its token,
 /// so the one lock is what lets a request for another key close it first.
@@ -84,7 +84,10 @@ final class KeptSession: Sendable {
                     kept.withLock { $0 = current }
                     return result
                 } catch {
-                    current.close()  // then one fresh login below
+                    current.close()
+                    // Only a lost session is tried again with a fresh login; any other failure would fail again
+                    // (and a second try could sign twice where the first one reached the token).
+                    guard Self.sessionLost(error) else { throw error }
                 }
             } else {
                 current.close()
@@ -106,6 +109,11 @@ final class KeptSession: Sendable {
             fresh.close()
             throw error
         }
+    }
+
+    /// The token went away or forgot the login (pulled and put back, another process logged out).
+    static func sessionLost(_ error: Error) -> Bool {
+        (error as? TokenError)?.sessionLost ?? false
     }
 
     /// Closes the kept session when it has been idle too long (called every second) or at once (`force`: a token

@@ -23,8 +23,13 @@ final class TokenMonitor: Service, Sendable {
     }
     private let state = Mutex(State())
     private let logger: Logger
+    /// Called (on the monitor's thread) when a card or reader leaves, before subscribers hear of it.
+    private let onRemoval: @Sendable () -> Void
 
-    init(logger: Logger) { self.logger = logger }
+    init(logger: Logger, onRemoval: @escaping @Sendable () -> Void = {}) {
+        self.logger = logger
+        self.onRemoval = onRemoval
+    }
 
     var readers: [CardReader] { state.withLock { $0.readers.values.sorted { $0.name < $1.name } } }
 
@@ -63,6 +68,7 @@ final class TokenMonitor: Service, Sendable {
             state.readers = Dictionary(uniqueKeysWithValues: readers.map { ($0.name, $0) })
             return Array(state.subscribers.values)
         }
+        if events.contains(where: { $0.type == "card-removed" || $0.type == "reader-removed" }) { onRemoval() }
         for event in events {
             logger.info("token event", metadata: ["event": "\(event.type)", "reader": "\(event.reader ?? "-")"])
             subscribers.forEach { $0.yield(event) }

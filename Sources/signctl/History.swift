@@ -205,7 +205,7 @@ struct HistoryCreate: ParsableCommand {
     var department: String
 
     func validate() throws {
-        if file.isEmpty || subject.isEmpty || department.isEmpty { throw ValidationError("the file number, --subject and --department must not be empty") }
+        if let problem = FileRecord(number: file, subject: subject, department: department).problem { throw ValidationError(problem) }
     }
 
     func run() throws {
@@ -295,13 +295,8 @@ struct HistoryExport: ParsableCommand {
 
     func run() throws {
         if let client = try storeOptions.daemon.client() {
-            let bundle = try client.send("GET", "/v1/files/\(DaemonClient.segment(file))/bundle", maximumSize: 8 << 30)
-            do {
-                try AtomicFile.write(bundle, to: output)
-            } catch {
-                throw CommandFailure(status: .usage, message: "cannot write \(output): \(error)")
-            }
-            FileHandle.standardError.write(Data("exported \(file) from the daemon at \(client.base) to \(output) (\(bundle.count) bytes)\n".utf8))
+            let size = try client.download("/v1/files/\(DaemonClient.segment(file))/bundle", to: output)
+            FileHandle.standardError.write(Data("exported \(file) from the daemon at \(client.base) to \(output) (\(size) bytes)\n".utf8))
             return
         }
         let store = try storeOptions.open()

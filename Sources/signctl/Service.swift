@@ -26,12 +26,23 @@ struct DaemonClient {
         guard let url = URL(string: service), let scheme = url.scheme, ["http", "https"].contains(scheme), url.host != nil else {
             throw CommandFailure(status: .usage, message: "--service \(service) is not a URL like http://127.0.0.1:8787")
         }
+        // The admin token (and a PIN, when one is sent) must not cross a network in clear.
+        guard scheme == "https" || Self.isLoopback(url.host!) else {
+            throw CommandFailure(status: .usage, message: "--service \(service): plain http is only for the daemon on this machine (127.0.0.1, ::1, localhost); use https for another host")
+        }
         base = service.hasSuffix("/") ? String(service.dropLast()) : service
         let path = ServicePaths.adminToken(in: state.folder)
         guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
             throw CommandFailure(status: .environment, message: "cannot read \(path): is the daemon running as this user (or give --state-dir)?")
         }
         token = text.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    static func isLoopback(_ host: String) -> Bool {
+        let name = host.lowercased().trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
+        if name == "localhost" || name == "::1" { return true }
+        let parts = name.split(separator: ".", omittingEmptySubsequences: false)
+        return parts.count == 4 && parts[0] == "127" && parts.allSatisfy { UInt8($0) != nil }
     }
 
     /// The body of a 2xx answer. `refusal` maps the status of any other answer to signctl's exit status.
@@ -47,11 +58,50 @@ struct DaemonClient {
         } catch {
             throw CommandFailure(status: .environment, message: error.description)
         }
+        try Self.check(answer, refusal: refusal)
+        return answer.body
+    }
+
+    /// A GET whose answer streams to `output` (replaced whole, never half-written); returns its size.
+    func download(_ path: String, to output: String) throws -> Int {
+        guard let url = URL(string: base + path) else { throw CommandFailure(status: .usage, message: "\(base + path) is not a URL") }
+        let answer: (status: Int, body: [UInt8])
+        do {
+            answer = try HTTPExchange(service: "the daemon", url: url, timeout: timeout)
+                .download(headers: ["Authorization": "Bearer \(token)"], total: 6 * 3600) { temporary in
+                    try AtomicFile.replace(output) { target in
+                        try FileManager.default.copyItem(atPath: temporary, toPath: target)
+                    }
+                }
+        } catch {
+            throw CommandFailure(status: .environment, message: error.description)
+        }
+        try Self.check(answer)
+        return (try? FileManager.default.attributesOfItem(atPath: output)[.size] as? Int) ?? 0
+    }
+
+    /// A request whose body streams from the file at `file`; the JSON answer of a 2xx.
+    func upload(_ method: String, _ path: String, file: String, headers extra: [String: String]) throws -> [String: Any] {
+        guard let url = URL(string: base + path) else { throw CommandFailure(status: .usage, message: "\(base + path) is not a URL") }
+        let answer: (status: Int, body: [UInt8])
+        do {
+            answer = try HTTPExchange(service: "the daemon", url: url, timeout: timeout)
+                .send(method: method, headers: extra.merging(["Authorization": "Bearer \(token)"]) { $1 }, bodyFile: file, total: 6 * 3600)
+        } catch {
+            throw CommandFailure(status: .environment, message: error.description)
+        }
+        try Self.check(answer)
+        guard let parsed = (try? JSONSerialization.jsonObject(with: Data(answer.body))) as? [String: Any] else {
+            throw CommandFailure(status: .environment, message: "the daemon's answer to \(method) \(path) is not a JSON object")
+        }
+        return parsed
+    }
+
+    static func check(_ answer: (status: Int, body: [UInt8]), refusal: (Int) -> ExitStatus = DaemonClient.defaultRefusal) throws {
         guard (200..<300).contains(answer.status) else {
             let object = (try? JSONSerialization.jsonObject(with: Data(answer.body))) as? [String: Any]
             throw CommandFailure(status: refusal(answer.status), message: "the daemon refused (HTTP \(answer.status)): \(object?["error"] as? String ?? "no reason given")")
         }
-        return answer.body
     }
 
     static func defaultRefusal(_ status: Int) -> ExitStatus { status >= 500 ? .environment : .usage }

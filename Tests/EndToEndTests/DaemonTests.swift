@@ -352,6 +352,9 @@ struct DaemonTests {
             // The page opens the file and signs its first note through the daemon, bound to the empty file's head.
             let created = try Self.request(daemon, "POST", "/v1/files", headers: auth, json: ["number": number, "subject": "Leave rules revision", "department": "GAD"])
             #expect(created.status == 201, "\(created.text)")
+            // "|" separates the fields of an approval request's QR form: refused in a file number.
+            let piped = try Self.request(daemon, "POST", "/v1/files", headers: auth, json: ["number": "GAD|1", "subject": "x", "department": "GAD"])
+            #expect(piped.status == 400 && piped.text.contains("control characters or"), "\(piped.text)")
             let opened = try Self.request(daemon, "GET", path, headers: auth)
             #expect(opened.json["size"] as? Int == 0 && opened.json["head"] as? String == String(repeating: "0", count: 64), "\(opened.text)")
             let note1 = Array("File \(number), note N-1: the draft rules are placed below for approval.\n".utf8)
@@ -416,6 +419,9 @@ struct DaemonTests {
             #expect(fromPage.status == 200 && fromPage.headers.lowercased().contains("content-type: application/zip"))
             let exported = try Self.signctl(daemon, ["history", "export", number, "-o", folder.path("bundle.zip")])
             #expect(exported.status == 0, "\(exported.stderr)")
+            // The admin token never goes over plain http to another machine.
+            let remote = try Command.run(Rig.signctl, ["history", "show", number, "--service", "http://192.0.2.7:8787", "--state-dir", daemon.state])
+            #expect(remote.status == 3 && remote.stderr.contains("plain http is only for the daemon on this machine"), "\(remote.stderr)")
             let checked = try Command.run(Rig.signctl, ["history", "verify", folder.path("bundle.zip"), "--trust", Rig.root.appendingPathComponent("TestCerts/trust").path])
             #expect(checked.status == 0 && checked.stdout.contains("Valid history: 3 entries"), "\(checked.stdout)\(checked.stderr)")
             #expect(checked.stdout.contains("Anita Sharma") && checked.stdout.contains("SignService Document Signer"), "\(checked.stdout)")

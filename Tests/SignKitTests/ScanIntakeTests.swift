@@ -41,6 +41,24 @@ enum ScanFixtures {
         return png
     }
 
+    /// A little-endian TIFF with one IFD per page (width, height, one 8-byte strip each): the pages' sizes as declared.
+    static func tiff(pages: [(UInt32, UInt32)]) -> [UInt8] {
+        func le32(_ value: UInt32) -> [UInt8] { withUnsafeBytes(of: value.littleEndian, Array.init) }
+        func le16(_ value: UInt16) -> [UInt8] { withUnsafeBytes(of: value.littleEndian, Array.init) }
+        var bytes: [UInt8] = [0x49, 0x49, 0x2A, 0x00] + le32(8)
+        let ifdSize = 2 + 4 * 12 + 4
+        for (index, (width, height)) in pages.enumerated() {
+            let strip = UInt32(8 + pages.count * ifdSize + index * 8)
+            let next = index + 1 < pages.count ? UInt32(8 + (index + 1) * ifdSize) : 0
+            bytes += le16(4)
+            for (tag, value) in [(256, width), (257, height), (273, strip), (279, UInt32(8))] {
+                bytes += le16(UInt16(tag)) + le16(4) + le32(1) + le32(value)
+            }
+            bytes += le32(next)
+        }
+        return bytes + [UInt8](repeating: 0, count: pages.count * 8)
+    }
+
     /// The first page of `pdf` rasterised at 50 dpi by pdftoppm as "jpeg", "png" or "tiff".
     static func image(_ format: String, from pdf: [UInt8], in folder: TemporaryFolder) throws -> [UInt8] {
         let source = try folder.file("source.pdf", pdf)
@@ -90,7 +108,8 @@ struct ScanIntakeTests {
         let pdf = ScanFixtures.pdf(pages: 1)
         func refusal(_ bytes: [UInt8]) -> IntakeError.Code? {
             do {
-                _ = try upload(bytes, to: intake)
+                let accepted = try upload(bytes, to: intake)
+                unlink(accepted.path)
                 return nil
             } catch let error as IntakeError {
                 return error.code
@@ -115,6 +134,9 @@ struct ScanIntakeTests {
         #expect(refusal(bomb) == .tooManyPixels)
         bomb.removeLast(12)
         #expect(refusal(bomb) == .truncated)
+        // A TIFF whose first page is small and whose second declares 60000 x 60000: every page is judged.
+        #expect(refusal(ScanFixtures.tiff(pages: [(10, 10), (10, 10)])) == nil, "the hand-made TIFF itself is accepted")
+        #expect(refusal(ScanFixtures.tiff(pages: [(10, 10), (60_000, 60_000)])) == .tooManyPixels)
 
         for name in ["../../etc/passwd", "/etc/shadow", "scans\\..\\x.pdf", "..", "a\u{0}b.pdf"] {
             #expect(throws: IntakeError.self) { try ScanIntake.checkName(name) }

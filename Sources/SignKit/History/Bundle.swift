@@ -215,8 +215,10 @@ public enum HistoryBundle {
     /// Exports `number` from `store` to a zip at `path` (written beside, then renamed: readers never see half a zip).
     /// `verifier` checks each signature once more and supplies the paths and revocation data the bundle carries;
     /// `sealer` signs the manifest.
+    /// Returns the number of entries written.
+    @discardableResult
     public static func export(file number: String, from store: any HistoryStore, verifier: Verifier, sealer: CheckpointSigner,
-                              to path: String, at time: Date = Date()) throws {
+                              to path: String, at time: Date = Date()) throws -> Int {
         guard let file = try store.file(number) else { throw HistoryError(.unknownFile, "there is no file \(number)") }
         let entries = try store.entries(of: number)
         let checkpoints = try store.checkpoints(of: number)
@@ -280,6 +282,7 @@ public enum HistoryBundle {
         files.insert(("manifest.json", manifestBytes), at: 0)
         files.append(("seal.p7s", seal))
         try write(files, to: path)
+        return entries.count
     }
 
     /// Writes the zip beside `path` and moves it into place (`AtomicFile.replace`): readers never see half a bundle.

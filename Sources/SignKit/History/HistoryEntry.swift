@@ -11,6 +11,18 @@ public struct FileRecord: Codable, Sendable, Hashable {
         self.subject = subject
         self.department = department
     }
+
+    /// Why this record cannot be a file, or nil. File numbers are at most 200 characters without control
+    /// characters or "|" (the separator of an approval request's QR form); subject and department are not empty.
+    public var problem: String? {
+        if number.isEmpty || number.count > 200 { return "the file number must have 1 to 200 characters" }
+        if number.unicodeScalars.contains(where: { $0.properties.generalCategory == .control || $0 == "|" }) {
+            return "the file number must not hold control characters or \"|\""
+        }
+        if subject.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty { return "the subject must not be empty" }
+        if department.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty { return "the department must not be empty" }
+        return nil
+    }
 }
 
 /// What an entry records. Open to more kinds: the raw value is stored, unknown values are kept as they are.

@@ -38,6 +38,8 @@ public struct HistoryError: Error, Sendable, CustomStringConvertible {
         case headMoved = "head-moved"
         case storage
         case bundle
+        /// The service's document signer could not sign (token absent, PIN file unreadable, login refused).
+        case signerUnavailable = "signer-unavailable"
     }
 
     public let code: Code

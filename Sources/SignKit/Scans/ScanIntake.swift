@@ -245,7 +245,8 @@ enum ScanInspection {
         return nil
     }
 
-    /// Pages from the IFD chain, the first page's size from its tags; every IFD and strip must lie inside the file.
+    /// Pages from the IFD chain and the largest page's size (every page is judged by the pixel limit, not only the
+    /// first); every IFD and strip must lie inside the file.
     static func tiff(handle: FileHandle, size: Int) throws -> Result {
         _ = try? handle.seek(toOffset: 0)
         // A scan is at most tens of MiB (the size limit applies first), so reading it whole here is bounded.
@@ -261,6 +262,7 @@ enum ScanInspection {
             let count = Int(readUInt16(bytes, offset, bigEndian: big))
             guard offset + 2 + count * 12 + 4 <= bytes.count else { throw IntakeError(.truncated, "the TIFF's page directory is cut off") }
             var stripOffsets = [Int](), stripCounts = [Int]()
+            var pageWidth = 0, pageHeight = 0
             for entry in 0..<count {
                 let at = offset + 2 + entry * 12
                 let tag = readUInt16(bytes, at, bigEndian: big), type = readUInt16(bytes, at + 2, bigEndian: big)
@@ -272,8 +274,8 @@ enum ScanInspection {
                     return short ? Int(readUInt16(bytes, base + index * 2, bigEndian: big)) : Int(readUInt32(bytes, base + index * 4, bigEndian: big))
                 }
                 switch tag {
-                case 256 where pages == 0: width = value(0)
-                case 257 where pages == 0: height = value(0)
+                case 256: pageWidth = value(0)
+                case 257: pageHeight = value(0)
                 case 273: stripOffsets = (0..<min(values, 100_000)).map(value)
                 case 279: stripCounts = (0..<min(values, 100_000)).map(value)
                 default: break
@@ -281,6 +283,12 @@ enum ScanInspection {
             }
             for (start, length) in zip(stripOffsets, stripCounts) where start + length > bytes.count {
                 throw IntakeError(.truncated, "the TIFF's image data runs past the end of the file: the upload was cut short")
+            }
+            guard pageWidth > 0, pageHeight > 0 else { throw IntakeError(.truncated, "TIFF page \(pages + 1) declares no pixels") }
+            if let width, let height, Double(width) * Double(height) >= Double(pageWidth) * Double(pageHeight) {
+                // the largest page so far stays
+            } else {
+                (width, height) = (pageWidth, pageHeight)
             }
             pages += 1
             offset = Int(readUInt32(bytes, offset + 2 + count * 12, bigEndian: big))
@@ -290,23 +298,15 @@ enum ScanInspection {
 
     /// Pages and page sizes from poppler's pdfinfo (Debian's poppler-utils), which also refuses a broken PDF.
     static func pdf(path: String, limits: ScanLimits) throws -> Result {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/pdfinfo")
-        process.arguments = ["-l", String(limits.maximumPages + 1), path]
-        let output = Pipe(), errors = Pipe()
-        process.standardOutput = output
-        process.standardError = errors
+        let outcome: Subprocess.Outcome
         do {
-            try process.run()
-        } catch {
-            throw IntakeError(.storage, "cannot run pdfinfo (apt-get install poppler-utils): \(error)")
+            outcome = try Subprocess(executable: "/usr/bin/pdfinfo", arguments: ["-l", String(limits.maximumPages + 1), path], timeout: 30).run()
+        } catch let failure as Subprocess.Failure {
+            if case .timedOut = failure { throw IntakeError(.notAllowedType, "the PDF could not be read in time (\(failure)); refused") }
+            throw IntakeError(.storage, "\(failure) (apt-get install poppler-utils)")
         }
-        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        let problem = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            throw IntakeError(.truncated, "the PDF does not read: \(problem.split(separator: "\n").first ?? "pdfinfo failed")")
-        }
+        guard outcome.status == 0 else { throw IntakeError(.truncated, "the PDF does not read: \(outcome.errorLine)") }
+        let text = String(decoding: outcome.output, as: UTF8.self)
         var pages = 0
         for line in text.split(separator: "\n") {
             if line.hasPrefix("Pages:"), let value = Int(line.dropFirst(6).trimmingCharacters(in: .whitespaces)) { pages = value }

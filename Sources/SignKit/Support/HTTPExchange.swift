@@ -37,24 +37,62 @@ public struct HTTPExchange {
     /// One request; the status and body of whatever HTTP answer comes back (failures are only for no answer, a
     /// non-HTTP answer or one larger than `maximumSize`).
     public func send(method: String, headers: [String: String] = [:], body: [UInt8]? = nil) throws(Failure) -> (status: Int, body: [UInt8]) {
+        try exchange(method: method, headers: headers, total: timeout) { session, request, finish in
+            var request = request
+            if let body { request.httpBody = Data(body) }
+            return session.dataTask(with: request) { finish($0, $1, $2) }
+        }
+    }
+
+    /// A request whose body is read from the file at `path` while it is sent (a scan of any size). `timeout` is how
+    /// long the peer may stay silent; `total` bounds the whole exchange.
+    public func send(method: String, headers: [String: String] = [:], bodyFile path: String, total: Double) throws(Failure) -> (status: Int, body: [UInt8]) {
+        try exchange(method: method, headers: headers, total: total) { session, request, finish in
+            session.uploadTask(with: request, fromFile: URL(fileURLWithPath: path)) { finish($0, $1, $2) }
+        }
+    }
+
+    /// A GET whose 200 answer is written to a temporary file, handed to `keep` (which moves or copies it) before
+    /// it is removed; other answers come back in memory as with `send`. Nothing of the body is held in memory.
+    public func download(headers: [String: String] = [:], total: Double, keep: @escaping @Sendable (String) throws -> Void) throws(Failure) -> (status: Int, body: [UInt8]) {
+        let limit = maximumSize
+        return try exchange(method: "GET", headers: headers, total: total) { session, request, finish in
+            session.downloadTask(with: request) { location, response, error in
+                guard let location, let http = response as? HTTPURLResponse else { return finish(nil, response, error) }
+                if http.statusCode == 200 {
+                    do {
+                        try keep(location.path)
+                        finish(Data(), response, nil)
+                    } catch {
+                        finish(nil, response, error)
+                    }
+                } else {
+                    finish(try? Data(contentsOf: location, options: .alwaysMapped).prefix(limit), response, error)
+                }
+            }
+        }
+    }
+
+    private func exchange(method: String, headers: [String: String], total: Double,
+                          task: (URLSession, URLRequest, @escaping @Sendable (Data?, URLResponse?, (any Error)?) -> Void) -> URLSessionTask)
+        throws(Failure) -> (status: Int, body: [UInt8]) {
         guard url.scheme == "http" || url.scheme == "https" else {
             throw Failure(description: "\(service) \(url.absoluteString): only http and https URLs are fetched")
         }
         var request = URLRequest(url: url, timeoutInterval: timeout)
         request.httpMethod = method
         for (name, value) in headers { request.setValue(value, forHTTPHeaderField: name) }
-        if let body { request.httpBody = Data(body) }
         let exchange = Exchange()
         let configuration = URLSessionConfiguration.ephemeral
         configuration.timeoutIntervalForRequest = timeout
-        configuration.timeoutIntervalForResource = timeout
+        configuration.timeoutIntervalForResource = total
         let session = URLSession(configuration: configuration)
         defer { session.finishTasksAndInvalidate() }
-        session.dataTask(with: request) { data, response, error in
+        task(session, request) { data, response, error in
             exchange.finish(data: data, response: response, error: error)
         }.resume()
-        guard exchange.wait(seconds: timeout + 1) else {
-            throw Failure(description: "\(service) \(url.absoluteString) did not answer within \(Self.seconds(timeout))")
+        guard exchange.wait(seconds: total + 1) else {
+            throw Failure(description: "\(service) \(url.absoluteString) did not answer within \(Self.seconds(total))")
         }
         let (data, response, error) = exchange.result
         if let error {

@@ -50,8 +50,21 @@ public final class TokenManager: Sendable {
     private let logger: Logger
     /// Where each key URI was last found (module and slot), so that signing again with it need not read every
     /// reader and module (~23 ms with a card in a reader; most of a signing request). Checked on use: the slot must
-    /// still hold the same token (label and serial) with the key, else the full inventory runs.
-    private let recent = Mutex<[String: (modulePath: String, slot: UInt, readerName: String?)]>([:])
+    /// still hold the same token (label, manufacturer and serial) with the key, else the full inventory runs. Only
+    /// URIs that name their token's serial are remembered: a URI without one could match a token inserted since
+    /// (two tokens may share a label), and must go through the full inventory to be refused as ambiguous.
+    private let recent = Mutex<[String: Place]>([:])
+
+    private struct Place: Sendable {
+        let modulePath: String
+        let slot: UInt
+        let readerName: String?
+        let token: TokenInfo
+
+        func holdsSameToken(_ info: TokenInfo) -> Bool {
+            info.serial == token.serial && info.label == token.label && info.manufacturer == token.manufacturer
+        }
+    }
 
     public init(configuration: TokenConfiguration, logger: Logger = Logger(label: "signkit.tokens")) {
         self.configuration = configuration
@@ -132,8 +145,9 @@ public final class TokenManager: Sendable {
         for handle in try session.findObjects([(CK_ATTRIBUTE_TYPE(CKA_CLASS), ulongBytes(CKO_PRIVATE_KEY))]) {
             // Private keys show only while this process is logged in, and another session's logout can take them
             // away mid-read (SoftHSM2 then answers CKR_GENERAL_ERROR): such a key counts as not visible now.
-            guard let id = (try? session.attribute(handle, CK_ATTRIBUTE_TYPE(CKA_ID))) ?? nil else { continue }
-            privateKeys[id] = (try? session.boolAttribute(handle, CK_ATTRIBUTE_TYPE(CKA_ALWAYS_AUTHENTICATE))) ?? nil
+            // Anything else (a pulled token above all) is an error.
+            guard let id = try Self.unlessLoggedOut({ try session.attribute(handle, CK_ATTRIBUTE_TYPE(CKA_ID)) }) else { continue }
+            privateKeys[id] = try Self.unlessLoggedOut { try session.boolAttribute(handle, CK_ATTRIBUTE_TYPE(CKA_ALWAYS_AUTHENTICATE)) }
         }
         var publicKeyIDs = Set<[UInt8]>()
         for handle in try session.findObjects([(CK_ATTRIBUTE_TYPE(CKA_CLASS), ulongBytes(CKO_PUBLIC_KEY))]) {
@@ -161,6 +175,16 @@ public final class TokenManager: Sendable {
         return found
     }
 
+    /// The value `read` gives, or nil when the read failed as a logout racing it fails (CKR_GENERAL_ERROR on
+    /// SoftHSM2; a vanished object reads as nil already).
+    private static func unlessLoggedOut<T>(_ read: () throws -> T?) throws -> T? {
+        do {
+            return try read()
+        } catch let error as TokenError where error.returnValue == UInt(CKR_GENERAL_ERROR) {
+            return nil
+        }
+    }
+
     // MARK: Choosing a key
 
     /// The key where it was found last time, re-read from that slot alone; nil (and forgotten) when the slot no
@@ -170,7 +194,8 @@ public final class TokenManager: Sendable {
         let found: (TokenEntry, TokenCertificate)? = try? {
             let module = try PKCS11Module.load(path: place.modulePath)
             let slot = try module.slotInfo(place.slot), info = try module.tokenInfo(place.slot)
-            guard slot.tokenPresent, info.initialized, uri.matches(token: info, slot: slot, module: module.info) else { return nil }
+            guard slot.tokenPresent, info.initialized, place.holdsSameToken(info),
+                  uri.matches(token: info, slot: slot, module: module.info) else { return nil }
             let certificates = try listCertificates(module: module, slot: slot, token: info, at: time)
             let entry = TokenEntry(modulePath: module.path, module: module.info, slot: slot, info: info, readerName: place.readerName,
                                    certificates: certificates, problem: nil)
@@ -222,7 +247,10 @@ public final class TokenManager: Sendable {
                                    at time: Date) throws -> TokenSigningSession {
         let (entry, chosen) = try recentlyResolved(uri, at: time) ?? { () throws -> (TokenEntry, TokenCertificate) in
             let found = try resolve(uri, in: inventory(at: time))
-            recent.withLock { $0[uri.description] = (found.0.modulePath, found.0.slot.id, found.0.readerName) }
+            if uri.serial != nil {
+                let place = Place(modulePath: found.0.modulePath, slot: found.0.slot.id, readerName: found.0.readerName, token: found.0.info)
+                recent.withLock { $0[uri.description] = place }
+            }
             return found
         }()
         if let reason = chosen.eligibility.reason {

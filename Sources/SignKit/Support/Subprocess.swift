@@ -1,0 +1,78 @@
+import Foundation
+
+/// Runs a helper program from Debian (pdfinfo, pdftoppm, zbarimg) on a file the service holds, with a time limit.
+/// Both output streams are read while it runs (a full stderr pipe cannot stall it), each kept up to
+/// `maximumOutput` bytes; past the time limit it is killed and the run fails.
+struct Subprocess {
+    struct Outcome {
+        let status: Int32
+        let output: [UInt8]
+        let errors: [UInt8]
+
+        var errorLine: String {
+            String(decoding: errors, as: UTF8.self).split(separator: "\n").first.map(String.init) ?? "exit status \(status)"
+        }
+    }
+
+    enum Failure: Error, CustomStringConvertible {
+        case cannotStart(String, String)
+        case timedOut(String, Double)
+
+        var description: String {
+            switch self {
+            case .cannotStart(let program, let reason): "cannot run \(program): \(reason)"
+            case .timedOut(let program, let seconds): "\(program) did not finish within \(Int(seconds)) s and was stopped"
+            }
+        }
+    }
+
+    let executable: String
+    var arguments: [String]
+    var timeout: Double = 60
+    var maximumOutput = 4 << 20
+
+    func run() throws -> Outcome {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        process.standardInput = FileHandle.nullDevice
+        let output = Pipe(), errors = Pipe()
+        process.standardOutput = output
+        process.standardError = errors
+        let finished = DispatchSemaphore(value: 0)
+        process.terminationHandler = { _ in finished.signal() }
+        do {
+            try process.run()
+        } catch {
+            throw Failure.cannotStart(executable, "\(error)")
+        }
+        let readers = DispatchGroup()
+        let limit = maximumOutput
+        let collected = Collected()
+        for (index, pipe) in [output, errors].enumerated() {
+            DispatchQueue.global().async(group: readers) {
+                var bytes = [UInt8]()
+                let handle = pipe.fileHandleForReading
+                while let chunk = try? handle.read(upToCount: 64 << 10), !chunk.isEmpty {
+                    if bytes.count < limit { bytes += chunk.prefix(limit - bytes.count) }
+                }
+                collected.set(index, bytes)
+            }
+        }
+        if finished.wait(timeout: .now() + timeout) == .timedOut {
+            kill(process.processIdentifier, SIGKILL)
+            finished.wait()
+            readers.wait()
+            throw Failure.timedOut(URL(fileURLWithPath: executable).lastPathComponent, timeout)
+        }
+        readers.wait()
+        return Outcome(status: process.terminationStatus, output: collected.get(0), errors: collected.get(1))
+    }
+
+    private final class Collected: @unchecked Sendable {  // each slot written once by its reader, read after both end
+        private let lock = NSLock()
+        private var slots: [[UInt8]] = [[], []]
+        func set(_ index: Int, _ bytes: [UInt8]) { lock.withLock { slots[index] = bytes } }
+        func get(_ index: Int) -> [UInt8] { lock.withLock { slots[index] } }
+    }
+}
