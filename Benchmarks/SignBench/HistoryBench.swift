@@ -137,6 +137,12 @@ final class MemoryHistoryStore: HistoryStore, @unchecked Sendable {
     func checkpoints(of number: String) throws -> [Checkpoint] { lock.withLock { checkpointLists[number] ?? [] } }
     func blob(_ hash: [UInt8]) throws -> [UInt8]? { lock.withLock { blobs[hash] } }
 
+    func append(_ entry: HistoryEntry, checkpoint: Checkpoint, blobs: [[UInt8]], scan: ScanAppendix) throws {
+        let bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: scan.path)))
+        try append(entry, checkpoint: checkpoint, blobs: blobs + [bytes])
+        lock.withLock { requests[scan.requestID]?.status = .closed }
+    }
+
     func append(_ entry: HistoryEntry, checkpoint: Checkpoint, blobs new: [[UInt8]]) throws {
         lock.withLock {
             for blob in new { blobs[SHA256Hasher.hash(blob)] = blob }

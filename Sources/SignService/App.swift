@@ -51,6 +51,9 @@ final class ServiceState: Sendable {
     let verifierProblem: String?
     let chain: [X509Certificate]
     let history: SQLiteHistoryStore
+    /// Uploads of scans stream here (beside the store, so an accepted scan moves into it without a copy).
+    let intake: ScanIntake
+    let roles: ApprovalRoles?
     let documentSigner: DocumentSigner?
     let keptSession: KeptSession
     init(configuration: ServiceConfiguration, logger: Logger) throws {
@@ -82,6 +85,12 @@ final class ServiceState: Sendable {
             history = try SQLiteHistoryStore(folder: configuration.historyFolder)
         } catch {
             throw ConfigurationError("cannot open the history store \(configuration.historyFolder): \(error)")
+        }
+        do {
+            intake = try ScanIntake(folder: configuration.historyFolder, limits: configuration.scans.limits)
+            roles = try configuration.scans.rolesFile.map { try ApprovalRoles.load($0) }
+        } catch {
+            throw ConfigurationError("scans: \(error)")
         }
         // Bundles are exported here and unlinked as soon as they are open for sending; a crash can leave one.
         try? FileManager.default.removeItem(atPath: state + "/exports")

@@ -51,6 +51,42 @@ public struct ServiceConfiguration: Codable, Sendable {
         public var chainFile: String?
     }
 
+    /// The scan-upload path (docs/scans.md): limits on uploads, the QR policy and who may upload for which Minister.
+    public var scans = ScanConfiguration()
+
+    public struct ScanConfiguration: Codable, Sendable {
+        /// Largest scan in bytes; an upload is stopped as soon as it passes this.
+        public var maximumBytes = 64 << 20
+        public var maximumPages = 20
+        /// Pixels of one image or TIFF page (width × height from its header).
+        public var maximumPixels = 100_000_000
+        /// Accept a scan on which no QR code of this service can be read; the entry then says so. Off by default.
+        public var acceptWithoutQR = false
+        /// JSON file naming each Minister's PPS/PS by certificate fingerprint (docs/scans.md "Roles"). Without it, a
+        /// request must name its PPS/PS itself and only those may upload.
+        public var rolesFile: String? = nil
+
+        public init() {}
+
+        public init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            let defaults = ScanConfiguration()
+            maximumBytes = try container.decodeIfPresent(Int.self, forKey: .maximumBytes) ?? defaults.maximumBytes
+            maximumPages = try container.decodeIfPresent(Int.self, forKey: .maximumPages) ?? defaults.maximumPages
+            maximumPixels = try container.decodeIfPresent(Int.self, forKey: .maximumPixels) ?? defaults.maximumPixels
+            acceptWithoutQR = try container.decodeIfPresent(Bool.self, forKey: .acceptWithoutQR) ?? false
+            rolesFile = try container.decodeIfPresent(String.self, forKey: .rolesFile)
+        }
+
+        public var limits: ScanLimits {
+            var limits = ScanLimits()
+            limits.maximumBytes = maximumBytes
+            limits.maximumPages = maximumPages
+            limits.maximumPixels = maximumPixels
+            return limits
+        }
+    }
+
     public var historyFolder: String { historyDirectory ?? stateDirectory + "/history" }
 
     public enum PINEntryMode: String, Codable, Sendable { case request, pinentry }
@@ -76,6 +112,7 @@ public struct ServiceConfiguration: Codable, Sendable {
         documentSigner = try container.decodeIfPresent(DocumentSignerConfiguration.self, forKey: .documentSigner)
         historyDirectory = try container.decodeIfPresent(String.self, forKey: .historyDirectory)
         keepTokenSessionSeconds = try container.decodeIfPresent(Double.self, forKey: .keepTokenSessionSeconds) ?? 0
+        scans = try container.decodeIfPresent(ScanConfiguration.self, forKey: .scans) ?? ScanConfiguration()
     }
 
     /// Reads a configuration file; unknown keys are refused (a misspelt key must not silently fall back to a default).
@@ -102,7 +139,7 @@ public struct ServiceConfiguration: Codable, Sendable {
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case host, port, stateDirectory, allowedOrigins, pinEntry, pinentryProgram, trustDirectory, chainFile, modules, timeStampAuthority
-        case maximumRequestBytes, pairingCodeLifetime, logLevel, documentSigner, historyDirectory, keepTokenSessionSeconds
+        case maximumRequestBytes, pairingCodeLifetime, logLevel, documentSigner, historyDirectory, keepTokenSessionSeconds, scans
     }
 
     /// Problems that must stop the daemon from starting.
@@ -125,6 +162,9 @@ public struct ServiceConfiguration: Codable, Sendable {
         guard (1...65535).contains(port) || port == 0 else { throw ConfigurationError("port must be between 1 and 65535") }
         guard maximumRequestBytes > 0 else { throw ConfigurationError("maximumRequestBytes must be positive") }
         guard (0...3600).contains(keepTokenSessionSeconds) else { throw ConfigurationError("keepTokenSessionSeconds must be between 0 and 3600") }
+        guard scans.maximumBytes > 0, scans.maximumPages > 0, scans.maximumPixels > 0 else {
+            throw ConfigurationError("scans.maximumBytes, maximumPages and maximumPixels must be positive")
+        }
         if let signer = documentSigner {
             guard (try? PKCS11URI(signer.key)) != nil else {
                 throw ConfigurationError("documentSigner.key \"\(signer.key)\" is not a PKCS#11 URI (signctl tokens prints them)")

@@ -72,8 +72,9 @@ struct ApprovalRequestBody: Decodable {
     /// SHA-256 of the extract that goes to the Minister, hex.
     let extractSHA256: String
     let minister: String
-    /// SHA-256 fingerprints (hex) of the certificates of the PPS/PS who may upload the signed scan.
-    let pps: [String]
+    /// SHA-256 fingerprints (hex) of the certificates of the PPS/PS who may upload the signed scan; when absent,
+    /// the Minister's PPS/PS in the roles file.
+    let pps: [String]?
 }
 
 struct ApprovalRequestView: ResponseEncodable {
@@ -105,7 +106,7 @@ extension HistoryError {
     var status: HTTPResponse.Status {
         switch code {
         case .unknownFile: .notFound
-        case .fileExists, .headMoved, .contextMismatch: .conflict
+        case .fileExists, .headMoved, .contextMismatch, .requestClosed: .conflict
         case .signatureNotValid: .unprocessableContent
         case .storage, .bundle: .internalServerError
         case .signerUnavailable: .serviceUnavailable
@@ -220,8 +221,19 @@ func addHistoryRoutes(to router: Router<ServiceRequestContext>, state: ServiceSt
         guard let extractHash = Hex.decode(body.extractSHA256), extractHash.count == 32 else {
             throw HTTPError(.badRequest, message: "extractSHA256 must be 64 hex digits")
         }
-        let pps = body.pps.compactMap { Hex.decode($0) }
-        guard pps.count == body.pps.count else { throw HTTPError(.badRequest, message: "pps must list certificate SHA-256 fingerprints in hex") }
+        let named = body.pps ?? []
+        var chosen = named.compactMap { Hex.decode($0) }
+        guard chosen.count == named.count else { throw HTTPError(.badRequest, message: "pps must list certificate SHA-256 fingerprints in hex") }
+        if let roles = state.roles {
+            guard let allowed = roles.pps(of: body.minister) else {
+                throw HTTPError(.badRequest, message: "\(body.minister) is not a Minister in the roles file (\(state.configuration.scans.rolesFile ?? ""))")
+            }
+            if chosen.isEmpty { chosen = allowed }
+            if let stranger = chosen.first(where: { !allowed.contains($0) }) {
+                throw HTTPError(.badRequest, message: "certificate \(Hex.encode(stranger)) is not a PPS/PS of \(body.minister) in the roles file")
+            }
+        }
+        let pps = chosen
         let signer = try documentSigner()
         let issued = try await historyCall("approval-requested", origin: origin, file: number) { () throws -> ApprovalRequest in
             let qrSigner: CheckpointSigner

@@ -47,7 +47,7 @@ struct BrowserGuard: RouterMiddleware {
         if request.method == .options {
             var headers = cors
             headers[Self.allowMethods] = "GET, POST, DELETE"
-            headers[Self.allowHeaders] = "Authorization, Content-Type"
+            headers[Self.allowHeaders] = "Authorization, Content-Type, SignService-Attestation, SignService-Attestation-Signature"
             headers[Self.maxAge] = "600"
             if request.headers[Self.requestPrivateNetwork] == "true" { headers[Self.allowPrivateNetwork] = "true" }
             return Response(status: .noContent, headers: headers)
@@ -297,6 +297,7 @@ func buildRouter(_ state: ServiceState) -> Router<ServiceRequestContext> {
         return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: report.compactJSON)))
     }
     addHistoryRoutes(to: router, state: state)
+    addScanRoutes(to: router, state: state)
     return router
 }
 

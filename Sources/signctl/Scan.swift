@@ -5,7 +5,7 @@ import SignKit
 struct Scan: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "The scan-upload path for Ministers' hand-signed extracts: approval requests and their QR codes.",
-        subcommands: [ScanRequest.self])
+        subcommands: [ScanRequest.self, ScanUploadCommand.self])
 }
 
 struct ScanRequest: ParsableCommand {
@@ -33,7 +33,7 @@ struct ScanRequest: ParsableCommand {
     @Option(help: "The Minister's name, as printed.")
     var minister: String
 
-    @Option(help: ArgumentHelp("SHA-256 fingerprint (hex) of a PPS/PS certificate allowed to upload the scan (repeatable).", valueName: "hex"))
+    @Option(help: ArgumentHelp("SHA-256 fingerprint (hex) of a PPS/PS certificate allowed to upload the scan (repeatable; default: the Minister's PPS/PS in the daemon's roles file).", valueName: "hex"))
     var pps: [String] = []
 
     @Option(help: ArgumentHelp("Write the QR code here (.png or .svg; repeatable).", valueName: "file"))
@@ -44,7 +44,6 @@ struct ScanRequest: ParsableCommand {
 
     func validate() throws {
         if daemon.service == nil { throw ValidationError("approval requests are issued by the daemon: give --service URL") }
-        if pps.isEmpty { throw ValidationError("name at least one PPS/PS with --pps (their certificate's SHA-256 fingerprint)") }
         for path in qr where !(path.hasSuffix(".png") || path.hasSuffix(".svg")) {
             throw ValidationError("--qr \(path): the name must end in .png or .svg")
         }
@@ -58,9 +57,9 @@ struct ScanRequest: ParsableCommand {
         } catch {
             throw CommandFailure(status: .usage, message: "\(error)")
         }
-        let answer = try client.json("POST", "/v1/files/\(DaemonClient.segment(file))/approvals", [
-            "noteID": noteID, "extractSHA256": Hex.encode(digest), "minister": minister, "pps": pps.map { $0.lowercased() },
-        ])
+        var body: [String: Any] = ["noteID": noteID, "extractSHA256": Hex.encode(digest), "minister": minister]
+        if !pps.isEmpty { body["pps"] = pps.map { $0.lowercased() } }
+        let answer = try client.json("POST", "/v1/files/\(DaemonClient.segment(file))/approvals", body)
         guard let text = answer["qr"] as? String, let id = answer["id"] as? String else {
             throw CommandFailure(status: .environment, message: "the daemon's answer has no request id or QR text")
         }
@@ -83,6 +82,114 @@ struct ScanRequest: ParsableCommand {
         } else {
             print("approval request \(id): file \(file), note \(noteID), for \(minister); QR \(code.size)x\(code.size) modules"
                   + (qr.isEmpty ? "" : " written to \(qr.joined(separator: ", "))"))
+        }
+    }
+}
+
+struct ScanUploadCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "upload",
+        abstract: "As the PPS/PS: attest the scan of a hand-signed extract with your DSC and upload it to the daemon.",
+        discussion: """
+            signctl fetches the approval request, checks the scan locally (type by content, SHA-256) and reads its QR \
+            code (zbar; PDF pages through poppler), then asks for your token's PIN and signs the attestation \
+            (docs/scans.md) naming the request, the extract, the scan and what the QR code said, bound to the file's \
+            current head. The daemon checks all of it again, with your certificate against the request's PPS/PS, \
+            and appends a scan-approval entry. A scan whose QR code is another request's is refused here already.
+            Exit codes: 0 appended, 1 refused by the daemon or the scan's QR code is another request's, 3 usage.
+            """)
+
+    @OptionGroup var daemon: DaemonOptions
+    @OptionGroup var tokenOptions: TokenOptions
+    @OptionGroup var keyOptions: KeyOptions
+
+    @Argument(help: ArgumentHelp("The file number.", valueName: "file"))
+    var file: String
+
+    @Option(help: ArgumentHelp("The approval request id (AR-...), as printed beside the QR code.", valueName: "id"))
+    var request: String
+
+    @Option(help: ArgumentHelp("The scan of the hand-signed extract (PDF, JPEG, PNG or TIFF).", valueName: "file"))
+    var scan: String
+
+    @Option(name: .customLong("chain"), help: ArgumentHelp("PEM file of intermediate CA certificates to embed in the attestation's signature.", valueName: "file"))
+    var chainFile: String?
+
+    @Flag(help: "Print the daemon's answer as JSON.")
+    var json = false
+
+    func validate() throws {
+        if daemon.service == nil { throw ValidationError("scans are uploaded to the daemon: give --service URL") }
+        if request.isEmpty || file.isEmpty { throw ValidationError("the file number and --request must not be empty") }
+    }
+
+    func run() throws {
+        let client = try daemon.client()!
+        let base = "/v1/files/\(DaemonClient.segment(file))"
+        let view = try client.json("GET", base + "/approvals/\(DaemonClient.segment(request))")
+        guard let noteID = view["noteID"] as? String, let minister = view["minister"] as? String, let qrText = view["qr"] as? String,
+              let extract = (view["extractSHA256"] as? String).flatMap(Hex.decode), view["status"] as? String != nil else {
+            throw CommandFailure(status: .environment, message: "the daemon's approval request \(request) does not read")
+        }
+        guard view["status"] as? String == "open" else {
+            throw CommandFailure(status: .failure, message: "approval request \(request) is closed: its scan is already in the history")
+        }
+        let approval = ApprovalRequest(id: request, fileNumber: file, noteID: noteID, extractHash: extract, minister: minister,
+                                       authorisedPPS: [], issuedAt: Date(), status: .open, qrText: qrText)
+        // The scan as the daemon will judge it, without its size limit (the daemon applies its own).
+        let checked: ScanFile
+        let texts: [String]
+        do {
+            var limits = ScanLimits()
+            limits.maximumBytes = Int.max
+            checked = try ScanIntake.examine(path: scan, limits: limits)
+            texts = try ScanQR.texts(in: scan, type: checked.type, pages: checked.pages)
+        } catch let error as IntakeError {
+            throw CommandFailure(status: .usage, message: "\(scan): \(error.description)")
+        }
+        let finding: QRFinding
+        if texts.contains(qrText) {
+            finding = .matched
+        } else if let other = texts.first(where: { $0.hasPrefix("SSAR1|") }) {
+            let id = other.split(separator: "|").dropFirst().first.map(String.init) ?? "?"
+            throw CommandFailure(status: .failure, message: "the QR code on \(scan) is for approval request \(id), not \(request): is this the scan of another extract?")
+        } else {
+            finding = .notRead
+            FileHandle.standardError.write(Data("note: no QR code of request \(request) could be read on \(scan); the attestation says so, and the daemon accepts it only if its policy allows\n".utf8))
+        }
+        let head = try client.json("GET", base)
+        guard let headHash = (head["head"] as? String).flatMap(Hex.decode) else {
+            throw CommandFailure(status: .environment, message: "the daemon's answer for file \(file) has no head hash")
+        }
+        let now = Date()
+        let attestation = ScanAttestation(request: approval, scanHash: checked.sha256, scanType: checked.type, scanBytes: checked.size, qr: finding, at: now)
+        let document = attestation.bytes
+
+        let chain = try readChain(chainFile)
+        let manager = try tokenOptions.manager()
+        let choice = try KeyChoice(keyOptions, manager: manager, at: now)
+        let pin = try choice.readPIN(keyOptions)
+        defer { pin.wipe() }
+        let session = try manager.openSigningSession(choice.certificate.keyURI, pin: pin, options: keyOptions.loginOptions, at: now)
+        defer { session.close() }
+        let parameters = SignatureParameters(context: EOfficeContext(fileNumber: file, noteID: noteID, previousEntryHash: headHash),
+                                             commitment: .proofOfOrigin, signingTime: now, chain: chain)
+        let signature = try CAdES.signDetached(contentDigest: SHA256Hasher.hash(document), certificate: session.certificate,
+                                               parameters: parameters) { try session.sign($0, pin: pin) }
+        session.close()
+        pin.wipe()
+
+        let answer = try client.upload("POST", base + "/approvals/\(DaemonClient.segment(request))/scan", file: scan, headers: [
+            "Content-Type": checked.type.mediaType,
+            "SignService-Attestation": Data(document).base64EncodedString(),
+            "SignService-Attestation-Signature": Data(signature).base64EncodedString(),
+        ], refusal: { $0 >= 500 ? .environment : .failure })
+        if json {
+            print(String(decoding: try JSONSerialization.data(withJSONObject: answer, options: [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]), as: UTF8.self))
+        } else {
+            let entry = answer["entry"] as? [String: Any]
+            print("appended entry \(entry?["sequence"] as? Int ?? 0) (scan-approval) to \(file): \(checked.type.mediaType) scan, \(checked.size) bytes, "
+                  + "\(checked.pages) page(s), QR \(answer["qr"] as? String ?? "?"), attested by \(answer["uploadedBy"] as? String ?? "?")")
         }
     }
 }

@@ -81,7 +81,8 @@ struct DaemonClient {
     }
 
     /// A request whose body streams from the file at `file`; the JSON answer of a 2xx.
-    func upload(_ method: String, _ path: String, file: String, headers extra: [String: String]) throws -> [String: Any] {
+    func upload(_ method: String, _ path: String, file: String, headers extra: [String: String],
+                refusal: (Int) -> ExitStatus = DaemonClient.defaultRefusal) throws -> [String: Any] {
         guard let url = URL(string: base + path) else { throw CommandFailure(status: .usage, message: "\(base + path) is not a URL") }
         let answer: (status: Int, body: [UInt8])
         do {
@@ -90,7 +91,7 @@ struct DaemonClient {
         } catch {
             throw CommandFailure(status: .environment, message: error.description)
         }
-        try Self.check(answer)
+        try Self.check(answer, refusal: refusal)
         guard let parsed = (try? JSONSerialization.jsonObject(with: Data(answer.body))) as? [String: Any] else {
             throw CommandFailure(status: .environment, message: "the daemon's answer to \(method) \(path) is not a JSON object")
         }

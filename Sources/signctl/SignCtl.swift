@@ -27,6 +27,8 @@ struct SignCtl: ParsableCommand {
 /// The exit codes of signctl (documented in `SignCtl.configuration`).
 enum ExitStatus: Int32 {
     case success = 0
+    /// The thing asked about does not hold or was refused (a scan for another request, a daemon's 4xx to an upload).
+    case failure = 1
     case usage = 3
     case token = 4
     case environment = 5

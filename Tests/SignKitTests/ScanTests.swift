@@ -66,4 +66,49 @@ struct ScanTests {
         let parsed = try Command.run("/usr/bin/python3", ["-c", "import sys, xml.dom.minidom; xml.dom.minidom.parseString(sys.stdin.read())"], stdin: Data(svg.utf8))
         #expect(parsed.status == 0, "the SVG is well-formed XML: \(parsed.stderr)")
     }
+
+    @Test("the QR code is read back from a scanned JPEG and a scanned PDF of the printed extract; another request's code is refused, none is not-read")
+    func readFromScans() throws {
+        let (signer, certificate) = try Self.documentSigner()
+        let folder = try TemporaryFolder("signservice-qr-scan")
+        func issue(_ note: String) throws -> ApprovalRequest {
+            try ApprovalRequest.issue(fileNumber: "GAD-11011/3/2026-ADMIN", noteID: note, extractHash: SHA256Hasher.hash(Array(note.utf8)),
+                                      minister: "Shri R. K. Singh", authorisedPPS: [Self.pps], signer: signer)
+        }
+        let request = try issue("N-4"), other = try issue("N-5")
+        let printed = ScanFixtures.printedExtract(lines: ["File GAD-11011/3/2026-ADMIN, note N-4", "Approved as proposed."], qr: try QRCode(text: request.qrText))
+        let scanned = try ScanFixtures.scan(printed, in: folder)
+        for (name, bytes) in [("scan.jpg", scanned.jpeg), ("scan.pdf", scanned.pdf)] {
+            let file = try ScanIntake.examine(path: try folder.file(name, bytes).path)
+            let texts = try ScanQR.texts(in: file.path, type: file.type, pages: file.pages)
+            #expect(texts == [request.qrText], "\(name): \(texts)")
+            #expect(try QRFinding.judge(texts, request: request, signer: certificate) == .matched)
+            #expect { try QRFinding.judge(texts, request: other, signer: certificate) } throws: { ($0 as? ScanError)?.code == .qrOtherRequest }
+            // Checked against another certificate the code proves nothing: not read.
+            #expect(try QRFinding.judge(texts, request: request, signer: try Fixture.certificate("officer-rsa")) == .notRead)
+        }
+        let blank = try ScanFixtures.scan(ScanFixtures.pdf(pages: 1), in: folder)
+        let file = try ScanIntake.examine(path: try folder.file("blank.jpg", blank.jpeg).path)
+        #expect(try ScanQR.texts(in: file.path, type: .jpeg, pages: 1).isEmpty)
+    }
+
+    @Test("the attestation reads back only in its exact form and must name the request it answers")
+    func attestation() throws {
+        let (signer, _) = try Self.documentSigner()
+        let request = try ApprovalRequest.issue(fileNumber: "GAD-11011/3/2026-ADMIN", noteID: "N-4", extractHash: Self.pps,
+                                                minister: "Shri R. K. Singh", authorisedPPS: [Self.pps], signer: signer)
+        let attestation = ScanAttestation(request: request, scanHash: SHA256Hasher.hash([1, 2, 3]), scanType: .pdf, scanBytes: 3, qr: .matched)
+        let read = try ScanAttestation(bytes: attestation.bytes)
+        #expect(read == attestation)
+        try read.check(against: request)
+        let text = String(decoding: attestation.bytes, as: UTF8.self)
+        #expect(text.contains("approved by Shri R. K. Singh by hand signature on the paper"))
+        for (from, to) in [("qr: matched", "qr: maybe"), ("scan-bytes: 3", "scan-bytes: -3"), ("note: N-4\n", ""),
+                           ("on the paper", "digitally"), ("scan-type: application/pdf", "scan-type: text/html")] {
+            #expect(throws: ScanError.self, "\(from) -> \(to)") { try ScanAttestation(bytes: Array(text.replacingOccurrences(of: from, with: to).utf8)) }
+        }
+        var other = request
+        other.id = "AR-OTHER"
+        #expect { try read.check(against: other) } throws: { ($0 as? ScanError)?.code == .attestationMismatch }
+    }
 }

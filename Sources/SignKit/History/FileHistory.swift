@@ -39,10 +39,10 @@ public final class FileHistory: Sendable {
     }
 
     /// Appends a signed extract (note or approval) or an attested scan (scan-approval: `content` is the attestation
-    /// document, `attachment` the scan). Returns the entry and the signature's verdict.
+    /// document, `scan` the checked upload and the request it closes). Returns the entry and the signature's verdict.
     @discardableResult
     public func append(file number: String, kind: EntryKind, noteID: String, content: [UInt8], signature: [UInt8],
-                       attachment: [UInt8]? = nil, at time: Date = Date()) throws -> (entry: HistoryEntry, verdict: Verdict) {
+                       scan: ScanAppendix? = nil, at time: Date = Date()) throws -> (entry: HistoryEntry, verdict: Verdict) {
         guard try store.file(number) != nil else { throw HistoryError(.unknownFile, "there is no file \(number)") }
         let verdict: Verdict
         do {
@@ -83,15 +83,19 @@ public final class FileHistory: Sendable {
         }
         let entry = HistoryEntry(fileNumber: number, sequence: head.size + 1, kind: kind, noteID: noteID, time: time,
                                  contentHash: SHA256Hasher.hash(content), signatureHash: SHA256Hasher.hash(signature),
-                                 signerFingerprint: fingerprint, attachmentHash: attachment.map { SHA256Hasher.hash($0) },
+                                 signerFingerprint: fingerprint, attachmentHash: scan?.sha256,
                                  previousHash: head.hash)
         var checkpoint = Checkpoint(fileNumber: number, size: entry.sequence, headHash: entry.hash, time: time)
         do {
             checkpoint.signature = try checkpointSigner.signature(for: checkpoint)
         } catch {
-            throw HistoryError(.storage, "the service could not sign the checkpoint: \(error)")
+            throw HistoryError(.signerUnavailable, "the service could not sign the checkpoint: \(error)")
         }
-        try store.append(entry, checkpoint: checkpoint, blobs: [content, signature] + (attachment.map { [$0] } ?? []))
+        if let scan {
+            try store.append(entry, checkpoint: checkpoint, blobs: [content, signature], scan: scan)
+        } else {
+            try store.append(entry, checkpoint: checkpoint, blobs: [content, signature])
+        }
         return (entry, verdict)
     }
 }

@@ -18,6 +18,8 @@ extension HistoryReport {
             lines.append(String(repeating: " ", count: max(0, 3 - number.count)) + number + "  " + padded(entry.kind, 14) + "  "
                          + padded(entry.noteID, 7) + "  " + padded(time, 21) + "  " + padded(who, 43) + "  "
                          + entry.indication + (entry.subIndication.map { " " + $0 } ?? ""))
+            if let approval = entry.approval { lines.append("     " + approval) }
+            if let qr = entry.qr { lines.append("     " + qr) }
         }
         lines.append("")
         let validCheckpoints = checkpoints.filter(\.valid).count
@@ -53,7 +55,7 @@ extension HistoryReport {
             rows += """
                 <tr class="\(ok ? "ok" : "bad")"><td>\(entry.sequence)</td><td>\(e(entry.kind))</td><td>\(e(entry.noteID))</td>
                 <td>\(e(entry.signingTime.map { UTCTimeText.format($0) }))<br><small>\(e(entry.signingTimeSource))</small></td>
-                <td>\(e(entry.signer))<br><small>\(e(entry.signerKind))</small><br><small>issued by \(e(entry.issuer))</small></td>
+                <td>\(entry.approval.map { "<b class=\"scan\">\(e($0))</b><br><small>\(e(entry.qr))</small><br>" } ?? "")\(e(entry.signer))<br><small>\(e(entry.signerKind))</small><br><small>issued by \(e(entry.issuer))</small></td>
                 <td><b>\(e(entry.indication))</b> \(e(entry.subIndication))<br><small>\(e(entry.verdict))</small></td>
                 <td><small>\(e(entry.contentHash))<br>certificate SHA-256 \(e(entry.signerFingerprint))<br>revocation: \(e(entry.revocation))</small></td></tr>
 

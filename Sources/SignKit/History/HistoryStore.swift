@@ -12,12 +12,29 @@ public protocol HistoryStore: Sendable {
     /// Appends one entry with its checkpoint in one transaction, after the blobs (content, signature, attachment)
     /// are on disk. Refused when the file's head is no longer `entry.previousHash` (a concurrent append won).
     func append(_ entry: HistoryEntry, checkpoint: Checkpoint, blobs: [[UInt8]]) throws
+    /// Appends a scan approval: as `append`, with the scan file moved into the blob store first and the approval
+    /// request closed in the same transaction. Refused when the request is not open or not this file's.
+    func append(_ entry: HistoryEntry, checkpoint: Checkpoint, blobs: [[UInt8]], scan: ScanAppendix) throws
     /// A stored blob by its SHA-256.
     func blob(_ hash: [UInt8]) throws -> [UInt8]?
     /// Stores a new approval request for an existing file (the scan-upload path, Scans/).
     func createApprovalRequest(_ request: ApprovalRequest) throws
     func approvalRequest(_ id: String) throws -> ApprovalRequest?
     func approvalRequests(of number: String) throws -> [ApprovalRequest]
+}
+
+/// The parts of a scan approval that are not small blobs: the accepted scan on disk and the request it answers.
+public struct ScanAppendix: Sendable {
+    /// The checked upload (ScanIntake), moved into the store; it must be on the same file system as the store.
+    public let path: String
+    public let sha256: [UInt8]
+    public let requestID: String
+
+    public init(path: String, sha256: [UInt8], requestID: String) {
+        self.path = path
+        self.sha256 = sha256
+        self.requestID = requestID
+    }
 }
 
 extension HistoryStore {
@@ -36,6 +53,8 @@ public struct HistoryError: Error, Sendable, CustomStringConvertible {
         case signatureNotValid = "signature-not-valid"
         case contextMismatch = "context-mismatch"
         case headMoved = "head-moved"
+        /// The approval request is closed (its scan is in) or belongs to another file.
+        case requestClosed = "request-closed"
         case storage
         case bundle
         /// The service's document signer could not sign (token absent, PIN file unreadable, login refused).

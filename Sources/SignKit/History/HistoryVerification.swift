@@ -30,6 +30,11 @@ public struct HistoryReport: Codable, Sendable {
         public var signerFingerprint: String? = nil
         public var issuer: String? = nil
         public var revocation: String? = nil
+        /// For a scan approval, what it is in words: approved by hand on paper, uploaded and attested by the PPS/PS
+        /// (never the Minister's digital signature).
+        public var approval: String? = nil
+        /// For a scan approval, what the QR code on the scan said.
+        public var qr: String? = nil
     }
 
     public struct CheckpointResult: Codable, Sendable {
@@ -293,8 +298,29 @@ extension HistoryBundle {
         if SHA256Hasher.hash(signature) != rebuilt.signatureHash {
             find(.signatureReplaced, "the signature of entry \(item.sequence) is not the one recorded: it was replaced")
         }
-        if let attachment = item.attachment, let scan = bundle.member(attachment), SHA256Hasher.hash(scan) != rebuilt.attachmentHash {
-            find(.contentChanged, "the scan of entry \(item.sequence) is not the one recorded: it was changed")
+        if rebuilt.attachmentHash != nil {
+            if let attachment = item.attachment, let scan = bundle.member(attachment) {
+                if SHA256Hasher.hash(scan) != rebuilt.attachmentHash {
+                    find(.contentChanged, "the scan of entry \(item.sequence) is not the one recorded: it was changed")
+                }
+            } else {
+                find(.missingMember, "the scan of entry \(item.sequence) is not in the bundle")
+            }
+        }
+        var scanAttestation: ScanAttestation? = nil
+        if rebuilt.kind == .scanApproval {
+            do {
+                let read = try ScanAttestation(bytes: content)
+                scanAttestation = read
+                if read.scanHash != rebuilt.attachmentHash {
+                    find(.contentChanged, "entry \(item.sequence)'s attestation is over another scan than the one recorded")
+                }
+                if read.fileNumber != number || read.noteID != item.noteID {
+                    find(.contextMismatch, "entry \(item.sequence)'s attestation names file \(read.fileNumber), note \(read.noteID)")
+                }
+            } catch {
+                find(.contentChanged, "entry \(item.sequence) is a scan approval whose attestation does not read: \(error)")
+            }
         }
         let verdict: Verdict
         do {
@@ -325,7 +351,17 @@ extension HistoryBundle {
             subIndication: verdict.subIndication?.rawValue, verdict: verdict.summary,
             contentHash: verdict.content.map { "\($0.algorithm) \($0.hex)" }, signerFingerprint: verdict.signer?.sha256Fingerprint,
             issuer: verdict.signer?.issuer,
-            revocation: verdict.revocation.first.map { "\($0.status.rawValue)\($0.source.map { " (\($0))" } ?? "")" }))
+            revocation: verdict.revocation.first.map { "\($0.status.rawValue)\($0.source.map { " (\($0))" } ?? "")" },
+            approval: scanAttestation.map { attestation in
+                "approved by hand on the printed extract by \(attestation.minister); scan uploaded and attested by "
+                    + "\(verdict.signer?.name ?? "?") with DSC \(verdict.signer?.serialNumber ?? "?") (not a digital signature of \(attestation.minister))"
+            },
+            qr: scanAttestation.map { attestation in
+                switch attestation.qr {
+                case .matched: "the QR code on the scan matched approval request \(attestation.requestID)"
+                case .notRead: "no QR code could be read on the scan; accepted under the policy that allows it (request \(attestation.requestID))"
+                }
+            }))
     }
 }
 

@@ -43,6 +43,10 @@ public final class SQLiteHistoryStore: HistoryStore {
                         status TEXT NOT NULL, qr TEXT NOT NULL);
                     """)
             }
+            migrator.registerMigration("v3-request-entry") { db in
+                // The entry that answered a closed request (its scan approval).
+                try db.execute(sql: "ALTER TABLE approval_request ADD COLUMN entry INTEGER")
+            }
             try migrator.migrate(pool)
         } catch let error as HistoryError {
             throw error
@@ -112,10 +116,26 @@ public final class SQLiteHistoryStore: HistoryStore {
     }
 
     public func append(_ entry: HistoryEntry, checkpoint: Checkpoint, blobs: [[UInt8]]) throws {
+        try append(entry, checkpoint: checkpoint, blobs: blobs, scan: nil)
+    }
+
+    public func append(_ entry: HistoryEntry, checkpoint: Checkpoint, blobs: [[UInt8]], scan: ScanAppendix) throws {
+        try append(entry, checkpoint: checkpoint, blobs: blobs, scan: Optional(scan))
+    }
+
+    private func append(_ entry: HistoryEntry, checkpoint: Checkpoint, blobs: [[UInt8]], scan: ScanAppendix?) throws {
         // The blobs first, each durable before the row that names it can commit.
         for blob in blobs { try writeBlob(blob) }
+        if let scan { try moveBlob(scan) }
         try storage("append entry \(entry.sequence) to \(entry.fileNumber)") {
             try pool.write { db in
+                if let scan {
+                    try db.execute(sql: "UPDATE approval_request SET status = 'closed', entry = ? WHERE id = ? AND file = ? AND status = 'open'",
+                                   arguments: [entry.sequence, scan.requestID, entry.fileNumber])
+                    guard db.changesCount == 1 else {
+                        throw HistoryError(.requestClosed, "approval request \(scan.requestID) of file \(entry.fileNumber) is not open: its scan is already in")
+                    }
+                }
                 guard try Row.fetchOne(db, sql: "SELECT 1 FROM file WHERE number = ?", arguments: [entry.fileNumber]) != nil else {
                     throw HistoryError(.unknownFile, "there is no file \(entry.fileNumber)")
                 }
@@ -159,6 +179,38 @@ public final class SQLiteHistoryStore: HistoryStore {
         } catch {
             throw HistoryError(.storage, "cannot store a blob in \(folder): \(error)")
         }
+    }
+
+    /// A scan into the blob store by rename (same file system: no copy of a large file), made durable by fsyncing
+    /// its folder; the same scan already there is kept.
+    private func moveBlob(_ scan: ScanAppendix) throws {
+        let path = blobPath(scan.sha256)
+        let folder = (path as NSString).deletingLastPathComponent
+        do {
+            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        } catch {
+            throw HistoryError(.storage, "cannot make the blob folder \(folder): \(error)")
+        }
+        if FileManager.default.fileExists(atPath: path) {
+            unlink(scan.path)
+            return
+        }
+        guard rename(scan.path, path) == 0 else {
+            throw HistoryError(.storage, "cannot move the scan into the store \(path) (errno \(errno); the intake folder must be on the store's file system)")
+        }
+        chmod(path, 0o600)
+        let descriptor = open(folder, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if descriptor >= 0 {
+            fsync(descriptor)
+            close(descriptor)
+        }
+    }
+
+    /// Where a stored blob is on disk, if it is (a scan is streamed from here rather than read whole).
+    public func blobFile(_ hash: [UInt8]) -> String? {
+        guard hash.count == 32 else { return nil }
+        let path = blobPath(hash)
+        return FileManager.default.fileExists(atPath: path) ? path : nil
     }
 
     /// Leftovers of writes a crash interrupted: never referenced, since rows commit only after their blobs.

@@ -6,6 +6,16 @@ public struct ScanError: Error, Sendable, CustomStringConvertible {
         case badRequest = "bad-request"
         case unknownRequest = "unknown-request"
         case qrNotValid = "qr-not-valid"
+        /// The scan's QR code names another approval request.
+        case qrOtherRequest = "qr-other-request"
+        /// No readable QR code, and the policy wants one.
+        case qrRequired = "qr-required"
+        /// The attestation does not read, or says something other than the request and the scan do.
+        case attestationMismatch = "attestation-mismatch"
+        /// The attestation's signer is not a PPS/PS authorised for this request's Minister.
+        case unauthorisedUploader = "unauthorised-uploader"
+        /// The request is closed (its scan is in) or belongs to another file.
+        case requestClosed = "request-closed"
     }
 
     public let code: Code
@@ -39,6 +49,19 @@ public struct ApprovalRequest: Codable, Sendable, Hashable {
     public var status: Status
     /// The text in the QR code (payload and signature).
     public var qrText: String
+
+    public init(id: String, fileNumber: String, noteID: String, extractHash: [UInt8], minister: String, authorisedPPS: [[UInt8]],
+                issuedAt: Date, status: Status, qrText: String) {
+        self.id = id
+        self.fileNumber = fileNumber
+        self.noteID = noteID
+        self.extractHash = extractHash
+        self.minister = minister
+        self.authorisedPPS = authorisedPPS
+        self.issuedAt = issuedAt
+        self.status = status
+        self.qrText = qrText
+    }
 
     static let prefix = "SSAR1"
     /// Hex digits of each PPS fingerprint in the QR code (64 bits: enough to tell certificates apart on a printout;

@@ -16,7 +16,7 @@ public struct ScanLimits: Sendable, Codable {
 }
 
 /// The kinds of scan accepted, told by content (magic bytes and structure), never by name.
-public enum ScanType: String, Sendable, Codable {
+public enum ScanType: String, Sendable, Codable, CaseIterable {
     case pdf, jpeg, png, tiff
 
     public var mediaType: String {
@@ -51,7 +51,7 @@ public struct IntakeError: Error, Sendable, CustomStringConvertible {
     public let code: Code
     public let description: String
 
-    init(_ code: Code, _ description: String) {
+    public init(_ code: Code, _ description: String) {
         self.code = code
         self.description = description
     }
@@ -86,13 +86,30 @@ public final class ScanIntake: Sendable {
         }
     }
 
+    /// Checks a file already on disk as an upload would be (signctl, before the PPS attests it): by content,
+    /// within `limits`; the file is left where it is.
+    public static func examine(path: String, limits: ScanLimits = ScanLimits()) throws -> ScanFile {
+        let digest: (digest: [UInt8], size: Int)
+        do {
+            let read = try ExtractDigest.sha256(ofFileAt: path)
+            digest = (read.digest, Int(read.size))
+        } catch {
+            throw IntakeError(.storage, "cannot read \(path): \(error)")
+        }
+        guard digest.size > 0 else { throw IntakeError(.empty, "\(path) is empty") }
+        guard digest.size <= limits.maximumBytes else { throw IntakeError(.tooLarge, "\(path) is larger than \(limits.maximumBytes) bytes") }
+        let checked = try ScanInspection.inspect(path: path, size: digest.size, limits: limits)
+        return ScanFile(path: path, size: digest.size, sha256: digest.digest, type: checked.type, pages: checked.pages,
+                        width: checked.width, height: checked.height)
+    }
+
     public func begin() throws -> ScanUpload {
         try ScanUpload(intake: self)
     }
 }
 
-/// One upload in progress. Not shared between threads.
-public final class ScanUpload {
+/// One upload in progress. Used by one task at a time (it may pass from one thread to another between calls).
+public final class ScanUpload: @unchecked Sendable {
     let intake: ScanIntake
     public let path: String
     private var descriptor: Int32
