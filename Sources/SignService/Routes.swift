@@ -47,7 +47,7 @@ struct BrowserGuard: RouterMiddleware {
         if request.method == .options {
             var headers = cors
             headers[Self.allowMethods] = "GET, POST, DELETE"
-            headers[Self.allowHeaders] = "Authorization, Content-Type, SignService-Attestation, SignService-Attestation-Signature"
+            headers[Self.allowHeaders] = "Authorization, Content-Type, SignService-Attestation, SignService-Attestation-Signature, SignService-Scan-Name"
             headers[Self.maxAge] = "600"
             if request.headers[Self.requestPrivateNetwork] == "true" { headers[Self.allowPrivateNetwork] = "true" }
             return Response(status: .noContent, headers: headers)

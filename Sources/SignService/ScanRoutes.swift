@@ -20,6 +20,8 @@ extension HTTPField.Name {
     static let scanAttestation = HTTPField.Name("SignService-Attestation")!
     /// The PPS/PS's detached signature over the attestation (base64 DER).
     static let scanAttestationSignature = HTTPField.Name("SignService-Attestation-Signature")!
+    /// The scan's file name on the uploader's machine (optional; a label in the audit log, never a path here).
+    static let scanName = HTTPField.Name("SignService-Scan-Name")!
 }
 
 extension ScanError {
@@ -40,7 +42,8 @@ extension IntakeError {
         case .tooLarge: .contentTooLarge
         case .notAllowedType: .unsupportedMediaType
         case .storage: .internalServerError
-        case .empty, .truncated, .tooManyPages, .tooManyPixels, .badName: .unprocessableContent
+        case .badName: .badRequest
+        case .empty, .truncated, .tooManyPages, .tooManyPixels: .unprocessableContent
         }
     }
 }
@@ -84,6 +87,7 @@ func addScanRoutes(to router: Router<ServiceRequestContext>, state: ServiceState
             }
             guard found.status == .open else { throw ScanError(.requestClosed, "approval request \(id) is closed: its scan is already in the history") }
             approval = found
+            if let name = request.headers[.scanName] { try ScanIntake.checkName(name) }
             guard let encoded = request.headers[.scanAttestation], encoded.count <= 8192, let decoded = Data(base64Encoded: encoded),
                   let signatureText = request.headers[.scanAttestationSignature], signatureText.count <= 128 * 1024,
                   let signatureBytes = Data(base64Encoded: signatureText) else {
@@ -151,7 +155,8 @@ func addScanRoutes(to router: Router<ServiceRequestContext>, state: ServiceState
             try state.record(committed: true, AuditRecord(
                 action: "scan-upload", result: "ok", origin: origin, file: number, note: approval.noteID,
                 certificate: Hex.encode(appended.0.signerFingerprint),
-                detail: "\(id): entry \(appended.0.sequence) (scan-approval) attested by \(uploader); scan \(scan.type.mediaType) \(scan.size) bytes "
+                detail: "\(id): entry \(appended.0.sequence) (scan-approval) attested by \(uploader); scan "
+                    + (request.headers[.scanName].map { "\"\($0)\" " } ?? "") + "\(scan.type.mediaType) \(scan.size) bytes "
                     + "SHA-256 \(Hex.encode(scan.sha256)); QR \(appended.1.rawValue)"))
             return EditedResponse(status: .created, response: ScanApprovalResponse(
                 entry: EntryView(appended.0), request: id, uploadedBy: uploader, qr: appended.1.rawValue, scanSHA256: Hex.encode(scan.sha256),

@@ -183,6 +183,7 @@ struct ScanUploadCommand: ParsableCommand {
             "Content-Type": checked.type.mediaType,
             "SignService-Attestation": Data(document).base64EncodedString(),
             "SignService-Attestation-Signature": Data(signature).base64EncodedString(),
+            "SignService-Scan-Name": URL(fileURLWithPath: scan).lastPathComponent,
         ], refusal: { $0 >= 500 ? .environment : .failure })
         if json {
             print(String(decoding: try JSONSerialization.data(withJSONObject: answer, options: [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]), as: UTF8.self))

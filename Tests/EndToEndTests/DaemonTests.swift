@@ -17,8 +17,9 @@ struct DaemonTests {
         var state: String { folder.path("state") }
 
         /// - Parameter documentSigner: configure the rig's SoftHSM2 document-signer key (history appends and exports).
-        init(documentSigner: Bool = true, keepSessionSeconds: Double = 0) throws {
-            folder = try TemporaryFolder("signservice-daemon")
+        /// - Parameter scans: the `scans` section of the configuration; `folder`: start on the state of an earlier daemon.
+        init(documentSigner: Bool = true, keepSessionSeconds: Double = 0, scans: [String: Any]? = nil, folder reused: TemporaryFolder? = nil) throws {
+            folder = try reused ?? TemporaryFolder("signservice-daemon")
             var config: [String: Any] = [
                 // trace: a PIN leaked into any log line, however low its level, would be in the log the tests read.
                 "port": 0, "stateDirectory": folder.path("state"), "allowedOrigins": [DaemonTests.origin, "https://other-eoffice.test"], "logLevel": "trace",
@@ -31,6 +32,7 @@ struct DaemonTests {
                                             "pinFile": Rig.folder.appendingPathComponent("softhsm.pin").path,
                                             "chainFile": Rig.root.appendingPathComponent("TestCerts/ca/chain-docsigner.pem").path]
             }
+            if let scans { config["scans"] = scans }
             try JSONSerialization.data(withJSONObject: config).write(to: URL(fileURLWithPath: folder.path("config.json")))
             let binary = URL(fileURLWithPath: Rig.signctl).deletingLastPathComponent().appendingPathComponent("SignService").path
             let launched = try Command.run("/bin/sh", ["-c", "'\(binary)' --config '\(folder.path("config.json"))' > '\(folder.path("daemon.log"))' 2>&1 & echo $!"])
@@ -89,7 +91,7 @@ struct DaemonTests {
     /// One request with curl; `headers` as "Name: value".
     /// `record`: write the exchange for the OpenAPI check (not for probes of paths that deliberately do not exist).
     static func request(_ daemon: Daemon, _ method: String, _ path: String, headers: [String] = [], json: [String: Any]? = nil,
-                        record: Bool = true) throws -> Answer {
+                        bodyFile: String? = nil, record: Bool = true) throws -> Answer {
         let folder = daemon.folder
         var arguments = ["-s", "-X", method, "-D", folder.path("headers.txt"), "-o", folder.path("body.bin"), "-w", "%{http_code}", daemon.url + path]
         for header in headers { arguments += ["-H", header] }
@@ -97,6 +99,7 @@ struct DaemonTests {
             try JSONSerialization.data(withJSONObject: json).write(to: URL(fileURLWithPath: folder.path("request.json")))
             arguments += ["-H", "Content-Type: application/json", "--data-binary", "@" + folder.path("request.json")]
         }
+        if let bodyFile { arguments += ["--data-binary", "@" + bodyFile] }
         let result = try Command.run("/usr/bin/curl", arguments)
         let answer = Answer(status: Int(result.stdout) ?? 0, headers: (try? String(contentsOfFile: folder.path("headers.txt"), encoding: .utf8)) ?? "",
                             body: (try? Data(contentsOf: URL(fileURLWithPath: folder.path("body.bin")))) ?? Data())
@@ -518,6 +521,8 @@ struct DaemonTests {
             _ = try Self.request(daemon, "GET", "/v1/health", headers: ["Host: rebind.attacker.example"])
             _ = try Self.request(daemon, "GET", "/v1/health", headers: ["Origin: https://evil.example"])
 
+            // The scan upload (its success and refusals are checked against the document in ScanUploadTests).
+            _ = try Self.request(daemon, "POST", "/v1/files/E-7%2F2026/approvals/AR-NONE/scan", headers: auth)
             let checked = try Self.checkOpenAPI(daemon, requireAll: true)
             #expect(checked.status == 0, "\(checked.stdout)\(checked.stderr)")
             let statuses = Set(try String(contentsOfFile: daemon.exchanges, encoding: .utf8).split(separator: "\n").compactMap {
