@@ -61,7 +61,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "SignBench",
-            dependencies: ["SignKit", "CPKCS", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["SignKit", "CPKCS", "TestSupport", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Benchmarks/SignBench"
         ),
         // Shared by the test targets: the token rig, running commands, checking with the openssl CLI.

@@ -240,11 +240,12 @@ final class RunningDaemon {
     let logPath: String
     var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
 
-    init(binary: String, folder: String, testCerts: String, keepSessionSeconds: Double = 0) throws {
+    init(binary: String, folder: String, testCerts: String, keepSessionSeconds: Double = 0, extra: [String: Any] = [:]) throws {
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-        let config: [String: Any] = ["port": 0, "stateDirectory": folder + "/state", "trustDirectory": testCerts + "/trust",
+        var config: [String: Any] = ["port": 0, "stateDirectory": folder + "/state", "trustDirectory": testCerts + "/trust",
                                      "chainFile": testCerts + "/ca/chain-individual.pem", "logLevel": "notice",
                                      "keepTokenSessionSeconds": keepSessionSeconds]
+        config.merge(extra) { $1 }
         try JSONSerialization.data(withJSONObject: config).write(to: URL(fileURLWithPath: folder + "/config.json"))
         let log = folder + "/daemon.log"
         logPath = log

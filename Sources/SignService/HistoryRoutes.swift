@@ -77,6 +77,19 @@ struct ApprovalRequestBody: Decodable {
     let pps: [String]?
 }
 
+/// The daily report as JSON (DailyReport's own encoding).
+struct DailyReportView: ResponseGenerator {
+    let report: DailyReport
+
+    func response(from request: Request, context: some RequestContext) throws -> Response {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        var headers = HTTPFields()
+        headers[.contentType] = "application/json; charset=utf-8"
+        return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: try encoder.encode(report))))
+    }
+}
+
 struct ApprovalRequestView: ResponseEncodable {
     let id: String
     let fileNumber: String
@@ -106,6 +119,7 @@ extension HistoryError {
     var status: HTTPResponse.Status {
         switch code {
         case .unknownFile: .notFound
+        case .invalidRequest: .badRequest
         case .fileExists, .headMoved, .contextMismatch, .requestClosed: .conflict
         case .signatureNotValid: .unprocessableContent
         case .storage, .bundle: .internalServerError
@@ -156,6 +170,19 @@ func addHistoryRoutes(to router: Router<ServiceRequestContext>, state: ServiceSt
         try await historyCall("file-created", origin: origin, file: file.number) { try store.createFile(file) }
         try state.record(committed: true, AuditRecord(action: "file-created", result: "ok", origin: origin, file: file.number, detail: "\(file.subject) (\(file.department))"))
         return EditedResponse(status: .created, response: FileCreated(file: file))
+    }
+
+    router.get("/v1/reports/daily") { request, context -> DailyReportView in
+        _ = try requireTokenAccess(context, state: state, "read the daily report")
+        let query = request.uri.queryParameters
+        guard let from = query["from"].map(String.init) else { throw HTTPError(.badRequest, message: "from (YYYY-MM-DD) is required") }
+        let to = query["to"].map(String.init) ?? from
+        let zoneName = query["timeZone"].map(String.init) ?? "Asia/Kolkata"
+        guard let zone = TimeZone(identifier: zoneName) else { throw HTTPError(.badRequest, message: "timeZone \(zoneName) is not a time zone name") }
+        let department = query["department"].map(String.init)
+        return DailyReportView(report: try await historyCall("report-read", origin: context.caller.origin, file: nil) {
+            try DailyReport.build(store: store, from: from, to: to, timeZone: zone, department: department)
+        })
     }
 
     router.get("/v1/files/{file}") { _, context -> FileHistoryResponse in

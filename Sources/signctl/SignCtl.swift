@@ -20,7 +20,7 @@ struct SignCtl: ParsableCommand {
             echo off, or reads one line from a file descriptor (--pin-fd).
             """,
         version: SignKitVersion.string,
-        subcommands: [Tokens.self, Doctor.self, Sign.self, Verify.self, History.self, Scan.self, Pair.self, Audit.self, SignRaw.self]
+        subcommands: [Tokens.self, Doctor.self, Sign.self, Verify.self, History.self, Scan.self, Report.self, Pair.self, Audit.self, SignRaw.self]
     )
 }
 

@@ -521,8 +521,11 @@ struct DaemonTests {
             _ = try Self.request(daemon, "GET", "/v1/health", headers: ["Host: rebind.attacker.example"])
             _ = try Self.request(daemon, "GET", "/v1/health", headers: ["Origin: https://evil.example"])
 
+            let daily = try Self.request(daemon, "GET", "/v1/reports/daily?from=2000-01-01&to=2100-12-31", headers: admin)
+            #expect(daily.status == 200 && (daily.json["rows"] as? [Any]) != nil, "\(daily.text)")
+            _ = try Self.request(daemon, "GET", "/v1/reports/daily?from=yesterday", headers: admin)
             // The scan upload (its success and refusals are checked against the document in ScanUploadTests).
-            _ = try Self.request(daemon, "POST", "/v1/files/E-7%2F2026/approvals/AR-NONE/scan", headers: auth)
+            _ = try Self.request(daemon, "POST", "/v1/files/E-7%2F2026/approvals/AR-NONE/scan", headers: admin)
             let checked = try Self.checkOpenAPI(daemon, requireAll: true)
             #expect(checked.status == 0, "\(checked.stdout)\(checked.stderr)")
             let statuses = Set(try String(contentsOfFile: daemon.exchanges, encoding: .utf8).split(separator: "\n").compactMap {

@@ -176,6 +176,9 @@ struct ScanUploadTests {
             // Every upload and refusal is in the audit log.
             let audit = try String(contentsOfFile: daemon.state + "/audit.log", encoding: .utf8)
             #expect(audit.components(separatedBy: "\"scan-upload\"").count - 1 == 13, "\(audit)")
+            // The daily report through the daemon counts the two scan approvals apart from signatures.
+            let daily = try DaemonTests.signctl(daemon, ["report", "daily", "--from", "2000-01-01", "--to", "2100-12-31", "--format", "csv", "--time-zone", "UTC"])
+            #expect(daily.status == 0 && daily.stdout.contains(",1,2,0,0,2,0\r\n"), "\(daily.stdout)\(daily.stderr)")
             let openapi = try DaemonTests.checkOpenAPI(daemon)
             #expect(openapi.status == 0, "every answer as docs/openapi.yaml describes it: \(openapi.stdout)\(openapi.stderr)")
         }

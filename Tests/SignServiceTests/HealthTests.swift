@@ -41,6 +41,11 @@ struct HealthTests {
         let example = try ServiceConfiguration.load(path: root.appendingPathComponent("config/signservice.example.json").path)
         try example.validate(allowRemote: false)
         #expect(example.documentSigner?.key.hasPrefix("pkcs11:") == true && example.keepTokenSessionSeconds == 0)
+        #expect(example.scans.rolesFile == "/etc/signservice/roles.json" && !example.scans.acceptWithoutQR && example.scans.maximumPages == 20)
+        // A partial scans section keeps the other defaults; nonsense limits are refused.
+        let partial = try load(#"{"scans": {"acceptWithoutQR": true}}"#)
+        #expect(partial.scans.acceptWithoutQR && partial.scans.maximumBytes == 64 << 20)
+        #expect(throws: ConfigurationError.self) { try load(#"{"scans": {"maximumBytes": 0}}"#) }
 
         // A document signer's PIN file others can read is refused.
         let pinFile = folder.appendingPathComponent("pin").path

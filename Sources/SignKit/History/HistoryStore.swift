@@ -55,6 +55,8 @@ public struct HistoryError: Error, Sendable, CustomStringConvertible {
         case headMoved = "head-moved"
         /// The approval request is closed (its scan is in) or belongs to another file.
         case requestClosed = "request-closed"
+        /// What was asked does not read (a day that is not YYYY-MM-DD).
+        case invalidRequest = "invalid-request"
         case storage
         case bundle
         /// The service's document signer could not sign (token absent, PIN file unreadable, login refused).
