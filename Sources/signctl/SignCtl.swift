@@ -10,11 +10,12 @@ struct SignCtl: ParsableCommand {
         discussion: """
             Exit codes:
               0  success (verify: TOTAL-PASSED)
-              1  verify: TOTAL-FAILED; history verify, audit verify: a problem found
+              1  verify: TOTAL-FAILED; history verify, audit verify: a problem found;
+                 scan upload: refused (another request's QR code, a closed request, the daemon's refusal)
               2  verify: INDETERMINATE
               3  usage error or unreadable input
               4  token or PIN error (wrong PIN, locked token, token removed, key not found)
-              5  environment problem (pcscd not running, no PKCS#11 module loads)
+              5  environment problem (pcscd not running, no PKCS#11 module loads, the daemon failed)
 
             PINs are never taken from the command line or the environment: signctl asks on the terminal with \
             echo off, or reads one line from a file descriptor (--pin-fd).
