@@ -136,6 +136,7 @@ final class MemoryHistoryStore: HistoryStore, @unchecked Sendable {
     func entries(of number: String) throws -> [HistoryEntry] { lock.withLock { entryLists[number] ?? [] } }
     func checkpoints(of number: String) throws -> [Checkpoint] { lock.withLock { checkpointLists[number] ?? [] } }
     func blob(_ hash: [UInt8]) throws -> [UInt8]? { lock.withLock { blobs[hash] } }
+    func blobFile(_ hash: [UInt8]) -> String? { nil }
 
     func append(_ entry: HistoryEntry, checkpoint: Checkpoint, blobs: [[UInt8]], scan: ScanAppendix) throws {
         let bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: scan.path)))

@@ -17,7 +17,8 @@ struct UploadRate: ParsableCommand {
             timed from the first byte to the daemon's 201, so it includes the hashing, the type and limit checks, \
             the QR reading, the checks of the attestation and the append; sha256sum on the same file is timed right \
             before it. The ratio is of the medians (sha256sum time / upload time: the upload's speed as a share of \
-            sha256sum's). Peak memory is the daemon's VmHWM from /proc after all rounds.
+            sha256sum's). Peak memory is the daemon's VmHWM from /proc after all rounds, and again after the file's bundle
+            (every scan in it) is exported.
             """)
 
     @Option(name: .customLong("size-mib"), help: "Size of the scan in MiB.")
@@ -104,6 +105,18 @@ struct UploadRate: ParsableCommand {
         print(String(format: "median: sha256sum %.2f s (%.0f MiB/s), upload %.2f s (%.0f MiB/s); ratio %.2f (target at least 0.5)",
                      hashMedian, Double(sizeMiB) / hashMedian, uploadMedian, Double(sizeMiB) / uploadMedian, hashMedian / uploadMedian))
         print("daemon memory: \(startRSS / 1024) MiB resident at start, peak \(peak / 1024) MiB over the run (target under 100 MiB)")
+
+        // The file's bundle now holds every scan: it is written from the scans' files, not from memory.
+        let exportStart = ContinuousClock.now
+        let bundle = folder + "/bundle.zip"
+        let exported = try Command.run("/usr/bin/curl", ["-s", "-o", bundle, "-w", "%{http_code}", "-H", "Authorization: Bearer \(running.adminToken)",
+                                                         running.url + base + "/bundle"])
+        let exportTime = (ContinuousClock.now - exportStart).seconds
+        let bundleSize = (try? FileManager.default.attributesOfItem(atPath: bundle)[.size] as? Int) ?? 0
+        guard exported.stdout == "200" else { throw ValidationError("the export failed: \(exported.stdout)") }
+        try? FileManager.default.removeItem(atPath: bundle)
+        print(String(format: "export: %d MiB bundle in %.1f s; daemon peak memory after it %d MiB", bundleSize >> 20, exportTime,
+                     Self.memory(of: running.pid, "VmHWM") / 1024))
     }
 
     /// The scanned PDF followed by an incremental update adding one unreferenced stream object, so that the file is

@@ -222,21 +222,23 @@ public enum HistoryBundle {
         guard let file = try store.file(number) else { throw HistoryError(.unknownFile, "there is no file \(number)") }
         let entries = try store.entries(of: number)
         let checkpoints = try store.checkpoints(of: number)
-        var files = [(String, [UInt8])]()
+        var files = [(String, Member)]()
         var manifestEntries = [BundleManifest.Entry]()
         for entry in entries {
             guard let content = try store.blob(entry.contentHash), let signature = try store.blob(entry.signatureHash) else {
                 throw HistoryError(.storage, "entry \(entry.sequence) of \(number) is missing its extract or signature in the store")
             }
-            let attachment = try entry.attachmentHash.map { hash -> [UInt8] in
+            // A scan goes into the zip straight from its file in the store when there is one (never all in memory).
+            let attachment = try entry.attachmentHash.map { hash -> Member in
+                if let file = store.blobFile(hash) { return .file(file) }
                 guard let bytes = try store.blob(hash) else { throw HistoryError(.storage, "entry \(entry.sequence) is missing its scan") }
-                return bytes
+                return .bytes(bytes)
             }
             // Verified again so that the paths and revocation data used are known and go into the bundle.
             _ = try? verifier.verify(signature: signature, content: .bytes(content), at: time)
             let contentName = "contents/\(Hex.encode(entry.contentHash))", signatureName = "signatures/\(entry.sequence).p7s"
-            files.append((contentName, content))
-            files.append((signatureName, signature))
+            files.append((contentName, .bytes(content)))
+            files.append((signatureName, .bytes(signature)))
             var attachmentName: String? = nil
             if let attachment, let hash = entry.attachmentHash {
                 attachmentName = "attachments/\(Hex.encode(hash))"
@@ -255,7 +257,7 @@ public enum HistoryBundle {
         for checkpoint in checkpoints {
             _ = try? checkpointVerifier.verify(signature: checkpoint.signature, content: .bytes(checkpoint.canonicalBytes), at: time)
             let name = "checkpoints/\(checkpoint.size).p7s"
-            files.append((name, checkpoint.signature))
+            files.append((name, .bytes(checkpoint.signature)))
             checkpointReferences.append(BundleManifest.CheckpointReference(size: checkpoint.size, headHash: Hex.encode(checkpoint.headHash),
                                                                            time: checkpoint.time, signature: name,
                                                                            signatureHash: Hex.encode(SHA256Hasher.hash(checkpoint.signature))))
@@ -265,13 +267,13 @@ public enum HistoryBundle {
             let name = "certificates/\(Hex.encode(certificate.sha256Fingerprint)).der"
             if certificateNames.contains(name) { continue }
             certificateNames.append(name)
-            files.append((name, certificate.der))
+            files.append((name, .bytes(certificate.der)))
         }
         var revocationNames = [String]()
         for der in verifier.revocation.evidenceUsed() {
             let name = "revocation/\(Hex.encode(SHA256Hasher.hash(der))).der"
             revocationNames.append(name)
-            files.append((name, der))
+            files.append((name, .bytes(der)))
         }
         let manifest = BundleManifest(file: file, exportedAt: time, exportedBy: Verifier.name, entries: manifestEntries,
                                       checkpoints: checkpointReferences, certificates: certificateNames, revocation: revocationNames)
@@ -279,23 +281,38 @@ public enum HistoryBundle {
         let head = entries.last?.hash ?? HistoryEntry.genesis
         let seal = try sealer.signature(for: Checkpoint(fileNumber: number, size: entries.count, headHash: head, time: time),
                                         content: manifestBytes, noteID: sealNote(size: entries.count))
-        files.insert(("manifest.json", manifestBytes), at: 0)
-        files.append(("seal.p7s", seal))
-        try write(files, to: path)
+        files.insert(("manifest.json", .bytes(manifestBytes)), at: 0)
+        files.append(("seal.p7s", .bytes(seal)))
+        try write(members: files, to: path)
         return entries.count
     }
 
     /// Writes the zip beside `path` and moves it into place (`AtomicFile.replace`): readers never see half a bundle.
     static func write(_ files: [(String, [UInt8])], to path: String) throws {
+        try write(members: files.map { ($0.0, Member.bytes($0.1)) }, to: path)
+    }
+
+    /// A member's bytes, in memory or in a file read as it is written.
+    enum Member {
+        case bytes([UInt8])
+        case file(String)
+    }
+
+    static func write(members files: [(String, Member)], to path: String) throws {
         do {
             try AtomicFile.replace(path) { temporary in
                 let archive = try Archive(url: URL(fileURLWithPath: temporary), accessMode: .create)
-                for (name, bytes) in files {
-                    let data = Data(bytes)
+                for (name, member) in files {
                     // Members are stored, not deflated: DER barely compresses, extracts are small, and stored members
                     // are read in place (`BundleReader`), which is most of what makes a big bundle quick to check.
-                    try archive.addEntry(with: name, type: .file, uncompressedSize: Int64(data.count), compressionMethod: .none) { position, size in
-                        data.subdata(in: Int(position)..<Int(position) + size)
+                    switch member {
+                    case .bytes(let bytes):
+                        let data = Data(bytes)
+                        try archive.addEntry(with: name, type: .file, uncompressedSize: Int64(data.count), compressionMethod: .none) { position, size in
+                            data.subdata(in: Int(position)..<Int(position) + size)
+                        }
+                    case .file(let source):
+                        try archive.addEntry(with: name, fileURL: URL(fileURLWithPath: source), compressionMethod: .none)
                     }
                 }
             }

@@ -17,6 +17,9 @@ public protocol HistoryStore: Sendable {
     func append(_ entry: HistoryEntry, checkpoint: Checkpoint, blobs: [[UInt8]], scan: ScanAppendix) throws
     /// A stored blob by its SHA-256.
     func blob(_ hash: [UInt8]) throws -> [UInt8]?
+    /// The file holding a stored blob, where the store keeps blobs as files (large scans are read from it as they
+    /// are sent); nil otherwise.
+    func blobFile(_ hash: [UInt8]) -> String?
     /// Stores a new approval request for an existing file (the scan-upload path, Scans/).
     func createApprovalRequest(_ request: ApprovalRequest) throws
     func approvalRequest(_ id: String) throws -> ApprovalRequest?
