@@ -70,10 +70,15 @@ final class ServiceState: Sendable {
         keptSession = kept
         pairings = try Pairings(file: ServicePaths.pairings(in: state), lifetime: configuration.pairingCodeLifetime)
         adminToken = try Self.adminToken(path: ServicePaths.adminToken(in: state))
-        // A kept session on a pulled token is closed at once rather than at its next use or idle expiry.
-        monitor = TokenMonitor(logger: logger) { kept.expire(force: true) }
-        tokens = TokenManager(configuration: TokenConfiguration(discovery: ModuleDiscovery(configuredModules: configuration.modules),
-                                                                catalogue: try ATRCatalogue.bundled()), logger: logger)
+        let manager = TokenManager(configuration: TokenConfiguration(discovery: ModuleDiscovery(configuredModules: configuration.modules),
+                                                                     catalogue: try ATRCatalogue.bundled()), logger: logger)
+        tokens = manager
+        // Any card or reader change: where keys were found is forgotten (a new token may share a label), and a kept
+        // session on a pulled token is closed at once rather than at its next use or idle expiry.
+        monitor = TokenMonitor(logger: logger) { events in
+            manager.forgetLocations()
+            if events.contains(where: { $0.type == "card-removed" || $0.type == "reader-removed" }) { kept.expire(force: true) }
+        }
         if let chainFile = configuration.chainFile {
             guard let text = try? String(contentsOfFile: chainFile, encoding: .utf8), let certificates = try? X509Certificate.fromPEM(text),
                   !certificates.isEmpty else { throw ConfigurationError("chainFile \(chainFile) does not hold PEM certificates") }
@@ -94,7 +99,6 @@ final class ServiceState: Sendable {
         }
         // Bundles are exported here and unlinked as soon as they are open for sending; a crash can leave one.
         try? FileManager.default.removeItem(atPath: state + "/exports")
-        let manager = tokens
         documentSigner = try configuration.documentSigner.map { try DocumentSigner($0, tokens: manager, logger: logger) }
         let trustFolder = configuration.trustDirectory ?? Self.defaultTrust()
         do {

@@ -23,12 +23,12 @@ final class TokenMonitor: Service, Sendable {
     }
     private let state = Mutex(State())
     private let logger: Logger
-    /// Called (on the monitor's thread) when a card or reader leaves, before subscribers hear of it.
-    private let onRemoval: @Sendable () -> Void
+    /// Called (on the monitor's thread) with each batch of events, before subscribers hear of them.
+    private let onEvents: @Sendable ([TokenEvent]) -> Void
 
-    init(logger: Logger, onRemoval: @escaping @Sendable () -> Void = {}) {
+    init(logger: Logger, onEvents: @escaping @Sendable ([TokenEvent]) -> Void = { _ in }) {
         self.logger = logger
-        self.onRemoval = onRemoval
+        self.onEvents = onEvents
     }
 
     var readers: [CardReader] { state.withLock { $0.readers.values.sorted { $0.name < $1.name } } }
@@ -68,7 +68,7 @@ final class TokenMonitor: Service, Sendable {
             state.readers = Dictionary(uniqueKeysWithValues: readers.map { ($0.name, $0) })
             return Array(state.subscribers.values)
         }
-        if events.contains(where: { $0.type == "card-removed" || $0.type == "reader-removed" }) { onRemoval() }
+        if !events.isEmpty { onEvents(events) }
         for event in events {
             logger.info("token event", metadata: ["event": "\(event.type)", "reader": "\(event.reader ?? "-")"])
             subscribers.forEach { $0.yield(event) }

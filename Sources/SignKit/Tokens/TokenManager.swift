@@ -51,8 +51,9 @@ public final class TokenManager: Sendable {
     /// Where each key URI was last found (module and slot), so that signing again with it need not read every
     /// reader and module (~23 ms with a card in a reader; most of a signing request). Checked on use: the slot must
     /// still hold the same token (label, manufacturer and serial) with the key, else the full inventory runs. Only
-    /// URIs that name their token's serial are remembered: a URI without one could match a token inserted since
-    /// (two tokens may share a label), and must go through the full inventory to be refused as ambiguous.
+    /// URIs that name their token (serial or label) are remembered, and `forgetLocations()` (called by the daemon on
+    /// every PC/SC event) drops them all: a token inserted since could share the label, and the URI must then go
+    /// through the full inventory to be refused as ambiguous.
     private let recent = Mutex<[String: Place]>([:])
 
     private struct Place: Sendable {
@@ -187,6 +188,11 @@ public final class TokenManager: Sendable {
 
     // MARK: Choosing a key
 
+    /// Forgets where keys were found: the next signature with any URI reads the inventory again.
+    public func forgetLocations() {
+        recent.withLock { $0.removeAll() }
+    }
+
     /// The key where it was found last time, re-read from that slot alone; nil (and forgotten) when the slot no
     /// longer holds a token the URI names with exactly one such key.
     func recentlyResolved(_ uri: PKCS11URI, at time: Date) -> (TokenEntry, TokenCertificate)? {
@@ -247,7 +253,7 @@ public final class TokenManager: Sendable {
                                    at time: Date) throws -> TokenSigningSession {
         let (entry, chosen) = try recentlyResolved(uri, at: time) ?? { () throws -> (TokenEntry, TokenCertificate) in
             let found = try resolve(uri, in: inventory(at: time))
-            if uri.serial != nil {
+            if uri.serial != nil || uri.token != nil {
                 let place = Place(modulePath: found.0.modulePath, slot: found.0.slot.id, readerName: found.0.readerName, token: found.0.info)
                 recent.withLock { $0[uri.description] = place }
             }
