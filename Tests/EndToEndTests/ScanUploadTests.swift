@@ -173,6 +173,21 @@ struct ScanUploadTests {
             let listing = try Command.run("/usr/bin/unzip", ["-l", folder.path("bundle.zip")])
             let pdfHash = Hex.encode(SHA256Hasher.hash(pdfBytes))
             #expect(listing.stdout.contains("attachments/\(pdfHash)"), "\(listing.stdout)")
+            // A scan changed inside the bundle is named.
+            let script = """
+                import sys, zipfile
+                source, target, name = sys.argv[1:4]
+                with zipfile.ZipFile(source) as zin, zipfile.ZipFile(target, "w", zipfile.ZIP_STORED) as zout:
+                    for info in zin.infolist():
+                        data = zin.read(info.filename)
+                        if info.filename == name:
+                            data = data[:-20] + bytes(20)
+                        zout.writestr(info.filename, data)
+                """
+            let edited = try Command.run("/usr/bin/python3", ["-c", script, folder.path("bundle.zip"), folder.path("edited.zip"), "attachments/\(pdfHash)"])
+            #expect(edited.status == 0, "\(edited.stderr)")
+            let caught = try Command.run(Rig.signctl, ["history", "verify", folder.path("edited.zip"), "--trust", Rig.root.appendingPathComponent("TestCerts/trust").path])
+            #expect(caught.status == 1 && caught.stdout.contains("the scan of entry 1 is not the one recorded"), "\(caught.stdout)")
             // Every upload and refusal is in the audit log.
             let audit = try String(contentsOfFile: daemon.state + "/audit.log", encoding: .utf8)
             #expect(audit.components(separatedBy: "\"scan-upload\"").count - 1 == 13, "\(audit)")

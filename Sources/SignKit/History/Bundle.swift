@@ -431,6 +431,19 @@ public final class BundleReader: @unchecked Sendable {  // immutable after init
     }
 
     /// The member's bytes; nil when there is no such member or its local header is damaged.
+    /// SHA-256 of a member, hashed where it lies in a mapped bundle (a large scan is never copied); nil when absent.
+    public func memberSHA256(_ name: String) -> [UInt8]? {
+        switch storage {
+        case .extracted(let members):
+            return members[name].map { SHA256Hasher.hash($0) }
+        case .mapped(let mapping, let index, let centralDirectory):
+            guard let member = index[name], let region = StoredZip.region(of: member, in: mapping, before: centralDirectory) else { return nil }
+            let hasher = SHA256Hasher()
+            hasher.update(region)
+            return hasher.finalize()
+        }
+    }
+
     public func member(_ name: String) -> [UInt8]? {
         switch storage {
         case .extracted(let members):
@@ -491,11 +504,16 @@ enum StoredZip {
     /// A member's bytes, after its local header; nil when the header is damaged or the data would run into the
     /// central directory.
     static func data(of member: Member, in bytes: UnsafeRawBufferPointer, before centralDirectory: Int) -> [UInt8]? {
+        region(of: member, in: bytes, before: centralDirectory).map(Array.init)
+    }
+
+    /// The member's bytes where they lie in the zip, checked against its bounds.
+    static func region(of member: Member, in bytes: UnsafeRawBufferPointer, before centralDirectory: Int) -> UnsafeRawBufferPointer? {
         let header = member.localHeader
         guard u32(bytes, header) == 0x0403_4B50, let nameLength = u16(bytes, header + 26), let extraLength = u16(bytes, header + 28) else { return nil }
         let start = header + 30 + nameLength + extraLength
         guard start + member.size <= centralDirectory, centralDirectory <= bytes.count else { return nil }
-        return Array(UnsafeRawBufferPointer(rebasing: bytes[start..<start + member.size]))
+        return UnsafeRawBufferPointer(rebasing: bytes[start..<start + member.size])
     }
 }
 

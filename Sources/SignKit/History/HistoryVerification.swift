@@ -299,8 +299,8 @@ extension HistoryBundle {
             find(.signatureReplaced, "the signature of entry \(item.sequence) is not the one recorded: it was replaced")
         }
         if rebuilt.attachmentHash != nil {
-            if let attachment = item.attachment, let scan = bundle.member(attachment) {
-                if SHA256Hasher.hash(scan) != rebuilt.attachmentHash {
+            if let attachment = item.attachment, let scanHash = bundle.memberSHA256(attachment) {
+                if scanHash != rebuilt.attachmentHash {
                     find(.contentChanged, "the scan of entry \(item.sequence) is not the one recorded: it was changed")
                 }
             } else {
