@@ -138,15 +138,11 @@ final class MemoryHistoryStore: HistoryStore, @unchecked Sendable {
     func blob(_ hash: [UInt8]) throws -> [UInt8]? { lock.withLock { blobs[hash] } }
     func blobFile(_ hash: [UInt8]) -> String? { nil }
 
-    func append(_ entry: HistoryEntry, checkpoint: Checkpoint, blobs: [[UInt8]], scan: ScanAppendix) throws {
-        let bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: scan.path)))
-        try append(entry, checkpoint: checkpoint, blobs: blobs + [bytes])
-        lock.withLock { requests[scan.requestID]?.status = .closed }
-    }
-
-    func append(_ entry: HistoryEntry, checkpoint: Checkpoint, blobs new: [[UInt8]]) throws {
+    func append(_ entry: HistoryEntry, checkpoint: Checkpoint, blobs new: [[UInt8]], scan: ScanAppendix?) throws {
+        let scanned = try scan.map { [try [UInt8](Data(contentsOf: URL(fileURLWithPath: $0.path)))] } ?? []
         lock.withLock {
-            for blob in new { blobs[SHA256Hasher.hash(blob)] = blob }
+            for blob in new + scanned { blobs[SHA256Hasher.hash(blob)] = blob }
+            if let scan { requests[scan.requestID]?.status = .closed }
             entryLists[entry.fileNumber, default: []].append(entry)
             checkpointLists[entry.fileNumber, default: []].append(checkpoint)
         }

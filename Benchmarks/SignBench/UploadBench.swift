@@ -66,14 +66,13 @@ struct UploadRate: ParsableCommand {
             let extractHash = SHA256Hasher.hash(Array("extract \(note)".utf8))
             let issued = try call(running, "POST", base + "/approvals", json: [
                 "noteID": note, "extractSHA256": Hex.encode(extractHash), "minister": "Shri Bench", "pps": [Hex.encode(ppsCertificate.sha256Fingerprint)]])
-            guard let id = issued["id"] as? String, let qr = issued["qr"] as? String else { throw ValidationError("no request: \(issued)") }
+            let request = try JSONDecoder().decode(ApprovalRequest.JSON.self, from: JSONSerialization.data(withJSONObject: issued)).request()
+            let (id, qr) = (request.id, request.qrText)
             let scanned = try ScanFixtures.scan(ScanFixtures.printedExtract(lines: ["Benchmark \(note)"], qr: try QRCode(text: qr)), in: scanFolder)
             let path = folder + "/scan-\(round).pdf"
             let scanHash = try Self.grow(scanned.pdf, to: size, at: path)
 
             let head = try call(running, "GET", base)["head"] as? String ?? ""
-            let request = ApprovalRequest(id: id, fileNumber: number, noteID: note, extractHash: extractHash, minister: "Shri Bench",
-                                          authorisedPPS: [], issuedAt: Date(), status: .open, qrText: qr)
             let attestation = ScanAttestation(request: request, scanHash: scanHash, scanType: .pdf, scanBytes: size, qr: .matched).bytes
             let parameters = SignatureParameters(context: EOfficeContext(fileNumber: number, noteID: note, previousEntryHash: Hex.decode(head)),
                                                  commitment: .proofOfOrigin, signingTime: Date(), chain: chain)

@@ -129,8 +129,9 @@ final class ServiceState: Sendable {
         return token
     }
 
-    /// Appends to the audit log; a log that cannot be written stops the request (nothing is signed unaudited). Most actions are recorded before they happen, so a failed write stops them;
-    /// `committed` says the action already took effect (a history append), and the error then says so.
+    /// Appends to the audit log. Most actions are recorded before they happen, so a log that cannot be written stops
+    /// them (nothing is signed unaudited); `committed` says the action already took effect (a history append), and
+    /// the error then says so.
     func record(committed: Bool = false, _ record: AuditRecord) throws {
         do {
             try audit.append(record)

@@ -55,11 +55,11 @@ public struct ServiceConfiguration: Codable, Sendable {
     public var scans = ScanConfiguration()
 
     public struct ScanConfiguration: Codable, Sendable {
-        /// Largest scan in bytes; an upload is stopped as soon as it passes this.
-        public var maximumBytes = 64 << 20
-        public var maximumPages = 20
+        /// Largest scan in bytes; an upload is stopped as soon as it passes this. The defaults are ScanLimits'.
+        public var maximumBytes = ScanLimits().maximumBytes
+        public var maximumPages = ScanLimits().maximumPages
         /// Pixels of one image or TIFF page (width × height from its header).
-        public var maximumPixels = 100_000_000
+        public var maximumPixels = ScanLimits().maximumPixels
         /// Accept a scan on which no QR code of this service can be read; the entry then says so. Off by default.
         public var acceptWithoutQR = false
         /// JSON file naming each Minister's PPS/PS by certificate fingerprint (docs/scans.md "Roles"). Without it, a

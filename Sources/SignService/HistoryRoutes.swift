@@ -82,37 +82,19 @@ struct DailyReportView: ResponseGenerator {
     let report: DailyReport
 
     func response(from request: Request, context: some RequestContext) throws -> Response {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
         var headers = HTTPFields()
         headers[.contentType] = "application/json; charset=utf-8"
-        return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: try encoder.encode(report))))
+        return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: try JSONOutput.encoder(pretty: false).encode(report))))
     }
 }
 
+/// An approval request as the API carries it (`ApprovalRequest.JSON`, shared with signctl).
 struct ApprovalRequestView: ResponseEncodable {
-    let id: String
-    let fileNumber: String
-    let noteID: String
-    let extractSHA256: String
-    let minister: String
-    let pps: [String]
-    let issuedAt: String
-    let status: String
-    /// The text of the QR code to print on the extract (signed by the document signer).
-    let qr: String
+    let json: ApprovalRequest.JSON
 
-    init(_ request: ApprovalRequest) {
-        id = request.id
-        fileNumber = request.fileNumber
-        noteID = request.noteID
-        extractSHA256 = Hex.encode(request.extractHash)
-        minister = request.minister
-        pps = request.authorisedPPS.map { Hex.encode($0) }
-        issuedAt = UTCTimeText.format(request.issuedAt)
-        status = request.status.rawValue
-        qr = request.qrText
-    }
+    init(_ request: ApprovalRequest) { json = ApprovalRequest.JSON(request) }
+
+    func encode(to encoder: any Encoder) throws { try json.encode(to: encoder) }
 }
 
 extension HistoryError {

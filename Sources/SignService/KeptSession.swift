@@ -87,7 +87,7 @@ final class KeptSession: Sendable {
                     current.close()
                     // Only a lost session is tried again with a fresh login; any other failure would fail again
                     // (and a second try could sign twice where the first one reached the token).
-                    guard Self.sessionLost(error) else { throw error }
+                    guard (error as? TokenError)?.sessionLost == true else { throw error }
                 }
             } else {
                 current.close()
@@ -109,11 +109,6 @@ final class KeptSession: Sendable {
             fresh.close()
             throw error
         }
-    }
-
-    /// The token went away or forgot the login (pulled and put back, another process logged out).
-    static func sessionLost(_ error: Error) -> Bool {
-        (error as? TokenError)?.sessionLost ?? false
     }
 
     /// Closes the kept session when it has been idle too long (called every second) or at once (`force`: a token

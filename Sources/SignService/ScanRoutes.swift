@@ -29,7 +29,6 @@ extension ScanError {
         switch code {
         case .badRequest, .qrNotValid: .badRequest
         case .unknownRequest: .notFound
-        case .requestClosed: .conflict
         case .unauthorisedUploader: .forbidden
         case .qrOtherRequest, .qrRequired, .attestationMismatch: .unprocessableContent
         }
@@ -85,7 +84,7 @@ func addScanRoutes(to router: Router<ServiceRequestContext>, state: ServiceState
             guard let found = try state.history.approvalRequest(id), found.fileNumber == number else {
                 throw ScanError(.unknownRequest, "file \(number) has no approval request \(id)")
             }
-            guard found.status == .open else { throw ScanError(.requestClosed, "approval request \(id) is closed: its scan is already in the history") }
+            guard found.status == .open else { throw HistoryError(.requestClosed, "approval request \(id) is closed: its scan is already in the history") }
             approval = found
             if let name = request.headers[.scanName] { try ScanIntake.checkName(name) }
             guard let encoded = request.headers[.scanAttestation], encoded.count <= 8192, let decoded = Data(base64Encoded: encoded),

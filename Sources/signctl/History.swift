@@ -302,20 +302,16 @@ struct HistoryExport: ParsableCommand {
         let store = try storeOptions.open()
         let trustStore = try TrustStore.load(directory: try Verify.trustFolder(trust))
         let chain = try readChain(chainFile)
-        let manager = try tokenOptions.manager()
         let now = Date()
-        let choice = try KeyChoice(keyOptions, manager: manager, at: now)
-        let pin = try choice.readPIN(keyOptions)
-        defer { pin.wipe() }
-        let session = try manager.openSigningSession(choice.certificate.keyURI, pin: pin, options: keyOptions.loginOptions, at: now)
-        defer { session.close() }
-        let sealer = CheckpointSigner(certificate: session.certificate, chain: chain) { try session.sign($0, pin: pin) }
-        let verifier = Verifier(trust: trustStore)
-        do {
-            try HistoryBundle.export(file: file, from: store, verifier: verifier, sealer: sealer, to: output, at: now)
-        } catch let error as HistoryError {
-            throw CommandFailure(status: .usage, message: error.description)
+        let (count, signer) = try KeyChoice.withSession(tokenOptions, keyOptions, at: now) { choice, session, pin in
+            let sealer = CheckpointSigner(certificate: session.certificate, chain: chain) { try session.sign($0, pin: pin) }
+            do {
+                return (try HistoryBundle.export(file: file, from: store, verifier: Verifier(trust: trustStore), sealer: sealer, to: output, at: now),
+                        choice.signerName)
+            } catch let error as HistoryError {
+                throw CommandFailure(status: .usage, message: error.description)
+            }
         }
-        FileHandle.standardError.write(Data("exported \(file) (\(try store.head(of: file).size) entries) to \(output), sealed by \"\(choice.signerName)\"\n".utf8))
+        FileHandle.standardError.write(Data("exported \(file) (\(count) entries) to \(output), sealed by \"\(signer)\"\n".utf8))
     }
 }

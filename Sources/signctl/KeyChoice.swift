@@ -58,6 +58,19 @@ struct KeyChoice {
         }
     }
 
+    /// Chooses the key, asks for its PIN and runs `body` on the logged-in session with the PIN (needed again by
+    /// always-authenticate keys); the session is closed and the PIN wiped when `body` returns or throws.
+    static func withSession<T>(_ tokenOptions: TokenOptions, _ keyOptions: KeyOptions, at time: Date,
+                               _ body: (KeyChoice, TokenSigningSession, PIN) throws -> T) throws -> T {
+        let manager = try tokenOptions.manager()
+        let choice = try KeyChoice(keyOptions, manager: manager, at: time)
+        let pin = try choice.readPIN(keyOptions)
+        defer { pin.wipe() }
+        let session = try manager.openSigningSession(choice.certificate.keyURI, pin: pin, options: keyOptions.loginOptions, at: time)
+        defer { session.close() }
+        return try body(choice, session, pin)
+    }
+
     /// The PIN from --pin-fd, from a pinentry program, or asked on the terminal with echo off.
     func readPIN(_ options: KeyOptions) throws -> PIN {
         if let fd = options.pinFD {

@@ -44,11 +44,7 @@ struct DailyStatus: ParsableCommand {
 
     func run() throws {
         let zone = TimeZone(identifier: timeZone)!
-        let formatter = DateFormatter()
-        formatter.timeZone = zone
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.dateFormat = "yyyy-MM-dd"
-        let first = from ?? formatter.string(from: Date()), last = to ?? first
+        let first = from ?? DailyReport.day(of: Date(), in: zone), last = to ?? first
         let report: DailyReport
         if let client = try storeOptions.daemon.client() {
             var query = "from=\(first)&to=\(last)&timeZone=\(DaemonClient.segment(timeZone))"
@@ -63,10 +59,7 @@ struct DailyStatus: ParsableCommand {
         }
         switch format {
         case "csv": print(report.csv, terminator: "")
-        case "json":
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-            print(String(decoding: try encoder.encode(report), as: UTF8.self))
+        case "json": print(try JSONOutput.string(report))
         default: print(report.text, terminator: "")
         }
     }

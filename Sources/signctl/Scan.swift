@@ -78,7 +78,7 @@ struct ScanRequest: ParsableCommand {
             }
         }
         if json {
-            print(String(decoding: try JSONSerialization.data(withJSONObject: answer, options: [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]), as: UTF8.self))
+            try DaemonClient.printJSON(answer)
         } else {
             print("approval request \(id): file \(file), note \(noteID), for \(minister); QR \(code.size)x\(code.size) modules"
                   + (qr.isEmpty ? "" : " written to \(qr.joined(separator: ", "))"))
@@ -126,16 +126,16 @@ struct ScanUploadCommand: ParsableCommand {
     func run() throws {
         let client = try daemon.client()!
         let base = "/v1/files/\(DaemonClient.segment(file))"
-        let view = try client.json("GET", base + "/approvals/\(DaemonClient.segment(request))")
-        guard let noteID = view["noteID"] as? String, let minister = view["minister"] as? String, let qrText = view["qr"] as? String,
-              let extract = (view["extractSHA256"] as? String).flatMap(Hex.decode), view["status"] as? String != nil else {
-            throw CommandFailure(status: .environment, message: "the daemon's approval request \(request) does not read")
+        let approval: ApprovalRequest
+        do {
+            approval = try client.decode(ApprovalRequest.JSON.self, "GET", base + "/approvals/\(DaemonClient.segment(request))").request()
+        } catch let error as ScanError {
+            throw CommandFailure(status: .environment, message: "the daemon's approval request \(request) does not read: \(error.description)")
         }
-        guard view["status"] as? String == "open" else {
+        guard approval.status == .open else {
             throw CommandFailure(status: .failure, message: "approval request \(request) is closed: its scan is already in the history")
         }
-        let approval = ApprovalRequest(id: request, fileNumber: file, noteID: noteID, extractHash: extract, minister: minister,
-                                       authorisedPPS: [], issuedAt: Date(), status: .open, qrText: qrText)
+        let (noteID, qrText) = (approval.noteID, approval.qrText)
         // The scan as the daemon will judge it, without its size limit (the daemon applies its own).
         let checked: ScanFile
         let texts: [String]
@@ -150,8 +150,7 @@ struct ScanUploadCommand: ParsableCommand {
         let finding: QRFinding
         if texts.contains(qrText) {
             finding = .matched
-        } else if let other = texts.first(where: { $0.hasPrefix("SSAR1|") }) {
-            let id = other.split(separator: "|").dropFirst().first.map(String.init) ?? "?"
+        } else if let id = texts.lazy.compactMap(ApprovalRequest.claimedID(inQRText:)).first {
             throw CommandFailure(status: .failure, message: "the QR code on \(scan) is for approval request \(id), not \(request): is this the scan of another extract?")
         } else {
             finding = .notRead
@@ -165,19 +164,13 @@ struct ScanUploadCommand: ParsableCommand {
         let attestation = ScanAttestation(request: approval, scanHash: checked.sha256, scanType: checked.type, scanBytes: checked.size, qr: finding, at: now)
         let document = attestation.bytes
 
-        let chain = try readChain(chainFile)
-        let manager = try tokenOptions.manager()
-        let choice = try KeyChoice(keyOptions, manager: manager, at: now)
-        let pin = try choice.readPIN(keyOptions)
-        defer { pin.wipe() }
-        let session = try manager.openSigningSession(choice.certificate.keyURI, pin: pin, options: keyOptions.loginOptions, at: now)
-        defer { session.close() }
         let parameters = SignatureParameters(context: EOfficeContext(fileNumber: file, noteID: noteID, previousEntryHash: headHash),
-                                             commitment: .proofOfOrigin, signingTime: now, chain: chain)
-        let signature = try CAdES.signDetached(contentDigest: SHA256Hasher.hash(document), certificate: session.certificate,
-                                               parameters: parameters) { try session.sign($0, pin: pin) }
-        session.close()
-        pin.wipe()
+                                             commitment: .proofOfOrigin, signingTime: now, chain: try readChain(chainFile))
+        let signature = try KeyChoice.withSession(tokenOptions, keyOptions, at: now) { _, session, pin in
+            try CAdES.signDetached(contentDigest: SHA256Hasher.hash(document), certificate: session.certificate, parameters: parameters) {
+                try session.sign($0, pin: pin)
+            }
+        }
 
         let answer = try client.upload("POST", base + "/approvals/\(DaemonClient.segment(request))/scan", file: scan, headers: [
             "Content-Type": checked.type.mediaType,
@@ -186,7 +179,7 @@ struct ScanUploadCommand: ParsableCommand {
             "SignService-Scan-Name": URL(fileURLWithPath: scan).lastPathComponent,
         ], refusal: { $0 >= 500 ? .environment : .failure })
         if json {
-            print(String(decoding: try JSONSerialization.data(withJSONObject: answer, options: [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]), as: UTF8.self))
+            try DaemonClient.printJSON(answer)
         } else {
             let entry = answer["entry"] as? [String: Any]
             print("appended entry \(entry?["sequence"] as? Int ?? 0) (scan-approval) to \(file): \(checked.type.mediaType) scan, \(checked.size) bytes, "

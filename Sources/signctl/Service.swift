@@ -45,16 +45,14 @@ struct DaemonClient {
         return parts.count == 4 && parts[0] == "127" && parts.allSatisfy { UInt8($0) != nil }
     }
 
-    /// The body of a 2xx answer. `refusal` maps the status of any other answer to signctl's exit status.
-    func send(_ method: String, _ path: String, body: [UInt8]? = nil, contentType: String = "application/json",
-              maximumSize: Int = 64 << 20, refusal: (Int) -> ExitStatus = DaemonClient.defaultRefusal) throws -> [UInt8] {
+    /// One exchange with the daemon at `path` (`run` sends it, given the exchange and the admin token's header):
+    /// the body of a 2xx answer. `refusal` maps the status of any other answer to signctl's exit status.
+    private func exchange(_ path: String, maximumSize: Int = 64 << 20, refusal: (Int) -> ExitStatus,
+                          _ run: (HTTPExchange, [String: String]) throws(HTTPExchange.Failure) -> (status: Int, body: [UInt8])) throws -> [UInt8] {
         guard let url = URL(string: base + path) else { throw CommandFailure(status: .usage, message: "\(base + path) is not a URL") }
-        var headers = ["Authorization": "Bearer \(token)"]
-        if body != nil { headers["Content-Type"] = contentType }
         let answer: (status: Int, body: [UInt8])
         do {
-            answer = try HTTPExchange(service: "the daemon", url: url, timeout: timeout, maximumSize: maximumSize)
-                .send(method: method, headers: headers, body: body)
+            answer = try run(HTTPExchange(service: "the daemon", url: url, timeout: timeout, maximumSize: maximumSize), ["Authorization": "Bearer \(token)"])
         } catch {
             throw CommandFailure(status: .environment, message: error.description)
         }
@@ -62,38 +60,38 @@ struct DaemonClient {
         return answer.body
     }
 
+    /// The body of a 2xx answer.
+    func send(_ method: String, _ path: String, body: [UInt8]? = nil, contentType: String = "application/json",
+              maximumSize: Int = 64 << 20, refusal: (Int) -> ExitStatus = DaemonClient.defaultRefusal) throws -> [UInt8] {
+        try exchange(path, maximumSize: maximumSize, refusal: refusal) { http, auth throws(HTTPExchange.Failure) in
+            try http.send(method: method, headers: body == nil ? auth : auth.merging(["Content-Type": contentType]) { $1 }, body: body)
+        }
+    }
+
     /// A GET whose answer streams to `output` (replaced whole, never half-written); returns its size.
     func download(_ path: String, to output: String) throws -> Int {
-        guard let url = URL(string: base + path) else { throw CommandFailure(status: .usage, message: "\(base + path) is not a URL") }
-        let answer: (status: Int, body: [UInt8])
-        do {
-            answer = try HTTPExchange(service: "the daemon", url: url, timeout: timeout)
-                .download(headers: ["Authorization": "Bearer \(token)"], total: 6 * 3600) { temporary in
-                    try AtomicFile.replace(output) { target in
-                        try FileManager.default.copyItem(atPath: temporary, toPath: target)
-                    }
+        _ = try exchange(path, refusal: Self.defaultRefusal) { http, auth throws(HTTPExchange.Failure) in
+            try http.download(headers: auth, total: 6 * 3600) { temporary in
+                try AtomicFile.replace(output) { target in
+                    try FileManager.default.copyItem(atPath: temporary, toPath: target)
                 }
-        } catch {
-            throw CommandFailure(status: .environment, message: error.description)
+            }
         }
-        try Self.check(answer)
         return (try? FileManager.default.attributesOfItem(atPath: output)[.size] as? Int) ?? 0
     }
 
     /// A request whose body streams from the file at `file`; the JSON answer of a 2xx.
     func upload(_ method: String, _ path: String, file: String, headers extra: [String: String],
                 refusal: (Int) -> ExitStatus = DaemonClient.defaultRefusal) throws -> [String: Any] {
-        guard let url = URL(string: base + path) else { throw CommandFailure(status: .usage, message: "\(base + path) is not a URL") }
-        let answer: (status: Int, body: [UInt8])
-        do {
-            answer = try HTTPExchange(service: "the daemon", url: url, timeout: timeout)
-                .send(method: method, headers: extra.merging(["Authorization": "Bearer \(token)"]) { $1 }, bodyFile: file, total: 6 * 3600)
-        } catch {
-            throw CommandFailure(status: .environment, message: error.description)
+        let body = try exchange(path, refusal: refusal) { http, auth throws(HTTPExchange.Failure) in
+            try http.send(method: method, headers: extra.merging(auth) { $1 }, bodyFile: file, total: 6 * 3600)
         }
-        try Self.check(answer, refusal: refusal)
-        guard let parsed = (try? JSONSerialization.jsonObject(with: Data(answer.body))) as? [String: Any] else {
-            throw CommandFailure(status: .environment, message: "the daemon's answer to \(method) \(path) is not a JSON object")
+        return try Self.object(body, "the daemon's answer to \(method) \(path)")
+    }
+
+    static func object(_ body: [UInt8], _ what: String) throws -> [String: Any] {
+        guard let parsed = (try? JSONSerialization.jsonObject(with: Data(body))) as? [String: Any] else {
+            throw CommandFailure(status: .environment, message: "\(what) is not a JSON object")
         }
         return parsed
     }
@@ -107,14 +105,15 @@ struct DaemonClient {
 
     static func defaultRefusal(_ status: Int) -> ExitStatus { status >= 500 ? .environment : .usage }
 
+    /// A daemon's JSON answer as signctl prints it for --json.
+    static func printJSON(_ object: [String: Any]) throws {
+        print(String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]), as: UTF8.self))
+    }
+
     /// A JSON request whose answer is a JSON object.
     func json(_ method: String, _ path: String, _ object: [String: Any]? = nil, refusal: (Int) -> ExitStatus = DaemonClient.defaultRefusal) throws -> [String: Any] {
         let body = try object.map { Array(try JSONSerialization.data(withJSONObject: $0)) }
-        let answer = try send(method, path, body: body, refusal: refusal)
-        guard let parsed = (try? JSONSerialization.jsonObject(with: Data(answer))) as? [String: Any] else {
-            throw CommandFailure(status: .environment, message: "the daemon's answer to \(method) \(path) is not a JSON object")
-        }
-        return parsed
+        return try Self.object(try send(method, path, body: body, refusal: refusal), "the daemon's answer to \(method) \(path)")
     }
 
     /// A request whose JSON answer decodes as `type` (times as 2026-11-23T07:01:49Z).

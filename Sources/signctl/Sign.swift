@@ -85,24 +85,17 @@ struct Sign: ParsableCommand {
             throw CommandFailure(status: .usage, message: "\(error)")
         }
         let chain = try readChain(chainFile)
-        let manager = try tokenOptions.manager()
         let now = Date()
-        let choice = try KeyChoice(keyOptions, manager: manager, at: now)
-        let pin = try choice.readPIN(keyOptions)
-        defer { pin.wipe() }
-        let session = try manager.openSigningSession(choice.certificate.keyURI, pin: pin, options: keyOptions.loginOptions, at: now)
-        defer { session.close() }
         let parameters = SignatureParameters(
             context: EOfficeContext(fileNumber: fileNumber, noteID: noteID, previousEntryHash: previousHash.flatMap(Hex.decode),
                                     origin: origin),
             commitment: approval ? .proofOfApproval : .proofOfOrigin, signingTime: now, chain: chain,
             timeStampAuthority: tsa.flatMap(URL.init(string:)).map { TimeStampAuthority(url: $0, timeout: tsaTimeout) })
-        let signature = try CAdES.signDetached(contentDigest: digest.digest, certificate: session.certificate,
-                                               parameters: parameters) { toBeSigned in
-            try session.sign(toBeSigned, pin: pin)
+        let (signature, choice) = try KeyChoice.withSession(tokenOptions, keyOptions, at: now) { choice, session, pin in
+            (try CAdES.signDetached(contentDigest: digest.digest, certificate: session.certificate, parameters: parameters) { toBeSigned in
+                try session.sign(toBeSigned, pin: pin)
+            }, choice)
         }
-        session.close()
-        pin.wipe()
         let destination = output ?? extract + ".p7s"
         try AtomicFile.write(signature, to: destination)
         FileHandle.standardError.write(Data((

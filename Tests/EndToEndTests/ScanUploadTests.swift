@@ -72,9 +72,8 @@ struct ScanUploadTests {
     }
 
     static func approval(_ daemon: DaemonTests.Daemon, _ id: String, auth: [String]) throws -> ApprovalRequest {
-        let view = try DaemonTests.request(daemon, "GET", path + "/approvals/\(id)", headers: auth).json
-        return ApprovalRequest(id: id, fileNumber: number, noteID: view["noteID"] as? String ?? "", extractHash: Hex.decode(view["extractSHA256"] as? String ?? "") ?? [],
-                               minister: view["minister"] as? String ?? "", authorisedPPS: [], issuedAt: Date(), status: .open, qrText: view["qr"] as? String ?? "")
+        let answer = try DaemonTests.request(daemon, "GET", path + "/approvals/\(id)", headers: auth)
+        return try JSONDecoder().decode(ApprovalRequest.JSON.self, from: answer.body).request()
     }
 
     @Test("request -> QR printed, scanned to PDF and JPEG -> uploaded by the PPS -> the bundle verifies and names the entry as a hand approval attested by the PPS; every refusal leaves nothing")
@@ -103,7 +102,7 @@ struct ScanUploadTests {
                 #expect(answer.status == status && answer.text.contains(reason), "\(what): \(answer.status) \(answer.text)")
             }
             // The scan of another note's extract, with an attestation that claims the QR matched.
-            try refused(try Self.attest(daemon, request: request1, scan: second.pdf, qr: .matched, key: DaemonTests.softKey.replacingOccurrences(of: "%01", with: "%06"), head: head0, folder: folder),
+            try refused(try Self.attest(daemon, request: request1, scan: second.pdf, qr: .matched, key: Self.ppsKey, head: head0, folder: folder),
                         body: second.pdf, 422, "qr-other-request", "another request's QR")
             // Attested by an officer who is not the Minister's PPS.
             try refused(try Self.attest(daemon, request: request1, scan: first.pdf, qr: .matched, key: DaemonTests.softKey, head: head0, folder: folder),

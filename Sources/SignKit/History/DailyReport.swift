@@ -37,11 +37,7 @@ public struct DailyReport: Codable, Sendable {
               start < end else {
             throw HistoryError(.invalidRequest, "the days must read as YYYY-MM-DD, the first not after the last (\(from) to \(to))")
         }
-        let formatter = DateFormatter()
-        formatter.calendar = calendar
-        formatter.timeZone = timeZone
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.dateFormat = "yyyy-MM-dd"
+        let formatter = dayFormatter(timeZone)
 
         struct Tally {
             var files = Set<String>(), notes = Set<String>()
@@ -77,6 +73,20 @@ public struct DailyReport: Codable, Sendable {
                          signedByDSC: rows.reduce(0) { $0 + $1.signedByDSC }, signedByESign: rows.reduce(0) { $0 + $1.signedByESign },
                          scanApprovals: rows.reduce(0) { $0 + $1.scanApprovals }, otherSignatures: rows.reduce(0) { $0 + $1.otherSignatures })
         return DailyReport(from: from, to: to, timeZone: timeZone.identifier, rows: rows, totals: totals)
+    }
+
+    /// "2026-11-23": the day `date` falls on in `timeZone`.
+    public static func day(of date: Date, in timeZone: TimeZone) -> String {
+        dayFormatter(timeZone).string(from: date)
+    }
+
+    static func dayFormatter(_ timeZone: TimeZone) -> DateFormatter {
+        let formatter = DateFormatter()
+        formatter.calendar = Calendar(identifier: .gregorian)
+        formatter.timeZone = timeZone
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.dateFormat = "yyyy-MM-dd"
+        return formatter
     }
 
     static func day(_ text: String, _ calendar: Calendar) -> Date? {

@@ -91,11 +91,7 @@ public final class FileHistory: Sendable {
         } catch {
             throw HistoryError(.signerUnavailable, "the service could not sign the checkpoint: \(error)")
         }
-        if let scan {
-            try store.append(entry, checkpoint: checkpoint, blobs: [content, signature], scan: scan)
-        } else {
-            try store.append(entry, checkpoint: checkpoint, blobs: [content, signature])
-        }
+        try store.append(entry, checkpoint: checkpoint, blobs: [content, signature], scan: scan)
         return (entry, verdict)
     }
 }

@@ -9,12 +9,11 @@ public protocol HistoryStore: Sendable {
     /// Every entry of a file, in sequence order.
     func entries(of number: String) throws -> [HistoryEntry]
     func checkpoints(of number: String) throws -> [Checkpoint]
-    /// Appends one entry with its checkpoint in one transaction, after the blobs (content, signature, attachment)
-    /// are on disk. Refused when the file's head is no longer `entry.previousHash` (a concurrent append won).
-    func append(_ entry: HistoryEntry, checkpoint: Checkpoint, blobs: [[UInt8]]) throws
-    /// Appends a scan approval: as `append`, with the scan file moved into the blob store first and the approval
-    /// request closed in the same transaction. Refused when the request is not open or not this file's.
-    func append(_ entry: HistoryEntry, checkpoint: Checkpoint, blobs: [[UInt8]], scan: ScanAppendix) throws
+    /// Appends one entry with its checkpoint in one transaction, after the blobs (content, signature) are on disk.
+    /// Refused when the file's head is no longer `entry.previousHash` (a concurrent append won). For a scan
+    /// approval, `scan`: the scan file is moved into the blob store first and the approval request is closed in the
+    /// same transaction, refused when the request is not open or not this file's.
+    func append(_ entry: HistoryEntry, checkpoint: Checkpoint, blobs: [[UInt8]], scan: ScanAppendix?) throws
     /// A stored blob by its SHA-256.
     func blob(_ hash: [UInt8]) throws -> [UInt8]?
     /// The file holding a stored blob, where the store keeps blobs as files (large scans are read from it as they
@@ -41,6 +40,10 @@ public struct ScanAppendix: Sendable {
 }
 
 extension HistoryStore {
+    public func append(_ entry: HistoryEntry, checkpoint: Checkpoint, blobs: [[UInt8]]) throws {
+        try append(entry, checkpoint: checkpoint, blobs: blobs, scan: nil)
+    }
+
     /// (number of entries, head hash); an empty or unknown file is (0, genesis).
     public func head(of number: String) throws -> (size: Int, hash: [UInt8]) {
         guard let last = try entries(of: number).last else { return (0, HistoryEntry.genesis) }

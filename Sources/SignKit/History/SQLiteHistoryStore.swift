@@ -115,15 +115,7 @@ public final class SQLiteHistoryStore: HistoryStore {
         }
     }
 
-    public func append(_ entry: HistoryEntry, checkpoint: Checkpoint, blobs: [[UInt8]]) throws {
-        try append(entry, checkpoint: checkpoint, blobs: blobs, scan: nil)
-    }
-
-    public func append(_ entry: HistoryEntry, checkpoint: Checkpoint, blobs: [[UInt8]], scan: ScanAppendix) throws {
-        try append(entry, checkpoint: checkpoint, blobs: blobs, scan: Optional(scan))
-    }
-
-    private func append(_ entry: HistoryEntry, checkpoint: Checkpoint, blobs: [[UInt8]], scan: ScanAppendix?) throws {
+    public func append(_ entry: HistoryEntry, checkpoint: Checkpoint, blobs: [[UInt8]], scan: ScanAppendix?) throws {
         // The blobs first, each durable before the row that names it can commit.
         for blob in blobs { try writeBlob(blob) }
         if let scan { try moveBlob(scan) }
@@ -172,38 +164,33 @@ public final class SQLiteHistoryStore: HistoryStore {
     private func writeBlob(_ bytes: [UInt8]) throws {
         let path = blobPath(SHA256Hasher.hash(bytes))
         if FileManager.default.fileExists(atPath: path) { return }  // content-addressed: the same bytes are there
-        let folder = (path as NSString).deletingLastPathComponent
         do {
-            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+            try makeFolder(for: path)
             try AtomicFile.write(bytes, to: path, mode: 0o600)
         } catch {
-            throw HistoryError(.storage, "cannot store a blob in \(folder): \(error)")
+            throw HistoryError(.storage, "cannot store a blob at \(path): \(error)")
         }
     }
 
-    /// A scan into the blob store by rename (same file system: no copy of a large file), made durable by fsyncing
-    /// its folder; the same scan already there is kept.
+    /// A scan (fsynced by the intake, mode 0600) into the blob store by rename: no copy of a large file. The same
+    /// scan already there is kept and the upload's file removed.
     private func moveBlob(_ scan: ScanAppendix) throws {
         let path = blobPath(scan.sha256)
-        let folder = (path as NSString).deletingLastPathComponent
-        do {
-            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-        } catch {
-            throw HistoryError(.storage, "cannot make the blob folder \(folder): \(error)")
-        }
         if FileManager.default.fileExists(atPath: path) {
             unlink(scan.path)
             return
         }
-        guard rename(scan.path, path) == 0 else {
-            throw HistoryError(.storage, "cannot move the scan into the store \(path) (errno \(errno); the intake folder must be on the store's file system)")
+        do {
+            try makeFolder(for: path)
+            try AtomicFile.move(scan.path, to: path)
+        } catch {
+            throw HistoryError(.storage, "cannot move the scan into the store at \(path) (the intake folder must be on the store's file system): \(error)")
         }
-        chmod(path, 0o600)
-        let descriptor = open(folder, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        if descriptor >= 0 {
-            fsync(descriptor)
-            close(descriptor)
-        }
+    }
+
+    private func makeFolder(for path: String) throws {
+        try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true,
+                                                attributes: [.posixPermissions: 0o700])
     }
 
     /// Where a stored blob is on disk, if it is (a scan is streamed from here rather than read whole).

@@ -14,8 +14,6 @@ public struct ScanError: Error, Sendable, CustomStringConvertible {
         case attestationMismatch = "attestation-mismatch"
         /// The attestation's signer is not a PPS/PS authorised for this request's Minister.
         case unauthorisedUploader = "unauthorised-uploader"
-        /// The request is closed (its scan is in) or belongs to another file.
-        case requestClosed = "request-closed"
     }
 
     public let code: Code
@@ -49,19 +47,6 @@ public struct ApprovalRequest: Codable, Sendable, Hashable {
     public var status: Status
     /// The text in the QR code (payload and signature).
     public var qrText: String
-
-    public init(id: String, fileNumber: String, noteID: String, extractHash: [UInt8], minister: String, authorisedPPS: [[UInt8]],
-                issuedAt: Date, status: Status, qrText: String) {
-        self.id = id
-        self.fileNumber = fileNumber
-        self.noteID = noteID
-        self.extractHash = extractHash
-        self.minister = minister
-        self.authorisedPPS = authorisedPPS
-        self.issuedAt = issuedAt
-        self.status = status
-        self.qrText = qrText
-    }
 
     static let prefix = "SSAR1"
     /// Hex digits of each PPS fingerprint in the QR code (64 bits: enough to tell certificates apart on a printout;
@@ -104,6 +89,13 @@ public struct ApprovalRequest: Codable, Sendable, Hashable {
         public let issuedAt: Date
     }
 
+    /// The request id a QR text claims to be, without checking its signature (signctl, which has no certificate of
+    /// the service, uses it only to warn); nil when the text is not an approval request's.
+    public static func claimedID(inQRText text: String) -> String? {
+        let fields = text.split(separator: "|", maxSplits: 2, omittingEmptySubsequences: false)
+        return fields.count == 3 && fields[0] == prefix ? String(fields[1]) : nil
+    }
+
     /// Reads and checks a QR text; throws `.qrNotValid` naming what is wrong (not ours, altered, wrongly signed).
     public static func read(qrText text: String, signer certificate: X509Certificate) throws -> Printed {
         guard let cut = text.lastIndex(of: "|") else { throw ScanError(.qrNotValid, "the QR code is not a SignService approval request") }
@@ -119,6 +111,45 @@ public struct ApprovalRequest: Codable, Sendable, Hashable {
         }
         return Printed(id: fields[1], fileNumber: fields[2], noteID: fields[3], extractHash: hash, minister: fields[5],
                        ppsPrefixes: fields[6].split(separator: ",").map(String.init), issuedAt: issued)
+    }
+}
+
+extension ApprovalRequest {
+    /// The request as the daemon's API carries it (docs/openapi.yaml `ApprovalRequest`): hashes in hex, the time as
+    /// 2026-11-23T07:01:49Z, the QR text as `qr`.
+    public struct JSON: Codable, Sendable {
+        public let id: String
+        public let fileNumber: String
+        public let noteID: String
+        public let extractSHA256: String
+        public let minister: String
+        public let pps: [String]
+        public let issuedAt: String
+        public let status: String
+        public let qr: String
+
+        public init(_ request: ApprovalRequest) {
+            id = request.id
+            fileNumber = request.fileNumber
+            noteID = request.noteID
+            extractSHA256 = Hex.encode(request.extractHash)
+            minister = request.minister
+            pps = request.authorisedPPS.map { Hex.encode($0) }
+            issuedAt = UTCTimeText.format(request.issuedAt)
+            status = request.status.rawValue
+            qr = request.qrText
+        }
+
+        /// The request these fields describe; throws `.badRequest` naming a field that does not read.
+        public func request() throws -> ApprovalRequest {
+            guard let extract = Hex.decode(extractSHA256), extract.count == 32 else { throw ScanError(.badRequest, "extractSHA256 is not a SHA-256") }
+            let fingerprints = pps.compactMap { Hex.decode($0) }
+            guard fingerprints.count == pps.count else { throw ScanError(.badRequest, "pps must be SHA-256 fingerprints in hex") }
+            guard let issued = UTCTimeText.parse(issuedAt) else { throw ScanError(.badRequest, "issuedAt does not read") }
+            guard let state = Status(rawValue: status) else { throw ScanError(.badRequest, "status must be open or closed") }
+            return ApprovalRequest(id: id, fileNumber: fileNumber, noteID: noteID, extractHash: extract, minister: minister,
+                                   authorisedPPS: fingerprints, issuedAt: issued, status: state, qrText: qr)
+        }
     }
 }
 

@@ -119,7 +119,7 @@ public final class ScanUpload: @unchecked Sendable {
 
     init(intake: ScanIntake) throws {
         self.intake = intake
-        let name = (0..<16).map { _ in String(format: "%02x", UInt8.random(in: 0...255)) }.joined()
+        let name = Hex.encode((0..<16).map { _ in UInt8.random(in: 0...255) })
         path = intake.folder + "/" + name + ".part"
         descriptor = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
         guard descriptor >= 0 else { throw IntakeError(.storage, "cannot create \(path) (errno \(errno))") }
@@ -217,7 +217,7 @@ enum ScanInspection {
             guard let (width, height) = jpegSize(head) else { throw IntakeError(.truncated, "the JPEG has no frame header in its first 64 KiB") }
             result = Result(type: .jpeg, pages: 1, width: width, height: height)
         } else if head.starts(with: [0x49, 0x49, 0x2A, 0x00]) || head.starts(with: [0x4D, 0x4D, 0x00, 0x2A]) {
-            result = try tiff(handle: handle, size: size)
+            result = try tiff(path: path)
         } else {
             throw IntakeError(.notAllowedType, "the file is not a PDF, JPEG, PNG or TIFF (judged by its content, not its name)")
         }
@@ -234,13 +234,13 @@ enum ScanInspection {
         return result
     }
 
-    static func readUInt32(_ bytes: [UInt8], _ offset: Int, bigEndian: Bool) -> UInt32 {
+    static func readUInt32<Bytes: RandomAccessCollection<UInt8>>(_ bytes: Bytes, _ offset: Int, bigEndian: Bool) -> UInt32 where Bytes.Index == Int {
         guard offset + 4 <= bytes.count else { return 0 }
         let b = bytes[offset..<offset + 4].map(UInt32.init)
         return bigEndian ? b[0] << 24 | b[1] << 16 | b[2] << 8 | b[3] : b[3] << 24 | b[2] << 16 | b[1] << 8 | b[0]
     }
 
-    static func readUInt16(_ bytes: [UInt8], _ offset: Int, bigEndian: Bool) -> UInt16 {
+    static func readUInt16<Bytes: RandomAccessCollection<UInt8>>(_ bytes: Bytes, _ offset: Int, bigEndian: Bool) -> UInt16 where Bytes.Index == Int {
         guard offset + 2 <= bytes.count else { return 0 }
         return bigEndian ? UInt16(bytes[offset]) << 8 | UInt16(bytes[offset + 1]) : UInt16(bytes[offset + 1]) << 8 | UInt16(bytes[offset])
     }
@@ -264,10 +264,11 @@ enum ScanInspection {
 
     /// Pages from the IFD chain and the largest page's size (every page is judged by the pixel limit, not only the
     /// first); every IFD and strip must lie inside the file.
-    static func tiff(handle: FileHandle, size: Int) throws -> Result {
-        _ = try? handle.seek(toOffset: 0)
-        // A scan is at most tens of MiB (the size limit applies first), so reading it whole here is bounded.
-        let bytes = Array((try? handle.readToEnd()) ?? Data())
+    static func tiff(path: String) throws -> Result {
+        // Mapped, not read: only the pages holding directories are touched, however large the image data.
+        guard let bytes = try? Data(contentsOf: URL(fileURLWithPath: path), options: .alwaysMapped), !bytes.isEmpty else {
+            throw IntakeError(.storage, "cannot read back \(path)")
+        }
         let big = bytes[0] == 0x4D
         var offset = Int(readUInt32(bytes, 4, bigEndian: big))
         var pages = 0, width: Int?, height: Int?
@@ -315,13 +316,8 @@ enum ScanInspection {
 
     /// Pages and page sizes from poppler's pdfinfo (Debian's poppler-utils), which also refuses a broken PDF.
     static func pdf(path: String, limits: ScanLimits) throws -> Result {
-        let outcome: Subprocess.Outcome
-        do {
-            outcome = try Subprocess(executable: "/usr/bin/pdfinfo", arguments: ["-l", String(limits.maximumPages + 1), path], timeout: 30).run()
-        } catch let failure as Subprocess.Failure {
-            if case .timedOut = failure { throw IntakeError(.notAllowedType, "the PDF could not be read in time (\(failure)); refused") }
-            throw IntakeError(.storage, "\(failure) (apt-get install poppler-utils)")
-        }
+        let outcome = try Subprocess(executable: "/usr/bin/pdfinfo", arguments: ["-l", String(limits.maximumPages + 1), path], timeout: 30)
+            .runOnScan(package: "poppler-utils")
         guard outcome.status == 0 else { throw IntakeError(.truncated, "the PDF does not read: \(outcome.errorLine)") }
         let text = String(decoding: outcome.output, as: UTF8.self)
         var pages = 0
@@ -337,5 +333,18 @@ enum ScanInspection {
         }
         guard pages > 0 else { throw IntakeError(.truncated, "the PDF has no pages") }
         return Result(type: .pdf, pages: pages, width: nil, height: nil)
+    }
+}
+
+extension Subprocess {
+    /// Runs a helper on a scan: a scan it cannot finish in time is refused (a hostile file, not a slow machine); a
+    /// helper that cannot start is the service's problem, named with the Debian package that provides it.
+    func runOnScan(package: String) throws -> Outcome {
+        do {
+            return try run()
+        } catch let failure as Failure {
+            if case .timedOut = failure { throw IntakeError(.notAllowedType, "the scan took too long to read (\(failure)); refused") }
+            throw IntakeError(.storage, "\(failure) (apt-get install \(package))")
+        }
     }
 }

@@ -13,9 +13,9 @@ public enum ScanQR {
             let folder = NSTemporaryDirectory() + "signservice-qr-\(UUID().uuidString)"
             try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o700])
             defer { try? FileManager.default.removeItem(atPath: folder) }
-            let raster = try run(Subprocess(executable: "/usr/bin/pdftoppm",
-                                            arguments: ["-r", String(dpi), "-gray", "-png", "-l", String(pages), path, folder + "/page"],
-                                            timeout: timeout), "pdftoppm (apt-get install poppler-utils)")
+            let raster = try Subprocess(executable: "/usr/bin/pdftoppm",
+                                        arguments: ["-r", String(dpi), "-gray", "-png", "-l", String(pages), path, folder + "/page"],
+                                        timeout: timeout).runOnScan(package: "poppler-utils")
             guard raster.status == 0 else { throw IntakeError(.truncated, "the PDF's pages could not be rasterised: \(raster.errorLine)") }
             let images = ((try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []).sorted().map { folder + "/" + $0 }
             return try images.flatMap { try zbar($0, timeout: timeout) }
@@ -26,8 +26,8 @@ public enum ScanQR {
 
     /// zbarimg exits 4 when it finds no symbol; other failures mean it could not read the image.
     static func zbar(_ path: String, timeout: Double) throws -> [String] {
-        let outcome = try run(Subprocess(executable: "/usr/bin/zbarimg", arguments: ["--quiet", "--raw", "-Sdisable", "-Sqrcode.enable", path],
-                                         timeout: timeout), "zbarimg (apt-get install zbar-tools)")
+        let outcome = try Subprocess(executable: "/usr/bin/zbarimg", arguments: ["--quiet", "--raw", "-Sdisable", "-Sqrcode.enable", path],
+                                     timeout: timeout).runOnScan(package: "zbar-tools")
         switch outcome.status {
         case 0: return String(decoding: outcome.output, as: UTF8.self).split(separator: "\n").map(String.init)
         case 4: return []
@@ -35,14 +35,6 @@ public enum ScanQR {
         }
     }
 
-    private static func run(_ process: Subprocess, _ name: String) throws -> Subprocess.Outcome {
-        do {
-            return try process.run()
-        } catch let failure as Subprocess.Failure {
-            if case .timedOut = failure { throw IntakeError(.notAllowedType, "the scan took too long to read (\(failure)); refused") }
-            throw IntakeError(.storage, "cannot run \(name): \(failure)")
-        }
-    }
 }
 
 /// What the QR code on an uploaded scan said about its approval request.

@@ -38,10 +38,21 @@ public enum AtomicFile {
         guard synced else { throw FileError(path: path, errno: errno, action: "flush") }
         guard rename(temporary, path) == 0 else { throw FileError(path: path, errno: errno, action: "rename into") }
         done = true
-        let dirfd = open(folder, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        if dirfd >= 0 {
-            fsync(dirfd)
-            close(dirfd)
+        syncFolder(folder)
+    }
+
+    /// Renames a file already flushed to disk (`source`, on the same file system) to `path` and fsyncs the folder,
+    /// so the new name survives a crash. No copy is made, whatever the file's size.
+    public static func move(_ source: String, to path: String) throws {
+        guard rename(source, path) == 0 else { throw FileError(path: path, errno: errno, action: "move \(source) to") }
+        syncFolder(URL(fileURLWithPath: path).deletingLastPathComponent().path)
+    }
+
+    static func syncFolder(_ folder: String) {
+        let descriptor = open(folder, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if descriptor >= 0 {
+            fsync(descriptor)
+            close(descriptor)
         }
     }
 }

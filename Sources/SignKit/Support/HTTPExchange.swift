@@ -64,13 +64,18 @@ public struct HTTPExchange {
                         try keep(location.path)
                         finish(Data(), response, nil)
                     } catch {
-                        finish(nil, response, error)
+                        finish(nil, response, NotKept(reason: error))
                     }
                 } else {
                     finish(try? Data(contentsOf: location, options: .alwaysMapped).prefix(limit), response, error)
                 }
             }
         }
+    }
+
+    /// A downloaded answer that `keep` could not take (the disk is full, the folder is gone).
+    private struct NotKept: Error {
+        let reason: any Error
     }
 
     private func exchange(method: String, headers: [String: String], total: Double,
@@ -95,6 +100,9 @@ public struct HTTPExchange {
             throw Failure(description: "\(service) \(url.absoluteString) did not answer within \(Self.seconds(total))")
         }
         let (data, response, error) = exchange.result
+        if let error = error as? NotKept {
+            throw Failure(description: "the answer of \(service) \(url.absoluteString) could not be kept: \(error.reason)")
+        }
         if let error {
             throw Failure(description: "\(service) \(url.absoluteString) is unreachable: \(error.localizedDescription)")
         }

@@ -1,5 +1,3 @@
-import CPKCS
-
 /// An error from a token, a reader or a PKCS#11 module. Compared by `code`; new codes never break callers.
 /// It carries the token's PIN state where one was read, and whether trying again can help.
 public struct TokenError: Error, Sendable, CustomStringConvertible {
@@ -68,12 +66,6 @@ public struct TokenError: Error, Sendable, CustomStringConvertible {
         self.retryable = retryable
         self.file = file
         self.line = line
-    }
-
-    /// The session this came from is gone (token pulled or re-inserted) or no longer logged in: a new login may
-    /// succeed where this session cannot.
-    public var sessionLost: Bool {
-        code == .tokenRemoved || returnValue == UInt(CKR_USER_NOT_LOGGED_IN)
     }
 
     /// One line for people: the reason, the PKCS#11 code in words, the PIN state.

@@ -70,3 +70,11 @@ public enum CKR {
         return table.first { $0.value.name == wanted }?.key
     }
 }
+
+extension TokenError {
+    /// The session this came from is gone (token pulled or re-inserted) or no longer logged in: a new login may
+    /// succeed where this session cannot.
+    public var sessionLost: Bool {
+        code == .tokenRemoved || returnValue == UInt(CKR_USER_NOT_LOGGED_IN)
+    }
+}
