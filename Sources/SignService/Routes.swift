@@ -376,16 +376,18 @@ struct SignOperation {
             let made = try await blocking { () throws -> Result in
                 defer { pin.wipe() }
                 let now = Date()
-                let made = try kept.withSession(uri, pin: pin, tokens: manager, at: now) { session in
-                    let parameters = SignatureParameters(
-                        context: EOfficeContext(fileNumber: request.fileNumber, noteID: request.noteID, previousEntryHash: previousHash, origin: origin),
-                        commitment: commitment, signingTime: now, chain: chain, timeStampAuthority: authority)
-                    let signature = try CAdES.signDetached(contentDigest: digest, certificate: session.certificate, parameters: parameters) { toBeSigned in
-                        try session.sign(toBeSigned, pin: pin)
-                    }
-                    return Result(signature: signature, signer: session.certificate.subject.commonName ?? session.certificate.subject.description,
-                                  certificate: Hex.encode(session.certificate.sha256Fingerprint))
+                let parameters = SignatureParameters(
+                    context: EOfficeContext(fileNumber: request.fileNumber, noteID: request.noteID, previousEntryHash: previousHash, origin: origin),
+                    commitment: commitment, signingTime: now, chain: chain, timeStampAuthority: authority)
+                // Built before and finished after the token signs: the token (and a kept session's lock) is held
+                // for the signature alone, not for the CMS work or a time-stamp authority's answer.
+                let (prepared, tokenSignature) = try kept.sign(uri, pin: pin, tokens: manager, at: now) { certificate in
+                    try CAdES.Prepared(contentDigest: digest, certificate: certificate, parameters: parameters)
                 }
+                let certificate = prepared.certificate
+                let made = Result(signature: try prepared.finish(tokenSignature),
+                                  signer: certificate.subject.commonName ?? certificate.subject.description,
+                                  certificate: Hex.encode(certificate.sha256Fingerprint))
                 // Audited (written and fsynced) here, off the event loop; a signature that cannot be audited is not
                 // handed out.
                 try state.record(AuditRecord(action: "sign", result: "ok", origin: origin, file: request.fileNumber, note: request.noteID,

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import SignKit
 import Testing
 import TestSupport
@@ -325,6 +326,31 @@ struct DaemonTests {
             #expect(try sign(cardPIN, "N-6").status == 200)
             #expect(Rig.pinVerifications() == before + 4, "an expired session is not reused")
             #expect(Rig.cardTriesLeft() == triesBefore, "a good PIN restored the tries")
+
+            // Eight requests at once for two tokens: they reach the tokens one at a time (the kept session moves
+            // between the card and SoftHSM2), every one answers a signature openssl accepts, and the card made
+            // exactly its four.
+            let softPIN = try Rig.secretStrings()[1]
+            let cardSignaturesBefore = Rig.cardLog().filter { $0.hasPrefix("GENERAL-AUTHENTICATE ") }.count
+            let answers = Mutex<[Int: (status: Int, body: [UInt8])]>([:])
+            let url = URL(string: daemon.url + "/v1/sign")!
+            let token = daemon.adminToken
+            DispatchQueue.concurrentPerform(iterations: 8) { index in
+                let onCard = index % 2 == 0
+                let body = try? JSONSerialization.data(withJSONObject: Self.signBody(key: onCard ? Self.cardKey : Self.softKey, pin: onCard ? cardPIN : softPIN,
+                                                                                       note: "N-\(10 + index)", extract: extract))
+                let answer = try? HTTPExchange(service: "the daemon", url: url, timeout: 60)
+                    .send(method: "POST", headers: ["Authorization": "Bearer \(token)", "Content-Type": "application/json"], body: body.map { Array($0) })
+                answers.withLock { $0[index] = answer ?? (0, []) }
+            }
+            let extractFile = try daemon.folder.file("concurrent.txt", extract)
+            for index in 0..<8 {
+                let answer = answers.withLock { $0[index] } ?? (status: 0, body: [])
+                #expect(answer.status == 200, "request \(index): \(String(decoding: answer.body, as: UTF8.self))")
+                let signatureFile = try daemon.folder.file("concurrent-\(index).p7s", Data(answer.body))
+                #expect(try SigningTests.opensslVerifies(signatureFile.path, content: extractFile.path), "request \(index)")
+            }
+            #expect(Rig.cardLog().filter { $0.hasPrefix("GENERAL-AUTHENTICATE ") }.count == cardSignaturesBefore + 4, "the card signed its four")
             #expect(daemon.stop())
             for text in daemon.everythingWritten() {
                 #expect(!text.contains(cardPIN), "the PIN appears in what the daemon wrote")

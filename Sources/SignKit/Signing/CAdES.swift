@@ -49,58 +49,83 @@ public enum CAdES {
     /// - Returns: the DER ContentInfo (.p7s), eContent absent.
     public static func signDetached(contentDigest: [UInt8], certificate: X509Certificate, parameters: SignatureParameters,
                                     sign: ([UInt8]) throws -> TokenSignature) throws -> [UInt8] {
-        guard contentDigest.count == 32 else { throw SigningError("the content digest must be a SHA-256 (32 bytes)") }
-        OpenSSLError.clearQueue()
-        // CMS_sign with no signer and CMS_PARTIAL: an empty SignedData to add the signer to; owned, freed below.
-        guard let cms = CMS_sign(nil, nil, nil, nil, UInt32(CMS_PARTIAL | CMS_DETACHED | CMS_BINARY)) else {
-            throw OpenSSLError.drain("CMS_sign (empty SignedData)")
-        }
-        defer { CMS_ContentInfo_free(cms) }
-        guard let publicKey = X509_get0_pubkey(certificate.pointer) else {  // get0: owned by the certificate
-            throw OpenSSLError.drain("X509_get0_pubkey")
-        }
-        // add1: the CMS takes its own reference to the certificate. The key only sets the algorithms (PARTIAL).
-        guard let signer = CMS_add1_signer(cms, certificate.pointer, publicKey, EVP_sha256(),
-                                           UInt32(CMS_PARTIAL | CMS_NOSMIMECAP | CMS_BINARY)) else {
-            throw OpenSSLError.drain("CMS_add1_signer")
-        }
-        for intermediate in parameters.chain {
-            guard CMS_add1_cert(cms, intermediate.pointer) == 1 else { throw OpenSSLError.drain("CMS_add1_cert") }  // add1: own reference
-        }
+        let prepared = try Prepared(contentDigest: contentDigest, certificate: certificate, parameters: parameters)
+        return try prepared.finish(sign(prepared.toBeSigned))
+    }
 
-        try addAttribute(signer, AttributeOID.contentType, type: V_ASN1_OBJECT, object: OBJ_nid2obj(NID_pkcs7_data))
-        try addSigningTime(signer, parameters.signingTime)
-        try addAttribute(signer, AttributeOID.messageDigest, type: V_ASN1_OCTET_STRING, bytes: contentDigest)
-        try addAttribute(signer, AttributeOID.signingCertificateV2, type: V_ASN1_SEQUENCE,
-                         bytes: try certificate.signingCertificateV2)
-        try addAttribute(signer, AttributeOID.cmsAlgorithmProtection, type: V_ASN1_SEQUENCE,
-                         bytes: try algorithmProtection(signer))
-        try addAttribute(signer, AttributeOID.commitmentTypeIndication, type: V_ASN1_SEQUENCE,
-                         bytes: DER.tlv(0x30, try DER.objectIdentifier(parameters.commitment.oid)))
-        try addAttribute(signer, AttributeOID.eOfficeContext, type: V_ASN1_SEQUENCE, bytes: parameters.context.der)
+    /// A detached SignedData waiting for its signature value: built before the token is reached and finished after
+    /// it, so a caller that serialises token use (the daemon) holds its token only for the signature itself.
+    public final class Prepared: @unchecked Sendable {  // used by one thread at a time: prepared, signed, finished
+        /// The DER of the signed attributes: what the token signs.
+        public let toBeSigned: [UInt8]
+        public let certificate: X509Certificate
+        private let parameters: SignatureParameters
+        private let cms: OpaquePointer  // CMS_ContentInfo*, owned
+        private let signer: OpaquePointer  // CMS_SignerInfo*, owned by `cms`
 
-        let toBeSigned = try signedAttributesDER(signer)
-        let signature = try sign(toBeSigned)
-        // The token's signature must check against the certificate before anyone sees it: a token whose key is
-        // not the certificate's (a swapped or re-keyed token) cannot produce a .p7s.
-        guard certificate.verifySignature(signature.bytes, over: toBeSigned) else {
-            throw SigningError("the token's signature does not verify with the public key of \"\(certificate.subject.commonName ?? "the certificate")\"; "
-                + "the key that signed is not the certificate's")
-        }
-        // get0: the SignerInfo's own signature OCTET STRING, filled in place.
-        guard let value = CMS_SignerInfo_get0_signature(signer),
-              ASN1_STRING_set(value, signature.bytes, Int32(signature.bytes.count)) == 1 else {
-            throw OpenSSLError.drain("setting the signature value")
-        }
-        if let authority = parameters.timeStampAuthority {
-            let token = try authority.timeStamp(signature.bytes)
-            let object = try objectFor(AttributeOID.signatureTimeStampToken)
-            let added = token.der.withUnsafeBytes { raw in
-                CMS_unsigned_add1_attr_by_OBJ(signer, object, V_ASN1_SEQUENCE, raw.baseAddress, Int32(raw.count))
+        public init(contentDigest: [UInt8], certificate: X509Certificate, parameters: SignatureParameters) throws {
+            guard contentDigest.count == 32 else { throw SigningError("the content digest must be a SHA-256 (32 bytes)") }
+            OpenSSLError.clearQueue()
+            // CMS_sign with no signer and CMS_PARTIAL: an empty SignedData to add the signer to; owned (freed here on
+            // failure, by deinit after).
+            guard let cms = CMS_sign(nil, nil, nil, nil, UInt32(CMS_PARTIAL | CMS_DETACHED | CMS_BINARY)) else {
+                throw OpenSSLError.drain("CMS_sign (empty SignedData)")
             }
-            guard added == 1 else { throw OpenSSLError.drain("adding the signature time-stamp") }
+            var built = false
+            defer { if !built { CMS_ContentInfo_free(cms) } }
+            guard let publicKey = X509_get0_pubkey(certificate.pointer) else {  // get0: owned by the certificate
+                throw OpenSSLError.drain("X509_get0_pubkey")
+            }
+            // add1: the CMS takes its own reference to the certificate. The key only sets the algorithms (PARTIAL).
+            guard let signer = CMS_add1_signer(cms, certificate.pointer, publicKey, EVP_sha256(),
+                                               UInt32(CMS_PARTIAL | CMS_NOSMIMECAP | CMS_BINARY)) else {
+                throw OpenSSLError.drain("CMS_add1_signer")
+            }
+            for intermediate in parameters.chain {
+                guard CMS_add1_cert(cms, intermediate.pointer) == 1 else { throw OpenSSLError.drain("CMS_add1_cert") }  // add1: own reference
+            }
+            try CAdES.addAttribute(signer, AttributeOID.contentType, type: V_ASN1_OBJECT, object: OBJ_nid2obj(NID_pkcs7_data))
+            try CAdES.addSigningTime(signer, parameters.signingTime)
+            try CAdES.addAttribute(signer, AttributeOID.messageDigest, type: V_ASN1_OCTET_STRING, bytes: contentDigest)
+            try CAdES.addAttribute(signer, AttributeOID.signingCertificateV2, type: V_ASN1_SEQUENCE,
+                                   bytes: try certificate.signingCertificateV2)
+            try CAdES.addAttribute(signer, AttributeOID.cmsAlgorithmProtection, type: V_ASN1_SEQUENCE,
+                                   bytes: try CAdES.algorithmProtection(signer))
+            try CAdES.addAttribute(signer, AttributeOID.commitmentTypeIndication, type: V_ASN1_SEQUENCE,
+                                   bytes: DER.tlv(0x30, try DER.objectIdentifier(parameters.commitment.oid)))
+            try CAdES.addAttribute(signer, AttributeOID.eOfficeContext, type: V_ASN1_SEQUENCE, bytes: parameters.context.der)
+            toBeSigned = try CAdES.signedAttributesDER(signer)
+            (self.cms, self.signer, self.certificate, self.parameters) = (cms, signer, certificate, parameters)
+            built = true
         }
-        return try encode(cms)
+
+        deinit { CMS_ContentInfo_free(cms) }
+
+        /// Checks the token's signature over `toBeSigned` against the certificate, puts it in, time-stamps it when the
+        /// parameters name a TSA, and returns the DER ContentInfo (.p7s).
+        public func finish(_ signature: TokenSignature) throws -> [UInt8] {
+            OpenSSLError.clearQueue()
+            // The token's signature must check against the certificate before anyone sees it: a token whose key is
+            // not the certificate's (a swapped or re-keyed token) cannot produce a .p7s.
+            guard certificate.verifySignature(signature.bytes, over: toBeSigned) else {
+                throw SigningError("the token's signature does not verify with the public key of \"\(certificate.subject.commonName ?? "the certificate")\"; "
+                    + "the key that signed is not the certificate's")
+            }
+            // get0: the SignerInfo's own signature OCTET STRING, filled in place.
+            guard let value = CMS_SignerInfo_get0_signature(signer),
+                  ASN1_STRING_set(value, signature.bytes, Int32(signature.bytes.count)) == 1 else {
+                throw OpenSSLError.drain("setting the signature value")
+            }
+            if let authority = parameters.timeStampAuthority {
+                let token = try authority.timeStamp(signature.bytes)
+                let object = try CAdES.objectFor(AttributeOID.signatureTimeStampToken)
+                let added = token.der.withUnsafeBytes { raw in
+                    CMS_unsigned_add1_attr_by_OBJ(signer, object, V_ASN1_SEQUENCE, raw.baseAddress, Int32(raw.count))
+                }
+                guard added == 1 else { throw OpenSSLError.drain("adding the signature time-stamp") }
+            }
+            return try CAdES.encode(cms)
+        }
     }
 
     // MARK: Attributes
