@@ -202,10 +202,17 @@ extension HistoryBundle {
         // must be the one sealed (its hash is in the manifest) and the latest is verified in full; without a valid
         // seal, every signature is.
         let latest = checkpoints.map(\.reference.size).max()
-        let verdicts = Self.parallelMap(checkpoints, state: makeVerifier) { verifier, checkpoint -> Verdict? in
-            guard !sealValid || checkpoint.reference.size == latest, let signature = bundle.member(checkpoint.reference.signature) else { return nil }
+        func verdict(_ verifier: Verifier, _ checkpoint: HashedCheckpoint) -> Verdict? {
+            guard let signature = bundle.member(checkpoint.reference.signature) else { return nil }
             let statement = Checkpoint(fileNumber: number, size: checkpoint.reference.size, headHash: checkpoint.headHash, time: checkpoint.reference.time)
             return try? verifier.verify(signature: signature, content: .bytes(statement.canonicalBytes), at: time, revocationData: revocationData)
+        }
+        let verdicts: [Verdict?]
+        if sealValid {
+            let last = checkpoints.lastIndex { $0.reference.size == latest }
+            verdicts = checkpoints.indices.map { $0 == last ? verdict(verifier, checkpoints[$0]) : nil }
+        } else {
+            verdicts = Self.parallelMap(checkpoints, state: makeVerifier) { verifier, checkpoint in verdict(verifier, checkpoint) }
         }
         var checkpointResults = [HistoryReport.CheckpointResult]()
         checkpointResults.reserveCapacity(checkpoints.count)

@@ -2,21 +2,31 @@ import Foundation
 import CPKCS
 
 /// Streaming SHA-256 through OpenSSL's EVP interface. Owns one EVP_MD_CTX.
+///
+/// The digest implementation is the one fetched from OpenSSL's provider once (`DigestAlgorithm.evp`). Passing
+/// `EVP_sha256()` instead makes OpenSSL 3 fetch it again at every initialisation, under a lock every thread shares.
 public final class SHA256Hasher {
     private let context: OpaquePointer  // EVP_MD_CTX*, owned: freed in deinit
+    private var ready = true  // initialised since the last finalize
 
     public init() {
         guard let context = EVP_MD_CTX_new() else { fatalError("EVP_MD_CTX_new: out of memory") }
         self.context = context
-        guard EVP_DigestInit_ex(context, EVP_sha256(), nil) == 1 else {
-            fatalError("EVP_DigestInit_ex(SHA-256) failed: \(OpenSSLError.drain("EVP_DigestInit_ex"))")
-        }
+        start()
     }
 
     deinit { EVP_MD_CTX_free(context) }
 
+    private func start() {
+        guard EVP_DigestInit_ex2(context, DigestAlgorithm.sha256.evp, nil) == 1 else {
+            fatalError("EVP_DigestInit_ex2(SHA-256) failed: \(OpenSSLError.drain("EVP_DigestInit_ex2"))")
+        }
+        ready = true
+    }
+
     public func update(_ bytes: UnsafeRawBufferPointer) {
         guard let base = bytes.baseAddress, bytes.count > 0 else { return }
+        if !ready { start() }
         EVP_DigestUpdate(context, base, bytes.count)
     }
 
@@ -26,10 +36,11 @@ public final class SHA256Hasher {
 
     /// The digest; the hasher is reset and can be used again.
     public func finalize() -> [UInt8] {
+        if !ready { start() }
         var digest = [UInt8](repeating: 0, count: 32)
         var length: UInt32 = 0
         EVP_DigestFinal_ex(context, &digest, &length)
-        EVP_DigestInit_ex(context, EVP_sha256(), nil)
+        ready = false
         return digest
     }
 

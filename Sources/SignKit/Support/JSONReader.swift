@@ -237,28 +237,42 @@ struct JSONReader {
         while true {
             skipWhitespace()
             let start = position
-            var nesting = 0
-            scan: while position < limit {
-                switch bytes[position] {
-                case UInt8(ascii: "\""):
-                    position += 1
-                    while position < limit, bytes[position] != UInt8(ascii: "\"") {
-                        position += bytes[position] == UInt8(ascii: "\\") ? 2 : 1
+            // Over the raw bytes, strings skipped with memchr: a 10,000-entry manifest is 10 MB.
+            let end = limit
+            let scanned = bytes.withUnsafeBufferPointer { buffer -> Result<Int, Failure> in
+                let base = buffer.baseAddress!
+                var at = position, nesting = 0
+                while at < end {
+                    switch base[at] {
+                    case UInt8(ascii: "\""):
+                        at += 1
+                        while true {
+                            guard at < end, let quote = memchr(base + at, Int32(UInt8(ascii: "\"")), end - at) else {
+                                return .failure(Failure(description: "an unterminated string in \(what) at byte \(at)"))
+                            }
+                            let found = base.distance(to: quote.assumingMemoryBound(to: UInt8.self))
+                            var backslashes = 0
+                            while found - backslashes - 1 >= at, base[found - backslashes - 1] == UInt8(ascii: "\\") { backslashes += 1 }
+                            at = found
+                            if backslashes % 2 == 0 { break }  // not escaped
+                            at += 1
+                        }
+                    case UInt8(ascii: "{"), UInt8(ascii: "["):
+                        nesting += 1
+                        guard nesting <= maximumDepth else { return .failure(Failure(description: "nesting deeper than \(maximumDepth) at byte \(at)")) }
+                    case UInt8(ascii: "}"), UInt8(ascii: "]"):
+                        if nesting == 0 { return .success(at) }
+                        nesting -= 1
+                    case UInt8(ascii: ","):
+                        if nesting == 0 { return .success(at) }
+                    default:
+                        break
                     }
-                    guard position < limit else { throw fail("an unterminated string in \(what)") }
-                case UInt8(ascii: "{"), UInt8(ascii: "["):
-                    nesting += 1
-                    guard nesting <= maximumDepth else { throw fail("nesting deeper than \(maximumDepth)") }
-                case UInt8(ascii: "}"), UInt8(ascii: "]"):
-                    if nesting == 0 { break scan }
-                    nesting -= 1
-                case UInt8(ascii: ","):
-                    if nesting == 0 { break scan }
-                default:
-                    break
+                    at += 1
                 }
-                position += 1
+                return .success(at)
             }
+            position = try scanned.get()
             var valueEnd = position
             while valueEnd > start, bytes[valueEnd - 1] <= 0x20 { valueEnd -= 1 }  // whitespace (anything else below 0x20 fails later)
             guard valueEnd > start else { throw fail("an empty element in \(what)") }
