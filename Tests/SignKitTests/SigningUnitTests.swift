@@ -5,6 +5,29 @@ import TestSupport
 
 @Suite("Signing building blocks")
 struct SigningUnitTests {
+    @Test("a manifest array's elements are found around escaped quotes and backslashes; an unterminated string is refused")
+    func elementRanges() throws {
+        let text = #"[{"a":"x\"],y"}, "\\", {"b":["}",1]} ,"q\\\"]"]"#
+        var reader = JSONReader(Array(text.utf8))
+        let ranges = try reader.elementRanges("the list")
+        let elements = ranges.map { String(decoding: Array(text.utf8)[$0], as: UTF8.self) }
+        #expect(elements == [#"{"a":"x\"],y"}"#, #""\\""#, #"{"b":["}",1]}"#, #""q\\\"]""#])
+        try reader.end()
+        var open = JSONReader(Array(#"[{"a":"x\"}]"#.utf8))
+        #expect(throws: JSONReader.Failure.self) { try open.elementRanges("the list") }
+    }
+
+    @Test("SHA-256 of nothing, of bytes, and of a hasher used again after finalize")
+    func sha256() {
+        #expect(Hex.encode(SHA256Hasher.hash([UInt8]())) == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
+        let hasher = SHA256Hasher()
+        hasher.update(Array("abc".utf8))
+        #expect(Hex.encode(hasher.finalize()) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+        hasher.update(Array("abc".utf8))
+        #expect(Hex.encode(hasher.finalize()) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad", "reset after finalize")
+        #expect(Hex.encode(hasher.finalize()) == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855", "nothing after a reset")
+    }
+
     @Test("the e-Office context reads back what was written, and refuses garbage")
     func contextRoundTrip() throws {
         let full = EOfficeContext(fileNumber: "DIT-12/3/2026-IT", noteID: "N-7", previousEntryHash: Array(repeating: 7, count: 32),
