@@ -16,8 +16,9 @@ import SignKit
 /// only; the CMS structure is built before and finished after it (`sign(_:pin:tokens:at:prepare:)`).
 final class KeptSession: Sendable {
     let seconds: Double
-    /// Runs the token's part of every request that may use a kept session, one after another in arrival order.
-    private let worker = SerialWorker(name: "kept-session")
+    /// Runs the token's part of every request that may use a kept session, one after another in arrival order
+    /// (none when keeping is off).
+    private let worker: SerialWorker?
     private let kept = Mutex<Kept?>(nil)
 
     private final class Kept: @unchecked Sendable {  // touched only under `serial` or `kept`
@@ -65,6 +66,7 @@ final class KeptSession: Sendable {
 
     init(seconds: Double) {
         self.seconds = seconds
+        worker = seconds > 0 ? SerialWorker(name: "kept-session") : nil
     }
 
     /// Signs, with the key at `uri`, the signed attributes `prepare` builds for the key's certificate: on the kept
@@ -80,7 +82,7 @@ final class KeptSession: Sendable {
                 ?? prepare(session.certificate)
             return (ready, try session.sign(ready.toBeSigned, pin: pin))
         }
-        guard seconds > 0 else {
+        guard let worker else {
             let session = try tokens.openSigningSession(uri, pin: pin, at: time)
             defer { session.close() }
             return try signed(on: session, nil)
@@ -141,17 +143,27 @@ final class KeptSession: Sendable {
 /// For the token: a lock handed from one request's thread to the next leaves the token idle until the woken thread
 /// gets a core, which on a loaded machine is the better part of a millisecond; this thread goes from one signature
 /// straight to the next while requests are waiting.
-final class SerialWorker: @unchecked Sendable {  // `jobs` only under `condition`
-    private let condition = NSCondition()
-    private var jobs = [() -> Void]()
+final class SerialWorker: Sendable {
+    /// What the caller and the thread share; the thread holds only this, so the worker can go away.
+    private final class Queue: @unchecked Sendable {  // `jobs` and `stopped` only under `condition`
+        let condition = NSCondition()
+        var jobs = [() -> Void]()
+        var stopped = false
+    }
+    private let queue = Queue()
 
     init(name: String) {
-        let thread = Thread { [unowned self] in
+        let queue = self.queue
+        let thread = Thread {
             while true {
-                condition.lock()
-                while jobs.isEmpty { condition.wait() }
-                let job = jobs.removeFirst()
-                condition.unlock()
+                queue.condition.lock()
+                while queue.jobs.isEmpty && !queue.stopped { queue.condition.wait() }
+                guard !queue.jobs.isEmpty else {
+                    queue.condition.unlock()
+                    return  // stopped, nothing left
+                }
+                let job = queue.jobs.removeFirst()
+                queue.condition.unlock()
                 job()
             }
         }
@@ -159,17 +171,25 @@ final class SerialWorker: @unchecked Sendable {  // `jobs` only under `condition
         thread.start()
     }
 
+    /// The thread finishes the jobs it has and ends.
+    deinit {
+        queue.condition.lock()
+        queue.stopped = true
+        queue.condition.signal()
+        queue.condition.unlock()
+    }
+
     /// Runs `body` on the worker's thread after the jobs before it, and returns what it returned or threw.
     func run<T>(_ body: @escaping () throws -> T) throws -> T {
         let done = DispatchSemaphore(value: 0)
         nonisolated(unsafe) var result: Result<T, any Error>?
-        condition.lock()
-        jobs.append {
+        queue.condition.lock()
+        queue.jobs.append {
             result = Result { try body() }
             done.signal()
         }
-        condition.signal()
-        condition.unlock()
+        queue.condition.signal()
+        queue.condition.unlock()
         done.wait()
         return try result!.get()
     }
