@@ -11,9 +11,9 @@ import SignKit
 /// token, not the daemon, judges it and counts a wrong try. A signature that fails on a kept session closes it; when the
 /// session was lost (token pulled and put back, login forgotten) the request is tried once more with a fresh login.
 ///
-/// Requests that may use a kept session reach their tokens one at a time, across tokens: the kept session holds its
-/// token, so the one lock is what lets a request for another key close it first. The lock covers the token's part
-/// only; the CMS structure is built before and finished after it (`sign(_:pin:tokens:at:prepare:)`).
+/// Requests that may use a kept session reach their tokens one at a time, across tokens, on one worker thread: the
+/// kept session holds its token, so taking turns is what lets a request for another key close it first. A turn covers
+/// the token's part only; the CMS structure is built before and finished after it (`sign(_:pin:tokens:at:prepare:)`).
 final class KeptSession: Sendable {
     let seconds: Double
     /// Runs the token's part of every request that may use a kept session, one after another in arrival order
@@ -21,7 +21,7 @@ final class KeptSession: Sendable {
     private let worker: SerialWorker?
     private let kept = Mutex<Kept?>(nil)
 
-    private final class Kept: @unchecked Sendable {  // touched only under `serial` or `kept`
+    private final class Kept: @unchecked Sendable {  // touched only on the worker's thread or under `kept`
         let session: TokenSigningSession
         let uri: String
         var hmacKey: [UInt8]
@@ -73,8 +73,8 @@ final class KeptSession: Sendable {
     /// session when it may serve, else after a fresh login (kept afterwards when keeping is on). The caller finishes
     /// the signature (checks it, time-stamps it, encodes it) after this returns.
     ///
-    /// With a kept session for the key, `prepare` runs before the lock is taken, so the one lock is held only for
-    /// the token's signature; it runs again under the lock if the session turned out to hold another certificate.
+    /// With a kept session for the key, `prepare` runs before the request's turn on the worker, so the turn holds
+    /// only the token's signature; it runs again in the turn if the session turned out to hold another certificate.
     func sign(_ uri: PKCS11URI, pin: PIN, tokens: TokenManager, at time: Date,
               prepare: @escaping (X509Certificate) throws -> CAdES.Prepared) throws -> (CAdES.Prepared, TokenSignature) {
         func signed(on session: TokenSigningSession, _ early: CAdES.Prepared?) throws -> (CAdES.Prepared, TokenSignature) {
@@ -141,8 +141,8 @@ final class KeptSession: Sendable {
 /// One thread that runs the jobs given to it one at a time, in the order they came. A caller waits for its own job.
 ///
 /// For the token: a lock handed from one request's thread to the next leaves the token idle until the woken thread
-/// gets a core, which on a loaded machine is the better part of a millisecond; this thread goes from one signature
-/// straight to the next while requests are waiting.
+/// gets a core (under load on two cores, perf showed SoftHSM2 idle a third of the time); this thread goes from one
+/// signature straight to the next while requests are waiting.
 final class SerialWorker: Sendable {
     /// What the caller and the thread share; the thread holds only this, so the worker can go away.
     private final class Queue: @unchecked Sendable {  // `jobs` and `stopped` only under `condition`

@@ -7,7 +7,6 @@ import CPKCS
 /// `EVP_sha256()` instead makes OpenSSL 3 fetch it again at every initialisation, under a lock every thread shares.
 public final class SHA256Hasher {
     private let context: OpaquePointer  // EVP_MD_CTX*, owned: freed in deinit
-    private var ready = true  // initialised since the last finalize
 
     public init() {
         guard let context = EVP_MD_CTX_new() else { fatalError("EVP_MD_CTX_new: out of memory") }
@@ -21,12 +20,10 @@ public final class SHA256Hasher {
         guard EVP_DigestInit_ex2(context, DigestAlgorithm.sha256.evp, nil) == 1 else {
             fatalError("EVP_DigestInit_ex2(SHA-256) failed: \(OpenSSLError.drain("EVP_DigestInit_ex2"))")
         }
-        ready = true
     }
 
     public func update(_ bytes: UnsafeRawBufferPointer) {
         guard let base = bytes.baseAddress, bytes.count > 0 else { return }
-        if !ready { start() }
         EVP_DigestUpdate(context, base, bytes.count)
     }
 
@@ -36,17 +33,15 @@ public final class SHA256Hasher {
 
     /// The digest; the hasher is reset and can be used again.
     public func finalize() -> [UInt8] {
-        if !ready { start() }
         var digest = [UInt8](repeating: 0, count: 32)
         var length: UInt32 = 0
         EVP_DigestFinal_ex(context, &digest, &length)
-        ready = false
+        start()  // a reset: the algorithm is already fetched
         return digest
     }
 
+    /// One-shot SHA-256 (`DigestAlgorithm.hash`, no hasher object).
     public static func hash(_ bytes: some ContiguousBytes) -> [UInt8] {
-        let hasher = SHA256Hasher()
-        hasher.update(bytes)
-        return hasher.finalize()
+        DigestAlgorithm.sha256.hash(bytes)
     }
 }
