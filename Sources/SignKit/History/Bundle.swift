@@ -148,8 +148,8 @@ public struct BundleManifest: Encodable, Sendable {
         var sequence: Int?, kind: String?, noteID: String?, time: Date?, contentHash: String?, signatureHash: String?
         var signerFingerprint: String?, attachmentHash: String?, previousHash: String?, hash: String?, content: String?
         var signature: String?, attachment: String?
-        let what = "entry \(position)"
-        try reader.object(what) { reader, key in
+        func what() -> String { "entry \(position)" }  // for errors only: made when one is thrown
+        try reader.object(what()) { reader, key in
             switch key {
             case "sequence": sequence = try reader.count(key)
             case "kind": kind = try reader.string(key)
@@ -167,17 +167,17 @@ public struct BundleManifest: Encodable, Sendable {
             default: try reader.skip()
             }
         }
-        guard let sequence else { throw missing("sequence", in: what) }
-        guard let kind else { throw missing("kind", in: what) }
-        guard let noteID else { throw missing("noteID", in: what) }
-        guard let time else { throw missing("time", in: what) }
-        guard let contentHash else { throw missing("contentHash", in: what) }
-        guard let signatureHash else { throw missing("signatureHash", in: what) }
-        guard let signerFingerprint else { throw missing("signerFingerprint", in: what) }
-        guard let previousHash else { throw missing("previousHash", in: what) }
-        guard let hash else { throw missing("hash", in: what) }
-        guard let content else { throw missing("content", in: what) }
-        guard let signature else { throw missing("signature", in: what) }
+        guard let sequence else { throw missing("sequence", in: what()) }
+        guard let kind else { throw missing("kind", in: what()) }
+        guard let noteID else { throw missing("noteID", in: what()) }
+        guard let time else { throw missing("time", in: what()) }
+        guard let contentHash else { throw missing("contentHash", in: what()) }
+        guard let signatureHash else { throw missing("signatureHash", in: what()) }
+        guard let signerFingerprint else { throw missing("signerFingerprint", in: what()) }
+        guard let previousHash else { throw missing("previousHash", in: what()) }
+        guard let hash else { throw missing("hash", in: what()) }
+        guard let content else { throw missing("content", in: what()) }
+        guard let signature else { throw missing("signature", in: what()) }
         return Entry(sequence: sequence, kind: kind, noteID: noteID, time: time, contentHash: contentHash, signatureHash: signatureHash,
                      signerFingerprint: signerFingerprint, attachmentHash: attachmentHash, previousHash: previousHash, hash: hash,
                      content: content, signature: signature, attachment: attachment)
@@ -185,8 +185,8 @@ public struct BundleManifest: Encodable, Sendable {
 
     static func parseCheckpoint(_ reader: inout JSONReader, position: Int) throws -> CheckpointReference {
         var size: Int?, headHash: String?, time: Date?, signature: String?, signatureHash: String?
-        let what = "checkpoint \(position)"
-        try reader.object(what) { reader, key in
+        func what() -> String { "checkpoint \(position)" }  // for errors only: made when one is thrown
+        try reader.object(what()) { reader, key in
             switch key {
             case "size": size = try reader.count(key)
             case "headHash": headHash = try reader.string(key)
@@ -196,11 +196,11 @@ public struct BundleManifest: Encodable, Sendable {
             default: try reader.skip()
             }
         }
-        guard let size else { throw missing("size", in: what) }
-        guard let headHash else { throw missing("headHash", in: what) }
-        guard let time else { throw missing("time", in: what) }
-        guard let signature else { throw missing("signature", in: what) }
-        guard let signatureHash else { throw missing("signatureHash", in: what) }
+        guard let size else { throw missing("size", in: what()) }
+        guard let headHash else { throw missing("headHash", in: what()) }
+        guard let time else { throw missing("time", in: what()) }
+        guard let signature else { throw missing("signature", in: what()) }
+        guard let signatureHash else { throw missing("signatureHash", in: what()) }
         return CheckpointReference(size: size, headHash: headHash, time: time, signature: signature, signatureHash: signatureHash)
     }
 }
@@ -341,13 +341,20 @@ public enum HistoryBundle {
 /// The mapping assumes nobody truncates the file while it is being verified (as any reader of a mapped file does).
 public final class BundleReader: @unchecked Sendable {  // immutable after init
     public let path: String
-    /// The members' names, in central-directory order.
-    public let names: [String]
     private enum Storage {
-        case mapped(UnsafeRawBufferPointer, index: [String: StoredZip.Member], centralDirectory: Int)
-        case extracted([String: [UInt8]])
+        /// The names are keys into the mapping's central directory (see `StoredZip.Name`).
+        case mapped(UnsafeRawBufferPointer, index: [StoredZip.Name: StoredZip.Member], order: [StoredZip.Name], centralDirectory: Int)
+        case extracted([String: [UInt8]], order: [String])
     }
     private let storage: Storage
+
+    /// The members' names, in central-directory order.
+    public var names: [String] {
+        switch storage {
+        case .mapped(_, _, let order, _): order.map { String(decoding: $0.bytes, as: UTF8.self) }
+        case .extracted(_, let order): order
+        }
+    }
 
     /// True when the members are read in place from the mapped file (the fast path).
     public var readsInPlace: Bool {
@@ -373,13 +380,13 @@ public final class BundleReader: @unchecked Sendable {  // immutable after init
         }
         if let mapping {
             if let (index, order, central) = StoredZip.index(mapping) {
-                do {
-                    for name in order { try checked(name, index[name]!.size) }
-                } catch {
+                if let refused = order.first(where: { Self.unsafe($0.bytes) || index[$0]!.size > maximumMemberSize }) {
+                    let name = String(decoding: refused.bytes, as: UTF8.self), size = index[refused]!.size  // before the unmapping
                     munmap(UnsafeMutableRawPointer(mutating: mapping.baseAddress), mapping.count)
-                    throw error
+                    try checked(name, size)
+                    throw HistoryError(.bundle, "the bundle member \(name) is refused")  // not reached: `checked` names why
                 }
-                (names, storage) = (order, .mapped(mapping, index: index, centralDirectory: central))
+                storage = .mapped(mapping, index: index, order: order, centralDirectory: central)
                 return
             }
             munmap(UnsafeMutableRawPointer(mutating: mapping.baseAddress), mapping.count)
@@ -411,16 +418,21 @@ public final class BundleReader: @unchecked Sendable {  // immutable after init
             members[entry.path] = bytes
             order.append(entry.path)
         }
-        (names, storage) = (order, .extracted(members))
+        storage = .extracted(members, order: order)
     }
 
     deinit {
-        if case .mapped(let mapping, _, _) = storage { munmap(UnsafeMutableRawPointer(mutating: mapping.baseAddress), mapping.count) }
+        if case .mapped(let mapping, _, _, _) = storage { munmap(UnsafeMutableRawPointer(mutating: mapping.baseAddress), mapping.count) }
     }
 
     /// A name that could leave the folder it is extracted to: absolute, or with a ".." component.
     static func unsafe(_ name: String) -> Bool {
-        var utf8 = name.utf8[...]
+        var name = name
+        return name.withUTF8 { unsafe(UnsafeRawBufferPointer($0)) }
+    }
+
+    static func unsafe(_ name: UnsafeRawBufferPointer) -> Bool {
+        var utf8 = name[...]
         if utf8.first == UInt8(ascii: "/") { return true }
         while !utf8.isEmpty {
             let component = utf8.prefix { $0 != UInt8(ascii: "/") }
@@ -434,10 +446,10 @@ public final class BundleReader: @unchecked Sendable {  // immutable after init
     /// SHA-256 of a member, hashed where it lies in a mapped bundle (a large scan is never copied); nil when absent.
     public func memberSHA256(_ name: String) -> [UInt8]? {
         switch storage {
-        case .extracted(let members):
+        case .extracted(let members, _):
             return members[name].map { SHA256Hasher.hash($0) }
-        case .mapped(let mapping, let index, let centralDirectory):
-            guard let member = index[name], let region = StoredZip.region(of: member, in: mapping, before: centralDirectory) else { return nil }
+        case .mapped(let mapping, let index, _, let centralDirectory):
+            guard let member = StoredZip.Name.lookUp(name, in: index), let region = StoredZip.region(of: member, in: mapping, before: centralDirectory) else { return nil }
             let hasher = SHA256Hasher()
             hasher.update(region)
             return hasher.finalize()
@@ -446,10 +458,10 @@ public final class BundleReader: @unchecked Sendable {  // immutable after init
 
     public func member(_ name: String) -> [UInt8]? {
         switch storage {
-        case .extracted(let members):
+        case .extracted(let members, _):
             return members[name]
-        case .mapped(let mapping, let index, let centralDirectory):
-            guard let member = index[name] else { return nil }
+        case .mapped(let mapping, let index, _, let centralDirectory):
+            guard let member = StoredZip.Name.lookUp(name, in: index) else { return nil }
             return StoredZip.data(of: member, in: mapping, before: centralDirectory)
         }
     }
@@ -462,6 +474,23 @@ public final class BundleReader: @unchecked Sendable {  // immutable after init
 enum StoredZip {
     struct Member { let localHeader: Int; let size: Int }
 
+    /// A member's name as the bytes where they lie in the mapped central directory: indexing 30,000 members makes no
+    /// String and copies no name. A lookup by String wraps the string's own UTF-8 for the time of the lookup.
+    struct Name: Hashable {
+        let bytes: UnsafeRawBufferPointer
+
+        func hash(into hasher: inout Hasher) { hasher.combine(bytes: bytes) }
+
+        static func == (a: Name, b: Name) -> Bool {
+            a.bytes.count == b.bytes.count && (a.bytes.isEmpty || memcmp(a.bytes.baseAddress!, b.bytes.baseAddress!, a.bytes.count) == 0)
+        }
+
+        static func lookUp(_ name: String, in index: [Name: Member]) -> Member? {
+            var name = name
+            return name.withUTF8 { index[Name(bytes: UnsafeRawBufferPointer($0))] }
+        }
+    }
+
     static func u16(_ bytes: UnsafeRawBufferPointer, _ at: Int) -> Int? {
         at >= 0 && at + 2 <= bytes.count ? Int(bytes[at]) | Int(bytes[at + 1]) << 8 : nil
     }
@@ -472,14 +501,14 @@ enum StoredZip {
     }
 
     /// The members by name, their names in order, and where the central directory starts.
-    static func index(_ bytes: UnsafeRawBufferPointer) -> ([String: Member], [String], Int)? {
+    static func index(_ bytes: UnsafeRawBufferPointer) -> ([Name: Member], [Name], Int)? {
         // End of central directory: 22 bytes plus a comment of up to 65,535 bytes, at the end.
         var end = bytes.count - 22
         let lowest = max(0, bytes.count - 22 - 65_535)
         while end >= lowest, u32(bytes, end) != 0x0605_4B50 { end -= 1 }
         guard end >= lowest, let disk = u16(bytes, end + 4), disk == 0, let count = u16(bytes, end + 10), let length = u32(bytes, end + 12),
               let start = u32(bytes, end + 16), count != 0xFFFF, start != 0xFFFF_FFFF, start + length <= end else { return nil }
-        var members = [String: Member](minimumCapacity: count), order = [String]()
+        var members = [Name: Member](minimumCapacity: count), order = [Name]()
         order.reserveCapacity(count)
         var position = start
         for _ in 0..<count {
@@ -489,8 +518,8 @@ enum StoredZip {
                   compressed != 0xFFFF_FFFF, let nameLength = u16(bytes, position + 28), let extraLength = u16(bytes, position + 30),
                   let commentLength = u16(bytes, position + 32), let local = u32(bytes, position + 42), local != 0xFFFF_FFFF,
                   local + 30 + compressed <= start, position + 46 + nameLength <= start + length else { return nil }
-            let name = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[position + 46..<position + 46 + nameLength]), as: UTF8.self)
-            if !name.hasSuffix("/") {
+            let name = Name(bytes: UnsafeRawBufferPointer(rebasing: bytes[position + 46..<position + 46 + nameLength]))
+            if name.bytes.last != UInt8(ascii: "/") {
                 guard members.updateValue(Member(localHeader: local, size: compressed), forKey: name) == nil else { return nil }  // a name twice
                 order.append(name)
             }

@@ -68,37 +68,39 @@ public struct HistoryReport: Codable, Sendable {
 }
 
 extension HistoryBundle {
-    /// `transform` over `items` on every core, results in order, each worker with its own `state` (made by the worker):
+    /// `body` for every index below `count` on every core, each worker with its own `state` (made by the worker):
     /// objects shared between cores cost an atomic reference-count update on a shared cache line at every use, which
-    /// kept two cores verifying signatures through one `Verifier` at 1.3 times the speed of one. Items are taken in
+    /// kept two cores verifying signatures through one `Verifier` at 1.3 times the speed of one. Indexes are taken in
     /// chunks from a shared counter, so a slow item does not hold up the others.
-    static func parallelMap<T, R, State>(_ items: [T], state makeState: () -> State, _ transform: (inout State, T) -> R) -> [R] {
-        let slots = UnsafeMutableBufferPointer<R?>.allocate(capacity: items.count)
-        slots.initialize(repeating: nil)
-        defer {
-            slots.deinitialize()
-            slots.deallocate()
-        }
-        let workers = max(1, min(ProcessInfo.processInfo.activeProcessorCount, items.count))
-        let chunk = max(1, min(64, items.count / (workers * 8)))
+    static func parallelFor<State>(_ count: Int, state makeState: () -> State, _ body: (inout State, Int) -> Void) {
+        guard count > 0 else { return }
+        let workers = max(1, min(ProcessInfo.processInfo.activeProcessorCount, count))
+        let chunk = max(1, min(64, count / (workers * 8)))
         let next = Atomic<Int>(0)
-        let shared = UnsafeSendable(slots), input = UnsafeSendable(items)
         withoutActuallyEscaping(makeState) { makeState in
-            withoutActuallyEscaping(transform) { transform in
-                let work = UnsafeSendable((makeState, transform))
+            withoutActuallyEscaping(body) { body in
+                let work = UnsafeSendable((makeState, body))
                 DispatchQueue.concurrentPerform(iterations: workers) { _ in
                     var state = work.value.0()
                     while true {
                         let start = next.wrappingAdd(chunk, ordering: .relaxed).oldValue
-                        guard start < input.value.count else { break }
-                        for index in start..<min(start + chunk, input.value.count) {
-                            shared.value[index] = work.value.1(&state, input.value[index])  // each index written by one worker only
-                        }
+                        guard start < count else { break }
+                        for index in start..<min(start + chunk, count) { work.value.1(&state, index) }
                     }
                 }
             }
         }
-        return slots.map { $0! }
+    }
+
+    /// `transform` over `items` on every core (`parallelFor`), results in order, each written in place by its worker.
+    static func parallelMap<T, R, State>(_ items: [T], state makeState: () -> State, _ transform: (inout State, T) -> R) -> [R] {
+        [R](unsafeUninitializedCapacity: items.count) { slots, initialized in
+            let shared = UnsafeSendable(slots)
+            parallelFor(items.count, state: makeState) { state, index in
+                (shared.value.baseAddress! + index).initialize(to: transform(&state, items[index]))  // each slot written by one worker only
+            }
+            initialized = items.count
+        }
     }
 
     /// Checks every signature (each at its own signing time, offline, with the certificates and revocation data the
@@ -128,12 +130,57 @@ extension HistoryBundle {
                                 revocation: RevocationChecker(options: RevocationOptions(online: false, cacheDirectory: nil)))
         let number = manifest.file.number
 
-        // The seal first: when it holds, it covers the manifest and through it every member's hash.
+        // The seal: when it holds, it covers the manifest and through it every member's hash. Its verification
+        // (mostly hashing the manifest, a kilobyte per entry) runs on a thread of its own beside the entries'.
         let count = manifest.entryRanges.count
+        let sealBytes = bundle.member("seal.p7s")
+        let sealCheck = sealBytes.map { seal in
+            BackgroundResult { try? verifier.verify(signature: seal, content: .bytes(manifestBytes), at: time, revocationData: revocationData) }
+        }
+
+        // Entries and checkpoints, on every core and one at a time (a big bundle is never in memory whole): the
+        // manifest's record read, the entry rebuilt and hashed, its members read and hashed, its signature verified
+        // and judged; the checkpoint reference of the same position read and its signature file hashed. Each entry's
+        // report line is written in place; the sequential pass afterwards (the order, the chain, the checkpoints'
+        // agreement with it) reads only `Link`s, which hold no object a worker made but the (usually empty) findings.
+        let certificateDERs = certificates.map(\.der)
+        let makeVerifier = {
+            // Each worker its own verifier and certificate objects (see parallelFor); each builds a signer's path once.
+            Verifier(trust: trust, intermediates: certificateDERs.compactMap { try? X509Certificate(der: $0) },
+                     revocation: RevocationChecker(options: RevocationOptions(online: false, cacheDirectory: nil)))
+        }
+        let checkpointCount = manifest.checkpointRanges.count
+        let positions = max(count, checkpointCount)
+        let done = Atomic<Int>(0)  // entries checked, for `progress` (called from the workers)
+        var links = [Link]()
+        let entryResults = [HistoryReport.EntryResult](unsafeUninitializedCapacity: count) { resultSlots, initialized in
+            let results = UnsafeSendable(resultSlots)
+            links = parallelMap(Array(0..<positions), state: makeVerifier) { verifier, index -> Link in
+                var link = Link()
+                do {
+                    if index < count {
+                        let entry = checkEntry(try manifest.entry(index), file: number, bundle: bundle, verifier: verifier, at: time,
+                                               revocationData: revocationData)
+                        (results.value.baseAddress! + index).initialize(to: entry.result)
+                        link.entry = entry.link
+                        if let progress { progress(done.add(1, ordering: .relaxed).newValue, count) }
+                    }
+                    if index < checkpointCount { link.checkpoint = CheckpointLink(try manifest.checkpoint(index), bundle: bundle) }
+                } catch {
+                    link.failure = unreadable(error)
+                }
+                if index < count, link.entry == nil {  // the slot must hold a value; the failure is thrown below
+                    (results.value.baseAddress! + index).initialize(to: HistoryReport.EntryResult(
+                        sequence: index + 1, kind: "", noteID: "", indication: "INDETERMINATE", verdict: "unreadable"))
+                }
+                return link
+            }
+            initialized = count
+        }
         var sealValid = false
         var sealText: String
-        if let seal = bundle.member("seal.p7s") {
-            let verdict = try? verifier.verify(signature: seal, content: .bytes(manifestBytes), at: time, revocationData: revocationData)
+        if let sealCheck {
+            let verdict = sealCheck.value
             let sealedSize = verdict?.context.flatMap { HistoryBundle.sealedSize(noteID: $0.noteID) }
             if verdict?.passed == true, verdict?.signer?.kind == .documentSigner, verdict?.context?.fileNumber == number, sealedSize == count {
                 sealValid = true
@@ -149,85 +196,58 @@ extension HistoryBundle {
             sealText = "absent"
             find(.unsealed, nil, "the bundle has no seal: nothing shows it is the history the service exported")
         }
-
-        // Entries and checkpoints, on every core and one at a time (a big bundle is never in memory whole): the
-        // manifest's record read, the entry rebuilt and hashed, its members read and hashed, its signature verified
-        // and judged; the checkpoint reference of the same position read and its signature file hashed. Only the
-        // order, the chain and the checkpoints' agreement with it are judged in sequence afterwards.
-        let certificateDERs = certificates.map(\.der)
-        let makeVerifier = {
-            // Each worker its own verifier and certificate objects (see parallelMap); each builds a signer's path once.
-            Verifier(trust: trust, intermediates: certificateDERs.compactMap { try? X509Certificate(der: $0) },
-                     revocation: RevocationChecker(options: RevocationOptions(online: false, cacheDirectory: nil)))
-        }
-        let positions = max(count, manifest.checkpointRanges.count)
-        let done = Atomic<Int>(0)  // entries checked, for `progress` (called from the workers)
-        let checked = Self.parallelMap(Array(0..<positions), state: makeVerifier) { verifier, index -> Result<(CheckedEntry?, HashedCheckpoint?), HistoryError> in
-            do {
-                let entry = try index < count ? checkEntry(manifest.entry(index), file: number, bundle: bundle, verifier: verifier, at: time,
-                                                           revocationData: revocationData) : nil
-                if entry != nil, let progress { progress(done.add(1, ordering: .relaxed).newValue, count) }
-                let checkpoint = try index < manifest.checkpointRanges.count ? HashedCheckpoint(manifest.checkpoint(index), bundle: bundle) : nil
-                return .success((entry, checkpoint))
-            } catch {
-                return .failure(unreadable(error))
-            }
-        }
-        var entryResults = [HistoryReport.EntryResult]()
-        entryResults.reserveCapacity(count)
-        var previous = HistoryEntry.genesis
-        var hashes = [Int: [UInt8]](minimumCapacity: count)
-        var checkpoints = [HashedCheckpoint]()
-        checkpoints.reserveCapacity(manifest.checkpointRanges.count)
-        for (index, outcome) in checked.enumerated() {
-            let (checkedEntry, checkpoint) = try outcome.get()
-            if let checkpoint { checkpoints.append(checkpoint) }
-            guard let entry = checkedEntry else { continue }
-            let sequence = entry.result.sequence, expected = index + 1
+        var previous = InlineHash(HistoryEntry.genesis)
+        var hashes = [Int: InlineHash](minimumCapacity: count)
+        for index in links.indices {
+            if let failure = links[index].failure { throw failure }
+            guard let entry = links[index].entry else { continue }
+            let sequence = entry.sequence, expected = index + 1
             if sequence > expected {
                 find(.missingEntry, expected, "entry \(expected)\(sequence > expected + 1 ? " to \(sequence - 1)" : "") is missing: removed from the middle of the history")
             } else if sequence < expected {
                 find(.outOfOrder, sequence, "entry \(sequence) appears again after entry \(expected - 1): entries were inserted or swapped")
             }
-            if entry.rebuilt.previousHash != previous {
+            if entry.previous != previous {
                 find(.brokenChain, sequence, "entry \(sequence) does not follow the entry before it in the bundle (its previous hash differs): an entry was inserted, removed or moved")
             }
-            previous = entry.statedHash
-            hashes[sequence] = entry.statedHash
-            findings += entry.findings
-            entryResults.append(entry.result)
+            previous = entry.stated
+            hashes[sequence] = entry.stated
+            if !entry.findings.isEmpty { findings += entry.findings }
         }
 
         // Checkpoints: each the service's statement of the entry at its size. Under a valid seal, each signature file
         // must be the one sealed (its hash is in the manifest) and the latest is verified in full; without a valid
         // seal, every signature is.
-        let latest = checkpoints.map(\.reference.size).max()
-        func verdict(_ verifier: Verifier, _ checkpoint: HashedCheckpoint) -> Verdict? {
-            guard let signature = bundle.member(checkpoint.reference.signature) else { return nil }
-            let statement = Checkpoint(fileNumber: number, size: checkpoint.reference.size, headHash: checkpoint.headHash, time: checkpoint.reference.time)
+        let latest = links.lazy.compactMap(\.checkpoint?.size).max()
+        func verdict(_ verifier: Verifier, _ index: Int) -> Verdict? {
+            guard let reference = try? manifest.checkpoint(index), let signature = bundle.member(reference.signature),
+                  let headHash = Hex.decode(reference.headHash) else { return nil }
+            let statement = Checkpoint(fileNumber: number, size: reference.size, headHash: headHash, time: reference.time)
             return try? verifier.verify(signature: signature, content: .bytes(statement.canonicalBytes), at: time, revocationData: revocationData)
         }
+        let checkpointIndexes = Array(0..<checkpointCount)
         let verdicts: [Verdict?]
         if sealValid {
-            let last = checkpoints.lastIndex { $0.reference.size == latest }
-            verdicts = checkpoints.indices.map { $0 == last ? verdict(verifier, checkpoints[$0]) : nil }
+            let last = checkpointIndexes.last { links[$0].checkpoint?.size == latest }
+            verdicts = checkpointIndexes.map { $0 == last ? verdict(verifier, $0) : nil }
         } else {
-            verdicts = Self.parallelMap(checkpoints, state: makeVerifier) { verifier, checkpoint in verdict(verifier, checkpoint) }
+            verdicts = Self.parallelMap(checkpointIndexes, state: makeVerifier) { verifier, index in verdict(verifier, index) }
         }
         var checkpointResults = [HistoryReport.CheckpointResult]()
-        checkpointResults.reserveCapacity(checkpoints.count)
-        for (checkpoint, verdict) in zip(checkpoints, verdicts) {
-            let reference = checkpoint.reference
-            guard let signatureHash = checkpoint.signatureHash else {
-                find(.missingMember, nil, "checkpoint \(reference.size)'s signature is not in the bundle")
+        checkpointResults.reserveCapacity(checkpointCount)
+        for index in checkpointIndexes {
+            guard let checkpoint = links[index].checkpoint else { continue }
+            guard checkpoint.signaturePresent else {
+                find(.missingMember, nil, "checkpoint \(checkpoint.size)'s signature is not in the bundle")
                 continue
             }
             var valid: Bool
             var detail: String
-            if sealValid && reference.size != latest {
-                valid = signatureHash == reference.signatureHash
+            if sealValid && checkpoint.size != latest {
+                valid = checkpoint.signatureSealed
                 detail = valid ? "the signature the service sealed" : "not the signature the service sealed"
             } else {
+                let verdict = verdicts[index]
                 valid = verdict?.passed == true && verdict?.signer?.kind == .documentSigner
                 detail = verdict.map { $0.passed ? "signed by \($0.signer?.name ?? "?")" : $0.summary } ?? "the signature does not read"
                 if verdict?.passed == true && verdict?.signer?.kind != .documentSigner {
@@ -235,13 +255,13 @@ extension HistoryBundle {
                 }
             }
             if !valid {
-                find(.checkpointForged, nil, "checkpoint \(reference.size) (\(UTCTimeText.format(reference.time))) is not the service's: \(detail)")
-            } else if let entryHash = hashes[reference.size], entryHash != checkpoint.headHash {
+                find(.checkpointForged, nil, "checkpoint \(checkpoint.size) (\(UTCTimeText.format(checkpoint.time))) is not the service's: \(detail)")
+            } else if let entryHash = hashes[checkpoint.size], entryHash != checkpoint.headHash {
                 valid = false
-                detail = "names a different entry \(reference.size) from the bundle's"
-                find(.checkpointMismatch, reference.size, "checkpoint \(reference.size) names a different entry \(reference.size): the history was rewritten after it")
+                detail = "names a different entry \(checkpoint.size) from the bundle's"
+                find(.checkpointMismatch, checkpoint.size, "checkpoint \(checkpoint.size) names a different entry \(checkpoint.size): the history was rewritten after it")
             }
-            checkpointResults.append(HistoryReport.CheckpointResult(size: reference.size, time: reference.time, valid: valid, detail: detail))
+            checkpointResults.append(HistoryReport.CheckpointResult(size: checkpoint.size, time: checkpoint.time, valid: valid, detail: detail))
         }
         if let largest = latest, largest > count {
             find(.cutShort, nil, "the history was cut short: the service's checkpoint records \(largest) entries, the bundle holds \(count)")
@@ -255,25 +275,68 @@ extension HistoryBundle {
                              passed: passed, summary: summary, validationTime: time, verifier: Verifier.name)
     }
 
-    /// A checkpoint reference with its head hash decoded and the SHA-256 (hex) of its signature file, if present.
-    struct HashedCheckpoint {
-        let reference: BundleManifest.CheckpointReference
-        let headHash: [UInt8]
-        let signatureHash: String?
+    /// A SHA-256 value held inline, so that the sequential pass reads what a worker wrote without touching a
+    /// reference count on the worker's cache lines. Anything but 32 bytes (a damaged hex field) equals nothing, not
+    /// even itself: such a link never holds.
+    struct InlineHash: Equatable {
+        private let words: (UInt64, UInt64, UInt64, UInt64)?
 
-        init(_ reference: BundleManifest.CheckpointReference, bundle: BundleReader) {
-            self.reference = reference
-            headHash = Hex.decode(reference.headHash) ?? []
-            signatureHash = bundle.member(reference.signature).map { Hex.encode(SHA256Hasher.hash($0)) }
+        init(_ bytes: [UInt8]) {
+            guard bytes.count == 32 else {
+                words = nil
+                return
+            }
+            words = bytes.withUnsafeBytes { raw in
+                (raw.loadUnaligned(fromByteOffset: 0, as: UInt64.self), raw.loadUnaligned(fromByteOffset: 8, as: UInt64.self),
+                 raw.loadUnaligned(fromByteOffset: 16, as: UInt64.self), raw.loadUnaligned(fromByteOffset: 24, as: UInt64.self))
+            }
+        }
+
+        static func == (a: InlineHash, b: InlineHash) -> Bool {
+            guard let x = a.words, let y = b.words else { return false }
+            return x == y
         }
     }
 
-    /// One entry checked on its own: what the chain needs (its rebuilt fields, its stated hash), its report line and
-    /// the problems found in its members and signature.
-    struct CheckedEntry {
-        let rebuilt: HistoryEntry
-        let statedHash: [UInt8]
+    /// What the sequential pass needs of one position: the entry's place in the chain, the checkpoint's statement,
+    /// or why the manifest's record there does not read.
+    struct Link {
+        var entry: EntryLink?
+        var checkpoint: CheckpointLink?
+        var failure: HistoryError?
+    }
+
+    /// An entry's sequence number, its previous hash as rebuilt, its stated hash and the problems found in its members
+    /// and signature.
+    struct EntryLink {
+        let sequence: Int
+        let previous: InlineHash
+        let stated: InlineHash
         let findings: [HistoryReport.Finding]
+    }
+
+    /// A checkpoint reference's size, time and head hash, and whether its signature file is in the bundle and is the
+    /// one whose hash the manifest records.
+    struct CheckpointLink {
+        let size: Int
+        let time: Date
+        let headHash: InlineHash
+        let signaturePresent: Bool
+        let signatureSealed: Bool
+
+        init(_ reference: BundleManifest.CheckpointReference, bundle: BundleReader) {
+            size = reference.size
+            time = reference.time
+            headHash = InlineHash(Hex.decode(reference.headHash) ?? [])
+            let signatureHash = bundle.memberSHA256(reference.signature)
+            signaturePresent = signatureHash != nil
+            signatureSealed = signatureHash != nil && signatureHash == Hex.decode(reference.signatureHash)
+        }
+    }
+
+    /// One entry checked on its own: its link in the chain and its report line.
+    struct CheckedEntry {
+        let link: EntryLink
         let result: HistoryReport.EntryResult
     }
 
@@ -291,15 +354,30 @@ extension HistoryBundle {
         if rebuilt.hash != stated {
             find(.alteredEntry, "entry \(item.sequence)'s recorded fields do not give its hash: the entry was altered")
         }
+        func link() -> EntryLink {
+            EntryLink(sequence: item.sequence, previous: InlineHash(rebuilt.previousHash), stated: InlineHash(stated), findings: findings)
+        }
         func result(_ indication: String, _ verdict: String) -> CheckedEntry {
-            CheckedEntry(rebuilt: rebuilt, statedHash: stated, findings: findings, result: HistoryReport.EntryResult(
+            CheckedEntry(link: link(), result: HistoryReport.EntryResult(
                 sequence: item.sequence, kind: item.kind, noteID: item.noteID, indication: indication, verdict: verdict))
         }
         guard let content = bundle.member(item.content), let signature = bundle.member(item.signature) else {
             find(.missingMember, "entry \(item.sequence)'s extract or signature is not in the bundle (or its zip record is damaged)")
             return result("INDETERMINATE", "the extract or signature is missing")
         }
-        if SHA256Hasher.hash(content) != rebuilt.contentHash {
+        // The signature first (its problems are reported after the members'): its verdict carries the extract's
+        // SHA-256, computed over these bytes, which spares hashing them twice.
+        let verification = Result { () throws(VerificationInputError) -> Verdict in
+            try verifier.verify(signature: signature, content: .bytes(content), at: time, revocationData: revocationData)
+        }
+        let contentDigest: [UInt8]
+        if case .success(let verdict) = verification, let digest = verdict.content, digest.algorithm == DigestAlgorithm.sha256.rawValue,
+           let bytes = Hex.decode(digest.hex), bytes.count == 32 {
+            contentDigest = bytes
+        } else {
+            contentDigest = SHA256Hasher.hash(content)
+        }
+        if contentDigest != rebuilt.contentHash {
             find(.contentChanged, "the extract of entry \(item.sequence) (note \(item.noteID)) is not the one recorded: it was changed")
         }
         if SHA256Hasher.hash(signature) != rebuilt.signatureHash {
@@ -331,7 +409,7 @@ extension HistoryBundle {
         }
         let verdict: Verdict
         do {
-            verdict = try verifier.verify(signature: signature, content: .bytes(content), at: time, revocationData: revocationData)
+            verdict = try verification.get()
         } catch {
             find(.signatureNotValid, "entry \(item.sequence)'s signature does not read: \(error.description)")
             return result("INDETERMINATE", error.description)
@@ -351,7 +429,7 @@ extension HistoryBundle {
         } else {
             find(.contextMismatch, "entry \(item.sequence)'s signature names no file or note")
         }
-        return CheckedEntry(rebuilt: rebuilt, statedHash: stated, findings: findings, result: HistoryReport.EntryResult(
+        return CheckedEntry(link: link(), result: HistoryReport.EntryResult(
             sequence: item.sequence, kind: item.kind, noteID: item.noteID, signer: verdict.signer?.name,
             signerKind: verdict.signer?.kindDescription, signingTime: verdict.signingTime?.time,
             signingTimeSource: verdict.signingTime?.source.rawValue, indication: verdict.indication.rawValue,
@@ -369,6 +447,28 @@ extension HistoryBundle {
                 case .notRead: "no QR code could be read on the scan; accepted under the policy that allows it (request \(attestation.requestID))"
                 }
             }))
+    }
+}
+
+/// A value computed on a thread of its own from the moment it is made; `value` waits for it. For work that would
+/// otherwise leave a core idle while the others run `parallelFor`.
+final class BackgroundResult<Value: Sendable>: @unchecked Sendable {  // `result` is written once, before `done` is signalled
+    private var result: Value?
+    private let done = DispatchSemaphore(value: 0)
+
+    init(_ work: @escaping @Sendable () -> Value) {
+        let thread = Thread { [self] in
+            result = work()
+            done.signal()
+        }
+        thread.start()
+    }
+
+    /// The value, once computed.
+    var value: Value {
+        done.wait()
+        defer { done.signal() }  // a later read does not wait
+        return result!
     }
 }
 

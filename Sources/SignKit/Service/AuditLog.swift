@@ -62,7 +62,7 @@ public final class AuditLog: Sendable {
         state = Mutex(State(descriptor: descriptor, sequence: summary.records, head: summary.head))
     }
 
-    deinit { state.withLock { close($0.descriptor) } }
+    deinit { _ = state.withLock { close($0.descriptor) } }
 
     /// Appends `record` (its sequence and previous hash are set here) and returns it as written.
     @discardableResult

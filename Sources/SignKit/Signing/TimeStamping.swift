@@ -59,8 +59,10 @@ final class TimeStampRequest {
         guard let algorithm = X509_ALGOR_new() else { throw OpenSSLError.drain("X509_ALGOR_new") }
         defer { X509_ALGOR_free(algorithm) }  // set_algo copies it
         X509_ALGOR_set0(algorithm, OBJ_nid2obj(NID_sha256), V_ASN1_NULL, nil)  // set0: OBJ_nid2obj's object is static
-        guard TS_MSG_IMPRINT_set_algo(imprint, algorithm) == 1,
-              TS_MSG_IMPRINT_set_msg(imprint, UnsafeMutablePointer(mutating: digest), Int32(digest.count)) == 1,
+        let digestSet = digest.withUnsafeBufferPointer { bytes in  // set_msg copies the bytes
+            TS_MSG_IMPRINT_set_msg(imprint, UnsafeMutablePointer(mutating: bytes.baseAddress), Int32(bytes.count)) == 1
+        }
+        guard TS_MSG_IMPRINT_set_algo(imprint, algorithm) == 1, digestSet,
               TS_REQ_set_msg_imprint(request, imprint) == 1 else {
             throw OpenSSLError.drain("building the message imprint")
         }

@@ -31,26 +31,57 @@ public enum Hex {
 
     /// Bytes from hex, ignoring spaces and colons; nil when a character is not a hex digit or a nibble is left over.
     public static func decode(_ text: String) -> [UInt8]? {
-        var out = [UInt8]()
-        out.reserveCapacity(text.utf8.count / 2)
-        var high: UInt8?
-        // Over UTF-8 bytes, not Characters: digests in manifests and reports are decoded by the thousand.
-        for byte in text.utf8 where byte != UInt8(ascii: " ") && byte != UInt8(ascii: ":") {
-            let value: UInt8
-            switch byte {
-            case UInt8(ascii: "0")...UInt8(ascii: "9"): value = byte - UInt8(ascii: "0")
-            case UInt8(ascii: "a")...UInt8(ascii: "f"): value = byte - UInt8(ascii: "a") + 10
-            case UInt8(ascii: "A")...UInt8(ascii: "F"): value = byte - UInt8(ascii: "A") + 10
-            default: return nil
-            }
-            if let h = high {
-                out.append(h << 4 | value)
-                high = nil
-            } else {
-                high = value
+        var text = text
+        // Over the UTF-8 bytes in place, through a table (a branch per digit mispredicts on hex, whose digits are
+        // random): digests in manifests and reports are decoded by the thousand.
+        return digitValues.withUnsafeBufferPointer { values in
+            text.withUTF8 { utf8 -> [UInt8]? in
+                var failed = false
+                let out = [UInt8](unsafeUninitializedCapacity: utf8.count / 2) { buffer, written in
+                    if utf8.count % 2 == 0 {
+                        // The common case, digits only: two to a byte, all checked at once at the end.
+                        var seen: UInt8 = 0
+                        for index in 0..<utf8.count / 2 {
+                            let high = values[Int(utf8[2 * index])], low = values[Int(utf8[2 * index + 1])]
+                            buffer[index] = high << 4 | low
+                            seen |= high | low
+                        }
+                        if seen < 16 {
+                            written = utf8.count / 2
+                            return
+                        }
+                    }
+                    // Separators, an odd count or a stray character: one at a time.
+                    var high: UInt8 = 0, pending = false
+                    for byte in utf8 where byte != UInt8(ascii: " ") && byte != UInt8(ascii: ":") {
+                        let value = values[Int(byte)]
+                        guard value < 16 else {
+                            failed = true
+                            return
+                        }
+                        if pending {
+                            buffer[written] = high << 4 | value
+                            written += 1
+                        } else {
+                            high = value
+                        }
+                        pending.toggle()
+                    }
+                    failed = pending
+                }
+                return failed ? nil : out
             }
         }
-        return high == nil ? out : nil
+    }
+
+    /// Each byte's value as a hex digit; 0xF0 for anything else (so that an OR of values shows any stray byte).
+    private static let digitValues: [UInt8] = (0...255).map { (byte: Int) -> UInt8 in
+        switch UInt8(byte) {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): UInt8(byte) - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): UInt8(byte) - UInt8(ascii: "a") + 10
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): UInt8(byte) - UInt8(ascii: "A") + 10
+        default: 0xF0
+        }
     }
 }
 

@@ -52,8 +52,8 @@ struct JSONReader {
     }
 
     /// An object: `body` gets each key and must read that key's value (or `skip()` it).
-    mutating func object(_ what: String, _ body: (inout JSONReader, String) throws -> Void) throws {
-        try consume(UInt8(ascii: "{"), "an object for \(what)")
+    mutating func object(_ what: @autoclosure () -> String, _ body: (inout JSONReader, String) throws -> Void) throws {
+        try consume(UInt8(ascii: "{"), "an object for \(what())")
         depth += 1
         guard depth <= maximumDepth else { throw fail("nesting deeper than \(maximumDepth)") }
         defer { depth -= 1 }
@@ -62,20 +62,20 @@ struct JSONReader {
             return
         }
         while true {
-            let key = try string("a key in \(what)")
+            let key = try string("a key in \(what())")
             try consume(UInt8(ascii: ":"), "':' after \"\(key)\"")
             try body(&self, key)
             switch peek() {
             case UInt8(ascii: ","): position += 1
             case UInt8(ascii: "}"): position += 1; return
-            default: throw fail("expected ',' or '}' in \(what)")
+            default: throw fail("expected ',' or '}' in \(what())")
             }
         }
     }
 
     /// An array: `body` reads each element.
-    mutating func array(_ what: String, _ body: (inout JSONReader) throws -> Void) throws {
-        try consume(UInt8(ascii: "["), "an array for \(what)")
+    mutating func array(_ what: @autoclosure () -> String, _ body: (inout JSONReader) throws -> Void) throws {
+        try consume(UInt8(ascii: "["), "an array for \(what())")
         depth += 1
         guard depth <= maximumDepth else { throw fail("nesting deeper than \(maximumDepth)") }
         defer { depth -= 1 }
@@ -88,13 +88,13 @@ struct JSONReader {
             switch peek() {
             case UInt8(ascii: ","): position += 1
             case UInt8(ascii: "]"): position += 1; return
-            default: throw fail("expected ',' or ']' in \(what)")
+            default: throw fail("expected ',' or ']' in \(what())")
             }
         }
     }
 
-    mutating func string(_ what: String) throws(Failure) -> String {
-        try consume(UInt8(ascii: "\""), "a string for \(what)")
+    mutating func string(_ what: @autoclosure () -> String) throws(Failure) -> String {
+        try consume(UInt8(ascii: "\""), "a string for \(what())")
         let start = position
         var ascii = true
         // The common case: no escapes, read straight from the bytes.
@@ -105,14 +105,14 @@ struct JSONReader {
                 if ascii {
                     text = String(decoding: bytes[start..<position], as: UTF8.self)  // ASCII: nothing to validate
                 } else {
-                    guard let valid = String(validating: bytes[start..<position], as: UTF8.self) else { throw fail("invalid UTF-8 in \(what)") }
+                    guard let valid = String(validating: bytes[start..<position], as: UTF8.self) else { throw fail("invalid UTF-8 in \(what())") }
                     text = valid
                 }
                 position += 1
                 return text
             }
             if byte == UInt8(ascii: "\\") { break }
-            guard byte >= 0x20 else { throw fail("a control character in \(what)") }
+            guard byte >= 0x20 else { throw fail("a control character in \(what())") }
             ascii = ascii && byte < 0x80
             position += 1
         }
@@ -122,7 +122,7 @@ struct JSONReader {
             position += 1
             switch byte {
             case UInt8(ascii: "\""):
-                guard let text = String(validating: unescaped, as: UTF8.self) else { throw fail("invalid UTF-8 in \(what)") }
+                guard let text = String(validating: unescaped, as: UTF8.self) else { throw fail("invalid UTF-8 in \(what())") }
                 return text
             case UInt8(ascii: "\\"):
                 guard position < limit else { break }
@@ -136,31 +136,31 @@ struct JSONReader {
                 case UInt8(ascii: "r"): unescaped.append(0x0D)
                 case UInt8(ascii: "t"): unescaped.append(0x09)
                 case UInt8(ascii: "u"):
-                    var scalar = try hexQuad(what)
+                    var scalar = try hexQuad(what())
                     if (0xD800..<0xDC00).contains(scalar) {
                         guard position + 1 < limit, bytes[position] == UInt8(ascii: "\\"), bytes[position + 1] == UInt8(ascii: "u") else {
-                            throw fail("a lone surrogate in \(what)")
+                            throw fail("a lone surrogate in \(what())")
                         }
                         position += 2
-                        let low = try hexQuad(what)
-                        guard (0xDC00..<0xE000).contains(low) else { throw fail("a lone surrogate in \(what)") }
+                        let low = try hexQuad(what())
+                        guard (0xDC00..<0xE000).contains(low) else { throw fail("a lone surrogate in \(what())") }
                         scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
                     }
-                    guard let character = Unicode.Scalar(scalar) else { throw fail("a lone surrogate in \(what)") }
+                    guard let character = Unicode.Scalar(scalar) else { throw fail("a lone surrogate in \(what())") }
                     unescaped.append(contentsOf: String(character).utf8)
                 default:
-                    throw fail("an unknown escape in \(what)")
+                    throw fail("an unknown escape in \(what())")
                 }
             default:
-                guard byte >= 0x20 else { throw fail("a control character in \(what)") }
+                guard byte >= 0x20 else { throw fail("a control character in \(what())") }
                 unescaped.append(byte)
             }
         }
-        throw fail("an unterminated string for \(what)")
+        throw fail("an unterminated string for \(what())")
     }
 
-    private mutating func hexQuad(_ what: String) throws(Failure) -> UInt32 {
-        guard position + 4 <= limit else { throw fail("a short \\u escape in \(what)") }
+    private mutating func hexQuad(_ what: @autoclosure () -> String) throws(Failure) -> UInt32 {
+        guard position + 4 <= limit else { throw fail("a short \\u escape in \(what())") }
         var value: UInt32 = 0
         for byte in bytes[position..<position + 4] {
             let digit: UInt8
@@ -168,7 +168,7 @@ struct JSONReader {
             case UInt8(ascii: "0")...UInt8(ascii: "9"): digit = byte - UInt8(ascii: "0")
             case UInt8(ascii: "a")...UInt8(ascii: "f"): digit = byte - UInt8(ascii: "a") + 10
             case UInt8(ascii: "A")...UInt8(ascii: "F"): digit = byte - UInt8(ascii: "A") + 10
-            default: throw fail("a bad \\u escape in \(what)")
+            default: throw fail("a bad \\u escape in \(what())")
             }
             value = value << 4 | UInt32(digit)
         }
@@ -177,22 +177,22 @@ struct JSONReader {
     }
 
     /// A non-negative integer (sizes, sequence numbers: a negative one is refused here, not trapped on later).
-    mutating func count(_ what: String) throws(Failure) -> Int {
+    mutating func count(_ what: @autoclosure () -> String) throws(Failure) -> Int {
         skipWhitespace()
-        if position < limit, bytes[position] == UInt8(ascii: "-") { throw fail("a negative number for \(what)") }
+        if position < limit, bytes[position] == UInt8(ascii: "-") { throw fail("a negative number for \(what())") }
         let start = position
         var value = 0
         while position < limit, bytes[position] >= UInt8(ascii: "0"), bytes[position] <= UInt8(ascii: "9") {
             let (times, overflow1) = value.multipliedReportingOverflow(by: 10)
             let (sum, overflow2) = times.addingReportingOverflow(Int(bytes[position] - UInt8(ascii: "0")))
-            guard !overflow1, !overflow2 else { throw fail("an integer too large for \(what)") }
+            guard !overflow1, !overflow2 else { throw fail("an integer too large for \(what())") }
             value = sum
             position += 1
         }
-        guard position > start else { throw fail("an integer for \(what)") }
-        guard position - start == 1 || bytes[start] != UInt8(ascii: "0") else { throw fail("a leading zero in \(what)") }
+        guard position > start else { throw fail("an integer for \(what())") }
+        guard position - start == 1 || bytes[start] != UInt8(ascii: "0") else { throw fail("a leading zero in \(what())") }
         if position < limit, bytes[position] == UInt8(ascii: ".") || bytes[position] | 0x20 == UInt8(ascii: "e") {
-            throw fail("a whole number for \(what)")
+            throw fail("a whole number for \(what())")
         }
         return value
     }
@@ -227,8 +227,8 @@ struct JSONReader {
 
     /// The byte ranges of an array's elements, found by their structure alone (brackets, braces and strings), so that
     /// the elements can be read later, in parallel, each by its own reader. Nothing inside is validated here.
-    mutating func elementRanges(_ what: String) throws(Failure) -> [Range<Int>] {
-        try consume(UInt8(ascii: "["), "an array for \(what)")
+    mutating func elementRanges(_ what: @autoclosure () -> String) throws(Failure) -> [Range<Int>] {
+        try consume(UInt8(ascii: "["), "an array for \(what())")
         var ranges = [Range<Int>]()
         if peek() == UInt8(ascii: "]") {
             position += 1
@@ -248,7 +248,7 @@ struct JSONReader {
                         at += 1
                         while true {
                             guard at < end, let quote = memchr(base + at, Int32(UInt8(ascii: "\"")), end - at) else {
-                                return .failure(Failure(description: "an unterminated string in \(what) at byte \(at)"))
+                                return .failure(Failure(description: "an unterminated string in \(what()) at byte \(at)"))
                             }
                             let found = base.distance(to: quote.assumingMemoryBound(to: UInt8.self))
                             var backslashes = 0
@@ -275,12 +275,12 @@ struct JSONReader {
             position = try scanned.get()
             var valueEnd = position
             while valueEnd > start, bytes[valueEnd - 1] <= 0x20 { valueEnd -= 1 }  // whitespace (anything else below 0x20 fails later)
-            guard valueEnd > start else { throw fail("an empty element in \(what)") }
+            guard valueEnd > start else { throw fail("an empty element in \(what())") }
             ranges.append(start..<valueEnd)
             switch peek() {
             case UInt8(ascii: ","): position += 1
             case UInt8(ascii: "]"): position += 1; return ranges
-            default: throw fail("expected ',' or ']' in \(what)")
+            default: throw fail("expected ',' or ']' in \(what())")
             }
         }
     }

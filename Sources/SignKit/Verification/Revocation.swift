@@ -106,7 +106,7 @@ public final class RevocationChecker: Sendable {
         mutating func add(_ ders: [[UInt8]]) {
             for der in ders {
                 var scanner = DERScanner(der, what: "revocation data")
-                if let outer = try? scanner.next(), var inner = try? outer.children("revocation data"), inner.peekTag == 0x0A {
+                if let outer = try? scanner.next(), let inner = try? outer.children("revocation data"), inner.peekTag == 0x0A {
                     ocspResponses.append(der)
                 } else {
                     crls.append(der)
