@@ -177,6 +177,8 @@ extension HistoryBundle {
             }
             initialized = count
         }
+
+        // The seal's verdict (its thread is done by now, or nearly), judged before the entries' order and chain.
         var sealValid = false
         var sealText: String
         if let sealCheck {
