@@ -28,7 +28,6 @@ struct SigningUnitTests {
         #expect(Hex.encode(hasher.finalize()) == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855", "nothing after a reset")
     }
 
-
     @Test("hex decodes in both cases with colons or spaces between bytes, and refuses a stray character or a lone nibble")
     func hexDecode() {
         #expect(Hex.decode("3b8AfF00") == [0x3B, 0x8A, 0xFF, 0x00])
@@ -41,6 +40,7 @@ struct SigningUnitTests {
         let digest = SHA256Hasher.hash(Array("abc".utf8))
         #expect(Hex.decode(Hex.encode(digest)) == digest)
     }
+
     @Test("the e-Office context reads back what was written, and refuses garbage")
     func contextRoundTrip() throws {
         let full = EOfficeContext(fileNumber: "DIT-12/3/2026-IT", noteID: "N-7", previousEntryHash: Array(repeating: 7, count: 32),

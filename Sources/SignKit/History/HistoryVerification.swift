@@ -68,38 +68,34 @@ public struct HistoryReport: Codable, Sendable {
 }
 
 extension HistoryBundle {
-    /// `body` for every index below `count` on every core, each worker with its own `state` (made by the worker):
-    /// objects shared between cores cost an atomic reference-count update on a shared cache line at every use, which
-    /// kept two cores verifying signatures through one `Verifier` at 1.3 times the speed of one. Indexes are taken in
-    /// chunks from a shared counter, so a slow item does not hold up the others.
-    static func parallelFor<State>(_ count: Int, state makeState: () -> State, _ body: (inout State, Int) -> Void) {
-        guard count > 0 else { return }
-        let workers = max(1, min(ProcessInfo.processInfo.activeProcessorCount, count))
-        let chunk = max(1, min(64, count / (workers * 8)))
-        let next = Atomic<Int>(0)
-        withoutActuallyEscaping(makeState) { makeState in
-            withoutActuallyEscaping(body) { body in
-                let work = UnsafeSendable((makeState, body))
-                DispatchQueue.concurrentPerform(iterations: workers) { _ in
-                    var state = work.value.0()
-                    while true {
-                        let start = next.wrappingAdd(chunk, ordering: .relaxed).oldValue
-                        guard start < count else { break }
-                        for index in start..<min(start + chunk, count) { work.value.1(&state, index) }
+    /// `transform` for every index below `count` on every core, the results in order, each written in place by the
+    /// worker that made it. Each worker has its own `state` (made by the worker): objects shared between cores cost
+    /// an atomic reference-count update on a shared cache line at every use, which kept two cores verifying
+    /// signatures through one `Verifier` at 1.3 times the speed of one. Indexes are taken in chunks from a shared
+    /// counter, so a slow item does not hold up the others.
+    static func parallelMap<R, State>(_ count: Int, state makeState: () -> State, _ transform: (inout State, Int) -> R) -> [R] {
+        [R](unsafeUninitializedCapacity: count) { slots, initialized in
+            guard count > 0 else { return }
+            let workers = min(ProcessInfo.processInfo.activeProcessorCount, count)
+            let chunk = max(1, min(64, count / (workers * 8)))
+            let next = Atomic<Int>(0)
+            let shared = UnsafeSendable(slots)
+            withoutActuallyEscaping(makeState) { makeState in
+                withoutActuallyEscaping(transform) { transform in
+                    let work = UnsafeSendable((makeState, transform))
+                    DispatchQueue.concurrentPerform(iterations: workers) { _ in
+                        var state = work.value.0()
+                        while true {
+                            let start = next.wrappingAdd(chunk, ordering: .relaxed).oldValue
+                            guard start < count else { break }
+                            for index in start..<min(start + chunk, count) {
+                                (shared.value.baseAddress! + index).initialize(to: work.value.1(&state, index))  // one worker per slot
+                            }
+                        }
                     }
                 }
             }
-        }
-    }
-
-    /// `transform` over `items` on every core (`parallelFor`), results in order, each written in place by its worker.
-    static func parallelMap<T, R, State>(_ items: [T], state makeState: () -> State, _ transform: (inout State, T) -> R) -> [R] {
-        [R](unsafeUninitializedCapacity: items.count) { slots, initialized in
-            let shared = UnsafeSendable(slots)
-            parallelFor(items.count, state: makeState) { state, index in
-                (shared.value.baseAddress! + index).initialize(to: transform(&state, items[index]))  // each slot written by one worker only
-            }
-            initialized = items.count
+            initialized = count
         }
     }
 
@@ -145,7 +141,7 @@ extension HistoryBundle {
         // agreement with it) reads only `Link`s, which hold no object a worker made but the (usually empty) findings.
         let certificateDERs = certificates.map(\.der)
         let makeVerifier = {
-            // Each worker its own verifier and certificate objects (see parallelFor); each builds a signer's path once.
+            // Each worker its own verifier and certificate objects (see parallelMap); each builds a signer's path once.
             Verifier(trust: trust, intermediates: certificateDERs.compactMap { try? X509Certificate(der: $0) },
                      revocation: RevocationChecker(options: RevocationOptions(online: false, cacheDirectory: nil)))
         }
@@ -155,7 +151,7 @@ extension HistoryBundle {
         var links = [Link]()
         let entryResults = [HistoryReport.EntryResult](unsafeUninitializedCapacity: count) { resultSlots, initialized in
             let results = UnsafeSendable(resultSlots)
-            links = parallelMap(Array(0..<positions), state: makeVerifier) { verifier, index -> Link in
+            links = parallelMap(positions, state: makeVerifier) { verifier, index -> Link in
                 var link = Link()
                 do {
                     if index < count {
@@ -227,17 +223,16 @@ extension HistoryBundle {
             let statement = Checkpoint(fileNumber: number, size: reference.size, headHash: headHash, time: reference.time)
             return try? verifier.verify(signature: signature, content: .bytes(statement.canonicalBytes), at: time, revocationData: revocationData)
         }
-        let checkpointIndexes = Array(0..<checkpointCount)
         let verdicts: [Verdict?]
         if sealValid {
-            let last = checkpointIndexes.last { links[$0].checkpoint?.size == latest }
-            verdicts = checkpointIndexes.map { $0 == last ? verdict(verifier, $0) : nil }
+            let last = (0..<checkpointCount).last { links[$0].checkpoint?.size == latest }
+            verdicts = (0..<checkpointCount).map { $0 == last ? verdict(verifier, $0) : nil }
         } else {
-            verdicts = Self.parallelMap(checkpointIndexes, state: makeVerifier) { verifier, index in verdict(verifier, index) }
+            verdicts = Self.parallelMap(checkpointCount, state: makeVerifier) { verifier, index in verdict(verifier, index) }
         }
         var checkpointResults = [HistoryReport.CheckpointResult]()
         checkpointResults.reserveCapacity(checkpointCount)
-        for index in checkpointIndexes {
+        for index in 0..<checkpointCount {
             guard let checkpoint = links[index].checkpoint else { continue }
             guard checkpoint.signaturePresent else {
                 find(.missingMember, nil, "checkpoint \(checkpoint.size)'s signature is not in the bundle")
@@ -453,7 +448,7 @@ extension HistoryBundle {
 }
 
 /// A value computed on a thread of its own from the moment it is made; `value` waits for it. For work that would
-/// otherwise leave a core idle while the others run `parallelFor`.
+/// otherwise leave a core idle while the others run `parallelMap`.
 final class BackgroundResult<Value: Sendable>: @unchecked Sendable {  // `result` is written once, before `done` is signalled
     private var result: Value?
     private let done = DispatchSemaphore(value: 0)

@@ -34,7 +34,6 @@ public enum ScanQR {
         default: throw IntakeError(.truncated, "the scan's image could not be decoded to look for a QR code: \(outcome.errorLine)")
         }
     }
-
 }
 
 /// What the QR code on an uploaded scan said about its approval request.
