@@ -59,10 +59,10 @@ struct HistoryRate: ParsableCommand {
             let signature = try CAdES.signDetached(contentDigest: SHA256Hasher.hash(content), certificate: officer, parameters: parameters) {
                 TokenSignature(algorithm: .sha256WithRSAEncryption, bytes: try officerKey.sign($0))
             }
-            try history.append(file: number, kind: .note, noteID: "N-\(index)", content: content, signature: signature)
+            try history.append(file: number, kind: .note, noteID: "N-\(index)", content: content, signature: signature, at: Date())
             if sizes.contains(index) {
                 let path = "\(cache)/bundle-\(index).zip"
-                try HistoryBundle.export(file: number, from: store, verifier: verifier, sealer: sealer, to: path)
+                try HistoryBundle.export(file: number, from: store, verifier: verifier, sealer: sealer, to: path, at: Date())
                 bundles.append((index, path))
             }
         }
@@ -82,7 +82,7 @@ struct HistoryRate: ParsableCommand {
         func timedVerify(_ path: String) throws -> (Double, HistoryReport) {
             let clock = ContinuousClock()
             let start = clock.now
-            let report = try HistoryBundle.verify(path, trust: trust)
+            let report = try HistoryBundle.verify(path, trust: trust, at: Date())
             let elapsed = clock.now - start
             return (Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18, report)
         }

@@ -73,7 +73,7 @@ struct UploadRate: ParsableCommand {
             let scanHash = try Self.grow(scanned.pdf, to: size, at: path)
 
             let head = try call(running, "GET", base)["head"] as? String ?? ""
-            let attestation = ScanAttestation(request: request, scanHash: scanHash, scanType: .pdf, scanBytes: size, qr: .matched).bytes
+            let attestation = ScanAttestation(request: request, scanHash: scanHash, scanType: .pdf, scanBytes: size, qr: .matched, at: Date()).bytes
             let parameters = SignatureParameters(context: EOfficeContext(fileNumber: number, noteID: note, previousEntryHash: Hex.decode(head)),
                                                  commitment: .proofOfOrigin, signingTime: Date(), chain: chain)
             let signature = try CAdES.signDetached(contentDigest: SHA256Hasher.hash(attestation), certificate: ppsCertificate, parameters: parameters) {

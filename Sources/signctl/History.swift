@@ -116,6 +116,12 @@ struct StoreOptions: ParsableArguments {
         }
         do { return try SQLiteHistoryStore(folder: store) } catch { throw CommandFailure(status: .usage, message: "\(error)") }
     }
+
+    /// The records workflows over the local store (no document signer, no audit log: a local store is the
+    /// operator's own).
+    func records() throws -> Records {
+        Records(store: try open(), verifier: nil, documentSigner: nil)
+    }
 }
 
 struct HistoryShow: ParsableCommand {
@@ -130,13 +136,11 @@ struct HistoryShow: ParsableCommand {
     var json = false
 
     func run() throws {
-        let shown: FileHistoryView
+        let shown: FileHistoryAnswer
         if let client = try storeOptions.daemon.client() {
-            shown = try client.decode(FileHistoryView.self, "GET", "/v1/files/\(DaemonClient.segment(file))")
+            shown = try client.call("GET", "/v1/files/\(DaemonClient.segment(file))", as: FileHistoryAnswer.self)
         } else {
-            let store = try storeOptions.open()
-            guard let record = try store.file(file) else { throw CommandFailure(status: .usage, message: "there is no file \(file) in \(storeOptions.store!)") }
-            shown = FileHistoryView(record, entries: try store.entries(of: file), checkpoints: try store.checkpoints(of: file))
+            shown = try storeOptions.records().history(of: file, origin: nil, at: Date())
         }
         if json {
             print(try JSONOutput.string(shown))
@@ -148,45 +152,6 @@ struct HistoryShow: ParsableCommand {
                          entry.noteID as NSString, String(entry.signerFingerprint.prefix(16)) as NSString, String(entry.hash.prefix(16)) as NSString))
         }
         print("\(shown.checkpoints.count) checkpoints; head \(shown.head)")
-    }
-}
-
-/// A file's history as `history show --json` prints it and GET /v1/files/{file} answers (docs/openapi.yaml FileHistory).
-struct FileHistoryView: Codable {
-    struct Entry: Codable {
-        let sequence: Int
-        let kind: String
-        let noteID: String
-        let time: String
-        let contentHash: String
-        let signatureHash: String
-        let signerFingerprint: String
-        let attachmentHash: String?
-        let previousHash: String
-        let hash: String
-    }
-    struct CheckpointView: Codable {
-        let size: Int
-        let headHash: String
-        let time: String
-    }
-    let file: FileRecord
-    let size: Int
-    let head: String
-    let entries: [Entry]
-    let checkpoints: [CheckpointView]
-
-    init(_ file: FileRecord, entries: [HistoryEntry], checkpoints: [Checkpoint]) {
-        self.file = file
-        size = entries.count
-        head = Hex.encode(entries.last?.hash ?? HistoryEntry.genesis)
-        self.entries = entries.map {
-            Entry(sequence: $0.sequence, kind: $0.kind.rawValue, noteID: $0.noteID, time: UTCTimeText.format($0.time),
-                  contentHash: Hex.encode($0.contentHash), signatureHash: Hex.encode($0.signatureHash),
-                  signerFingerprint: Hex.encode($0.signerFingerprint), attachmentHash: $0.attachmentHash.map { Hex.encode($0) },
-                  previousHash: Hex.encode($0.previousHash), hash: Hex.encode($0.hash))
-        }
-        self.checkpoints = checkpoints.map { CheckpointView(size: $0.size, headHash: Hex.encode($0.headHash), time: UTCTimeText.format($0.time)) }
     }
 }
 
@@ -209,10 +174,11 @@ struct HistoryCreate: ParsableCommand {
     }
 
     func run() throws {
+        let record = FileRecord(number: file, subject: subject, department: department)
         if let client = try storeOptions.daemon.client() {
-            _ = try client.json("POST", "/v1/files", ["number": file, "subject": subject, "department": department])
+            _ = try client.call("POST", "/v1/files", body: record, as: FileCreatedAnswer.self)
         } else {
-            try storeOptions.open().createFile(FileRecord(number: file, subject: subject, department: department))
+            _ = try storeOptions.records().createFile(record, origin: nil, at: Date())
         }
         print("created \(file): \(subject) (\(department))")
     }
@@ -256,12 +222,9 @@ struct HistoryAppend: ParsableCommand {
             throw CommandFailure(status: .usage, message: "cannot read the extract \(extract)")
         }
         let signed = try Verify.readSignature(signature)
-        let answer = try client.json("POST", "/v1/files/\(DaemonClient.segment(file))/entries", [
-            "kind": approval ? "approval" : "note", "noteID": noteID, "content": content.base64EncodedString(),
-            "signature": Data(signed).base64EncodedString(),
-        ])
-        let entry = answer["entry"] as? [String: Any] ?? [:]
-        print("appended entry \(entry["sequence"] as? Int ?? 0) (\(entry["kind"] as? String ?? "?"), note \(noteID)) by \(answer["signer"] as? String ?? "?"); head \(entry["hash"] as? String ?? "?")")
+        let body = AppendRequestBody(kind: approval ? .approval : .note, noteID: noteID, content: Array(content), signature: signed)
+        let answer = try client.call("POST", "/v1/files/\(DaemonClient.segment(file))/entries", body: body, as: AppendAnswer.self)
+        print("appended entry \(answer.entry.sequence) (\(answer.entry.kind), note \(noteID)) by \(answer.signer); head \(answer.entry.hash)")
     }
 }
 

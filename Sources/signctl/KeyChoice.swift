@@ -7,9 +7,13 @@ struct KeyOptions: ParsableArguments {
     @Option(help: ArgumentHelp("PKCS#11 URI of the key, as `signctl tokens` prints it.", valueName: "uri"))
     var key: String?
 
-    func requiredKey() throws -> String {
+    func requiredKey() throws -> PKCS11URI {
         guard let key else { throw CommandFailure(status: .usage, message: "--key is required: the PKCS#11 URI `signctl tokens` prints for the signing key") }
-        return key
+        do {
+            return try PKCS11URI(key)
+        } catch {
+            throw CommandFailure(status: .usage, message: "\(error)")
+        }
     }
 
     @Option(name: .customLong("pin-fd"), help: ArgumentHelp("Read the PIN as one line from this open file descriptor.", valueName: "n"))
@@ -22,40 +26,25 @@ struct KeyOptions: ParsableArguments {
     var lastTry = false
 
     var loginOptions: LoginOptions { LoginOptions(acknowledgeFinalTry: lastTry) }
+
+    /// Where the PIN comes from: --pin-fd, a pinentry program, or the terminal with echo off.
+    var pinSource: any PINSource {
+        if let pinFD { return DescriptorPIN(descriptor: pinFD) }
+        if let pinentry { return PinentryPIN(program: pinentry) }
+        return TerminalPIN()
+    }
 }
 
-/// The key a command will sign with, checked before any PIN is asked for.
+/// The key a command will sign with (other than an extract's signature, which ExtractSigner makes), checked before
+/// any PIN is asked for as ExtractSigner checks it.
 struct KeyChoice {
-    let uri: PKCS11URI
     let token: TokenEntry
     let certificate: TokenCertificate
 
     var signerName: String { certificate.certificate.subject.commonName ?? certificate.label }
 
-    /// Resolves the URI and refuses, before a PIN is asked for, a key that is not offered for signing, a locked
-    /// token, and a final-try token without --last-try.
     init(_ options: KeyOptions, manager: TokenManager, at time: Date) throws {
-        do {
-            uri = try PKCS11URI(try options.requiredKey())
-        } catch {
-            throw CommandFailure(status: .usage, message: "\(error)")
-        }
-        let inventory = manager.inventory(at: time)
-        if let problem = inventory.pcscProblem, inventory.tokens.isEmpty {
-            throw CommandFailure(status: .environment, message: "no token found and PC/SC is unavailable: \(problem)")
-        }
-        (token, certificate) = try manager.resolve(uri, in: inventory)
-        let state = token.info.pinState
-        if let reason = certificate.eligibility.reason {
-            throw TokenError(.notForSigning, "certificate \"\(signerName)\" is not offered for signing: \(reason)")
-        }
-        if state.locked {
-            throw TokenError(.pinLocked, "token \"\(token.info.label)\" is locked; no PIN was asked for or sent", pinState: state)
-        }
-        if state.finalTry && !options.lastTry {
-            throw TokenError(.pinFinalTry, "token \"\(token.info.label)\" has one PIN try left; no PIN was asked for or sent. "
-                + "Run again with --last-try if you are sure of the PIN", pinState: state)
-        }
+        (token, certificate) = try ExtractSigner(tokens: manager).signingKey(try options.requiredKey(), login: options.loginOptions, at: time)
     }
 
     /// Chooses the key, asks for its PIN and runs `body` on the logged-in session with the PIN (needed again by
@@ -71,20 +60,9 @@ struct KeyChoice {
         return try body(choice, session, pin)
     }
 
-    /// The PIN from --pin-fd, from a pinentry program, or asked on the terminal with echo off.
     func readPIN(_ options: KeyOptions) throws -> PIN {
-        if let fd = options.pinFD {
-            return try PIN.read(fromDescriptor: fd)
+        try options.pinSource.pin {
+            SigningPrompt(tokenLabel: token.info.label, signerName: signerName, pinState: token.info.pinState, request: nil)
         }
-        if let program = options.pinentry {
-            var description = "Enter the PIN of token \"\(token.info.label)\" to sign as \(signerName)."
-            if token.info.pinState.finalTry { description += " LAST TRY: a wrong PIN locks the token." }
-            else if token.info.pinState.countLow { description += " A wrong PIN was entered before." }
-            return try PINEntry.ask(program: program, description: description)
-        }
-        var prompt = "PIN for token \"\(token.info.label)\" (signing as \(signerName))"
-        if token.info.pinState.finalTry { prompt += " - LAST TRY: a wrong PIN locks the token" }
-        else if token.info.pinState.countLow { prompt += " - a wrong PIN was entered before" }
-        return try PINPrompt.readFromTerminal(prompt: prompt + ": ")
     }
 }

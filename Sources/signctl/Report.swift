@@ -49,13 +49,9 @@ struct DailyStatus: ParsableCommand {
         if let client = try storeOptions.daemon.client() {
             var query = "from=\(first)&to=\(last)&timeZone=\(DaemonClient.segment(timeZone))"
             if let department { query += "&department=\(DaemonClient.segment(department))" }
-            report = try client.decode(DailyReport.self, "GET", "/v1/reports/daily?" + query)
+            report = try client.call("GET", "/v1/reports/daily?" + query, as: DailyReport.self)
         } else {
-            do {
-                report = try DailyReport.build(store: try storeOptions.open(), from: first, to: last, timeZone: zone, department: department)
-            } catch let error as HistoryError {
-                throw CommandFailure(status: .usage, message: error.description)
-            }
+            report = try storeOptions.records().dailyReport(from: first, to: last, timeZone: zone, department: department, origin: nil, at: Date())
         }
         switch format {
         case "csv": print(report.csv, terminator: "")

@@ -57,12 +57,17 @@ struct ScanRequest: ParsableCommand {
         } catch {
             throw CommandFailure(status: .usage, message: "\(error)")
         }
-        var body: [String: Any] = ["noteID": noteID, "extractSHA256": Hex.encode(digest), "minister": minister]
-        if !pps.isEmpty { body["pps"] = pps.map { $0.lowercased() } }
-        let answer = try client.json("POST", "/v1/files/\(DaemonClient.segment(file))/approvals", body)
-        guard let text = answer["qr"] as? String, let id = answer["id"] as? String else {
-            throw CommandFailure(status: .environment, message: "the daemon's answer has no request id or QR text")
+        var fingerprints = [[UInt8]]()
+        for text in pps {
+            guard let fingerprint = Hex.decode(text), fingerprint.count == 32 else {
+                throw CommandFailure(status: .usage, message: "--pps \(text) is not a SHA-256 fingerprint (64 hex digits)")
+            }
+            fingerprints.append(fingerprint)
         }
+        let answer = try client.call("POST", "/v1/files/\(DaemonClient.segment(file))/approvals",
+                                     body: ApprovalRequestBody(noteID: noteID, extractHash: digest, minister: minister, pps: fingerprints),
+                                     as: ApprovalRequest.JSON.self)
+        let (text, id) = (answer.qr, answer.id)
         let code: QRCode
         do {
             code = try QRCode(text: text)
@@ -78,7 +83,7 @@ struct ScanRequest: ParsableCommand {
             }
         }
         if json {
-            try DaemonClient.printJSON(answer)
+            print(try JSONOutput.string(answer))
         } else {
             print("approval request \(id): file \(file), note \(noteID), for \(minister); QR \(code.size)x\(code.size) modules"
                   + (qr.isEmpty ? "" : " written to \(qr.joined(separator: ", "))"))
@@ -128,62 +133,49 @@ struct ScanUploadCommand: ParsableCommand {
         let base = "/v1/files/\(DaemonClient.segment(file))"
         let approval: ApprovalRequest
         do {
-            approval = try client.decode(ApprovalRequest.JSON.self, "GET", base + "/approvals/\(DaemonClient.segment(request))").request()
+            approval = try client.call("GET", base + "/approvals/\(DaemonClient.segment(request))", as: ApprovalRequest.JSON.self).request()
         } catch let error as ScanError {
             throw CommandFailure(status: .environment, message: "the daemon's approval request \(request) does not read: \(error.description)")
         }
         guard approval.status == .open else {
             throw CommandFailure(status: .failure, message: "approval request \(request) is closed: its scan is already in the history")
         }
-        let (noteID, qrText) = (approval.noteID, approval.qrText)
-        // The scan as the daemon will judge it, without its size limit (the daemon applies its own).
-        let checked: ScanFile
-        let texts: [String]
+        // The scan as the daemon will judge it, its QR code read, and the attestation the PPS/PS signs.
+        let now = Date()
+        let prepared: (scan: ScanFile, finding: QRFinding, attestation: ScanAttestation)
         do {
-            var limits = ScanLimits()
-            limits.maximumBytes = Int.max
-            checked = try ScanIntake.examine(path: scan, limits: limits)
-            texts = try ScanQR.texts(in: scan, type: checked.type, pages: checked.pages)
+            prepared = try ScanAttestation.prepare(scanAt: scan, for: approval, at: now)
         } catch let error as IntakeError {
             throw CommandFailure(status: .usage, message: "\(scan): \(error.description)")
+        } catch let error as ScanError where error.code == .qrOtherRequest {
+            throw CommandFailure(status: .failure, message: "the QR code on \(scan) is for another approval request than \(request): is this the scan of another extract? (\(error.reason))")
         }
-        let finding: QRFinding
-        if texts.contains(qrText) {
-            finding = .matched
-        } else if let id = texts.lazy.compactMap(ApprovalRequest.claimedID(inQRText:)).first {
-            throw CommandFailure(status: .failure, message: "the QR code on \(scan) is for approval request \(id), not \(request): is this the scan of another extract?")
-        } else {
-            finding = .notRead
+        let checked = prepared.scan
+        if prepared.finding == .notRead {
             FileHandle.standardError.write(Data("note: no QR code of request \(request) could be read on \(scan); the attestation says so, and the daemon accepts it only if its policy allows\n".utf8))
         }
-        let head = try client.json("GET", base)
-        guard let headHash = (head["head"] as? String).flatMap(Hex.decode) else {
+        let head = try client.call("GET", base, as: FileHistoryAnswer.self)
+        guard let headHash = Hex.decode(head.head), headHash.count == 32 else {
             throw CommandFailure(status: .environment, message: "the daemon's answer for file \(file) has no head hash")
         }
-        let now = Date()
-        let attestation = ScanAttestation(request: approval, scanHash: checked.sha256, scanType: checked.type, scanBytes: checked.size, qr: finding, at: now)
-        let document = attestation.bytes
-
-        let parameters = SignatureParameters(context: EOfficeContext(fileNumber: file, noteID: noteID, previousEntryHash: headHash),
-                                             commitment: .proofOfOrigin, signingTime: now, chain: try readChain(chainFile))
-        let signature = try KeyChoice.withSession(tokenOptions, keyOptions, at: now) { _, session, pin in
-            try CAdES.signDetached(contentDigest: SHA256Hasher.hash(document), certificate: session.certificate, parameters: parameters) {
-                try session.sign($0, pin: pin)
-            }
-        }
+        let document = prepared.attestation.bytes
+        let signing = ExtractSigningRequest(
+            extractDigest: SHA256Hasher.hash(document), extractSize: document.count, key: try keyOptions.requiredKey(), fileNumber: file,
+            noteID: approval.noteID, commitment: .proofOfOrigin, previousHash: headHash, chain: try readChain(chainFile),
+            login: keyOptions.loginOptions)
+        let signature = try ExtractSigner(tokens: try tokenOptions.manager()).sign(signing, pin: keyOptions.pinSource, at: now).signature
 
         let answer = try client.upload("POST", base + "/approvals/\(DaemonClient.segment(request))/scan", file: scan, headers: [
             "Content-Type": checked.type.mediaType,
-            "SignService-Attestation": Data(document).base64EncodedString(),
-            "SignService-Attestation-Signature": Data(signature).base64EncodedString(),
-            "SignService-Scan-Name": URL(fileURLWithPath: scan).lastPathComponent,
-        ], refusal: { $0 >= 500 ? .environment : .failure })
+            ScanUploadHeader.attestation: Data(document).base64EncodedString(),
+            ScanUploadHeader.attestationSignature: Data(signature).base64EncodedString(),
+            ScanUploadHeader.scanName: URL(fileURLWithPath: scan).lastPathComponent,
+        ], as: ScanApprovalAnswer.self, refusal: { $0 >= 500 ? .environment : .failure })
         if json {
-            try DaemonClient.printJSON(answer)
+            print(try JSONOutput.string(answer))
         } else {
-            let entry = answer["entry"] as? [String: Any]
-            print("appended entry \(entry?["sequence"] as? Int ?? 0) (scan-approval) to \(file): \(checked.type.mediaType) scan, \(checked.size) bytes, "
-                  + "\(checked.pages) page(s), QR \(answer["qr"] as? String ?? "?"), attested by \(answer["uploadedBy"] as? String ?? "?")")
+            print("appended entry \(answer.entry.sequence) (scan-approval) to \(file): \(checked.type.mediaType) scan, \(checked.size) bytes, "
+                  + "\(checked.pages) page(s), QR \(answer.qr), attested by \(answer.uploadedBy)")
         }
     }
 }

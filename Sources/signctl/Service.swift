@@ -9,10 +9,7 @@ struct ServiceOptions: ParsableArguments {
 
     @OptionGroup var state: StateOptions
 
-    /// One request to the daemon with the admin token; the JSON body of a 2xx answer, else a failure naming the error.
-    func call(_ method: String, _ path: String, json: [String: String]? = nil) throws -> [String: Any] {
-        try DaemonClient(service: service, state: state).json(method, path, json)
-    }
+    func client() throws -> DaemonClient { try DaemonClient(service: service, state: state) }
 }
 
 /// Talks to a running daemon as a local program: the admin token from the state folder proves signctl runs as the
@@ -80,46 +77,38 @@ struct DaemonClient {
         return (try? FileManager.default.attributesOfItem(atPath: output)[.size] as? Int) ?? 0
     }
 
-    /// A request whose body streams from the file at `file`; the JSON answer of a 2xx.
-    func upload(_ method: String, _ path: String, file: String, headers extra: [String: String],
-                refusal: (Int) -> ExitStatus = DaemonClient.defaultRefusal) throws -> [String: Any] {
+    /// A request whose body streams from the file at `file`; the answer of a 2xx, decoded as `type`.
+    func upload<Answer: Decodable>(_ method: String, _ path: String, file: String, headers extra: [String: String], as type: Answer.Type,
+                                   refusal: (Int) -> ExitStatus = DaemonClient.defaultRefusal) throws -> Answer {
         let body = try exchange(path, refusal: refusal) { http, auth throws(HTTPExchange.Failure) in
             try http.send(method: method, headers: extra.merging(auth) { $1 }, bodyFile: file, total: 6 * 3600)
         }
-        return try Self.object(body, "the daemon's answer to \(method) \(path)")
+        return try Self.read(type, from: body, "the daemon's answer to \(method) \(path)")
     }
 
-    static func object(_ body: [UInt8], _ what: String) throws -> [String: Any] {
-        guard let parsed = (try? JSONSerialization.jsonObject(with: Data(body))) as? [String: Any] else {
-            throw CommandFailure(status: .environment, message: "\(what) is not a JSON object")
+    static func read<Answer: Decodable>(_ type: Answer.Type, from body: [UInt8], _ what: String) throws -> Answer {
+        do {
+            return try JSONDecoder().decode(type, from: Data(body))
+        } catch {
+            throw CommandFailure(status: .environment, message: "\(what) does not read: \(error)")
         }
-        return parsed
     }
 
     static func check(_ answer: (status: Int, body: [UInt8]), refusal: (Int) -> ExitStatus = DaemonClient.defaultRefusal) throws {
         guard (200..<300).contains(answer.status) else {
-            let object = (try? JSONSerialization.jsonObject(with: Data(answer.body))) as? [String: Any]
-            throw CommandFailure(status: refusal(answer.status), message: "the daemon refused (HTTP \(answer.status)): \(object?["error"] as? String ?? "no reason given")")
+            let reason = (try? JSONDecoder().decode(ErrorAnswer.self, from: Data(answer.body)))?.error ?? "no reason given"
+            throw CommandFailure(status: refusal(answer.status), message: "the daemon refused (HTTP \(answer.status)): \(reason)")
         }
     }
 
     static func defaultRefusal(_ status: Int) -> ExitStatus { status >= 500 ? .environment : .usage }
 
-    /// A daemon's JSON answer as signctl prints it for --json.
-    static func printJSON(_ object: [String: Any]) throws {
-        print(String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]), as: UTF8.self))
-    }
-
-    /// A JSON request whose answer is a JSON object.
-    func json(_ method: String, _ path: String, _ object: [String: Any]? = nil, refusal: (Int) -> ExitStatus = DaemonClient.defaultRefusal) throws -> [String: Any] {
-        let body = try object.map { Array(try JSONSerialization.data(withJSONObject: $0)) }
-        return try Self.object(try send(method, path, body: body, refusal: refusal), "the daemon's answer to \(method) \(path)")
-    }
-
-    /// A request whose JSON answer decodes as `type` (times as 2026-11-23T07:01:49Z).
-    func decode<T: Decodable>(_ type: T.Type, _ method: String, _ path: String, _ object: [String: Any]? = nil) throws -> T {
-        let body = try object.map { Array(try JSONSerialization.data(withJSONObject: $0)) }
-        let answer = try send(method, path, body: body)
+    /// A request with an optional JSON body (a wire type of SignKit/API) whose JSON answer decodes as `type` (times as
+    /// 2026-11-23T07:01:49Z).
+    func call<Answer: Decodable>(_ method: String, _ path: String, body: (any Encodable)? = nil, as type: Answer.Type,
+                                 refusal: (Int) -> ExitStatus = DaemonClient.defaultRefusal) throws -> Answer {
+        let bytes = try body.map { Array(try JSONOutput.encoder(pretty: false).encode($0)) }
+        let answer = try send(method, path, body: bytes, refusal: refusal)
         let decoder = JSONDecoder()
         decoder.dateDecodingStrategy = .iso8601
         do {
@@ -172,8 +161,8 @@ struct Pair: ParsableCommand {
         @Argument(help: "The code.") var code: String
         @OptionGroup var options: ServiceOptions
         func run() throws {
-            let answer = try options.call("POST", "/v1/admin/pairings/approve", json: ["code": code])
-            print("paired \(answer["origin"] as? String ?? "?")")
+            let answer = try options.client().call("POST", "/v1/admin/pairings/approve", body: PairingApproval(code: code), as: PairingApproved.self)
+            print("paired \(answer.origin)")
         }
     }
 
@@ -181,12 +170,12 @@ struct Pair: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List paired origins and pending requests.")
         @OptionGroup var options: ServiceOptions
         func run() throws {
-            let answer = try options.call("GET", "/v1/admin/pairings")
-            for pairing in answer["paired"] as? [[String: Any]] ?? [] {
-                print("paired   \(pairing["origin"] as? String ?? "?")  since \(pairing["created"] as? String ?? "?")")
+            let answer = try options.client().call("GET", "/v1/admin/pairings", as: PairingListAnswer.self)
+            for pairing in answer.paired {
+                print("paired   \(pairing.origin)  since \(pairing.created)")
             }
-            for pending in answer["pending"] as? [[String: Any]] ?? [] {
-                print("pending  \(pending["origin"] as? String ?? "?")  code \(pending["code"] as? String ?? "?")  until \(pending["expires"] as? String ?? "?")")
+            for pending in answer.pending {
+                print("pending  \(pending.origin)  code \(pending.code)  until \(pending.expires)")
             }
         }
     }
@@ -197,8 +186,8 @@ struct Pair: ParsableCommand {
         @OptionGroup var options: ServiceOptions
         func run() throws {
             let encoded = origin.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? origin
-            let answer = try options.call("DELETE", "/v1/admin/pairings?origin=\(encoded)")
-            print("revoked \(answer["revoked"] as? Int ?? 0) token(s) of \(origin)")
+            let answer = try options.client().call("DELETE", "/v1/admin/pairings?origin=\(encoded)", as: PairingRevoked.self)
+            print("revoked \(answer.revoked) token(s) of \(origin)")
         }
     }
 }

@@ -77,31 +77,25 @@ struct Sign: ParsableCommand {
 
     func run() throws {
         if let client = try daemon.client() { return try signThroughDaemon(client) }
-        // Everything that can fail without the token fails first: the extract, the chain, the key choice.
+        // Everything that can fail without the token fails first: the extract, the chain, the key.
         let digest: (digest: [UInt8], size: UInt64)
         do {
             digest = try ExtractDigest.sha256(ofFileAt: extract)
         } catch {
             throw CommandFailure(status: .usage, message: "\(error)")
         }
-        let chain = try readChain(chainFile)
-        let now = Date()
-        let parameters = SignatureParameters(
-            context: EOfficeContext(fileNumber: fileNumber, noteID: noteID, previousEntryHash: previousHash.flatMap(Hex.decode),
-                                    origin: origin),
-            commitment: approval ? .proofOfApproval : .proofOfOrigin, signingTime: now, chain: chain,
-            timeStampAuthority: tsa.flatMap(URL.init(string:)).map { TimeStampAuthority(url: $0, timeout: tsaTimeout) })
-        let (signature, choice) = try KeyChoice.withSession(tokenOptions, keyOptions, at: now) { choice, session, pin in
-            (try CAdES.signDetached(contentDigest: digest.digest, certificate: session.certificate, parameters: parameters) { toBeSigned in
-                try session.sign(toBeSigned, pin: pin)
-            }, choice)
-        }
+        let request = ExtractSigningRequest(
+            extractDigest: digest.digest, extractSize: Int(digest.size), key: try keyOptions.requiredKey(), fileNumber: fileNumber,
+            noteID: noteID, commitment: approval ? .proofOfApproval : .proofOfOrigin, previousHash: previousHash.flatMap(Hex.decode),
+            origin: origin, chain: try readChain(chainFile),
+            timeStampAuthority: tsa.flatMap(URL.init(string:)).map { TimeStampAuthority(url: $0, timeout: tsaTimeout) },
+            login: keyOptions.loginOptions)
+        let signed = try ExtractSigner(tokens: try tokenOptions.manager()).sign(request, pin: keyOptions.pinSource, at: Date())
         let destination = output ?? extract + ".p7s"
-        try AtomicFile.write(signature, to: destination)
+        try AtomicFile.write(signed.signature, to: destination)
         FileHandle.standardError.write(Data((
-            "signed \(extract) (\(digest.size) bytes, SHA-256 \(Hex.encode(digest.digest))) as \"\(choice.signerName)\" "
-            + "on token \"\(choice.token.info.label)\" (\(parameters.commitment.rawValue)"
-            + (tsa == nil ? "" : ", time-stamped by \(tsa!)") + "); wrote \(destination)\n").utf8))
+            "signed \(extract) (\(digest.size) bytes, SHA-256 \(Hex.encode(digest.digest))) as \"\(signed.signerName)\" "
+            + "(\(signed.commitment.rawValue)" + (tsa.map { ", time-stamped by \($0)" } ?? "") + "); wrote \(destination)\n").utf8))
     }
 
     /// The daemon resolves the key, logs in and signs; the PIN (when the daemon takes it in the request) is read here
@@ -114,25 +108,20 @@ struct Sign: ParsableCommand {
             throw CommandFailure(status: .usage, message: "cannot read the extract \(extract): \(error.localizedDescription)")
         }
         let key = try keyOptions.requiredKey()
-        let version = try client.json("GET", "/v1/version")
-        var request: [String: Any] = ["extract": bytes.base64EncodedString(), "fileNumber": fileNumber, "noteID": noteID, "key": key,
-                                      "commitment": approval ? "proofOfApproval" : "proofOfOrigin", "timeStamp": timeStamp]
-        if let previousHash { request["previousHash"] = previousHash.lowercased() }
-        if version["pinEntry"] as? String == "request" {
-            let pin: PIN
-            if let fd = keyOptions.pinFD {
-                pin = try PIN.read(fromDescriptor: fd)
-            } else if let program = keyOptions.pinentry {
-                pin = try PINEntry.ask(program: program, description: "Enter the PIN of the token holding \(key) (signing through the daemon).")
-            } else {
-                pin = try PINPrompt.readFromTerminal(prompt: "PIN for the key \(key): ")
+        let version = try client.call("GET", "/v1/version", as: VersionAnswer.self)
+        var request = SignRequestBody(extract: Array(bytes), fileNumber: fileNumber, noteID: noteID,
+                                      commitment: approval ? .proofOfApproval : .proofOfOrigin, key: key.description,
+                                      previousHash: previousHash.flatMap(Hex.decode), timeStamp: timeStamp)
+        if version.pinEntry == PINEntryMode.request.rawValue {
+            let pin = try keyOptions.pinSource.pin {
+                SigningPrompt(tokenLabel: key.token ?? key.description, signerName: key.description, pinState: PINState(), request: nil)
             }
             defer { pin.wipe() }
             // JSON carries text: the PIN lives in this String until the request is sent (docs/daemon.md "PINs").
-            request["pin"] = try pin.withBytes { String(decoding: $0, as: UTF8.self) }
+            request.pin = try pin.withBytes { String(decoding: $0, as: UTF8.self) }
         }
         // A refused PIN, a missing or busy token are token errors (exit 4), as when signing locally.
-        let signature = try client.send("POST", "/v1/sign", body: Array(try JSONSerialization.data(withJSONObject: request)),
+        let signature = try client.send("POST", "/v1/sign", body: Array(try JSONOutput.encoder(pretty: false).encode(request)),
                                         refusal: { [403, 404, 503].contains($0) ? .token : DaemonClient.defaultRefusal($0) })
         let destination = output ?? extract + ".p7s"
         try AtomicFile.write(signature, to: destination)

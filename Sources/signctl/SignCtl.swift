@@ -25,23 +25,6 @@ struct SignCtl: ParsableCommand {
     )
 }
 
-/// The exit codes of signctl (documented in `SignCtl.configuration`).
-enum ExitStatus: Int32 {
-    case success = 0
-    /// The thing asked about does not hold or was refused (a scan for another request, a daemon's 4xx to an upload).
-    case failure = 1
-    case usage = 3
-    case token = 4
-    case environment = 5
-}
-
-/// A failure with the exit status it maps to and a one-line message for stderr.
-struct CommandFailure: Error, CustomStringConvertible {
-    let status: ExitStatus
-    let message: String
-    var description: String { message }
-}
-
 /// Options shared by commands that look for tokens.
 struct TokenOptions: ParsableArguments {
     @Option(name: .customLong("module"), help: ArgumentHelp("Load this PKCS#11 module too (repeatable).", valueName: "path"))
@@ -81,24 +64,18 @@ enum Main {
         exit(status)
     }
 
-    /// Prints the error on stderr in one line (help and version go to stdout) and returns the exit status.
+    /// Prints the error on stderr in one line (help and version go to stdout) and returns the exit status
+    /// (ExitStatus.swift has the table).
     static func report(_ error: any Error) -> Int32 {
-        let status: Int32
-        var message: String
+        let status: ExitStatus
+        let message: String
         switch error {
         case let failure as CommandFailure:
-            status = failure.status.rawValue
-            message = failure.message
+            (status, message) = (failure.status, failure.message)
         case let failure as TokenError:
-            status = [.pcscUnavailable, .moduleLoad].contains(failure.code)
-                ? ExitStatus.environment.rawValue : ExitStatus.token.rawValue
-            message = "\(failure)"
-        case is PINError, is SigningError:
-            status = ExitStatus.token.rawValue
-            message = "\(error)"
-        case is HistoryError, is VerificationInputError, is FileError:
-            status = ExitStatus.usage.rawValue
-            message = "\(error)"
+            (status, message) = (ExitStatus.of(failure), "\(failure)")
+        case let failure as any CodedError:
+            (status, message) = (ExitStatus.of(failure), failure.reason)
         default:
             let code = SignCtl.exitCode(for: error)
             let text = SignCtl.fullMessage(for: error)
@@ -106,13 +83,13 @@ enum Main {
                 if !text.isEmpty { print(text) }
                 return 0
             }
-            // ArgumentParser's usage errors (64) become signctl's usage status.
-            status = code == .validationFailure ? ExitStatus.usage.rawValue : code.rawValue
-            FileHandle.standardError.write(Data((text + "\n").utf8))
-            return status
+            // ArgumentParser's usage errors (64) become signctl's usage status; ExitCode(n) thrown by a command is n.
+            let exit = code == .validationFailure ? ExitStatus.usage.rawValue : code.rawValue
+            if !text.isEmpty { FileHandle.standardError.write(Data((text + "\n").utf8)) }
+            return exit
         }
         FileHandle.standardError.write(Data("signctl: error: \(message)\n".utf8))
-        return status
+        return status.rawValue
     }
 }
 

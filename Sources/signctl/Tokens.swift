@@ -26,7 +26,7 @@ struct Tokens: ParsableCommand {
     func run() throws {
         let report: InventoryReport
         if let client = try daemon.client() {
-            report = try client.decode(InventoryReport.self, "GET", "/v1/tokens?all=\(all)")
+            report = try client.call("GET", "/v1/tokens?all=\(all)", as: InventoryReport.self)
         } else {
             report = InventoryReport(try tokenOptions.manager().inventory(at: Date()), includeHidden: all)
         }

@@ -115,9 +115,8 @@ struct Verify: ParsableCommand {
         } catch {
             throw CommandFailure(status: .usage, message: "cannot read the content file \(content!)")
         }
-        var request: [String: Any] = ["signature": Data(bytes).base64EncodedString(), "content": extract.base64EncodedString()]
-        if let at, let time = VerifyTime.parse(at) { request["at"] = UTCTimeText.format(time) }
-        var report = try client.decode(VerificationReport.self, "POST", "/v1/verify", request)
+        let request = VerifyRequestBody(signature: bytes, content: Array(extract), at: at.flatMap(VerifyTime.parse))
+        var report = try client.call("POST", "/v1/verify", body: request, as: VerificationReport.self)
         report.signatureFile = signature
         report.contentFile = content
         try present(report)

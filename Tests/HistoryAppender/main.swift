@@ -37,7 +37,7 @@ do {
         let signature = try CAdES.signDetached(contentDigest: SHA256Hasher.hash(content), certificate: officer, parameters: parameters) {
             try officerKey.sign($0)
         }
-        let (entry, _) = try history.append(file: number, kind: .note, noteID: note, content: content, signature: signature)
+        let (entry, _) = try history.append(file: number, kind: .note, noteID: note, content: content, signature: signature, at: parameters.signingTime)
         // Written straight to the descriptor: the line is out before the next append starts.
         let line = Array("\(entry.sequence)\n".utf8)
         _ = line.withUnsafeBytes { write(STDOUT_FILENO, $0.baseAddress, $0.count) }

@@ -65,14 +65,14 @@ struct HistoryTests {
                 let head = try store.head(of: number).hash
                 let signature = try sign(manager, uri: uri, pinKind: pinKind, content: content, file: number, note: note,
                                          previous: head, commitment: .proofOfOrigin)
-                try history.append(file: number, kind: .note, noteID: note, content: content, signature: signature)
+                try history.append(file: number, kind: .note, noteID: note, content: content, signature: signature, at: Date())
             }
             let approval = Array("File \(number): approved. Kh. Ratan Kumar, Minister (IT)\n".utf8)
             let signature = try sign(manager, uri: minister, pinKind: "softhsm", content: approval, file: number, note: "N-13",
                                      previous: try store.head(of: number).hash, commitment: .proofOfApproval)
-            try history.append(file: number, kind: .approval, noteID: "N-13", content: approval, signature: signature)
+            try history.append(file: number, kind: .approval, noteID: "N-13", content: approval, signature: signature, at: Date())
             let bundle = folder.path("history.zip")
-            try HistoryBundle.export(file: number, from: store, verifier: verifier, sealer: sealer, to: bundle)
+            try HistoryBundle.export(file: number, from: store, verifier: verifier, sealer: sealer, to: bundle, at: Date())
             return try body(Built(folder: folder, bundle: bundle, trust: trust, history: history, sealer: sealer), manager)
         }
     }
@@ -93,7 +93,7 @@ struct HistoryTests {
     @Test("a dozen notes by three officers (card and SoftHSM2) and an approval: exported, every entry TOTAL-PASSED; each tampering is named")
     func realisticHistory() async throws {
         try await Self.withHistory { built, manager in
-            let report = try HistoryBundle.verify(built.bundle, trust: built.trust)
+            let report = try HistoryBundle.verify(built.bundle, trust: built.trust, at: Date())
             #expect(report.passed, "\(report.findings)")
             #expect(report.entries.count == 13)
             #expect(report.entries.allSatisfy { $0.indication == "TOTAL-PASSED" })
@@ -104,17 +104,17 @@ struct HistoryTests {
 
             // An entry removed from the middle.
             let removed = try Self.tampered(built, "removed") { _, manifest in manifest.entries.remove(at: 5) }
-            #expect(Self.codes(try HistoryBundle.verify(removed, trust: built.trust)).contains(.missingEntry))
+            #expect(Self.codes(try HistoryBundle.verify(removed, trust: built.trust, at: Date())).contains(.missingEntry))
 
             // Two entries swapped.
             let swapped = try Self.tampered(built, "swapped") { _, manifest in manifest.entries.swapAt(3, 4) }
-            let swappedReport = try HistoryBundle.verify(swapped, trust: built.trust)
+            let swappedReport = try HistoryBundle.verify(swapped, trust: built.trust, at: Date())
             #expect(Self.codes(swappedReport).contains(.outOfOrder) || Self.codes(swappedReport).contains(.missingEntry))
             #expect(Self.codes(swappedReport).contains(.brokenChain))
 
             // An entry inserted (a copy of entry 2 after entry 7).
             let inserted = try Self.tampered(built, "inserted") { _, manifest in manifest.entries.insert(manifest.entries[1], at: 7) }
-            let insertedReport = try HistoryBundle.verify(inserted, trust: built.trust)
+            let insertedReport = try HistoryBundle.verify(inserted, trust: built.trust, at: Date())
             #expect(Self.codes(insertedReport).contains(.outOfOrder))
             #expect(Self.codes(insertedReport).contains(.brokenChain))
 
@@ -123,7 +123,7 @@ struct HistoryTests {
                 let name = manifest.entries[3].content
                 members[name]! += Array(" (amended)".utf8)
             }
-            let changedReport = try HistoryBundle.verify(changed, trust: built.trust)
+            let changedReport = try HistoryBundle.verify(changed, trust: built.trust, at: Date())
             #expect(Self.codes(changedReport).contains(.contentChanged))
             #expect(changedReport.findings.contains { $0.code == .contentChanged && $0.entry == 4 })
 
@@ -137,7 +137,7 @@ struct HistoryTests {
                 manifest.entries[3].signatureHash = Hex.encode(SHA256Hasher.hash(other))
                 manifest.entries[3].contentHash = Hex.encode(SHA256Hasher.hash(otherContent))
             }
-            let replacedReport = try HistoryBundle.verify(replaced, trust: built.trust)
+            let replacedReport = try HistoryBundle.verify(replaced, trust: built.trust, at: Date())
             #expect(replacedReport.findings.contains { $0.code == .contextMismatch && $0.entry == 4 && $0.message.contains("FIN-7/2026") })
 
             // The history cut short: the last three entries and their checkpoints dropped.
@@ -145,7 +145,7 @@ struct HistoryTests {
                 manifest.entries.removeLast(3)
                 manifest.checkpoints.removeLast(3)
             }
-            let cutReport = try HistoryBundle.verify(cut, trust: built.trust)
+            let cutReport = try HistoryBundle.verify(cut, trust: built.trust, at: Date())
             #expect(Self.codes(cutReport).contains(.cutShort), "\(cutReport.findings)")
 
             // A checkpoint forged: re-signed by an officer instead of the service.
@@ -157,7 +157,7 @@ struct HistoryTests {
                 }
                 members[reference.signature] = try officer.signature(for: checkpoint)
             }
-            let forgedReport = try HistoryBundle.verify(forged, trust: built.trust)
+            let forgedReport = try HistoryBundle.verify(forged, trust: built.trust, at: Date())
             #expect(Self.codes(forgedReport).contains(.checkpointForged))
 
             for report in [swappedReport, insertedReport, changedReport, replacedReport, cutReport, forgedReport] {
@@ -175,13 +175,13 @@ struct HistoryTests {
             // Signed for another file.
             let wrongFile = try Self.sign(manager, uri: Self.signers[1].uri, pinKind: "softhsm", content: content, file: "FIN-7/2026",
                                           note: "N-14", previous: head.hash, commitment: .proofOfOrigin)
-            let refused = #expect(throws: HistoryError.self) { try built.history.append(file: Self.number, kind: .note, noteID: "N-14", content: content, signature: wrongFile) }
+            let refused = #expect(throws: HistoryError.self) { try built.history.append(file: Self.number, kind: .note, noteID: "N-14", content: content, signature: wrongFile, at: Date()) }
             #expect(refused?.code == .contextMismatch && refused?.description.contains("FIN-7/2026") == true, "\(String(describing: refused))")
             // Signed over an older head.
             let stale = try Self.sign(manager, uri: Self.signers[1].uri, pinKind: "softhsm", content: content, file: Self.number,
                                       note: "N-14", previous: HistoryEntry.genesis, commitment: .proofOfOrigin)
             do {
-                try built.history.append(file: Self.number, kind: .note, noteID: "N-14", content: content, signature: stale)
+                try built.history.append(file: Self.number, kind: .note, noteID: "N-14", content: content, signature: stale, at: Date())
                 Issue.record("a signature over an old head was accepted")
             } catch let error as HistoryError {
                 #expect(error.code == .contextMismatch)
@@ -191,13 +191,13 @@ struct HistoryTests {
             let good = try Self.sign(manager, uri: Self.signers[1].uri, pinKind: "softhsm", content: content, file: Self.number,
                                      note: "N-14", previous: head.hash, commitment: .proofOfOrigin)
             do {
-                try built.history.append(file: Self.number, kind: .note, noteID: "N-14", content: content + [0x20], signature: good)
+                try built.history.append(file: Self.number, kind: .note, noteID: "N-14", content: content + [0x20], signature: good, at: Date())
                 Issue.record("a signature over other content was accepted")
             } catch let error as HistoryError {
                 #expect(error.code == .signatureNotValid)
             }
             #expect(try store.head(of: Self.number).size == head.size, "nothing was appended")
-            try built.history.append(file: Self.number, kind: .note, noteID: "N-14", content: content, signature: good)
+            try built.history.append(file: Self.number, kind: .note, noteID: "N-14", content: content, signature: good, at: Date())
             #expect(try store.head(of: Self.number).size == head.size + 1)
         }
     }

@@ -28,7 +28,7 @@ struct PINTests {
         pin.wipe()
         #expect(pin.isWiped)
         #expect(pin.count == 0)
-        #expect(throws: PINError.wiped) { try pin.withBytes { _ in () } }
+        #expect(throws: PINError.wiped()) { try pin.withBytes { _ in () } }
     }
 
     @Test("reads one line from a descriptor, without its line ending")
@@ -41,10 +41,10 @@ struct PINTests {
 
     @Test("refuses an empty or oversized PIN")
     func refusals() throws {
-        #expect(throws: PINError.empty) { try withPipe("\n") { try PIN.read(fromDescriptor: $0) } }
-        #expect(throws: PINError.empty) { try withPipe("") { try PIN.read(fromDescriptor: $0) } }
+        #expect(throws: PINError.empty()) { try withPipe("\n") { try PIN.read(fromDescriptor: $0) } }
+        #expect(throws: PINError.empty()) { try withPipe("") { try PIN.read(fromDescriptor: $0) } }
         let long = String(repeating: "a", count: PIN.maximumLength + 1)
-        #expect(throws: PINError.tooLong) { try withPipe(long + "\n") { try PIN.read(fromDescriptor: $0) } }
+        #expect(throws: PINError.tooLong()) { try withPipe(long + "\n") { try PIN.read(fromDescriptor: $0) } }
         #expect(throws: PINError.unreadable(errno: EBADF)) { try PIN.read(fromDescriptor: -1) }
     }
 

@@ -51,7 +51,7 @@ struct HealthTests {
         let pinFile = folder.appendingPathComponent("pin").path
         try Data("1234\n".utf8).write(to: URL(fileURLWithPath: pinFile))
         chmod(pinFile, 0o644)
-        #expect(throws: ConfigurationError.self) { try DocumentSigner.checkPINFile(pinFile) }
+        #expect(throws: DocumentSignerError.self) { try DocumentSigner.checkPINFile(pinFile) }
         chmod(pinFile, 0o600)
         #expect(throws: Never.self) { try DocumentSigner.checkPINFile(pinFile) }
     }
@@ -69,7 +69,7 @@ struct HealthTests {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("signservice-audit-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).log").path
         defer { try? FileManager.default.removeItem(atPath: path) }
         let log = try AuditLog(path: path)
-        for index in 1...5 { try log.append(AuditRecord(action: "sign", result: "ok", origin: "https://eoffice.test", file: "F-1", note: "N-\(index)")) }
+        for index in 1...5 { try log.append(AuditRecord(time: Date(timeIntervalSince1970: 1_796_000_000), action: "sign", result: "ok", origin: "https://eoffice.test", file: "F-1", note: "N-\(index)")) }
         let summary = try AuditLog.verify(path: path)
         #expect(summary.problem == nil && summary.records == 5 && summary.head == log.head.hash)
         let lines = try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n").map(String.init)
@@ -83,7 +83,7 @@ struct HealthTests {
         #expect(try check([lines[0], lines[2], lines[1], lines[3], lines[4]]) != nil)
         // A reopened log continues the chain.
         let reopened = try AuditLog(path: path)
-        try reopened.append(AuditRecord(action: "stopped", result: "ok"))
+        try reopened.append(AuditRecord(time: Date(timeIntervalSince1970: 1_796_000_600), action: "stopped", result: "ok"))
         #expect(try AuditLog.verify(path: path).records == 6)
     }
 }

@@ -218,7 +218,7 @@ public enum HistoryBundle {
     /// Returns the number of entries written.
     @discardableResult
     public static func export(file number: String, from store: any HistoryStore, verifier: Verifier, sealer: CheckpointSigner,
-                              to path: String, at time: Date = Date()) throws -> Int {
+                              to path: String, at time: Date) throws -> Int {
         guard let file = try store.file(number) else { throw HistoryError(.unknownFile, "there is no file \(number)") }
         let entries = try store.entries(of: number)
         let checkpoints = try store.checkpoints(of: number)

@@ -42,7 +42,7 @@ public final class FileHistory: Sendable {
     /// document, `scan` the checked upload and the request it closes). Returns the entry and the signature's verdict.
     @discardableResult
     public func append(file number: String, kind: EntryKind, noteID: String, content: [UInt8], signature: [UInt8],
-                       scan: ScanAppendix? = nil, at time: Date = Date()) throws -> (entry: HistoryEntry, verdict: Verdict) {
+                       scan: ScanAppendix? = nil, at time: Date) throws -> (entry: HistoryEntry, verdict: Verdict) {
         guard try store.file(number) != nil else { throw HistoryError(.unknownFile, "there is no file \(number)") }
         let verdict: Verdict
         do {

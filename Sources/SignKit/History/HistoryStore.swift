@@ -52,28 +52,35 @@ extension HistoryStore {
 }
 
 /// A history operation refused, with the reason in words.
-public struct HistoryError: Error, Sendable, CustomStringConvertible {
-    public enum Code: String, Sendable {
-        case unknownFile = "unknown-file"
-        case fileExists = "file-exists"
-        case signatureNotValid = "signature-not-valid"
-        case contextMismatch = "context-mismatch"
-        case headMoved = "head-moved"
-        /// The approval request is closed (its scan is in) or belongs to another file.
-        case requestClosed = "request-closed"
-        /// What was asked does not read (a day that is not YYYY-MM-DD).
-        case invalidRequest = "invalid-request"
-        case storage
-        case bundle
-        /// The service's document signer could not sign (token absent, PIN file unreadable, login refused).
-        case signerUnavailable = "signer-unavailable"
-    }
-
+public struct HistoryError: CodedError {
+    public typealias Code = ErrorCode<HistoryError>
     public let code: Code
-    public let description: String
+    public let reason: String
+    public let file: String
+    public let line: Int
+    public var codeName: String { code.name }
 
-    public init(_ code: Code, _ description: String) {
+    public init(_ code: Code, _ reason: String, file: String = #fileID, line: Int = #line) {
         self.code = code
-        self.description = description
+        self.reason = reason
+        self.file = file
+        self.line = line
     }
+}
+
+extension ErrorCode where Domain == HistoryError {
+    public static let unknownFile = Self("unknown-file")
+    public static let fileExists = Self("file-exists")
+    public static let signatureNotValid = Self("signature-not-valid")
+    public static let contextMismatch = Self("context-mismatch")
+    /// Another append reached the file first; the answer names the new head.
+    public static let headMoved = Self("head-moved")
+    /// The approval request is closed (its scan is in) or belongs to another file.
+    public static let requestClosed = Self("request-closed")
+    /// What was asked does not read (a day that is not YYYY-MM-DD, a kind that does not exist).
+    public static let invalidRequest = Self("invalid-request")
+    public static let storage = Self("storage")
+    public static let bundle = Self("bundle")
+    /// The service's document signer could not sign (token absent, PIN file unreadable, login refused).
+    public static let signerUnavailable = Self("signer-unavailable")
 }

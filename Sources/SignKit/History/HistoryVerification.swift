@@ -101,7 +101,7 @@ extension HistoryBundle {
 
     /// Checks every signature (each at its own signing time, offline, with the certificates and revocation data the
     /// bundle carries), the hash chain, the checkpoints, the seal and the context bindings.
-    public static func verify(_ path: String, trust: TrustStore, at time: Date = Date(),
+    public static func verify(_ path: String, trust: TrustStore, at time: Date,
                               progress: (@Sendable (Int, Int) -> Void)? = nil) throws -> HistoryReport {
         let bundle = try BundleReader(path)
         guard let manifestBytes = bundle.member("manifest.json") else { throw HistoryError(.bundle, "\(path) has no manifest.json: not a SignService bundle") }

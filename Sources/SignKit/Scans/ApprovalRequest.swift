@@ -1,28 +1,34 @@
 import Foundation
 
 /// A scan-path operation refused, with the reason in words.
-public struct ScanError: Error, Sendable, CustomStringConvertible {
-    public enum Code: String, Sendable {
-        case badRequest = "bad-request"
-        case unknownRequest = "unknown-request"
-        case qrNotValid = "qr-not-valid"
-        /// The scan's QR code names another approval request.
-        case qrOtherRequest = "qr-other-request"
-        /// No readable QR code, and the policy wants one.
-        case qrRequired = "qr-required"
-        /// The attestation does not read, or says something other than the request and the scan do.
-        case attestationMismatch = "attestation-mismatch"
-        /// The attestation's signer is not a PPS/PS authorised for this request's Minister.
-        case unauthorisedUploader = "unauthorised-uploader"
-    }
-
+public struct ScanError: CodedError {
+    public typealias Code = ErrorCode<ScanError>
     public let code: Code
-    public let description: String
+    public let reason: String
+    public let file: String
+    public let line: Int
+    public var codeName: String { code.name }
 
-    public init(_ code: Code, _ description: String) {
+    public init(_ code: Code, _ reason: String, file: String = #fileID, line: Int = #line) {
         self.code = code
-        self.description = description
+        self.reason = reason
+        self.file = file
+        self.line = line
     }
+}
+
+extension ErrorCode where Domain == ScanError {
+    public static let badRequest = Self("bad-request")
+    public static let unknownRequest = Self("unknown-request")
+    public static let qrNotValid = Self("qr-not-valid")
+    /// The scan's QR code names another approval request.
+    public static let qrOtherRequest = Self("qr-other-request")
+    /// No readable QR code, and the policy wants one.
+    public static let qrRequired = Self("qr-required")
+    /// The attestation does not read, or says something other than the request and the scan do.
+    public static let attestationMismatch = Self("attestation-mismatch")
+    /// The attestation's signer is not a PPS/PS authorised for this request's Minister.
+    public static let unauthorisedUploader = Self("unauthorised-uploader")
 }
 
 /// An approval request (DESIGN.md "Scan-upload path"): issued when a note goes to a Minister, printed on the extract
@@ -55,7 +61,7 @@ public struct ApprovalRequest: Codable, Sendable, Hashable {
 
     /// A new open request, its QR text signed by `signer`.
     public static func issue(fileNumber: String, noteID: String, extractHash: [UInt8], minister: String, authorisedPPS: [[UInt8]],
-                             signer: CheckpointSigner, at time: Date = Date()) throws -> ApprovalRequest {
+                             signer: CheckpointSigner, at time: Date) throws -> ApprovalRequest {
         for (name, value) in [("file number", fileNumber), ("note id", noteID), ("minister", minister)] {
             guard !value.isEmpty, value.count <= 200, !value.contains("|"),
                   !value.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {

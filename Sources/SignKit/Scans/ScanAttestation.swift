@@ -34,7 +34,7 @@ public struct ScanAttestation: Sendable, Hashable {
     static let header = "SignService scan attestation 1"
     static let keys = ["request", "file", "note", "minister", "extract-sha256", "scan-sha256", "scan-type", "scan-bytes", "qr", "time", "statement"]
 
-    public init(request: ApprovalRequest, scanHash: [UInt8], scanType: ScanType, scanBytes: Int, qr: QRFinding, at time: Date = Date()) {
+    public init(request: ApprovalRequest, scanHash: [UInt8], scanType: ScanType, scanBytes: Int, qr: QRFinding, at time: Date) {
         requestID = request.id
         fileNumber = request.fileNumber
         noteID = request.noteID
@@ -82,6 +82,19 @@ public struct ScanAttestation: Sendable, Hashable {
         (requestID, fileNumber, noteID, minister) = (values[0], values[1], values[2], values[3])
         (extractHash, scanHash, scanType, scanBytes, self.qr, self.time) = (extract, scan, type, size, qr, time)
         guard values[10] == statement else { throw refuse("the statement is not the one this form states") }
+    }
+
+    /// The uploader's side of the scan path: the scan at `path` judged as the service will judge it (type by content,
+    /// SHA-256, pages; no size limit, the service applies its own), its QR codes read and judged against `request`
+    /// (another request's code is refused here already), and the attestation the PPS/PS will sign.
+    public static func prepare(scanAt path: String, for request: ApprovalRequest, at time: Date) throws
+        -> (scan: ScanFile, finding: QRFinding, attestation: ScanAttestation) {
+        var limits = ScanLimits()
+        limits.maximumBytes = Int.max
+        let scan = try ScanIntake.examine(path: path, limits: limits)
+        let finding = try QRFinding.judge(try ScanQR.texts(in: path, type: scan.type, pages: scan.pages), request: request, signer: nil)
+        return (scan, finding, ScanAttestation(request: request, scanHash: scan.sha256, scanType: scan.type, scanBytes: scan.size,
+                                               qr: finding, at: time))
     }
 
     /// Refuses an attestation that names another request, file, note, Minister or extract than `request`.

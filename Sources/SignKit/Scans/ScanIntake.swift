@@ -42,19 +42,31 @@ public struct ScanFile: Sendable {
 }
 
 /// Why an upload was refused, in words; nothing of it is left on disk.
-public struct IntakeError: Error, Sendable, CustomStringConvertible {
-    public enum Code: String, Sendable {
-        case empty, tooLarge = "too-large", notAllowedType = "not-allowed-type", truncated, tooManyPages = "too-many-pages"
-        case tooManyPixels = "too-many-pixels", badName = "bad-name", storage
-    }
-
+public struct IntakeError: CodedError {
+    public typealias Code = ErrorCode<IntakeError>
     public let code: Code
-    public let description: String
+    public let reason: String
+    public let file: String
+    public let line: Int
+    public var codeName: String { code.name }
 
-    public init(_ code: Code, _ description: String) {
+    public init(_ code: Code, _ reason: String, file: String = #fileID, line: Int = #line) {
         self.code = code
-        self.description = description
+        self.reason = reason
+        self.file = file
+        self.line = line
     }
+}
+
+extension ErrorCode where Domain == IntakeError {
+    public static let empty = Self("empty")
+    public static let tooLarge = Self("too-large")
+    public static let notAllowedType = Self("not-allowed-type")
+    public static let truncated = Self("truncated")
+    public static let tooManyPages = Self("too-many-pages")
+    public static let tooManyPixels = Self("too-many-pixels")
+    public static let badName = Self("bad-name")
+    public static let storage = Self("storage")
 }
 
 /// Receives scans: each upload streams into `<folder>/incoming/<random>.part` (0600, created exclusively) while it

@@ -43,11 +43,20 @@ public enum QRFinding: String, Codable, Sendable {
     /// No readable SignService QR code on the scan (torn, smudged, not printed).
     case notRead = "not-read"
 
-    /// Looks at the QR texts found on a scan: `.matched` when one, signed by `signer`, names `request`; a valid
-    /// code naming another request is refused (the scan is of another note); anything else is `.notRead`.
-    public static func judge(_ texts: [String], request: ApprovalRequest, signer: X509Certificate) throws -> QRFinding {
+    /// Looks at the QR texts found on a scan: `.matched` when one names `request`; a code naming another request is
+    /// refused (the scan is of another note); anything else is `.notRead`.
+    ///
+    /// The service passes its document signer's certificate as `signer`: a code counts only when its signature
+    /// verifies. An uploader, who has the request's QR text from the service but not the service's certificate,
+    /// passes nil: a code then counts as this request's only when it is exactly the request's QR text.
+    public static func judge(_ texts: [String], request: ApprovalRequest, signer: X509Certificate?) throws -> QRFinding {
         var others = [String]()
         for text in texts where text.hasPrefix(ApprovalRequest.prefix + "|") {
+            guard let signer else {
+                if text == request.qrText { return .matched }
+                if let id = ApprovalRequest.claimedID(inQRText: text), id != request.id { others.append(id) }
+                continue
+            }
             guard let printed = try? ApprovalRequest.read(qrText: text, signer: signer) else { continue }
             if printed.id == request.id && printed.fileNumber == request.fileNumber && printed.noteID == request.noteID
                 && printed.extractHash == request.extractHash {

@@ -19,7 +19,7 @@ public struct AuditRecord: Codable, Sendable, Equatable {
     /// The hash of the record before this one (64 zeros for the first).
     public var previous: String
 
-    public init(sequence: Int = 0, time: Date = Date(), action: String, result: String, origin: String? = nil, file: String? = nil,
+    public init(sequence: Int = 0, time: Date, action: String, result: String, origin: String? = nil, file: String? = nil,
                 note: String? = nil, certificate: String? = nil, detail: String? = nil) {
         self.sequence = sequence
         self.time = UTCTimeText.format(time)
@@ -142,7 +142,16 @@ public struct AuditSummary: Sendable {
     public var problem: String? = nil
 }
 
-public struct AuditError: Error, CustomStringConvertible, Sendable {
-    public let description: String
-    public init(_ description: String) { self.description = description }
+public struct AuditError: CodedError {
+    public let reason: String
+    public let file: String
+    public let line: Int
+    /// "audit-log": the log cannot be read, written or does not verify.
+    public var codeName: String { "audit-log" }
+
+    public init(_ reason: String, file: String = #fileID, line: Int = #line) {
+        self.reason = reason
+        self.file = file
+        self.line = line
+    }
 }

@@ -58,16 +58,22 @@ public enum AtomicFile {
 }
 
 /// A file-system failure naming the file and what was being done.
-public struct FileError: Error, Sendable, CustomStringConvertible {
+public struct FileError: CodedError {
     public let path: String
     public let errno: Int32
     public let action: String
+    public let file: String
+    public let line: Int
+    /// "file-unreadable" or "file-unwritable" by what was being done; the reason carries the system's own words.
+    public var codeName: String { ["open", "read"].contains(action) ? "file-unreadable" : "file-unwritable" }
 
-    public init(path: String, errno: Int32, action: String) {
+    public init(path: String, errno: Int32, action: String, file: String = #fileID, line: Int = #line) {
         self.path = path
         self.errno = errno
         self.action = action
+        self.file = file
+        self.line = line
     }
 
-    public var description: String { "cannot \(action) \(path): \(String(cString: strerror(errno)))" }
+    public var reason: String { "cannot \(action) \(path): \(String(cString: strerror(errno)))" }
 }

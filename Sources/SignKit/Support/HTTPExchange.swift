@@ -7,8 +7,18 @@ import FoundationNetworking
 /// (time-stamps, OCSP, CRLs, CA certificates) and for signctl's calls to the daemon. The error names the service
 /// and what went wrong.
 public struct HTTPExchange {
-    public struct Failure: Error, CustomStringConvertible {
-        public let description: String
+    /// The peer could not be reached, did not answer in time, or answered with something other than a success.
+    public struct Failure: CodedError {
+        public let reason: String
+        public let file: String
+        public let line: Int
+        public var codeName: String { "fetch-failed" }
+
+        public init(description: String, file: String = #fileID, line: Int = #line) {
+            reason = description
+            self.file = file
+            self.line = line
+        }
     }
 
     /// What the peer is, in messages ("the time-stamping authority", "the OCSP responder").

@@ -104,7 +104,16 @@ public struct ATRCatalogue: Sendable {
     }
 }
 
-public struct CatalogueError: Error, CustomStringConvertible, Sendable {
+public struct CatalogueError: CodedError {
     public let reason: String
-    public var description: String { reason }
+    public let file: String
+    public let line: Int
+    /// "atr-catalogue": the catalogue is missing or does not read.
+    public var codeName: String { "atr-catalogue" }
+
+    public init(reason: String, file: String = #fileID, line: Int = #line) {
+        self.reason = reason
+        self.file = file
+        self.line = line
+    }
 }

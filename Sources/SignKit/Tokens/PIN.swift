@@ -20,8 +20,8 @@ public final class PIN: @unchecked Sendable, CustomStringConvertible, CustomDebu
 
     /// Copies `bytes` into the PIN's own buffer. The caller should wipe its copy.
     public init(bytes: UnsafeRawBufferPointer) throws(PINError) {
-        guard bytes.count > 0 else { throw .empty }
-        guard bytes.count <= Self.maximumLength else { throw .tooLong }
+        guard bytes.count > 0 else { throw .empty() }
+        guard bytes.count <= Self.maximumLength else { throw .tooLong() }
         storage = .allocate(byteCount: bytes.count, alignment: 1)
         storage.copyMemory(from: bytes)
         length = bytes.count
@@ -45,7 +45,7 @@ public final class PIN: @unchecked Sendable, CustomStringConvertible, CustomDebu
             count += 1
         }
         if count > 0 && buffer[count - 1] == UInt8(ascii: "\r") { count -= 1 }
-        guard count <= maximumLength else { throw .tooLong }
+        guard count <= maximumLength else { throw .tooLong() }
         let result: Result<PIN, PINError> = buffer.withUnsafeBytes { raw in
             do throws(PINError) { return .success(try PIN(bytes: UnsafeRawBufferPointer(rebasing: raw[..<count]))) }
             catch { return .failure(error) }
@@ -70,7 +70,7 @@ public final class PIN: @unchecked Sendable, CustomStringConvertible, CustomDebu
     public func withBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) throws -> R {
         lock.lock()
         defer { lock.unlock() }
-        guard !wiped else { throw PINError.wiped }
+        guard !wiped else { throw PINError.wiped() }
         return try body(UnsafeRawBufferPointer(rebasing: storage[..<length]))
     }
 
@@ -99,22 +99,51 @@ public final class PIN: @unchecked Sendable, CustomStringConvertible, CustomDebu
     public var customMirror: Mirror { Mirror(self, children: [], displayStyle: .class) }
 }
 
-public enum PINError: Error, CustomStringConvertible, Sendable, Equatable {
-    case empty
-    case tooLong
-    case wiped
-    case unreadable(errno: Int32)
-    case noTerminal
-    case pinentry(String)
+public struct PINError: CodedError, Equatable {
+    public typealias Code = ErrorCode<PINError>
+    public let code: Code
+    public let reason: String
+    public let file: String
+    public let line: Int
+    public var codeName: String { code.name }
 
-    public var description: String {
-        switch self {
-        case .empty: return "no PIN was given"
-        case .tooLong: return "the PIN is longer than \(PIN.maximumLength) bytes"
-        case .wiped: return "the PIN was already used and wiped"
-        case .unreadable(let code): return "the PIN could not be read (\(String(cString: strerror(code))))"
-        case .noTerminal: return "no terminal to ask for the PIN; give --pin-fd or --pinentry"
-        case .pinentry(let reason): return "pinentry: \(reason)"
-        }
+    public init(_ code: Code, _ reason: String, file: String = #fileID, line: Int = #line) {
+        self.code = code
+        self.reason = reason
+        self.file = file
+        self.line = line
     }
+
+    /// Equal when they say the same; where they were raised does not count.
+    public static func == (lhs: PINError, rhs: PINError) -> Bool { lhs.code == rhs.code && lhs.reason == rhs.reason }
+
+    public static func empty(file: String = #fileID, line: Int = #line) -> PINError {
+        PINError(.empty, "no PIN was given", file: file, line: line)
+    }
+    public static func tooLong(file: String = #fileID, line: Int = #line) -> PINError {
+        PINError(.tooLong, "the PIN is longer than \(PIN.maximumLength) bytes", file: file, line: line)
+    }
+    public static func wiped(file: String = #fileID, line: Int = #line) -> PINError {
+        PINError(.wiped, "the PIN was already used and wiped", file: file, line: line)
+    }
+    public static func unreadable(errno code: Int32, file: String = #fileID, line: Int = #line) -> PINError {
+        PINError(.unreadable, "the PIN could not be read (\(String(cString: strerror(code))))", file: file, line: line)
+    }
+    public static func noTerminal(file: String = #fileID, line: Int = #line) -> PINError {
+        PINError(.noTerminal, "no terminal to ask for the PIN; give --pin-fd or --pinentry", file: file, line: line)
+    }
+    public static func pinentry(_ reason: String, file: String = #fileID, line: Int = #line) -> PINError {
+        PINError(.pinentry, "pinentry: \(reason)", file: file, line: line)
+    }
+}
+
+extension ErrorCode where Domain == PINError {
+    public static let empty = Self("pin-empty")
+    public static let tooLong = Self("pin-too-long")
+    public static let wiped = Self("pin-wiped")
+    public static let unreadable = Self("pin-unreadable")
+    /// No terminal to ask on, and no other way to get the PIN was given.
+    public static let noTerminal = Self("no-terminal")
+    /// The pinentry program failed or the user cancelled it.
+    public static let pinentry = Self("pinentry")
 }

@@ -124,7 +124,7 @@ struct AssuanSession {
                     }
                 }
             } else if line.starts(with: Array("OK".utf8)) {
-                guard !data.isEmpty else { throw .empty }
+                guard !data.isEmpty else { throw .empty() }
                 let result: Result<PIN, PINError> = data.withUnsafeBytes { raw in
                     do throws(PINError) { return .success(try PIN(bytes: raw)) } catch { return .failure(error) }
                 }

@@ -6,10 +6,10 @@ public enum PINPrompt {
     /// Writes `prompt` to /dev/tty and reads one line from it with echo off.
     public static func readFromTerminal(prompt: String) throws(PINError) -> PIN {
         let tty = open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC)
-        guard tty >= 0 else { throw .noTerminal }
+        guard tty >= 0 else { throw .noTerminal() }
         defer { close(tty) }
         var original = termios()
-        guard tcgetattr(tty, &original) == 0 else { throw .noTerminal }
+        guard tcgetattr(tty, &original) == 0 else { throw .noTerminal() }
         var silent = original
         silent.c_lflag &= ~tcflag_t(ECHO | ECHONL)
         silent.c_lflag |= tcflag_t(ICANON)
@@ -24,7 +24,7 @@ public enum PINPrompt {
             terminalForSignal = (-1, nil)
             _ = write(tty, "\n", 1)
         }
-        guard tcsetattr(tty, TCSAFLUSH, &silent) == 0 else { throw .noTerminal }
+        guard tcsetattr(tty, TCSAFLUSH, &silent) == 0 else { throw .noTerminal() }
         return try PIN.read(fromDescriptor: tty)
     }
 }

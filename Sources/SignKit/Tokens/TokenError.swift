@@ -1,6 +1,6 @@
 /// An error from a token, a reader or a PKCS#11 module. Compared by `code`; new codes never break callers.
 /// It carries the token's PIN state where one was read, and whether trying again can help.
-public struct TokenError: Error, Sendable, CustomStringConvertible {
+public struct TokenError: CodedError {
     public struct Code: Hashable, Sendable, CustomStringConvertible {
         public let name: String
         private init(_ name: String) { self.name = name }
@@ -47,6 +47,7 @@ public struct TokenError: Error, Sendable, CustomStringConvertible {
     }
 
     public var code: Code
+    public var codeName: String { code.name }
     public var reason: String
     /// The CK_RV a PKCS#11 call returned, when one did.
     public var returnValue: UInt?

@@ -38,24 +38,25 @@ struct ServiceRequestContext: RequestContext {
     }
 }
 
-/// Everything the routes share.
+/// Everything the routes share: the configuration, the SignKit workflows they call, and the audit log those write to.
 final class ServiceState: Sendable {
     let configuration: ServiceConfiguration
     let logger: Logger
     let audit: AuditLog
+    let trail: DaemonAudit
     let pairings: Pairings
     let adminToken: String
     let monitor: TokenMonitor
     let tokens: TokenManager
     let verifier: Verifier?
     let verifierProblem: String?
-    let chain: [X509Certificate]
-    let history: SQLiteHistoryStore
-    /// Uploads of scans stream here (beside the store, so an accepted scan moves into it without a copy).
-    let intake: ScanIntake
-    let roles: ApprovalRoles?
-    let documentSigner: DocumentSigner?
     let keptSession: KeptSession
+    let documentSigner: DocumentSigner?
+    /// Signs extracts for pages and local programs (Workflows/ExtractSigning.swift).
+    let signer: ExtractSigner
+    let signing: AgentSigningSettings
+    /// Files, entries, approval requests, scans, reports, bundles (Workflows/Records.swift).
+    let records: Records
     init(configuration: ServiceConfiguration, logger: Logger) throws {
         self.configuration = configuration
         self.logger = logger
@@ -66,6 +67,8 @@ final class ServiceState: Sendable {
             throw ConfigurationError("cannot make the state folder \(state): \(error.localizedDescription)")
         }
         audit = try AuditLog(path: ServicePaths.auditLog(in: state))
+        let trail = DaemonAudit(log: audit, logger: logger)
+        self.trail = trail
         let kept = KeptSession(seconds: configuration.keepTokenSessionSeconds)
         keptSession = kept
         pairings = try Pairings(file: ServicePaths.pairings(in: state), lifetime: configuration.pairingCodeLifetime)
@@ -79,18 +82,19 @@ final class ServiceState: Sendable {
             manager.forgetLocations()
             if events.contains(where: { $0.type == "card-removed" || $0.type == "reader-removed" }) { kept.expire(force: true) }
         }
+        var chain = [X509Certificate]()
         if let chainFile = configuration.chainFile {
             guard let text = try? String(contentsOfFile: chainFile, encoding: .utf8), let certificates = try? X509Certificate.fromPEM(text),
                   !certificates.isEmpty else { throw ConfigurationError("chainFile \(chainFile) does not hold PEM certificates") }
             chain = certificates
-        } else {
-            chain = []
         }
+        let history: SQLiteHistoryStore
         do {
             history = try SQLiteHistoryStore(folder: configuration.historyFolder)
         } catch {
             throw ConfigurationError("cannot open the history store \(configuration.historyFolder): \(error)")
         }
+        let intake: ScanIntake, roles: ApprovalRoles?
         do {
             intake = try ScanIntake(folder: configuration.historyFolder, limits: configuration.scans.limits)
             roles = try configuration.scans.rolesFile.map { try ApprovalRoles.load($0) }
@@ -99,7 +103,11 @@ final class ServiceState: Sendable {
         }
         // Bundles are exported here and unlinked as soon as they are open for sending; a crash can leave one.
         try? FileManager.default.removeItem(atPath: state + "/exports")
-        documentSigner = try configuration.documentSigner.map { try DocumentSigner($0, tokens: manager, logger: logger) }
+        do {
+            documentSigner = try configuration.documentSigner.map { try DocumentSigner($0, tokens: manager, logger: logger) }
+        } catch let error as DocumentSignerError {
+            throw ConfigurationError(error.reason)
+        }
         let trustFolder = configuration.trustDirectory ?? Self.defaultTrust()
         do {
             let trust = try TrustStore.load(directory: trustFolder)
@@ -110,6 +118,14 @@ final class ServiceState: Sendable {
             verifierProblem = "no trust store: \(error)"
             logger.warning("verification is unavailable", metadata: ["trust": "\(trustFolder)", "reason": "\(error)"])
         }
+        signing = AgentSigningSettings(
+            pinEntry: configuration.pinEntry, pinentryProgram: configuration.pinentryProgram, chain: chain,
+            timeStampAuthority: configuration.timeStampAuthority.flatMap(URL.init(string:)).map { TimeStampAuthority(url: $0, timeout: 10) },
+            maximumExtractBytes: configuration.maximumRequestBytes)
+        signer = ExtractSigner(tokens: manager, sessions: kept, audit: trail)
+        records = Records(store: history, verifier: verifier, verifierProblem: verifierProblem, documentSigner: documentSigner, roles: roles,
+                          rolesSource: configuration.scans.rolesFile, intake: intake, acceptWithoutQR: configuration.scans.acceptWithoutQR,
+                          audit: trail)
     }
 
     /// The test PKI's trust folder when run from the repository (the README's first command), else the system's.
@@ -129,15 +145,30 @@ final class ServiceState: Sendable {
         return token
     }
 
-    /// Appends to the audit log. Most actions are recorded before they happen, so a log that cannot be written stops
-    /// them (nothing is signed unaudited); `committed` says the action already took effect (a history append), and
-    /// the error then says so.
+    /// Appends to the audit log (see DaemonAudit).
     func record(committed: Bool = false, _ record: AuditRecord) throws {
+        try trail.record(record, committed: committed)
+    }
+}
+
+/// The daemon's audit log as the workflows write to it. Most actions are recorded before they happen, so a log that
+/// cannot be written stops them (nothing is signed unaudited); `committed` says the action already took effect (a
+/// history append), and the error then says so.
+final class DaemonAudit: AuditTrail {
+    let log: AuditLog
+    let logger: Logger
+
+    init(log: AuditLog, logger: Logger) {
+        self.log = log
+        self.logger = logger
+    }
+
+    func record(_ record: AuditRecord, committed: Bool) throws {
         do {
-            try audit.append(record)
+            try log.append(record)
         } catch {
             logger.error("audit log write failed", metadata: ["reason": "\(error)", "action": "\(record.action)", "committed": "\(committed)"])
-            throw HTTPError(.internalServerError, message: committed
+            throw AuditError(committed
                 ? "\(record.action) was done and stored, but the audit log cannot be written; see the daemon's log"
                 : "the audit log cannot be written; nothing was done")
         }
@@ -157,7 +188,7 @@ public func buildApplication(_ configuration: ServiceConfiguration) throws -> so
     let logger = configuredLogger
     ServiceRequestContext.uploadLimit = configuration.maximumRequestBytes * 4 / 3 + 64 * 1024
     let state = try ServiceState(configuration: configuration, logger: logger)
-    try state.record(AuditRecord(action: "started", result: "ok", detail: "SignService \(SignKitVersion.string) on \(configuration.host):\(configuration.port)"))
+    try state.record(AuditRecord(time: Date(), action: "started", result: "ok", detail: "SignService \(SignKitVersion.string) on \(configuration.host):\(configuration.port)"))
     var app = Application(
         router: buildRouter(state),
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "SignService"),
@@ -188,6 +219,6 @@ struct AuditOnStop: Service {
         }
         state.keptSession.expire(force: true)
         state.documentSigner?.close()
-        try? state.audit.append(AuditRecord(action: "stopped", result: "ok"))
+        try? state.audit.append(AuditRecord(time: Date(), action: "stopped", result: "ok"))
     }
 }

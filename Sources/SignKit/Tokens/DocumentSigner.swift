@@ -1,26 +1,43 @@
 import Foundation
 import Logging
 import Synchronization
-import SignKit
 
 /// The service's own key (docs/daemon.md "History"): signs a checkpoint after every append and the seal of every
 /// exported bundle. Unlike an officer's DSC it has no one to type its PIN, so the PIN comes from a file only the
 /// daemon's user can read; it is read at login and wiped, and the session stays logged in (on a token of its own,
 /// so officers' tokens are never held). After a failure (token pulled, session lost) the next use logs in again.
-final class DocumentSigner: Sendable {
-    let configuration: ServiceConfiguration.DocumentSignerConfiguration
-    let chain: [X509Certificate]
+public final class DocumentSigner: Sendable {
+    /// Where the key is and how its PIN is read:
+    /// {"key": "pkcs11:token=...;id=%10;type=private", "pinFile": "...", "chainFile": "..."}
+    public struct Settings: Codable, Sendable {
+        /// The PKCS#11 URI of the document-signer key (`signctl tokens` prints it).
+        public var key: String
+        /// A file holding the key's PIN (one line), readable by the service's user only (mode 0600 or 0400); with
+        /// systemd, a credential (`LoadCredential=`, $CREDENTIALS_DIRECTORY). Read at login, never kept.
+        public var pinFile: String
+        /// PEM file of the document signer's intermediate CAs, carried once in every bundle.
+        public var chainFile: String?
+
+        public init(key: String, pinFile: String, chainFile: String? = nil) {
+            self.key = key
+            self.pinFile = pinFile
+            self.chainFile = chainFile
+        }
+    }
+
+    public let configuration: Settings
+    public let chain: [X509Certificate]
     private let tokens: TokenManager
     private let logger: Logger
     private let session = Mutex<TokenSigningSession?>(nil)
 
-    init(_ configuration: ServiceConfiguration.DocumentSignerConfiguration, tokens: TokenManager, logger: Logger) throws {
+    public init(_ configuration: Settings, tokens: TokenManager, logger: Logger) throws {
         self.configuration = configuration
         self.tokens = tokens
         self.logger = logger
         if let file = configuration.chainFile {
             guard let text = try? String(contentsOfFile: file, encoding: .utf8), let certificates = try? X509Certificate.fromPEM(text),
-                  !certificates.isEmpty else { throw ConfigurationError("documentSigner.chainFile \(file) does not hold PEM certificates") }
+                  !certificates.isEmpty else { throw DocumentSignerError("documentSigner.chainFile \(file) does not hold PEM certificates") }
             chain = certificates
         } else {
             chain = []
@@ -29,19 +46,28 @@ final class DocumentSigner: Sendable {
     }
 
     /// A PIN file others can read is refused, as ssh refuses a readable private key.
-    static func checkPINFile(_ path: String) throws {
+    public static func checkPINFile(_ path: String) throws {
         var status = stat()
-        guard stat(path, &status) == 0 else { throw ConfigurationError("documentSigner.pinFile \(path) cannot be read (errno \(errno))") }
+        guard stat(path, &status) == 0 else { throw DocumentSignerError("documentSigner.pinFile \(path) cannot be read (errno \(errno))") }
         guard status.st_mode & 0o077 == 0 else {
-            throw ConfigurationError("documentSigner.pinFile \(path) is readable by others (mode \(String(status.st_mode & 0o777, radix: 8))); chmod 600 it")
+            throw DocumentSignerError("documentSigner.pinFile \(path) is readable by others (mode \(String(status.st_mode & 0o777, radix: 8))); chmod 600 it")
         }
     }
 
-    /// A checkpoint signer on the logged-in session, logging in first when needed.
-    func signer() throws -> CheckpointSigner {
+    /// A checkpoint signer on the logged-in session, logging in first when needed; `.signerUnavailable` when the
+    /// key cannot sign (token absent, PIN file unreadable, login refused).
+    public func signer(at time: Date) throws -> CheckpointSigner {
+        do {
+            return try loggedIn(at: time)
+        } catch {
+            throw HistoryError(.signerUnavailable, "the document signer cannot sign: \(error)")
+        }
+    }
+
+    private func loggedIn(at time: Date) throws -> CheckpointSigner {
         let current = try session.withLock { current throws -> TokenSigningSession in
             if let current { return current }
-            let opened = try login()
+            let opened = try login(at: time)
             current = opened
             return opened
         }
@@ -57,14 +83,14 @@ final class DocumentSigner: Sendable {
         }
     }
 
-    private func login() throws -> TokenSigningSession {
+    private func login(at time: Date) throws -> TokenSigningSession {
         try Self.checkPINFile(configuration.pinFile)
         let descriptor = open(configuration.pinFile, O_RDONLY | O_CLOEXEC)
         guard descriptor >= 0 else { throw TokenError(.pinUnavailable, "cannot open documentSigner.pinFile \(configuration.pinFile) (errno \(errno))") }
         defer { Glibc.close(descriptor) }
         let pin = try PIN.read(fromDescriptor: descriptor)
         defer { pin.wipe() }
-        let opened = try tokens.openSigningSession(try PKCS11URI(configuration.key), pin: pin, at: Date())
+        let opened = try tokens.openSigningSession(try PKCS11URI(configuration.key), pin: pin, at: time)
         // Its PIN is read once per login; a key that wants the PIN again for every signature cannot be kept.
         guard !opened.alwaysAuthenticate else {
             opened.close()
@@ -74,10 +100,24 @@ final class DocumentSigner: Sendable {
         return opened
     }
 
-    func close() {
+    public func close() {
         session.withLock { current in
             current?.close()
             current = nil
         }
+    }
+}
+
+/// The document signer's settings do not hold (a PIN file others can read, a chain file without certificates).
+public struct DocumentSignerError: CodedError {
+    public let reason: String
+    public let file: String
+    public let line: Int
+    public var codeName: String { "document-signer-settings" }
+
+    public init(_ reason: String, file: String = #fileID, line: Int = #line) {
+        self.reason = reason
+        self.file = file
+        self.line = line
     }
 }

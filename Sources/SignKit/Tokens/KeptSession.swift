@@ -1,6 +1,5 @@
 import Foundation
 import Synchronization
-import SignKit
 
 /// The last signing session, kept logged in for `keepTokenSessionSeconds` after its last signature
 /// (docs/daemon.md "Kept sessions"). Off by default: each request logs in and out.
@@ -14,8 +13,8 @@ import SignKit
 /// Requests that may use a kept session reach their tokens one at a time, across tokens, on one worker thread: the
 /// kept session holds its token, so taking turns is what lets a request for another key close it first. A turn covers
 /// the token's part only; the CMS structure is built before and finished after it (`sign(_:pin:tokens:at:prepare:)`).
-final class KeptSession: Sendable {
-    let seconds: Double
+public final class KeptSession: Sendable {
+    public let seconds: Double
     /// Runs the token's part of every request that may use a kept session, one after another in arrival order
     /// (none when keeping is off).
     private let worker: SerialWorker?
@@ -64,7 +63,8 @@ final class KeptSession: Sendable {
         }
     }
 
-    init(seconds: Double) {
+    /// `seconds` 0: every signature logs in and out (no worker thread is made).
+    public init(seconds: Double) {
         self.seconds = seconds
         worker = seconds > 0 ? SerialWorker(name: "kept-session") : nil
     }
@@ -75,15 +75,15 @@ final class KeptSession: Sendable {
     ///
     /// With a kept session for the key, `prepare` runs before the request's turn on the worker, so the turn holds
     /// only the token's signature; it runs again in the turn if the session turned out to hold another certificate.
-    func sign(_ uri: PKCS11URI, pin: PIN, tokens: TokenManager, at time: Date,
-              prepare: @escaping (X509Certificate) throws -> CAdES.Prepared) throws -> (CAdES.Prepared, TokenSignature) {
+    public func sign(_ uri: PKCS11URI, pin: PIN, tokens: TokenManager, options: LoginOptions = LoginOptions(), at time: Date,
+                     prepare: @escaping (X509Certificate) throws -> CAdES.Prepared) throws -> (CAdES.Prepared, TokenSignature) {
         func signed(on session: TokenSigningSession, _ early: CAdES.Prepared?) throws -> (CAdES.Prepared, TokenSignature) {
             let ready = try early.flatMap { $0.certificate.sha256Fingerprint == session.certificate.sha256Fingerprint ? $0 : nil }
                 ?? prepare(session.certificate)
             return (ready, try session.sign(ready.toBeSigned, pin: pin))
         }
         guard let worker else {
-            let session = try tokens.openSigningSession(uri, pin: pin, at: time)
+            let session = try tokens.openSigningSession(uri, pin: pin, options: options, at: time)
             defer { session.close() }
             return try signed(on: session, nil)
         }
@@ -106,7 +106,7 @@ final class KeptSession: Sendable {
                     current.close()
                 }
             }
-            let session = try tokens.openSigningSession(uri, pin: pin, at: time)
+            let session = try tokens.openSigningSession(uri, pin: pin, options: options, at: time)
             let fresh: Kept
             do {
                 fresh = try Kept(session: session, uri: uri.description, pin: pin)
@@ -127,7 +127,7 @@ final class KeptSession: Sendable {
 
     /// Closes the kept session when it has been idle too long (called every second) or at once (`force`: a token
     /// left, the daemon stops).
-    func expire(force: Bool = false) {
+    public func expire(force: Bool = false) {
         guard seconds > 0 else { return }
         let stale = kept.withLock { current -> Kept? in
             guard let held = current, force || ContinuousClock.now - held.lastUsed >= .seconds(seconds) else { return nil }

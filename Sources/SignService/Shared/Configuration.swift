@@ -41,15 +41,8 @@ public struct ServiceConfiguration: Codable, Sendable {
     public var historyDirectory: String? = nil
 
     /// {"key": "pkcs11:token=...;id=%10;type=private", "pinFile": "...", "chainFile": "..."}
-    public struct DocumentSignerConfiguration: Codable, Sendable {
-        /// The PKCS#11 URI of the document-signer key (`signctl tokens` prints it).
-        public var key: String
-        /// A file holding the key's PIN (one line), readable by the daemon's user only (mode 0600 or 0400); with
-        /// systemd, a credential (`LoadCredential=`, $CREDENTIALS_DIRECTORY). Read at login, never kept.
-        public var pinFile: String
-        /// PEM file of the document signer's intermediate CAs, carried once in every bundle.
-        public var chainFile: String?
-    }
+    /// The document signer's key, PIN file and chain (SignKit's DocumentSigner.Settings).
+    public typealias DocumentSignerConfiguration = DocumentSigner.Settings
 
     /// The scan-upload path (docs/scans.md): limits on uploads, the QR policy and who may upload for which Minister.
     public var scans = ScanConfiguration()
@@ -89,7 +82,7 @@ public struct ServiceConfiguration: Codable, Sendable {
 
     public var historyFolder: String { historyDirectory ?? stateDirectory + "/history" }
 
-    public enum PINEntryMode: String, Codable, Sendable { case request, pinentry }
+    public typealias PINEntryMode = SignKit.PINEntryMode
 
     public init() {}
 
@@ -177,7 +170,16 @@ public struct ServiceConfiguration: Codable, Sendable {
     }
 }
 
-public struct ConfigurationError: Error, CustomStringConvertible {
-    public let description: String
-    init(_ description: String) { self.description = description }
+/// The configuration does not hold; the daemon does not start.
+public struct ConfigurationError: CodedError {
+    public let reason: String
+    public let file: String
+    public let line: Int
+    public var codeName: String { "configuration" }
+
+    init(_ reason: String, file: String = #fileID, line: Int = #line) {
+        self.reason = reason
+        self.file = file
+        self.line = line
+    }
 }

@@ -1,0 +1,192 @@
+import Foundation
+
+// The daemon's wire types (docs/openapi.yaml): one definition of each request and answer, used by the daemon to
+// decode and encode, by signctl to build requests and read answers, and by the tests. Field names are the JSON's;
+// bytes travel as base64, hashes as lower-case hex, times as 2026-11-23T07:01:49Z.
+
+/// Every refusal and failure: `{"error": "code: reason", "code": "code"}`.
+public struct ErrorAnswer: Codable, Sendable {
+    /// "code: reason", one line for people.
+    public let error: String
+    /// The stable code alone (CodedError.codeName), for programs; absent on refusals from the HTTP layer itself.
+    public let code: String?
+
+    public init(error: String, code: String?) {
+        self.error = error
+        self.code = code
+    }
+}
+
+/// GET /v1/health.
+public struct HealthAnswer: Codable, Sendable {
+    public let status: String
+    public let version: String
+    public init(status: String, version: String) {
+        self.status = status
+        self.version = version
+    }
+}
+
+/// GET /v1/version.
+public struct VersionAnswer: Codable, Sendable {
+    public let version: String
+    public let openssl: String
+    public let verifier: String
+    /// "request" (the PIN travels in the sign request) or "pinentry" (asked on the officer's screen).
+    public let pinEntry: String
+    public init(version: String, openssl: String, verifier: String, pinEntry: String) {
+        self.version = version
+        self.openssl = openssl
+        self.verifier = verifier
+        self.pinEntry = pinEntry
+    }
+}
+
+/// POST /v1/pairings.
+public struct PairingRequestAnswer: Codable, Sendable {
+    public let id: String
+    /// Shown on the officer's machine (daemon log) and approved with `signctl pair approve CODE`; the page may show
+    /// it too so the officer can compare.
+    public let code: String
+    public let expires: String
+    public let approveWith: String
+    public init(id: String, code: String, expires: String, approveWith: String) {
+        self.id = id
+        self.code = code
+        self.expires = expires
+        self.approveWith = approveWith
+    }
+}
+
+/// GET /v1/pairings/{id}.
+public struct PairingPollAnswer: Codable, Sendable {
+    /// pending, approved (the token is in this answer, once), collected.
+    public let status: String
+    public let token: String?
+    public init(status: String, token: String?) {
+        self.status = status
+        self.token = token
+    }
+}
+
+/// POST /v1/admin/pairings/approve.
+public struct PairingApproval: Codable, Sendable {
+    public let code: String
+    public init(code: String) { self.code = code }
+}
+
+/// The answer to a pairing approval.
+public struct PairingApproved: Codable, Sendable {
+    public let origin: String
+    public init(origin: String) { self.origin = origin }
+}
+
+/// GET /v1/admin/pairings.
+public struct PairingListAnswer: Codable, Sendable {
+    public struct Paired: Codable, Sendable {
+        public let origin: String
+        /// SHA-256 of the token, hex; the token itself is never stored.
+        public let tokenHash: String
+        public let created: String
+        public init(origin: String, tokenHash: String, created: String) {
+            self.origin = origin
+            self.tokenHash = tokenHash
+            self.created = created
+        }
+    }
+    public struct Pending: Codable, Sendable {
+        public let origin: String
+        public let code: String
+        public let expires: String
+        public init(origin: String, code: String, expires: String) {
+            self.origin = origin
+            self.code = code
+            self.expires = expires
+        }
+    }
+    public let paired: [Paired]
+    public let pending: [Pending]
+    public init(paired: [Paired], pending: [Pending]) {
+        self.paired = paired
+        self.pending = pending
+    }
+}
+
+/// DELETE /v1/admin/pairings?origin=...
+public struct PairingRevoked: Codable, Sendable {
+    public let origin: String
+    public let revoked: Int
+    public init(origin: String, revoked: Int) {
+        self.origin = origin
+        self.revoked = revoked
+    }
+}
+
+/// POST /v1/sign: the answer is the .p7s itself (application/pkcs7-signature), with the signer in headers.
+public struct SignRequestBody: Codable, Sendable {
+    /// The extract's bytes, base64.
+    public var extract: String
+    public var fileNumber: String
+    public var noteID: String
+    /// "proofOfOrigin" (default) or "proofOfApproval".
+    public var commitment: String?
+    /// The signing key's PKCS#11 URI (from GET /v1/tokens).
+    public var key: String
+    /// Only when the daemon's pinEntry is "request".
+    public var pin: String?
+    /// The file history's head the signature follows, 64 hex digits.
+    public var previousHash: String?
+    /// Ask the configured time-stamping authority for a time-stamp (CAdES-T).
+    public var timeStamp: Bool?
+
+    public init(extract: [UInt8], fileNumber: String, noteID: String, commitment: Commitment, key: String, pin: String? = nil,
+                previousHash: [UInt8]? = nil, timeStamp: Bool? = nil) {
+        self.extract = Data(extract).base64EncodedString()
+        self.fileNumber = fileNumber
+        self.noteID = noteID
+        self.commitment = commitment.apiName
+        self.key = key
+        self.pin = pin
+        self.previousHash = previousHash.map { Hex.encode($0) }
+        self.timeStamp = timeStamp
+    }
+}
+
+/// Response headers of POST /v1/sign.
+public enum SignAnswerHeader {
+    /// The signer's name, percent-encoded.
+    public static let signer = "X-Signer"
+    /// SHA-256 of the signer's certificate, hex.
+    public static let certificate = "X-Certificate-SHA256"
+}
+
+/// POST /v1/verify: the answer is the verification report (VerificationReport's JSON).
+public struct VerifyRequestBody: Codable, Sendable {
+    /// The .p7s, base64 (DER or PEM).
+    public var signature: String
+    /// The signed extract, base64.
+    public var content: String
+    /// Validation time, "2026-11-23T07:01:49Z"; default now.
+    public var at: String?
+
+    public init(signature: [UInt8], content: [UInt8], at: Date? = nil) {
+        self.signature = Data(signature).base64EncodedString()
+        self.content = Data(content).base64EncodedString()
+        self.at = at.map(UTCTimeText.format)
+    }
+}
+
+extension Commitment {
+    /// The commitment as the API names it ("proofOfOrigin", "proofOfApproval").
+    public var apiName: String {
+        switch self {
+        case .proofOfOrigin: "proofOfOrigin"
+        case .proofOfApproval: "proofOfApproval"
+        }
+    }
+
+    public init?(apiName: String) {
+        guard let found = Self.allCases.first(where: { $0.apiName == apiName }) else { return nil }
+        self = found
+    }
+}

@@ -1,0 +1,160 @@
+import Foundation
+
+// The records half of the wire types (files, entries, approval requests, scans, reports); see AgentAPI.swift.
+
+/// One history entry as the API shows it: hashes in hex.
+public struct EntryView: Codable, Sendable, Equatable {
+    public let sequence: Int
+    public let kind: String
+    public let noteID: String
+    public let time: String
+    public let contentHash: String
+    public let signatureHash: String
+    public let signerFingerprint: String
+    public let attachmentHash: String?
+    public let previousHash: String
+    public let hash: String
+
+    public init(_ entry: HistoryEntry) {
+        sequence = entry.sequence
+        kind = entry.kind.rawValue
+        noteID = entry.noteID
+        time = UTCTimeText.format(entry.time)
+        contentHash = Hex.encode(entry.contentHash)
+        signatureHash = Hex.encode(entry.signatureHash)
+        signerFingerprint = Hex.encode(entry.signerFingerprint)
+        attachmentHash = entry.attachmentHash.map { Hex.encode($0) }
+        previousHash = Hex.encode(entry.previousHash)
+        hash = Hex.encode(entry.hash)
+    }
+}
+
+/// A signed checkpoint as the API shows it (its signature is in the bundle).
+public struct CheckpointView: Codable, Sendable, Equatable {
+    public let size: Int
+    public let headHash: String
+    public let time: String
+
+    public init(_ checkpoint: Checkpoint) {
+        size = checkpoint.size
+        headHash = Hex.encode(checkpoint.headHash)
+        time = UTCTimeText.format(checkpoint.time)
+    }
+}
+
+/// GET /v1/files.
+public struct FileListAnswer: Codable, Sendable {
+    public let files: [FileRecord]
+    public init(files: [FileRecord]) { self.files = files }
+}
+
+/// POST /v1/files (the request is a FileRecord).
+public struct FileCreatedAnswer: Codable, Sendable {
+    public let file: FileRecord
+    public init(file: FileRecord) { self.file = file }
+}
+
+/// GET /v1/files/{file}, and `signctl history show --json`.
+public struct FileHistoryAnswer: Codable, Sendable {
+    public let file: FileRecord
+    /// Number of entries; the next append's sequence is size + 1.
+    public let size: Int
+    /// The hash a new signature's e-Office context must name as previous entry (64 zeros for an empty file).
+    public let head: String
+    public let entries: [EntryView]
+    public let checkpoints: [CheckpointView]
+
+    public init(_ file: FileRecord, entries: [HistoryEntry], checkpoints: [Checkpoint]) {
+        self.file = file
+        size = entries.count
+        head = Hex.encode(entries.last?.hash ?? HistoryEntry.genesis)
+        self.entries = entries.map(EntryView.init)
+        self.checkpoints = checkpoints.map(CheckpointView.init)
+    }
+}
+
+/// POST /v1/files/{file}/entries.
+public struct AppendRequestBody: Codable, Sendable {
+    /// "note" (proof of origin) or "approval" (proof of approval).
+    public var kind: String
+    public var noteID: String
+    /// The signed extract, base64.
+    public var content: String
+    /// The detached .p7s over it, base64 (DER or PEM).
+    public var signature: String
+
+    public init(kind: EntryKind, noteID: String, content: [UInt8], signature: [UInt8]) {
+        self.kind = kind.rawValue
+        self.noteID = noteID
+        self.content = Data(content).base64EncodedString()
+        self.signature = Data(signature).base64EncodedString()
+    }
+}
+
+/// The answer to an append.
+public struct AppendAnswer: Codable, Sendable {
+    public let entry: EntryView
+    public let signer: String
+    public let indication: String
+    /// The signed checkpoint's size (equal to the entry's sequence).
+    public let checkpoint: Int
+
+    public init(entry: EntryView, signer: String, indication: String, checkpoint: Int) {
+        self.entry = entry
+        self.signer = signer
+        self.indication = indication
+        self.checkpoint = checkpoint
+    }
+}
+
+/// POST /v1/files/{file}/approvals; the answer is an `ApprovalRequest.JSON`.
+public struct ApprovalRequestBody: Codable, Sendable {
+    public var noteID: String
+    /// SHA-256 of the extract that goes to the Minister, hex.
+    public var extractSHA256: String
+    public var minister: String
+    /// SHA-256 fingerprints (hex) of the certificates of the PPS/PS who may upload the signed scan; when absent,
+    /// the Minister's PPS/PS in the roles file.
+    public var pps: [String]?
+
+    public init(noteID: String, extractHash: [UInt8], minister: String, pps: [[UInt8]]) {
+        self.noteID = noteID
+        extractSHA256 = Hex.encode(extractHash)
+        self.minister = minister
+        self.pps = pps.isEmpty ? nil : pps.map { Hex.encode($0) }
+    }
+}
+
+/// Request headers of POST /v1/files/{file}/approvals/{request}/scan (the body is the scan, streamed).
+public enum ScanUploadHeader {
+    /// The attestation document (base64), signed by the PPS/PS (docs/scans.md "Attestation").
+    public static let attestation = "SignService-Attestation"
+    /// The PPS/PS's detached signature over the attestation (base64 DER).
+    public static let attestationSignature = "SignService-Attestation-Signature"
+    /// The scan's file name on the uploader's machine (optional; a label in the audit log, never a path here).
+    public static let scanName = "SignService-Scan-Name"
+}
+
+/// The answer to an accepted scan upload.
+public struct ScanApprovalAnswer: Codable, Sendable {
+    public let entry: EntryView
+    public let request: String
+    public let uploadedBy: String
+    public let qr: String
+    public let scanSHA256: String
+    public let scanType: String
+    public let scanBytes: Int
+    public let pages: Int
+
+    public init(entry: EntryView, request: String, uploadedBy: String, qr: String, scanSHA256: String, scanType: String,
+                scanBytes: Int, pages: Int) {
+        self.entry = entry
+        self.request = request
+        self.uploadedBy = uploadedBy
+        self.qr = qr
+        self.scanSHA256 = scanSHA256
+        self.scanType = scanType
+        self.scanBytes = scanBytes
+        self.pages = pages
+    }
+}

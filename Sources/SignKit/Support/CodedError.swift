@@ -1,0 +1,28 @@
+/// The one shape of every error SignKit throws (swift-certificates' `CertificateError` is the model): a stable code
+/// that callers compare and map, the reason in words for people, and where it was raised.
+///
+/// Codes are values, not enum cases, so adding one never breaks a caller's `switch`. The fronts map them once each:
+/// the daemon to an HTTP status (Sources/SignService/Shared/ErrorStatus.swift), signctl to an exit code
+/// (Sources/signctl/ExitStatus.swift). Two types may share a code name only when it means the same to a caller.
+public protocol CodedError: Error, CustomStringConvertible, Sendable {
+    /// The stable code, kebab-case ("pin-incorrect", "head-moved"); never reworded once published.
+    var codeName: String { get }
+    /// What went wrong and, where it helps, what to do; one line, no internal type names.
+    var reason: String { get }
+    /// Where the error was raised (#fileID, #line), for logs and bug reports; never shown as the reason.
+    var file: String { get }
+    var line: Int { get }
+}
+
+extension CodedError {
+    public var description: String { reason }
+    /// "code: reason", as the daemon's error answers and signctl's messages start.
+    public var codedDescription: String { "\(codeName): \(reason)" }
+}
+
+/// A code of one error type: a name compared by value (`error.code == .headMoved`).
+public struct ErrorCode<Domain>: Hashable, Sendable, CustomStringConvertible {
+    public let name: String
+    public init(_ name: String) { self.name = name }
+    public var description: String { name }
+}

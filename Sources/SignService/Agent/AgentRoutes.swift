@@ -1,0 +1,145 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import ServiceLifecycle
+import SignKit
+
+// The wire types are SignKit's (Sources/SignKit/API); here they become Hummingbird answers.
+extension HealthAnswer: ResponseEncodable {}
+extension VersionAnswer: ResponseEncodable {}
+extension PairingRequestAnswer: ResponseEncodable {}
+extension PairingPollAnswer: ResponseEncodable {}
+extension PairingApproved: ResponseEncodable {}
+extension PairingListAnswer: ResponseEncodable {}
+extension PairingRevoked: ResponseEncodable {}
+extension InventoryReport: ResponseEncodable {}
+
+func buildRouter(_ state: ServiceState) -> Router<ServiceRequestContext> {
+    let router = Router(context: ServiceRequestContext.self)
+    router.add(middleware: BrowserGuard(state: state))
+
+    router.get("/v1/health") { _, _ in
+        HealthAnswer(status: "ok", version: SignKitVersion.string)
+    }
+    router.get("/v1/version") { _, _ in
+        VersionAnswer(version: SignKitVersion.string, openssl: Verifier.openSSLVersion, verifier: Verifier.name,
+                        pinEntry: state.configuration.pinEntry.rawValue)
+    }
+
+    // Pairing.
+    router.post("/v1/pairings") { _, context -> PairingRequestAnswer in
+        guard let origin = context.caller.origin else {
+            throw HTTPError(.badRequest, message: "pairing is for web pages: the request has no Origin header")
+        }
+        let request = state.pairings.request(origin: origin)
+        try state.record(AuditRecord(time: Date(), action: "pairing-requested", result: "ok", origin: origin, detail: "code \(request.code)"))
+        state.logger.notice("pairing requested: approve with `signctl pair approve \(request.code)` if you opened this page",
+                            metadata: ["origin": "\(origin)", "code": "\(request.code)"])
+        return PairingRequestAnswer(id: request.id, code: request.code, expires: UTCTimeText.format(request.expires),
+                                      approveWith: "signctl pair approve \(request.code)")
+    }
+    router.get("/v1/pairings/{id}") { _, context -> PairingPollAnswer in
+        guard let origin = context.caller.origin else { throw HTTPError(.badRequest, message: "the request has no Origin header") }
+        let id = try context.parameters.require("id")
+        switch state.pairings.poll(id: id, origin: origin) {
+        case .pending: return PairingPollAnswer(status: "pending", token: nil)
+        case .approved(let token): return PairingPollAnswer(status: "approved", token: token)
+        case .collected: return PairingPollAnswer(status: "collected", token: nil)
+        case .unknown: throw HTTPError(.notFound, message: "no live pairing request \(id) for \(origin) (expired?)")
+        }
+    }
+    router.post("/v1/admin/pairings/approve") { request, context -> PairingApproved in
+        try requireLocal(context, state: state, "approve a pairing")
+        let body = try await request.decode(as: PairingApproval.self, context: context)
+        guard let origin = try state.pairings.approve(code: body.code) else {
+            try state.record(AuditRecord(time: Date(), action: "pairing-approved", result: "refused", detail: "no live request with code \(body.code)"))
+            throw HTTPError(.notFound, message: "no pending pairing request has the code \(body.code) (expired, already approved, or mistyped)")
+        }
+        try state.record(AuditRecord(time: Date(), action: "pairing-approved", result: "ok", origin: origin, detail: "code \(body.code)"))
+        return PairingApproved(origin: origin)
+    }
+    router.get("/v1/admin/pairings") { _, context -> PairingListAnswer in
+        try requireLocal(context, state: state, "list pairings")
+        return PairingListAnswer(paired: state.pairings.list().map { .init(origin: $0.origin, tokenHash: $0.tokenHash, created: $0.created) },
+                                 pending: state.pairings.pending().map {
+            .init(origin: $0.origin, code: $0.code, expires: UTCTimeText.format($0.expires))
+        })
+    }
+    router.delete("/v1/admin/pairings") { request, context -> PairingRevoked in
+        try requireLocal(context, state: state, "revoke a pairing")
+        guard let origin = request.uri.queryParameters.get("origin") else { throw HTTPError(.badRequest, message: "give ?origin=https://...") }
+        let count = try state.pairings.revoke(origin: origin)
+        try state.record(AuditRecord(time: Date(), action: "pairing-revoked", result: "ok", origin: origin, detail: "\(count) token(s)"))
+        return PairingRevoked(origin: origin, revoked: count)
+    }
+
+    // Tokens.
+    router.get("/v1/tokens") { request, context -> InventoryReport in
+        _ = try requireTokenAccess(context, state: state, "list tokens")
+        let all = request.uri.queryParameters.get("all") == "true"
+        return try await blocking { InventoryReport(state.tokens.inventory(at: Date()), includeHidden: all) }
+    }
+    router.get("/v1/events") { _, context -> Response in
+        _ = try requireTokenAccess(context, state: state, "token events")
+        let stream = state.monitor.subscribe()
+        let readers = state.monitor.readers
+        var headers = HTTPFields()
+        headers[.contentType] = "text/event-stream"
+        headers[.cacheControl] = "no-store"
+        return Response(status: .ok, headers: headers, body: ResponseBody { writer in
+            func send(_ event: TokenEvent) async throws {
+                try await writer.write(ByteBuffer(string: "event: \(event.type)\ndata: \(try JSONOutput.string(event, pretty: false))\n\n"))
+            }
+            // The current readers first, so a page knows what is there before anything changes.
+            for reader in readers where reader.cardPresent {
+                try await send(TokenEvent(type: "card-present", reader: reader.name, atr: reader.atrHex, time: UTCTimeText.format(Date())))
+            }
+            try await writer.write(ByteBuffer(string: ": ready\n\n"))
+            // The stream ends when the page goes or the daemon stops (a graceful stop does not wait on open streams).
+            for try await event in stream.cancelOnGracefulShutdown() { try await send(event) }
+            try await writer.finish(nil)
+        })
+    }
+
+    // Signing: the request decoded, signed by the SignKit workflow (checks, PIN, token, CAdES, audit), answered.
+    router.post("/v1/sign") { request, context -> Response in
+        let origin = try requireTokenAccess(context, state: state, "sign")
+        let body = try await request.decode(as: SignRequestBody.self, context: context)
+        let signed = try await blocking { try state.signer.sign(body, origin: origin, settings: state.signing, at: Date()) }
+        var headers = HTTPFields()
+        headers[.contentType] = "application/pkcs7-signature"
+        headers[HTTPField.Name(SignAnswerHeader.signer)!] = signed.signerName.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "?"
+        headers[HTTPField.Name(SignAnswerHeader.certificate)!] = Hex.encode(signed.certificate.sha256Fingerprint)
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: signed.signature)))
+    }
+
+    // Verification: any allowed origin or local program (no token is touched).
+    router.post("/v1/verify") { request, context -> Response in
+        guard let verifier = state.verifier else { throw HTTPError(.serviceUnavailable, message: state.verifierProblem ?? "verification unavailable") }
+        let body = try await request.decode(as: VerifyRequestBody.self, context: context)
+        guard let signature = Data(base64Encoded: body.signature), let content = Data(base64Encoded: body.content) else {
+            throw HTTPError(.badRequest, message: "signature and content must be base64")
+        }
+        let time: Date
+        if let at = body.at {
+            guard let parsed = UTCTimeText.parse(at) else { throw HTTPError(.badRequest, message: "at must be a time like 2026-11-23T07:01:49Z") }
+            time = parsed
+        } else {
+            time = Date()
+        }
+        let verdict: Verdict
+        do {
+            verdict = try await blocking { try verifier.verify(signature: Array(signature), content: .bytes(Array(content)), at: time) }
+        } catch let error as VerificationInputError {
+            throw HTTPError(.unprocessableContent, message: "signature-unreadable: the signature does not read: \(error.description)")
+        }
+        let report = VerificationReport(signatureFile: nil, contentFile: nil, trustFolder: nil, offline: false, verdict: verdict)
+        var headers = HTTPFields()
+        headers[.contentType] = "application/json"
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: report.compactJSON)))
+    }
+    addRecordsRoutes(to: router, state: state)
+    addScanRoutes(to: router, state: state)
+    return router
+}

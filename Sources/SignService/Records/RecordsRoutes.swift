@@ -1,0 +1,118 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import SignKit
+
+// Files, entries, approval requests, the daily report and bundles: each route checks who calls, decodes, calls one
+// `Records` workflow off the event loop (Sources/SignKit/Workflows/Records.swift) and encodes its answer. Errors
+// become answers in Shared/ErrorStatus.swift.
+
+extension FileListAnswer: ResponseEncodable {}
+extension FileCreatedAnswer: ResponseEncodable {}
+extension FileHistoryAnswer: ResponseEncodable {}
+extension AppendAnswer: ResponseEncodable {}
+extension ApprovalRequest.JSON: ResponseEncodable {}
+
+/// The daily report as JSON (DailyReport's own encoding).
+struct DailyReportView: ResponseGenerator {
+    let report: DailyReport
+
+    func response(from request: Request, context: some RequestContext) throws -> Response {
+        var headers = HTTPFields()
+        headers[.contentType] = "application/json; charset=utf-8"
+        return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: try JSONOutput.encoder(pretty: false).encode(report))))
+    }
+}
+
+/// The file number from the path: e-Office numbers hold slashes ("GAD-11011/3/2026-ADMIN"), sent as %2F.
+func fileNumber(_ context: ServiceRequestContext) throws -> String {
+    let raw = try context.parameters.require("file")
+    guard let number = raw.removingPercentEncoding, !number.isEmpty, number.count <= 200,
+          !number.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
+        throw HTTPError(.badRequest, message: "the file number in the path does not read (percent-encode it, at most 200 characters)")
+    }
+    return number
+}
+
+func addRecordsRoutes(to router: Router<ServiceRequestContext>, state: ServiceState) {
+    let records = state.records
+
+    router.get("/v1/files") { _, context -> FileListAnswer in
+        _ = try requireTokenAccess(context, state: state, "list files")
+        return try await blocking { try records.files(origin: context.caller.origin, at: Date()) }
+    }
+
+    router.post("/v1/files") { request, context -> EditedResponse<FileCreatedAnswer> in
+        let origin = try requireTokenAccess(context, state: state, "create a file")
+        let file = try await request.decode(as: FileRecord.self, context: context)
+        return EditedResponse(status: .created, response: try await blocking { try records.createFile(file, origin: origin, at: Date()) })
+    }
+
+    router.get("/v1/reports/daily") { request, context -> DailyReportView in
+        _ = try requireTokenAccess(context, state: state, "read the daily report")
+        let query = request.uri.queryParameters
+        guard let from = query["from"].map(String.init) else { throw HTTPError(.badRequest, message: "from (YYYY-MM-DD) is required") }
+        let to = query["to"].map(String.init) ?? from
+        let zoneName = query["timeZone"].map(String.init) ?? "Asia/Kolkata"
+        guard let zone = TimeZone(identifier: zoneName) else { throw HTTPError(.badRequest, message: "timeZone \(zoneName) is not a time zone name") }
+        let department = query["department"].map(String.init)
+        return DailyReportView(report: try await blocking {
+            try records.dailyReport(from: from, to: to, timeZone: zone, department: department, origin: context.caller.origin, at: Date())
+        })
+    }
+
+    router.get("/v1/files/{file}") { _, context -> FileHistoryAnswer in
+        _ = try requireTokenAccess(context, state: state, "read a file's history")
+        let number = try fileNumber(context)
+        return try await blocking { try records.history(of: number, origin: context.caller.origin, at: Date()) }
+    }
+
+    router.post("/v1/files/{file}/entries") { request, context -> EditedResponse<AppendAnswer> in
+        let origin = try requireTokenAccess(context, state: state, "append to a file's history")
+        let number = try fileNumber(context)
+        let body = try await request.decode(as: AppendRequestBody.self, context: context)
+        return EditedResponse(status: .created, response: try await blocking { try records.append(body, to: number, origin: origin, at: Date()) })
+    }
+
+    // Approval requests (the scan-upload path): issued when a note goes to a Minister, printed as a QR code.
+    router.post("/v1/files/{file}/approvals") { request, context -> EditedResponse<ApprovalRequest.JSON> in
+        let origin = try requireTokenAccess(context, state: state, "issue an approval request")
+        let number = try fileNumber(context)
+        let body = try await request.decode(as: ApprovalRequestBody.self, context: context)
+        return EditedResponse(status: .created, response: try await blocking {
+            try records.issueApprovalRequest(body, file: number, origin: origin, at: Date())
+        })
+    }
+
+    router.get("/v1/files/{file}/approvals/{request}") { _, context -> ApprovalRequest.JSON in
+        _ = try requireTokenAccess(context, state: state, "read an approval request")
+        let number = try fileNumber(context)
+        let id = try context.parameters.require("request")
+        return try await blocking { try records.approvalRequest(id, file: number, origin: context.caller.origin, at: Date()) }
+    }
+
+    router.get("/v1/files/{file}/bundle") { _, context -> Response in
+        let origin = try requireTokenAccess(context, state: state, "export a file's history")
+        let number = try fileNumber(context)
+        let folder = state.configuration.stateDirectory + "/exports"
+        let path = folder + "/\(Pairings.random(bytes: 12)).zip"
+        try? FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        _ = try await blocking { try records.exportBundle(file: number, to: path, origin: origin, at: Date()) }
+        guard let handle = FileHandle(forReadingAtPath: path) else {
+            throw HTTPError(.internalServerError, message: "the exported bundle vanished before it was sent")
+        }
+        // Unlinked at once: the open handle keeps it readable while it is sent, and nothing is left behind.
+        unlink(path)
+        var headers = HTTPFields()
+        headers[.contentType] = "application/zip"
+        let name = number.map { $0.isLetter || $0.isNumber || $0 == "-" ? $0 : "_" }
+        headers[.contentDisposition] = "attachment; filename=\"\(String(name)).zip\""
+        return Response(status: .ok, headers: headers, body: ResponseBody { writer in
+            defer { try? handle.close() }
+            while let chunk = try handle.read(upToCount: 1 << 20), !chunk.isEmpty {
+                try await writer.write(ByteBuffer(bytes: chunk))
+            }
+            try await writer.finish(nil)
+        })
+    }
+}

@@ -1,0 +1,104 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import ServiceLifecycle
+import SignKit
+
+/// The browser guard, in front of every route (docs/daemon.md "Browser safety"):
+/// - the Host header must name loopback (127.0.0.1, localhost, [::1]): a DNS-rebound page sends its own name;
+/// - a request with an Origin must come from an allowed origin; it gets CORS headers for that origin only, never `*`;
+/// - preflights (OPTIONS) are answered here, with Access-Control-Allow-Private-Network when the browser asks
+///   (Private Network Access);
+/// - the caller is identified: a paired page (Bearer token issued to its origin), a page, a local program showing
+///   the admin token, or an anonymous local program.
+/// Refusals are audited and answered before any route runs, so none of them reaches a token.
+struct BrowserGuard: RouterMiddleware {
+    typealias Context = ServiceRequestContext
+    let state: ServiceState
+
+    static let allowPrivateNetwork = HTTPField.Name("Access-Control-Allow-Private-Network")!
+    static let requestPrivateNetwork = HTTPField.Name("Access-Control-Request-Private-Network")!
+    static let allowMethods = HTTPField.Name("Access-Control-Allow-Methods")!
+    static let allowHeaders = HTTPField.Name("Access-Control-Allow-Headers")!
+    static let maxAge = HTTPField.Name("Access-Control-Max-Age")!
+    static let exposeHeaders = HTTPField.Name("Access-Control-Expose-Headers")!
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        let origin = request.headers[.origin]
+        func refuse(_ status: HTTPResponse.Status, _ reason: String) throws -> Response {
+            try state.record(AuditRecord(time: Date(), action: "refused", result: "refused", origin: origin, detail: "\(request.method) \(request.uri.path): \(reason)"))
+            state.logger.notice("request refused", metadata: ["origin": "\(origin ?? "-")", "path": "\(request.uri.path)", "reason": "\(reason)"])
+            return ErrorStatus.answer(status, ErrorAnswer(error: reason, code: "refused"), headers: [:])
+        }
+        guard let host = request.head.authority, Self.isLoopbackHost(host) else {
+            return try refuse(.misdirectedRequest, "the Host header \"\(request.head.authority ?? "")\" is not a loopback name (a DNS-rebinding page?)")
+        }
+        var cors = HTTPFields()
+        if let origin {
+            guard state.configuration.allowedOrigins.contains(origin) else {
+                return try refuse(.forbidden, "the origin \(origin) is not on this daemon's allowlist (allowedOrigins in the configuration)")
+            }
+            cors[.accessControlAllowOrigin] = origin
+            cors[.vary] = "Origin"
+            // A page may read who signed and the bundle's name; other response headers stay hidden from it.
+            cors[Self.exposeHeaders] = "X-Signer, X-Certificate-SHA256, Content-Disposition"
+        }
+        if request.method == .options {
+            var headers = cors
+            headers[Self.allowMethods] = "GET, POST, DELETE"
+            headers[Self.allowHeaders] = "Authorization, Content-Type, SignService-Attestation, SignService-Attestation-Signature, SignService-Scan-Name"
+            headers[Self.maxAge] = "600"
+            if request.headers[Self.requestPrivateNetwork] == "true" { headers[Self.allowPrivateNetwork] = "true" }
+            return Response(status: .noContent, headers: headers)
+        }
+        var context = context
+        let bearer = request.headers[.authorization].flatMap { $0.hasPrefix("Bearer ") ? String($0.dropFirst(7)) : nil }
+        if let origin {
+            context.caller = bearer.map { state.pairings.isPaired(origin: origin, token: $0) } == true ? .paired(origin: origin) : .page(origin: origin)
+        } else {
+            context.caller = bearer.map { Pairings.constantTimeEqual($0, state.adminToken) } == true ? .local : .anonymous
+        }
+        var response: Response
+        do {
+            response = try await next(request, context)
+        } catch {
+            response = ErrorStatus.response(for: error)
+        }
+        for field in cors { response.headers[field.name] = field.value }
+        return response
+    }
+
+    static func isLoopbackHost(_ value: String) -> Bool {
+        var host = value.lowercased()
+        if host.hasPrefix("[") {
+            guard let end = host.firstIndex(of: "]") else { return false }
+            host = String(host[host.index(after: host.startIndex)..<end])
+        } else if let colon = host.lastIndex(of: ":") {
+            host = String(host[..<colon])
+        }
+        return host == "localhost" || host == "127.0.0.1" || host == "::1"
+    }
+}
+
+/// Paired pages and local programs with the admin token may use tokens; nobody else.
+func requireTokenAccess(_ context: ServiceRequestContext, state: ServiceState, _ what: String) throws -> String? {
+    switch context.caller {
+    case .paired(let origin): return origin
+    case .local: return nil
+    case .page(let origin):
+        try state.record(AuditRecord(time: Date(), action: "refused", result: "refused", origin: origin, detail: "\(what): not paired (no valid pairing token for this origin)"))
+        throw HTTPError(.unauthorized, message: "this page is not paired with the daemon: pair first (POST /v1/pairings), then send Authorization: Bearer <token>")
+    case .anonymous:
+        try state.record(AuditRecord(time: Date(), action: "refused", result: "refused", detail: "\(what): no admin token"))
+        throw HTTPError(.unauthorized, message: "local callers must send Authorization: Bearer <the admin token in the state folder>")
+    }
+}
+
+func requireLocal(_ context: ServiceRequestContext, state: ServiceState, _ what: String) throws {
+    guard case .local = context.caller else {
+        try state.record(AuditRecord(time: Date(), action: "refused", result: "refused", origin: context.caller.origin, detail: "\(what): administration is for local programs with the admin token"))
+        throw HTTPError(.forbidden, message: "only signctl on this machine (with the admin token) may do this")
+    }
+}
+
