@@ -84,8 +84,7 @@ struct DaemonRate: ParsableCommand {
             }
             extracts.append(extract)
             signatures.append(signature)
-            bodies.append(try JSONSerialization.data(withJSONObject: ["signature": Data(signature).base64EncodedString(),
-                                                                      "content": Data(extract).base64EncodedString()]))
+            bodies.append(try JSONOutput.encoder(pretty: false).encode(VerifyRequestBody(signature: signature, content: extract)))
         }
         let script = try running.script(in: folder, name: "verify", bodies: bodies)
         let (signature, extract) = (signatures[0], extracts[0])
@@ -128,8 +127,8 @@ struct DaemonRate: ParsableCommand {
         let pinText = try pin.withBytes { String(decoding: $0, as: UTF8.self) }
         pin.wipe()
         let extract = Data((0..<2048).map { UInt8(truncatingIfNeeded: 32 + $0 % 90) })
-        let body = try JSONSerialization.data(withJSONObject: [
-            "extract": extract.base64EncodedString(), "fileNumber": "DIT-12/3/2026-IT", "noteID": "N-1", "key": keyArguments.key, "pin": pinText])
+        let body = try JSONOutput.encoder(pretty: false).encode(SignRequestBody(
+            extract: Array(extract), fileNumber: "DIT-12/3/2026-IT", noteID: "N-1", commitment: .proofOfOrigin, key: keyArguments.key, pin: pinText))
         let script = try running.script(in: folder, name: "sign", bodies: [body])
         try running.warmUp("/v1/sign", body: body)
         let first = try running.wrk(script: script, path: "/v1/sign", seconds: 1, connections: connections)

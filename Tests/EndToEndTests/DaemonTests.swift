@@ -86,18 +86,21 @@ struct DaemonTests {
         let headers: String
         let body: Data
         var json: [String: Any] { (try? JSONSerialization.jsonObject(with: body)) as? [String: Any] ?? [:] }
+        /// The body as one of SignKit's wire types (SignKit/API).
+        func decode<T: Decodable>(_ type: T.Type) throws -> T { try JSONDecoder().decode(type, from: body) }
         var text: String { String(decoding: body, as: UTF8.self) }
     }
 
     /// One request with curl; `headers` as "Name: value".
     /// `record`: write the exchange for the OpenAPI check (not for probes of paths that deliberately do not exist).
-    static func request(_ daemon: Daemon, _ method: String, _ path: String, headers: [String] = [], json: [String: Any]? = nil,
-                        bodyFile: String? = nil, record: Bool = true) throws -> Answer {
+    /// `body`: a request as SignKit's wire types define it; `json`: a hand-built one (for malformed requests).
+    static func request(_ daemon: Daemon, _ method: String, _ path: String, headers: [String] = [], body: (any Encodable)? = nil,
+                        json: [String: Any]? = nil, bodyFile: String? = nil, record: Bool = true) throws -> Answer {
         let folder = daemon.folder
         var arguments = ["-s", "-X", method, "-D", folder.path("headers.txt"), "-o", folder.path("body.bin"), "-w", "%{http_code}", daemon.url + path]
         for header in headers { arguments += ["-H", header] }
-        if let json {
-            try JSONSerialization.data(withJSONObject: json).write(to: URL(fileURLWithPath: folder.path("request.json")))
+        if let data = try body.map({ try JSONOutput.encoder(pretty: false).encode($0) }) ?? json.map({ try JSONSerialization.data(withJSONObject: $0) }) {
+            try data.write(to: URL(fileURLWithPath: folder.path("request.json")))
             arguments += ["-H", "Content-Type: application/json", "--data-binary", "@" + folder.path("request.json")]
         }
         if let bodyFile { arguments += ["--data-binary", "@" + bodyFile] }
@@ -133,19 +136,20 @@ struct DaemonTests {
     static func pair(_ daemon: Daemon, origin: String = origin) throws -> String {
         let asked = try Self.request(daemon, "POST", "/v1/pairings", headers: ["Origin: \(origin)"])
         #expect(asked.status == 200, "\(asked.text)")
-        let code = try #require(asked.json["code"] as? String), id = try #require(asked.json["id"] as? String)
+        let pairing = try asked.decode(PairingRequestAnswer.self)
+        let (code, id) = (pairing.code, pairing.id)
         #expect(daemon.log.contains(code), "the code is shown on the officer's machine (the daemon's log)")
-        #expect(try Self.request(daemon, "GET", "/v1/pairings/\(id)", headers: ["Origin: \(origin)"]).json["status"] as? String == "pending")
+        #expect(try Self.request(daemon, "GET", "/v1/pairings/\(id)", headers: ["Origin: \(origin)"]).decode(PairingPollAnswer.self).status == "pending")
         let approved = try Command.run(Rig.signctl, ["pair", "approve", code, "--service", daemon.url, "--state-dir", daemon.state])
         #expect(approved.status == 0, "\(approved.stderr)")
         let polled = try Self.request(daemon, "GET", "/v1/pairings/\(id)", headers: ["Origin: \(origin)"])
-        let token = try #require(polled.json["token"] as? String, "\(polled.text)")
+        let token = try #require(try polled.decode(PairingPollAnswer.self).token, "\(polled.text)")
         #expect(try Self.request(daemon, "GET", "/v1/pairings/\(id)", headers: ["Origin: \(origin)"]).json["token"] == nil, "the token is handed out once")
         return token
     }
 
-    static func signBody(key: String, pin: String, note: String, extract: [UInt8]) -> [String: Any] {
-        ["extract": Data(extract).base64EncodedString(), "fileNumber": "E-7/2026", "noteID": note, "key": key, "pin": pin]
+    static func signBody(key: String, pin: String, note: String, extract: [UInt8]) -> SignRequestBody {
+        SignRequestBody(extract: extract, fileNumber: "E-7/2026", noteID: note, commitment: .proofOfOrigin, key: key, pin: pin)
     }
 
     @Test("lists tokens, signs (openssl cms agrees), verifies, sees the card leave and return, survives a pulled token, logs no PIN")
@@ -157,7 +161,8 @@ struct DaemonTests {
             var bodies = [String]()
 
             let health = try Self.request(daemon, "GET", "/v1/health")
-            #expect(health.json["status"] as? String == "ok" && health.json["version"] as? String == SignKitVersion.string, "\(health.text)")
+            let healthAnswer = try health.decode(HealthAnswer.self)
+            #expect(healthAnswer.status == "ok" && healthAnswer.version == SignKitVersion.string, "\(health.text)")
             #expect(try Self.request(daemon, "GET", "/v1/nothing-here", record: false).status == 404)
             let token = try Self.pair(daemon)
             let auth = ["Origin: \(Self.origin)", "Authorization: Bearer \(token)"]
@@ -171,17 +176,17 @@ struct DaemonTests {
             // Sign on SoftHSM2 through the daemon; openssl cms and the daemon's own verify endpoint agree.
             let extract = Array("File E-7/2026, note N-1: the tender committee's minutes are approved.\n".utf8)
             let softKey = "pkcs11:token=SignService%20Test;id=%01;type=private"
-            let signed = try Self.request(daemon, "POST", "/v1/sign", headers: auth, json: Self.signBody(key: softKey, pin: softPIN, note: "N-1", extract: extract))
+            let signed = try Self.request(daemon, "POST", "/v1/sign", headers: auth, body: Self.signBody(key: softKey, pin: softPIN, note: "N-1", extract: extract))
             #expect(signed.status == 200, "\(signed.text)")
             let extractFile = try daemon.folder.file("n1.txt", extract), signatureFile = try daemon.folder.file("n1.p7s", signed.body)
             #expect(try SigningTests.opensslVerifies(signatureFile.path, content: extractFile.path), "openssl cms accepts the daemon's signature")
             let verified = try Self.request(daemon, "POST", "/v1/verify", headers: ["Origin: \(Self.origin)"],
-                                       json: ["signature": signed.body.base64EncodedString(), "content": Data(extract).base64EncodedString()])
+                                       body: VerifyRequestBody(signature: Array(signed.body), content: extract))
             let verdict = verified.json["verdict"] as? [String: Any] ?? [:]
             #expect(verdict["indication"] as? String == "TOTAL-PASSED", "\(verified.text)")
             #expect((verdict["context"] as? [String: Any])?["origin"] as? String == Self.origin, "the requesting origin is inside what was signed")
             let tampered = try Self.request(daemon, "POST", "/v1/verify", headers: ["Origin: \(Self.origin)"],
-                                       json: ["signature": signed.body.base64EncodedString(), "content": Data(extract + [0x20]).base64EncodedString()])
+                                       body: VerifyRequestBody(signature: Array(signed.body), content: extract + [0x20]))
             #expect((tampered.json["verdict"] as? [String: Any])?["indication"] as? String == "TOTAL-FAILED")
             bodies += [tokens.text, verified.text, tampered.text]
 
@@ -204,23 +209,23 @@ struct DaemonTests {
 
             // A request for the pulled token: a clear error, and the daemon goes on serving.
             let cardKey = "pkcs11:token=Anita%20Sharma;id=%01;type=private"
-            let pulled = try Self.request(daemon, "POST", "/v1/sign", headers: auth, json: Self.signBody(key: cardKey, pin: cardPIN, note: "N-2", extract: extract))
+            let pulled = try Self.request(daemon, "POST", "/v1/sign", headers: auth, body: Self.signBody(key: cardKey, pin: cardPIN, note: "N-2", extract: extract))
             #expect(pulled.status == 404, "\(pulled.status) \(pulled.text)")
             #expect((pulled.json["error"] as? String)?.hasPrefix("token-not-found") == true, "\(pulled.text)")
             bodies.append(pulled.text)
             #expect(try Self.request(daemon, "GET", "/v1/health").status == 200)
-            let again = try Self.request(daemon, "POST", "/v1/sign", headers: auth, json: Self.signBody(key: softKey, pin: softPIN, note: "N-3", extract: extract))
+            let again = try Self.request(daemon, "POST", "/v1/sign", headers: auth, body: Self.signBody(key: softKey, pin: softPIN, note: "N-3", extract: extract))
             #expect(again.status == 200, "\(again.text)")
             bodies += [again.headers, again.text]
 
             try Rig.control("card-in")
             #expect(waitFor("event: card-inserted"), "card insertion reaches the stream")
-            let onCard = try Self.request(daemon, "POST", "/v1/sign", headers: auth, json: Self.signBody(key: cardKey, pin: cardPIN, note: "N-4", extract: extract))
+            let onCard = try Self.request(daemon, "POST", "/v1/sign", headers: auth, body: Self.signBody(key: cardKey, pin: cardPIN, note: "N-4", extract: extract))
             #expect(onCard.status == 200, "\(onCard.text)")
             bodies += [onCard.headers, onCard.text, signed.headers, tokens.headers]
 
             // A wrong PIN: refused with the reason, never echoed.
-            let wrong = try Self.request(daemon, "POST", "/v1/sign", headers: auth, json: Self.signBody(key: softKey, pin: "99999999", note: "N-5", extract: extract))
+            let wrong = try Self.request(daemon, "POST", "/v1/sign", headers: auth, body: Self.signBody(key: softKey, pin: "99999999", note: "N-5", extract: extract))
             #expect(wrong.status == 403, "\(wrong.text)")
             bodies.append(wrong.text)
 
@@ -258,19 +263,19 @@ struct DaemonTests {
             let token = try Self.pair(daemon)
             let commandsBefore = Rig.cardLog().count
 
-            let foreignHost = try Self.request(daemon, "POST", "/v1/sign", headers: ["Host: signer.attacker.example", "Origin: \(Self.origin)", "Authorization: Bearer \(token)"], json: body)
+            let foreignHost = try Self.request(daemon, "POST", "/v1/sign", headers: ["Host: signer.attacker.example", "Origin: \(Self.origin)", "Authorization: Bearer \(token)"], body: body)
             #expect(foreignHost.status == 421, "\(foreignHost.text)")
-            let offList = try Self.request(daemon, "POST", "/v1/sign", headers: ["Origin: https://evil.example", "Authorization: Bearer \(token)"], json: body)
+            let offList = try Self.request(daemon, "POST", "/v1/sign", headers: ["Origin: https://evil.example", "Authorization: Bearer \(token)"], body: body)
             #expect(offList.status == 403 && !offList.headers.contains("Access-Control-Allow-Origin"), "\(offList.text)")
             let offListPreflight = try Self.request(daemon, "OPTIONS", "/v1/sign", headers: ["Origin: https://evil.example", "Access-Control-Request-Private-Network: true"])
             #expect(offListPreflight.status == 403 && !offListPreflight.headers.contains("Allow-Private-Network"))
-            let unpaired = try Self.request(daemon, "POST", "/v1/sign", headers: ["Origin: https://other-eoffice.test", "Authorization: Bearer \(token)"], json: body)
+            let unpaired = try Self.request(daemon, "POST", "/v1/sign", headers: ["Origin: https://other-eoffice.test", "Authorization: Bearer \(token)"], body: body)
             #expect(unpaired.status == 401, "a token is bound to the origin it was issued to: \(unpaired.text)")
-            let noToken = try Self.request(daemon, "POST", "/v1/sign", headers: ["Origin: \(Self.origin)"], json: body)
+            let noToken = try Self.request(daemon, "POST", "/v1/sign", headers: ["Origin: \(Self.origin)"], body: body)
             #expect(noToken.status == 401, "\(noToken.text)")
             let noAdmin = try Self.request(daemon, "GET", "/v1/tokens")
             #expect(noAdmin.status == 401, "a local program without the admin token: \(noAdmin.text)")
-            let pageAdmin = try Self.request(daemon, "POST", "/v1/admin/pairings/approve", headers: ["Origin: \(Self.origin)", "Authorization: Bearer \(token)"], json: ["code": "000-000"])
+            let pageAdmin = try Self.request(daemon, "POST", "/v1/admin/pairings/approve", headers: ["Origin: \(Self.origin)", "Authorization: Bearer \(token)"], body: PairingApproval(code: "000-000"))
             #expect(pageAdmin.status == 403, "a page cannot approve pairings: \(pageAdmin.text)")
 
             let revoke = try Command.run(Rig.signctl, ["pair", "revoke", Self.origin, "--service", daemon.url, "--state-dir", daemon.state])
@@ -305,7 +310,7 @@ struct DaemonTests {
             let admin = ["Authorization: Bearer \(daemon.adminToken)"]
             let extract = Array("File E-7/2026, note N-1.\n".utf8)
             func sign(_ pin: String, _ note: String) throws -> Answer {
-                try Self.request(daemon, "POST", "/v1/sign", headers: admin, json: Self.signBody(key: Self.cardKey, pin: pin, note: note, extract: extract))
+                try Self.request(daemon, "POST", "/v1/sign", headers: admin, body: Self.signBody(key: Self.cardKey, pin: pin, note: note, extract: extract))
             }
             let before = Rig.pinVerifications()
             #expect(try sign(cardPIN, "N-1").status == 200)
@@ -337,7 +342,7 @@ struct DaemonTests {
             let token = daemon.adminToken
             DispatchQueue.concurrentPerform(iterations: 8) { index in
                 let onCard = index % 2 == 0
-                let body = try? JSONSerialization.data(withJSONObject: Self.signBody(key: onCard ? Self.cardKey : Self.softKey, pin: onCard ? cardPIN : softPIN,
+                let body = try? JSONOutput.encoder(pretty: false).encode(Self.signBody(key: onCard ? Self.cardKey : Self.softKey, pin: onCard ? cardPIN : softPIN,
                                                                                        note: "N-\(10 + index)", extract: extract))
                 let answer = try? HTTPExchange(service: "the daemon", url: url, timeout: 60)
                     .send(method: "POST", headers: ["Authorization": "Bearer \(token)", "Content-Type": "application/json"], body: body.map { Array($0) })
@@ -379,28 +384,27 @@ struct DaemonTests {
             let auth = ["Origin: \(Self.origin)", "Authorization: Bearer \(token)"]
 
             // The page opens the file and signs its first note through the daemon, bound to the empty file's head.
-            let created = try Self.request(daemon, "POST", "/v1/files", headers: auth, json: ["number": number, "subject": "Leave rules revision", "department": "GAD"])
+            let created = try Self.request(daemon, "POST", "/v1/files", headers: auth, body: FileRecord(number: number, subject: "Leave rules revision", department: "GAD"))
             #expect(created.status == 201, "\(created.text)")
             // "|" separates the fields of an approval request's QR form: refused in a file number.
-            let piped = try Self.request(daemon, "POST", "/v1/files", headers: auth, json: ["number": "GAD|1", "subject": "x", "department": "GAD"])
+            let piped = try Self.request(daemon, "POST", "/v1/files", headers: auth, body: FileRecord(number: "GAD|1", subject: "x", department: "GAD"))
             #expect(piped.status == 400 && piped.text.contains("control characters or"), "\(piped.text)")
             let opened = try Self.request(daemon, "GET", path, headers: auth)
             #expect(opened.json["size"] as? Int == 0 && opened.json["head"] as? String == String(repeating: "0", count: 64), "\(opened.text)")
             let note1 = Array("File \(number), note N-1: the draft rules are placed below for approval.\n".utf8)
-            var body = Self.signBody(key: Self.softKey, pin: softPIN, note: "N-1", extract: note1)
-            body["fileNumber"] = number
-            body["previousHash"] = opened.json["head"]
-            let signed1 = try Self.request(daemon, "POST", "/v1/sign", headers: auth, json: body)
+            let head0 = try opened.decode(FileHistoryAnswer.self).head
+            let body = SignRequestBody(extract: note1, fileNumber: number, noteID: "N-1", commitment: .proofOfOrigin, key: Self.softKey, pin: softPIN,
+                                       previousHash: Hex.decode(head0))
+            let signed1 = try Self.request(daemon, "POST", "/v1/sign", headers: auth, body: body)
             #expect(signed1.status == 200, "\(signed1.text)")
-            let appended1 = try Self.request(daemon, "POST", path + "/entries", headers: auth, json: [
-                "kind": "note", "noteID": "N-1", "content": Data(note1).base64EncodedString(), "signature": signed1.body.base64EncodedString()])
+            let appended1 = try Self.request(daemon, "POST", path + "/entries", headers: auth, body: AppendRequestBody(kind: .note, noteID: "N-1", content: note1, signature: Array(signed1.body)))
             #expect(appended1.status == 201, "\(appended1.text)")
-            let entry1 = appended1.json["entry"] as? [String: Any] ?? [:]
-            #expect(entry1["sequence"] as? Int == 1 && appended1.json["indication"] as? String == "TOTAL-PASSED")
+            let answer1 = try appended1.decode(AppendAnswer.self)
+            let entry1 = answer1.entry
+            #expect(entry1.sequence == 1 && answer1.indication == "TOTAL-PASSED")
 
             // The same signature again: it names the old head, so it is refused and nothing is stored.
-            let replay = try Self.request(daemon, "POST", path + "/entries", headers: auth, json: [
-                "kind": "note", "noteID": "N-1", "content": Data(note1).base64EncodedString(), "signature": signed1.body.base64EncodedString()])
+            let replay = try Self.request(daemon, "POST", path + "/entries", headers: auth, body: AppendRequestBody(kind: .note, noteID: "N-1", content: note1, signature: Array(signed1.body)))
             #expect(replay.status == 409 && replay.text.contains("context-mismatch"), "\(replay.text)")
 
             // signctl --service: the officer signs on the emulated card over the current head, verifies through the
@@ -408,11 +412,11 @@ struct DaemonTests {
             let folder = daemon.folder
             let shown = try Self.signctl(daemon, ["history", "show", number, "--json"])
             #expect(shown.status == 0, "\(shown.stderr)")
-            let head1 = try #require((try? JSONSerialization.jsonObject(with: shown.stdoutData)) as? [String: Any])["head"] as? String
-            #expect(head1 == entry1["hash"] as? String)
+            let head1 = try JSONDecoder().decode(FileHistoryAnswer.self, from: shown.stdoutData).head
+            #expect(head1 == entry1.hash)
             let note2 = try folder.file("n2.txt", Array("File \(number), note N-2: agreed; put up to the Minister.\n".utf8))
             let sign2 = try Self.signctl(daemon, ["sign", note2.path, "--key", Self.cardKey, "--file-number", number, "--note-id", "N-2",
-                                                  "--previous-hash", head1!, "-o", folder.path("n2.p7s")], pin: cardPIN)
+                                                  "--previous-hash", head1, "-o", folder.path("n2.p7s")], pin: cardPIN)
             #expect(sign2.status == 0, "\(sign2.stderr)")
             let verify2 = try Self.signctl(daemon, ["verify", folder.path("n2.p7s"), "--content", note2.path])
             #expect(verify2.status == 0 && verify2.stdout.contains("TOTAL-PASSED") && verify2.stdout.contains("Anita Sharma"), "\(verify2.stdout)\(verify2.stderr)")
@@ -504,7 +508,7 @@ struct DaemonTests {
             let token = try Self.pair(daemon)
             let auth = ["Origin: \(Self.origin)", "Authorization: Bearer \(token)"]
             _ = try Self.request(daemon, "GET", "/v1/admin/pairings", headers: admin)
-            _ = try Self.request(daemon, "POST", "/v1/admin/pairings/approve", headers: admin, json: ["code": "000-000"])
+            _ = try Self.request(daemon, "POST", "/v1/admin/pairings/approve", headers: admin, body: PairingApproval(code: "000-000"))
             _ = try Self.request(daemon, "GET", "/v1/tokens", headers: auth)
             _ = try Self.request(daemon, "GET", "/v1/tokens?all=true", headers: admin)
             _ = try Self.request(daemon, "GET", "/v1/tokens")
@@ -516,27 +520,24 @@ struct DaemonTests {
             try Self.record(daemon, "GET", "/v1/events", Answer(status: 200, headers: events.stdout, body: Data()))
 
             let extract = Array("File E-7/2026, note N-1.\n".utf8)
-            let signed = try Self.request(daemon, "POST", "/v1/sign", headers: auth, json: Self.signBody(key: Self.softKey, pin: softPIN, note: "N-1", extract: extract))
+            let signed = try Self.request(daemon, "POST", "/v1/sign", headers: auth, body: Self.signBody(key: Self.softKey, pin: softPIN, note: "N-1", extract: extract))
             #expect(signed.status == 200)
             _ = try Self.request(daemon, "POST", "/v1/sign", headers: auth, json: ["extract": "!", "fileNumber": "E-7/2026", "noteID": "N-1", "key": Self.softKey, "pin": softPIN])
-            _ = try Self.request(daemon, "POST", "/v1/verify", headers: auth, json: ["signature": signed.body.base64EncodedString(), "content": Data(extract).base64EncodedString()])
+            _ = try Self.request(daemon, "POST", "/v1/verify", headers: auth, body: VerifyRequestBody(signature: Array(signed.body), content: extract))
             _ = try Self.request(daemon, "POST", "/v1/verify", headers: auth, json: ["signature": Data("not a signature".utf8).base64EncodedString(), "content": ""])
 
-            _ = try Self.request(daemon, "POST", "/v1/files", headers: auth, json: ["number": "E-7/2026", "subject": "Tender", "department": "IT"])
-            _ = try Self.request(daemon, "POST", "/v1/files", headers: auth, json: ["number": "E-7/2026", "subject": "Tender", "department": "IT"])
+            _ = try Self.request(daemon, "POST", "/v1/files", headers: auth, body: FileRecord(number: "E-7/2026", subject: "Tender", department: "IT"))
+            _ = try Self.request(daemon, "POST", "/v1/files", headers: auth, body: FileRecord(number: "E-7/2026", subject: "Tender", department: "IT"))
             _ = try Self.request(daemon, "GET", "/v1/files", headers: auth)
-            let first = try Self.request(daemon, "POST", "/v1/sign", headers: auth, json: Self.signBody(key: Self.softKey, pin: softPIN, note: "N-1", extract: extract))
-            let appended = try Self.request(daemon, "POST", "/v1/files/E-7%2F2026/entries", headers: auth, json: [
-                "kind": "note", "noteID": "N-1", "content": Data(extract).base64EncodedString(), "signature": first.body.base64EncodedString()])
+            let first = try Self.request(daemon, "POST", "/v1/sign", headers: auth, body: Self.signBody(key: Self.softKey, pin: softPIN, note: "N-1", extract: extract))
+            let appended = try Self.request(daemon, "POST", "/v1/files/E-7%2F2026/entries", headers: auth, body: AppendRequestBody(kind: .note, noteID: "N-1", content: extract, signature: Array(first.body)))
             #expect(appended.status == 201, "\(appended.text)")
-            _ = try Self.request(daemon, "POST", "/v1/files/E-7%2F2026/entries", headers: auth, json: [
-                "kind": "note", "noteID": "N-1", "content": Data(extract).base64EncodedString(), "signature": first.body.base64EncodedString()])
+            _ = try Self.request(daemon, "POST", "/v1/files/E-7%2F2026/entries", headers: auth, body: AppendRequestBody(kind: .note, noteID: "N-1", content: extract, signature: Array(first.body)))
             _ = try Self.request(daemon, "GET", "/v1/files/E-7%2F2026", headers: auth)
             _ = try Self.request(daemon, "GET", "/v1/files/NO-SUCH-FILE", headers: auth)
             _ = try Self.request(daemon, "GET", "/v1/files/E-7%2F2026/bundle", headers: auth)
-            let approval = try Self.request(daemon, "POST", "/v1/files/E-7%2F2026/approvals", headers: auth, json: [
-                "noteID": "N-2", "extractSHA256": Hex.encode(SHA256Hasher.hash(extract)), "minister": "Shri R. K. Singh",
-                "pps": [String(repeating: "ab", count: 32)]])
+            let approval = try Self.request(daemon, "POST", "/v1/files/E-7%2F2026/approvals", headers: auth, body: ApprovalRequestBody(
+                noteID: "N-2", extractHash: SHA256Hasher.hash(extract), minister: "Shri R. K. Singh", pps: [[UInt8](repeating: 0xab, count: 32)]))
             #expect(approval.status == 201, "\(approval.text)")
             _ = try Self.request(daemon, "POST", "/v1/files/E-7%2F2026/approvals", headers: auth, json: [
                 "noteID": "N-2", "extractSHA256": "12", "minister": "M", "pps": [String(repeating: "ab", count: 32)]])
