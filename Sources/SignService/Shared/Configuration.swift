@@ -116,7 +116,9 @@ public struct ServiceConfiguration: Codable, Sendable {
         } catch {
             throw ConfigurationError("cannot read the configuration \(path): \(error.localizedDescription)")
         }
-        guard let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
+        /// Any JSON value, read only to learn the object's keys.
+        struct AnyValue: Decodable { init(from decoder: any Decoder) throws {} }
+        guard let object = try? JSONDecoder().decode([String: AnyValue].self, from: data) else {
             throw ConfigurationError("the configuration \(path) is not a JSON object")
         }
         let known = Set(CodingKeys.allCases.map(\.rawValue))
