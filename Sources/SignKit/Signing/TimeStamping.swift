@@ -1,8 +1,5 @@
 import CPKCS
 import Foundation
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
 
 /// An RFC 3161 time-stamping client. For CAdES-T the stamped data is the SignerInfo's signature value; the token
 /// goes into the unsigned attribute id-aa-signatureTimeStampToken (RFC 3161 appendix A, ETSI EN 319 122-1 5.3).
@@ -10,10 +7,13 @@ public struct TimeStampAuthority: Sendable {
     public var url: URL
     /// The whole exchange must finish within this many seconds.
     public var timeout: Double
+    /// What carries the request to the TSA (HTTP by default; a test passes a double).
+    public var fetcher: any NetworkFetcher
 
-    public init(url: URL, timeout: Double = 10) {
+    public init(url: URL, timeout: Double = 10, fetcher: any NetworkFetcher = HTTPFetcher()) {
         self.url = url
         self.timeout = timeout
+        self.fetcher = fetcher
     }
 
     /// A time-stamp token over SHA-256(`data`): the DER ContentInfo (SignedData with TSTInfo) the TSA returned,
@@ -27,11 +27,10 @@ public struct TimeStampAuthority: Sendable {
     }
 
     private func post(_ body: [UInt8]) throws -> [UInt8] {
-        let exchange = HTTPExchange(service: "the time-stamping authority", url: url, timeout: timeout, maximumSize: 256 * 1024)
         do {
-            return try exchange.run(body: body, contentType: "application/timestamp-query")
+            return try fetcher.fetch(.timeStamp, url: url, body: body, timeout: timeout)
         } catch {
-            throw SigningError(error.description)
+            throw SigningError("\(error)")
         }
     }
 }

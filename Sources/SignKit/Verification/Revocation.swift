@@ -9,13 +9,18 @@ public struct RevocationOptions: Sendable {
     public var online: Bool
     /// A folder where fetched data is kept with its validity and reused (created when missing); nil keeps nothing.
     public var cacheDirectory: String?
-    /// Seconds each HTTP fetch may take.
+    /// Seconds each fetch may take.
     public var timeout: Double
+    /// What fetches OCSP responses, CRLs and caIssuers certificates when `online` (HTTP by default; a test passes
+    /// a double).
+    public var fetcher: any NetworkFetcher
 
-    public init(online: Bool = true, cacheDirectory: String? = RevocationOptions.defaultCacheDirectory, timeout: Double = 5) {
+    public init(online: Bool = true, cacheDirectory: String? = RevocationOptions.defaultCacheDirectory, timeout: Double = 5,
+                fetcher: any NetworkFetcher = HTTPFetcher()) {
         self.online = online
         self.cacheDirectory = cacheDirectory
         self.timeout = timeout
+        self.fetcher = fetcher
     }
 
     /// `$SIGNSERVICE_CACHE`, else `$XDG_CACHE_HOME/signservice`, else `~/.cache/signservice`.
@@ -323,7 +328,7 @@ public final class RevocationChecker: Sendable {
         }
         do {
             if kind == "crl" {
-                let der = try HTTPExchange(service: "the CRL server", url: target, timeout: options.timeout, maximumSize: 64 << 20).run()
+                let der = try options.fetcher.fetch(.crl, url: target, body: nil, timeout: options.timeout)
                 guard let found = crlEvidence(der: der, source: "CRL \(url)", certificate: certificate, issuer: issuer, problems: &problems) else {
                     return nil
                 }
@@ -335,8 +340,7 @@ public final class RevocationChecker: Sendable {
                 return nil
             }
             defer { OCSP_REQUEST_free(request) }
-            let der = try HTTPExchange(service: "the OCSP responder", url: target, timeout: options.timeout, maximumSize: 1 << 20)
-                .run(body: body, contentType: "application/ocsp-request")
+            let der = try options.fetcher.fetch(.ocsp, url: target, body: body, timeout: options.timeout)
             guard let found = ocspEvidence(response: der, source: "OCSP \(url)", certificate: certificate, issuer: issuer,
                                            trust: trust, intermediates: intermediates, nonce: request, problems: &problems) else {
                 return nil
@@ -348,8 +352,9 @@ public final class RevocationChecker: Sendable {
             }
             return found
         } catch {
-            state.withLock { $0.failedURLs[url] = error.description }
-            problems.append(error.description)
+            let failure = "\(error)"
+            state.withLock { $0.failedURLs[url] = failure }
+            problems.append(failure)
             return nil
         }
     }
@@ -360,10 +365,11 @@ public final class RevocationChecker: Sendable {
         var der = readCache(kind: "ca", url: url, certificate: nil)
         if der == nil, options.online, let target = URL(string: url), state.withLock({ $0.failedURLs[url] }) == nil {
             do {
-                der = try HTTPExchange(service: "the CA certificate server", url: target, timeout: options.timeout, maximumSize: 1 << 20).run()
+                der = try options.fetcher.fetch(.caIssuers, url: target, body: nil, timeout: options.timeout)
             } catch {
-                state.withLock { $0.failedURLs[url] = error.description }
-                problems.append(error.description)
+                let failure = "\(error)"
+                state.withLock { $0.failedURLs[url] = failure }
+                problems.append(failure)
             }
         }
         guard let der else { return [] }
