@@ -275,7 +275,7 @@ public final class RevocationChecker: Sendable {
         guard let stack = cpkcs_sk_X509_new() else { return nil }  // the stack only; freed below
         defer { cpkcs_sk_X509_free(stack) }
         for certificate in intermediates + [issuer] { _ = cpkcs_sk_X509_push(stack, certificate.pointer) }
-        guard OCSP_basic_verify(basic, stack, trust.store, 0) == 1 else {
+        guard OCSP_basic_verify(basic, stack, trust.store.pointer, 0) == 1 else {
             problems.append("\(source): the response's signature or its signer does not check (\(OpenSSLError.drain("OCSP_basic_verify")))")
             return nil
         }
