@@ -74,6 +74,16 @@ public final class X509Certificate: @unchecked Sendable {
     public let subject: DistinguishedName
     public let issuer: DistinguishedName
 
+    /// The issuer Name's DER as encoded in the certificate.
+    var issuerNameDER: [UInt8] {
+        get throws { try OpenSSLDER.encode("i2d_X509_NAME") { i2d_X509_NAME(X509_get_issuer_name(pointer), &$0) } }  // get0 name
+    }
+
+    /// The serialNumber INTEGER's DER (tag, length, value).
+    var serialNumberDER: [UInt8] {
+        get throws { try OpenSSLDER.encode("i2d_ASN1_INTEGER") { i2d_ASN1_INTEGER(X509_get0_serialNumber(pointer), &$0) } }  // get0
+    }
+
     /// The serial number in upper-case hex, as CAs and revocation lists print it.
     public var serialNumberHex: String {
         guard let serial = X509_get0_serialNumber(pointer),  // get0: owned by the X509
