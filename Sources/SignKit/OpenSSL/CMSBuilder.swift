@@ -15,29 +15,34 @@ final class CMSBuilder {
     private let cms: OpaquePointer  // CMS_ContentInfo*, owned: freed in deinit
     private let signer: OpaquePointer  // CMS_SignerInfo*, get0: owned by `cms`, lives as long as it
 
+    /// `signer` is the SignerInfo inside `contentInfo`; the ContentInfo is freed with this object.
+    private init(takingOwnershipOf contentInfo: OpaquePointer, signer: OpaquePointer) {
+        (cms, self.signer) = (contentInfo, signer)
+    }
+
     /// SHA-256 with the algorithm of `certificate`'s key; the certificate and `chain` are embedded.
-    init(signer certificate: X509Certificate, chain: [X509Certificate]) throws {
+    convenience init(signer certificate: X509Certificate, chain: [X509Certificate]) throws {
         OpenSSLError.clearQueue()
-        // CMS_sign with no signer and CMS_PARTIAL: an empty SignedData to add the signer to; owned (freed here on
-        // failure, by deinit after).
+        // CMS_sign with no signer and CMS_PARTIAL: an empty SignedData to add the signer to; new, freed here until
+        // this object owns it.
         guard let cms = CMS_sign(nil, nil, nil, nil, UInt32(CMS_PARTIAL | CMS_DETACHED | CMS_BINARY)) else {
             throw OpenSSLError.drain("CMS_sign (empty SignedData)")
         }
-        var built = false
-        defer { if !built { CMS_ContentInfo_free(cms) } }
         guard let publicKey = X509_get0_pubkey(certificate.pointer) else {  // get0: owned by the certificate
+            CMS_ContentInfo_free(cms)
             throw OpenSSLError.drain("X509_get0_pubkey")
         }
         // add1: the CMS takes its own reference to the certificate. The key only sets the algorithms (PARTIAL).
+        // The SignerInfo returned is owned by the CMS.
         guard let signer = CMS_add1_signer(cms, certificate.pointer, publicKey, EVP_sha256(),
                                            UInt32(CMS_PARTIAL | CMS_NOSMIMECAP | CMS_BINARY)) else {
+            CMS_ContentInfo_free(cms)
             throw OpenSSLError.drain("CMS_add1_signer")
         }
+        self.init(takingOwnershipOf: cms, signer: signer)
         for intermediate in chain {
             guard CMS_add1_cert(cms, intermediate.pointer) == 1 else { throw OpenSSLError.drain("CMS_add1_cert") }  // add1: own reference
         }
-        (self.cms, self.signer) = (cms, signer)
-        built = true
     }
 
     deinit { CMS_ContentInfo_free(cms) }

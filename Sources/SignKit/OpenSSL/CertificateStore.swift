@@ -8,16 +8,19 @@ final class CertificateStore: @unchecked Sendable {
     /// The anchors, kept alive with the store (it holds its own references too).
     let anchors: [X509Certificate]
 
-    init(anchors: [X509Certificate]) throws {
+    private init(takingOwnershipOf store: OpaquePointer, anchors: [X509Certificate]) {
+        pointer = store
+        self.anchors = anchors
+    }
+
+    convenience init(anchors: [X509Certificate]) throws {
         guard let store = X509_STORE_new() else { throw OpenSSLError.drain("X509_STORE_new") }
+        self.init(takingOwnershipOf: store, anchors: anchors)
         for anchor in anchors {
             guard X509_STORE_add_cert(store, anchor.pointer) == 1 else {  // add: the store takes its own reference
-                X509_STORE_free(store)
                 throw OpenSSLError.drain("X509_STORE_add_cert")
             }
         }
-        self.pointer = store
-        self.anchors = anchors
     }
 
     deinit { X509_STORE_free(pointer) }

@@ -45,9 +45,13 @@ extension DigestAlgorithm {
 final class DigestContext {
     private let context: OpaquePointer  // EVP_MD_CTX*, owned: freed in deinit
 
-    init(_ algorithm: DigestAlgorithm) throws {
-        guard let context = EVP_MD_CTX_new() else { throw OpenSSLError.drain("EVP_MD_CTX_new") }
+    private init(takingOwnershipOf context: OpaquePointer) {
         self.context = context
+    }
+
+    convenience init(_ algorithm: DigestAlgorithm) throws {
+        guard let context = EVP_MD_CTX_new() else { throw OpenSSLError.drain("EVP_MD_CTX_new") }
+        self.init(takingOwnershipOf: context)
         EVP_DigestInit_ex(context, algorithm.evp, nil)
     }
 

@@ -9,32 +9,32 @@ import Foundation
 ///         requestList SEQUENCE OF Request, requestExtensions [2] EXPLICIT Extensions OPTIONAL }
 final class OCSPRequest {
     fileprivate let pointer: OpaquePointer  // OCSP_REQUEST*, owned: freed in deinit
-    /// What is POSTed to the responder.
-    let der: [UInt8]
+
+    private init(takingOwnershipOf request: OpaquePointer) {
+        pointer = request
+    }
 
     /// The CertID uses SHA-1, as RFC 5019 responders expect.
-    init(certificate: X509Certificate, issuer: X509Certificate) throws(OpenSSLError) {
+    convenience init(certificate: X509Certificate, issuer: X509Certificate) throws(OpenSSLError) {
         OpenSSLError.clearQueue()
         guard let request = OCSP_REQUEST_new() else { throw OpenSSLError.drain("OCSP request") }
-        guard let id = OCSP_cert_to_id(EVP_sha1(), certificate.pointer, issuer.pointer) else {  // new: owned until added
-            OCSP_REQUEST_free(request)
+        self.init(takingOwnershipOf: request)
+        guard let id = OCSP_cert_to_id(EVP_sha1(), certificate.pointer, issuer.pointer) else {  // new: ours until added
             throw OpenSSLError.drain("OCSP request")
         }
         guard OCSP_request_add0_id(request, id) != nil else {  // add0: the request owns the id from here
             OCSP_CERTID_free(id)
-            OCSP_REQUEST_free(request)
             throw OpenSSLError.drain("OCSP request")
         }
         _ = OCSP_request_add1_nonce(request, nil, -1)  // add1: a random nonce, copied into the request
-        guard let der = try? OpenSSLDER.encode("i2d_OCSP_REQUEST", { i2d_OCSP_REQUEST(request, &$0) }) else {
-            OCSP_REQUEST_free(request)
-            throw OpenSSLError.drain("OCSP request")
-        }
-        self.pointer = request
-        self.der = der
     }
 
     deinit { OCSP_REQUEST_free(pointer) }
+
+    /// The DER OCSPRequest: what is POSTed to the responder.
+    func encoded() throws -> [UInt8] {
+        try OpenSSLDER.encode("i2d_OCSP_REQUEST") { i2d_OCSP_REQUEST(pointer, &$0) }
+    }
 }
 
 /// An OCSPResponse (RFC 6960 4.2.1) as received. Owns one OCSP_RESPONSE.
@@ -43,7 +43,11 @@ final class OCSPRequest {
 final class OCSPResponse {
     private let pointer: OpaquePointer  // OCSP_RESPONSE*, owned: freed in deinit
 
-    init(der: [UInt8]) throws(OpenSSLError) {
+    private init(takingOwnershipOf response: OpaquePointer) {
+        pointer = response
+    }
+
+    convenience init(der: [UInt8]) throws(OpenSSLError) {
         OpenSSLError.clearQueue()
         var cursor: UnsafePointer<UInt8>? = nil
         let parsed: OpaquePointer? = der.withUnsafeBufferPointer { buffer in
@@ -51,7 +55,7 @@ final class OCSPResponse {
             return d2i_OCSP_RESPONSE(nil, &cursor, buffer.count)
         }
         guard let parsed else { throw OpenSSLError.drain("d2i_OCSP_RESPONSE") }
-        pointer = parsed
+        self.init(takingOwnershipOf: parsed)
     }
 
     deinit { OCSP_RESPONSE_free(pointer) }
@@ -84,8 +88,8 @@ final class OCSPBasicResponse {
         let nextUpdate: Date?
     }
 
-    init(takingOwnershipOf pointer: OpaquePointer) {
-        self.pointer = pointer
+    fileprivate init(takingOwnershipOf basic: OpaquePointer) {
+        pointer = basic
     }
 
     deinit { OCSP_BASICRESP_free(pointer) }

@@ -11,13 +11,15 @@ import Foundation
 /// ```
 final class TimeStampRequest {
     private let pointer: OpaquePointer  // TS_REQ*, owned: freed in deinit
-    /// What is POSTed to the TSA.
-    let der: [UInt8]
 
-    init(digest: [UInt8]) throws {
+    private init(takingOwnershipOf request: OpaquePointer) {
+        pointer = request
+    }
+
+    convenience init(digest: [UInt8]) throws {
         OpenSSLError.clearQueue()
         guard let request = TS_REQ_new() else { throw OpenSSLError.drain("TS_REQ_new") }
-        pointer = request
+        self.init(takingOwnershipOf: request)
         guard TS_REQ_set_version(request, 1) == 1 else { throw OpenSSLError.drain("TS_REQ_set_version") }
         guard let imprint = TS_MSG_IMPRINT_new() else { throw OpenSSLError.drain("TS_MSG_IMPRINT_new") }
         defer { TS_MSG_IMPRINT_free(imprint) }  // set_msg_imprint copies it
@@ -40,10 +42,14 @@ final class TimeStampRequest {
         guard TS_REQ_set_nonce(request, nonce) == 1, TS_REQ_set_cert_req(request, 1) == 1 else {
             throw OpenSSLError.drain("TS_REQ_set_nonce")
         }
-        der = try OpenSSLDER.encode("i2d_TS_REQ") { i2d_TS_REQ(request, &$0) }
     }
 
     deinit { TS_REQ_free(pointer) }
+
+    /// The DER TimeStampReq: what is POSTed to the TSA.
+    func encoded() throws -> [UInt8] {
+        try OpenSSLDER.encode("i2d_TS_REQ") { i2d_TS_REQ(pointer, &$0) }
+    }
 
     /// Checks that `response` answers this request: version, message imprint and nonce (TS_RESP_verify_response).
     /// Not the TSA's signature: there are no trust anchors here; the verifier checks it.
@@ -66,7 +72,11 @@ final class TimeStampRequest {
 final class TimeStampResponse {
     private let pointer: OpaquePointer  // TS_RESP*, owned: freed in deinit
 
-    init(der: [UInt8]) throws(OpenSSLError) {
+    private init(takingOwnershipOf response: OpaquePointer) {
+        pointer = response
+    }
+
+    convenience init(der: [UInt8]) throws(OpenSSLError) {
         OpenSSLError.clearQueue()
         var cursor: UnsafePointer<UInt8>? = nil
         let parsed: OpaquePointer? = der.withUnsafeBufferPointer { buffer in
@@ -74,7 +84,7 @@ final class TimeStampResponse {
             return d2i_TS_RESP(nil, &cursor, buffer.count)
         }
         guard let parsed else { throw OpenSSLError.drain("d2i_TS_RESP") }
-        pointer = parsed
+        self.init(takingOwnershipOf: parsed)
     }
 
     deinit { TS_RESP_free(pointer) }

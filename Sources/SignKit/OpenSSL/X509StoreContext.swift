@@ -36,14 +36,19 @@ final class X509StoreContext {
         let certificateDER: [UInt8]?
     }
 
-    init(store: CertificateStore, leaf: X509Certificate, untrusted: [X509Certificate]) throws(OpenSSLError) {
+    private init(takingOwnershipOf context: OpaquePointer, stack: OpaquePointer, store: CertificateStore, leaf: X509Certificate,
+                 untrusted: [X509Certificate]) {
+        (self.context, self.stack, self.store, self.leaf, self.untrusted) = (context, stack, store, leaf, untrusted)
+    }
+
+    convenience init(store: CertificateStore, leaf: X509Certificate, untrusted: [X509Certificate]) throws(OpenSSLError) {
         OpenSSLError.clearQueue()
         guard let context = X509_STORE_CTX_new() else { throw OpenSSLError.drain("X509_STORE_CTX_new") }
         guard let stack = cpkcs_sk_X509_new() else {
             X509_STORE_CTX_free(context)
             throw OpenSSLError.drain("sk_X509_new")
         }
-        (self.context, self.stack, self.store, self.leaf, self.untrusted) = (context, stack, store, leaf, untrusted)
+        self.init(takingOwnershipOf: context, stack: stack, store: store, leaf: leaf, untrusted: untrusted)
         // push: no reference taken; `untrusted` keeps each certificate alive.
         for certificate in untrusted { _ = cpkcs_sk_X509_push(stack, certificate.pointer) }
         // init: the context borrows the store, the leaf and the stack (all kept alive by this object).

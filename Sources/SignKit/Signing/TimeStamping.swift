@@ -21,7 +21,7 @@ public struct TimeStampAuthority: Sendable {
     public func timeStamp(_ data: [UInt8]) throws -> TimeStampToken {
         let digest = SHA256Hasher.hash(data)
         let request = try TimeStampRequest(digest: digest)
-        let reply = try post(request.der)
+        let reply = try post(request.encoded())
         return try Self.token(in: reply, answering: request)
     }
 

@@ -301,14 +301,15 @@ public final class RevocationChecker: Sendable {
                 writeCache(kind: kind, url: url, certificate: certificate, der: der)
                 return found
             }
-            let request: OCSPRequest
+            let request: OCSPRequest, body: [UInt8]
             do {
                 request = try OCSPRequest(certificate: certificate, issuer: issuer)
+                body = try request.encoded()
             } catch {
                 problems.append("could not make an OCSP request: \(error)")
                 return nil
             }
-            let der = try options.fetcher.fetch(.ocsp, url: target, body: request.der, timeout: options.timeout)
+            let der = try options.fetcher.fetch(.ocsp, url: target, body: body, timeout: options.timeout)
             guard let found = ocspEvidence(response: der, source: "OCSP \(url)", certificate: certificate, issuer: issuer,
                                            trust: trust, intermediates: intermediates, nonce: request, problems: &problems) else {
                 return nil
