@@ -38,9 +38,10 @@ final class CertificateRevocationList: @unchecked Sendable {
     /// The certificate's entry: nil when not listed (or removed from the CRL).
     func entry(for certificate: X509Certificate) -> (date: Date, reason: Int?)? {
         var revoked: OpaquePointer? = nil  // X509_REVOKED*, get0: owned by the CRL
-        guard let serial = X509_get0_serialNumber(certificate.pointer),
+        guard let serial = X509_get0_serialNumber(certificate.pointer),  // get0: owned by the certificate
               X509_CRL_get0_by_serial(pointer, &revoked, serial) == 1, let revoked else { return nil }
         let reason = cpkcs_X509_REVOKED_reason(revoked)
-        return (ASN1Time.date(X509_REVOKED_get0_revocationDate(revoked)) ?? .distantPast, reason < 0 ? nil : Int(reason))
+        let date = X509_REVOKED_get0_revocationDate(revoked)  // get0: owned by the entry
+        return (ASN1Time.date(date) ?? .distantPast, reason < 0 ? nil : Int(reason))
     }
 }

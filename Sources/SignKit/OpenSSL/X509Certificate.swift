@@ -260,13 +260,13 @@ public struct DistinguishedName: Sendable, Hashable, CustomStringConvertible {
         if let name {
             for index in 0..<X509_NAME_entry_count(name) {
                 guard let entry = X509_NAME_get_entry(name, index) else { continue }  // get0: owned by the name
-                let nid = OBJ_obj2nid(X509_NAME_ENTRY_get_object(entry))
+                let nid = OBJ_obj2nid(X509_NAME_ENTRY_get_object(entry))  // get: owned by the entry
                 let type: String
                 if nid != NID_undef, let short = OBJ_nid2sn(nid) {
                     type = String(cString: short)
                 } else {
                     var oid = [CChar](repeating: 0, count: 128)
-                    OBJ_obj2txt(&oid, Int32(oid.count), X509_NAME_ENTRY_get_object(entry), 1)
+                    OBJ_obj2txt(&oid, Int32(oid.count), X509_NAME_ENTRY_get_object(entry), 1)  // get: owned by the entry
                     type = String(nulTerminated: oid)
                 }
                 var utf8: UnsafeMutablePointer<UInt8>? = nil
