@@ -5,17 +5,14 @@ import CPKCS
 final class CertificateStore: @unchecked Sendable {
     /// X509_STORE*, owned: freed in deinit. Only files in OpenSSL/ touch it.
     let pointer: OpaquePointer
-    /// The anchors, kept alive with the store (it holds its own references too).
-    let anchors: [X509Certificate]
 
-    private init(takingOwnershipOf store: OpaquePointer, anchors: [X509Certificate]) {
+    private init(takingOwnershipOf store: OpaquePointer) {
         pointer = store
-        self.anchors = anchors
     }
 
     convenience init(anchors: [X509Certificate]) throws {
         guard let store = X509_STORE_new() else { throw OpenSSLError.drain("X509_STORE_new") }
-        self.init(takingOwnershipOf: store, anchors: anchors)
+        self.init(takingOwnershipOf: store)
         for anchor in anchors {
             guard X509_STORE_add_cert(store, anchor.pointer) == 1 else {  // add: the store takes its own reference
                 throw OpenSSLError.drain("X509_STORE_add_cert")
