@@ -8,9 +8,13 @@ import CPKCS
 public final class SHA256Hasher {
     private let context: OpaquePointer  // EVP_MD_CTX*, owned: freed in deinit
 
-    public init() {
-        guard let context = EVP_MD_CTX_new() else { fatalError("EVP_MD_CTX_new: out of memory") }
+    private init(takingOwnershipOf context: OpaquePointer) {
         self.context = context
+    }
+
+    public convenience init() {
+        guard let context = EVP_MD_CTX_new() else { fatalError("EVP_MD_CTX_new: out of memory") }
+        self.init(takingOwnershipOf: context)
         start()
     }
 

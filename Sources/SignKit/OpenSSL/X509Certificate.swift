@@ -12,7 +12,8 @@ import Synchronization
 /// Instances are immutable after init; OpenSSL's lazily cached extension data is filled in init
 /// (X509_check_purpose), so concurrent readers never race on it.
 public final class X509Certificate: @unchecked Sendable {
-    let pointer: OpaquePointer  // X509*, owned: X509_free in deinit
+    /// X509*, owned: X509_free in deinit. Only files in OpenSSL/ touch it: nothing outside the fence sees OpenSSL.
+    let pointer: OpaquePointer
     /// The certificate's DER encoding, as given.
     public let der: [UInt8]
     /// The signingCertificateV2 attribute value for this certificate, made once (Signing/SigningCertificate.swift).
@@ -29,8 +30,20 @@ public final class X509Certificate: @unchecked Sendable {
         var pointers: [DigestAlgorithm: [OpaquePointer]] = [:]
     }
 
+    /// `x509` is the certificate `der` decodes to; it is freed with this object.
+    private init(takingOwnershipOf x509: OpaquePointer, der: [UInt8]) {
+        self.pointer = x509
+        self.der = der
+        self.sha256Fingerprint = SHA256Hasher.hash(der)
+        self.subject = DistinguishedName(X509_get_subject_name(x509))  // get0: owned by the X509, copied out
+        self.issuer = DistinguishedName(X509_get_issuer_name(x509))  // get0: owned by the X509, copied out
+        self.notBefore = Self.date(X509_get0_notBefore(x509))  // get0: owned by the X509
+        self.notAfter = Self.date(X509_get0_notAfter(x509))  // get0: owned by the X509
+        _ = X509_check_purpose(x509, -1, 0)  // fills OpenSSL's extension cache now, see the type's comment
+    }
+
     /// Parses one DER certificate; trailing bytes are refused.
-    public init(der: [UInt8]) throws {
+    public convenience init(der: [UInt8]) throws {
         OpenSSLError.clearQueue()
         var cursor: UnsafePointer<UInt8>? = nil
         let parsed: OpaquePointer? = der.withUnsafeBufferPointer { buffer in
@@ -43,14 +56,7 @@ public final class X509Certificate: @unchecked Sendable {
             return x
         }
         guard let parsed else { throw OpenSSLError.drain("d2i_X509 (certificate DER)") }
-        self.pointer = parsed
-        self.der = der
-        self.sha256Fingerprint = SHA256Hasher.hash(der)
-        self.subject = DistinguishedName(X509_get_subject_name(parsed))  // get0: owned by the X509, copied out
-        self.issuer = DistinguishedName(X509_get_issuer_name(parsed))  // get0: owned by the X509, copied out
-        self.notBefore = Self.date(X509_get0_notBefore(parsed))  // get0: owned by the X509
-        self.notAfter = Self.date(X509_get0_notAfter(parsed))  // get0: owned by the X509
-        _ = X509_check_purpose(parsed, -1, 0)  // fills OpenSSL's extension cache now, see the type's comment
+        self.init(takingOwnershipOf: parsed, der: der)
     }
 
     /// Parses every certificate in a PEM text, in order.
@@ -73,6 +79,16 @@ public final class X509Certificate: @unchecked Sendable {
     /// The subject's attributes in the order they appear (most general first, as in the DER).
     public let subject: DistinguishedName
     public let issuer: DistinguishedName
+
+    /// The issuer Name's DER as encoded in the certificate.
+    var issuerNameDER: [UInt8] {
+        get throws { try OpenSSLDER.encode("i2d_X509_NAME") { i2d_X509_NAME(X509_get_issuer_name(pointer), &$0) } }  // get0 name
+    }
+
+    /// The serialNumber INTEGER's DER (tag, length, value).
+    var serialNumberDER: [UInt8] {
+        get throws { try OpenSSLDER.encode("i2d_ASN1_INTEGER") { i2d_ASN1_INTEGER(X509_get0_serialNumber(pointer), &$0) } }  // get0
+    }
 
     /// The serial number in upper-case hex, as CAs and revocation lists print it.
     public var serialNumberHex: String {
@@ -244,13 +260,13 @@ public struct DistinguishedName: Sendable, Hashable, CustomStringConvertible {
         if let name {
             for index in 0..<X509_NAME_entry_count(name) {
                 guard let entry = X509_NAME_get_entry(name, index) else { continue }  // get0: owned by the name
-                let nid = OBJ_obj2nid(X509_NAME_ENTRY_get_object(entry))
+                let nid = OBJ_obj2nid(X509_NAME_ENTRY_get_object(entry))  // get: owned by the entry
                 let type: String
                 if nid != NID_undef, let short = OBJ_nid2sn(nid) {
                     type = String(cString: short)
                 } else {
                     var oid = [CChar](repeating: 0, count: 128)
-                    OBJ_obj2txt(&oid, Int32(oid.count), X509_NAME_ENTRY_get_object(entry), 1)
+                    OBJ_obj2txt(&oid, Int32(oid.count), X509_NAME_ENTRY_get_object(entry), 1)  // get: owned by the entry
                     type = String(nulTerminated: oid)
                 }
                 var utf8: UnsafeMutablePointer<UInt8>? = nil

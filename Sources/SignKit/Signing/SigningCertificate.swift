@@ -1,4 +1,3 @@
-import CPKCS
 import Foundation
 
 extension X509Certificate {
@@ -16,8 +15,8 @@ extension X509Certificate {
     var signingCertificateV2: [UInt8] {
         get throws {
             if let cached = signingCertificateV2Cache.withLock({ $0 }) { return cached }
-            let issuer = try OpenSSLDER.encode("i2d_X509_NAME") { i2d_X509_NAME(X509_get_issuer_name(pointer), &$0) }  // get0 name
-            let serial = try OpenSSLDER.encode("i2d_ASN1_INTEGER") { i2d_ASN1_INTEGER(X509_get0_serialNumber(pointer), &$0) }  // get0
+            let issuer = try issuerNameDER
+            let serial = try serialNumberDER
             let generalNames = DER.tlv(0x30, DER.tlv(0xA4, issuer))
             let essCertID = DER.tlv(0x30, DER.tlv(0x04, sha256Fingerprint) + DER.tlv(0x30, generalNames + serial))
             let value = DER.tlv(0x30, DER.tlv(0x30, essCertID))

@@ -1,4 +1,3 @@
-import CPKCS
 import Foundation
 import Logging
 import Synchronization
@@ -138,31 +137,28 @@ public final class TokenManager: Sendable {
     func listCertificates(module: PKCS11Module, slot: SlotInfo, token: TokenInfo, at time: Date) throws -> [TokenCertificate] {
         let session = try module.openSession(slot: slot.id)
         defer { session.close() }
-        let certificateHandles = try session.findObjects([
-            (CK_ATTRIBUTE_TYPE(CKA_CLASS), ulongBytes(CKO_CERTIFICATE)),
-            (CK_ATTRIBUTE_TYPE(CKA_CERTIFICATE_TYPE), ulongBytes(CKC_X_509)),
-        ])
+        let certificateObjects = try session.find(.x509Certificate)
         var privateKeys = [[UInt8]: Bool?]()  // CKA_ID -> CKA_ALWAYS_AUTHENTICATE
-        for handle in try session.findObjects([(CK_ATTRIBUTE_TYPE(CKA_CLASS), ulongBytes(CKO_PRIVATE_KEY))]) {
+        for key in try session.find(.privateKey) {
             // Private keys show only while this process is logged in, and another session's logout can take them
             // away mid-read (SoftHSM2 then answers CKR_GENERAL_ERROR): such a key counts as not visible now.
             // Anything else (a pulled token above all) is an error.
-            guard let id = try Self.unlessLoggedOut({ try session.attribute(handle, CK_ATTRIBUTE_TYPE(CKA_ID)) }) else { continue }
-            privateKeys[id] = try Self.unlessLoggedOut { try session.boolAttribute(handle, CK_ATTRIBUTE_TYPE(CKA_ALWAYS_AUTHENTICATE)) }
+            guard let id = try Self.unlessLoggedOut({ try session.attribute(key, .id) }) else { continue }
+            privateKeys[id] = try Self.unlessLoggedOut { try session.boolAttribute(key, .alwaysAuthenticate) }
         }
         var publicKeyIDs = Set<[UInt8]>()
-        for handle in try session.findObjects([(CK_ATTRIBUTE_TYPE(CKA_CLASS), ulongBytes(CKO_PUBLIC_KEY))]) {
-            if let id = try session.attribute(handle, CK_ATTRIBUTE_TYPE(CKA_ID)) { publicKeyIDs.insert(id) }
+        for key in try session.find(.publicKey) {
+            if let id = try session.attribute(key, .id) { publicKeyIDs.insert(id) }
         }
         var found = [TokenCertificate]()
-        for handle in certificateHandles {
-            guard let der = try session.attribute(handle, CK_ATTRIBUTE_TYPE(CKA_VALUE)),
+        for object in certificateObjects {
+            guard let der = try session.attribute(object, .value),
                   let certificate = try? X509Certificate(der: der) else {
                 logger.warning("unreadable certificate object skipped", metadata: ["token": "\(token.label)"])
                 continue
             }
-            let id = try session.attribute(handle, CK_ATTRIBUTE_TYPE(CKA_ID)) ?? []
-            let label = try session.attribute(handle, CK_ATTRIBUTE_TYPE(CKA_LABEL)).map { String(decoding: $0, as: UTF8.self) } ?? ""
+            let id = try session.attribute(object, .id) ?? []
+            let label = try session.attribute(object, .label).map { String(decoding: $0, as: UTF8.self) } ?? ""
             let presence: KeyPresence = privateKeys.keys.contains(id) ? .privateKey
                 : (publicKeyIDs.contains(id) ? .publicKeyOnly : .none)
             var uri = PKCS11URI(token: token.label, manufacturer: token.manufacturer, serial: token.serial,
@@ -181,7 +177,7 @@ public final class TokenManager: Sendable {
     private static func unlessLoggedOut<T>(_ read: () throws -> T?) throws -> T? {
         do {
             return try read()
-        } catch let error as TokenError where error.returnValue == UInt(CKR_GENERAL_ERROR) {
+        } catch let error as TokenError where error.isGeneralError {
             return nil
         }
     }
@@ -297,30 +293,30 @@ public final class TokenManager: Sendable {
                                pin: PIN, hold: TokenHold) throws -> TokenSigningSession {
         do {
             try login(session, module: module, slot: entry.slot.id, pin: pin)
-            let key = try session.findObjects([
-                (CK_ATTRIBUTE_TYPE(CKA_CLASS), ulongBytes(CKO_PRIVATE_KEY)), (CK_ATTRIBUTE_TYPE(CKA_ID), chosen.id),
-            ])
+            let key = try session.find(.privateKey, id: chosen.id)
             guard key.count == 1 else {
                 throw TokenError(.keyNotFound, key.isEmpty
                     ? "token \"\(entry.info.label)\" has the certificate but no private key with CKA_ID \(Hex.encode(chosen.id))"
                     : "token \"\(entry.info.label)\" has \(key.count) private keys with CKA_ID \(Hex.encode(chosen.id))")
             }
-            let keyType = try session.ulongAttribute(key[0], CK_ATTRIBUTE_TYPE(CKA_KEY_TYPE))
-            let alwaysAuthenticate = try session.boolAttribute(key[0], CK_ATTRIBUTE_TYPE(CKA_ALWAYS_AUTHENTICATE)) ?? false
+            let keyType = try session.keyType(of: key[0])
+            let alwaysAuthenticate = try session.boolAttribute(key[0], .alwaysAuthenticate) ?? false
             let mechanisms = try module.mechanisms(entry.slot.id)
             let plan: TokenSigningSession.Plan
-            switch keyType.map(CK_KEY_TYPE.init) {
-            case CK_KEY_TYPE(CKK_RSA):
-                if mechanisms.contains(UInt(CKM_SHA256_RSA_PKCS)) { plan = .rsaSHA256 }
-                else if mechanisms.contains(UInt(CKM_RSA_PKCS)) { plan = .rsaDigestInfo }
+            switch keyType {
+            case .rsa:
+                if PKCS11Mechanism.sha256RSAPKCS.isOffered(in: mechanisms) { plan = .rsaSHA256 }
+                else if PKCS11Mechanism.rsaPKCS.isOffered(in: mechanisms) { plan = .rsaDigestInfo }
                 else { throw TokenError(.mechanismUnsupported, "token \"\(entry.info.label)\" offers neither CKM_SHA256_RSA_PKCS nor CKM_RSA_PKCS") }
-            case CK_KEY_TYPE(CKK_EC):
-                guard mechanisms.contains(UInt(CKM_ECDSA)) else {
+            case .ec:
+                guard PKCS11Mechanism.ecdsa.isOffered(in: mechanisms) else {
                     throw TokenError(.mechanismUnsupported, "token \"\(entry.info.label)\" does not offer CKM_ECDSA")
                 }
                 plan = .ecdsa
-            default:
-                throw TokenError(.mechanismUnsupported, "key type \(keyType.map { String($0) } ?? "unknown") is not RSA or EC")
+            case .other(let value):
+                throw TokenError(.mechanismUnsupported, "key type \(value) is not RSA or EC")
+            case nil:
+                throw TokenError(.mechanismUnsupported, "key type unknown is not RSA or EC")
             }
             return TokenSigningSession(module: module, session: session, slot: entry.slot.id, key: key[0], plan: plan,
                                        alwaysAuthenticate: alwaysAuthenticate, certificate: chosen.certificate,
@@ -363,7 +359,7 @@ public final class TokenManager: Sendable {
     private func login(_ session: PKCS11Session, module: PKCS11Module, slot: UInt, pin: PIN) throws {
         do {
             try session.login(pin)
-        } catch let error as TokenError where error.returnValue == UInt(CKR_USER_ALREADY_LOGGED_IN) {
+        } catch let error as TokenError where error.isUserAlreadyLoggedIn {
             session.logout()
             try session.login(pin)
         } catch let error as TokenError where error.code == .pinIncorrect || error.code == .pinLocked {
@@ -420,13 +416,13 @@ public final class TokenSigningSession: @unchecked Sendable {
     private let module: PKCS11Module
     private let session: PKCS11Session
     private let slot: UInt
-    private let key: CK_OBJECT_HANDLE
+    private let key: PKCS11Object
     private let plan: Plan
     private let hold: TokenHold
     private let lock = NSLock()
     private var closed = false
 
-    init(module: PKCS11Module, session: PKCS11Session, slot: UInt, key: CK_OBJECT_HANDLE, plan: Plan,
+    init(module: PKCS11Module, session: PKCS11Session, slot: UInt, key: PKCS11Object, plan: Plan,
          alwaysAuthenticate: Bool, certificate: X509Certificate, uri: PKCS11URI, token: TokenInfo, hold: TokenHold) {
         self.module = module
         self.session = session
@@ -455,14 +451,14 @@ public final class TokenSigningSession: @unchecked Sendable {
         do {
             switch plan {
             case .rsaSHA256:
-                let signature = try session.sign(mechanism: CK_MECHANISM_TYPE(CKM_SHA256_RSA_PKCS), key: key, data: message, contextPIN: contextPIN)
+                let signature = try session.sign(mechanism: .sha256RSAPKCS, key: key, data: message, contextPIN: contextPIN)
                 return TokenSignature(algorithm: .sha256WithRSAEncryption, bytes: signature)
             case .rsaDigestInfo:
                 let input = DER.sha256DigestInfo(SHA256Hasher.hash(message))
-                let signature = try session.sign(mechanism: CK_MECHANISM_TYPE(CKM_RSA_PKCS), key: key, data: input, contextPIN: contextPIN)
+                let signature = try session.sign(mechanism: .rsaPKCS, key: key, data: input, contextPIN: contextPIN)
                 return TokenSignature(algorithm: .sha256WithRSAEncryption, bytes: signature)
             case .ecdsa:
-                let raw = try session.sign(mechanism: CK_MECHANISM_TYPE(CKM_ECDSA), key: key, data: SHA256Hasher.hash(message), contextPIN: contextPIN)
+                let raw = try session.sign(mechanism: .ecdsa, key: key, data: SHA256Hasher.hash(message), contextPIN: contextPIN)
                 guard let der = DER.ecdsaSignature(rawRS: raw) else {
                     throw TokenError(.moduleCall, "the token returned a malformed ECDSA signature (\(raw.count) bytes)")
                 }

@@ -1,4 +1,3 @@
-import CPKCS
 import Foundation
 
 /// The digest algorithms a CMS signature may name, with what verification thinks of each.
@@ -18,47 +17,7 @@ public enum DigestAlgorithm: String, Sendable, Codable, CaseIterable {
     /// SHA-1 is broken for collisions (SHAttered, 2017) and no longer accepted for new signatures.
     public var isWeak: Bool { self == .sha1 }
 
-    /// The EVP_MD, fetched from the default provider once (an implicit fetch on every digest costs a lookup).
-    var evp: OpaquePointer {  // EVP_MD*, fetched once, never freed
-        Self.fetched[self]!
-    }
-
-    private nonisolated(unsafe) static let fetched: [DigestAlgorithm: OpaquePointer] = {
-        var table = [DigestAlgorithm: OpaquePointer]()
-        for algorithm in DigestAlgorithm.allCases {
-            let name = switch algorithm {
-            case .sha1: "SHA1"
-            case .sha224: "SHA224"
-            case .sha256: "SHA256"
-            case .sha384: "SHA384"
-            case .sha512: "SHA512"
-            }
-            table[algorithm] = EVP_MD_fetch(nil, name, nil) ?? EVP_get_digestbyname(name)
-        }
-        return table
-    }()
-
-    public func hash(_ bytes: some ContiguousBytes) -> [UInt8] {
-        [UInt8](unsafeUninitializedCapacity: Int(EVP_MAX_MD_SIZE)) { digest, count in
-            var length: UInt32 = 0
-            bytes.withUnsafeBytes { buffer in
-                _ = EVP_Digest(buffer.baseAddress, buffer.count, digest.baseAddress, &length, evp, nil)
-            }
-            count = Int(length)
-        }
-    }
-
-    /// The digest of a file read in chunks (memory stays flat whatever its size), and its size.
-    public func hash(fileAt path: String) throws -> (digest: [UInt8], size: UInt64) {
-        guard let context = EVP_MD_CTX_new() else { throw OpenSSLError.drain("EVP_MD_CTX_new") }  // owned, freed below
-        defer { EVP_MD_CTX_free(context) }
-        EVP_DigestInit_ex(context, evp, nil)
-        let size = try ExtractDigest.read(fileAt: path) { EVP_DigestUpdate(context, $0.baseAddress, $0.count) }
-        var digest = [UInt8](repeating: 0, count: Int(EVP_MAX_MD_SIZE))
-        var length: UInt32 = 0
-        EVP_DigestFinal_ex(context, &digest, &length)
-        return (Array(digest.prefix(Int(length))), size)
-    }
+    // Hashing (`hash(_:)`, `hash(fileAt:)`) is OpenSSL's: OpenSSL/DigestAlgorithm+EVP.swift.
 }
 
 /// A signatureAlgorithm of a SignerInfo: which key type it needs and which digest it binds (when it names one).

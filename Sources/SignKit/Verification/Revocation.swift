@@ -1,4 +1,3 @@
-import CPKCS
 import Foundation
 import Synchronization
 
@@ -9,13 +8,18 @@ public struct RevocationOptions: Sendable {
     public var online: Bool
     /// A folder where fetched data is kept with its validity and reused (created when missing); nil keeps nothing.
     public var cacheDirectory: String?
-    /// Seconds each HTTP fetch may take.
+    /// Seconds each fetch may take.
     public var timeout: Double
+    /// What fetches OCSP responses, CRLs and caIssuers certificates when `online` (HTTP by default; a test passes
+    /// a double).
+    public var fetcher: any NetworkFetcher
 
-    public init(online: Bool = true, cacheDirectory: String? = RevocationOptions.defaultCacheDirectory, timeout: Double = 5) {
+    public init(online: Bool = true, cacheDirectory: String? = RevocationOptions.defaultCacheDirectory, timeout: Double = 5,
+                fetcher: any NetworkFetcher = HTTPFetcher()) {
         self.online = online
         self.cacheDirectory = cacheDirectory
         self.timeout = timeout
+        self.fetcher = fetcher
     }
 
     /// `$SIGNSERVICE_CACHE`, else `$XDG_CACHE_HOME/signservice`, else `~/.cache/signservice`.
@@ -239,74 +243,41 @@ public final class RevocationChecker: Sendable {
     // MARK: OCSP
 
     private func ocspEvidence(response der: [UInt8], source: String, certificate: X509Certificate, issuer: X509Certificate,
-                              trust: TrustStore, intermediates: [X509Certificate], nonce request: OpaquePointer?,
+                              trust: TrustStore, intermediates: [X509Certificate], nonce request: OCSPRequest?,
                               problems: inout [String]) -> RevocationEvidence? {
-        OpenSSLError.clearQueue()
-        defer { OpenSSLError.clearQueue() }
-        var cursor: UnsafePointer<UInt8>? = nil
-        let parsed: OpaquePointer? = der.withUnsafeBufferPointer { buffer in
-            cursor = buffer.baseAddress
-            return d2i_OCSP_RESPONSE(nil, &cursor, buffer.count)
-        }
-        guard let response = parsed else {  // owned, freed below
+        guard let response = try? OCSPResponse(der: der) else {
             problems.append("\(source) does not parse as an OCSP response")
             return nil
         }
-        defer { OCSP_RESPONSE_free(response) }
-        let status = OCSP_response_status(response)
-        guard status == OCSP_RESPONSE_STATUS_SUCCESSFUL else {
-            problems.append("\(source) answered with status \(String(cString: OCSP_response_status_str(Int(status))))")
+        guard response.isSuccessful else {
+            problems.append("\(source) answered with status \(response.statusText)")
             return nil
         }
-        guard let basic = OCSP_response_get1_basic(response) else {  // get1: owned, freed below
+        guard let basic = response.basicResponse() else {
             problems.append("\(source) holds no basic OCSP response")
             return nil
         }
-        defer { OCSP_BASICRESP_free(basic) }
-        if let request, OCSP_check_nonce(request, basic) <= 0 {
+        if let request, !basic.echoesNonce(of: request) {
             problems.append("\(source) did not echo this request's nonce (a replayed answer?)")
             return nil
         }
-        guard let stack = cpkcs_sk_X509_new() else { return nil }  // the stack only; freed below
-        defer { cpkcs_sk_X509_free(stack) }
-        for certificate in intermediates + [issuer] { _ = cpkcs_sk_X509_push(stack, certificate.pointer) }
-        guard OCSP_basic_verify(basic, stack, trust.store, 0) == 1 else {
-            problems.append("\(source): the response's signature or its signer does not check (\(OpenSSLError.drain("OCSP_basic_verify")))")
+        do {
+            try basic.verify(untrusted: intermediates + [issuer], store: trust.store)
+        } catch {
+            problems.append("\(source): the response's signature or its signer does not check (\(error))")
             return nil
         }
-        guard let id = OCSP_cert_to_id(EVP_sha1(), certificate.pointer, issuer.pointer) else { return nil }  // owned, freed below
-        defer { OCSP_CERTID_free(id) }
-        var certificateStatus: Int32 = -1, reason: Int32 = -1
-        var revokedAt: UnsafeMutablePointer<ASN1_GENERALIZEDTIME>? = nil, thisUpdate: UnsafeMutablePointer<ASN1_GENERALIZEDTIME>? = nil
-        var nextUpdate: UnsafeMutablePointer<ASN1_GENERALIZEDTIME>? = nil  // get0s: owned by the response
-        guard OCSP_resp_find_status(basic, id, &certificateStatus, &reason, &revokedAt, &thisUpdate, &nextUpdate) == 1 else {
+        guard let single = basic.status(of: certificate, issuer: issuer) else {
             return nil  // the response is about other certificates
         }
         let found: RevocationEvidence.Status
-        switch certificateStatus {
-        case V_OCSP_CERTSTATUS_GOOD: found = .good
-        case V_OCSP_CERTSTATUS_REVOKED:
-            found = .revoked(at: ASN1Time.date(revokedAt) ?? .distantPast, reason: reason < 0 ? nil : Int(reason))
-        default: found = .unknown
+        switch single.state {
+        case .good: found = .good
+        case .revoked(let at, let reason): found = .revoked(at: at, reason: reason)
+        case .unknown: found = .unknown
         }
-        return RevocationEvidence(status: found, source: source, thisUpdate: ASN1Time.date(thisUpdate) ?? .distantPast,
-                                  nextUpdate: ASN1Time.date(nextUpdate), der: der)
-    }
-
-    private func ocspRequest(certificate: X509Certificate, issuer: X509Certificate) -> (request: OpaquePointer, der: [UInt8])? {
-        guard let id = OCSP_cert_to_id(EVP_sha1(), certificate.pointer, issuer.pointer),  // owned until added below
-              let request = OCSP_REQUEST_new() else { return nil }
-        guard OCSP_request_add0_id(request, id) != nil else {  // add0: the request owns the id from here
-            OCSP_CERTID_free(id)
-            OCSP_REQUEST_free(request)
-            return nil
-        }
-        _ = OCSP_request_add1_nonce(request, nil, -1)
-        guard let der = try? OpenSSLDER.encode("i2d_OCSP_REQUEST", { i2d_OCSP_REQUEST(request, &$0) }) else {
-            OCSP_REQUEST_free(request)
-            return nil
-        }
-        return (request, der)
+        return RevocationEvidence(status: found, source: source, thisUpdate: single.thisUpdate ?? .distantPast,
+                                  nextUpdate: single.nextUpdate, der: der)
     }
 
     // MARK: Fetching and the cache
@@ -323,20 +294,22 @@ public final class RevocationChecker: Sendable {
         }
         do {
             if kind == "crl" {
-                let der = try HTTPExchange(service: "the CRL server", url: target, timeout: options.timeout, maximumSize: 64 << 20).run()
+                let der = try options.fetcher.fetch(.crl, url: target, body: nil, timeout: options.timeout)
                 guard let found = crlEvidence(der: der, source: "CRL \(url)", certificate: certificate, issuer: issuer, problems: &problems) else {
                     return nil
                 }
                 writeCache(kind: kind, url: url, certificate: certificate, der: der)
                 return found
             }
-            guard let (request, body) = ocspRequest(certificate: certificate, issuer: issuer) else {
-                problems.append("could not make an OCSP request: \(OpenSSLError.drain("OCSP request"))")
+            let request: OCSPRequest, body: [UInt8]
+            do {
+                request = try OCSPRequest(certificate: certificate, issuer: issuer)
+                body = try request.encoded()
+            } catch {
+                problems.append("could not make an OCSP request: \(error)")
                 return nil
             }
-            defer { OCSP_REQUEST_free(request) }
-            let der = try HTTPExchange(service: "the OCSP responder", url: target, timeout: options.timeout, maximumSize: 1 << 20)
-                .run(body: body, contentType: "application/ocsp-request")
+            let der = try options.fetcher.fetch(.ocsp, url: target, body: body, timeout: options.timeout)
             guard let found = ocspEvidence(response: der, source: "OCSP \(url)", certificate: certificate, issuer: issuer,
                                            trust: trust, intermediates: intermediates, nonce: request, problems: &problems) else {
                 return nil
@@ -348,8 +321,9 @@ public final class RevocationChecker: Sendable {
             }
             return found
         } catch {
-            state.withLock { $0.failedURLs[url] = error.description }
-            problems.append(error.description)
+            let failure = "\(error)"
+            state.withLock { $0.failedURLs[url] = failure }
+            problems.append(failure)
             return nil
         }
     }
@@ -360,10 +334,11 @@ public final class RevocationChecker: Sendable {
         var der = readCache(kind: "ca", url: url, certificate: nil)
         if der == nil, options.online, let target = URL(string: url), state.withLock({ $0.failedURLs[url] }) == nil {
             do {
-                der = try HTTPExchange(service: "the CA certificate server", url: target, timeout: options.timeout, maximumSize: 1 << 20).run()
+                der = try options.fetcher.fetch(.caIssuers, url: target, body: nil, timeout: options.timeout)
             } catch {
-                state.withLock { $0.failedURLs[url] = error.description }
-                problems.append(error.description)
+                let failure = "\(error)"
+                state.withLock { $0.failedURLs[url] = failure }
+                problems.append(failure)
             }
         }
         guard let der else { return [] }

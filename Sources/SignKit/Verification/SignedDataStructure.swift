@@ -1,5 +1,3 @@
-import CPKCS
-
 /// A CMS SignedData (RFC 5652 5) read by `DERScanner`: every field is a slice of the input, nothing is decoded
 /// beyond what verification needs.
 ///
@@ -35,7 +33,7 @@ struct SignedDataStructure {
             try self.init(der: input, reencoded: false)
         } catch let error where error.description.contains("indefinite length") {
             // BER (as some tools write with streaming): let OpenSSL re-encode it as DER, then read that.
-            guard let der = Self.reencodeBER(input) else { throw error }
+            guard let der = OpenSSLDER.reencodeContentInfo(ber: input) else { throw error }
             try self.init(der: der, reencoded: true)
         }
     }
@@ -92,17 +90,6 @@ struct SignedDataStructure {
             signers.append(try SignerInfoStructure(element, index: signers.count))
         }
         self.signers = signers
-    }
-
-    private static func reencodeBER(_ input: [UInt8]) -> [UInt8]? {
-        OpenSSLError.clearQueue()
-        defer { OpenSSLError.clearQueue() }
-        return input.withUnsafeBufferPointer { buffer -> [UInt8]? in
-            var cursor = buffer.baseAddress
-            guard let cms = d2i_CMS_ContentInfo(nil, &cursor, buffer.count) else { return nil }  // owned, freed below
-            defer { CMS_ContentInfo_free(cms) }
-            return try? OpenSSLDER.encode("i2d_CMS_ContentInfo") { i2d_CMS_ContentInfo(cms, &$0) }
-        }
     }
 }
 

@@ -1,27 +1,17 @@
-import CPKCS
 import Foundation
 
 /// The trust anchors a verification ends at: a folder of certificates (PEM or DER, `.pem`, `.crt`, `.cer`, `.der`).
 /// In production that is CCA India 2022 (README: "Trusting India's root"); in tests, TestCerts' root.
-/// Owns one X509_STORE holding the anchors.
-public final class TrustStore: @unchecked Sendable {
+public final class TrustStore: Sendable {
     public let anchors: [X509Certificate]
-    let store: OpaquePointer  // X509_STORE*, owned: freed in deinit; read-only after init
+    /// The anchors as OpenSSL's path building and OCSP checks use them.
+    let store: CertificateStore
 
     public init(anchors: [X509Certificate]) throws {
         guard !anchors.isEmpty else { throw VerificationInputError("the trust store holds no certificates") }
-        guard let store = X509_STORE_new() else { throw OpenSSLError.drain("X509_STORE_new") }
-        for anchor in anchors {
-            guard X509_STORE_add_cert(store, anchor.pointer) == 1 else {  // add: the store takes its own reference
-                X509_STORE_free(store)
-                throw OpenSSLError.drain("X509_STORE_add_cert")
-            }
-        }
+        self.store = try CertificateStore(anchors: anchors)
         self.anchors = anchors
-        self.store = store
     }
-
-    deinit { X509_STORE_free(store) }
 
     /// Every certificate in the files of `directory` (not recursive). An unreadable file is an error that names it.
     public static func load(directory: String) throws -> TrustStore {

@@ -1,4 +1,3 @@
-import CPKCS
 import Foundation
 
 /// The checks on one signature, in the order of ETSI EN 319 102-1 (format, signer identification, cryptographic

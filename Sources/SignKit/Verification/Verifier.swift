@@ -1,4 +1,3 @@
-import CPKCS
 import Foundation
 import Synchronization
 
@@ -42,7 +41,7 @@ public final class Verifier: Sendable {
         var signers: [FingerprintKey: Verdict.SignerSummary] = [:]
     }
 
-    public static let openSSLVersion = String(cString: OpenSSL_version(OPENSSL_VERSION_STRING))
+    public static let openSSLVersion = OpenSSLLibrary.version
     public static let name = "SignService signctl \(SignKitVersion.string) (OpenSSL \(openSSLVersion))"
 
     public init(trust: TrustStore, intermediates: [X509Certificate] = [], revocation: RevocationChecker = RevocationChecker()) {
@@ -152,64 +151,46 @@ public final class Verifier: Sendable {
     }
 
     private func buildChain(leaf: X509Certificate, untrusted: [X509Certificate]) -> Result<[X509Certificate], ChainFailure> {
-        OpenSSLError.clearQueue()
-        defer { OpenSSLError.clearQueue() }
-        guard let context = X509_STORE_CTX_new(), let stack = cpkcs_sk_X509_new() else {  // both owned, freed below
-            return .failure(ChainFailure(subIndication: .certificateChainGeneralFailure, reason: "out of memory", missingIssuer: false))
+        let outcome: Result<[[UInt8]], X509StoreContext.Failure>
+        do {
+            outcome = try X509StoreContext(store: trust.store, leaf: leaf, untrusted: untrusted).verify()
+        } catch {
+            return .failure(ChainFailure(subIndication: .certificateChainGeneralFailure, reason: error.description, missingIssuer: false))
         }
-        defer {
-            X509_STORE_CTX_free(context)
-            cpkcs_sk_X509_free(stack)
-        }
-        for certificate in untrusted { _ = cpkcs_sk_X509_push(stack, certificate.pointer) }
-        guard X509_STORE_CTX_init(context, trust.store, leaf.pointer, stack) == 1 else {
-            return .failure(ChainFailure(subIndication: .certificateChainGeneralFailure, reason: OpenSSLError.drain("X509_STORE_CTX_init").description,
-                                         missingIssuer: false))
-        }
-        // Validity is judged per signature at its own signing time, not at the clock's time.
-        X509_STORE_CTX_set_flags(context, UInt(X509_V_FLAG_NO_CHECK_TIME))
-        if X509_verify_cert(context) == 1 {
-            guard let built = X509_STORE_CTX_get1_chain(context) else {  // get1: a new stack of new references
-                return .failure(ChainFailure(subIndication: .certificateChainGeneralFailure, reason: "no chain", missingIssuer: false))
-            }
-            defer { cpkcs_sk_X509_pop_free(built) }
+        switch outcome {
+        case .success(let path):
             var chain = [X509Certificate]()
-            for index in 0..<cpkcs_sk_X509_num(built) {
-                guard let x509 = cpkcs_sk_X509_value(built, index),
-                      let der = try? OpenSSLDER.encode("i2d_X509", { i2d_X509(x509, &$0) }),
-                      let certificate = certificate(der[...]) else {
+            for der in path {
+                guard let certificate = certificate(der[...]) else {
                     return .failure(ChainFailure(subIndication: .certificateChainGeneralFailure, reason: "a path certificate does not re-encode",
                                                  missingIssuer: false))
                 }
                 chain.append(certificate)
             }
             return .success(chain)
-        }
-        let error = X509_STORE_CTX_get_error(context)
-        let depth = X509_STORE_CTX_get_error_depth(context)
-        let text = String(cString: X509_verify_cert_error_string(Int(error)))
-        let at: String
-        if let current = X509_STORE_CTX_get_current_cert(context),  // get0: owned by the context
-           let der = try? OpenSSLDER.encode("i2d_X509", { i2d_X509(current, &$0) }), let certificate = certificate(der[...]) {
-            at = " at \"\(certificate.subject.commonName ?? certificate.subject.description)\" (depth \(depth))"
-        } else {
-            at = " at depth \(depth)"
-        }
-        let reason = "\(text)\(at)"
-        switch error {
-        case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT, X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY, X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
-            return .failure(ChainFailure(subIndication: .noCertificateChainFound,
-                                         reason: "no path to a trusted root: \(reason); an intermediate CA certificate is missing or the root is not trusted",
-                                         missingIssuer: true))
-        case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN, X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
-            return .failure(ChainFailure(subIndication: .noCertificateChainFound,
-                                         reason: "the path ends at a root that is not in the trust store: \(reason)", missingIssuer: false))
-        case X509_V_ERR_PATH_LENGTH_EXCEEDED, X509_V_ERR_INVALID_CA, X509_V_ERR_KEYUSAGE_NO_CERTSIGN, X509_V_ERR_INVALID_PURPOSE,
-             X509_V_ERR_UNHANDLED_CRITICAL_EXTENSION, X509_V_ERR_INVALID_EXTENSION, X509_V_ERR_INVALID_NON_CA,
-             X509_V_ERR_PATH_LOOP:
-            return .failure(ChainFailure(subIndication: .chainConstraintsFailure, reason: reason, missingIssuer: false))
-        default:
-            return .failure(ChainFailure(subIndication: .certificateChainGeneralFailure, reason: reason, missingIssuer: false))
+        case .failure(let failure):
+            let at: String
+            if let der = failure.certificateDER, let certificate = certificate(der[...]) {
+                at = " at \"\(certificate.subject.commonName ?? certificate.subject.description)\" (depth \(failure.depth))"
+            } else {
+                at = " at depth \(failure.depth)"
+            }
+            let reason = "\(failure.text)\(at)"
+            switch failure.kind {
+            case .missingIssuer:
+                return .failure(ChainFailure(subIndication: .noCertificateChainFound,
+                                             reason: "no path to a trusted root: \(reason); an intermediate CA certificate is missing or the root is not trusted",
+                                             missingIssuer: true))
+            case .untrustedRoot:
+                return .failure(ChainFailure(subIndication: .noCertificateChainFound,
+                                             reason: "the path ends at a root that is not in the trust store: \(reason)", missingIssuer: false))
+            case .constraints:
+                return .failure(ChainFailure(subIndication: .chainConstraintsFailure, reason: reason, missingIssuer: false))
+            case .unreadablePath:
+                return .failure(ChainFailure(subIndication: .certificateChainGeneralFailure, reason: failure.text, missingIssuer: false))
+            case .other:
+                return .failure(ChainFailure(subIndication: .certificateChainGeneralFailure, reason: reason, missingIssuer: false))
+            }
         }
     }
 }

@@ -72,6 +72,13 @@ public enum CKR {
 }
 
 extension TokenError {
+    /// The module answered CKR_GENERAL_ERROR (what SoftHSM2 says when another session's logout takes away the
+    /// private object being read).
+    var isGeneralError: Bool { returnValue == UInt(CKR_GENERAL_ERROR) }
+
+    /// The module answered CKR_USER_ALREADY_LOGGED_IN.
+    var isUserAlreadyLoggedIn: Bool { returnValue == UInt(CKR_USER_ALREADY_LOGGED_IN) }
+
     /// The session this came from is gone (token pulled or re-inserted) or no longer logged in: a new login may
     /// succeed where this session cannot.
     public var sessionLost: Bool {

@@ -44,8 +44,31 @@ public final class PKCS11Session {
 
     // MARK: Objects
 
+    /// The objects of one class on the token, those with CKA_ID `id` when it is given.
+    func find(_ objectClass: PKCS11ObjectClass, id: [UInt8]? = nil) throws -> [PKCS11Object] {
+        var template = [(CK_ATTRIBUTE_TYPE(CKA_CLASS), ulongBytes(objectClass.ckClass))]
+        if objectClass == .x509Certificate { template.append((CK_ATTRIBUTE_TYPE(CKA_CERTIFICATE_TYPE), ulongBytes(CKC_X_509))) }
+        if let id { template.append((CK_ATTRIBUTE_TYPE(CKA_ID), id)) }
+        return try findObjects(template).map(PKCS11Object.init(handle:))
+    }
+
+    /// An attribute's value; nil when the object lacks it, it is sensitive, or the object is gone (see below).
+    func attribute(_ object: PKCS11Object, _ attribute: PKCS11Attribute) throws -> [UInt8]? {
+        try self.attribute(object.handle, attribute.type)
+    }
+
+    /// A CK_BBOOL attribute; nil as for `attribute(_:_:)`.
+    func boolAttribute(_ object: PKCS11Object, _ attribute: PKCS11Attribute) throws -> Bool? {
+        try boolAttribute(object.handle, attribute.type)
+    }
+
+    /// CKA_KEY_TYPE; nil when it does not read as a CK_ULONG.
+    func keyType(of object: PKCS11Object) throws -> PKCS11KeyType? {
+        try ulongAttribute(object.handle, CK_ATTRIBUTE_TYPE(CKA_KEY_TYPE)).map(PKCS11KeyType.init)
+    }
+
     /// Object handles matching every (type, value) pair of the template.
-    func findObjects(_ template: [(CK_ATTRIBUTE_TYPE, [UInt8])]) throws -> [CK_OBJECT_HANDLE] {
+    private func findObjects(_ template: [(CK_ATTRIBUTE_TYPE, [UInt8])]) throws -> [CK_OBJECT_HANDLE] {
         let findInit = try module.function(\.C_FindObjectsInit, "C_FindObjectsInit")
         let find = try module.function(\.C_FindObjects, "C_FindObjects")
         let findFinal = try module.function(\.C_FindObjectsFinal, "C_FindObjectsFinal")
@@ -66,7 +89,7 @@ public final class PKCS11Session {
 
     /// An attribute's value; nil when the object lacks it, it is sensitive, or the object is gone: login state
     /// belongs to the whole process, so another session's logout hides private objects this one just found.
-    func attribute(_ object: CK_OBJECT_HANDLE, _ type: CK_ATTRIBUTE_TYPE) throws -> [UInt8]? {
+    private func attribute(_ object: CK_OBJECT_HANDLE, _ type: CK_ATTRIBUTE_TYPE) throws -> [UInt8]? {
         let get = try module.function(\.C_GetAttributeValue, "C_GetAttributeValue")
         var query = CK_ATTRIBUTE(type: type, pValue: nil, ulValueLen: 0)
         let rv = get(handle, object, &query, 1)
@@ -83,11 +106,11 @@ public final class PKCS11Session {
         return Array(value.prefix(Int(query.ulValueLen)))
     }
 
-    func boolAttribute(_ object: CK_OBJECT_HANDLE, _ type: CK_ATTRIBUTE_TYPE) throws -> Bool? {
+    private func boolAttribute(_ object: CK_OBJECT_HANDLE, _ type: CK_ATTRIBUTE_TYPE) throws -> Bool? {
         try attribute(object, type).map { $0.first.map { $0 != 0 } ?? false }
     }
 
-    func ulongAttribute(_ object: CK_OBJECT_HANDLE, _ type: CK_ATTRIBUTE_TYPE) throws -> UInt? {
+    private func ulongAttribute(_ object: CK_OBJECT_HANDLE, _ type: CK_ATTRIBUTE_TYPE) throws -> UInt? {
         guard let bytes = try attribute(object, type), bytes.count == MemoryLayout<CK_ULONG>.size else { return nil }
         return bytes.withUnsafeBytes { UInt($0.loadUnaligned(as: CK_ULONG.self)) }
     }
@@ -96,11 +119,11 @@ public final class PKCS11Session {
 
     /// C_SignInit + (context-specific C_Login) + C_Sign. Returns the token's raw output: PKCS#1 v1.5 for RSA,
     /// r||s for ECDSA.
-    func sign(mechanism: CK_MECHANISM_TYPE, key: CK_OBJECT_HANDLE, data: [UInt8], contextPIN: PIN?) throws -> [UInt8] {
+    func sign(mechanism: PKCS11Mechanism, key: PKCS11Object, data: [UInt8], contextPIN: PIN?) throws -> [UInt8] {
         let signInit = try module.function(\.C_SignInit, "C_SignInit")
         let sign = try module.function(\.C_Sign, "C_Sign")
-        var mech = CK_MECHANISM(mechanism: mechanism, pParameter: nil, ulParameterLen: 0)
-        try module.check(signInit(handle, &mech, key), "C_SignInit")
+        var mech = CK_MECHANISM(mechanism: mechanism.ckMechanism, pParameter: nil, ulParameterLen: 0)
+        try module.check(signInit(handle, &mech, key.handle), "C_SignInit")
         if let contextPIN {
             try login(contextPIN, userType: CK_USER_TYPE(CKU_CONTEXT_SPECIFIC))
         }
@@ -117,6 +140,82 @@ public final class PKCS11Session {
         try module.check(rv, "C_Sign")
         return Array(signature.prefix(Int(length)))
     }
+}
+
+/// An object a session found: its handle, meaningful on that token while it stays in (and, for private objects,
+/// while the process is logged in).
+struct PKCS11Object: Hashable, Sendable {
+    fileprivate let handle: CK_OBJECT_HANDLE
+}
+
+/// The object classes SignKit looks for (CKA_CLASS; certificates are X.509 ones, CKA_CERTIFICATE_TYPE CKC_X_509).
+enum PKCS11ObjectClass: Sendable {
+    case x509Certificate, privateKey, publicKey
+
+    fileprivate var ckClass: CK_OBJECT_CLASS {
+        switch self {
+        case .x509Certificate: CK_OBJECT_CLASS(CKO_CERTIFICATE)
+        case .privateKey: CK_OBJECT_CLASS(CKO_PRIVATE_KEY)
+        case .publicKey: CK_OBJECT_CLASS(CKO_PUBLIC_KEY)
+        }
+    }
+}
+
+/// The attributes SignKit reads.
+enum PKCS11Attribute: Sendable {
+    /// CKA_ID: pairs a certificate with its keys.
+    case id
+    /// CKA_LABEL, UTF-8.
+    case label
+    /// CKA_VALUE: a certificate's DER.
+    case value
+    /// CKA_ALWAYS_AUTHENTICATE: the key needs a context-specific login before each signature.
+    case alwaysAuthenticate
+
+    fileprivate var type: CK_ATTRIBUTE_TYPE {
+        switch self {
+        case .id: CK_ATTRIBUTE_TYPE(CKA_ID)
+        case .label: CK_ATTRIBUTE_TYPE(CKA_LABEL)
+        case .value: CK_ATTRIBUTE_TYPE(CKA_VALUE)
+        case .alwaysAuthenticate: CK_ATTRIBUTE_TYPE(CKA_ALWAYS_AUTHENTICATE)
+        }
+    }
+}
+
+/// A key's CKA_KEY_TYPE.
+enum PKCS11KeyType: Hashable, Sendable {
+    case rsa, ec
+    /// Any other CKK_* value.
+    case other(UInt)
+
+    init(_ value: UInt) {
+        switch CK_KEY_TYPE(value) {
+        case CK_KEY_TYPE(CKK_RSA): self = .rsa
+        case CK_KEY_TYPE(CKK_EC): self = .ec
+        default: self = .other(value)
+        }
+    }
+}
+
+/// The signing mechanisms SignKit uses (PKCS#11 3.0 "Mechanisms": 2.1.6, 2.1.7, 2.3.6).
+enum PKCS11Mechanism: Sendable, CaseIterable {
+    /// CKM_SHA256_RSA_PKCS: the token hashes and pads.
+    case sha256RSAPKCS
+    /// CKM_RSA_PKCS: PKCS#1 v1.5 padding over a DigestInfo given by the caller.
+    case rsaPKCS
+    /// CKM_ECDSA: raw r||s over a digest given by the caller.
+    case ecdsa
+
+    fileprivate var ckMechanism: CK_MECHANISM_TYPE {
+        switch self {
+        case .sha256RSAPKCS: CK_MECHANISM_TYPE(CKM_SHA256_RSA_PKCS)
+        case .rsaPKCS: CK_MECHANISM_TYPE(CKM_RSA_PKCS)
+        case .ecdsa: CK_MECHANISM_TYPE(CKM_ECDSA)
+        }
+    }
+
+    /// True when `list` (what `PKCS11Module.mechanisms(_:)` returns for a slot) offers this mechanism.
+    func isOffered(in list: Set<UInt>) -> Bool { list.contains(UInt(ckMechanism)) }
 }
 
 /// Builds a CK_ATTRIBUTE array whose value pointers stay valid for the duration of `body`.

@@ -10,7 +10,7 @@ import Foundation
 ///     signature SignatureValue, unsignedAttrs [1] IMPLICIT UnsignedAttributes OPTIONAL }
 /// ```
 public final class CMSSignedData: @unchecked Sendable {
-    let pointer: OpaquePointer  // CMS_ContentInfo*, owned: CMS_ContentInfo_free in deinit
+    private let pointer: OpaquePointer  // CMS_ContentInfo*, owned: CMS_ContentInfo_free in deinit
     public let der: [UInt8]
 
     /// One attribute: its OID and the DER of its SET OF values.
@@ -20,7 +20,13 @@ public final class CMSSignedData: @unchecked Sendable {
         public let values: [[UInt8]]
     }
 
-    public init(der: [UInt8]) throws {
+    /// `contentInfo` is a CMS_ContentInfo of type SignedData whose encoding is `der`; it is freed with this object.
+    private init(takingOwnershipOf contentInfo: OpaquePointer, der: [UInt8]) {
+        pointer = contentInfo
+        self.der = der
+    }
+
+    public convenience init(der: [UInt8]) throws {
         OpenSSLError.clearQueue()
         var cursor: UnsafePointer<UInt8>? = nil
         let parsed: OpaquePointer? = der.withUnsafeBufferPointer { buffer in
@@ -33,12 +39,10 @@ public final class CMSSignedData: @unchecked Sendable {
             return cms
         }
         guard let parsed else { throw OpenSSLError.drain("d2i_CMS_ContentInfo (CMS DER)") }
+        self.init(takingOwnershipOf: parsed, der: der)
         guard OBJ_obj2nid(CMS_get0_type(parsed)) == NID_pkcs7_signed else {  // get0: owned by the CMS
-            CMS_ContentInfo_free(parsed)
             throw SigningError("the CMS is not SignedData")
         }
-        pointer = parsed
-        self.der = der
     }
 
     deinit { CMS_ContentInfo_free(pointer) }
