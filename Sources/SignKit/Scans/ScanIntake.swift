@@ -355,7 +355,7 @@ extension Subprocess {
         do {
             return try run()
         } catch let failure as Failure {
-            if case .timedOut = failure { throw IntakeError(.notAllowedType, "the scan took too long to read (\(failure)); refused") }
+            if failure.timedOut { throw IntakeError(.notAllowedType, "the scan took too long to read (\(failure)); refused") }
             throw IntakeError(.storage, "\(failure) (apt-get install \(package))")
         }
     }

@@ -111,10 +111,13 @@ public enum CAdES {
     }
 }
 
-public struct SigningError: Error, Sendable, CustomStringConvertible {
+public struct SigningError: CodedError {
     public let reason: String
     public let file: String
     public let line: Int
+    /// "signing": the signature could not be made or did not check (a token that signed with another key, a TSA
+    /// whose answer does not verify).
+    public var codeName: String { "signing" }
 
     public init(_ reason: String, file: String = #fileID, line: Int = #line) {
         self.reason = reason
@@ -122,7 +125,6 @@ public struct SigningError: Error, Sendable, CustomStringConvertible {
         self.line = line
     }
 
-    public var description: String { reason }
 }
 
 extension DER {

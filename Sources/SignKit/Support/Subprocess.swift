@@ -14,15 +14,21 @@ struct Subprocess {
         }
     }
 
-    enum Failure: Error, CustomStringConvertible {
-        case cannotStart(String, String)
-        case timedOut(String, Double)
+    /// A helper program (zbarimg, pdftoppm, pdfinfo) could not be run or did not finish in time.
+    struct Failure: CodedError {
+        let reason: String
+        /// It ran but was stopped at its time limit (the input may be built to make it run for ever).
+        var timedOut = false
+        let file: String
+        let line: Int
+        var codeName: String { "helper-program" }
 
-        var description: String {
-            switch self {
-            case .cannotStart(let program, let reason): "cannot run \(program): \(reason)"
-            case .timedOut(let program, let seconds): "\(program) did not finish within \(Int(seconds)) s and was stopped"
-            }
+        static func cannotStart(_ program: String, _ why: String, file: String = #fileID, line: Int = #line) -> Failure {
+            Failure(reason: "cannot run \(program): \(why)", file: file, line: line)
+        }
+
+        static func timedOut(_ program: String, _ seconds: Double, file: String = #fileID, line: Int = #line) -> Failure {
+            Failure(reason: "\(program) did not finish within \(Int(seconds)) s and was stopped", timedOut: true, file: file, line: line)
         }
     }
 

@@ -4,9 +4,18 @@
 /// certificates a signature carries are only sliced (and looked up by their bytes), never decoded again when the run
 /// has seen them before. Only DER is read: definite lengths up to 2^32 - 1, one-byte tags. BER input is re-encoded by
 /// OpenSSL first (see `SignedDataStructure.init`).
-public struct DERError: Error, Sendable, CustomStringConvertible {
-    public let description: String
-    init(_ description: String) { self.description = description }
+/// DER that does not read: a length past the end, a tag where another was due.
+public struct DERError: CodedError {
+    public let reason: String
+    public let file: String
+    public let line: Int
+    public var codeName: String { "der-malformed" }
+
+    init(_ reason: String, file: String = #fileID, line: Int = #line) {
+        self.reason = reason
+        self.file = file
+        self.line = line
+    }
 }
 
 /// One element: its tag, its content and the whole encoding (tag, length, content), as positions in the input

@@ -69,9 +69,16 @@ public enum CertificateFolder {
 
 /// Input that cannot be verified at all: unreadable, not a signature, not a SignedData. (An invalid signature is a
 /// verdict, not this.) The description is one line.
-public struct VerificationInputError: Error, Sendable, CustomStringConvertible {
-    public let description: String
-    public init(_ description: String) {
-        self.description = description.replacingOccurrences(of: "\n", with: "; ")
+public struct VerificationInputError: CodedError {
+    public let reason: String
+    public let file: String
+    public let line: Int
+    /// "signature-unreadable": what was given is not a signature the verifier can read (not CMS, cut short...).
+    public var codeName: String { "signature-unreadable" }
+
+    public init(_ reason: String, file: String = #fileID, line: Int = #line) {
+        self.reason = reason.replacingOccurrences(of: "\n", with: "; ")
+        self.file = file
+        self.line = line
     }
 }
