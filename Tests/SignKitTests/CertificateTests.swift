@@ -10,7 +10,7 @@ enum TestCerts {
         return try X509Certificate(der: Array(try Data(contentsOf: url)))
     }
 
-    /// 2026-11-23, inside every officer certificate's validity (2026-03-01 to 2028-03-01).
+    /// 2026-11-23, inside every officer certificate's validity (2026-03-01 to 2049-12-31).
     static let now = ISO8601DateFormatter().date(from: "2026-11-23T10:00:00Z")!
 }
 
@@ -23,7 +23,7 @@ struct CertificateTests {
         #expect(certificate.subject["title"] == "Under Secretary")
         #expect(certificate.subject["O"] == "Government of Manipur")
         #expect(certificate.issuer.commonName == "Test Sub CA for Individual DSC 2026")
-        #expect(certificate.serialNumberHex == "4EEE345AF44113C7F884A1C560D89F66")  // openssl x509 -serial
+        #expect(certificate.serialNumberHex == "4D21F9BBB51B8E051FC3D8449DE6B8B9")  // openssl x509 -serial
         #expect(certificate.publicKeyAlgorithm == .rsa(bits: 2048))
         #expect(certificate.keyUsage == [.digitalSignature, .nonRepudiation])
         #expect(certificate.policies.contains("2.16.356.100.2.3"))
