@@ -60,7 +60,7 @@ struct ScanUploadTests {
                        folder: TemporaryFolder, scanBytes: [UInt8]? = nil) throws -> [String] {
         let bytes = try scanBytes ?? Array(Data(contentsOf: URL(fileURLWithPath: scan)))
         let type: ScanType = bytes.starts(with: Array("%PDF".utf8)) ? .pdf : bytes.starts(with: [0xFF, 0xD8]) ? .jpeg : .png
-        let attestation = ScanAttestation(request: request, scanHash: SHA256Hasher.hash(bytes), scanType: type, scanBytes: max(1, bytes.count), qr: qr, at: Date())
+        let attestation = ScanAttestation(request: request, scanHash: SHA256Hasher.hash(bytes), scanType: type, scanBytes: max(1, bytes.count), qr: qr, at: TestTime.now)
         let document = try folder.file("attestation-\(UUID().uuidString).txt", attestation.bytes)
         let signed = try Command.run(Rig.signctl, ["sign", document.path, "--key", key, "--file-number", number, "--note-id", request.noteID,
                                                    "--previous-hash", head, "-o", document.path + ".p7s", "--pin-fd", "0"],

@@ -18,7 +18,7 @@ struct ScanTests {
         let (signer, certificate) = try Self.documentSigner()
         let extract = SHA256Hasher.hash(Array("extract N-3".utf8))
         let request = try ApprovalRequest.issue(fileNumber: "GAD-11011/3/2026-ADMIN", noteID: "N-3", extractHash: extract,
-                                                minister: "Shri R. K. Singh", authorisedPPS: [Self.pps], signer: signer, at: Date())
+                                                minister: "Shri R. K. Singh", authorisedPPS: [Self.pps], signer: signer, at: TestTime.now)
         #expect(request.id.hasPrefix("AR-") && request.status == .open)
         let printed = try ApprovalRequest.read(qrText: request.qrText, signer: certificate)
         #expect(printed.id == request.id && printed.fileNumber == "GAD-11011/3/2026-ADMIN" && printed.noteID == "N-3")
@@ -35,10 +35,10 @@ struct ScanTests {
         }
         #expect { try ApprovalRequest.read(qrText: "https://example.org/", signer: certificate) } throws: { ($0 as? ScanError)?.code == .qrNotValid }
         // Fields that would break the compact form are refused when issuing.
-        #expect { try ApprovalRequest.issue(fileNumber: "F-1", noteID: "N|1", extractHash: extract, minister: "M", authorisedPPS: [Self.pps], signer: signer, at: Date()) } throws: {
+        #expect { try ApprovalRequest.issue(fileNumber: "F-1", noteID: "N|1", extractHash: extract, minister: "M", authorisedPPS: [Self.pps], signer: signer, at: TestTime.now) } throws: {
             ($0 as? ScanError)?.code == .badRequest
         }
-        #expect { try ApprovalRequest.issue(fileNumber: "F-1", noteID: "N-1", extractHash: extract, minister: "M", authorisedPPS: [], signer: signer, at: Date()) } throws: {
+        #expect { try ApprovalRequest.issue(fileNumber: "F-1", noteID: "N-1", extractHash: extract, minister: "M", authorisedPPS: [], signer: signer, at: TestTime.now) } throws: {
             ($0 as? ScanError)?.code == .badRequest
         }
     }
@@ -47,7 +47,7 @@ struct ScanTests {
     func images() throws {
         let (signer, _) = try Self.documentSigner()
         let request = try ApprovalRequest.issue(fileNumber: "GAD-11011/3/2026-ADMIN", noteID: "N-3", extractHash: Self.pps,
-                                                minister: "Shri R. K. Singh", authorisedPPS: [Self.pps], signer: signer, at: Date())
+                                                minister: "Shri R. K. Singh", authorisedPPS: [Self.pps], signer: signer, at: TestTime.now)
         let code = try QRCode(text: request.qrText)
         let folder = try TemporaryFolder("signservice-qr")
         let png = try folder.file("qr.png", code.png())
@@ -73,7 +73,7 @@ struct ScanTests {
         let folder = try TemporaryFolder("signservice-qr-scan")
         func issue(_ note: String) throws -> ApprovalRequest {
             try ApprovalRequest.issue(fileNumber: "GAD-11011/3/2026-ADMIN", noteID: note, extractHash: SHA256Hasher.hash(Array(note.utf8)),
-                                      minister: "Shri R. K. Singh", authorisedPPS: [Self.pps], signer: signer, at: Date())
+                                      minister: "Shri R. K. Singh", authorisedPPS: [Self.pps], signer: signer, at: TestTime.now)
         }
         let request = try issue("N-4"), other = try issue("N-5")
         let printed = ScanFixtures.printedExtract(lines: ["File GAD-11011/3/2026-ADMIN, note N-4", "Approved as proposed."], qr: try QRCode(text: request.qrText))
@@ -96,8 +96,8 @@ struct ScanTests {
     func attestation() throws {
         let (signer, _) = try Self.documentSigner()
         let request = try ApprovalRequest.issue(fileNumber: "GAD-11011/3/2026-ADMIN", noteID: "N-4", extractHash: Self.pps,
-                                                minister: "Shri R. K. Singh", authorisedPPS: [Self.pps], signer: signer, at: Date())
-        let attestation = ScanAttestation(request: request, scanHash: SHA256Hasher.hash([1, 2, 3]), scanType: .pdf, scanBytes: 3, qr: .matched, at: Date())
+                                                minister: "Shri R. K. Singh", authorisedPPS: [Self.pps], signer: signer, at: TestTime.now)
+        let attestation = ScanAttestation(request: request, scanHash: SHA256Hasher.hash([1, 2, 3]), scanType: .pdf, scanBytes: 3, qr: .matched, at: TestTime.now)
         let read = try ScanAttestation(bytes: attestation.bytes)
         #expect(read == attestation)
         try read.check(against: request)
