@@ -55,15 +55,22 @@ struct Subprocess {
         let readers = DispatchGroup()
         let limit = maximumOutput
         let collected = Collected()
+        // Each stream is drained on a thread of its own, not on a global queue: the caller itself usually runs on a
+        // global queue thread (the daemon's blocking work), and on two cores the readers could wait behind the very
+        // callers waiting for them.
         for (index, pipe) in [output, errors].enumerated() {
-            DispatchQueue.global().async(group: readers) {
+            readers.enter()
+            let reader = Thread {
                 var bytes = [UInt8]()
                 let handle = pipe.fileHandleForReading
                 while let chunk = try? handle.read(upToCount: 64 << 10), !chunk.isEmpty {
                     if bytes.count < limit { bytes += chunk.prefix(limit - bytes.count) }
                 }
                 collected.set(index, bytes)
+                readers.leave()
             }
+            reader.name = "subprocess-reader"
+            reader.start()
         }
         if finished.wait(timeout: .now() + timeout) == .timedOut {
             kill(process.processIdentifier, SIGKILL)
