@@ -71,7 +71,8 @@ let package = Package(
         .executableTarget(name: "HistoryAppender", dependencies: ["SignKit", "TestSupport"], path: "Tests/HistoryAppender"),
         .testTarget(name: "SignKitTests", dependencies: ["SignKit", "CPKCS", "TestSupport",
                                                          .product(name: "ZIPFoundation", package: "ZIPFoundation")]),
-        .testTarget(name: "SignServiceTests", dependencies: ["SignService"]),
+        .testTarget(name: "SignServiceTests", dependencies: ["SignService", .product(name: "Hummingbird", package: "hummingbird"),
+                                                            .product(name: "HTTPTypes", package: "swift-http-types")]),
         .testTarget(name: "EndToEndTests", dependencies: ["SignKit", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]

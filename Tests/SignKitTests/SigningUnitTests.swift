@@ -98,3 +98,60 @@ struct SigningUnitTests {
         }
     }
 }
+
+@Suite("ExtractSigner: the request and what the officer is shown")
+struct ExtractSigningRequestTests {
+    static func request(file: String = "GAD-11011/3/2026-ADMIN", note: String = "N-7", origin: String? = "https://eoffice.example.gov.in")
+        throws -> ExtractSigningRequest {
+        ExtractSigningRequest(extractDigest: SHA256Hasher.hash(Array("extract".utf8)), extractSize: 7,
+                              key: try PKCS11URI("pkcs11:token=SignService%20Test;id=%01"), fileNumber: file, noteID: note,
+                              commitment: .proofOfApproval, origin: origin)
+    }
+
+    @Test("file numbers and note ids that cannot be shown faithfully are refused before any token is touched")
+    func refusals() throws {
+        #expect(throws: Never.self) { try Self.request().check() }
+        for (file, note) in [("", "N-1"), ("F-1", ""), (String(repeating: "F", count: 201), "N-1"), ("F-1\nApproved: all", "N-1"),
+                             ("F-1", "N-1\u{7}"), ("F-1", String(repeating: "n", count: 201))] {
+            #expect(throws: SigningRequestError.self) { try Self.request(file: file, note: note).check() }
+        }
+        var short = try Self.request()
+        short.extractDigest = [1, 2, 3]
+        #expect(throws: SigningRequestError.self) { try short.check() }
+    }
+
+    @Test("the PIN dialog names the certificate, the token, the file, the note, the extract's digest and who asks")
+    func dialog() throws {
+        let request = try Self.request()
+        let prompt = SigningPrompt(tokenLabel: "SignService Test", signerName: "Anita Sharma", pinState: PINState(finalTry: true), request: request)
+        let text = prompt.dialogText
+        for expected in ["Anita Sharma", "SignService Test", "GAD-11011/3/2026-ADMIN", "N-7", "(approval)",
+                         Hex.encode(request.extractDigest.prefix(8)), "https://eoffice.example.gov.in", "LAST TRY"] {
+            #expect(text.contains(expected), "\(expected) missing from: \(text)")
+        }
+        #expect(prompt.terminalText.hasPrefix("PIN for token \"SignService Test\" (signing as Anita Sharma) - LAST TRY"))
+    }
+
+    @Test("the API's sign request: commitment names, previous hash and base64 are checked")
+    func wireRequest() throws {
+        let settings = AgentSigningSettings(pinEntry: .pinentry, pinentryProgram: "/bin/false", chain: [], timeStampAuthority: nil,
+                                            maximumExtractBytes: 16)
+        func read(_ body: SignRequestBody) throws { _ = try ExtractSigner.read(body, origin: nil, settings: settings) }
+        let good = SignRequestBody(extract: Array("note".utf8), fileNumber: "F-1", noteID: "N-1", commitment: .proofOfOrigin,
+                                   key: "pkcs11:token=SignService%20Test;id=%01")
+        #expect(throws: Never.self) { try read(good) }
+        var withPIN = good
+        withPIN.pin = "1234"
+        #expect(throws: SigningRequestError.self, "a PIN in the body is refused when the agent asks through pinentry") { try read(withPIN) }
+        var big = good
+        big.extract = Data(repeating: 0x41, count: 17).base64EncodedString()
+        #expect(throws: SigningRequestError.self) { try read(big) }
+        var commitment = good
+        commitment.commitment = "proof-of-origin"
+        #expect(throws: SigningRequestError.self) { try read(commitment) }
+        var timeStamped = good
+        timeStamped.timeStamp = true
+        #expect(throws: SigningRequestError.self, "no TSA configured") { try read(timeStamped) }
+        #expect(Commitment(apiName: Commitment.proofOfApproval.apiName) == .proofOfApproval)
+    }
+}
