@@ -128,12 +128,8 @@ func buildRouter(_ state: ServiceState) -> Router<ServiceRequestContext> {
         } else {
             time = Date()
         }
-        let verdict: Verdict
-        do {
-            verdict = try await blocking { try verifier.verify(signature: Array(signature), content: .bytes(Array(content)), at: time) }
-        } catch let error as VerificationInputError {
-            throw HTTPError(.unprocessableContent, message: "signature-unreadable: the signature does not read: \(error.description)")
-        }
+        // A signature that does not read is a VerificationInputError (signature-unreadable, 422); an invalid one is a verdict.
+        let verdict = try await blocking { try verifier.verify(signature: Array(signature), content: .bytes(Array(content)), at: time) }
         let report = VerificationReport(signatureFile: nil, contentFile: nil, trustFolder: nil, offline: false, verdict: verdict)
         var headers = HTTPFields()
         headers[.contentType] = "application/json"
