@@ -59,7 +59,8 @@ struct HealthTests {
     @Test("only loopback names pass the Host check")
     func hostCheck() {
         for good in ["127.0.0.1:8787", "localhost:8787", "localhost", "[::1]:8787", "LOCALHOST:1"] { #expect(BrowserGuard.isLoopbackHost(good), "\(good)") }
-        for bad in ["evil.example", "evil.example:8787", "127.0.0.1.evil.example", "localhost.evil.example:8787", "[::2]:8787", ""] {
+        for bad in ["evil.example", "evil.example:8787", "127.0.0.1.evil.example", "localhost.evil.example:8787", "[::2]:8787", "",
+                    "[::1]evil.example", "localhost:8787@evil", "localhost:x", "localhost:", "127.0.0.1:99999", "[::1]:80:80", "localhost evil"] {
             #expect(!BrowserGuard.isLoopbackHost(bad), "\(bad)")
         }
     }

@@ -69,15 +69,19 @@ struct BrowserGuard: RouterMiddleware {
         return response
     }
 
+    /// A Host header naming loopback and nothing more: `localhost`, `127.0.0.1` or `[::1]`, optionally followed by
+    /// `:` and a port of digits. Anything else after the name (`[::1]evil.example`, `localhost:8787@evil`,
+    /// `localhost:x`) is refused: a browser sends exactly the page's host, so a rebound name never looks like this.
     static func isLoopbackHost(_ value: String) -> Bool {
-        var host = value.lowercased()
-        if host.hasPrefix("[") {
-            guard let end = host.firstIndex(of: "]") else { return false }
-            host = String(host[host.index(after: host.startIndex)..<end])
-        } else if let colon = host.lastIndex(of: ":") {
-            host = String(host[..<colon])
+        let text = value.lowercased()
+        for name in ["localhost", "127.0.0.1", "[::1]"] where text.hasPrefix(name) {
+            let rest = text.dropFirst(name.count)
+            if rest.isEmpty { return true }
+            guard rest.first == ":" else { return false }
+            let port = rest.dropFirst()
+            return (1...5).contains(port.count) && port.allSatisfy(\.isASCII) && port.allSatisfy(\.isNumber) && Int(port).map { $0 <= 65535 } == true
         }
-        return host == "localhost" || host == "127.0.0.1" || host == "::1"
+        return false
     }
 }
 
