@@ -161,6 +161,9 @@ struct DaemonTests {
             var bodies = [String]()
 
             let health = try Self.request(daemon, "GET", "/v1/health")
+            let limits = (try? String(contentsOfFile: "/proc/\(daemon.pid)/limits", encoding: .utf8)) ?? ""
+            let core = limits.split(separator: "\n").first { $0.hasPrefix("Max core file size") }.map { $0.split(separator: " ", omittingEmptySubsequences: true) }
+            #expect(core.map { Array($0.suffix(3)) } == ["0", "0", "bytes"], "no core dump may hold a PIN: \(core.map { $0.joined(separator: " ") } ?? limits)")
             let healthAnswer = try health.decode(HealthAnswer.self)
             #expect(healthAnswer.status == "ok" && healthAnswer.version == SignKitVersion.string, "\(health.text)")
             #expect(try Self.request(daemon, "GET", "/v1/nothing-here", record: false).status == 404)
@@ -178,6 +181,8 @@ struct DaemonTests {
             let softKey = "pkcs11:token=SignService%20Test;id=%01;type=private"
             let signed = try Self.request(daemon, "POST", "/v1/sign", headers: auth, body: Self.signBody(key: softKey, pin: softPIN, note: "N-1", extract: extract))
             #expect(signed.status == 200, "\(signed.text)")
+            #expect(signed.headers.contains("Cache-Control: no-store") && signed.headers.contains("Vary: Origin"),
+                    "a signature is for no cache, and answers vary by origin: \(signed.headers)")
             let extractFile = try daemon.folder.file("n1.txt", extract), signatureFile = try daemon.folder.file("n1.p7s", signed.body)
             #expect(try SigningTests.opensslVerifies(signatureFile.path, content: extractFile.path), "openssl cms accepts the daemon's signature")
             let verified = try Self.request(daemon, "POST", "/v1/verify", headers: ["Origin: \(Self.origin)"],

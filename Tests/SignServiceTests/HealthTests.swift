@@ -47,6 +47,10 @@ struct HealthTests {
         #expect(partial.scans.acceptWithoutQR && partial.scans.maximumBytes == 64 << 20)
         #expect(throws: ConfigurationError.self) { try load(#"{"scans": {"maximumBytes": 0}}"#) }
 
+        // Kept sessions last at most a minute.
+        #expect(throws: ConfigurationError.self) { try load(#"{"keepTokenSessionSeconds": 61}"#) }
+        #expect(try load(#"{"keepTokenSessionSeconds": 60}"#).keepTokenSessionSeconds == 60)
+
         // A document signer's PIN file others can read is refused.
         let pinFile = folder.appendingPathComponent("pin").path
         try Data("1234\n".utf8).write(to: URL(fileURLWithPath: pinFile))

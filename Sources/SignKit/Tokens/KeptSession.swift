@@ -116,7 +116,13 @@ public final class KeptSession: Sendable {
             }
             do {
                 let result = try signed(on: session, early)
-                kept.withLock { $0 = fresh }
+                // A key that asks for its PIN at every signature (CKA_ALWAYS_AUTHENTICATE, PIV's 9C) is never kept:
+                // its session would hold the token's login for nothing the next request could use without a PIN.
+                if session.alwaysAuthenticate {
+                    fresh.close()
+                } else {
+                    kept.withLock { $0 = fresh }
+                }
                 return result
             } catch {
                 fresh.close()

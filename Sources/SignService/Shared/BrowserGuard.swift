@@ -66,6 +66,10 @@ struct BrowserGuard: RouterMiddleware {
             response = ErrorStatus.response(for: error)
         }
         for field in cors { response.headers[field.name] = field.value }
+        // Every answer depends on the Origin (CORS, pairing), so no cache may hand one origin's answer to another.
+        response.headers[.vary] = "Origin"
+        // Answers carry pairing tokens, signatures, histories: none is for a cache.
+        if response.headers[.cacheControl] == nil { response.headers[.cacheControl] = "no-store" }
         return response
     }
 

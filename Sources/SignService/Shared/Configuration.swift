@@ -156,7 +156,9 @@ public struct ServiceConfiguration: Codable, Sendable {
         }
         guard (1...65535).contains(port) || port == 0 else { throw ConfigurationError("port must be between 1 and 65535") }
         guard maximumRequestBytes > 0 else { throw ConfigurationError("maximumRequestBytes must be positive") }
-        guard (0...3600).contains(keepTokenSessionSeconds) else { throw ConfigurationError("keepTokenSessionSeconds must be between 0 and 3600") }
+        guard (0...60).contains(keepTokenSessionSeconds) else {
+            throw ConfigurationError("keepTokenSessionSeconds must be between 0 and 60: a token kept logged in longer signs for any page that asks")
+        }
         guard scans.maximumBytes > 0, scans.maximumPages > 0, scans.maximumPixels > 0 else {
             throw ConfigurationError("scans.maximumBytes, maximumPages and maximumPixels must be positive")
         }

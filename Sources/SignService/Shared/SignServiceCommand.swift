@@ -54,6 +54,11 @@ struct SignServiceCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        // PINs (a request's, a kept session's HMAC key) are in this process's memory: no core dump may hold them.
+        var none = rlimit(rlim_cur: 0, rlim_max: 0)
+        guard setrlimit(__rlimit_resource_t(RLIMIT_CORE.rawValue), &none) == 0 else {
+            throw ConfigurationError("cannot turn off core dumps (setrlimit RLIMIT_CORE): \(String(cString: strerror(errno)))")
+        }
         let app = try buildApplication(try configuration())
         try await app.runService()
         PKCS11Module.finalizeAll()
