@@ -161,6 +161,11 @@ struct DaemonTests {
             var bodies = [String]()
 
             let health = try Self.request(daemon, "GET", "/v1/health")
+            // A second daemon on the same state folder refuses to start and names the first (it would fork the audit chain).
+            let binary = URL(fileURLWithPath: Rig.signctl).deletingLastPathComponent().appendingPathComponent("SignService").path
+            let second = try Command.run("/usr/bin/timeout", ["20", binary, "--config", daemon.folder.path("config.json")])
+            #expect(second.status != 0 && second.status != 124 && (second.stderr + second.stdout).contains("pid \(daemon.pid)"),
+                    "\(second.status): \(second.stderr)\(second.stdout)")
             let limits = (try? String(contentsOfFile: "/proc/\(daemon.pid)/limits", encoding: .utf8)) ?? ""
             let core = limits.split(separator: "\n").first { $0.hasPrefix("Max core file size") }.map { $0.split(separator: " ", omittingEmptySubsequences: true) }
             #expect(core.map { Array($0.suffix(3)) } == ["0", "0", "bytes"], "no core dump may hold a PIN: \(core.map { $0.joined(separator: " ") } ?? limits)")

@@ -42,6 +42,8 @@ struct ServiceRequestContext: RequestContext {
 final class ServiceState: Sendable {
     let configuration: ServiceConfiguration
     let logger: Logger
+    /// The state folder's lock file, held (flock) for the daemon's life; it holds the daemon's pid.
+    let stateLock: Int32
     let audit: AuditLog
     let trail: DaemonAudit
     let pairings: Pairings
@@ -66,6 +68,8 @@ final class ServiceState: Sendable {
         } catch {
             throw ConfigurationError("cannot make the state folder \(state): \(error.localizedDescription)")
         }
+        // One daemon per state folder: a second one would fork the audit chain and race the first for the tokens.
+        stateLock = try Self.lock(folder: state)
         audit = try AuditLog(path: ServicePaths.auditLog(in: state))
         let trail = DaemonAudit(log: audit, logger: logger)
         self.trail = trail
@@ -126,6 +130,29 @@ final class ServiceState: Sendable {
         records = Records(store: history, verifier: verifier, verifierProblem: verifierProblem, documentSigner: documentSigner, roles: roles,
                           rolesSource: configuration.scans.rolesFile, intake: intake, acceptWithoutQR: configuration.scans.acceptWithoutQR,
                           audit: trail)
+    }
+
+    /// Takes the state folder's lock (`daemon.lock`, 0600) or names the daemon holding it. The lock goes with the
+    /// process (a crash or kill -9 frees it), so a stale pid in the file never blocks a start.
+    static func lock(folder: String) throws -> Int32 {
+        let path = folder + "/daemon.lock"
+        let descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600)
+        guard descriptor >= 0 else { throw ConfigurationError("cannot open \(path): \(String(cString: strerror(errno)))") }
+        guard flock(descriptor, LOCK_EX | LOCK_NB) == 0 else {
+            let reason = errno
+            var buffer = [UInt8](repeating: 0, count: 32)
+            let count = read(descriptor, &buffer, buffer.count)
+            close(descriptor)
+            let holder = count > 0 ? String(decoding: buffer[..<count], as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines) : "?"
+            guard reason == EWOULDBLOCK else { throw ConfigurationError("cannot lock \(path): \(String(cString: strerror(reason)))") }
+            throw ConfigurationError("another SignService (pid \(holder)) is running on the state folder \(folder); stop it first or give another --state-dir")
+        }
+        let pid = Array("\(getpid())\n".utf8)
+        guard ftruncate(descriptor, 0) == 0, pwrite(descriptor, pid, pid.count, 0) == pid.count else {
+            close(descriptor)
+            throw ConfigurationError("cannot write \(path): \(String(cString: strerror(errno)))")
+        }
+        return descriptor
     }
 
     /// The test PKI's trust folder when run from the repository (the README's first command), else the system's.
