@@ -299,6 +299,14 @@ struct DaemonTests {
             #expect(preflight.headers.contains("Access-Control-Allow-Private-Network: true"))
             #expect(preflight.headers.contains("Access-Control-Allow-Origin: \(Self.origin)") && !preflight.headers.contains("Access-Control-Allow-Origin: *"))
 
+            // A refused request with an 8 KiB path and origin writes a short audit line, not the attacker's kilobytes.
+            let long = String(repeating: "x", count: 8192)
+            let sizeBefore = (try? FileManager.default.attributesOfItem(atPath: daemon.state + "/audit.log")[.size] as? Int) ?? 0
+            let flood = try Self.request(daemon, "GET", "/v1/" + long, headers: ["Origin: https://\(long).example"], record: false)
+            #expect(flood.status == 403, "\(flood.status)")
+            let sizeAfter = (try? FileManager.default.attributesOfItem(atPath: daemon.state + "/audit.log")[.size] as? Int) ?? 0
+            #expect(sizeAfter > sizeBefore && sizeAfter - sizeBefore < 1024, "one refusal wrote \(sizeAfter - sizeBefore) bytes to the audit log")
+
             #expect(Rig.cardLog().count == commandsBefore, "no refused request reached the card")
             for text in daemon.everythingWritten() + [foreignHost.text, offList.text, unpaired.text, noToken.text] {
                 #expect(!text.contains(cardPIN), "the PIN of a refused request appears in what the daemon wrote or answered")

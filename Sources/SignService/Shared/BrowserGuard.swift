@@ -27,17 +27,20 @@ struct BrowserGuard: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let origin = request.headers[.origin]
         func refuse(_ status: HTTPResponse.Status, _ reason: String) throws -> Response {
-            try state.record(AuditRecord(time: Date(), action: "refused", result: "refused", origin: origin, detail: "\(request.method) \(request.uri.path): \(reason)"))
-            state.logger.notice("request refused", metadata: ["origin": "\(origin ?? "-")", "path": "\(request.uri.path)", "reason": "\(reason)"])
+            // What the caller chose (path, origin, Host) is cut short before it is written: a refused request must not
+            // be able to write kilobytes into the fsynced audit log.
+            let path = Self.clipped(request.uri.path), origin = origin.map { Self.clipped($0) }
+            try state.record(AuditRecord(time: Date(), action: "refused", result: "refused", origin: origin, detail: "\(request.method) \(path): \(reason)"))
+            state.logger.notice("request refused", metadata: ["origin": "\(origin ?? "-")", "path": "\(path)", "reason": "\(reason)"])
             return ErrorStatus.answer(status, ErrorAnswer(error: reason, code: "refused"), headers: [:])
         }
         guard let host = request.head.authority, Self.isLoopbackHost(host) else {
-            return try refuse(.misdirectedRequest, "the Host header \"\(request.head.authority ?? "")\" is not a loopback name (a DNS-rebinding page?)")
+            return try refuse(.misdirectedRequest, "the Host header \"\(Self.clipped(request.head.authority ?? ""))\" is not a loopback name (a DNS-rebinding page?)")
         }
         var cors = HTTPFields()
         if let origin {
             guard state.configuration.allowedOrigins.contains(origin) else {
-                return try refuse(.forbidden, "the origin \(origin) is not on this daemon's allowlist (allowedOrigins in the configuration)")
+                return try refuse(.forbidden, "the origin \(Self.clipped(origin)) is not on this daemon's allowlist (allowedOrigins in the configuration)")
             }
             cors[.accessControlAllowOrigin] = origin
             cors[.vary] = "Origin"
@@ -71,6 +74,11 @@ struct BrowserGuard: RouterMiddleware {
         // Answers carry pairing tokens, signatures, histories: none is for a cache.
         if response.headers[.cacheControl] == nil { response.headers[.cacheControl] = "no-store" }
         return response
+    }
+
+    /// At most `limit` characters of a value a caller chose, marked when cut.
+    static func clipped(_ value: String, limit: Int = 120) -> String {
+        value.count <= limit ? value : String(value.prefix(limit)) + "…(\(value.utf8.count) bytes)"
     }
 
     /// A Host header naming loopback and nothing more: `localhost`, `127.0.0.1` or `[::1]`, optionally followed by
