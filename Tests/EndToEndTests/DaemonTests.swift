@@ -299,6 +299,13 @@ struct DaemonTests {
             #expect(preflight.headers.contains("Access-Control-Allow-Private-Network: true"))
             #expect(preflight.headers.contains("Access-Control-Allow-Origin: \(Self.origin)") && !preflight.headers.contains("Access-Control-Allow-Origin: *"))
 
+            // Pairing requests are capped per origin (the one pairing above was approved, so three may wait); codes are unique.
+            let asked = try (0..<3).map { _ in try Self.request(daemon, "POST", "/v1/pairings", headers: ["Origin: https://other-eoffice.test"]) }
+            #expect(asked.allSatisfy { $0.status == 200 }, "\(asked.map(\.text))")
+            #expect(Set(try asked.map { try $0.decode(PairingRequestAnswer.self).code }).count == 3, "codes are unique among pending requests")
+            let fourth = try Self.request(daemon, "POST", "/v1/pairings", headers: ["Origin: https://other-eoffice.test"])
+            #expect(fourth.status == 429, "\(fourth.text)")
+
             // A refused request with an 8 KiB path and origin writes a short audit line, not the attacker's kilobytes.
             let long = String(repeating: "x", count: 8192)
             let sizeBefore = (try? FileManager.default.attributesOfItem(atPath: daemon.state + "/audit.log")[.size] as? Int) ?? 0

@@ -32,7 +32,11 @@ func buildRouter(_ state: ServiceState) -> Router<ServiceRequestContext> {
         guard let origin = context.caller.origin else {
             throw HTTPError(.badRequest, message: "pairing is for web pages: the request has no Origin header")
         }
-        let request = state.pairings.request(origin: origin)
+        guard let request = state.pairings.request(origin: origin, now: Date()) else {
+            try state.record(AuditRecord(time: Date(), action: "pairing-requested", result: "refused", origin: origin, detail: "too many pending requests"))
+            throw HTTPError(.tooManyRequests, message: "too many pairing requests are waiting (at most \(Pairings.maximumPerOrigin) per page, "
+                            + "\(Pairings.maximumPending) in all): approve or let them expire first")
+        }
         try state.record(AuditRecord(time: Date(), action: "pairing-requested", result: "ok", origin: origin, detail: "code \(request.code)"))
         state.logger.notice("pairing requested: approve with `signctl pair approve \(request.code)` if you opened this page",
                             metadata: ["origin": "\(origin)", "code": "\(request.code)"])

@@ -45,11 +45,20 @@ final class Pairings: Sendable {
         state = Mutex(State(pairings: pairings))
     }
 
-    /// A new pairing request for `origin`: its id (for the page to poll) and the code the officer approves.
-    func request(origin: String, now: Date = Date()) -> Request {
+    /// Live requests one origin may have, and all origins together: a page cannot bury the officer in codes.
+    static let maximumPerOrigin = 3
+    static let maximumPending = 20
+
+    /// A new pairing request for `origin`: its id (for the page to poll) and the code the officer approves, unique
+    /// among the live requests; nil when the origin, or the daemon, has as many live requests as allowed.
+    func request(origin: String, now: Date) -> Request? {
         state.withLock { state in
             state.requests = state.requests.filter { $0.value.expires > now }
-            let request = Request(id: Self.random(bytes: 16), code: Self.code(), origin: origin, expires: now.addingTimeInterval(lifetime))
+            let live = state.requests.values.filter { !$0.approved }
+            guard live.count < Self.maximumPending, live.filter({ $0.origin == origin }).count < Self.maximumPerOrigin else { return nil }
+            var code = Self.code()
+            while state.requests.values.contains(where: { $0.code == code }) { code = Self.code() }
+            let request = Request(id: Self.random(bytes: 16), code: code, origin: origin, expires: now.addingTimeInterval(lifetime))
             state.requests[request.id] = request
             return request
         }
