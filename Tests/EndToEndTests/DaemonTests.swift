@@ -410,6 +410,10 @@ struct DaemonTests {
 
             // The page opens the file and signs its first note through the daemon, bound to the empty file's head.
             let created = try Self.request(daemon, "POST", "/v1/files", headers: auth, body: FileRecord(number: number, subject: "Leave rules revision", department: "GAD"))
+            // A small JSON route takes a small body: 20 KiB for a new file is refused before it is buffered.
+            let huge = FileRecord(number: "BIG-1", subject: String(repeating: "s", count: 20 * 1024), department: "GAD")
+            let tooBig = try Self.request(daemon, "POST", "/v1/files", headers: auth, body: huge)
+            #expect(tooBig.status == 413, "\(tooBig.status) \(tooBig.text)")
             #expect(created.status == 201, "\(created.text)")
             // "|" separates the fields of an approval request's QR form: refused in a file number.
             let piped = try Self.request(daemon, "POST", "/v1/files", headers: auth, body: FileRecord(number: "GAD|1", subject: "x", department: "GAD"))

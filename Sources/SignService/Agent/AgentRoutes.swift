@@ -55,7 +55,7 @@ func buildRouter(_ state: ServiceState) -> Router<ServiceRequestContext> {
     }
     router.post("/v1/admin/pairings/approve") { request, context -> PairingApproved in
         try requireLocal(context, state: state, "approve a pairing")
-        let body = try await request.decode(as: PairingApproval.self, context: context)
+        let body = try await request.decodeSmall(as: PairingApproval.self)
         guard let origin = try state.pairings.approve(code: body.code) else {
             try state.record(AuditRecord(time: Date(), action: "pairing-approved", result: "refused", detail: "no live request with code \(body.code)"))
             throw HTTPError(.notFound, message: "no pending pairing request has the code \(body.code) (expired, already approved, or mistyped)")

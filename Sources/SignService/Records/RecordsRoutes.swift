@@ -44,7 +44,7 @@ func addRecordsRoutes(to router: Router<ServiceRequestContext>, state: ServiceSt
 
     router.post("/v1/files") { request, context -> EditedResponse<FileCreatedAnswer> in
         let origin = try requireTokenAccess(context, state: state, "create a file")
-        let file = try await request.decode(as: FileRecord.self, context: context)
+        let file = try await request.decodeSmall(as: FileRecord.self)
         return EditedResponse(status: .created, response: try await blocking { try records.createFile(file, origin: origin, at: Date()) })
     }
 
@@ -78,7 +78,7 @@ func addRecordsRoutes(to router: Router<ServiceRequestContext>, state: ServiceSt
     router.post("/v1/files/{file}/approvals") { request, context -> EditedResponse<ApprovalRequest.JSON> in
         let origin = try requireTokenAccess(context, state: state, "issue an approval request")
         let number = try fileNumber(context)
-        let body = try await request.decode(as: ApprovalRequestBody.self, context: context)
+        let body = try await request.decodeSmall(as: ApprovalRequestBody.self)
         return EditedResponse(status: .created, response: try await blocking {
             try records.issueApprovalRequest(body, file: number, origin: origin, at: Date())
         })

@@ -118,3 +118,22 @@ func requireLocal(_ context: ServiceRequestContext, state: ServiceState, _ what:
     }
 }
 
+
+extension Request {
+    /// The body of a small JSON route (pairing approval, a new file, an approval request) read up to `limit` bytes
+    /// and decoded as a wire type: anything longer is refused with 413 before it is buffered, where the upload limit
+    /// would let every route take tens of MiB.
+    func decodeSmall<T: Decodable>(as type: T.Type, limit: Int = 16 * 1024) async throws -> T {
+        let buffer: ByteBuffer
+        do {
+            buffer = try await body.collect(upTo: limit)
+        } catch {
+            throw HTTPError(.contentTooLarge, message: "this request's body may have at most \(limit) bytes")
+        }
+        do {
+            return try JSONDecoder().decode(type, from: Data(buffer.readableBytesView))
+        } catch {
+            throw HTTPError(.badRequest, message: "the body is not the JSON this request takes: \(error)")
+        }
+    }
+}
