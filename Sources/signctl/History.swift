@@ -42,6 +42,11 @@ struct HistoryVerify: ParsableCommand {
     }
 
     func run() throws {
+        do {
+            try InputFile.check(bundle, is: .bundle)
+        } catch {
+            throw CommandFailure(error)
+        }
         let store: TrustStore
         do {
             store = try TrustStore.load(directory: try Verify.trustFolder(trust))
@@ -189,7 +194,9 @@ struct HistoryAppend: ParsableCommand {
         commandName: "append",
         abstract: "Append a signed extract to a file's history through the daemon.",
         discussion: """
-            The daemon verifies the signature (it must be TOTAL-PASSED), checks that its e-Office context names this             file, this note and the file's current head (sign with --previous-hash set to the head `history show`             prints), appends the entry and signs a checkpoint with its document-signer key.
+            The daemon verifies the signature (it must be TOTAL-PASSED), checks that its e-Office context names this \
+            file, this note and the file's current head (sign with --previous-hash set to the head `history show` \
+            prints), appends the entry and signs a checkpoint with its document-signer key.
             """)
 
     @OptionGroup var daemon: DaemonOptions
@@ -215,11 +222,16 @@ struct HistoryAppend: ParsableCommand {
 
     func run() throws {
         let client = try daemon.client()!
+        do {
+            try InputFile.check(extract, is: .content)
+        } catch {
+            throw CommandFailure(error)
+        }
         let content: Data
         do {
             content = try Data(contentsOf: URL(fileURLWithPath: extract))
         } catch {
-            throw CommandFailure(status: .usage, message: "cannot read the extract \(extract)")
+            throw CommandFailure(status: .usage, message: "cannot read \(extract): \(error.localizedDescription)")
         }
         let signed = try Verify.readSignature(signature)
         let body = AppendRequestBody(kind: approval ? .approval : .note, noteID: noteID, content: Array(content), signature: signed)
