@@ -142,7 +142,7 @@ struct Verify: ParsableCommand {
         }
         if data.starts(with: Array("-----BEGIN ".utf8)) || InputKind.pemLabel(data) != nil {
             guard let decoded = PEM.decode(String(decoding: data, as: UTF8.self))?.first else {
-                throw CommandFailure(status: .usage, message: "\(path) is not a readable signature file (.p7s): its PEM text does not decode (or its END line is missing)",
+                throw CommandFailure(status: .usage, message: "\(path) is not a readable signature file (.p7s): its PEM text is not valid base64 (or its END line is missing)",
                                      code: InputFileError.Code.wrongKind.name)
             }
             return decoded

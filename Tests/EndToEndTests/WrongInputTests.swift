@@ -12,8 +12,10 @@ struct WrongInputTests {
     static func testCert(_ path: String) -> String { Rig.root.appendingPathComponent("TestCerts/" + path).path }
 
     /// Words that belong to the code, not to the person reading: DER tags, type and enum-case names, Swift errors.
-    static let internalWords = [#"0x[0-9a-fA-F]{2}"#, "ContentInfo", "SignedData", "SignerInfo", "tag ", "EndOfCentralDirectory", "Error",
-                                "Swift", "errno", "claims", #"\b[a-z]+[A-Z][a-zA-Z]+\b"#, "DER"]
+    static let internalWords = [
+        #"0x[0-9a-fA-F]{2}"#, "ContentInfo", "SignedData", "SignerInfo", "tag ", "EndOfCentralDirectory", "Error",
+        "Swift", "errno", "claims", #"\b[a-z]+[A-Z][a-zA-Z]+\b"#, "DER",
+    ]
 
     struct Input {
         let name: String
@@ -35,7 +37,8 @@ struct WrongInputTests {
         add("png", try folder.file("picture.png", ScanFixtures.image("png", from: ScanFixtures.pdf(pages: 1), in: folder)).path, "is a PNG image")
         add("gif", try folder.file("anim.gif", Array("GIF89a".utf8) + [0x01, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x3B]).path, "is a GIF image")
         let zip = folder.path("photos.zip")
-        let zipped = try Command.run("/usr/bin/python3", ["-c", "import sys, zipfile; z = zipfile.ZipFile(sys.argv[1], 'w'); z.writestr('a.txt', 'hello'); z.close()", zip])
+        let zipped = try Command.run(
+            "/usr/bin/python3", ["-c", "import sys, zipfile; z = zipfile.ZipFile(sys.argv[1], 'w'); z.writestr('a.txt', 'hello'); z.close()", zip])
         #expect(zipped.status == 0, "\(zipped.stderr)")
         add("zip", zip, "is a zip archive")
         let bundleBytes = Array(try Data(contentsOf: URL(fileURLWithPath: bundle)))
@@ -50,7 +53,8 @@ struct WrongInputTests {
         add("crl-pem", testCert("crl/sub-ca-individual.crl.pem"), "is a certificate revocation list")
         add("private-key", testCert("keys/officer-rsa.key"), "is a private key")
         let request = folder.path("request.csr")
-        let csr = try Command.run(Command.which("openssl") ?? "/usr/bin/openssl", ["req", "-new", "-key", testCert("keys/officer-rsa.key"), "-subj", "/CN=Test", "-out", request])
+        let csr = try Command.run(
+            Command.which("openssl") ?? "/usr/bin/openssl", ["req", "-new", "-key", testCert("keys/officer-rsa.key"), "-subj", "/CN=Test", "-out", request])
         #expect(csr.status == 0, "\(csr.stderr)")
         add("csr", request, "is a PEM file holding a certificate request")
         add("bundle", bundle, "is a SignService history bundle")
@@ -58,7 +62,8 @@ struct WrongInputTests {
         let signatureBytes = Array(try Data(contentsOf: URL(fileURLWithPath: signature)))
         add("cut-signature", try folder.file("cut.p7s", Array(signatureBytes.prefix(signatureBytes.count / 2))).path, "is cut short")
         var random = SystemRandomNumberGenerator()
-        add("binary", try folder.file("random.bin", [0x00, 0xFF] + (0..<4096).map { _ in UInt8.random(in: 0...255, using: &random) }).path,
+        add(
+            "binary", try folder.file("random.bin", [0x00, 0xFF] + (0..<4096).map { _ in UInt8.random(in: 0...255, using: &random) }).path,
             "is binary data of an unknown kind")
         add("device", "/dev/null", "a device or pipe")
         return made
@@ -85,8 +90,9 @@ struct WrongInputTests {
         #expect(object?["schema"] as? String == "signservice.error/1", "--json: \(command) \(input.name): \(json.stdout)")
         #expect(object?["exitStatus"] as? Int == 3)
         #expect((object?["error"] as? String).map { line.hasSuffix($0) } == true, "the same words: \(json.stdout) / \(line)")
-        #expect((object?["code"] as? String).map { ["wrong-kind", "file-missing", "not-a-file", "file-empty"].contains($0) } == true,
-                "a stable code: \(json.stdout)")
+        #expect(
+            (object?["code"] as? String).map { ["wrong-kind", "file-missing", "not-a-file", "file-empty"].contains($0) } == true,
+            "a stable code: \(json.stdout)")
     }
 
     @Test("verify, history verify and scan upload answer 20+ wrong-kind inputs in one plain line each, exit 3, JSON under --json")
@@ -105,10 +111,12 @@ struct WrongInputTests {
         defer { _ = daemon.stop() }
         let content = try folder.file("extract.txt", Array("Extract of note 7\n".utf8))
         let signature = folder.path("extract.txt.p7s")
-        let signed = try Command.run(Command.which("openssl") ?? "/usr/bin/openssl", [
-            "cms", "-sign", "-binary", "-in", content.path, "-outform", "DER", "-md", "sha256", "-signer", Self.testCert("certs/officer-rsa.crt"),
-            "-inkey", Self.testCert("keys/officer-rsa.key"), "-out", signature,
-        ])
+        let signed = try Command.run(
+            Command.which("openssl") ?? "/usr/bin/openssl",
+            [
+                "cms", "-sign", "-binary", "-in", content.path, "-outform", "DER", "-md", "sha256", "-signer", Self.testCert("certs/officer-rsa.crt"),
+                "-inkey", Self.testCert("keys/officer-rsa.key"), "-out", signature,
+            ])
         #expect(signed.status == 0, "\(signed.stderr)")
         let inputs = try Self.inputs(in: folder, bundle: bundle, signature: signature)
         #expect(inputs.count >= 20)
@@ -127,8 +135,12 @@ struct WrongInputTests {
         // before the daemon or the token is asked anything.
         let forScan = inputs.values.filter { !["pdf", "jpeg", "png"].contains($0.name) }
         for input in forScan {
-            try Self.expectPlainRefusal("scan upload", input, ["scan", "upload", "WRONG-1/2026", "--request", "AR-1", "--scan", input.path,
-                                                               "--key", DaemonTests.softKey, "--service", daemon.url, "--state-dir", daemon.state])
+            try Self.expectPlainRefusal(
+                "scan upload", input,
+                [
+                    "scan", "upload", "WRONG-1/2026", "--request", "AR-1", "--scan", input.path,
+                    "--key", DaemonTests.softKey, "--service", daemon.url, "--state-dir", daemon.state,
+                ])
         }
         #expect(forVerify.count >= 20 && forHistory.count >= 20 && forScan.count >= 20)
         // And the right kinds still pass the check: the bundle and the signature are judged (not refused as input).
@@ -138,8 +150,9 @@ struct WrongInputTests {
         #expect([0, 1, 2].contains(judged.status), "a verdict, not an input error: \(judged.status) \(judged.stderr)")
         // The content file's own problems are named too, with the operating system's reason.
         let noContent = try Command.run(Rig.signctl, ["verify", signature, "--content", folder.path("gone.txt"), "--trust", Self.trust])
-        #expect(noContent.status == 3 && noContent.stderr == "signctl: error: cannot read \(folder.path("gone.txt")): No such file or directory\n",
-                "\(noContent.stderr)")
+        #expect(
+            noContent.status == 3 && noContent.stderr == "signctl: error: cannot read \(folder.path("gone.txt")): No such file or directory\n",
+            "\(noContent.stderr)")
     }
 
     @Test("the kind of a file is told by its bytes: signatures, certificates, CRLs, zips, text starting with 0, cut-short DER")
@@ -157,6 +170,8 @@ struct WrongInputTests {
         // A signedData ContentInfo (the OID 1.2.840.113549.1.7.2) is a signature; another ContentInfo type is not.
         let signedData: [UInt8] = [0x30, 0x0D, 0x06, 0x09, 0x2A, 0x86, 0x48, 0x86, 0xF7, 0x0D, 0x01, 0x07, 0x02, 0xA0, 0x00]
         #expect(InputKind.of(signedData) == .signature)
+        // BER with indefinite lengths (openssl cms -stream) is a signature too.
+        #expect(InputKind.of([0x30, 0x80, 0x06, 0x09, 0x2A, 0x86, 0x48, 0x86, 0xF7, 0x0D, 0x01, 0x07, 0x02, 0xA0, 0x80, 0x30, 0x80]) == .signature)
         var data = signedData
         data[12] = 0x01
         #expect(InputKind.of(data) == .der)

@@ -106,6 +106,7 @@ public enum InputKind: Equatable, Sendable {
         let tag: UInt8
         let start: Int
         let length: Int
+        var indefinite = false
         var end: Int { start + length }
     }
 
@@ -115,6 +116,9 @@ public enum InputKind: Equatable, Sendable {
         guard tag & 0x1F != 0x1F else { return nil }  // multi-byte tags appear in none of the kinds named here
         let first = Int(bytes[offset + 1])
         if first < 0x80 { return Element(tag: tag, start: offset + 2, length: first) }
+        // BER's indefinite length (openssl cms -stream writes it): the element runs to its end-of-contents octets;
+        // here, to the end of what was read.
+        if first == 0x80 && tag & 0x20 != 0 { return Element(tag: tag, start: offset + 2, length: bytes.count - offset - 2, indefinite: true) }
         let count = first & 0x7F
         guard count >= 1, count <= 4, offset + 2 + count <= bytes.count else { return nil }
         var length = 0
@@ -139,7 +143,7 @@ public enum InputKind: Equatable, Sendable {
     static func derKind(_ head: [UInt8], fileSize: Int) -> InputKind? {
         guard let outer = element(head, at: 0), outer.tag == 0x30 else { return nil }
         // A text file that happens to start with "0" (0x30) declares a length its bytes never match.
-        if outer.end > fileSize {
+        if outer.end > fileSize && !outer.indefinite {
             return isText(head) ? nil : .cutShortDER(declared: outer.end, present: fileSize)
         }
         if outer.end < fileSize, isText(head) { return nil }
