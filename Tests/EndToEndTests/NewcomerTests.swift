@@ -3,7 +3,8 @@ import Testing
 import TestSupport
 @testable import SignKit
 
-/// What a newcomer meets following the README: `signctl doctor` in a shell that has not sourced the rig's environment.
+/// What a newcomer meets following the README: `signctl doctor` in a shell that has not sourced the rig's environment,
+/// and the daemon time-stamping by default.
 @Suite("A newcomer's path", .serialized)
 struct NewcomerTests {
     /// signctl doctor run from `folder` with the rig's variables removed from the environment, as in a new terminal.
@@ -47,5 +48,50 @@ struct NewcomerTests {
         let down = try Self.doctorUnsourced(in: stopped.url.path)
         #expect(down.stdout.contains("[warn] rig: the project's token rig at \(stopped.url.standardizedFileURL.path)/.rig is not running"), "\(down.stdout)")
         #expect(down.stdout.contains("scripts/rig.sh up") && !down.stdout.contains("[FAIL] rig"))
+    }
+
+    @Test("with a TSA configured the daemon time-stamps every signature unless the request opts out; X-Time-Stamp and signctl say which")
+    func timeStampByDefault() async throws {
+        let tsa = ProcessInfo.processInfo.environment["SIGNSERVICE_TEST_TSA"] ?? "http://127.0.0.1:18792/"
+        try await Rig.exclusive {
+            let folder = try TemporaryFolder("signservice-tsa-default")
+            let pin = try Rig.secretStrings()[1]
+            let note = try folder.file("note.txt", Array("File TS-1/2026, note N-1: time-stamped by default.\n".utf8)).path
+            let trust = Rig.root.appendingPathComponent("TestCerts/trust").path
+            func source(_ signature: String) throws -> Verdict.SigningTimeEvidence.Source? {
+                let at = UTCTimeText.format(try TestTime.judging(Array(try Data(contentsOf: URL(fileURLWithPath: signature)))))
+                let checked = try Command.run(
+                    Rig.signctl, ["verify", signature, "--content", note, "--trust", trust, "--json", "--cache", folder.path("cache"), "--at", at])
+                return (try? VerificationReport.decode(Array(checked.stdoutData)))?.verdict.signingTime?.source
+            }
+            let daemon = try DaemonTests.Daemon(documentSigner: false, extra: ["timeStampAuthority": tsa])
+            defer { _ = daemon.stop() }
+            let sign = ["sign", note, "--key", DaemonTests.softKey, "--file-number", "TS-1/2026", "--note-id", "N-1"]
+            let stamped = try DaemonTests.signctl(daemon, sign + ["-o", folder.path("stamped.p7s")], pin: pin)
+            #expect(stamped.status == 0 && stamped.stderr.contains("time-stamped by \(tsa)"), "\(stamped.stderr)")
+            #expect(try source(folder.path("stamped.p7s")) == .timeStamp)
+            let optedOut = try DaemonTests.signctl(daemon, sign + ["-o", folder.path("plain.p7s"), "--no-time-stamp"], pin: pin)
+            #expect(optedOut.status == 0 && optedOut.stderr.contains("not time-stamped"), "\(optedOut.stderr)")
+            #expect(try source(folder.path("plain.p7s")) == .claimed)
+            // The API: no timeStamp means the configured authority; false means none; the header says which.
+            let auth = ["Authorization: Bearer \(daemon.adminToken)"]
+            var body = DaemonTests.signBody(key: DaemonTests.softKey, pin: pin, note: "N-2", extract: Array("extract".utf8))
+            let byDefault = try DaemonTests.request(daemon, "POST", "/v1/sign", headers: auth, body: body)
+            #expect(byDefault.status == 200 && byDefault.headers.lowercased().contains("x-time-stamp: \(tsa)"), "\(byDefault.headers)")
+            body.timeStamp = false
+            let without = try DaemonTests.request(daemon, "POST", "/v1/sign", headers: auth, body: body)
+            #expect(without.status == 200 && without.headers.lowercased().contains("x-time-stamp: none"), "\(without.headers)")
+            #expect(daemon.everythingWritten().allSatisfy { !$0.contains(pin) }, "no PIN in what the daemon wrote")
+            let openapi = try DaemonTests.checkOpenAPI(daemon)
+            #expect(openapi.status == 0, "\(openapi.stdout)\(openapi.stderr)")
+
+            // Without an authority nothing is time-stamped, and asking for a time-stamp is refused.
+            let plainDaemon = try DaemonTests.Daemon(documentSigner: false)
+            defer { _ = plainDaemon.stop() }
+            let unstamped = try DaemonTests.signctl(plainDaemon, sign + ["-o", folder.path("none.p7s")], pin: pin)
+            #expect(unstamped.status == 0 && unstamped.stderr.contains("not time-stamped"), "\(unstamped.stderr)")
+            let asked = try DaemonTests.signctl(plainDaemon, sign + ["-o", folder.path("asked.p7s"), "--time-stamp"], pin: pin)
+            #expect(asked.status == 3 && asked.stderr.contains("no timeStampAuthority configured"), "\(asked.stderr)")
+        }
     }
 }

@@ -111,6 +111,7 @@ func buildRouter(_ state: ServiceState) -> Router<ServiceRequestContext> {
         headers[.contentType] = "application/pkcs7-signature"
         headers[HTTPField.Name(SignAnswerHeader.signer)!] = signed.signerName.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "?"
         headers[HTTPField.Name(SignAnswerHeader.certificate)!] = Hex.encode(signed.certificate.sha256Fingerprint)
+        headers[HTTPField.Name(SignAnswerHeader.timeStamp)!] = signed.timeStampAuthority?.absoluteString ?? "none"
         return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: signed.signature)))
     }
 

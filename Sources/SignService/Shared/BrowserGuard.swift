@@ -42,7 +42,7 @@ struct BrowserGuard: RouterMiddleware {
             cors[.accessControlAllowOrigin] = origin
             cors[.vary] = "Origin"
             // A page may read who signed and the bundle's name; other response headers stay hidden from it.
-            cors[Self.exposeHeaders] = "X-Signer, X-Certificate-SHA256, Content-Disposition"
+            cors[Self.exposeHeaders] = "X-Signer, X-Certificate-SHA256, X-Time-Stamp, Content-Disposition"
         }
         if request.method == .options {
             var headers = cors
