@@ -51,6 +51,11 @@ struct Verify: ParsableCommand {
     @Flag(help: "Print the report as JSON (schema: docs/verification.md).")
     var json = false
 
+    @Option(help: ArgumentHelp("Also write a printable HTML report here.", valueName: "file"))
+    var html: String?
+
+    @OptionGroup var language: LanguageOption
+
     @OptionGroup var daemon: DaemonOptions
 
     func validate() throws {
@@ -92,10 +97,15 @@ struct Verify: ParsableCommand {
 
     /// Prints the report and exits by its indication (0, 1, 2).
     func present(_ report: VerificationReport) throws {
+        if let html {
+            do { try AtomicFile.write(Array(report.html(in: language.value).utf8), to: html) } catch {
+                throw CommandFailure(status: .usage, message: "cannot write \(html): \(error)")
+            }
+        }
         if json {
             print(try report.json())
         } else {
-            print(HumanReport.text(report.verdict, signatureFile: signature, contentFile: content))
+            print(HumanReport.text(report.verdict, signatureFile: signature, contentFile: content, language: language.value))
         }
         switch report.verdict.indication {
         case .totalPassed: return
@@ -172,6 +182,18 @@ struct Verify: ParsableCommand {
             what = "\(path) is not a readable signature file (.p7s): it is damaged or cut short"
         }
         return CommandFailure(status: .usage, message: what, code: InputFileError.Code.wrongKind.name)
+    }
+}
+
+/// `--lang`: the language of the reports people read (text and HTML); JSON is the same in every language.
+struct LanguageOption: ParsableArguments {
+    @Option(name: .customLong("lang"), help: ArgumentHelp("Language of the text and HTML reports: en (English) or hi (Hindi, Devanagari).", valueName: "code"))
+    var tag = "en"
+
+    var value: ReportLanguage { ReportLanguage(tag: tag) ?? .english }
+
+    func validate() throws {
+        if ReportLanguage(tag: tag) == nil { throw ValidationError("--lang must be en (English) or hi (Hindi), not \(tag)") }
     }
 }
 

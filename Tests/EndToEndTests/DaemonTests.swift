@@ -539,6 +539,9 @@ struct DaemonTests {
             _ = try Self.request(daemon, "GET", "/v1/files/E-7%2F2026", headers: auth)
             _ = try Self.request(daemon, "GET", "/v1/files/NO-SUCH-FILE", headers: auth)
             _ = try Self.request(daemon, "GET", "/v1/files/E-7%2F2026/bundle", headers: auth)
+            _ = try Self.request(daemon, "GET", "/v1/files/E-7%2F2026/report", headers: auth)
+            _ = try Self.request(daemon, "GET", "/v1/files/E-7%2F2026/report", headers: auth + ["Accept: text/html", "Accept-Language: hi"])
+            _ = try Self.request(daemon, "GET", "/v1/files/NO-SUCH-FILE/report", headers: auth)
             let approval = try Self.request(daemon, "POST", "/v1/files/E-7%2F2026/approvals", headers: auth, body: ApprovalRequestBody(
                 noteID: "N-2", extractHash: SHA256Hasher.hash(extract), minister: "Shri R. K. Singh", pps: [[UInt8](repeating: 0xab, count: 32)]))
             #expect(approval.status == 201, "\(approval.text)")

@@ -132,9 +132,11 @@ func buildRouter(_ state: ServiceState) -> Router<ServiceRequestContext> {
         // A signature that does not read is a VerificationInputError (signature-unreadable, 422); an invalid one is a verdict.
         let verdict = try await blocking { try verifier.verify(signature: Array(signature), content: .bytes(Array(content)), at: time) }
         let report = VerificationReport(signatureFile: nil, contentFile: nil, trustFolder: nil, offline: false, verdict: verdict)
-        var headers = HTTPFields()
-        headers[.contentType] = "application/json"
-        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: report.compactJSON)))
+        // JSON for programs; the text or HTML report for people, in the language Accept-Language prefers.
+        return ReportNegotiation(request).response(
+            json: report.compactJSON,
+            text: { HumanReport.text(verdict, signatureFile: nil, contentFile: nil, language: $0) },
+            html: { report.html(in: $0) })
     }
     addRecordsRoutes(to: router, state: state)
     addScanRoutes(to: router, state: state)

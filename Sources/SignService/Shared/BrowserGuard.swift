@@ -42,7 +42,7 @@ struct BrowserGuard: RouterMiddleware {
             cors[.accessControlAllowOrigin] = origin
             cors[.vary] = "Origin"
             // A page may read who signed and the bundle's name; other response headers stay hidden from it.
-            cors[Self.exposeHeaders] = "X-Signer, X-Certificate-SHA256, X-Time-Stamp, Content-Disposition"
+            cors[Self.exposeHeaders] = "X-Signer, X-Certificate-SHA256, X-Time-Stamp, Content-Disposition, Content-Language"
         }
         if request.method == .options {
             var headers = cors
@@ -65,7 +65,14 @@ struct BrowserGuard: RouterMiddleware {
         } catch {
             response = ErrorStatus.response(for: error)
         }
-        for field in cors { response.headers[field.name] = field.value }
+        for field in cors {
+            // A route's own Vary (a report negotiated by Accept-Language) is kept beside the guard's Origin.
+            if field.name == .vary, let own = response.headers[.vary] {
+                response.headers[.vary] = own + ", " + field.value
+            } else {
+                response.headers[field.name] = field.value
+            }
+        }
         return response
     }
 
