@@ -16,7 +16,8 @@ PACKAGES=(
   python3 python3-cryptography                    # the emulated PIV card and the TSA (scripts/rig/)
   pinentry-curses                                 # a real pinentry for the --pinentry tests
   libengine-pkcs11-openssl                        # libp11: openssl signs with token keys (real-world verify inputs)
-  chromium                                        # renders the history HTML report in a test (headless)
+  chromium                                        # renders the HTML reports in tests (headless)
+  fonts-lohit-deva                                # Devanagari for the Hindi reports as Chromium draws them (tests check the font)
   python3-yaml python3-jsonschema                 # scripts/check-openapi.py checks the daemon's answers
   wrk                                             # the daemon load benchmark (SignBench daemon)
   faketime                                        # scripts/test-timeless: the suites at other dates (libfaketime)

@@ -35,7 +35,7 @@ struct Doctor: ParsableCommand {
         }
         let manager = try tokenOptions.manager()
         let inventory = manager.inventory(at: Date())
-        let findings = Diagnosis.findings(inventory)
+        let findings = Diagnosis.findings(inventory, rig: RigSighting.look())
         if json {
             print(try JSONOutput.string(DoctorReport(findings: findings, inventory: InventoryReport(inventory, includeHidden: true))))
         } else {
@@ -71,14 +71,98 @@ struct Finding: Codable {
     let advice: String?
 }
 
-/// The checks of `signctl doctor`, from an inventory.
+/// The project's token rig (scripts/rig.sh, docs/rig.md) as seen from here: its folder, whether its pcscd is up, and
+/// whether this process's environment points at it (`source .rig/env.sh`). A shell that has not sourced it reaches
+/// the system's pcscd and no SoftHSM2 token, which `doctor` would otherwise explain as "pcscd is not running".
+struct RigSighting {
+    let folder: String
+    let socket: String
+    let softhsmConfiguration: String
+    let running: Bool
+    /// Where this shell points PC/SC: the rig's socket (sourced), nowhere (a new terminal: the system's default), or
+    /// somewhere else on purpose.
+    let shell: Shell
+
+    enum Shell { case sourced, unsourced, elsewhere(String) }
+
+    /// The rig named by $SIGNSERVICE_RIG, else a `.rig/env.sh` in the working folder or above it, else in the
+    /// checkout this signctl was built in; nil when there is none.
+    static func look(environment: [String: String] = ProcessInfo.processInfo.environment,
+                     directory: String = FileManager.default.currentDirectoryPath,
+                     executable: String = CommandLine.arguments[0]) -> RigSighting? {
+        var candidates = [String]()
+        if let named = environment["SIGNSERVICE_RIG"], !named.isEmpty { candidates.append(named) }
+        func walk(from start: String) {
+            var url = URL(fileURLWithPath: start).standardizedFileURL
+            for _ in 0..<6 {
+                candidates.append(url.appendingPathComponent(".rig").path)
+                url = url.deletingLastPathComponent()
+            }
+        }
+        walk(from: directory)
+        walk(from: URL(fileURLWithPath: executable).resolvingSymlinksInPath().deletingLastPathComponent().path)
+        guard let folder = candidates.first(where: { FileManager.default.fileExists(atPath: $0 + "/env.sh") }),
+              let text = try? String(contentsOfFile: folder + "/env.sh", encoding: .utf8) else { return nil }
+        var exported = [String: String]()
+        for line in text.split(separator: "\n") where line.hasPrefix("export ") {
+            let pair = line.dropFirst("export ".count).split(separator: "=", maxSplits: 1)
+            if pair.count == 2 { exported[String(pair[0])] = String(pair[1]) }
+        }
+        let socket = exported["PCSCLITE_CSOCK_NAME"] ?? folder + "/pcscd/pcscd.comm"
+        let softhsm = exported["SOFTHSM2_CONF"] ?? folder + "/softhsm/softhsm2.conf"
+        var running = false
+        if let pidText = try? String(contentsOfFile: folder + "/pcscd.pid", encoding: .utf8),
+           let pid = Int32(pidText.trimmingCharacters(in: .whitespacesAndNewlines)), pid > 0 {
+            running = (kill(pid, 0) == 0 || errno == EPERM) && FileManager.default.fileExists(atPath: socket)
+        }
+        let shell: Shell
+        switch environment["PCSCLITE_CSOCK_NAME"] {
+        case nil: shell = .unsourced
+        case socket? where environment["SOFTHSM2_CONF"] == softhsm: shell = .sourced
+        case socket?: shell = .unsourced  // half of env.sh
+        case let other?: shell = .elsewhere(other)
+        }
+        return RigSighting(folder: folder, socket: socket, softhsmConfiguration: softhsm, running: running, shell: shell)
+    }
+
+    /// The command that points a shell at the rig.
+    var sourceCommand: String { "source \(folder)/env.sh" }
+}
+
+/// The checks of `signctl doctor`, from an inventory (and the project's rig, when there is one).
 enum Diagnosis {
-    static func findings(_ inventory: TokenInventory) -> [Finding] {
+    static func findings(_ inventory: TokenInventory, rig: RigSighting? = nil) -> [Finding] {
         var findings = [Finding]()
         let socket = ProcessInfo.processInfo.environment["PCSCLITE_CSOCK_NAME"] ?? "/run/pcscd/pcscd.comm"
+        // The rig is up but this shell does not point at it: say that first, and do not advise starting the
+        // system's pcscd for what the rig's own pcscd already serves.
+        let unsourcedRig = rig.flatMap { rig -> RigSighting? in
+            guard rig.running, case .unsourced = rig.shell else { return nil }
+            return rig
+        }
+        if let rig = unsourcedRig {
+            findings.append(Finding(level: .problem, area: "rig",
+                                    text: "the project's token rig is up at \(rig.folder) (its pcscd at \(rig.socket)), but this shell has not sourced its "
+                                        + "environment, so signctl looks for the system's pcscd and SoftHSM2 configuration instead",
+                                    advice: "run `\(rig.sourceCommand)` in this shell (it sets PCSCLITE_CSOCK_NAME, SOFTHSM2_CONF and SIGNSERVICE_RIG), then `signctl doctor` again"))
+        } else if let rig, !rig.running {
+            findings.append(Finding(level: .warning, area: "rig", text: "the project's token rig at \(rig.folder) is not running",
+                                    advice: "for the test tokens: scripts/rig.sh up, then \(rig.sourceCommand)"))
+        } else if let rig, case .elsewhere(let other) = rig.shell {
+            findings.append(Finding(level: .warning, area: "rig", text: "the project's token rig is up at \(rig.folder), but this shell points PC/SC at \(other)",
+                                    advice: "for the rig's tokens: \(rig.sourceCommand)"))
+        } else if let rig {
+            findings.append(Finding(level: .ok, area: "rig", text: "the project's token rig at \(rig.folder); this shell uses it", advice: nil))
+        }
         if let problem = inventory.pcscProblem {
-            findings.append(Finding(level: .problem, area: "pcscd", text: problem,
-                                    advice: "install and start pcscd: apt-get install pcscd && systemctl start pcscd.socket; USB tokens need it, software tokens do not"))
+            if let rig = unsourcedRig {
+                // What is missing is the rig's environment (above), not the system's pcscd.
+                findings.append(Finding(level: .warning, area: "pcscd", text: "the system's pcscd is not reachable at \(socket); the rig's is at \(rig.socket)",
+                                        advice: "for the rig's emulated card: \(rig.sourceCommand); for USB tokens: apt-get install pcscd && systemctl start pcscd.socket"))
+            } else {
+                findings.append(Finding(level: .problem, area: "pcscd", text: problem,
+                                        advice: "install and start pcscd: apt-get install pcscd && systemctl start pcscd.socket; USB tokens need it, software tokens do not"))
+            }
         } else {
             findings.append(Finding(level: .ok, area: "pcscd", text: "reachable at \(socket); \(inventory.readers.count) reader(s)", advice: nil))
             if inventory.readers.isEmpty {
@@ -152,7 +236,8 @@ enum Diagnosis {
         }
         if inventory.tokens.isEmpty {
             findings.append(Finding(level: .warning, area: "tokens", text: "no token found",
-                                    advice: "insert the DSC token; for a software token pass its module with --module"))
+                                    advice: unsourcedRig.map { "the rig's card and SoftHSM2 tokens are there once this shell has run `\($0.sourceCommand)`" }
+                                        ?? "insert the DSC token; for a software token pass its module with --module"))
         }
         return findings
     }

@@ -34,9 +34,62 @@ enum ExitStatus: Int32 {
     static func of(_ error: any CodedError) -> ExitStatus { table[error.codeName] ?? .usage }
 }
 
-/// A failure with the exit status it maps to and a one-line message for stderr.
+/// A failure with the exit status it maps to, a one-line message for stderr and a stable code for `--json`
+/// (the SignKit error's code where there was one, else the class of the exit status).
 struct CommandFailure: Error, CustomStringConvertible {
     let status: ExitStatus
     let message: String
+    let code: String
+
+    init(status: ExitStatus, message: String, code: String? = nil) {
+        self.status = status
+        self.message = message
+        self.code = code ?? status.codeName
+    }
+
+    /// A SignKit error as signctl reports it: its own code, its reason, the status the table gives it.
+    init(_ error: any CodedError, message: String? = nil) {
+        self.init(status: ExitStatus.of(error), message: message ?? error.reason, code: error.codeName)
+    }
+
     var description: String { message }
+}
+
+extension ExitStatus {
+    /// The code of a failure that has no SignKit code of its own.
+    var codeName: String {
+        switch self {
+        case .success: "ok"
+        case .failure: "refused"
+        case .indeterminate: "indeterminate"
+        case .usage: "usage"
+        case .token: "token"
+        case .environment: "environment"
+        }
+    }
+}
+
+/// What signctl prints on stdout instead of its report when a command given `--json` fails: one line of JSON
+/// (schema "signservice.error/1"), so a script never has to parse a sentence from stderr.
+struct ErrorReport: Codable {
+    var schema = "signservice.error/1"
+    let code: String
+    let error: String
+    let exitStatus: Int32
+}
+
+/// A command with a `--json` flag: its failures are reported as `ErrorReport` on stdout.
+protocol JSONReporting {
+    var json: Bool { get }
+}
+
+extension Verify: JSONReporting {}
+extension HistoryVerify: JSONReporting {}
+extension HistoryShow: JSONReporting {}
+extension ScanRequest: JSONReporting {}
+extension ScanUploadCommand: JSONReporting {}
+extension Tokens: JSONReporting {}
+extension Doctor: JSONReporting {}
+extension DailyStatus: JSONReporting {
+    var json: Bool { format == "json" }
 }

@@ -37,11 +37,18 @@ struct HistoryVerify: ParsableCommand {
     @Option(help: ArgumentHelp("Also write a printable HTML report here.", valueName: "file"))
     var html: String?
 
+    @OptionGroup var language: LanguageOption
+
     func validate() throws {
         if let at, VerifyTime.parse(at) == nil { throw ValidationError("--at must be an RFC 3339 time or a date (YYYY-MM-DD), not \(at)") }
     }
 
     func run() throws {
+        do {
+            try InputFile.check(bundle, is: .bundle)
+        } catch {
+            throw CommandFailure(error)
+        }
         let store: TrustStore
         do {
             store = try TrustStore.load(directory: try Verify.trustFolder(trust))
@@ -61,14 +68,14 @@ struct HistoryVerify: ParsableCommand {
         }
         progress.finish()
         if let html {
-            do { try AtomicFile.write(Array(report.html.utf8), to: html) } catch {
+            do { try AtomicFile.write(Array(report.html(in: language.value).utf8), to: html) } catch {
                 throw CommandFailure(status: .usage, message: "cannot write \(html): \(error)")
             }
         }
         if json {
             print(try JSONOutput.string(report))
         } else {
-            print(report.text)
+            print(report.text(in: language.value))
         }
         if !report.passed { throw ExitCode(1) }
     }
@@ -135,6 +142,9 @@ struct HistoryShow: ParsableCommand {
     @Flag(help: "Print the file and its entries as JSON (as GET /v1/files/{file} answers).")
     var json = false
 
+    @Flag(help: "Print only the head: the hash a new signature names with --previous-hash (HEAD=$(signctl history show F --head ...)).")
+    var head = false
+
     func run() throws {
         let shown: FileHistoryAnswer
         if let client = try storeOptions.daemon.client() {
@@ -146,12 +156,16 @@ struct HistoryShow: ParsableCommand {
             print(try JSONOutput.string(shown))
             return
         }
+        if head {
+            print(shown.head)
+            return
+        }
         print("File \(shown.file.number): \(shown.file.subject) (\(shown.file.department))")
         for entry in shown.entries {
             print(String(format: "%4d  %@  %-13@ note %@  signer %@…  entry %@…", entry.sequence, entry.time as NSString, entry.kind as NSString,
                          entry.noteID as NSString, String(entry.signerFingerprint.prefix(16)) as NSString, String(entry.hash.prefix(16)) as NSString))
         }
-        print("\(shown.checkpoints.count) checkpoints; head \(shown.head)")
+        print("\(shown.checkpoints.count) checkpoint\(shown.checkpoints.count == 1 ? "" : "s"); head \(shown.head)")
     }
 }
 
@@ -189,7 +203,9 @@ struct HistoryAppend: ParsableCommand {
         commandName: "append",
         abstract: "Append a signed extract to a file's history through the daemon.",
         discussion: """
-            The daemon verifies the signature (it must be TOTAL-PASSED), checks that its e-Office context names this             file, this note and the file's current head (sign with --previous-hash set to the head `history show`             prints), appends the entry and signs a checkpoint with its document-signer key.
+            The daemon verifies the signature (it must be TOTAL-PASSED), checks that its e-Office context names this \
+            file, this note and the file's current head (sign with --previous-hash set to the head `history show` \
+            prints), appends the entry and signs a checkpoint with its document-signer key.
             """)
 
     @OptionGroup var daemon: DaemonOptions
@@ -215,11 +231,16 @@ struct HistoryAppend: ParsableCommand {
 
     func run() throws {
         let client = try daemon.client()!
+        do {
+            try InputFile.check(extract, is: .content)
+        } catch {
+            throw CommandFailure(error)
+        }
         let content: Data
         do {
             content = try Data(contentsOf: URL(fileURLWithPath: extract))
         } catch {
-            throw CommandFailure(status: .usage, message: "cannot read the extract \(extract)")
+            throw CommandFailure(status: .usage, message: "cannot read \(extract): \(error.localizedDescription)")
         }
         let signed = try Verify.readSignature(signature)
         let body = AppendRequestBody(kind: approval ? .approval : .note, noteID: noteID, content: Array(content), signature: signed)

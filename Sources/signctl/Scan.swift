@@ -129,6 +129,12 @@ struct ScanUploadCommand: ParsableCommand {
     }
 
     func run() throws {
+        // The scan is checked here before anything else: a wrong file is named without asking the daemon or the token.
+        do {
+            try InputFile.check(scan, is: .scan)
+        } catch {
+            throw CommandFailure(error)
+        }
         let client = try daemon.client()!
         let base = "/v1/files/\(DaemonClient.segment(file))"
         let approval: ApprovalRequest

@@ -46,15 +46,36 @@ struct DaemonClient {
     /// the body of a 2xx answer. `refusal` maps the status of any other answer to signctl's exit status.
     private func exchange(_ path: String, maximumSize: Int = 64 << 20, refusal: (Int) -> ExitStatus,
                           _ run: (HTTPExchange, [String: String]) throws(HTTPExchange.Failure) -> (status: Int, body: [UInt8])) throws -> [UInt8] {
+        var headers = [String: String]()
+        return try exchange(path, maximumSize: maximumSize, refusal: refusal, answerHeaders: &headers) { http, auth throws(HTTPExchange.Failure) in
+            let answer = try run(http, auth)
+            return (answer.status, [:], answer.body)
+        }
+    }
+
+    private func exchange(_ path: String, maximumSize: Int = 64 << 20, refusal: (Int) -> ExitStatus, answerHeaders: inout [String: String],
+                          _ run: (HTTPExchange, [String: String]) throws(HTTPExchange.Failure) -> (status: Int, headers: [String: String], body: [UInt8]))
+        throws -> [UInt8] {
         guard let url = URL(string: base + path) else { throw CommandFailure(status: .usage, message: "\(base + path) is not a URL") }
-        let answer: (status: Int, body: [UInt8])
+        let answer: (status: Int, headers: [String: String], body: [UInt8])
         do {
             answer = try run(HTTPExchange(service: "the daemon", url: url, timeout: timeout, maximumSize: maximumSize), ["Authorization": "Bearer \(token)"])
         } catch {
             throw CommandFailure(status: .environment, message: error.description)
         }
-        try Self.check(answer, refusal: refusal)
+        try Self.check((answer.status, answer.body), refusal: refusal)
+        answerHeaders = answer.headers
         return answer.body
+    }
+
+    /// `send`, with the answer's headers (lower-case names).
+    func sendReadingHeaders(_ method: String, _ path: String, body: [UInt8], contentType: String = "application/json",
+                            refusal: (Int) -> ExitStatus = DaemonClient.defaultRefusal) throws -> (body: [UInt8], headers: [String: String]) {
+        var headers = [String: String]()
+        let answer = try exchange(path, refusal: refusal, answerHeaders: &headers) { http, auth throws(HTTPExchange.Failure) in
+            try http.sendReadingHeaders(method: method, headers: auth.merging(["Content-Type": contentType]) { $1 }, body: body)
+        }
+        return (answer, headers)
     }
 
     /// The body of a 2xx answer.

@@ -53,8 +53,9 @@ struct Sign: ParsableCommand {
 
     @OptionGroup var daemon: DaemonOptions
 
-    @Flag(name: .customLong("time-stamp"), help: "With --service: ask the daemon to time-stamp with its configured authority.")
-    var timeStamp = false
+    @Flag(name: .customLong("time-stamp"), inversion: .prefixedNo,
+          help: "With --service: time-stamp with the daemon's authority (the default when it has one), or not (--no-time-stamp).")
+    var timeStamp: Bool?
 
     func validate() throws {
         if fileNumber.isEmpty || noteID.isEmpty { throw ValidationError("--file-number and --note-id must not be empty") }
@@ -70,8 +71,8 @@ struct Sign: ParsableCommand {
                 throw ValidationError("with --service the daemon embeds its own chain, records no origin for local programs and time-stamps "
                                       + "with its configured authority (--time-stamp); drop --chain, --origin and --tsa")
             }
-        } else if timeStamp {
-            throw ValidationError("--time-stamp is for --service; sign locally with --tsa URL")
+        } else if timeStamp != nil {
+            throw ValidationError("--time-stamp and --no-time-stamp are for --service; sign locally with --tsa URL")
         }
     }
 
@@ -121,10 +122,12 @@ struct Sign: ParsableCommand {
             request.pin = try pin.withBytes { String(decoding: $0, as: UTF8.self) }
         }
         // A refused PIN, a missing or busy token are token errors (exit 4), as when signing locally.
-        let signature = try client.send("POST", "/v1/sign", body: Array(try JSONOutput.encoder(pretty: false).encode(request)),
-                                        refusal: { [403, 404, 503].contains($0) ? .token : DaemonClient.defaultRefusal($0) })
+        let (signature, headers) = try client.sendReadingHeaders("POST", "/v1/sign", body: Array(try JSONOutput.encoder(pretty: false).encode(request)),
+                                                                 refusal: { [403, 404, 503].contains($0) ? .token : DaemonClient.defaultRefusal($0) })
         let destination = output ?? extract + ".p7s"
         try AtomicFile.write(signature, to: destination)
-        FileHandle.standardError.write(Data("signed \(extract) (\(bytes.count) bytes) through the daemon at \(client.base); wrote \(destination)\n".utf8))
+        let stamp = headers[SignAnswerHeader.timeStamp.lowercased()].flatMap { $0 == "none" ? nil : $0 }
+        FileHandle.standardError.write(Data(("signed \(extract) (\(bytes.count) bytes) through the daemon at \(client.base), "
+            + (stamp.map { "time-stamped by \($0)" } ?? "not time-stamped") + "; wrote \(destination)\n").utf8))
     }
 }

@@ -53,43 +53,62 @@ struct TokenOptions: ParsableArguments {
 enum Main {
     static func main() {
         let status: Int32
+        // Until the arguments parse, "--json" among them (before a "--") is taken as asking for JSON errors.
+        var json = CommandLine.arguments.dropFirst().prefix { $0 != "--" }.contains("--json")
         do {
             var command = try SignCtl.parseAsRoot()
+            json = (command as? any JSONReporting)?.json ?? false
             try command.run()
             status = 0
         } catch {
-            status = report(error)
+            status = report(error, json: json)
         }
         PKCS11Module.finalizeAll()
         exit(status)
     }
 
-    /// Prints the error on stderr in one line (help and version go to stdout) and returns the exit status
-    /// (ExitStatus.swift has the table).
-    static func report(_ error: any Error) -> Int32 {
+    /// Prints the error in one line on stderr, or as one line of JSON (`ErrorReport`) on stdout under `--json` (help
+    /// and version go to stdout as they are), and returns the exit status (ExitStatus.swift has the table).
+    static func report(_ error: any Error, json: Bool = false) -> Int32 {
         let status: ExitStatus
         let message: String
+        let code: String
         switch error {
         case let failure as CommandFailure:
-            (status, message) = (failure.status, failure.message)
+            (status, message, code) = (failure.status, failure.message, failure.code)
         case let failure as TokenError:
-            (status, message) = (ExitStatus.of(failure), "\(failure)")
+            (status, message, code) = (ExitStatus.of(failure), "\(failure)", failure.codeName)
         case let failure as any CodedError:
-            (status, message) = (ExitStatus.of(failure), failure.reason)
+            (status, message, code) = (ExitStatus.of(failure), failure.reason, failure.codeName)
         default:
-            let code = SignCtl.exitCode(for: error)
+            let exitCode = SignCtl.exitCode(for: error)
             let text = SignCtl.fullMessage(for: error)
-            if code == .success {  // --help, --version
+            if exitCode == .success {  // --help, --version
                 if !text.isEmpty { print(text) }
                 return 0
             }
-            // ArgumentParser's usage errors (64) become signctl's usage status; ExitCode(n) thrown by a command is n.
-            let exit = code == .validationFailure ? ExitStatus.usage.rawValue : code.rawValue
-            if !text.isEmpty { FileHandle.standardError.write(Data((text + "\n").utf8)) }
+            // ArgumentParser's usage errors (64) become signctl's usage status; ExitCode(n) thrown by a command is n
+            // (a verdict or a finding already reported on stdout).
+            let exit = exitCode == .validationFailure ? ExitStatus.usage.rawValue : exitCode.rawValue
+            if text.isEmpty { return exit }
+            if json && exit == ExitStatus.usage.rawValue {
+                let firstLine = text.split(separator: "\n").first.map(String.init) ?? text
+                printJSON(ErrorReport(code: "usage", error: firstLine.replacingOccurrences(of: "Error: ", with: ""), exitStatus: exit))
+            } else {
+                FileHandle.standardError.write(Data((text + "\n").utf8))
+            }
             return exit
         }
-        FileHandle.standardError.write(Data("signctl: error: \(message)\n".utf8))
+        if json {
+            printJSON(ErrorReport(code: code, error: message, exitStatus: status.rawValue))
+        } else {
+            FileHandle.standardError.write(Data("signctl: error: \(message)\n".utf8))
+        }
         return status.rawValue
+    }
+
+    static func printJSON(_ report: ErrorReport) {
+        print((try? JSONOutput.string(report, pretty: false)) ?? #"{"code":"internal","error":"the error does not encode"}"#)
     }
 }
 

@@ -51,6 +51,11 @@ struct Verify: ParsableCommand {
     @Flag(help: "Print the report as JSON (schema: docs/verification.md).")
     var json = false
 
+    @Option(help: ArgumentHelp("Also write a printable HTML report here.", valueName: "file"))
+    var html: String?
+
+    @OptionGroup var language: LanguageOption
+
     @OptionGroup var daemon: DaemonOptions
 
     func validate() throws {
@@ -76,9 +81,7 @@ struct Verify: ParsableCommand {
             throw CommandFailure(status: .usage, message: "\(error)")
         }
         let bytes = try Self.readSignature(signature)
-        if let content, !FileManager.default.isReadableFile(atPath: content) {
-            throw CommandFailure(status: .usage, message: "cannot read the content file \(content)")
-        }
+        if let content { try Self.checkContent(content) }
         let options = RevocationOptions(online: !offline, cacheDirectory: cache ?? RevocationOptions.defaultCacheDirectory, timeout: timeout)
         let verifier = Verifier(trust: store, intermediates: extra, revocation: RevocationChecker(options: options))
         let time = at.flatMap(VerifyTime.parse) ?? Date()
@@ -87,17 +90,22 @@ struct Verify: ParsableCommand {
             verdict = try verifier.verify(signature: bytes, content: content.map { .file($0) } ?? .embedded,
                                           policy: VerificationPolicy(acceptSHA1: acceptSHA1), at: time)
         } catch {
-            throw CommandFailure(status: .usage, message: "\(signature): \(error.description)")
+            throw Self.unreadable(signature, error)
         }
         try present(VerificationReport(signatureFile: signature, contentFile: content, trustFolder: trustFolder, offline: offline, verdict: verdict))
     }
 
     /// Prints the report and exits by its indication (0, 1, 2).
     func present(_ report: VerificationReport) throws {
+        if let html {
+            do { try AtomicFile.write(Array(report.html(in: language.value).utf8), to: html) } catch {
+                throw CommandFailure(status: .usage, message: "cannot write \(html): \(error)")
+            }
+        }
         if json {
             print(try report.json())
         } else {
-            print(HumanReport.text(report.verdict, signatureFile: signature, contentFile: content))
+            print(HumanReport.text(report.verdict, signatureFile: signature, contentFile: content, language: language.value))
         }
         switch report.verdict.indication {
         case .totalPassed: return
@@ -109,11 +117,12 @@ struct Verify: ParsableCommand {
     /// The daemon verifies with its own trust store and revocation settings; the report is the same.
     func verifyThroughDaemon(_ client: DaemonClient) throws {
         let bytes = try Self.readSignature(signature)
+        try Self.checkContent(content!)  // required in validate()
         let extract: Data
         do {
-            extract = try Data(contentsOf: URL(fileURLWithPath: content!))  // required in validate()
+            extract = try Data(contentsOf: URL(fileURLWithPath: content!))
         } catch {
-            throw CommandFailure(status: .usage, message: "cannot read the content file \(content!)")
+            throw CommandFailure(status: .usage, message: "cannot read \(content!): \(error.localizedDescription)")
         }
         let request = VerifyRequestBody(signature: bytes, content: Array(extract), at: at.flatMap(VerifyTime.parse))
         var report = try client.call("POST", "/v1/verify", body: request, as: VerificationReport.self)
@@ -130,25 +139,61 @@ struct Verify: ParsableCommand {
                              + "see README \"Trusting India's root\"), set SIGNSERVICE_TRUST, or install roots in /etc/signservice/trust")
     }
 
-    /// The signature's bytes: DER as is, PEM ("-----BEGIN PKCS7-----" or "CMS") decoded. Size-capped.
+    /// The signature's bytes: DER as is, PEM ("-----BEGIN PKCS7-----" or "CMS") decoded. Size-capped. A file of
+    /// another kind is refused in one line that says what it is ("README.md is not a signature file (.p7s): it
+    /// starts with text"); one that cannot be read, with the operating system's reason.
     static func readSignature(_ path: String) throws -> [UInt8] {
-        guard let handle = FileHandle(forReadingAtPath: path) else {
-            throw CommandFailure(status: .usage, message: "cannot read the signature file \(path)")
-        }
-        defer { try? handle.close() }
         let limit = 32 << 20
-        let data = (try? handle.read(upToCount: limit + 1)) ?? nil
-        guard let data, !data.isEmpty else { throw CommandFailure(status: .usage, message: "\(path) is empty") }
-        guard data.count <= limit else {
-            throw CommandFailure(status: .usage, message: "\(path) is larger than \(limit >> 20) MiB: not a detached signature")
+        let data: [UInt8]
+        do {
+            data = try InputFile.read(path, is: .signature, limit: limit)
+        } catch {
+            throw CommandFailure(error)
         }
-        if data.starts(with: Array("-----BEGIN ".utf8)) {
+        if data.starts(with: Array("-----BEGIN ".utf8)) || InputKind.pemLabel(data) != nil {
             guard let decoded = PEM.decode(String(decoding: data, as: UTF8.self))?.first else {
-                throw CommandFailure(status: .usage, message: "\(path) is PEM but its base64 body does not decode (or its END line is missing)")
+                throw CommandFailure(status: .usage, message: "\(path) is not a readable signature file (.p7s): its PEM text is not valid base64 (or its END line is missing)",
+                                     code: InputFileError.Code.wrongKind.name)
             }
             return decoded
         }
-        return Array(data)
+        return data
+    }
+
+    /// The content file: any bytes, but it must be a readable file (the operating system's reason otherwise).
+    static func checkContent(_ path: String) throws {
+        do {
+            try InputFile.check(path, is: .content)
+        } catch {
+            throw CommandFailure(error)
+        }
+    }
+
+    /// A signature that looked like one but does not read, in plain words (the verifier's own words name DER
+    /// elements).
+    static func unreadable(_ path: String, _ error: VerificationInputError) -> CommandFailure {
+        let text = error.description
+        let what: String
+        if text.hasPrefix("cannot read the content") {
+            what = text
+        } else if text.contains("no SignerInfo") {
+            what = "\(path) is a signature container that holds no signature (certificates only?)"
+        } else {
+            what = "\(path) is not a readable signature file (.p7s): it is damaged or cut short"
+        }
+        return CommandFailure(status: .usage, message: what, code: InputFileError.Code.wrongKind.name)
+    }
+}
+
+/// `--lang`: the language of the reports people read (text and HTML); JSON is the same in every language.
+struct LanguageOption: ParsableArguments {
+    @Option(name: .customLong("lang"), help: ArgumentHelp("Language of the text and HTML reports: en (English) or hi (Hindi, Devanagari).", valueName: "code"))
+    var tag = "en"
+
+    var value: ReportLanguage { ReportLanguage(tag: tag) ?? .english }
+
+    func validate() throws {
+        if ReportLanguage(tag: tag) == nil { throw ValidationError("--lang must be en (English) or hi (Hindi), not \(tag)") }
     }
 }
 

@@ -19,7 +19,9 @@ struct DaemonTests {
 
         /// - Parameter documentSigner: configure the rig's SoftHSM2 document-signer key (history appends and exports).
         /// - Parameter scans: the `scans` section of the configuration; `folder`: start on the state of an earlier daemon.
-        init(documentSigner: Bool = true, keepSessionSeconds: Double = 0, scans: [String: Any]? = nil, folder reused: TemporaryFolder? = nil) throws {
+        /// `extra`: more configuration keys (e.g. `timeStampAuthority`).
+        init(documentSigner: Bool = true, keepSessionSeconds: Double = 0, scans: [String: Any]? = nil, folder reused: TemporaryFolder? = nil,
+             extra: [String: Any] = [:]) throws {
             folder = try reused ?? TemporaryFolder("signservice-daemon")
             var config: [String: Any] = [
                 // trace: a PIN leaked into any log line, however low its level, would be in the log the tests read.
@@ -34,6 +36,7 @@ struct DaemonTests {
                                             "chainFile": Rig.root.appendingPathComponent("TestCerts/ca/chain-docsigner.pem").path]
             }
             if let scans { config["scans"] = scans }
+            config.merge(extra) { $1 }
             try JSONSerialization.data(withJSONObject: config).write(to: URL(fileURLWithPath: folder.path("config.json")))
             let binary = URL(fileURLWithPath: Rig.signctl).deletingLastPathComponent().appendingPathComponent("SignService").path
             let launched = try Command.run("/bin/sh", ["-c", "'\(binary)' --config '\(folder.path("config.json"))' > '\(folder.path("daemon.log"))' 2>&1 & echo $!"])
@@ -565,6 +568,9 @@ struct DaemonTests {
             _ = try Self.request(daemon, "GET", "/v1/files/E-7%2F2026", headers: auth)
             _ = try Self.request(daemon, "GET", "/v1/files/NO-SUCH-FILE", headers: auth)
             _ = try Self.request(daemon, "GET", "/v1/files/E-7%2F2026/bundle", headers: auth)
+            _ = try Self.request(daemon, "GET", "/v1/files/E-7%2F2026/report", headers: auth)
+            _ = try Self.request(daemon, "GET", "/v1/files/E-7%2F2026/report", headers: auth + ["Accept: text/html", "Accept-Language: hi"])
+            _ = try Self.request(daemon, "GET", "/v1/files/NO-SUCH-FILE/report", headers: auth)
             let approval = try Self.request(daemon, "POST", "/v1/files/E-7%2F2026/approvals", headers: auth, body: ApprovalRequestBody(
                 noteID: "N-2", extractHash: SHA256Hasher.hash(extract), minister: "Shri R. K. Singh", pps: [[UInt8](repeating: 0xab, count: 32)]))
             #expect(approval.status == 201, "\(approval.text)")

@@ -173,9 +173,9 @@ struct VerifyCommandTests {
         let cases: [(String, [UInt8], String)] = [
             ("empty", [], "empty"),
             ("random", (0..<512).map { _ in UInt8.random(in: 0...255) }, ""),
-            ("truncated", Array(good.prefix(good.count / 2)), "truncated"),
+            ("truncated", Array(good.prefix(good.count / 2)), "cut short"),
             ("certificate", certificate, ""),
-            ("data-type", [0x30, 0x0D, 0x06, 0x09, 0x2A, 0x86, 0x48, 0x86, 0xF7, 0x0D, 0x01, 0x07, 0x01, 0xA0, 0x00], "not SignedData"),
+            ("data-type", [0x30, 0x0D, 0x06, 0x09, 0x2A, 0x86, 0x48, 0x86, 0xF7, 0x0D, 0x01, 0x07, 0x01, 0xA0, 0x00], "not a signature"),
             ("nested-garbage", nested, ""),
             ("huge-length", huge, ""),
             ("pem-garbage", Array("-----BEGIN PKCS7-----\n!!!notbase64!!!\n-----END PKCS7-----\n".utf8), "base64"),

@@ -136,7 +136,8 @@ public struct SignRequestBody: Codable, Sendable {
     public var pin: String?
     /// The file history's head the signature follows, 64 hex digits.
     public var previousHash: String?
-    /// Ask the configured time-stamping authority for a time-stamp (CAdES-T).
+    /// Time-stamp the signature with the agent's time-stamping authority (CAdES-T). Nil (the default): time-stamped
+    /// when the agent has one configured; false: not time-stamped; true: time-stamped, refused when none is configured.
     public var timeStamp: Bool?
 
     public init(extract: [UInt8], fileNumber: String, noteID: String, commitment: Commitment, key: String, pin: String? = nil,
@@ -158,6 +159,8 @@ public enum SignAnswerHeader {
     public static let signer = "X-Signer"
     /// SHA-256 of the signer's certificate, hex.
     public static let certificate = "X-Certificate-SHA256"
+    /// The time-stamping authority's URL when the signature was time-stamped (CAdES-T), else "none".
+    public static let timeStamp = "X-Time-Stamp"
 }
 
 /// POST /v1/verify: the answer is the verification report (VerificationReport's JSON).

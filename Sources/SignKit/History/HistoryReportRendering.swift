@@ -1,8 +1,16 @@
 import Foundation
 
 extension HistoryReport {
-    /// The timeline and summary a person reads in a terminal.
-    public var text: String {
+    /// The timeline and summary a person reads in a terminal (English).
+    public var text: String { text(in: .english) }
+
+    /// The timeline and summary in `language`: a table in English; in Hindi one block per entry (Devanagari has no
+    /// fixed width in a terminal, so columns would not line up).
+    public func text(in language: ReportLanguage) -> String {
+        language == .english ? englishText : localText(ReportWords(language: language))
+    }
+
+    private var englishText: String {
         var lines = [String]()
         if let file { lines.append("File \(file.number): \(file.subject) (\(file.department))") }
         lines.append("")
@@ -36,6 +44,40 @@ extension HistoryReport {
         return lines.joined(separator: "\n")
     }
 
+    private func localText(_ words: ReportWords) -> String {
+        let language = words.language
+        var lines = [String]()
+        if let file { lines.append("फ़ाइल \(file.number): \(file.subject) (\(file.department))") }
+        lines.append("")
+        for entry in entries {
+            lines.append("प्रविष्टि \(entry.sequence): \(words.entryKind(entry.kind)), टिप्पणी संख्या \(entry.noteID)")
+            let kind = entry.signerKind.flatMap(SignerKind.init(words:)).map(words.shortKind) ?? Self.shortKind(entry.signerKind)
+            lines.append("    हस्ताक्षरकर्ता: \(entry.signer ?? "?") (\(kind))")
+            if let time = entry.signingTime {
+                let source = entry.signingTimeSource.flatMap(Verdict.SigningTimeEvidence.Source.init(rawValue:)).map(words.timeSource)
+                lines.append("    समय: \(language.time(time))" + (source.map { " (\($0))" } ?? ""))
+            }
+            let verdict = Indication(rawValue: entry.indication).map(words.verdict) ?? entry.indication
+            let reason = entry.indication == Indication.totalPassed.rawValue
+                ? "" : ": " + words.entryVerdict(indication: entry.indication, subIndication: entry.subIndication, english: entry.verdict)
+            lines.append("    निर्णय: \(verdict) (\(ReportWords.etsi(entry.indication, entry.subIndication)))\(reason)")
+            if let approval = words.scanApproval(entry.scan, english: entry.approval) { lines.append("    " + approval) }
+            if let qr = words.scanQR(entry.scan, english: entry.qr) { lines.append("    " + qr) }
+        }
+        lines.append("")
+        lines.append("जाँच-बिंदु (checkpoints): \(checkpoints.count) में से \(checkpoints.filter(\.valid).count) सेवा द्वारा हस्ताक्षरित और सुसंगत")
+        lines.append("मुहर (seal): \(words.seal(self))")
+        if !findings.isEmpty {
+            lines.append("")
+            lines.append("समस्याएँ:")
+            for finding in findings { lines.append("  [\(finding.code.rawValue)] \(words.finding(finding))") }
+        }
+        lines.append("")
+        lines.append(words.historySummary(self))
+        lines.append(words.checkedBy(validationTime, verifier))
+        return lines.joined(separator: "\n")
+    }
+
     static func shortKind(_ description: String?) -> String {
         guard let description else { return "?" }
         var short = description.prefix { $0 != "(" }
@@ -43,60 +85,154 @@ extension HistoryReport {
         return String(short)
     }
 
-    /// A printable HTML timeline for a DNO or an auditor: self-contained, no scripts, every value escaped.
-    public var html: String {
-        func e(_ text: String?) -> String {
-            (text ?? "").replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
-                .replacingOccurrences(of: ">", with: "&gt;").replacingOccurrences(of: "\"", with: "&quot;")
-        }
+    /// A printable HTML timeline for a DNO or an auditor (English): self-contained, no scripts, every value escaped.
+    public var html: String { html(in: .english) }
+
+    /// The HTML timeline in `language`. Names, hashes and the ETSI indications are the same in every language.
+    public func html(in language: ReportLanguage) -> String {
+        let words = ReportWords(language: language)
+        let hindi = language == .hindi
+        let e = HTMLText.escape
         var rows = ""
         for entry in entries {
             let ok = entry.indication == Indication.totalPassed.rawValue
+            let time = entry.signingTime.map { language.time($0) }
+            let source = entry.signingTimeSource.map { raw in
+                Verdict.SigningTimeEvidence.Source(rawValue: raw).map(words.timeSource) ?? raw
+            }
+            let kind = hindi ? words.kind(described: entry.signerKind) : entry.signerKind
+            let scan = words.scanApproval(entry.scan, english: entry.approval).map { approval in
+                "<b class=\"scan\">\(e(approval))</b><br><small>\(e(words.scanQR(entry.scan, english: entry.qr)))</small><br>"
+            } ?? ""
+            let verdict = hindi
+                ? "<b>\(e(Indication(rawValue: entry.indication).map(words.verdict) ?? entry.indication))</b><br>"
+                    + "<span class=\"etsi\">\(e(ReportWords.etsi(entry.indication, entry.subIndication)))</span><br>"
+                    + "<small>\(HTMLText.sentence(words.entryVerdict(indication: entry.indication, subIndication: entry.subIndication, english: entry.verdict)))</small>"
+                : "<b class=\"nowrap\">\(e(entry.indication))</b> \(e(entry.subIndication))<br><small>\(HTMLText.sentence(entry.verdict))</small>"
+            let issuedBy = hindi ? "जारीकर्ता:" : "issued by"
+            let certificate = hindi ? "प्रमाणपत्र का SHA-256" : "certificate SHA-256"
+            let revocation = hindi ? "प्रतिसंहरण स्थिति:" : "revocation:"
             rows += """
-                <tr class="\(ok ? "ok" : "bad")"><td>\(entry.sequence)</td><td>\(e(entry.kind))</td><td>\(e(entry.noteID))</td>
-                <td>\(e(entry.signingTime.map { UTCTimeText.format($0) }))<br><small>\(e(entry.signingTimeSource))</small></td>
-                <td>\(entry.approval.map { "<b class=\"scan\">\(e($0))</b><br><small>\(e(entry.qr))</small><br>" } ?? "")\(e(entry.signer))<br><small>\(e(entry.signerKind))</small><br><small>issued by \(e(entry.issuer))</small></td>
-                <td><b>\(e(entry.indication))</b> \(e(entry.subIndication))<br><small>\(e(entry.verdict))</small></td>
-                <td><small>\(e(entry.contentHash))<br>certificate SHA-256 \(e(entry.signerFingerprint))<br>revocation: \(e(entry.revocation))</small></td></tr>
+                <tr class="\(ok ? "ok" : "bad")"><td>\(entry.sequence)</td><td>\(e(words.entryKind(entry.kind)))</td><td>\(e(entry.noteID))</td>
+                <td>\(e(time))<br><small>\(e(source))</small></td>
+                <td>\(scan)\(e(entry.signer))<br><small>\(e(kind))</small><br><small>\(issuedBy) \(HTMLText.name(entry.issuer))</small></td>
+                <td>\(verdict)</td>
+                <td><small><span class="hex">\(e(entry.contentHash))</span><br>\(certificate) <span class="hex">\(e(entry.signerFingerprint))</span><br>\(revocation) \(e(words.revocation(entry.revocation)))</small></td></tr>
 
                 """
         }
         var problems = ""
-        for finding in findings { problems += "<li><b>\(e(finding.code.rawValue))</b>: \(e(finding.message))</li>\n" }
+        for finding in findings {
+            problems += "<li><b>[\(e(finding.code.rawValue))]</b> \(e(words.finding(finding)))"
+                + (hindi ? "<br><small lang=\"en\">\(e(finding.message))</small>" : "") + "</li>\n"
+        }
+        let t = HistoryHTMLText(language: language)
+        let title = "\(t.title) \(e(file?.number))"
+        let validCheckpoints = checkpoints.filter(\.valid).count
+        // Only the statements that apply to this history.
+        var statements = "<p id=\"evidence\">\(e(words.evidence))</p>\n"
+        if entries.contains(where: { $0.revocation?.hasPrefix(Verdict.RevocationFinding.Status.revoked.rawValue) == true }) {
+            statements += "<p id=\"revoked-after-signing\">\(e(words.revokedAfterSigning))</p>\n"
+        }
+        if entries.contains(where: { $0.kind == EntryKind.scanApproval.rawValue }) {
+            statements += "<p id=\"scan-approval\">\(e(words.scanApprovalStatement))</p>\n"
+        }
+        let noProblem = hindi ? "कोई समस्या नहीं मिली: कोई प्रविष्टि हटाई, खिसकाई, जोड़ी या बदली नहीं गई है।"
+            : "No problem found: no entry is missing, moved, inserted or changed."
+        let integrity = hindi
+            ? "सेवा द्वारा हस्ताक्षरित जाँच-बिंदु (checkpoints): \(checkpoints.count) में से \(validCheckpoints) मान्य। मुहर (seal): \(e(words.seal(self)))।"
+            : "Checkpoints signed by the service: \(validCheckpoints) of \(checkpoints.count) valid. Seal: \(e(seal))."
         return """
             <!DOCTYPE html>
-            <html lang="en"><head><meta charset="utf-8">
+            <html lang="\(language.htmlTag)"><head><meta charset="utf-8">
             <meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'">
-            <title>Signing history of file \(e(file?.number))</title>
+            <title>\(title)</title>
             <style>
-            body { font-family: sans-serif; margin: 2em; color: #111; }
+            \(HTMLText.style(language))
             table { border-collapse: collapse; width: 100%; font-size: 0.9em; }
-            th, td { border: 1px solid #999; padding: 0.3em 0.5em; vertical-align: top; text-align: left; }
+            th, td { border: 1px solid #999; padding: 0.3em 0.5em; vertical-align: top; text-align: left; overflow-wrap: break-word; hyphens: none; }
+            #timeline th:nth-child(7) { width: 24%; }
             tr.bad td { background: #fde2e2; } tr.ok td { background: #eef8ee; }
-            small { color: #444; word-break: break-all; }
             .verdict { font-size: 1.2em; padding: 0.5em; border: 2px solid \(passed ? "#2a7" : "#c33"); }
             @media print { body { margin: 0.5cm; } tr { page-break-inside: avoid; } }
             </style></head><body>
-            <h1>Signing history of file \(e(file?.number))</h1>
+            <h1>\(title)</h1>
             <p>\(e(file?.subject)) &mdash; \(e(file?.department))</p>
-            <p class="verdict" id="verdict">\(e(summary))</p>
-            <h2>Timeline</h2>
-            <table id="timeline"><tr><th>#</th><th>Kind</th><th>Note</th><th>Signed at (proof)</th><th>Signer (as)</th><th>Verdict</th><th>Evidence</th></tr>
+            <p class="verdict" id="verdict">\(HTMLText.sentence(words.historySummary(self)))</p>
+            <h2>\(t.timeline)</h2>
+            <table id="timeline"><tr>\(t.columns.map { "<th>\($0)</th>" }.joined())</tr>
             \(rows)</table>
-            <h2>Integrity of the history</h2>
-            <p>Checkpoints signed by the service: \(checkpoints.filter(\.valid).count) of \(checkpoints.count) valid. Seal: \(e(seal)).</p>
-            \(problems.isEmpty ? "<p>No problem found: no entry is missing, moved, inserted or changed.</p>" : "<ul id=\"problems\">\n\(problems)</ul>")
-            <h2>What this report states, and what evidence needs</h2>
-            <p>For each signature this report states the hash and algorithm of the signed content, the signer's certificate
-            and its issuer, the cryptographic result, the validity and revocation status at the signing time and what proves
-            that time, and the system and version that checked it. These are what the IT Act 2000 (s.3, s.3A, s.73) and the
-            Bharatiya Sakshya Adhiniyam 2023 (s.63 certificate for electronic records, s.86 presumption for secure electronic
-            records) ask a verification to establish. A certificate revoked after a signature was made does not undo it (s.73).
-            A scan approval is a hand signature on paper, uploaded and attested by the PPS; it is not the Minister's digital
-            signature.</p>
-            <p><small>Checked \(e(UTCTimeText.format(validationTime))) by \(e(verifier)).</small></p>
+            <h2>\(t.integrity)</h2>
+            <p id="integrity">\(integrity)</p>
+            \(problems.isEmpty ? "<p>\(noProblem)</p>" : "<ul id=\"problems\">\n\(problems)</ul>")
+            <h2>\(t.evidence)</h2>
+            \(statements)<p><small>\(e(words.checkedBy(validationTime, verifier))).</small></p>
             </body></html>
 
+            """
+    }
+}
+
+/// The history report's headings in each language.
+struct HistoryHTMLText {
+    let title: String
+    let timeline: String
+    let columns: [String]
+    let integrity: String
+    let evidence: String
+
+    init(language: ReportLanguage) {
+        switch language {
+        case .english:
+            title = "Signing history of file"
+            timeline = "Timeline"
+            columns = ["#", "Kind", "Note", "Signed at (proof)", "Signer (as)", "Verdict", "Evidence"]
+            integrity = "Integrity of the history"
+            evidence = "What this report states, and what evidence needs"
+        case .hindi:
+            title = "फ़ाइल का हस्ताक्षर इतिहास:"
+            timeline = "समय-क्रम"
+            columns = ["क्रम", "प्रकार", "टिप्पणी सं.", "हस्ताक्षर का समय (प्रमाण)", "हस्ताक्षरकर्ता (किस रूप में)", "निर्णय", "साक्ष्य"]
+            integrity = "इतिहास की अखंडता"
+            evidence = "यह रिपोर्ट क्या बताती है, और साक्ष्य के लिए क्या आवश्यक है"
+        }
+    }
+}
+
+/// What every HTML report shares: escaping, and the page's type faces for its language.
+enum HTMLText {
+    static func escape(_ text: String?) -> String {
+        (text ?? "").replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
+            .replacingOccurrences(of: ">", with: "&gt;").replacingOccurrences(of: "\"", with: "&quot;")
+    }
+
+    /// A sentence escaped, its ETSI indications kept on one line (a browser would otherwise break "TOTAL-PASSED"
+    /// at its hyphen).
+    static func sentence(_ text: String?) -> String {
+        var html = escape(text)
+        for word in [Indication.totalPassed.rawValue, Indication.totalFailed.rawValue] {
+            html = html.replacingOccurrences(of: word, with: "<span class=\"nowrap\">\(word)</span>")
+        }
+        return html
+    }
+
+    /// A distinguished name ("CN=Anita Sharma,O=...,C=IN") escaped, with a line-break opportunity after each comma:
+    /// a long name wraps between its parts, never inside a word.
+    static func name(_ text: String?) -> String {
+        escape(text).replacingOccurrences(of: ",", with: ",<wbr>")
+    }
+
+    /// The body's faces (Devanagari from Debian's fonts-lohit-deva or fonts-noto), and hashes that may break
+    /// anywhere while words never break inside.
+    static func style(_ language: ReportLanguage) -> String {
+        // Latin letters and digits from the Latin face, Devanagari from the first Devanagari face installed.
+        let faces = language == .hindi ? "\"Noto Sans\", \"DejaVu Sans\", \"Noto Sans Devanagari\", \"Lohit Devanagari\", sans-serif" : "sans-serif"
+        return """
+            body { font-family: \(faces); margin: 2em; color: #111; line-height: \(language == .hindi ? "1.6" : "1.35"); }
+            small { color: #444; }
+            .hex { font-family: monospace; overflow-wrap: anywhere; word-break: normal; }
+            .etsi { font-family: sans-serif; font-size: 0.85em; color: #333; white-space: nowrap; }
+            .nowrap { white-space: nowrap; }
             """
     }
 }

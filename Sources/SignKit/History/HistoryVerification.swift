@@ -9,6 +9,9 @@ public struct HistoryReport: Codable, Sendable {
     public var entries: [EntryResult]
     public var checkpoints: [CheckpointResult]
     public var seal: String
+    /// Who sealed the bundle and when, when the seal holds (for reports in other languages than `seal`'s words).
+    public var sealedBy: String? = nil
+    public var sealedAt: Date? = nil
     public var findings: [Finding]
     public var passed: Bool
     public var summary: String
@@ -35,6 +38,18 @@ public struct HistoryReport: Codable, Sendable {
         public var approval: String? = nil
         /// For a scan approval, what the QR code on the scan said.
         public var qr: String? = nil
+        /// For a scan approval, the facts `approval` and `qr` put in words.
+        public var scan: ScanApprovalFacts? = nil
+    }
+
+    /// A scan approval's facts: the Minister who approved by hand, the PPS/PS who uploaded and attested the scan
+    /// (their name and certificate serial), the approval request and what the QR code on the scan said.
+    public struct ScanApprovalFacts: Codable, Sendable {
+        public var minister: String
+        public var attestedBy: String
+        public var certificateSerial: String
+        public var request: String
+        public var qr: QRFinding
     }
 
     public struct CheckpointResult: Codable, Sendable {
@@ -177,12 +192,14 @@ extension HistoryBundle {
         // The seal's verdict (its thread is done by now, or nearly), judged before the entries' order and chain.
         var sealValid = false
         var sealText: String
+        var sealer: (name: String, time: Date)? = nil
         if let sealCheck {
             let verdict = sealCheck.value
             let sealedSize = verdict?.context.flatMap { HistoryBundle.sealedSize(noteID: $0.noteID) }
             if verdict?.passed == true, verdict?.signer?.kind == .documentSigner, verdict?.context?.fileNumber == number, sealedSize == count {
                 sealValid = true
-                sealText = "sealed by \(verdict?.signer?.name ?? "?") at \(UTCTimeText.format(verdict?.signingTime?.time ?? manifest.exportedAt)) over \(count) entries"
+                sealer = (verdict?.signer?.name ?? "?", verdict?.signingTime?.time ?? manifest.exportedAt)
+                sealText = "sealed by \(sealer!.name) at \(UTCTimeText.format(sealer!.time)) over \(count) \(count == 1 ? "entry" : "entries")"
             } else if let sealedSize, sealedSize > count {
                 sealText = "NOT VALID: sealed over \(sealedSize) entries"
                 find(.cutShort, nil, "the history was cut short: the service sealed \(sealedSize) entries at export, the bundle holds \(count)")
@@ -265,11 +282,14 @@ extension HistoryBundle {
         }
 
         let passed = findings.isEmpty && entryResults.allSatisfy { $0.indication == Indication.totalPassed.rawValue }
+        let checkpointsKept = checkpointResults.count
         let summary = passed
-            ? "Valid history: \(count) entries of file \(number), every signature TOTAL-PASSED, the hash chain, \(checkpointResults.count) checkpoints and the seal hold."
+            ? "Valid history: \(count) \(count == 1 ? "entry" : "entries") of file \(number), \(count == 1 ? "its" : "every") signature TOTAL-PASSED, "
+                + "the hash chain, \(checkpointsKept) \(checkpointsKept == 1 ? "checkpoint" : "checkpoints") and the seal hold."
             : "Not a valid history: \(findings.count) problem\(findings.count == 1 ? "" : "s") found."
-        return HistoryReport(file: manifest.file, entries: entryResults, checkpoints: checkpointResults, seal: sealText, findings: findings,
-                             passed: passed, summary: summary, validationTime: time, verifier: Verifier.name)
+        return HistoryReport(file: manifest.file, entries: entryResults, checkpoints: checkpointResults, seal: sealText, sealedBy: sealer?.name,
+                             sealedAt: sealer?.time, findings: findings, passed: passed, summary: summary, validationTime: time,
+                             verifier: Verifier.name)
     }
 
     /// A SHA-256 value held inline, so that the sequential pass reads what a worker wrote without touching a
@@ -443,6 +463,11 @@ extension HistoryBundle {
                 case .matched: "the QR code on the scan matched approval request \(attestation.requestID)"
                 case .notRead: "no QR code could be read on the scan; accepted under the policy that allows it (request \(attestation.requestID))"
                 }
+            },
+            scan: scanAttestation.map { attestation in
+                HistoryReport.ScanApprovalFacts(minister: attestation.minister, attestedBy: verdict.signer?.name ?? "?",
+                                                certificateSerial: verdict.signer?.serialNumber ?? "?", request: attestation.requestID,
+                                                qr: attestation.qr)
             }))
     }
 }

@@ -47,6 +47,13 @@ public struct HTTPExchange {
     /// One request; the status and body of whatever HTTP answer comes back (failures are only for no answer, a
     /// non-HTTP answer or one larger than `maximumSize`).
     public func send(method: String, headers: [String: String] = [:], body: [UInt8]? = nil) throws(Failure) -> (status: Int, body: [UInt8]) {
+        let answer = try sendReadingHeaders(method: method, headers: headers, body: body)
+        return (answer.status, answer.body)
+    }
+
+    /// `send`, with the answer's headers (names in lower case).
+    public func sendReadingHeaders(method: String, headers: [String: String] = [:], body: [UInt8]? = nil)
+        throws(Failure) -> (status: Int, headers: [String: String], body: [UInt8]) {
         try exchange(method: method, headers: headers, total: timeout) { session, request, finish in
             var request = request
             if let body { request.httpBody = Data(body) }
@@ -57,16 +64,17 @@ public struct HTTPExchange {
     /// A request whose body is read from the file at `path` while it is sent (a scan of any size). `timeout` is how
     /// long the peer may stay silent; `total` bounds the whole exchange.
     public func send(method: String, headers: [String: String] = [:], bodyFile path: String, total: Double) throws(Failure) -> (status: Int, body: [UInt8]) {
-        try exchange(method: method, headers: headers, total: total) { session, request, finish in
+        let answer = try exchange(method: method, headers: headers, total: total) { session, request, finish in
             session.uploadTask(with: request, fromFile: URL(fileURLWithPath: path)) { finish($0, $1, $2) }
         }
+        return (answer.status, answer.body)
     }
 
     /// A GET whose 200 answer is written to a temporary file, handed to `keep` (which moves or copies it) before
     /// it is removed; other answers come back in memory as with `send`. Nothing of the body is held in memory.
     public func download(headers: [String: String] = [:], total: Double, keep: @escaping @Sendable (String) throws -> Void) throws(Failure) -> (status: Int, body: [UInt8]) {
         let limit = maximumSize
-        return try exchange(method: "GET", headers: headers, total: total) { session, request, finish in
+        let answer = try exchange(method: "GET", headers: headers, total: total) { session, request, finish in
             session.downloadTask(with: request) { location, response, error in
                 guard let location, let http = response as? HTTPURLResponse else { return finish(nil, response, error) }
                 if http.statusCode == 200 {
@@ -81,6 +89,7 @@ public struct HTTPExchange {
                 }
             }
         }
+        return (answer.status, answer.body)
     }
 
     /// A downloaded answer that `keep` could not take (the disk is full, the folder is gone).
@@ -90,7 +99,7 @@ public struct HTTPExchange {
 
     private func exchange(method: String, headers: [String: String], total: Double,
                           task: (URLSession, URLRequest, @escaping @Sendable (Data?, URLResponse?, (any Error)?) -> Void) -> URLSessionTask)
-        throws(Failure) -> (status: Int, body: [UInt8]) {
+        throws(Failure) -> (status: Int, headers: [String: String], body: [UInt8]) {
         guard url.scheme == "http" || url.scheme == "https" else {
             throw Failure(description: "\(service) \(url.absoluteString): only http and https URLs are fetched")
         }
@@ -123,7 +132,11 @@ public struct HTTPExchange {
         guard bytes.count <= maximumSize else {
             throw Failure(description: "\(service) \(url.absoluteString) sent \(bytes.count) bytes, more than the \(maximumSize) allowed")
         }
-        return (http.statusCode, bytes)
+        var answerHeaders = [String: String]()
+        for (name, value) in http.allHeaderFields {
+            if let name = name as? String, let value = value as? String { answerHeaders[name.lowercased()] = value }
+        }
+        return (http.statusCode, answerHeaders, bytes)
     }
 
     private static func seconds(_ value: Double) -> String {

@@ -151,6 +151,8 @@ public struct SignedExtract: Sendable {
     public let certificate: X509Certificate
     public let commitment: Commitment
     public let timeStamped: Bool
+    /// The time-stamping authority that time-stamped it, when one did.
+    public var timeStampAuthority: URL? = nil
 
     public var signerName: String { certificate.subject.commonName ?? certificate.subject.description }
 }
@@ -216,7 +218,8 @@ public final class ExtractSigner: Sendable {
                 try CAdES.Prepared(contentDigest: request.extractDigest, certificate: certificate, parameters: parameters)
             }
             let signed = SignedExtract(signature: try prepared.finish(tokenSignature), certificate: prepared.certificate,
-                                       commitment: request.commitment, timeStamped: request.timeStampAuthority != nil)
+                                       commitment: request.commitment, timeStamped: request.timeStampAuthority != nil,
+                                       timeStampAuthority: request.timeStampAuthority?.url)
             try audited("ok", "signed \(request.extractSize) bytes, SHA-256 \(Hex.encode(request.extractDigest)), \(request.commitment.rawValue)"
                         + (signed.timeStamped ? ", time-stamped" : ""), certificate: Hex.encode(signed.certificate.sha256Fingerprint))
             return signed
@@ -248,7 +251,7 @@ public struct AgentSigningSettings: Sendable {
     public var pinentryProgram: String?
     /// Intermediate CA certificates embedded in every signature.
     public var chain: [X509Certificate]
-    /// The configured time-stamping authority; used when a request asks for a time-stamp.
+    /// The configured time-stamping authority: every signature is time-stamped with it unless its request opts out.
     public var timeStampAuthority: TimeStampAuthority?
     public var maximumExtractBytes: Int
 
@@ -299,10 +302,13 @@ extension ExtractSigner {
         if body.timeStamp == true && settings.timeStampAuthority == nil {
             throw SigningRequestError("a time-stamp was asked for but this agent has no timeStampAuthority configured")
         }
+        // With an authority configured every signature is time-stamped (CAdES-T: its time is then proven, not only
+        // claimed) unless the request opts out with "timeStamp": false.
+        let timeStamped = body.timeStamp ?? (settings.timeStampAuthority != nil)
         let request = ExtractSigningRequest(
             extractDigest: SHA256Hasher.hash(Array(extract)), extractSize: extract.count, key: key, fileNumber: body.fileNumber,
             noteID: body.noteID, commitment: commitment, previousHash: previous, origin: origin, chain: settings.chain,
-            timeStampAuthority: body.timeStamp == true ? settings.timeStampAuthority : nil)
+            timeStampAuthority: timeStamped ? settings.timeStampAuthority : nil)
         try request.check()
         switch settings.pinEntry {
         case .request:

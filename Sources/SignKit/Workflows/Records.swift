@@ -293,6 +293,17 @@ public final class Records: Sendable {
         return size
     }
 
+    /// The file's history verified as anyone holding its bundle would verify it: exported and sealed to `scratch`,
+    /// checked offline against this service's trust anchors at `time`, the scratch file removed. Audited as a read.
+    public func historyReport(file number: String, scratch path: String, origin: String?, at time: Date) throws -> HistoryReport {
+        try audited("history-report", origin: origin, file: number, at: time) {
+            let verifier = try requireVerifier()
+            defer { unlink(path) }
+            _ = try HistoryBundle.export(file: number, from: store, verifier: verifier, sealer: try checkpointSigner(at: time), to: path, at: time)
+            return try HistoryBundle.verify(path, trust: verifier.trust, at: time)
+        }
+    }
+
     // MARK: Plumbing
 
     func requireVerifier() throws -> Verifier {

@@ -115,6 +115,7 @@ func buildRouter(_ state: ServiceState) -> Router<ServiceRequestContext> {
         headers[.contentType] = "application/pkcs7-signature"
         headers[HTTPField.Name(SignAnswerHeader.signer)!] = signed.signerName.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "?"
         headers[HTTPField.Name(SignAnswerHeader.certificate)!] = Hex.encode(signed.certificate.sha256Fingerprint)
+        headers[HTTPField.Name(SignAnswerHeader.timeStamp)!] = signed.timeStampAuthority?.absoluteString ?? "none"
         return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: signed.signature)))
     }
 
@@ -135,9 +136,11 @@ func buildRouter(_ state: ServiceState) -> Router<ServiceRequestContext> {
         // A signature that does not read is a VerificationInputError (signature-unreadable, 422); an invalid one is a verdict.
         let verdict = try await blocking { try verifier.verify(signature: Array(signature), content: .bytes(Array(content)), at: time) }
         let report = VerificationReport(signatureFile: nil, contentFile: nil, trustFolder: nil, offline: false, verdict: verdict)
-        var headers = HTTPFields()
-        headers[.contentType] = "application/json"
-        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: report.compactJSON)))
+        // JSON for programs; the text or HTML report for people, in the language Accept-Language prefers.
+        return ReportNegotiation(request).response(
+            json: report.compactJSON,
+            text: { HumanReport.text(verdict, signatureFile: nil, contentFile: nil, language: $0) },
+            html: { report.html(in: $0) })
     }
     addRecordsRoutes(to: router, state: state)
     addScanRoutes(to: router, state: state)

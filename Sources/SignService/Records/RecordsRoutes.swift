@@ -91,6 +91,19 @@ func addRecordsRoutes(to router: Router<ServiceRequestContext>, state: ServiceSt
         return try await blocking { try records.approvalRequest(id, file: number, origin: context.caller.origin, at: Date()) }
     }
 
+    // The file's history verified as its bundle's holder would verify it: JSON (signservice.history-report/1), or
+    // the text or HTML report in the language Accept-Language prefers.
+    router.get("/v1/files/{file}/report") { request, context -> Response in
+        let origin = try requireTokenAccess(context, state: state, "read a file's history report")
+        let number = try fileNumber(context)
+        let folder = state.configuration.stateDirectory + "/exports"
+        let path = folder + "/\(Pairings.random(bytes: 12)).zip"
+        try? FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        let report = try await blocking { try records.historyReport(file: number, scratch: path, origin: origin, at: Date()) }
+        return ReportNegotiation(request).response(json: Array(try JSONOutput.encoder(pretty: false).encode(report)),
+                                                   text: { report.text(in: $0) }, html: { report.html(in: $0) })
+    }
+
     router.get("/v1/files/{file}/bundle") { _, context -> Response in
         let origin = try requireTokenAccess(context, state: state, "export a file's history")
         let number = try fileNumber(context)

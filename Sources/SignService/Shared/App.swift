@@ -222,6 +222,11 @@ public func buildApplication(_ configuration: ServiceConfiguration) throws -> so
         services: [state.monitor],
         onServerRunning: { channel in
             logger.notice("listening", metadata: ["address": "\(channel.localAddress.map { "\($0)" } ?? "?")"])
+            // One plain line on stdout for the person (or script) that started it: where it answers, how to stop it.
+            let port = channel.localAddress?.port.map(String.init) ?? String(configuration.port)
+            let host = configuration.host.contains(":") ? "[\(configuration.host)]" : configuration.host
+            let line = "SignService ready on http://\(host):\(port) (pid \(getpid()), state \(configuration.stateDirectory)); stop it with Ctrl-C or kill \(getpid())\n"
+            FileHandle.standardOutput.write(Data(line.utf8))
         },
         logger: logger
     )
@@ -246,6 +251,6 @@ struct AuditOnStop: Service {
         }
         state.keptSession.expire(force: true)
         state.documentSigner?.close()
-        try? state.audit.append(AuditRecord(time: Date(), action: "stopped", result: "ok"))
+        _ = try? state.audit.append(AuditRecord(time: Date(), action: "stopped", result: "ok"))
     }
 }

@@ -45,7 +45,7 @@ struct BrowserGuard: RouterMiddleware {
             cors[.accessControlAllowOrigin] = origin
             cors[.vary] = "Origin"
             // A page may read who signed and the bundle's name; other response headers stay hidden from it.
-            cors[Self.exposeHeaders] = "X-Signer, X-Certificate-SHA256, Content-Disposition"
+            cors[Self.exposeHeaders] = "X-Signer, X-Certificate-SHA256, X-Time-Stamp, Content-Disposition, Content-Language"
         }
         if request.method == .options {
             var headers = cors
@@ -68,9 +68,14 @@ struct BrowserGuard: RouterMiddleware {
         } catch {
             response = ErrorStatus.response(for: error)
         }
-        for field in cors { response.headers[field.name] = field.value }
-        // Every answer depends on the Origin (CORS, pairing), so no cache may hand one origin's answer to another.
-        response.headers[.vary] = "Origin"
+        for field in cors where field.name != .vary { response.headers[field.name] = field.value }
+        // Every answer depends on the Origin (CORS, pairing), so no cache may hand one origin's answer to another; a
+        // route's own Vary (a report negotiated by Accept-Language) is kept beside it.
+        if let own = response.headers[.vary] {
+            if !own.contains("Origin") { response.headers[.vary] = own + ", Origin" }
+        } else {
+            response.headers[.vary] = "Origin"
+        }
         // Answers carry pairing tokens, signatures, histories: none is for a cache.
         if response.headers[.cacheControl] == nil { response.headers[.cacheControl] = "no-store" }
         return response

@@ -24,7 +24,8 @@ public struct ServiceConfiguration: Codable, Sendable {
     public var chainFile: String? = nil
     /// Extra PKCS#11 modules to load besides those discovered.
     public var modules: [String] = []
-    /// RFC 3161 time-stamping authority used when a sign request asks for a time-stamp.
+    /// RFC 3161 time-stamping authority: every signature is time-stamped (CAdES-T) unless its request says
+    /// `"timeStamp": false`.
     public var timeStampAuthority: String? = nil
     /// The largest extract or signature a request may carry, in bytes.
     public var maximumRequestBytes = 32 * 1024 * 1024
