@@ -52,23 +52,12 @@ extension HistoryStore {
 }
 
 /// A history operation refused, with the reason in words.
-public struct HistoryError: CodedError {
-    public typealias Code = ErrorCode<HistoryError>
-    public let code: Code
-    public let reason: String
-    public let file: String
-    public let line: Int
-    public var codeName: String { code.name }
+public typealias HistoryError = DomainError<HistoryErrorDomain>
 
-    public init(_ code: Code, _ reason: String, file: String = #fileID, line: Int = #line) {
-        self.code = code
-        self.reason = reason
-        self.file = file
-        self.line = line
-    }
-}
+/// The domain of `HistoryError`: its codes are the `ErrorCode<HistoryErrorDomain>` statics below.
+public enum HistoryErrorDomain {}
 
-extension ErrorCode where Domain == HistoryError {
+extension ErrorCode where Domain == HistoryErrorDomain {
     public static let unknownFile = Self("unknown-file")
     public static let fileExists = Self("file-exists")
     public static let signatureNotValid = Self("signature-not-valid")

@@ -1,23 +1,12 @@
 import Foundation
 
 /// A scan-path operation refused, with the reason in words.
-public struct ScanError: CodedError {
-    public typealias Code = ErrorCode<ScanError>
-    public let code: Code
-    public let reason: String
-    public let file: String
-    public let line: Int
-    public var codeName: String { code.name }
+public typealias ScanError = DomainError<ScanErrorDomain>
 
-    public init(_ code: Code, _ reason: String, file: String = #fileID, line: Int = #line) {
-        self.code = code
-        self.reason = reason
-        self.file = file
-        self.line = line
-    }
-}
+/// The domain of `ScanError`: its codes are the `ErrorCode<ScanErrorDomain>` statics below.
+public enum ScanErrorDomain {}
 
-extension ErrorCode where Domain == ScanError {
+extension ErrorCode where Domain == ScanErrorDomain {
     public static let badRequest = Self("bad-request")
     public static let unknownRequest = Self("unknown-request")
     public static let qrNotValid = Self("qr-not-valid")

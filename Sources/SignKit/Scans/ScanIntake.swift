@@ -42,23 +42,12 @@ public struct ScanFile: Sendable {
 }
 
 /// Why an upload was refused, in words; nothing of it is left on disk.
-public struct IntakeError: CodedError {
-    public typealias Code = ErrorCode<IntakeError>
-    public let code: Code
-    public let reason: String
-    public let file: String
-    public let line: Int
-    public var codeName: String { code.name }
+public typealias IntakeError = DomainError<IntakeErrorDomain>
 
-    public init(_ code: Code, _ reason: String, file: String = #fileID, line: Int = #line) {
-        self.code = code
-        self.reason = reason
-        self.file = file
-        self.line = line
-    }
-}
+/// The domain of `IntakeError`: its codes are the `ErrorCode<IntakeErrorDomain>` statics below.
+public enum IntakeErrorDomain {}
 
-extension ErrorCode where Domain == IntakeError {
+extension ErrorCode where Domain == IntakeErrorDomain {
     public static let empty = Self("empty")
     public static let tooLarge = Self("too-large")
     public static let notAllowedType = Self("not-allowed-type")

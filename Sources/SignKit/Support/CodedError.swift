@@ -26,3 +26,23 @@ public struct ErrorCode<Domain>: Hashable, Sendable, CustomStringConvertible {
     public init(_ name: String) { self.name = name }
     public var description: String { name }
 }
+
+/// An error of one domain (histories, scans, intake, records, input files): a code of that domain, the reason and
+/// where it was raised. Each domain is an empty enum that names it, and its codes are `ErrorCode<Domain>` statics;
+/// `HistoryError` is `DomainError<HistoryErrorDomain>`, so `catch let error as HistoryError` and
+/// `HistoryError(.headMoved, "...")` read as before.
+public struct DomainError<Domain>: CodedError {
+    public typealias Code = ErrorCode<Domain>
+    public let code: Code
+    public let reason: String
+    public let file: String
+    public let line: Int
+    public var codeName: String { code.name }
+
+    public init(_ code: Code, _ reason: String, file: String = #fileID, line: Int = #line) {
+        self.code = code
+        self.reason = reason
+        self.file = file
+        self.line = line
+    }
+}

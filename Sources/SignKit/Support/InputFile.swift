@@ -192,23 +192,12 @@ public enum InputKind: Equatable, Sendable {
 
 /// A file given to a command that cannot serve: missing, unreadable, a folder, empty, too large, or another kind of
 /// file than the command needs. The reason is one line that names the file and says what it is or is not.
-public struct InputFileError: CodedError {
-    public typealias Code = ErrorCode<InputFileError>
-    public let code: Code
-    public let reason: String
-    public let file: String
-    public let line: Int
-    public var codeName: String { code.name }
+public typealias InputFileError = DomainError<InputFileErrorDomain>
 
-    public init(_ code: Code, _ reason: String, file: String = #fileID, line: Int = #line) {
-        self.code = code
-        self.reason = reason
-        self.file = file
-        self.line = line
-    }
-}
+/// The domain of `InputFileError`: its codes are the `ErrorCode<InputFileErrorDomain>` statics below.
+public enum InputFileErrorDomain {}
 
-extension ErrorCode where Domain == InputFileError {
+extension ErrorCode where Domain == InputFileErrorDomain {
     /// No file by that name (ENOENT), or a folder on the way is missing.
     public static let missing = Self("file-missing")
     /// The operating system refused to read it (permissions, I/O); the reason is the system's.

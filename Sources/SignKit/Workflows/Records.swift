@@ -353,23 +353,12 @@ public final class Records: Sendable {
 }
 
 /// The records service cannot do what was asked for a reason of its own (no trust store).
-public struct RecordsError: CodedError {
-    public typealias Code = ErrorCode<RecordsError>
-    public let code: Code
-    public let reason: String
-    public let file: String
-    public let line: Int
-    public var codeName: String { code.name }
+public typealias RecordsError = DomainError<RecordsErrorDomain>
 
-    public init(_ code: Code, _ reason: String, file: String = #fileID, line: Int = #line) {
-        self.code = code
-        self.reason = reason
-        self.file = file
-        self.line = line
-    }
-}
+/// The domain of `RecordsError`: its codes are the `ErrorCode<RecordsErrorDomain>` statics below.
+public enum RecordsErrorDomain {}
 
-extension ErrorCode where Domain == RecordsError {
+extension ErrorCode where Domain == RecordsErrorDomain {
     /// Verification is unavailable (no trust store could be loaded).
     public static let verifierUnavailable = Self("verifier-unavailable")
 }
