@@ -30,8 +30,10 @@ score: verifies every case and compares: an expected-valid case is right when th
 valid cases rejected. --signctl runs `signctl verify SIG --content CONTENT --trust DIR --offline --json --at TIME
 --cache EMPTY-DIR`; --with-policy-options adds, where a case's settings need them, --policy OID (repeated),
 --explicit-policy, --inhibit-policy-mapping, --inhibit-any-policy; --revocation MODE adds --revocation MODE;
---adjunct adds --certs certs.pem --crls crls.pem. --openssl runs `openssl cms -verify -crl_check_all -policy_check
--extended_crl -use_deltas -attime TIME` with -policy/-explicit_policy/-inhibit_map/-inhibit_any per case.
+--adjunct adds --certs certs.pem --crls crls.pem (each when not empty). --openssl runs `openssl cms -verify
+-crl_check_all -policy_check -extended_crl -use_deltas -attime TIME` with -policy (always: the initial-policy-set,
+anyPolicy included) and -explicit_policy/-inhibit_map/-inhibit_any per case; --adjunct there adds -certfile and
+puts the CRLs into the -CAfile.
 --report FILE writes the results as JSON. Exit status: 0 when every case ran (whatever the score), 2 on usage
 errors or unusable inputs.
 """
@@ -386,7 +388,8 @@ def signature_of_message(name, message):
 def openssl(arguments, data=None):
     done = subprocess.run(["openssl"] + arguments, input=data, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     if done.returncode != 0:
-        raise SystemExit("pkits.py: openssl %s failed: %s" % (" ".join(arguments), done.stderr.decode(errors="replace")))
+        raise SystemExit("pkits.py: openssl %s failed: %s"
+                         % (" ".join(arguments), done.stderr.decode(errors="replace")))
     return done.stdout
 
 
@@ -549,10 +552,6 @@ def load_manifest(cases):
         return json.load(handle)
 
 
-def needs_policy_options(settings):
-    return settings != DEFAULT_SETTINGS
-
-
 def signctl_run(args, cases, manifest, case, settings):
     """(accepted, verdict, detail) of signctl verify on one case under the given settings."""
     command = [args.signctl, "verify", os.path.join(cases, case["signature"]),
@@ -571,8 +570,10 @@ def signctl_run(args, cases, manifest, case, settings):
             command.append("--inhibit-any-policy")
     if args.revocation:
         command += ["--revocation", args.revocation]
-    if args.adjunct:
-        command += ["--certs", os.path.join(cases, case["certs"]), "--crls", os.path.join(cases, case["crls"])]
+    if args.adjunct and case["certificates"]:
+        command += ["--certs", os.path.join(cases, case["certs"])]
+    if args.adjunct and case["crlFiles"]:
+        command += ["--crls", os.path.join(cases, case["crls"])]
     with tempfile.TemporaryDirectory(prefix="pkits-cache-") as cache:  # an empty revocation cache per case
         done = subprocess.run(command + ["--cache", cache], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
@@ -581,7 +582,7 @@ def signctl_run(args, cases, manifest, case, settings):
         detail = " ".join(x for x in (verdict.get("subIndication"), verdict.get("summary")) if x)
     except (ValueError, KeyError, TypeError):
         indication = "exit %d" % done.returncode
-        detail = (done.stderr.strip().splitlines() or [""])[-1]
+        detail = (done.stderr.strip().splitlines() or [""])[0]
     return indication == "TOTAL-PASSED" and done.returncode == 0, indication, detail
 
 
@@ -600,9 +601,17 @@ def openssl_run(args, cases, manifest, case, settings):
         command.append("-inhibit_map")
     if settings["initialAnyPolicyInhibit"]:
         command.append("-inhibit_any")
-    if args.adjunct:
-        command += ["-certfile", os.path.join(cases, case["certs"]), "-CRLfile", os.path.join(cases, case["crls"])]
-    done = subprocess.run(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    with tempfile.TemporaryDirectory(prefix="pkits-") as scratch:
+        if args.adjunct:  # openssl cms has no -CRLfile: the CRLs go into the -CAfile, which takes CRLs too
+            anchors = os.path.join(scratch, "anchor-and-crls.pem")
+            with open(anchors, "w") as out:
+                for name in (manifest["trustAnchor"], case["crls"]):
+                    with open(os.path.join(cases, name)) as handle:
+                        out.write(handle.read())
+            command[command.index("-CAfile") + 1] = anchors
+            if case["certificates"]:
+                command += ["-certfile", os.path.join(cases, case["certs"])]
+        done = subprocess.run(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     lines = [line for line in done.stderr.strip().splitlines() if line]
     detail = next((line for line in lines if "Verify error" in line), lines[-1] if lines else "")
     return done.returncode == 0, "verified" if done.returncode == 0 else "exit %d" % done.returncode, detail
@@ -659,7 +668,8 @@ def score(args):
         print("  %s: %s %s" % (label(r), r["verdict"], r["detail"]))
     if settings_given:
         wrong = [r for r in other if not r["right"]]
-        print("other runs of the document under other initial settings: %d/%d right" % (len(other) - len(wrong), len(other)))
+        print("other runs of the document under other initial settings: %d/%d right"
+              % (len(other) - len(wrong), len(other)))
         for r in wrong:
             print("  %s: expected %s, %s %s" % (label(r), r["expected"], r["verdict"], r["detail"]))
     else:
@@ -677,8 +687,8 @@ def score(args):
 
 
 def main():
-    parser = argparse.ArgumentParser(prog="pkits.py", description="NIST PKITS as detached CMS signatures, and a scorer.",
-                                     epilog="See the top of this file and docs/verification.md.")
+    parser = argparse.ArgumentParser(prog="pkits.py", epilog="See the top of this file and docs/verification.md.",
+                                     description="NIST PKITS as detached CMS signatures, and a scorer.")
     commands = parser.add_subparsers(dest="command", required=True)
     make = commands.add_parser("generate", help="fetch the pinned data and write the cases")
     make.add_argument("--out", default=DEFAULT_CASES, help="case folder (default .pkits/cases)")
