@@ -11,12 +11,22 @@
 #
 # Every certificate is issued through `openssl ca` so that dates are fixed and each CA keeps an index from which its
 # CRL (and later an OCSP responder) is made. The output is committed; running this again makes new keys.
+#
+# Dates: everything the suite relies on is valid until END (2049-12-31, the last day a certificate's dates are still
+# UTCTime), and the CRLs' nextUpdate is END too, so that the tests do not expire. Tests judge signatures at fixed times
+# in 2026 (Tests/TestSupport/TestTime.swift); the deliberately expired certificate (2022-2024), the 30-minute eSign
+# certificate and the revocation on 2026-06-15 stay as they were relative to those times.
 # Usage: TestCerts/generate.sh [OUTDIR]   (default: the folder this script is in)
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 OUT=${1:-$HERE}
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
+
+# The end of validity of every certificate and CRL the tests rely on (see the header).
+END=20491231235959Z
+# When the CRLs say they were issued: after the revocation they list (2026-06-15), before the tests' fixed times.
+CRL_ISSUED=20260701000000Z
 
 # Where the rig serves revocation data and CA certificates (scripts/rig.sh starts these servers).
 CRL_BASE=${CRL_BASE:-http://127.0.0.1:18790}
@@ -54,7 +64,6 @@ preserve = yes
 email_in_dn = no
 unique_subject = no
 copy_extensions = none
-default_crl_days = 3650
 [ any_name ]
 countryName = optional
 stateOrProvinceName = optional
@@ -118,11 +127,11 @@ idhash()    { printf '%s' "$1" | openssl dgst -sha256 -r | cut -c1-64; }      # 
 # --- the hierarchy ------------------------------------------------------------------------------------------------
 ca_config root
 issue root self "$OUT/ca/root.key" root rsa4096 \
-  "/C=IN/O=India PKI Test/CN=Test CCA India 2026" 20260101000000Z 20460101000000Z \
+  "/C=IN/O=India PKI Test/CN=Test CCA India 2026" 20260101000000Z "$END" \
   "basicConstraints = critical,CA:TRUE" "keyUsage = critical,keyCertSign,cRLSign" "subjectKeyIdentifier = hash"
 ca_config licensed-ca
 issue root "$OUT/ca/root.crt" "$OUT/ca/root.key" licensed-ca rsa2048 \
-  "/C=IN/O=Test Licensed CA Pvt Ltd/OU=Certifying Authority/CN=Test Licensed CA 2026" 20260115000000Z 20360115000000Z \
+  "/C=IN/O=Test Licensed CA Pvt Ltd/OU=Certifying Authority/CN=Test Licensed CA 2026" 20260115000000Z "$END" \
   "basicConstraints = critical,CA:TRUE,pathlen:1" "keyUsage = critical,keyCertSign,cRLSign" \
   "subjectKeyIdentifier = hash" "authorityKeyIdentifier = keyid" "certificatePolicies = $CLASS3,$ESIGN_OTP,$DOCSIGNER" \
   "crlDistributionPoints = URI:$CRL_BASE/crl/root.crl"
@@ -133,7 +142,7 @@ for sub in "sub-ca-individual:Test Sub CA for Individual DSC 2026:$CLASS3,$CLASS
   IFS=: read -r name cn policies <<<"$sub"
   ca_config "$name"
   issue licensed-ca "$OUT/ca/licensed-ca.crt" "$OUT/ca/licensed-ca.key" "$name" rsa2048 \
-    "/C=IN/O=Test Licensed CA Pvt Ltd/OU=Sub-CA/CN=$cn" 20260201000000Z 20340201000000Z \
+    "/C=IN/O=Test Licensed CA Pvt Ltd/OU=Sub-CA/CN=$cn" 20260201000000Z "$END" \
     "basicConstraints = critical,CA:TRUE,pathlen:0" "keyUsage = critical,keyCertSign,cRLSign" \
     "subjectKeyIdentifier = hash" "authorityKeyIdentifier = keyid" "certificatePolicies = $policies" \
     "crlDistributionPoints = URI:$CRL_BASE/crl/licensed-ca.crl" \
@@ -152,27 +161,27 @@ officer() { # officer NAME KEYTYPE CN TITLE OU START END [KU] [EKU] [POLICIES]
 }
 
 DIT="Department of Information Technology"
-officer officer-rsa rsa2048 "Anita Sharma" "Under Secretary" "$DIT" 20260301000000Z 20280301000000Z \
+officer officer-rsa rsa2048 "Anita Sharma" "Under Secretary" "$DIT" 20260301000000Z "$END" \
   "" "" "$CLASS3,$CLASS2"
-officer officer-ec p256 "Rajesh Kumar Singh" "Deputy Secretary" "$DIT" 20260301000000Z 20280301000000Z
-officer officer-encryption rsa2048 "Anita Sharma" "Under Secretary" "$DIT" 20260301000000Z 20280301000000Z \
+officer officer-ec p256 "Rajesh Kumar Singh" "Deputy Secretary" "$DIT" 20260301000000Z "$END"
+officer officer-encryption rsa2048 "Anita Sharma" "Under Secretary" "$DIT" 20260301000000Z "$END" \
   "critical,keyEncipherment" "1.3.6.1.4.1.311.10.3.4,emailProtection"
-officer officer-wrong-usage p256 "Laishram Bembem Devi" "Section Officer" "$DIT" 20260301000000Z 20280301000000Z \
+officer officer-wrong-usage p256 "Laishram Bembem Devi" "Section Officer" "$DIT" 20260301000000Z "$END" \
   "critical,keyAgreement" "clientAuth"
 officer officer-expired rsa2048 "Priya Devi" "Assistant Secretary" "$DIT" 20220101000000Z 20240101000000Z
-officer officer-revoked rsa2048 "Suresh Meitei" "Under Secretary" "Department of Finance" 20260301000000Z 20280301000000Z
-officer pps rsa2048 "Thoudam Ibomcha Singh" "PPS to Minister (IT)" "Office of the Minister (IT)" 20260301000000Z 20280301000000Z
-officer minister rsa2048 "Kh. Ratan Kumar" "Minister (IT)" "Office of the Minister (IT)" 20260301000000Z 20290301000000Z
+officer officer-revoked rsa2048 "Suresh Meitei" "Under Secretary" "Department of Finance" 20260301000000Z "$END"
+officer pps rsa2048 "Thoudam Ibomcha Singh" "PPS to Minister (IT)" "Office of the Minister (IT)" 20260301000000Z "$END"
+officer minister rsa2048 "Kh. Ratan Kumar" "Minister (IT)" "Office of the Minister (IT)" 20260301000000Z "$END"
 ext=(); mapfile -t ext < <(ee_common sub-ca-individual)
 issue "${IND[@]}" ocsp-individual rsa2048 \
   "/C=IN/O=Test Licensed CA Pvt Ltd/OU=OCSP/CN=Test Sub CA for Individual DSC 2026 OCSP Responder" \
-  20260201000000Z 20310201000000Z "basicConstraints = critical,CA:FALSE" "keyUsage = critical,digitalSignature" \
+  20260201000000Z "$END" "basicConstraints = critical,CA:FALSE" "keyUsage = critical,digitalSignature" \
   "extendedKeyUsage = critical,OCSPSigning" "noCheck = ignored" "subjectKeyIdentifier = hash" "authorityKeyIdentifier = keyid"
 
 ext=(); mapfile -t ext < <(ee_common sub-ca-docsigner)
 issue sub-ca-docsigner "$OUT/ca/sub-ca-docsigner.crt" "$OUT/ca/sub-ca-docsigner.key" docsigner rsa2048 \
   "/C=IN/ST=Manipur/O=Government of Manipur/OU=$DIT/CN=SignService Document Signer DIT Manipur" \
-  20260301000000Z 20290301000000Z "keyUsage = critical,digitalSignature,nonRepudiation" \
+  20260301000000Z "$END" "keyUsage = critical,digitalSignature,nonRepudiation" \
   "extendedKeyUsage = 1.3.6.1.4.1.311.10.3.12,1.2.840.113583.1.1.5" "certificatePolicies = $DOCSIGNER" "${ext[@]}"
 
 # eSign: about 30 minutes of life, O=Personal, eKYC-derived attributes, Aadhaar-eKYC-OTP policy.
@@ -184,7 +193,7 @@ issue sub-ca-esign "$OUT/ca/sub-ca-esign.crt" "$OUT/ca/sub-ca-esign.key" esign-u
 
 ext=(); mapfile -t ext < <(ee_common licensed-ca)
 issue licensed-ca "$OUT/ca/licensed-ca.crt" "$OUT/ca/licensed-ca.key" tsa rsa2048 \
-  "/C=IN/O=Test Licensed CA Pvt Ltd/OU=Time Stamping Authority/CN=Test TSA 2026" 20260201000000Z 20360201000000Z \
+  "/C=IN/O=Test Licensed CA Pvt Ltd/OU=Time Stamping Authority/CN=Test TSA 2026" 20260201000000Z "$END" \
   "keyUsage = critical,digitalSignature,nonRepudiation" "extendedKeyUsage = critical,timeStamping" "${ext[@]}"
 
 # --- revocation -------------------------------------------------------------------------------------------------
@@ -193,10 +202,11 @@ serial=$(openssl x509 -in "$OUT/certs/officer-revoked.crt" -noout -serial | cut 
 sed -i -E "s/^V\t([0-9Z]+)\t\t${serial}\t/R\t\1\t260615103000Z,keyCompromise\t${serial}\t/" "$OUT/state/sub-ca-individual/index.txt"
 grep -q "^R.*${serial}" "$OUT/state/sub-ca-individual/index.txt" || { echo "revocation of officer-revoked not recorded"; exit 1; }
 
-# One CRL per CA, valid ten years so that the committed files stay usable; the rig can make fresh ones.
+# One CRL per CA with fixed dates, CRL_ISSUED to END, so that the committed files stay usable; the rig can make
+# fresh ones.
 for ca in root licensed-ca sub-ca-individual sub-ca-docsigner sub-ca-esign; do
   openssl ca -gencrl -config "$WORK/$ca.cnf" -cert "$OUT/ca/$ca.crt" -keyfile "$OUT/ca/$ca.key" \
-    -crlexts crl_ext -out "$OUT/crl/$ca.crl.pem" 2>/dev/null
+    -crl_lastupdate "$CRL_ISSUED" -crl_nextupdate "$END" -crlexts crl_ext -out "$OUT/crl/$ca.crl.pem" 2>/dev/null
   openssl crl -in "$OUT/crl/$ca.crl.pem" -outform DER -out "$OUT/crl/$ca.crl"
 done
 

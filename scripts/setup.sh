@@ -19,6 +19,7 @@ PACKAGES=(
   chromium                                        # renders the history HTML report in a test (headless)
   python3-yaml python3-jsonschema                 # scripts/check-openapi.py checks the daemon's answers
   wrk                                             # the daemon load benchmark (SignBench daemon)
+  faketime                                        # scripts/test-timeless: the suites at other dates (libfaketime)
   util-linux iproute2 procps                      # unshare/nsenter, ip, ps for the rig
   ca-certificates
 )

@@ -11,10 +11,12 @@ struct VerifyCommandTests {
     static let trust = certs.appendingPathComponent("trust").path
     static var openssl: String { Command.which("openssl") ?? "/usr/bin/openssl" }
 
-    /// Runs signctl verify with its own revocation cache; returns the result and the parsed JSON report.
+    /// Runs signctl verify with its own revocation cache, at a time read from the signature (`TestTime.judging`);
+    /// returns the result and the parsed JSON report.
     static func verify(_ signature: String, content: String?, extra: [String] = [], cache: String? = nil) throws -> (Command.Result, VerificationReport?) {
         let ownCache = try TemporaryFolder("signservice-cache")  // removed when this returns
         var arguments = ["verify", signature, "--trust", trust, "--cache", cache ?? ownCache.url.path, "--json"] + extra
+        arguments += ["--at", UTCTimeText.format(try TestTime.judging(Array(try Data(contentsOf: URL(fileURLWithPath: signature)))))]
         if let content { arguments += ["--content", content] }
         let result = try withExtendedLifetime(ownCache) { try SignctlTests.run(arguments) }
         return (result, try? VerificationReport.decode(Array(result.stdoutData)))
@@ -61,7 +63,8 @@ struct VerifyCommandTests {
             #expect(signed.status == 0, "\(signed.stderr)")
         }
         let cache = try TemporaryFolder("signservice-cache")
-        let result = try SignctlTests.run(["verify", output, "--content", extract.path, "--trust", Self.trust, "--cache", cache.url.path])
+        let at = UTCTimeText.format(try TestTime.judging(Array(try Data(contentsOf: URL(fileURLWithPath: output)))))
+        let result = try SignctlTests.run(["verify", output, "--content", extract.path, "--trust", Self.trust, "--cache", cache.url.path, "--at", at])
         #expect(result.status == 0)
         for expected in ["VALID  (TOTAL-PASSED)", "Signer      Anita Sharma", "Class 3 DSC", "proven by an RFC 3161 time-stamp from Test TSA 2026",
                          "SHA-256 " + Hex.encode(SHA256Hasher.hash(Array("Note 12\n".utf8))), "[trust anchor]",

@@ -1,6 +1,7 @@
 // Appends notes to a file history in a loop, printing each committed sequence number: the process the kill -9
 // test interrupts at random moments. Signatures are made with TestCerts' software keys (officer-ec for the notes,
-// the document signer for checkpoints) so that the loop is fast; everything else is the real append path.
+// the document signer for checkpoints) so that the loop is fast; everything else is the real append path. Entry n is
+// signed and appended n seconds after TestTime.now, so that no verdict depends on the clock.
 // Usage: HistoryAppender STORE FILE-NUMBER TESTCERTS-FOLDER
 import Foundation
 import SignKit
@@ -31,13 +32,14 @@ do {
     while true {
         let head = try store.head(of: number)
         let note = "N-\(head.size + 1)"
+        let time = TestTime.now.addingTimeInterval(Double(head.size + 1))
         let content = Array("File \(number), note \(note): \(String(repeating: "text ", count: Int.random(in: 1...400)))\n".utf8)
         let parameters = SignatureParameters(context: EOfficeContext(fileNumber: number, noteID: note, previousEntryHash: head.hash),
-                                             commitment: .proofOfOrigin, signingTime: Date(), chain: chain)
+                                             commitment: .proofOfOrigin, signingTime: time, chain: chain)
         let signature = try CAdES.signDetached(contentDigest: SHA256Hasher.hash(content), certificate: officer, parameters: parameters) {
             try officerKey.sign($0)
         }
-        let (entry, _) = try history.append(file: number, kind: .note, noteID: note, content: content, signature: signature, at: parameters.signingTime)
+        let (entry, _) = try history.append(file: number, kind: .note, noteID: note, content: content, signature: signature, at: time)
         // Written straight to the descriptor: the line is out before the next append starts.
         let line = Array("\(entry.sequence)\n".utf8)
         _ = line.withUnsafeBytes { write(STDOUT_FILENO, $0.baseAddress, $0.count) }

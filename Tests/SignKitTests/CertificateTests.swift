@@ -9,9 +9,6 @@ enum TestCerts {
         let url = Rig.root.appendingPathComponent("TestCerts/\(name).der")
         return try X509Certificate(der: Array(try Data(contentsOf: url)))
     }
-
-    /// 2026-11-23, inside every officer certificate's validity (2026-03-01 to 2028-03-01).
-    static let now = ISO8601DateFormatter().date(from: "2026-11-23T10:00:00Z")!
 }
 
 @Suite("Certificates and the signing filter")
@@ -23,13 +20,13 @@ struct CertificateTests {
         #expect(certificate.subject["title"] == "Under Secretary")
         #expect(certificate.subject["O"] == "Government of Manipur")
         #expect(certificate.issuer.commonName == "Test Sub CA for Individual DSC 2026")
-        #expect(certificate.serialNumberHex == "4EEE345AF44113C7F884A1C560D89F66")  // openssl x509 -serial
+        #expect(certificate.serialNumberHex == "4D21F9BBB51B8E051FC3D8449DE6B8B9")  // openssl x509 -serial
         #expect(certificate.publicKeyAlgorithm == .rsa(bits: 2048))
         #expect(certificate.keyUsage == [.digitalSignature, .nonRepudiation])
         #expect(certificate.policies.contains("2.16.356.100.2.3"))
         #expect(CertificateClass(policies: certificate.policies) == .class3)
         #expect(!certificate.isCertificateAuthority)
-        #expect(certificate.notBefore < TestCerts.now && TestCerts.now < certificate.notAfter)
+        #expect(certificate.notBefore < TestTime.now && TestTime.now < certificate.notAfter)
         #expect(Hex.encode(certificate.sha256Fingerprint).count == 64)
     }
 
@@ -50,7 +47,7 @@ struct CertificateTests {
     @Test("offered for signing: officers, PPS, Minister, the document signer")
     func offered() throws {
         for name in ["certs/officer-rsa", "certs/officer-ec", "certs/pps", "certs/minister", "certs/docsigner"] {
-            let verdict = SigningFilter.evaluate(try TestCerts.certificate(name), key: .privateKey, at: TestCerts.now)
+            let verdict = SigningFilter.evaluate(try TestCerts.certificate(name), key: .privateKey, at: TestTime.now)
             #expect(verdict == .offered, "\(name): \(verdict)")
         }
     }
@@ -64,7 +61,7 @@ struct CertificateTests {
         ("certs/officer-rsa", .none, "no key with this certificate's CKA_ID"),
     ])
     func hidden(name: String, key: KeyPresence, reason: String) throws {
-        let verdict = SigningFilter.evaluate(try TestCerts.certificate(name), key: key, at: TestCerts.now)
+        let verdict = SigningFilter.evaluate(try TestCerts.certificate(name), key: key, at: TestTime.now)
         let text = try #require(verdict.reason, "\(name) should be hidden")
         #expect(text.contains(reason), "\(name): \(text)")
     }

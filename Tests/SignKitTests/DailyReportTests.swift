@@ -16,11 +16,12 @@ struct DailyReportTests {
             let certificate = try Fixture.certificate(signer), key = try Fixture.key(signer)
             let content = Array("\(file) \(note)".utf8)
             let head = try store.head(of: file)
+            let signedAt = try #require(UTCTimeText.parse(time))
             let signature = try CAdES.signDetached(
                 contentDigest: SHA256Hasher.hash(content), certificate: certificate,
                 parameters: SignatureParameters(context: EOfficeContext(fileNumber: file, noteID: note, previousEntryHash: head.hash),
-                                                commitment: .proofOfOrigin, signingTime: Date(), chain: [])) { try key.sign($0) }
-            let entry = HistoryEntry(fileNumber: file, sequence: head.size + 1, kind: kind, noteID: note, time: UTCTimeText.parse(time)!,
+                                                commitment: .proofOfOrigin, signingTime: signedAt, chain: [])) { try key.sign($0) }
+            let entry = HistoryEntry(fileNumber: file, sequence: head.size + 1, kind: kind, noteID: note, time: signedAt,
                                      contentHash: SHA256Hasher.hash(content), signatureHash: SHA256Hasher.hash(signature),
                                      signerFingerprint: certificate.sha256Fingerprint, previousHash: head.hash)
             try store.append(entry, checkpoint: Checkpoint(fileNumber: file, size: entry.sequence, headHash: entry.hash, time: entry.time),

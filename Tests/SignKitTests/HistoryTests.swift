@@ -20,6 +20,12 @@ struct HistoryTests {
     static let minister = "pkcs11:token=SignService%20Test;id=%07"
     static let docSigner = "pkcs11:token=SignService%20DocSigner;id=%10"
 
+    /// The history's clock: step n is n minutes after TestTime.now (notes 1-12, the approval 13, appends 14 on), then
+    /// the export and the verification. Every signature, append and verdict takes its time from here.
+    static func time(_ step: Int) -> Date { TestTime.now.addingTimeInterval(Double(step) * 60) }
+    static let exportedAt = time(30)
+    static let verifiedAt = time(40)
+
     struct Built {
         let folder: TemporaryFolder
         let bundle: String
@@ -29,13 +35,13 @@ struct HistoryTests {
     }
 
     static func sign(_ manager: TokenManager, uri: String, pinKind: String, content: [UInt8], file: String, note: String,
-                     previous: [UInt8], commitment: Commitment) throws -> [UInt8] {
+                     previous: [UInt8], commitment: Commitment, at time: Date) throws -> [UInt8] {
         let pin = pinKind == "card" ? try Rig.cardPIN() : try Rig.softhsmPIN()
         defer { pin.wipe() }
-        let session = try manager.openSigningSession(try PKCS11URI(uri), pin: pin, at: Date())
+        let session = try manager.openSigningSession(try PKCS11URI(uri), pin: pin, at: time)
         defer { session.close() }
         let parameters = SignatureParameters(context: EOfficeContext(fileNumber: file, noteID: note, previousEntryHash: previous),
-                                             commitment: commitment, signingTime: Date(), chain: try Fixture.individualChain)
+                                             commitment: commitment, signingTime: time, chain: try Fixture.individualChain)
         return try CAdES.signDetached(contentDigest: SHA256Hasher.hash(content), certificate: session.certificate, parameters: parameters) {
             try session.sign($0, pin: session.alwaysAuthenticate ? pin : nil)
         }
@@ -49,7 +55,7 @@ struct HistoryTests {
             let store = try SQLiteHistoryStore(folder: folder.path("store"))
             let pin = try Rig.softhsmPIN()
             defer { pin.wipe() }
-            let docSession = try manager.openSigningSession(try PKCS11URI(docSigner), pin: pin, at: Date())
+            let docSession = try manager.openSigningSession(try PKCS11URI(docSigner), pin: pin, at: time(0))
             defer { docSession.close() }
             let docChain = try CertificateFolder.load(file: Fixture.folder.appendingPathComponent("ca/chain-docsigner.pem").path)
             let sealer = CheckpointSigner(certificate: docSession.certificate, chain: docChain) { try docSession.sign($0) }
@@ -64,15 +70,15 @@ struct HistoryTests {
                 let content = Array("File \(number), note \(note)\nProposal step \(index): examined and put up.\n".utf8)
                 let head = try store.head(of: number).hash
                 let signature = try sign(manager, uri: uri, pinKind: pinKind, content: content, file: number, note: note,
-                                         previous: head, commitment: .proofOfOrigin)
-                try history.append(file: number, kind: .note, noteID: note, content: content, signature: signature, at: Date())
+                                         previous: head, commitment: .proofOfOrigin, at: time(index))
+                try history.append(file: number, kind: .note, noteID: note, content: content, signature: signature, at: time(index))
             }
             let approval = Array("File \(number): approved. Kh. Ratan Kumar, Minister (IT)\n".utf8)
             let signature = try sign(manager, uri: minister, pinKind: "softhsm", content: approval, file: number, note: "N-13",
-                                     previous: try store.head(of: number).hash, commitment: .proofOfApproval)
-            try history.append(file: number, kind: .approval, noteID: "N-13", content: approval, signature: signature, at: Date())
+                                     previous: try store.head(of: number).hash, commitment: .proofOfApproval, at: time(13))
+            try history.append(file: number, kind: .approval, noteID: "N-13", content: approval, signature: signature, at: time(13))
             let bundle = folder.path("history.zip")
-            try HistoryBundle.export(file: number, from: store, verifier: verifier, sealer: sealer, to: bundle, at: Date())
+            try HistoryBundle.export(file: number, from: store, verifier: verifier, sealer: sealer, to: bundle, at: exportedAt)
             return try body(Built(folder: folder, bundle: bundle, trust: trust, history: history, sealer: sealer), manager)
         }
     }
@@ -93,7 +99,7 @@ struct HistoryTests {
     @Test("a dozen notes by three officers (card and SoftHSM2) and an approval: exported, every entry TOTAL-PASSED; each tampering is named")
     func realisticHistory() async throws {
         try await Self.withHistory { built, manager in
-            let report = try HistoryBundle.verify(built.bundle, trust: built.trust, at: Date())
+            let report = try HistoryBundle.verify(built.bundle, trust: built.trust, at: Self.verifiedAt)
             #expect(report.passed, "\(report.findings)")
             #expect(report.entries.count == 13)
             #expect(report.entries.allSatisfy { $0.indication == "TOTAL-PASSED" })
@@ -104,17 +110,17 @@ struct HistoryTests {
 
             // An entry removed from the middle.
             let removed = try Self.tampered(built, "removed") { _, manifest in manifest.entries.remove(at: 5) }
-            #expect(Self.codes(try HistoryBundle.verify(removed, trust: built.trust, at: Date())).contains(.missingEntry))
+            #expect(Self.codes(try HistoryBundle.verify(removed, trust: built.trust, at: Self.verifiedAt)).contains(.missingEntry))
 
             // Two entries swapped.
             let swapped = try Self.tampered(built, "swapped") { _, manifest in manifest.entries.swapAt(3, 4) }
-            let swappedReport = try HistoryBundle.verify(swapped, trust: built.trust, at: Date())
+            let swappedReport = try HistoryBundle.verify(swapped, trust: built.trust, at: Self.verifiedAt)
             #expect(Self.codes(swappedReport).contains(.outOfOrder) || Self.codes(swappedReport).contains(.missingEntry))
             #expect(Self.codes(swappedReport).contains(.brokenChain))
 
             // An entry inserted (a copy of entry 2 after entry 7).
             let inserted = try Self.tampered(built, "inserted") { _, manifest in manifest.entries.insert(manifest.entries[1], at: 7) }
-            let insertedReport = try HistoryBundle.verify(inserted, trust: built.trust, at: Date())
+            let insertedReport = try HistoryBundle.verify(inserted, trust: built.trust, at: Self.verifiedAt)
             #expect(Self.codes(insertedReport).contains(.outOfOrder))
             #expect(Self.codes(insertedReport).contains(.brokenChain))
 
@@ -123,21 +129,21 @@ struct HistoryTests {
                 let name = manifest.entries[3].content
                 members[name]! += Array(" (amended)".utf8)
             }
-            let changedReport = try HistoryBundle.verify(changed, trust: built.trust, at: Date())
+            let changedReport = try HistoryBundle.verify(changed, trust: built.trust, at: Self.verifiedAt)
             #expect(Self.codes(changedReport).contains(.contentChanged))
             #expect(changedReport.findings.contains { $0.code == .contentChanged && $0.entry == 4 })
 
             // A signature replaced by a valid signature over another file's note (same officer, hashes updated).
             let otherContent = Array("File FIN-7/2026, note N-4: another file's note.\n".utf8)
             let other = try Self.sign(manager, uri: Self.signers[1].uri, pinKind: "softhsm", content: otherContent, file: "FIN-7/2026",
-                                      note: "N-4", previous: HistoryEntry.genesis, commitment: .proofOfOrigin)
+                                      note: "N-4", previous: HistoryEntry.genesis, commitment: .proofOfOrigin, at: Self.time(4))
             let replaced = try Self.tampered(built, "replaced") { members, manifest in
                 members[manifest.entries[3].signature] = other
                 members[manifest.entries[3].content] = otherContent
                 manifest.entries[3].signatureHash = Hex.encode(SHA256Hasher.hash(other))
                 manifest.entries[3].contentHash = Hex.encode(SHA256Hasher.hash(otherContent))
             }
-            let replacedReport = try HistoryBundle.verify(replaced, trust: built.trust, at: Date())
+            let replacedReport = try HistoryBundle.verify(replaced, trust: built.trust, at: Self.verifiedAt)
             #expect(replacedReport.findings.contains { $0.code == .contextMismatch && $0.entry == 4 && $0.message.contains("FIN-7/2026") })
 
             // The history cut short: the last three entries and their checkpoints dropped.
@@ -145,7 +151,7 @@ struct HistoryTests {
                 manifest.entries.removeLast(3)
                 manifest.checkpoints.removeLast(3)
             }
-            let cutReport = try HistoryBundle.verify(cut, trust: built.trust, at: Date())
+            let cutReport = try HistoryBundle.verify(cut, trust: built.trust, at: Self.verifiedAt)
             #expect(Self.codes(cutReport).contains(.cutShort), "\(cutReport.findings)")
 
             // A checkpoint forged: re-signed by an officer instead of the service.
@@ -157,7 +163,7 @@ struct HistoryTests {
                 }
                 members[reference.signature] = try officer.signature(for: checkpoint)
             }
-            let forgedReport = try HistoryBundle.verify(forged, trust: built.trust, at: Date())
+            let forgedReport = try HistoryBundle.verify(forged, trust: built.trust, at: Self.verifiedAt)
             #expect(Self.codes(forgedReport).contains(.checkpointForged))
 
             for report in [swappedReport, insertedReport, changedReport, replacedReport, cutReport, forgedReport] {
@@ -174,14 +180,16 @@ struct HistoryTests {
             let content = Array("note 14\n".utf8)
             // Signed for another file.
             let wrongFile = try Self.sign(manager, uri: Self.signers[1].uri, pinKind: "softhsm", content: content, file: "FIN-7/2026",
-                                          note: "N-14", previous: head.hash, commitment: .proofOfOrigin)
-            let refused = #expect(throws: HistoryError.self) { try built.history.append(file: Self.number, kind: .note, noteID: "N-14", content: content, signature: wrongFile, at: Date()) }
+                                          note: "N-14", previous: head.hash, commitment: .proofOfOrigin, at: Self.time(14))
+            let refused = #expect(throws: HistoryError.self) {
+                try built.history.append(file: Self.number, kind: .note, noteID: "N-14", content: content, signature: wrongFile, at: Self.time(14))
+            }
             #expect(refused?.code == .contextMismatch && refused?.description.contains("FIN-7/2026") == true, "\(String(describing: refused))")
             // Signed over an older head.
             let stale = try Self.sign(manager, uri: Self.signers[1].uri, pinKind: "softhsm", content: content, file: Self.number,
-                                      note: "N-14", previous: HistoryEntry.genesis, commitment: .proofOfOrigin)
+                                      note: "N-14", previous: HistoryEntry.genesis, commitment: .proofOfOrigin, at: Self.time(14))
             do {
-                try built.history.append(file: Self.number, kind: .note, noteID: "N-14", content: content, signature: stale, at: Date())
+                try built.history.append(file: Self.number, kind: .note, noteID: "N-14", content: content, signature: stale, at: Self.time(14))
                 Issue.record("a signature over an old head was accepted")
             } catch let error as HistoryError {
                 #expect(error.code == .contextMismatch)
@@ -189,15 +197,15 @@ struct HistoryTests {
             }
             // Content that is not what was signed.
             let good = try Self.sign(manager, uri: Self.signers[1].uri, pinKind: "softhsm", content: content, file: Self.number,
-                                     note: "N-14", previous: head.hash, commitment: .proofOfOrigin)
+                                     note: "N-14", previous: head.hash, commitment: .proofOfOrigin, at: Self.time(14))
             do {
-                try built.history.append(file: Self.number, kind: .note, noteID: "N-14", content: content + [0x20], signature: good, at: Date())
+                try built.history.append(file: Self.number, kind: .note, noteID: "N-14", content: content + [0x20], signature: good, at: Self.time(14))
                 Issue.record("a signature over other content was accepted")
             } catch let error as HistoryError {
                 #expect(error.code == .signatureNotValid)
             }
             #expect(try store.head(of: Self.number).size == head.size, "nothing was appended")
-            try built.history.append(file: Self.number, kind: .note, noteID: "N-14", content: content, signature: good, at: Date())
+            try built.history.append(file: Self.number, kind: .note, noteID: "N-14", content: content, signature: good, at: Self.time(14))
             #expect(try store.head(of: Self.number).size == head.size + 1)
         }
     }
@@ -209,21 +217,22 @@ extension HistoryTests {
         try await Self.withHistory { built, _ in
             let trust = Fixture.folder.appendingPathComponent("trust").path
             let html = built.folder.path("report.html")
-            let result = try Command.run(Rig.signctl, ["history", "verify", built.bundle, "--trust", trust, "--html", html])
+            let at = ["--at", UTCTimeText.format(Self.verifiedAt)]
+            let result = try Command.run(Rig.signctl, ["history", "verify", built.bundle, "--trust", trust, "--html", html] + at)
             #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
             for words in ["File DIT-12/3/2026-IT", "Anita Sharma (Class 3 DSC", "Kh. Ratan Kumar", "approval", "Valid history: 13 entries"] {
                 #expect(result.stdout.contains(words), "\(words) in \(result.stdout)")
             }
-            let json = try Command.run(Rig.signctl, ["history", "verify", built.bundle, "--trust", trust, "--json"])
+            let json = try Command.run(Rig.signctl, ["history", "verify", built.bundle, "--trust", trust, "--json"] + at)
             #expect(json.status == 0)
             #expect(json.stdout.contains("\"schema\" : \"signservice.history-report/1\""))
 
             let cut = try Self.tampered(built, "cut-cli") { _, manifest in manifest.entries.removeLast() }
-            let failed = try Command.run(Rig.signctl, ["history", "verify", cut, "--trust", trust])
+            let failed = try Command.run(Rig.signctl, ["history", "verify", cut, "--trust", trust] + at)
             #expect(failed.status == 1)
             #expect(failed.stdout.contains("[cut-short]"))
             let garbage = try built.folder.file("garbage.zip", Array("not a zip".utf8))
-            let unreadable = try Command.run(Rig.signctl, ["history", "verify", garbage.path, "--trust", trust])
+            let unreadable = try Command.run(Rig.signctl, ["history", "verify", garbage.path, "--trust", trust] + at)
             #expect(unreadable.status == 3)
 
             // A real browser renders the report: the DOM it builds holds the verdict and every entry.
@@ -286,11 +295,11 @@ struct HistoryCrashTests {
         let verifier = try Fixture.verifier()
         for entry in entries {
             let verdict = try verifier.verify(signature: try #require(try store.blob(entry.signatureHash)),
-                                              content: .bytes(try #require(try store.blob(entry.contentHash))), at: Date())
+                                              content: .bytes(try #require(try store.blob(entry.contentHash))), at: entry.time)
             #expect(verdict.passed, "entry \(entry.sequence): \(verdict.summary)")
         }
         for checkpoint in try store.checkpoints(of: number) {
-            let verdict = try verifier.verify(signature: checkpoint.signature, content: .bytes(checkpoint.canonicalBytes), at: Date())
+            let verdict = try verifier.verify(signature: checkpoint.signature, content: .bytes(checkpoint.canonicalBytes), at: checkpoint.time)
             #expect(verdict.passed && verdict.signer?.kind == .documentSigner)
         }
     }

@@ -81,11 +81,11 @@ struct SigningUnitTests {
             let pin = try Rig.softhsmPIN()
             defer { pin.wipe() }
             // The PPS's key signs, but the certificate claimed is the officer's.
-            let session = try manager.openSigningSession(try PKCS11URI("pkcs11:token=SignService%20Test;id=%06"), pin: pin, at: Date())
+            let session = try manager.openSigningSession(try PKCS11URI("pkcs11:token=SignService%20Test;id=%06"), pin: pin, at: TestTime.now)
             defer { session.close() }
             let officer = try X509Certificate(der: Array(try Data(contentsOf: Rig.root.appendingPathComponent("TestCerts/certs/officer-rsa.der"))))
             let parameters = SignatureParameters(context: EOfficeContext(fileNumber: "F", noteID: "1"), commitment: .proofOfOrigin,
-                                                 signingTime: Date())
+                                                 signingTime: TestTime.now)
             #expect(throws: SigningError.self) {
                 try CAdES.signDetached(contentDigest: SHA256Hasher.hash([1, 2, 3]), certificate: officer, parameters: parameters) {
                     try session.sign($0)

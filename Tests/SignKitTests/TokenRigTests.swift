@@ -18,7 +18,7 @@ struct TokenRigTests {
     @Test("the inventory shows the card in its reader with ATR and model, and the SoftHSM2 tokens")
     func inventory() async throws {
         try await Rig.exclusive {
-            let inventory = try Rig.manager().inventory(at: Date())
+            let inventory = try Rig.manager().inventory(at: TestTime.now)
             #expect(inventory.pcscProblem == nil)
             let reader = try #require(inventory.readers.first { $0.name == Rig.cardReader })
             #expect(reader.cardPresent)
@@ -54,10 +54,10 @@ struct TokenRigTests {
             let uri = try PKCS11URI(key)
             let pin = key.contains("SignService") ? try Rig.softhsmPIN() : try Rig.cardPIN()
             let message = Array("File 12/3/2026-DIT note #\(UInt32.random(in: 0...UInt32.max))".utf8)
-            let signature = try manager.sign(message, with: uri, pin: pin, at: Date())
+            let signature = try manager.sign(message, with: uri, pin: pin, at: TestTime.now)
             #expect(pin.isWiped, "one-shot sign wipes the PIN")
             #expect(signature.algorithm == algorithm)
-            let (_, chosen) = try manager.resolve(uri, in: manager.inventory(at: Date()))
+            let (_, chosen) = try manager.resolve(uri, in: manager.inventory(at: TestTime.now))
             #expect(try OpenSSLCLI.verify(message: message, signature: signature.bytes, certificate: chosen.certificate))
             // The check can fail: the same signature over another message does not verify.
             #expect(try !OpenSSLCLI.verify(message: message + [0x0A], signature: signature.bytes, certificate: chosen.certificate))
@@ -71,7 +71,7 @@ struct TokenRigTests {
             let pin = try Rig.cardPIN()
             defer { pin.wipe() }
             let before = Rig.pinVerifications()
-            let session = try manager.openSigningSession(try PKCS11URI(Self.cardRSA), pin: pin, at: Date())
+            let session = try manager.openSigningSession(try PKCS11URI(Self.cardRSA), pin: pin, at: TestTime.now)
             for n in 0..<3 {
                 let message = Array("message \(n)".utf8)
                 let signature = try session.sign(message)
@@ -80,7 +80,7 @@ struct TokenRigTests {
             session.close()
             #expect(Rig.pinVerifications() - before == 1, "three signatures with the 9A key: one login")
 
-            let ec = try manager.openSigningSession(try PKCS11URI(Self.cardEC), pin: pin, at: Date())
+            let ec = try manager.openSigningSession(try PKCS11URI(Self.cardEC), pin: pin, at: TestTime.now)
             defer { ec.close() }
             #expect(ec.alwaysAuthenticate, "PIV 9C is PIN-always: CKA_ALWAYS_AUTHENTICATE")
             #expect(throws: TokenError.self) { try ec.sign([1, 2, 3]) }  // no PIN for the context-specific login
@@ -102,7 +102,7 @@ struct TokenRigTests {
 
             // First wrong PIN: exactly one VERIFY reaches the card; nothing retries it.
             var count = Rig.pinVerifications()
-            let first = try #require(throwsTokenError { try manager.sign(message, with: uri, pin: try Rig.pin("00000000"), at: Date()) })
+            let first = try #require(throwsTokenError { try manager.sign(message, with: uri, pin: try Rig.pin("00000000"), at: TestTime.now) })
             #expect(first.code == .pinIncorrect)
             #expect(first.description.contains("wrong PIN"))
             #expect(first.description.contains("token PIN state"))
@@ -110,7 +110,7 @@ struct TokenRigTests {
 
             // Second wrong PIN: the token now says final try, and the error says so.
             count = Rig.pinVerifications()
-            let second = try #require(throwsTokenError { try manager.sign(message, with: uri, pin: try Rig.pin("11111111"), at: Date()) })
+            let second = try #require(throwsTokenError { try manager.sign(message, with: uri, pin: try Rig.pin("11111111"), at: TestTime.now) })
             #expect(second.code == .pinIncorrect)
             #expect(second.pinState?.finalTry == true)
             #expect(second.description.contains("one try left"))
@@ -118,14 +118,14 @@ struct TokenRigTests {
 
             // Final try without consent: refused before any PIN is sent, even the right one.
             count = Rig.pinVerifications()
-            let refused = try #require(throwsTokenError { try manager.sign(message, with: uri, pin: try Rig.cardPIN(), at: Date()) })
+            let refused = try #require(throwsTokenError { try manager.sign(message, with: uri, pin: try Rig.cardPIN(), at: TestTime.now) })
             #expect(refused.code == .pinFinalTry)
             #expect(refused.description.contains("one PIN try left"))
             #expect(Rig.pinVerifications() == count, "no VERIFY for a refused final try")
 
             // With consent and a wrong PIN: one VERIFY, and the token is locked.
             let locked = try #require(throwsTokenError {
-                try manager.sign(message, with: uri, pin: try Rig.pin("22222222"), options: LoginOptions(acknowledgeFinalTry: true), at: Date())
+                try manager.sign(message, with: uri, pin: try Rig.pin("22222222"), options: LoginOptions(acknowledgeFinalTry: true), at: TestTime.now)
             })
             #expect(locked.code == .pinLocked)
             #expect(locked.pinState?.locked == true)
@@ -134,12 +134,12 @@ struct TokenRigTests {
             // Locked: a clear error and nothing sent, even with the right PIN and consent.
             count = Rig.pinVerifications()
             let stillLocked = try #require(throwsTokenError {
-                try manager.sign(message, with: uri, pin: try Rig.cardPIN(), options: LoginOptions(acknowledgeFinalTry: true), at: Date())
+                try manager.sign(message, with: uri, pin: try Rig.cardPIN(), options: LoginOptions(acknowledgeFinalTry: true), at: TestTime.now)
             })
             #expect(stillLocked.code == .pinLocked)
             #expect(stillLocked.description.contains("locked"))
             #expect(Rig.pinVerifications() == count)
-            #expect(manager.inventory(at: Date()).tokens.first { $0.info.label == Rig.cardToken }?.info.pinState.locked == true)
+            #expect(manager.inventory(at: TestTime.now).tokens.first { $0.info.label == Rig.cardToken }?.info.pinState.locked == true)
         }
     }
 
@@ -151,11 +151,11 @@ struct TokenRigTests {
             let manager = try Rig.manager()
             let uri = try PKCS11URI(Self.cardRSA)
             for wrong in ["00000000", "11111111"] {
-                _ = throwsTokenError { try manager.sign([1], with: uri, pin: try Rig.pin(wrong), at: Date()) }
+                _ = throwsTokenError { try manager.sign([1], with: uri, pin: try Rig.pin(wrong), at: TestTime.now) }
             }
-            #expect(manager.inventory(at: Date()).tokens.first { $0.info.label == Rig.cardToken }?.info.pinState.finalTry == true)
+            #expect(manager.inventory(at: TestTime.now).tokens.first { $0.info.label == Rig.cardToken }?.info.pinState.finalTry == true)
             let signature = try manager.sign([1], with: uri, pin: try Rig.cardPIN(),
-                                             options: LoginOptions(acknowledgeFinalTry: true), at: Date())
+                                             options: LoginOptions(acknowledgeFinalTry: true), at: TestTime.now)
             #expect(!signature.bytes.isEmpty)
             // The card's own counter is full again. (OpenSC in this process keeps reporting the final-try flag
             // it cached: a PIV card answers a status query with 9000 while verified, which carries no count.)
@@ -168,14 +168,14 @@ struct TokenRigTests {
         try await Rig.exclusive {
             let manager = try Rig.manager()
             let error = try #require(throwsTokenError {
-                try manager.sign([1], with: try PKCS11URI(Self.softRSA), pin: try Rig.pin("not-the-pin"), at: Date())
+                try manager.sign([1], with: try PKCS11URI(Self.softRSA), pin: try Rig.pin("not-the-pin"), at: TestTime.now)
             })
             #expect(error.code == .pinIncorrect)
             #expect(error.returnValue == 0xA0)
             #expect(error.description.contains("CKR_PIN_INCORRECT"))
             #expect(error.pinState != nil)
             // And the right PIN still works: nothing was locked or left logged in.
-            _ = try manager.sign([1], with: try PKCS11URI(Self.softRSA), pin: try Rig.softhsmPIN(), at: Date())
+            _ = try manager.sign([1], with: try PKCS11URI(Self.softRSA), pin: try Rig.softhsmPIN(), at: TestTime.now)
         }
     }
 
@@ -185,7 +185,7 @@ struct TokenRigTests {
             let manager = try Rig.manager()
             let before = Rig.pinVerifications()
             let error = try #require(throwsTokenError {
-                try manager.sign([1], with: try PKCS11URI(Self.cardEncryption), pin: try Rig.cardPIN(), at: Date())
+                try manager.sign([1], with: try PKCS11URI(Self.cardEncryption), pin: try Rig.cardPIN(), at: TestTime.now)
             })
             #expect(error.code == .notForSigning)
             #expect(error.description.contains("encryption-only"))
@@ -199,7 +199,7 @@ struct TokenRigTests {
             let manager = try Rig.manager()
             let pin = try Rig.cardPIN()
             defer { pin.wipe() }
-            let session = try manager.openSigningSession(try PKCS11URI(Self.cardRSA), pin: pin, at: Date())
+            let session = try manager.openSigningSession(try PKCS11URI(Self.cardRSA), pin: pin, at: TestTime.now)
             _ = try session.sign([1])
             try Rig.control("card-out")
             var reinserted = false
@@ -215,15 +215,15 @@ struct TokenRigTests {
 
             // With the card out, a new request says no such token, quickly.
             let absent = try #require(throwsTokenError {
-                try manager.sign([3], with: try PKCS11URI(Self.cardRSA), pin: try Rig.cardPIN(), at: Date())
+                try manager.sign([3], with: try PKCS11URI(Self.cardRSA), pin: try Rig.cardPIN(), at: TestTime.now)
             })
             #expect(absent.code == .tokenNotFound)
 
             try Rig.control("card-in")
             reinserted = true
             let message: [UInt8] = Array("after re-insertion".utf8)
-            let again = try manager.sign(message, with: try PKCS11URI(Self.cardRSA), pin: try Rig.cardPIN(), at: Date())
-            let (_, chosen) = try manager.resolve(try PKCS11URI(Self.cardRSA), in: manager.inventory(at: Date()))
+            let again = try manager.sign(message, with: try PKCS11URI(Self.cardRSA), pin: try Rig.cardPIN(), at: TestTime.now)
+            let (_, chosen) = try manager.resolve(try PKCS11URI(Self.cardRSA), in: manager.inventory(at: TestTime.now))
             #expect(try OpenSSLCLI.verify(message: message, signature: again.bytes, certificate: chosen.certificate))
         }
     }
@@ -242,7 +242,7 @@ struct TokenRigTests {
             var texts = [String]()
             func attempt(_ key: String, _ pin: PIN, _ options: LoginOptions = LoginOptions()) {
                 do {
-                    let signature = try manager.sign([9], with: try PKCS11URI(key), pin: pin, options: options, at: Date())
+                    let signature = try manager.sign([9], with: try PKCS11URI(key), pin: pin, options: options, at: TestTime.now)
                     texts.append("\(signature)")
                 } catch {
                     texts += ["\(error)", String(reflecting: error), error.localizedDescription]

@@ -36,7 +36,7 @@ enum Fixture {
     static let content = Array("Extract of note 7, file DIT-12/3/2026-IT\nProposal: approve the purchase of 20 laptops.\n".utf8)
 
     static func sign(_ content: [UInt8] = content, certificate: X509Certificate, key: SoftwareKey, chain: [X509Certificate],
-                     time: Date = Date(), timeStamp: Bool = false, commitment: Commitment = .proofOfOrigin) throws -> [UInt8] {
+                     time: Date = TestTime.now, timeStamp: Bool = false, commitment: Commitment = .proofOfOrigin) throws -> [UInt8] {
         let parameters = SignatureParameters(context: EOfficeContext(fileNumber: "DIT-12/3/2026-IT", noteID: "7"), commitment: commitment,
                                              signingTime: time, chain: chain, timeStampAuthority: timeStamp ? try tsa : nil)
         return try CAdES.signDetached(contentDigest: SHA256Hasher.hash(content), certificate: certificate, parameters: parameters) {
@@ -45,7 +45,7 @@ enum Fixture {
     }
 
     /// A TestCerts subscriber's signature (its chain embedded unless `chain` is false).
-    static func sign(as name: String, _ content: [UInt8] = content, time: Date = Date(), timeStamp: Bool = false, chain: Bool = true) throws -> [UInt8] {
+    static func sign(as name: String, _ content: [UInt8] = content, time: Date = TestTime.now, timeStamp: Bool = false, chain: Bool = true) throws -> [UInt8] {
         try sign(content, certificate: try certificate(name), key: try key(name), chain: chain ? try individualChain : [], time: time,
                  timeStamp: timeStamp)
     }
@@ -64,7 +64,9 @@ enum Fixture {
 struct VerificationTests {
     init() throws { try Rig.require() }
 
-    func verify(_ signature: [UInt8], content: [UInt8] = Fixture.content, verifier: Verifier? = nil, at: Date = Date()) throws -> Verdict {
+    /// The verdict at `at`: TestTime.now for TestCerts' signatures, a time read from the signature for those a live
+    /// TSA stamped or a throwaway PKI's certificate signed (both made at the clock's time).
+    func verify(_ signature: [UInt8], content: [UInt8] = Fixture.content, verifier: Verifier? = nil, at: Date = TestTime.now) throws -> Verdict {
         try (verifier ?? Fixture.verifier()).verify(signature: signature, content: .bytes(content), at: at)
     }
 
@@ -73,7 +75,9 @@ struct VerificationTests {
     @Test("RSA and EC signatures, with and without a time-stamp, are TOTAL-PASSED with every report field filled",
           arguments: [("officer-rsa", false), ("officer-rsa", true), ("officer-ec", false), ("officer-ec", true)])
     func passes(signer: String, timeStamp: Bool) throws {
-        let verdict = try verify(try Fixture.sign(as: signer, timeStamp: timeStamp))
+        let signature = try Fixture.sign(as: signer, timeStamp: timeStamp)
+        // A time-stamped signature is judged a minute after the time the rig's TSA proved.
+        let verdict = try verify(signature, at: timeStamp ? try TestTime.timeStamp(of: signature).addingTimeInterval(60) : TestTime.now)
         #expect(verdict.indication == .totalPassed, "\(verdict.summary)")
         #expect(verdict.subIndication == nil)
         #expect(verdict.signer?.kind == .class3TokenDSC)
@@ -212,10 +216,12 @@ struct VerificationTests {
         let signer = try pki.issue("Officer Later Revoked", by: root, extensions: [
             "basicConstraints=critical,CA:FALSE", "keyUsage=critical,digitalSignature,nonRepudiation",
         ])
-        let signature = try Fixture.sign(certificate: signer.certificate, key: try signer.key, chain: [], timeStamp: true)
-        Thread.sleep(forTimeInterval: 2)  // the revocation comes after the time-stamp (whole seconds in both)
-        try pki.publishCRL(issuer: root, revoked: [(signer, Date(), "key_compromise")])
-        let verdict = try verify(signature, verifier: try Fixture.verifier(extraAnchors: [root.certificate]))
+        let signature = try Fixture.sign(certificate: signer.certificate, key: try signer.key, chain: [], time: signer.certificate.notBefore,
+                                         timeStamp: true)
+        let stamped = try TestTime.timeStamp(of: signature), judged = stamped.addingTimeInterval(60)
+        Thread.sleep(forTimeInterval: 2)  // the CRL is issued after the revocation it lists
+        try pki.publishCRL(issuer: root, revoked: [(signer, stamped.addingTimeInterval(2), "key_compromise")])
+        let verdict = try verify(signature, verifier: try Fixture.verifier(extraAnchors: [root.certificate]), at: judged)
         #expect(verdict.indication == .totalPassed, "\(verdict.summary)")
         #expect(verdict.signingTime?.source == .timeStamp)
         let finding = try #require(verdict.revocation.first { $0.certificate == "Officer Later Revoked" })
@@ -224,8 +230,8 @@ struct VerificationTests {
         #expect(verdict.warnings.contains { $0.contains("revoked") })
 
         // The same certificate revoked before the time-stamp: TOTAL-FAILED REVOKED.
-        try pki.publishCRL(issuer: root, revoked: [(signer, Date().addingTimeInterval(-3600), "key_compromise")])
-        let before = try verify(signature, verifier: try Fixture.verifier(extraAnchors: [root.certificate]))
+        try pki.publishCRL(issuer: root, revoked: [(signer, stamped.addingTimeInterval(-3600), "key_compromise")])
+        let before = try verify(signature, verifier: try Fixture.verifier(extraAnchors: [root.certificate]), at: judged)
         #expect(before.indication == .totalFailed)
         #expect(before.subIndication == .revoked)
     }
@@ -237,10 +243,11 @@ struct VerificationTests {
         let signer = try pki.issue("Officer Superseded", by: root, extensions: [
             "basicConstraints=critical,CA:FALSE", "keyUsage=critical,digitalSignature,nonRepudiation",
         ])
-        let signature = try Fixture.sign(certificate: signer.certificate, key: try signer.key, chain: [])
-        Thread.sleep(forTimeInterval: 2)  // the revocation comes after the claimed signing time
-        try pki.publishCRL(issuer: root, revoked: [(signer, Date(), "superseded")])
-        let verdict = try verify(signature, verifier: try Fixture.verifier(extraAnchors: [root.certificate]))
+        let signedAt = signer.certificate.notBefore
+        let signature = try Fixture.sign(certificate: signer.certificate, key: try signer.key, chain: [], time: signedAt)
+        Thread.sleep(forTimeInterval: 2)  // the CRL is issued after the revocation it lists
+        try pki.publishCRL(issuer: root, revoked: [(signer, signedAt.addingTimeInterval(2), "superseded")])
+        let verdict = try verify(signature, verifier: try Fixture.verifier(extraAnchors: [root.certificate]), at: signedAt)
         #expect(verdict.indication == .totalPassed, "\(verdict.summary)")
         #expect(verdict.revocation.first { $0.certificate == "Officer Superseded" }?.status == .revoked)
         #expect(verdict.warnings.contains { $0.contains("revoked") }, "the revocation is noted")
@@ -254,8 +261,9 @@ struct VerificationTests {
             "basicConstraints=critical,CA:FALSE", "keyUsage=critical,digitalSignature,nonRepudiation",
             "authorityInfoAccess=OCSP;URI:http://127.0.0.1:9/",
         ], crl: false)
-        let signature = try Fixture.sign(certificate: signer.certificate, key: try signer.key, chain: [])
-        let verdict = try verify(signature, verifier: try Fixture.verifier(extraAnchors: [root.certificate]))
+        let signedAt = signer.certificate.notBefore
+        let signature = try Fixture.sign(certificate: signer.certificate, key: try signer.key, chain: [], time: signedAt)
+        let verdict = try verify(signature, verifier: try Fixture.verifier(extraAnchors: [root.certificate]), at: signedAt)
         #expect(verdict.indication == .indeterminate)
         #expect(verdict.subIndication == .tryLater)
         #expect(verdict.summary.contains("OCSP responder"))
@@ -270,8 +278,9 @@ struct VerificationTests {
             "basicConstraints=critical,CA:FALSE", "keyUsage=critical,digitalSignature,nonRepudiation",
         ])
         try pki.publishCRL(issuer: root, signedBy: impostor)
-        let signature = try Fixture.sign(certificate: signer.certificate, key: try signer.key, chain: [])
-        let verdict = try verify(signature, verifier: try Fixture.verifier(extraAnchors: [root.certificate]))
+        let signedAt = signer.certificate.notBefore
+        let signature = try Fixture.sign(certificate: signer.certificate, key: try signer.key, chain: [], time: signedAt)
+        let verdict = try verify(signature, verifier: try Fixture.verifier(extraAnchors: [root.certificate]), at: signedAt)
         #expect(verdict.indication == .indeterminate)
         #expect(verdict.subIndication == .tryLater)
         #expect(verdict.summary.contains("signature does not verify"))
@@ -296,7 +305,8 @@ struct VerificationTests {
         let pki = try TestPKI()
         let root = try pki.root("Unknown Root")
         let signer = try pki.issue("Officer Unknown Root", by: root, extensions: ["keyUsage=critical,nonRepudiation"])
-        let verdict = try verify(try Fixture.sign(certificate: signer.certificate, key: try signer.key, chain: []))
+        let signedAt = signer.certificate.notBefore
+        let verdict = try verify(try Fixture.sign(certificate: signer.certificate, key: try signer.key, chain: [], time: signedAt), at: signedAt)
         #expect(verdict.indication == .indeterminate)
         #expect(verdict.subIndication == .noCertificateChainFound)
     }
@@ -326,8 +336,9 @@ struct VerificationTests {
         let pki = try TestPKI()
         let root = try pki.root("Throwaway Root")
         let signer = try pki.issue("Officer CRL Signer", by: root, extensions: ["basicConstraints=critical,CA:FALSE", "keyUsage=critical,cRLSign"])
-        let signature = try Fixture.sign(certificate: signer.certificate, key: try signer.key, chain: [])
-        let verdict = try verify(signature, verifier: try Fixture.verifier(extraAnchors: [root.certificate]))
+        let signedAt = signer.certificate.notBefore
+        let signature = try Fixture.sign(certificate: signer.certificate, key: try signer.key, chain: [], time: signedAt)
+        let verdict = try verify(signature, verifier: try Fixture.verifier(extraAnchors: [root.certificate]), at: signedAt)
         #expect(verdict.indication == .indeterminate)
         #expect(verdict.subIndication == .chainConstraintsFailure)
         #expect(verdict.summary.contains("allows neither digitalSignature nor nonRepudiation"), "\(verdict.summary)")
@@ -340,8 +351,9 @@ struct VerificationTests {
         let first = try pki.issue("CA pathlen 0", by: root, extensions: ["basicConstraints=critical,CA:TRUE,pathlen:0", "keyUsage=critical,keyCertSign,cRLSign"])
         let second = try pki.issue("CA below it", by: first, extensions: ["basicConstraints=critical,CA:TRUE", "keyUsage=critical,keyCertSign,cRLSign"])
         let signer = try pki.issue("Officer Too Deep", by: second, extensions: ["keyUsage=critical,nonRepudiation"])
-        let signature = try Fixture.sign(certificate: signer.certificate, key: try signer.key, chain: [second.certificate, first.certificate])
-        let verdict = try verify(signature, verifier: try Fixture.verifier(extraAnchors: [root.certificate]))
+        let signedAt = signer.certificate.notBefore
+        let signature = try Fixture.sign(certificate: signer.certificate, key: try signer.key, chain: [second.certificate, first.certificate], time: signedAt)
+        let verdict = try verify(signature, verifier: try Fixture.verifier(extraAnchors: [root.certificate]), at: signedAt)
         #expect(verdict.indication == .indeterminate)
         #expect(verdict.subIndication == .chainConstraintsFailure)
         #expect(verdict.summary.contains("path length"))
@@ -353,8 +365,9 @@ struct VerificationTests {
         let root = try pki.root("Root")
         let fake = try pki.issue("Not a CA", by: root, extensions: ["basicConstraints=critical,CA:FALSE", "keyUsage=critical,keyCertSign,digitalSignature"])
         let signer = try pki.issue("Officer Under A Non CA", by: fake, extensions: ["keyUsage=critical,nonRepudiation"])
-        let signature = try Fixture.sign(certificate: signer.certificate, key: try signer.key, chain: [fake.certificate])
-        let verdict = try verify(signature, verifier: try Fixture.verifier(extraAnchors: [root.certificate]))
+        let signedAt = signer.certificate.notBefore
+        let signature = try Fixture.sign(certificate: signer.certificate, key: try signer.key, chain: [fake.certificate], time: signedAt)
+        let verdict = try verify(signature, verifier: try Fixture.verifier(extraAnchors: [root.certificate]), at: signedAt)
         #expect(verdict.indication == .indeterminate)
         #expect(verdict.subIndication == .chainConstraintsFailure)
     }
@@ -406,7 +419,7 @@ struct VerificationTests {
                 }
             }
             do {
-                let verdict = try verifier.verify(signature: mutated, content: .bytes(Fixture.content), at: Date())
+                let verdict = try verifier.verify(signature: mutated, content: .bytes(Fixture.content), at: TestTime.now)
                 verdicts += 1
                 if touchesSignedBytes { #expect(verdict.indication != .totalPassed, "round \(round) passed with a changed signed byte") }
             } catch {
@@ -530,17 +543,18 @@ struct JSONWriterTests {
         let parameters = SignatureParameters(
             context: EOfficeContext(fileNumber: "DIT-12/3/2026-IT", noteID: "N-\"7\"\n/ünïcode\u{1}", previousEntryHash: Array(repeating: 0xAB, count: 32),
                                     origin: "https://eoffice.test"),
-            commitment: .proofOfApproval, signingTime: Date(), chain: try Fixture.individualChain, timeStampAuthority: try Fixture.tsa)
+            commitment: .proofOfApproval, signingTime: TestTime.now, chain: try Fixture.individualChain, timeStampAuthority: try Fixture.tsa)
         let key = try Fixture.key("officer-rsa")
         let stamped = try CAdES.signDetached(contentDigest: SHA256Hasher.hash(Fixture.content), certificate: try Fixture.certificate("officer-rsa"),
                                              parameters: parameters) { try key.sign($0) }
         var changed = Fixture.content
         changed[0] ^= 1
+        let judged = try TestTime.timeStamp(of: stamped).addingTimeInterval(60)  // a minute after the rig's TSA stamped it
         let verdicts = [
-            try verifier.verify(signature: stamped, content: .bytes(Fixture.content), at: Date()),
-            try verifier.verify(signature: stamped, content: .bytes(changed), at: Date()),
-            try verifier.verify(signature: try Fixture.sign(as: "officer-revoked"), content: .bytes(Fixture.content), at: Date()),
-            try Fixture.verifier(online: false).verify(signature: try Fixture.sign(as: "officer-ec", chain: false), content: .bytes(Fixture.content), at: Date()),
+            try verifier.verify(signature: stamped, content: .bytes(Fixture.content), at: judged),
+            try verifier.verify(signature: stamped, content: .bytes(changed), at: judged),
+            try verifier.verify(signature: try Fixture.sign(as: "officer-revoked"), content: .bytes(Fixture.content), at: TestTime.now),
+            try Fixture.verifier(online: false).verify(signature: try Fixture.sign(as: "officer-ec", chain: false), content: .bytes(Fixture.content), at: TestTime.now),
         ]
         #expect(verdicts.map(\.indication) == [.totalPassed, .totalFailed, .totalFailed, .indeterminate], "\(verdicts.map(\.summary))")
         #expect(verdicts[0].timeStamp != nil && verdicts[0].context?.previousEntryHash != nil && !verdicts[2].revocation.isEmpty)
