@@ -128,9 +128,18 @@ func buildRouter(_ state: ServiceState) -> Router<ServiceRequestContext> {
         } else {
             time = Date()
         }
+        let inputs: (policy: VerificationPolicy, adjunct: AdjunctMaterial)
+        do {
+            inputs = try body.validationInputs()
+        } catch {
+            throw HTTPError(.badRequest, message: (error as? VerificationInputError)?.reason ?? "\(error)")
+        }
         let verdict: Verdict
         do {
-            verdict = try await blocking { try verifier.verify(signature: Array(signature), content: .bytes(Array(content)), at: time) }
+            verdict = try await blocking {
+                try verifier.verify(signature: Array(signature), content: .bytes(Array(content)), policy: inputs.policy, at: time,
+                                    adjunct: inputs.adjunct)
+            }
         } catch let error as VerificationInputError {
             throw HTTPError(.unprocessableContent, message: "signature-unreadable: the signature does not read: \(error.description)")
         }
