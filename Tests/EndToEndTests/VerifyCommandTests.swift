@@ -114,6 +114,38 @@ struct VerifyCommandTests {
         #expect(report?.verdict.chain.count == 4)
     }
 
+    @Test("RSASSA-PSS and SHA-3 signatures from openssl cms: TOTAL-PASSED with the algorithm named; a changed byte of the value fails")
+    func pssAndSHA3() throws {
+        let scratch = try TemporaryFolder()
+        let content = try scratch.file("extract.txt", Array("A note signed with RSASSA-PSS or SHA-3\n".utf8))
+        let signer = ["cms", "-sign", "-binary", "-in", content.path, "-outform", "DER",
+                      "-signer", Self.certs.appendingPathComponent("certs/officer-rsa.crt").path,
+                      "-inkey", Self.certs.appendingPathComponent("keys/officer-rsa.key").path,
+                      "-certfile", Self.certs.appendingPathComponent("ca/chain-individual.pem").path]
+        let cases: [(String, [String], String, String)] = [
+            ("pss", ["-md", "sha256", "-keyopt", "rsa_padding_mode:pss"], "SHA-256", "RSASSA-PSS (MGF1 SHA-256, salt 222 bytes)"),  // the most
+            ("pss-salt20-sha512", ["-md", "sha512", "-keyopt", "rsa_padding_mode:pss", "-keyopt", "rsa_pss_saltlen:20"], "SHA-512",
+             "RSASSA-PSS (MGF1 SHA-512, salt 20 bytes)"),
+            ("sha3", ["-md", "sha3-256"], "SHA3-256", "RSA PKCS#1 v1.5 over SHA3-256"),
+        ]
+        for (name, options, digest, words) in cases {
+            let output = scratch.path("\(name).p7s")
+            let made = try Command.run(Self.openssl, signer + options + ["-out", output])
+            try #require(made.status == 0, "\(name): \(made.stderr)")
+            let (result, report) = try Self.verify(output, content: content.path)
+            #expect(result.status == 0 && report?.verdict.indication == .totalPassed, "\(name): \(report?.verdict.summary ?? result.stderr)")
+            #expect(report?.verdict.content?.algorithm == digest, "\(name)")
+            #expect(report?.verdict.checks.contains { $0.name == "signature value" && $0.passed && $0.detail.contains(words) } == true,
+                    "\(name): \(report?.verdict.checks.map(\.detail) ?? [])")
+            // The last byte of the file is the signature value's: changed, the signature fails.
+            var bytes = try Data(contentsOf: URL(fileURLWithPath: output))
+            bytes[bytes.count - 1] ^= 0x01
+            try bytes.write(to: URL(fileURLWithPath: output))
+            let (changed, changedReport) = try Self.verify(output, content: content.path)
+            #expect(changed.status == 1 && changedReport?.verdict.subIndication == .sigCryptoFailure, "\(name) changed: \(changed.stdout)")
+        }
+    }
+
     @Test("an eSign-style PKCS#7 (signer certificate only, a 30-minute certificate) is judged at its signing time and named eSign")
     func eSignStyle() throws {
         let scratch = try TemporaryFolder()

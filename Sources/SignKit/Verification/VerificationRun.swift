@@ -70,11 +70,19 @@ struct Run {
             find(.cryptoConstraintsFailureNoPOE, "the digest algorithm \(signer.digestAlgorithm.oid) is not one this verifier knows")
             return
         }
-        guard let signatureAlgorithm = CMSSignatureAlgorithm(oid: signer.signatureAlgorithm.oid) else {
-            find(.cryptoConstraintsFailureNoPOE, "the signature algorithm \(signer.signatureAlgorithm.oid) is not one this verifier knows (RSA PKCS#1 v1.5 and ECDSA are)")
+        let signatureAlgorithm: CMSSignatureAlgorithm
+        do {
+            guard let known = try CMSSignatureAlgorithm(signer.signatureAlgorithm) else {
+                find(.cryptoConstraintsFailureNoPOE,
+                     "the signature algorithm \(signer.signatureAlgorithm.oid) is not one this verifier knows (RSA PKCS#1 v1.5, RSASSA-PSS, ECDSA and DSA are)")
+                return
+            }
+            signatureAlgorithm = known
+        } catch {
+            find(.formatFailure, "the signature algorithm's parameters do not read: \(error.description)")
             return
         }
-        if !signer.digestAlgorithm.hasNoParameters || !signer.signatureAlgorithm.hasNoParameters {
+        if !signer.digestAlgorithm.hasNoParameters || (!signatureAlgorithm.takesParameters && !signer.signatureAlgorithm.hasNoParameters) {
             find(.formatFailure, "the digest or signature algorithm carries parameters where none (or NULL) are allowed")
         }
         if let named = signatureAlgorithm.digest, named != digestAlgorithm {
@@ -161,13 +169,15 @@ struct Run {
         let signedBytesDigest = signer.signedAttributesDER.map { digestAlgorithm.hash($0) } ?? digest
         let keyMatches: Bool
         switch (signatureAlgorithm.keyType, certificate.publicKeyAlgorithm) {
-        case (.rsa, .rsa), (.ec, .ec): keyMatches = true
+        case (.rsa, .rsa), (.ec, .ec), (.dsa, .dsa): keyMatches = true
         default: keyMatches = false
         }
-        let signatureValid = keyMatches && certificate.verifySignature(signer.signature, digest: signedBytesDigest, algorithm: digestAlgorithm)
+        let signatureValid = keyMatches && certificate.verifySignature(signer.signature, digest: signedBytesDigest, algorithm: digestAlgorithm,
+                                                                       scheme: signatureAlgorithm.scheme)
+        let algorithmWords = "\(signatureAlgorithm.words) over \(digestAlgorithm.rawValue)"
         check("signature value", signatureValid, signatureValid
-              ? "the signature verifies with the signer certificate's public key"
-              : "the signature does not verify with the signer certificate's public key")
+              ? "the signature (\(algorithmWords)) verifies with the signer certificate's public key"
+              : "the signature (\(algorithmWords)) does not verify with the signer certificate's public key")
         if !signatureValid {
             find(.sigCryptoFailure, keyMatches ? "the signature value does not verify with the signer's public key (altered signature or attributes, or another key)"
                                               : "the signature algorithm (\(signatureAlgorithm.keyType.rawValue)) does not fit the certificate's key (\(certificate.publicKeyAlgorithm))")
