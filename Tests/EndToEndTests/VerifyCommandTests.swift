@@ -146,6 +146,36 @@ struct VerifyCommandTests {
         }
     }
 
+    @Test("--certs and --crls stand in for the chain and revocation offline; --revocation off says so; a malformed --policy or CRL file is exit 3")
+    func validationOptions() throws {
+        let scratch = try TemporaryFolder()
+        let content = try scratch.file("extract.txt", Array("A note verified with material given beside it\n".utf8))
+        let output = scratch.path("bare.p7s")  // the signer's certificate only, no chain
+        let made = try Command.run(Self.openssl, ["cms", "-sign", "-binary", "-in", content.path, "-outform", "DER", "-md", "sha256", "-out", output,
+                                                  "-signer", Self.certs.appendingPathComponent("certs/officer-rsa.crt").path,
+                                                  "-inkey", Self.certs.appendingPathComponent("keys/officer-rsa.key").path])
+        try #require(made.status == 0, "\(made.stderr)")
+        let chain = Self.certs.appendingPathComponent("ca/chain-individual.pem").path
+        let crls = ["sub-ca-individual.crl.pem", "licensed-ca.crl", "root.crl"].flatMap { ["--crls", Self.certs.appendingPathComponent("crl/\($0)").path] }
+
+        let (bare, bareReport) = try Self.verify(output, content: content.path, extra: ["--offline"])
+        #expect(bare.status == 2 && bareReport?.verdict.subIndication == .noCertificateChainFound, "\(bare.stdout)")
+
+        let (given, report) = try Self.verify(output, content: content.path, extra: ["--offline", "--certs", chain] + crls)
+        #expect(given.status == 0, "\(given.stdout)")
+        #expect(report?.verdict.chain.count == 4)
+        #expect(report?.verdict.revocation.map(\.source) == Array(repeating: "CRL given beside the signature", count: 3), "\(given.stdout)")
+
+        let (off, offReport) = try Self.verify(output, content: content.path, extra: ["--offline", "--certs", chain, "--revocation", "off"])
+        #expect(off.status == 0 && offReport?.verdict.validationPolicy?.revocation == .off, "\(off.stdout)")
+        #expect(offReport?.verdict.warnings.contains { $0.contains("revocation was not checked") } == true)
+
+        let badPolicy = try SignctlTests.run(["verify", output, "--content", content.path, "--trust", Self.trust, "--policy", "class-3"])
+        #expect(badPolicy.status == 3 && badPolicy.stderr.contains("--policy"), "\(badPolicy.stderr)")
+        let notCRL = try SignctlTests.run(["verify", output, "--content", content.path, "--trust", Self.trust, "--crls", content.path])
+        #expect(notCRL.status == 3 && notCRL.stderr.contains("CRL"), "\(notCRL.stderr)")
+    }
+
     @Test("an eSign-style PKCS#7 (signer certificate only, a 30-minute certificate) is judged at its signing time and named eSign")
     func eSignStyle() throws {
         let scratch = try TemporaryFolder()
