@@ -83,6 +83,7 @@ struct VerificationTests {
         #expect(verdict.signer?.kind == .class3TokenDSC)
         #expect(verdict.signingTime?.source == (timeStamp ? .timeStamp : .claimed))
         #expect(verdict.timeStamp?.valid == (timeStamp ? true : nil))
+        #expect(verdict.timeStamp?.certificateStatus == (timeStamp ? .good : nil), "the TSA's own certificate status is in the verdict")
         #expect(verdict.context?.fileNumber == "DIT-12/3/2026-IT")
         #expect(verdict.context?.noteID == "7")
         #expect(verdict.commitment == "proof-of-origin")

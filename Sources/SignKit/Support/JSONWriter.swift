@@ -162,6 +162,7 @@ extension Verdict {
         let fields: [(String, JSONValue?)] = [
             ("time", .time(stamp.time)), ("authority", .string(stamp.authority)), ("serialNumber", .string(stamp.serialNumber)),
             ("policy", JSONValue.string(stamp.policy)), ("valid", .bool(stamp.valid)), ("detail", .string(stamp.detail)),
+            ("certificateStatus", JSONValue.string(stamp.certificateStatus?.rawValue)),
         ]
         return .object(fields)
     }

@@ -193,6 +193,9 @@ public struct Verdict: Sendable, Codable {
         public var policy: String?
         public var valid: Bool
         public var detail: String
+        /// The revocation status of the time-stamping authority's own certificate, judged like a signer's (its path's
+        /// other certificates are among `revocation`, prefixed "TSA: "); absent when revocation was not checked.
+        public var certificateStatus: RevocationFinding.Status?
     }
 
     public struct Check: Sendable, Codable {

@@ -377,8 +377,12 @@ struct Run {
             valid = false
             detail += "; the TSA's signing time differs from its genTime"
         }
+        let tsaStatus = inner.signerCertificate.flatMap { certificate in
+            inner.revocation.first { $0.certificate == (certificate.subject.commonName ?? certificate.subject.description) }
+        }
+        if let tsaStatus { detail += "; the TSA's certificate: \(tsaStatus.status.rawValue)" + (tsaStatus.source.map { " (\($0))" } ?? "") }
         timeStamp = Verdict.TimeStampSummary(time: tst.genTime, authority: authority, serialNumber: Hex.encode(tst.serial),
-                                             policy: tst.policy.description, valid: valid, detail: detail)
+                                             policy: tst.policy.description, valid: valid, detail: detail, certificateStatus: tsaStatus?.status)
         revocation += inner.revocation.map { finding in
             var finding = finding
             finding.certificate = "TSA: " + finding.certificate
