@@ -18,6 +18,9 @@ final class CertificateRevocationList: @unchecked Sendable {
     let der: [UInt8]
     let thisUpdate: Date
     let nextUpdate: Date?
+    /// "not revoked as of <thisUpdate>", a report's words for a certificate this CRL does not list, made once: each
+    /// signature's report says it.
+    let notRevokedText: String
     /// The issuer's name in RFC 4514 order, for reports.
     let issuer: DistinguishedName
     /// What tells CRLs of one issuer and scope apart: the issuer Name, authorityKeyIdentifier, issuingDistributionPoint
@@ -30,6 +33,7 @@ final class CertificateRevocationList: @unchecked Sendable {
         self.der = der
         thisUpdate = ASN1Time.date(X509_CRL_get0_lastUpdate(crl)) ?? .distantPast  // get0: owned by the CRL
         nextUpdate = ASN1Time.date(X509_CRL_get0_nextUpdate(crl))  // get0: owned by the CRL
+        notRevokedText = "not revoked as of " + UTCTimeText.format(thisUpdate)
         issuer = DistinguishedName(X509_CRL_get_issuer(crl))  // get0: owned by the CRL, copied out
         var key = (try? OpenSSLDER.encode("i2d_X509_NAME") { i2d_X509_NAME(X509_CRL_get_issuer(crl), &$0) }) ?? []  // get0 name
         for nid in [NID_authority_key_identifier, NID_issuing_distribution_point, NID_delta_crl] {

@@ -104,6 +104,12 @@ public final class RevocationChecker: Sendable {
         var crlsByURL: [String: (crl: CertificateRevocationList, source: String)?] = [:]
         /// cRLDistributionPoints URLs by certificate (the extension is decoded once).
         var crlURLs: [ObjectIdentifier: (certificate: X509Certificate, urls: [String])] = [:]
+        /// knownCRLs' answers by certificate, valid while `crlGeneration` is what it was.
+        var knownCRLs: [ObjectIdentifier: (generation: Int, certificate: X509Certificate, list: [(crl: CertificateRevocationList, source: String)])] = [:]
+        /// The same for lists of certificates (a signature's), by their identities.
+        var knownCRLsOfPaths: [[ObjectIdentifier]: (generation: Int, certificates: [X509Certificate], list: [(crl: CertificateRevocationList, source: String)])] = [:]
+        /// Counts changes of `crlsByURL` that add a CRL.
+        var crlGeneration = 0
         /// Distribution points fetched in this run (each at most once).
         var fetchedCRLURLs = Set<String>()
         /// CRLs a verdict rested on, for bundles.
@@ -163,8 +169,10 @@ public final class RevocationChecker: Sendable {
     }
 
     /// Notes that a verdict rested on `crl` (bundles carry it).
-    func noteUsed(_ crl: CertificateRevocationList) {
-        state.withLock { $0.crlsUsed[ObjectIdentifier(crl)] = crl }
+    func noteUsed(_ crls: [CertificateRevocationList]) {
+        state.withLock { state in
+            for crl in crls where state.crlsUsed[ObjectIdentifier(crl)] == nil { state.crlsUsed[ObjectIdentifier(crl)] = crl }
+        }
     }
 
     /// The certificate's cRLDistributionPoints URLs, decoded once per checker.
@@ -176,9 +184,34 @@ public final class RevocationChecker: Sendable {
         return urls
     }
 
+    /// `knownCRLs(for:)` of each certificate, each CRL once: one lookup per signature while nothing new comes.
+    func knownCRLs(for certificates: [X509Certificate]) -> [(crl: CertificateRevocationList, source: String)] {
+        let key = certificates.map(ObjectIdentifier.init)
+        if let known = state.withLock({ state in state.knownCRLsOfPaths[key].flatMap { $0.generation == state.crlGeneration ? $0.list : nil } }) {
+            return known
+        }
+        let generation = state.withLock { $0.crlGeneration }
+        var list = [(crl: CertificateRevocationList, source: String)]()
+        for certificate in certificates {
+            for found in knownCRLs(for: certificate) where !list.contains(where: { $0.crl === found.crl }) { list.append(found) }
+        }
+        state.withLock { state in
+            if state.knownCRLsOfPaths.count >= 10_000 { state.knownCRLsOfPaths.removeAll() }
+            state.knownCRLsOfPaths[key] = (generation, certificates, list)
+        }
+        return list
+    }
+
     /// The CRLs at hand for `certificate`'s distribution points without fetching: fetched earlier in this run, or
     /// in the disk cache. Each with where it came from.
     func knownCRLs(for certificate: X509Certificate) -> [(crl: CertificateRevocationList, source: String)] {
+        // Per signature this is one lookup: the answer is kept per certificate until a distribution point's CRL
+        // changes (`crlGeneration`).
+        let key = ObjectIdentifier(certificate)
+        if let known = state.withLock({ state in state.knownCRLs[key].flatMap { $0.generation == state.crlGeneration ? $0.list : nil } }) {
+            return known
+        }
+        let generation = state.withLock { $0.crlGeneration }
         var found = [(crl: CertificateRevocationList, source: String)]()
         for url in crlURLs(of: certificate) {
             if let known = state.withLock({ $0.crlsByURL[url] }) {
@@ -190,10 +223,13 @@ public final class RevocationChecker: Sendable {
                 entry = (crl, "CRL \(url) (cached)")
             }
             state.withLock { state in
-                if state.crlsByURL[url] == nil { state.crlsByURL[url] = .some(entry) }
+                guard state.crlsByURL[url] == nil else { return }
+                state.crlsByURL[url] = .some(entry)
+                if entry != nil { state.crlGeneration += 1 }
             }
             if let entry { found.append(entry) }
         }
+        state.withLock { $0.knownCRLs[key] = (generation, certificate, found) }
         return found
     }
 
@@ -222,7 +258,10 @@ public final class RevocationChecker: Sendable {
                 }
                 writeCache(kind: "crl", url: url, certificate: nil, der: der)
                 let entry = (crl: crl, source: "CRL \(url)")
-                state.withLock { $0.crlsByURL[url] = .some(entry) }
+                state.withLock { state in
+                    state.crlsByURL[url] = .some(entry)
+                    state.crlGeneration += 1
+                }
                 fetched.append(entry)
             } catch {
                 let failure = "\(error)"

@@ -440,6 +440,17 @@ struct Run {
         guard policy.revocation != .off else { return [] }
         let seconds = Date(timeIntervalSince1970: time.timeIntervalSince1970.rounded(.down))  // as path validation sees it
         var list = [(crl: CertificateRevocationList, source: String)]()
+        let known = verifier.revocation.knownCRLs(for: certificates)  // each CRL once
+        if structure.crls.isEmpty && adjunct.revocation.crls.isEmpty {  // the usual case: nothing to merge
+            for (crl, source) in known {
+                if RevocationEvidence.isUsable(thisUpdate: crl.thisUpdate, nextUpdate: crl.nextUpdate, signingTime: seconds, validationTime: validationTime) {
+                    list.append((crl, source))
+                } else {
+                    staleCRLs.append((crl, source))
+                }
+            }
+            return list
+        }
         var seen = Set<ObjectIdentifier>()
         func add(_ crl: CertificateRevocationList?, _ source: String) {
             guard let crl, seen.insert(ObjectIdentifier(crl)).inserted else { return }
@@ -451,9 +462,7 @@ struct Run {
         }
         for der in structure.crls { add(verifier.revocation.crl(der: der), "CRL carried with the signature") }
         for der in adjunct.revocation.crls { add(verifier.revocation.crl(der: der), "CRL given beside the signature") }
-        for certificate in certificates {
-            for (crl, source) in verifier.revocation.knownCRLs(for: certificate) { add(crl, source) }
-        }
+        for (crl, source) in known { add(crl, source) }
         return list
     }
 
@@ -466,10 +475,12 @@ struct Run {
             warnings.append("revocation was not checked (revocation off): a revoked certificate on the path would not be noticed")
             return
         }
-        var supplied = RevocationChecker.Supplied()
-        supplied.crls = structure.crls + adjunct.revocation.crls
-        supplied.ocspResponses = structure.ocspResponses + adjunct.revocation.ocspResponses
-        let intermediates = Array(chain.dropFirst())
+        var supplied: RevocationChecker.Supplied {  // only where OCSP is asked
+            RevocationChecker.Supplied(crls: structure.crls + adjunct.revocation.crls,
+                                       ocspResponses: structure.ocspResponses + adjunct.revocation.ocspResponses)
+        }
+        var intermediates: [X509Certificate] { Array(chain.dropFirst()) }
+        revocation.reserveCapacity(revocation.count + chain.count)
         var depth = 0
         while depth < min(path.crlStatus.count, chain.count - 1) {
             let certificate = chain[depth], issuer = chain[depth + 1]
@@ -480,18 +491,22 @@ struct Run {
             case .notChecked:
                 break
             case .good(let used):
-                used.forEach(verifier.revocation.noteUsed)
-                let newest = used.max { $0.thisUpdate < $1.thisUpdate }!
-                var sources = [String]()
-                for crl in used {
-                    let source = crls.first { $0.crl === crl }?.source ?? "CRL of \(crl.issuer.description)"
-                    if !sources.contains(source) { sources.append(source) }
+                verifier.revocation.noteUsed(used)
+                let newest = used.count == 1 ? used[0] : used.max { $0.thisUpdate < $1.thisUpdate }!
+                func source(_ crl: CertificateRevocationList) -> String {
+                    crls.first { $0.crl === crl }?.source ?? "CRL of \(crl.issuer.description)"
                 }
-                revocation.append(Verdict.RevocationFinding(certificate: name, status: .good, source: sources.joined(separator: " + "),
+                var sources = used.count == 1 ? source(used[0]) : ""
+                if used.count > 1 {
+                    var names = [String]()
+                    for crl in used where !names.contains(source(crl)) { names.append(source(crl)) }
+                    sources = names.joined(separator: " + ")
+                }
+                revocation.append(Verdict.RevocationFinding(certificate: name, status: .good, source: sources,
                                                             producedAt: newest.thisUpdate, revokedAt: nil, reason: nil,
-                                                            detail: "not revoked as of \(Self.format(newest.thisUpdate))" + (used.count > 1 ? " (\(used.count) CRLs)" : "")))
+                                                            detail: used.count == 1 ? newest.notRevokedText : "\(newest.notRevokedText) (\(used.count) CRLs)"))
             case .revoked(let crl, let date, let code):
-                verifier.revocation.noteUsed(crl)
+                verifier.revocation.noteUsed([crl])
                 let source = crls.first { $0.crl === crl }?.source ?? "CRL of \(crl.issuer.description)"
                 judgeRevocation(name: name, depth: depth, source: source, producedAt: crl.thisUpdate, revokedAt: date, code: code, at: time,
                                 proven: proven)

@@ -181,6 +181,13 @@ public final class Verifier: Sendable {
         }
         var given = Run.Adjunct(certificates: adjunct.certificates.compactMap { certificate($0.der[...]) })
         given.revocation.add(adjunct.revocationData)
+        if structure.signers.count == 1 {  // the usual case, without the combining copies
+            var run = Run(verifier: self, structure: structure, signer: structure.signers[0], policy: policy, validationTime: validationTime,
+                          adjunct: given)
+            if structure.reencodedFromBER { run.warnings.append("the signature file is BER, not DER; it was read after re-encoding") }
+            try run.execute(content: content)
+            return run.verdict()
+        }
         var verdicts = [Verdict]()
         for signer in structure.signers {
             var run = Run(verifier: self, structure: structure, signer: signer, policy: policy, validationTime: validationTime, adjunct: given)
@@ -221,9 +228,6 @@ public final class Verifier: Sendable {
             if !added { break }
             outcome = validatePathOnce(leaf: leaf, untrusted: untrusted, crls: crls, at: time, validationTime: validationTime, policy: policy)
         }
-        if outcome.failure == nil {
-            caches.withLock { $0.chains[FingerprintKey(leaf)] = outcome.chain }
-        }
         return outcome
     }
 
@@ -251,6 +255,7 @@ public final class Verifier: Sendable {
         caches.withLock { caches in
             if caches.paths.count >= 50_000 { caches.paths.removeAll() }  // a long-lived daemon: forget, never grow without end
             caches.paths[key] = validation
+            if validation.failure == nil { caches.chains[FingerprintKey(leaf)] = validation.chain }
         }
         return validation
     }
