@@ -65,7 +65,13 @@ final class X509StoreContext {
         /// OpenSSL's words for the error (X509_verify_cert_error_string).
         let text: String
         /// The error in a report's words (for CRL errors, what is wrong with the CRL); else `text`.
-        var detail: String { Self.words[code] ?? text }
+        var detail: String {
+            if inCRLIssuerPath && code == X509_V_ERR_CRL_PATH_VALIDATION_ERROR {
+                // A nested validation does not validate CRL issuers' paths in turn (OpenSSL refuses to recurse).
+                return "its certificates' revocation needs a CRL whose issuer's path would have to be validated in turn, which OpenSSL does not do"
+            }
+            return Self.words[code] ?? text
+        }
         /// X509_V_ERR_*.
         let code: Int32
         let depth: Int

@@ -165,7 +165,13 @@ struct Run {
         }
         signerCertificate = certificate
 
-        // The signature value.
+        // The signature value (a key that does not decode cannot say whether it holds).
+        if case .other(let name) = certificate.publicKeyAlgorithm, name == "unreadable" {
+            let reason = "the signer certificate's public key does not decode, so the signature cannot be checked (a DSA key whose parameters are inherited from its issuer, RFC 3279 2.3.2, is one OpenSSL 3 cannot use)"
+            check("signature value", false, reason)
+            find(.cryptoConstraintsFailureNoPOE, reason)
+            return
+        }
         let signedBytesDigest = signer.signedAttributesDER.map { digestAlgorithm.hash($0) } ?? digest
         let keyMatches: Bool
         switch (signatureAlgorithm.keyType, certificate.publicKeyAlgorithm) {
@@ -566,9 +572,11 @@ struct Run {
                     warnings.append("the revocation status of \"\(name)\" was not checked: it names no source of revocation data (revocation soft)")
                     break
                 }
-                var all = errors.filter { $0.kind != .noCRL }.map { event in
+                var all = [String]()
+                for event in errors where event.kind != .noCRL {
                     let source = event.crl.map { crl in crls.first { $0.crl === crl }?.source ?? "CRL of \(crl.issuer.description)" }
-                    return (source.map { "\($0): " } ?? "") + (event.inCRLIssuerPath ? "the path of the CRL's issuer: " : "") + event.detail
+                    let words = (source.map { "\($0): " } ?? "") + (event.inCRLIssuerPath ? "the path of the CRL's issuer: " : "") + event.detail
+                    if !all.contains(words) { all.append(words) }
                 }
                 if noCRL { all.insert("no CRL at hand covers it", at: 0) }
                 for (crl, source) in staleCRLs where crl.issuer == certificate.issuer {
