@@ -18,6 +18,7 @@ PACKAGES=(
   libengine-pkcs11-openssl                        # libp11: openssl signs with token keys (real-world verify inputs)
   chromium                                        # renders the history HTML report in a test (headless)
   python3-yaml python3-jsonschema                 # scripts/check-openapi.py checks the daemon's answers
+  python3-pip                                     # scripts/pkits.py fetches the pinned PKITS wheel (pip download)
   wrk                                             # the daemon load benchmark (SignBench daemon)
   faketime                                        # scripts/test-timeless: the suites at other dates (libfaketime)
   util-linux iproute2 procps                      # unshare/nsenter, ip, ps for the rig
