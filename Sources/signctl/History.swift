@@ -39,6 +39,8 @@ struct HistoryVerify: ParsableCommand {
 
     @OptionGroup var language: LanguageOption
 
+    @OptionGroup(title: "Validation policy") var validation: ValidationOptions
+
     func validate() throws {
         if let at, VerifyTime.parse(at) == nil { throw ValidationError("--at must be an RFC 3339 time or a date (YYYY-MM-DD), not \(at)") }
     }
@@ -61,7 +63,9 @@ struct HistoryVerify: ParsableCommand {
         let progress = ProgressBar(enabled: !json && isatty(STDERR_FILENO) == 1)
         let report: HistoryReport
         do {
-            report = try HistoryBundle.verify(bundle, trust: store, at: time) { done, total in progress.update(done, total) }
+            report = try HistoryBundle.verify(bundle, trust: store, at: time, policy: validation.policy(), adjunct: try validation.adjunct()) { done, total in
+                progress.update(done, total)
+            }
         } catch {
             progress.finish()
             throw CommandFailure(status: .usage, message: "\(error)")

@@ -13,7 +13,8 @@ struct Verify: ParsableCommand {
             (online). Revocation is checked through OCSP and CRLs, fetched with short timeouts and cached; \
             --offline uses only the cache and what the signature carries. A certificate revoked after the signing \
             time still gives a valid signature (IT Act s.73) when the time is proven or the reason is not a \
-            compromise; the report notes it.
+            compromise; the report notes it. OpenSSL validates the path (RFC 5280: CRLs with their distribution \
+            points, indirect and delta CRLs; certificate policies with the validation policy options below).
 
             Exit codes: 0 TOTAL-PASSED, 1 TOTAL-FAILED, 2 INDETERMINATE, 3 usage error or unreadable input \
             (not a CMS signature, unreadable content or trust folder).
@@ -56,6 +57,8 @@ struct Verify: ParsableCommand {
 
     @OptionGroup var language: LanguageOption
 
+    @OptionGroup(title: "Validation policy") var validation: ValidationOptions
+
     @OptionGroup var daemon: DaemonOptions
 
     func validate() throws {
@@ -85,10 +88,11 @@ struct Verify: ParsableCommand {
         let options = RevocationOptions(online: !offline, cacheDirectory: cache ?? RevocationOptions.defaultCacheDirectory, timeout: timeout)
         let verifier = Verifier(trust: store, intermediates: extra, revocation: RevocationChecker(options: options))
         let time = at.flatMap(VerifyTime.parse) ?? Date()
+        let adjunct = try validation.adjunct()
         let verdict: Verdict
         do {
             verdict = try verifier.verify(signature: bytes, content: content.map { .file($0) } ?? .embedded,
-                                          policy: VerificationPolicy(acceptSHA1: acceptSHA1), at: time)
+                                          policy: validation.policy(acceptSHA1: acceptSHA1), at: time, adjunct: adjunct)
         } catch {
             throw Self.unreadable(signature, error)
         }
@@ -124,7 +128,8 @@ struct Verify: ParsableCommand {
         } catch {
             throw CommandFailure(status: .usage, message: "cannot read \(content!): \(error.localizedDescription)")
         }
-        let request = VerifyRequestBody(signature: bytes, content: Array(extract), at: at.flatMap(VerifyTime.parse))
+        let request = VerifyRequestBody(signature: bytes, content: Array(extract), at: at.flatMap(VerifyTime.parse),
+                                        policy: validation.policy(), adjunct: try validation.adjunct())
         var report = try client.call("POST", "/v1/verify", body: request, as: VerificationReport.self)
         report.signatureFile = signature
         report.contentFile = content

@@ -557,6 +557,22 @@ struct DaemonTests {
             _ = try Self.request(daemon, "POST", "/v1/sign", headers: auth, json: ["extract": "!", "fileNumber": "E-7/2026", "noteID": "N-1", "key": Self.softKey, "pin": softPIN])
             _ = try Self.request(daemon, "POST", "/v1/verify", headers: auth, body: VerifyRequestBody(signature: Array(signed.body), content: extract))
             _ = try Self.request(daemon, "POST", "/v1/verify", headers: auth, json: ["signature": Data("not a signature".utf8).base64EncodedString(), "content": ""])
+            // The validation policy and the material beside the signature as request fields; one that does not read is a 400.
+            let testCerts = Rig.root.appendingPathComponent("TestCerts")
+            var withPolicy = VerifyRequestBody(
+                signature: Array(signed.body), content: extract,
+                policy: VerificationPolicy(revocation: .off, initialPolicySet: ["2.16.356.100.2.3"], explicitPolicy: true),
+                adjunct: AdjunctMaterial(certificates: try CertificateFolder.load(file: testCerts.appendingPathComponent("ca/chain-individual.pem").path),
+                                         revocationData: try AdjunctMaterial.loadCRLs(file: testCerts.appendingPathComponent("crl/root.crl").path)))
+            let policyAnswer = try Self.request(daemon, "POST", "/v1/verify", headers: auth, body: withPolicy)
+            let reported = (policyAnswer.json["verdict"] as? [String: Any])?["validationPolicy"] as? [String: Any]
+            #expect(policyAnswer.status == 200 && reported?["revocation"] as? String == "off" && reported?["explicitPolicy"] as? Bool == true,
+                    "\(policyAnswer.text)")
+            withPolicy.revocation = "sometimes"
+            #expect(try Self.request(daemon, "POST", "/v1/verify", headers: auth, body: withPolicy).status == 400)
+            withPolicy.revocation = nil
+            withPolicy.policies = ["not-an-oid"]
+            #expect(try Self.request(daemon, "POST", "/v1/verify", headers: auth, body: withPolicy).status == 400)
 
             _ = try Self.request(daemon, "POST", "/v1/files", headers: auth, body: FileRecord(number: "E-7/2026", subject: "Tender", department: "IT"))
             _ = try Self.request(daemon, "POST", "/v1/files", headers: auth, body: FileRecord(number: "E-7/2026", subject: "Tender", department: "IT"))

@@ -114,6 +114,68 @@ struct VerifyCommandTests {
         #expect(report?.verdict.chain.count == 4)
     }
 
+    @Test("RSASSA-PSS and SHA-3 signatures from openssl cms: TOTAL-PASSED with the algorithm named; a changed byte of the value fails")
+    func pssAndSHA3() throws {
+        let scratch = try TemporaryFolder()
+        let content = try scratch.file("extract.txt", Array("A note signed with RSASSA-PSS or SHA-3\n".utf8))
+        let signer = ["cms", "-sign", "-binary", "-in", content.path, "-outform", "DER",
+                      "-signer", Self.certs.appendingPathComponent("certs/officer-rsa.crt").path,
+                      "-inkey", Self.certs.appendingPathComponent("keys/officer-rsa.key").path,
+                      "-certfile", Self.certs.appendingPathComponent("ca/chain-individual.pem").path]
+        let cases: [(String, [String], String, String)] = [
+            ("pss", ["-md", "sha256", "-keyopt", "rsa_padding_mode:pss"], "SHA-256", "RSASSA-PSS (MGF1 SHA-256, salt 222 bytes)"),  // the most
+            ("pss-salt20-sha512", ["-md", "sha512", "-keyopt", "rsa_padding_mode:pss", "-keyopt", "rsa_pss_saltlen:20"], "SHA-512",
+             "RSASSA-PSS (MGF1 SHA-512, salt 20 bytes)"),
+            ("sha3", ["-md", "sha3-256"], "SHA3-256", "RSA PKCS#1 v1.5 over SHA3-256"),
+        ]
+        for (name, options, digest, words) in cases {
+            let output = scratch.path("\(name).p7s")
+            let made = try Command.run(Self.openssl, signer + options + ["-out", output])
+            try #require(made.status == 0, "\(name): \(made.stderr)")
+            let (result, report) = try Self.verify(output, content: content.path)
+            #expect(result.status == 0 && report?.verdict.indication == .totalPassed, "\(name): \(report?.verdict.summary ?? result.stderr)")
+            #expect(report?.verdict.content?.algorithm == digest, "\(name)")
+            #expect(report?.verdict.checks.contains { $0.name == "signature value" && $0.passed && $0.detail.contains(words) } == true,
+                    "\(name): \(report?.verdict.checks.map(\.detail) ?? [])")
+            // The last byte of the file is the signature value's: changed, the signature fails.
+            var bytes = try Data(contentsOf: URL(fileURLWithPath: output))
+            bytes[bytes.count - 1] ^= 0x01
+            try bytes.write(to: URL(fileURLWithPath: output))
+            let (changed, changedReport) = try Self.verify(output, content: content.path)
+            #expect(changed.status == 1 && changedReport?.verdict.subIndication == .sigCryptoFailure, "\(name) changed: \(changed.stdout)")
+        }
+    }
+
+    @Test("--certs and --crls stand in for the chain and revocation offline; --revocation off says so; a malformed --policy or CRL file is exit 3")
+    func validationOptions() throws {
+        let scratch = try TemporaryFolder()
+        let content = try scratch.file("extract.txt", Array("A note verified with material given beside it\n".utf8))
+        let output = scratch.path("bare.p7s")  // the signer's certificate only, no chain
+        let made = try Command.run(Self.openssl, ["cms", "-sign", "-binary", "-in", content.path, "-outform", "DER", "-md", "sha256", "-out", output,
+                                                  "-signer", Self.certs.appendingPathComponent("certs/officer-rsa.crt").path,
+                                                  "-inkey", Self.certs.appendingPathComponent("keys/officer-rsa.key").path])
+        try #require(made.status == 0, "\(made.stderr)")
+        let chain = Self.certs.appendingPathComponent("ca/chain-individual.pem").path
+        let crls = ["sub-ca-individual.crl.pem", "licensed-ca.crl", "root.crl"].flatMap { ["--crls", Self.certs.appendingPathComponent("crl/\($0)").path] }
+
+        let (bare, bareReport) = try Self.verify(output, content: content.path, extra: ["--offline"])
+        #expect(bare.status == 2 && bareReport?.verdict.subIndication == .noCertificateChainFound, "\(bare.stdout)")
+
+        let (given, report) = try Self.verify(output, content: content.path, extra: ["--offline", "--certs", chain] + crls)
+        #expect(given.status == 0, "\(given.stdout)")
+        #expect(report?.verdict.chain.count == 4)
+        #expect(report?.verdict.revocation.map(\.source) == Array(repeating: "CRL given beside the signature", count: 3), "\(given.stdout)")
+
+        let (off, offReport) = try Self.verify(output, content: content.path, extra: ["--offline", "--certs", chain, "--revocation", "off"])
+        #expect(off.status == 0 && offReport?.verdict.validationPolicy?.revocation == .off, "\(off.stdout)")
+        #expect(offReport?.verdict.warnings.contains { $0.contains("revocation was not checked") } == true)
+
+        let badPolicy = try SignctlTests.run(["verify", output, "--content", content.path, "--trust", Self.trust, "--policy", "class-3"])
+        #expect(badPolicy.status == 3 && badPolicy.stderr.contains("--policy"), "\(badPolicy.stderr)")
+        let notCRL = try SignctlTests.run(["verify", output, "--content", content.path, "--trust", Self.trust, "--crls", content.path])
+        #expect(notCRL.status == 3 && notCRL.stderr.contains("CRL"), "\(notCRL.stderr)")
+    }
+
     @Test("an eSign-style PKCS#7 (signer certificate only, a 30-minute certificate) is judged at its signing time and named eSign")
     func eSignStyle() throws {
         let scratch = try TemporaryFolder()

@@ -83,6 +83,7 @@ struct VerificationTests {
         #expect(verdict.signer?.kind == .class3TokenDSC)
         #expect(verdict.signingTime?.source == (timeStamp ? .timeStamp : .claimed))
         #expect(verdict.timeStamp?.valid == (timeStamp ? true : nil))
+        #expect(verdict.timeStamp?.certificateStatus == (timeStamp ? .good : nil), "the TSA's own certificate status is in the verdict")
         #expect(verdict.context?.fileNumber == "DIT-12/3/2026-IT")
         #expect(verdict.context?.noteID == "7")
         #expect(verdict.commitment == "proof-of-origin")
@@ -462,14 +463,16 @@ struct IndiaPKITests {
         let india = Verifier(trust: try TrustStore.load(directory: Rig.root.appendingPathComponent("trust/india").path),
                              revocation: RevocationChecker(options: RevocationOptions(online: false, cacheDirectory: nil)))
         var problems = [String]()
-        let path = try india.chain(for: subCA, carried: { other + licensed }, problems: &problems).get()
-        #expect(path.map { $0.subject.commonName ?? "" } == ["Capricorn Sub CA for Individual DSC 2022", "Capricorn CA 2022", "CCA India 2022"])
+        // The path alone (no CRLs), at a time all three certificates are valid.
+        let policy = VerificationPolicy(revocation: .off), time = subCA.notBefore.addingTimeInterval(86_400)
+        let path = india.validatePath(leaf: subCA, untrusted: other + licensed, crls: [], at: time, validationTime: time, policy: policy,
+                                      problems: &problems)
+        #expect(path.failure == nil, "\(path.failure?.reason ?? "")")
+        #expect(path.chain.map { $0.subject.commonName ?? "" } == ["Capricorn Sub CA for Individual DSC 2022", "Capricorn CA 2022", "CCA India 2022"])
         let test = Verifier(trust: try TrustStore(anchors: [try Fixture.testRoot]),
                             revocation: RevocationChecker(options: RevocationOptions(online: false, cacheDirectory: nil)))
-        guard case .failure(let failure) = test.chain(for: subCA, carried: { licensed }, problems: &problems) else {
-            Issue.record("a path to the test root was built")
-            return
-        }
+        let failure = try #require(test.validatePath(leaf: subCA, untrusted: licensed, crls: [], at: time, validationTime: time, policy: policy,
+                                                     problems: &problems).failure, "a path to the test root was built")
         #expect(failure.subIndication == .noCertificateChainFound)
     }
 }
@@ -570,3 +573,4 @@ struct JSONWriterTests {
         #expect(decoded.verdict.context?.previousEntryHash == Array(repeating: 0xAB, count: 32))
     }
 }
+

@@ -106,6 +106,16 @@ int cpkcs_sk_X509_push(STACK_OF(X509) *stack, X509 *certificate);
 void cpkcs_sk_X509_free(STACK_OF(X509) *stack);
 /// The reasonCode extension of a revoked entry (RFC 5280 5.3.1); -1 when absent.
 int cpkcs_X509_REVOKED_reason(X509_REVOKED *entry);
+/// STACK_OF(X509_CRL) macros: a stack that does not own its CRLs (X509_STORE_CTX_set0_crls borrows it; the caller
+/// keeps each CRL alive while the stack is used). Free it with cpkcs_sk_X509_CRL_free.
+STACK_OF(X509_CRL) *cpkcs_sk_X509_CRL_new(void);
+/// Pushes without taking a reference.
+int cpkcs_sk_X509_CRL_push(STACK_OF(X509_CRL) *stack, X509_CRL *crl);
+void cpkcs_sk_X509_CRL_free(STACK_OF(X509_CRL) *stack);
+/// The policies that held on a validated path (RFC 5280 6.1.6: the user-initial-policy-set intersected with the
+/// valid_policy_tree; OpenSSL's X509_policy_tree_get0_user_policies, a STACK_OF(X509_POLICY_NODE) read with macros)
+/// as dotted OIDs, '\n'-separated. Returns how many; 0 when the tree is NULL (no policy held).
+int cpkcs_X509_policy_tree_oids(X509_POLICY_TREE *tree, char *buffer, size_t buffer_len);
 /// Number of SignerInfos in a SignedData (sk_CMS_SignerInfo_num is a macro); -1 when not SignedData.
 int cpkcs_CMS_signer_count(CMS_ContentInfo *cms);
 /// The index-th SignerInfo (get0: owned by the CMS), or NULL.

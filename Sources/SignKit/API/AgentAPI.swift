@@ -171,11 +171,67 @@ public struct VerifyRequestBody: Codable, Sendable {
     public var content: String
     /// Validation time, "2026-11-23T07:01:49Z"; default now.
     public var at: String?
+    /// "require" (default), "soft" or "off" (docs/verification.md).
+    public var revocation: String?
+    /// The initial policy set (RFC 5280 6.1.1 (c)) as dotted OIDs; default any-policy.
+    public var policies: [String]?
+    /// RFC 5280 6.1.1 (f), (e), (g); default false.
+    public var explicitPolicy: Bool?
+    public var inhibitPolicyMapping: Bool?
+    public var inhibitAnyPolicy: Bool?
+    /// Certificates to build paths with, beside those in the signature: DER, base64.
+    public var certificates: [String]?
+    /// CRLs to judge revocation with, beside those in the signature: DER, base64.
+    public var crls: [String]?
 
-    public init(signature: [UInt8], content: [UInt8], at: Date? = nil) {
+    public init(signature: [UInt8], content: [UInt8], at: Date? = nil, policy: VerificationPolicy? = nil,
+                adjunct: AdjunctMaterial = AdjunctMaterial()) {
         self.signature = Data(signature).base64EncodedString()
         self.content = Data(content).base64EncodedString()
         self.at = at.map(UTCTimeText.format)
+        if let policy {
+            revocation = policy.revocation.rawValue
+            policies = policy.initialPolicySet.isEmpty ? nil : policy.initialPolicySet
+            explicitPolicy = policy.explicitPolicy ? true : nil
+            inhibitPolicyMapping = policy.inhibitPolicyMapping ? true : nil
+            inhibitAnyPolicy = policy.inhibitAnyPolicy ? true : nil
+        }
+        certificates = adjunct.certificates.isEmpty ? nil : adjunct.certificates.map { Data($0.der).base64EncodedString() }
+        crls = adjunct.revocationData.isEmpty ? nil : adjunct.revocationData.map { Data($0).base64EncodedString() }
+    }
+
+    /// The validation policy and adjunct material the request asks for.
+    ///
+    /// - Throws: `VerificationInputError` naming the field that does not read.
+    public func validationInputs() throws(VerificationInputError) -> (policy: VerificationPolicy, adjunct: AdjunctMaterial) {
+        var policy = VerificationPolicy()
+        if let revocation {
+            guard let mode = RevocationMode(rawValue: revocation) else {
+                throw VerificationInputError("revocation must be require, soft or off, not \(revocation)")
+            }
+            policy.revocation = mode
+        }
+        for oid in policies ?? [] where !VerificationPolicy.isObjectIdentifier(oid) {
+            throw VerificationInputError("policies must be dotted object identifiers; \(oid) is not")
+        }
+        policy.initialPolicySet = policies ?? []
+        policy.explicitPolicy = explicitPolicy ?? false
+        policy.inhibitPolicyMapping = inhibitPolicyMapping ?? false
+        policy.inhibitAnyPolicy = inhibitAnyPolicy ?? false
+        var adjunct = AdjunctMaterial()
+        for (index, text) in (certificates ?? []).enumerated() {
+            guard let der = Data(base64Encoded: text), let certificate = try? X509Certificate(der: Array(der)) else {
+                throw VerificationInputError("certificates[\(index)] is not a base64 DER certificate")
+            }
+            adjunct.certificates.append(certificate)
+        }
+        for (index, text) in (crls ?? []).enumerated() {
+            guard let der = Data(base64Encoded: text), (try? CertificateRevocationList(der: Array(der))) != nil else {
+                throw VerificationInputError("crls[\(index)] is not a base64 DER CRL")
+            }
+            adjunct.revocationData.append(Array(der))
+        }
+        return (policy, adjunct)
     }
 }
 

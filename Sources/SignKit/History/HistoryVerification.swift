@@ -116,7 +116,9 @@ extension HistoryBundle {
 
     /// Checks every signature (each at its own signing time, offline, with the certificates and revocation data the
     /// bundle carries), the hash chain, the checkpoints, the seal and the context bindings.
-    public static func verify(_ path: String, trust: TrustStore, at time: Date,
+    /// `policy` and `adjunct` (certificates and CRLs given beside the bundle) apply to every signature.
+    public static func verify(_ path: String, trust: TrustStore, at time: Date, policy: VerificationPolicy = VerificationPolicy(),
+                              adjunct given: AdjunctMaterial = AdjunctMaterial(),
                               progress: (@Sendable (Int, Int) -> Void)? = nil) throws -> HistoryReport {
         let bundle = try BundleReader(path)
         guard let manifestBytes = bundle.member("manifest.json") else { throw HistoryError(.bundle, "\(path) has no manifest.json: not a SignService bundle") }
@@ -137,6 +139,10 @@ extension HistoryBundle {
         }
         let certificates = manifest.certificates.compactMap { bundle.member($0) }.compactMap { try? X509Certificate(der: $0) }
         let revocationData = manifest.revocation.compactMap { bundle.member($0) }
+        let material = AdjunctMaterial(certificates: given.certificates, revocationData: revocationData + given.revocationData)
+        // The seal and the checkpoints are the service's own signatures: the certificate policy inputs are about the
+        // officers' entries; the revocation mode applies to every signature.
+        let servicePolicy = VerificationPolicy(acceptSHA1: policy.acceptSHA1, minimumRSABits: policy.minimumRSABits, revocation: policy.revocation)
         let verifier = Verifier(trust: trust, intermediates: certificates,
                                 revocation: RevocationChecker(options: RevocationOptions(online: false, cacheDirectory: nil)))
         let number = manifest.file.number
@@ -146,7 +152,7 @@ extension HistoryBundle {
         let count = manifest.entryRanges.count
         let sealBytes = bundle.member("seal.p7s")
         let sealCheck = sealBytes.map { seal in
-            BackgroundResult { try? verifier.verify(signature: seal, content: .bytes(manifestBytes), at: time, revocationData: revocationData) }
+            BackgroundResult { try? verifier.verify(signature: seal, content: .bytes(manifestBytes), policy: servicePolicy, at: time, adjunct: material) }
         }
 
         // Entries and checkpoints, on every core and one at a time (a big bundle is never in memory whole): the
@@ -171,7 +177,7 @@ extension HistoryBundle {
                 do {
                     if index < count {
                         let entry = checkEntry(try manifest.entry(index), file: number, bundle: bundle, verifier: verifier, at: time,
-                                               revocationData: revocationData)
+                                               policy: policy, adjunct: material)
                         (results.value.baseAddress! + index).initialize(to: entry.result)
                         link.entry = entry.link
                         if let progress { progress(done.add(1, ordering: .relaxed).newValue, count) }
@@ -238,7 +244,7 @@ extension HistoryBundle {
             guard let reference = try? manifest.checkpoint(index), let signature = bundle.member(reference.signature),
                   let headHash = Hex.decode(reference.headHash) else { return nil }
             let statement = Checkpoint(fileNumber: number, size: reference.size, headHash: headHash, time: reference.time)
-            return try? verifier.verify(signature: signature, content: .bytes(statement.canonicalBytes), at: time, revocationData: revocationData)
+            return try? verifier.verify(signature: signature, content: .bytes(statement.canonicalBytes), policy: servicePolicy, at: time, adjunct: material)
         }
         let verdicts: [Verdict?]
         if sealValid {
@@ -358,7 +364,7 @@ extension HistoryBundle {
     }
 
     static func checkEntry(_ item: BundleManifest.Entry, file number: String, bundle: BundleReader, verifier: Verifier, at time: Date,
-                           revocationData: [[UInt8]]) -> CheckedEntry {
+                           policy: VerificationPolicy, adjunct material: AdjunctMaterial) -> CheckedEntry {
         var findings = [HistoryReport.Finding]()
         func find(_ code: HistoryReport.Finding.Code, _ message: String) {
             findings.append(HistoryReport.Finding(code: code, entry: item.sequence, message: message))
@@ -385,7 +391,7 @@ extension HistoryBundle {
         // The signature first (its problems are reported after the members'): its verdict carries the extract's
         // SHA-256, computed over these bytes, which spares hashing them twice.
         let verification = Result { () throws(VerificationInputError) -> Verdict in
-            try verifier.verify(signature: signature, content: .bytes(content), at: time, revocationData: revocationData)
+            try verifier.verify(signature: signature, content: .bytes(content), policy: policy, at: time, adjunct: material)
         }
         let contentDigest: [UInt8]
         if case .success(let verdict) = verification, let digest = verdict.content, digest.algorithm == DigestAlgorithm.sha256.rawValue,

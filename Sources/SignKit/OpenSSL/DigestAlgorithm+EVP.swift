@@ -17,6 +17,10 @@ extension DigestAlgorithm {
             case .sha256: "SHA256"
             case .sha384: "SHA384"
             case .sha512: "SHA512"
+            case .sha3_224: "SHA3-224"
+            case .sha3_256: "SHA3-256"
+            case .sha3_384: "SHA3-384"
+            case .sha3_512: "SHA3-512"
             }
             table[algorithm] = EVP_MD_fetch(nil, name, nil) ?? EVP_get_digestbyname(name)
         }

@@ -27,7 +27,12 @@ public final class X509Certificate: @unchecked Sendable {
     /// Idle contexts per digest algorithm: a verification takes one out (or makes one), uses it without holding the
     /// lock, and puts it back, so threads verifying with the same certificate do not wait for each other.
     private struct VerifierContexts: @unchecked Sendable {
-        var pointers: [DigestAlgorithm: [OpaquePointer]] = [:]
+        var pointers: [ContextKind: [OpaquePointer]] = [:]
+    }
+
+    private struct ContextKind: Hashable {
+        let digest: DigestAlgorithm
+        let scheme: SignatureScheme
     }
 
     /// `x509` is the certificate `der` decodes to; it is freed with this object.
@@ -143,6 +148,8 @@ public final class X509Certificate: @unchecked Sendable {
         switch EVP_PKEY_get_base_id(key) {
         case NID_rsaEncryption:
             return .rsa(bits: bits)
+        case NID_dsa:
+            return .dsa(bits: bits)
         case NID_X9_62_id_ecPublicKey:
             var name = [CChar](repeating: 0, count: 64)
             var length = 0
@@ -166,13 +173,24 @@ public final class X509Certificate: @unchecked Sendable {
     }
 
     /// True when `signature` is this certificate's key's signature over a precomputed `digest` made with `algorithm`
-    /// (RSA PKCS#1 v1.5 or ECDSA). One verification context per algorithm is made and kept.
+    /// (RSA PKCS#1 v1.5, ECDSA or DSA; RSASSA-PSS with `scheme`). One verification context per algorithm and scheme
+    /// is made and kept.
     public func verifySignature(_ signature: some ContiguousBytes, digest: [UInt8], algorithm: DigestAlgorithm) -> Bool {
-        var context = verifiers.withLock { $0.pointers[algorithm]?.popLast() }
+        verifySignature(signature, digest: digest, algorithm: algorithm, scheme: .standard)
+    }
+
+    func verifySignature(_ signature: some ContiguousBytes, digest: [UInt8], algorithm: DigestAlgorithm, scheme: SignatureScheme) -> Bool {
+        let kind = ContextKind(digest: algorithm, scheme: scheme)
+        var context = verifiers.withLock { $0.pointers[kind]?.popLast() }
         if context == nil {
             // Set up once per concurrent user: key, verify operation, digest (PKCS#1 v1.5 is RSA's default padding).
             guard let key = X509_get0_pubkey(pointer), let made = EVP_PKEY_CTX_new(key, nil) else { return false }  // get0 key
-            guard EVP_PKEY_verify_init(made) == 1, EVP_PKEY_CTX_set_signature_md(made, algorithm.evp) == 1 else {
+            var ready = EVP_PKEY_verify_init(made) == 1 && EVP_PKEY_CTX_set_signature_md(made, algorithm.evp) == 1
+            if ready, case .pss(let mgf1, let saltLength) = scheme {
+                ready = EVP_PKEY_CTX_set_rsa_padding(made, RSA_PKCS1_PSS_PADDING) == 1
+                    && EVP_PKEY_CTX_set_rsa_mgf1_md(made, mgf1.evp) == 1 && EVP_PKEY_CTX_set_rsa_pss_saltlen(made, Int32(saltLength)) == 1
+            }
+            guard ready else {
                 EVP_PKEY_CTX_free(made)
                 OpenSSLError.clearQueue()
                 return false
@@ -183,7 +201,7 @@ public final class X509Certificate: @unchecked Sendable {
             EVP_PKEY_verify(context, bytes.baseAddress, bytes.count, digest, digest.count) == 1
         }
         if !valid { OpenSSLError.clearQueue() }
-        verifiers.withLock { $0.pointers[algorithm, default: []].append(context!) }
+        verifiers.withLock { $0.pointers[kind, default: []].append(context!) }
         return valid
     }
 
@@ -234,12 +252,14 @@ public struct KeyUsage: OptionSet, Sendable, Hashable {
 public enum PublicKeyAlgorithm: Sendable, Hashable, CustomStringConvertible {
     case rsa(bits: Int)
     case ec(curve: String, bits: Int)
+    case dsa(bits: Int)
     case other(name: String)
 
     public var description: String {
         switch self {
         case .rsa(let bits): return "RSA-\(bits)"
         case .ec(let curve, _): return "EC \(curve)"
+        case .dsa(let bits): return "DSA-\(bits)"
         case .other(let name): return name
         }
     }

@@ -106,6 +106,17 @@ extension Verdict {
         fields.append(("timeStamp", timeStamp.map(Self.json)))
         fields.append(("context", context.map(Self.json)))
         fields.append(("checks", .array(checks.map(Self.json))))
+        fields.append(("validationPolicy", validationPolicy.map(Self.json)))
+        fields.append(("signatures", signatures.map { .array($0.map(\.json)) }))
+        return .object(fields)
+    }
+
+    static func json(_ policy: ValidationPolicySummary) -> JSONValue {
+        let fields: [(String, JSONValue?)] = [
+            ("revocation", .string(policy.revocation.rawValue)), ("initialPolicySet", .array(policy.initialPolicySet.map { .string($0) })),
+            ("explicitPolicy", .bool(policy.explicitPolicy)), ("inhibitPolicyMapping", .bool(policy.inhibitPolicyMapping)),
+            ("inhibitAnyPolicy", .bool(policy.inhibitAnyPolicy)), ("policiesHeld", policy.policiesHeld.map { .array($0.map { .string($0) }) }),
+        ]
         return .object(fields)
     }
 
@@ -151,6 +162,7 @@ extension Verdict {
         let fields: [(String, JSONValue?)] = [
             ("time", .time(stamp.time)), ("authority", .string(stamp.authority)), ("serialNumber", .string(stamp.serialNumber)),
             ("policy", JSONValue.string(stamp.policy)), ("valid", .bool(stamp.valid)), ("detail", .string(stamp.detail)),
+            ("certificateStatus", JSONValue.string(stamp.certificateStatus?.rawValue)),
         ]
         return .object(fields)
     }

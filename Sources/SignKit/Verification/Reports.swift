@@ -72,6 +72,15 @@ public enum HumanReport {
             row("e-Office", text)
         }
         if let commitment = verdict.commitment { row("Commitment", commitment) }
+        if let policy = verdict.validationPolicy {
+            var settings = ["revocation \(policy.revocation.rawValue)"]
+            if policy.initialPolicySet != [VerificationPolicy.anyPolicy] { settings.append("initial policies \(policy.initialPolicySet.joined(separator: ", "))") }
+            if policy.explicitPolicy { settings.append("explicit policy") }
+            if policy.inhibitPolicyMapping { settings.append("policy mapping inhibited") }
+            if policy.inhibitAnyPolicy { settings.append("anyPolicy inhibited") }
+            if let held = policy.policiesHeld { settings.append("policies held: " + (held.isEmpty ? "none" : held.joined(separator: ", "))) }
+            row("Policy", settings.joined(separator: "; "))
+        }
         if !verdict.chain.isEmpty {
             for (index, certificate) in verdict.chain.enumerated() {
                 let name = certificate.subject
@@ -83,6 +92,11 @@ public enum HumanReport {
             let source = finding.source.map { " from \($0)" } ?? ""
             let text = "\(finding.certificate): \(finding.status.rawValue)\(source); \(finding.detail)"
             index == 0 ? row("Revocation", text) : more(text)
+        }
+        for (index, signature) in (verdict.signatures ?? []).enumerated() {
+            let etsi = signature.indication.rawValue + (signature.subIndication.map { " / \($0.rawValue)" } ?? "")
+            let text = "\(index + 1). \(signature.signer?.name ?? "an unidentified signer"): \(etsi); \(signature.summary)"
+            index == 0 ? row("Signatures", text) : more(text)
         }
         if !verdict.checks.isEmpty {
             for (index, check) in verdict.checks.enumerated() {

@@ -63,7 +63,16 @@ struct RevocationEvidence: Sendable {
     /// or issued after the signing time (it then knows of any revocation before the signature; RFC 5280 keeps revoked
     /// entries until the certificate expires).
     func isUsable(signingTime: Date, validationTime: Date) -> Bool {
-        let current = thisUpdate <= validationTime.addingTimeInterval(300) && (nextUpdate.map { validationTime <= $0 } ?? false)
+        Self.isUsable(thisUpdate: thisUpdate, nextUpdate: nextUpdate, signingTime: signingTime, validationTime: validationTime)
+    }
+
+    /// How far a responder's or CA's clock may run ahead of the verifier's.
+    static let clockSkew: TimeInterval = 300
+
+    /// The rule for CRLs and OCSP responses alike (a CRL out of its dates at the signing time is still used when
+    /// this holds).
+    static func isUsable(thisUpdate: Date, nextUpdate: Date?, signingTime: Date, validationTime: Date) -> Bool {
+        let current = thisUpdate <= validationTime.addingTimeInterval(clockSkew) && (nextUpdate.map { validationTime <= $0 } ?? false)
         return current || thisUpdate >= signingTime
     }
 }
@@ -79,17 +88,33 @@ enum RevocationReason {
     }
 }
 
-/// Finds revocation evidence for certificates: from material supplied with the signature, the disk cache, and
-/// (online) the certificate's OCSP responder and CRL distribution points. Each CRL is parsed and its signature
-/// checked once per checker; each certificate's evidence is looked up once and reused while it stays usable.
+/// Where revocation data comes from and what it says, for the path validation that judges CRLs (OpenSSL's, through
+/// `Verifier.validatePath`) and the OCSP checks that stand in for a CRL. Each CRL is parsed once per checker (looked
+/// up by its bytes), each CRL distribution point is read from the cache or fetched once, each certificate's OCSP
+/// evidence is looked up once and reused while it stays usable.
 public final class RevocationChecker: Sendable {
     public let options: RevocationOptions
     private let state = Mutex(State())
 
     private struct State: @unchecked Sendable {
-        /// CRLs by SHA-256 of their DER, with whether their signature verified, by issuer fingerprint.
-        var crls: [[UInt8]: (crl: CertificateRevocationList, signedBy: [[UInt8]: Bool])] = [:]
-        /// Evidence by certificate fingerprint.
+        /// CRLs by their DER.
+        var crls: [DERKey: CertificateRevocationList] = [:]
+        /// CRLs read from the cache or fetched, by distribution point URL; nil when the cache has none (not asked
+        /// again in this run).
+        var crlsByURL: [String: (crl: CertificateRevocationList, source: String)?] = [:]
+        /// cRLDistributionPoints URLs by certificate (the extension is decoded once).
+        var crlURLs: [ObjectIdentifier: (certificate: X509Certificate, urls: [String])] = [:]
+        /// knownCRLs' answers by certificate, valid while `crlGeneration` is what it was.
+        var knownCRLs: [ObjectIdentifier: (generation: Int, certificate: X509Certificate, list: [(crl: CertificateRevocationList, source: String)])] = [:]
+        /// The same for lists of certificates (a signature's), by their identities.
+        var knownCRLsOfPaths: [[ObjectIdentifier]: (generation: Int, certificates: [X509Certificate], list: [(crl: CertificateRevocationList, source: String)])] = [:]
+        /// Counts changes of `crlsByURL` that add a CRL.
+        var crlGeneration = 0
+        /// Distribution points fetched in this run (each at most once).
+        var fetchedCRLURLs = Set<String>()
+        /// CRLs a verdict rested on, for bundles.
+        var crlsUsed: [ObjectIdentifier: CertificateRevocationList] = [:]
+        /// OCSP evidence by certificate fingerprint.
         var evidence: [FingerprintKey: RevocationEvidence] = [:]
         /// URLs that failed in this run, so one dead server costs one timeout, not one per signature.
         var failedURLs: [String: String] = [:]
@@ -101,83 +126,197 @@ public final class RevocationChecker: Sendable {
         self.options = options
     }
 
-    /// Material that came with a signature or bundle.
+    /// Material that came with a signature or bundle: DER CRLs and OCSP responses.
     struct Supplied {
-        var crls: [[UInt8]] = []
-        var ocspResponses: [[UInt8]] = []
+        var crls: [ArraySlice<UInt8>] = []
+        var ocspResponses: [ArraySlice<UInt8>] = []
 
         /// Sorts DER blobs into CRLs and OCSP responses: an OCSPResponse begins with its ENUMERATED status.
         mutating func add(_ ders: [[UInt8]]) {
             for der in ders {
                 var scanner = DERScanner(der, what: "revocation data")
                 if let outer = try? scanner.next(), let inner = try? outer.children("revocation data"), inner.peekTag == 0x0A {
-                    ocspResponses.append(der)
+                    ocspResponses.append(der[...])
                 } else {
-                    crls.append(der)
+                    crls.append(der[...])
                 }
             }
         }
     }
 
-    /// Every CRL and OCSP response this checker has used, as received (for bundles that verify offline).
+    /// Every CRL and OCSP response a verdict rested on, as received (for bundles that verify offline).
     public func evidenceUsed() -> [[UInt8]] {
         state.withLock { state in
             var seen = Set<[UInt8]>(), list = [[UInt8]]()
             for evidence in state.evidence.values where seen.insert(evidence.der).inserted { list.append(evidence.der) }
+            for crl in state.crlsUsed.values where seen.insert(crl.der).inserted { list.append(crl.der) }
             return list
         }
     }
 
-    /// The evidence for `certificate` (issued by `issuer`) that can judge a signature made at `signingTime`;
+    // MARK: CRLs
+
+    /// The CRL with this DER, parsed once per checker; nil when it does not parse.
+    func crl(der: ArraySlice<UInt8>) -> CertificateRevocationList? {
+        let key = DERKey(bytes: der)
+        if let known = state.withLock({ $0.crls[key] }) { return known }
+        guard let parsed = try? CertificateRevocationList(der: Array(der)) else { return nil }
+        return state.withLock { state in
+            if let raced = state.crls[key] { return raced }
+            state.crls[DERKey(bytes: parsed.der[...])] = parsed
+            return parsed
+        }
+    }
+
+    /// Notes that a verdict rested on `crl` (bundles carry it).
+    func noteUsed(_ crls: [CertificateRevocationList]) {
+        state.withLock { state in
+            for crl in crls where state.crlsUsed[ObjectIdentifier(crl)] == nil { state.crlsUsed[ObjectIdentifier(crl)] = crl }
+        }
+    }
+
+    /// The certificate's cRLDistributionPoints URLs, decoded once per checker.
+    func crlURLs(of certificate: X509Certificate) -> [String] {
+        let key = ObjectIdentifier(certificate)
+        if let known = state.withLock({ $0.crlURLs[key] }) { return known.urls }
+        let urls = certificate.crlURLs
+        state.withLock { $0.crlURLs[key] = (certificate, urls) }
+        return urls
+    }
+
+    /// `knownCRLs(for:)` of each certificate, each CRL once: one lookup per signature while nothing new comes.
+    func knownCRLs(for certificates: [X509Certificate]) -> [(crl: CertificateRevocationList, source: String)] {
+        let key = certificates.map(ObjectIdentifier.init)
+        if let known = state.withLock({ state in state.knownCRLsOfPaths[key].flatMap { $0.generation == state.crlGeneration ? $0.list : nil } }) {
+            return known
+        }
+        let generation = state.withLock { $0.crlGeneration }
+        var list = [(crl: CertificateRevocationList, source: String)]()
+        for certificate in certificates {
+            for found in knownCRLs(for: certificate) where !list.contains(where: { $0.crl === found.crl }) { list.append(found) }
+        }
+        state.withLock { state in
+            if state.knownCRLsOfPaths.count >= 10_000 { state.knownCRLsOfPaths.removeAll() }
+            state.knownCRLsOfPaths[key] = (generation, certificates, list)
+        }
+        return list
+    }
+
+    /// The CRLs at hand for `certificate`'s distribution points without fetching: fetched earlier in this run, or
+    /// in the disk cache. Each with where it came from.
+    func knownCRLs(for certificate: X509Certificate) -> [(crl: CertificateRevocationList, source: String)] {
+        // Per signature this is one lookup: the answer is kept per certificate until a distribution point's CRL
+        // changes (`crlGeneration`).
+        let key = ObjectIdentifier(certificate)
+        if let known = state.withLock({ state in state.knownCRLs[key].flatMap { $0.generation == state.crlGeneration ? $0.list : nil } }) {
+            return known
+        }
+        let generation = state.withLock { $0.crlGeneration }
+        var found = [(crl: CertificateRevocationList, source: String)]()
+        for url in crlURLs(of: certificate) {
+            if let known = state.withLock({ $0.crlsByURL[url] }) {
+                if let known { found.append(known) }
+                continue
+            }
+            var entry: (crl: CertificateRevocationList, source: String)? = nil
+            if let cached = readCache(kind: "crl", url: url, certificate: nil), let crl = crl(der: cached[...]) {
+                entry = (crl, "CRL \(url) (cached)")
+            }
+            state.withLock { state in
+                guard state.crlsByURL[url] == nil else { return }
+                state.crlsByURL[url] = .some(entry)
+                if entry != nil { state.crlGeneration += 1 }
+            }
+            if let entry { found.append(entry) }
+        }
+        state.withLock { $0.knownCRLs[key] = (generation, certificate, found) }
+        return found
+    }
+
+    /// Fetches the CRLs of `certificate`'s distribution points that this run has not fetched yet (online only).
+    /// Returns the ones that parse; `problems` says why others did not come.
+    func fetchCRLs(for certificate: X509Certificate, problems: inout [String]) -> [(crl: CertificateRevocationList, source: String)] {
+        guard options.online else { return [] }
+        var fetched = [(crl: CertificateRevocationList, source: String)]()
+        for url in crlURLs(of: certificate) {
+            if let failure = state.withLock({ $0.failedURLs[url] }) {
+                problems.append(failure)
+                continue
+            }
+            guard state.withLock({ $0.fetchedCRLURLs.insert(url).inserted }) else { continue }
+            guard let target = URL(string: url) else {
+                problems.append("\(url) is not a URL")
+                continue
+            }
+            do {
+                let der = try options.fetcher.fetch(.crl, url: target, body: nil, timeout: options.timeout)
+                guard let crl = crl(der: der[...]) else {
+                    let failure = "CRL \(url) does not parse as a CRL"
+                    state.withLock { $0.failedURLs[url] = failure }
+                    problems.append(failure)
+                    continue
+                }
+                writeCache(kind: "crl", url: url, certificate: nil, der: der)
+                let entry = (crl: crl, source: "CRL \(url)")
+                state.withLock { state in
+                    state.crlsByURL[url] = .some(entry)
+                    state.crlGeneration += 1
+                }
+                fetched.append(entry)
+            } catch {
+                let failure = "\(error)"
+                state.withLock { $0.failedURLs[url] = failure }
+                problems.append(failure)
+            }
+        }
+        return fetched
+    }
+
+    // MARK: OCSP
+
+    /// OCSP evidence for `certificate` (issued by `issuer`) that can judge a signature made at `signingTime`: from
+    /// responses that came with the signature or bundle, the disk cache, then (online) the certificate's responders.
     /// `problems` collects why sources failed, for the report.
-    func evidence(for certificate: X509Certificate, issuer: X509Certificate, trust: TrustStore, intermediates: [X509Certificate],
-                  supplied: Supplied, signingTime: Date, validationTime: Date, problems: inout [String]) -> RevocationEvidence? {
+    func ocspEvidence(for certificate: X509Certificate, issuer: X509Certificate, trust: TrustStore, intermediates: [X509Certificate],
+                      supplied: Supplied, signingTime: Date, validationTime: Date, problems: inout [String]) -> RevocationEvidence? {
         let key = FingerprintKey(certificate)
         if let known = state.withLock({ $0.evidence[key] }), known.isUsable(signingTime: signingTime, validationTime: validationTime) {
             return known
         }
         var candidates = [RevocationEvidence]()
-        let sources = sources(of: certificate)
+        let urls = certificate.ocspURLs
         // 1. What came with the signature or bundle.
-        for der in supplied.crls {
-            if let found = crlEvidence(der: der, source: "CRL carried with the signature or bundle", certificate: certificate, issuer: issuer, problems: &problems) {
-                candidates.append(found)
-            }
-        }
         for der in supplied.ocspResponses {
-            if let found = ocspEvidence(response: der, source: "OCSP response carried with the signature or bundle", certificate: certificate,
-                                        issuer: issuer, trust: trust, intermediates: intermediates, nonce: nil, problems: &problems) {
+            if let found = ocspEvidence(response: Array(der), source: "OCSP response carried with the signature or bundle", certificate: certificate,
+                                        issuer: issuer, trust: trust, intermediates: intermediates, validationTime: validationTime, nonce: nil,
+                                        problems: &problems) {
                 candidates.append(found)
             }
         }
         // 2. The disk cache.
-        for (kind, url) in sources {
-            guard let cached = readCache(kind: kind, url: url, certificate: certificate) else { continue }
-            let found = kind == "crl"
-                ? crlEvidence(der: cached, source: "CRL \(url) (cached)", certificate: certificate, issuer: issuer, problems: &problems)
-                : ocspEvidence(response: cached, source: "OCSP \(url) (cached)", certificate: certificate, issuer: issuer,
-                               trust: trust, intermediates: intermediates, nonce: nil, problems: &problems)
-            if let found { candidates.append(found) }
+        for url in urls {
+            guard let cached = readCache(kind: "ocsp", url: url, certificate: certificate) else { continue }
+            if let found = ocspEvidence(response: cached, source: "OCSP \(url) (cached)", certificate: certificate, issuer: issuer, trust: trust,
+                                        intermediates: intermediates, validationTime: validationTime, nonce: nil, problems: &problems) {
+                candidates.append(found)
+            }
         }
         if let best = Self.best(candidates, signingTime: signingTime, validationTime: validationTime) {
             state.withLock { $0.evidence[key] = best }
             return best
         }
-        // 3. The network: OCSP first (fresher), then the CRL.
+        // 3. The network.
         if options.online {
-            for (kind, url) in sources {
-                if let found = fetch(kind: kind, url: url, certificate: certificate, issuer: issuer, trust: trust,
-                                     intermediates: intermediates, problems: &problems) {
+            for url in urls {
+                if let found = fetchOCSP(url: url, certificate: certificate, issuer: issuer, trust: trust, intermediates: intermediates,
+                                         validationTime: validationTime, problems: &problems) {
                     candidates.append(found)
                     if case .unknown = found.status { continue }
                     if found.isUsable(signingTime: signingTime, validationTime: validationTime) { break }
                 }
             }
-        } else if !sources.isEmpty, candidates.isEmpty {
-            problems.append("offline, and no cached CRL or OCSP response for it")
-        }
-        if sources.isEmpty && supplied.crls.isEmpty && supplied.ocspResponses.isEmpty {
-            problems.append("the certificate names no OCSP responder and no CRL distribution point")
+        } else if !urls.isEmpty, candidates.isEmpty {
+            problems.append("offline, and no cached OCSP response for it")
         }
         guard let best = Self.best(candidates, signingTime: signingTime, validationTime: validationTime) else {
             for candidate in candidates where candidate.isUsable(signingTime: signingTime, validationTime: validationTime) == false {
@@ -196,54 +335,8 @@ public final class RevocationChecker: Sendable {
         return usable.first(where: { if case .good = $0.status { true } else { false } })
     }
 
-    /// ("ocsp", url) and ("crl", url) in the order they are tried.
-    private func sources(of certificate: X509Certificate) -> [(String, String)] {
-        certificate.ocspURLs.map { ("ocsp", $0) } + certificate.crlURLs.map { ("crl", $0) }
-    }
-
-    // MARK: CRLs
-
-    /// The CRL with this DER, parsed once per checker, and its hash (the key of its entry in `state.crls`).
-    private func crl(der: [UInt8]) -> (hash: [UInt8], crl: CertificateRevocationList)? {
-        let hash = SHA256Hasher.hash(der)
-        if let known = state.withLock({ $0.crls[hash]?.crl }) { return (hash, known) }
-        guard let parsed = try? CertificateRevocationList(der: der) else { return nil }
-        state.withLock { $0.crls[hash] = (parsed, [:]) }
-        return (hash, parsed)
-    }
-
-    private func crlEvidence(der: [UInt8], source: String, certificate: X509Certificate, issuer: X509Certificate,
-                             problems: inout [String]) -> RevocationEvidence? {
-        guard let (hash, crl) = crl(der: der) else {
-            problems.append("\(source) does not parse as a CRL")
-            return nil
-        }
-        guard crl.isIssued(by: issuer) else { return nil }  // another CA's CRL: not a problem, just not this one
-        let issuerKey = issuer.sha256Fingerprint
-        let verified: Bool
-        if let checked = state.withLock({ $0.crls[hash]?.signedBy[issuerKey] }) {
-            verified = checked
-        } else {
-            verified = crl.isSigned(by: issuer)
-            state.withLock { $0.crls[hash]?.signedBy[issuerKey] = verified }
-        }
-        guard verified else {
-            problems.append("\(source): the CRL's signature does not verify with the key of \(issuer.subject.commonName ?? "its issuer")")
-            return nil
-        }
-        let status: RevocationEvidence.Status
-        if let entry = crl.entry(for: certificate) {
-            status = .revoked(at: entry.date, reason: entry.reason)
-        } else {
-            status = .good
-        }
-        return RevocationEvidence(status: status, source: source, thisUpdate: crl.thisUpdate, nextUpdate: crl.nextUpdate, der: der)
-    }
-
-    // MARK: OCSP
-
     private func ocspEvidence(response der: [UInt8], source: String, certificate: X509Certificate, issuer: X509Certificate,
-                              trust: TrustStore, intermediates: [X509Certificate], nonce request: OCSPRequest?,
+                              trust: TrustStore, intermediates: [X509Certificate], validationTime: Date, nonce request: OCSPRequest?,
                               problems: inout [String]) -> RevocationEvidence? {
         guard let response = try? OCSPResponse(der: der) else {
             problems.append("\(source) does not parse as an OCSP response")
@@ -262,7 +355,8 @@ public final class RevocationChecker: Sendable {
             return nil
         }
         do {
-            try basic.verify(untrusted: intermediates + [issuer], store: trust.store)
+            // The responder's certificate and path are judged at the validation time, not at the system clock.
+            try basic.verify(untrusted: intermediates + [issuer], store: try trust.store(checkingAt: validationTime))
         } catch {
             problems.append("\(source): the response's signature or its signer does not check (\(error))")
             return nil
@@ -282,8 +376,8 @@ public final class RevocationChecker: Sendable {
 
     // MARK: Fetching and the cache
 
-    private func fetch(kind: String, url: String, certificate: X509Certificate, issuer: X509Certificate, trust: TrustStore,
-                       intermediates: [X509Certificate], problems: inout [String]) -> RevocationEvidence? {
+    private func fetchOCSP(url: String, certificate: X509Certificate, issuer: X509Certificate, trust: TrustStore,
+                           intermediates: [X509Certificate], validationTime: Date, problems: inout [String]) -> RevocationEvidence? {
         if let failure = state.withLock({ $0.failedURLs[url] }) {
             problems.append(failure)
             return nil
@@ -293,14 +387,6 @@ public final class RevocationChecker: Sendable {
             return nil
         }
         do {
-            if kind == "crl" {
-                let der = try options.fetcher.fetch(.crl, url: target, body: nil, timeout: options.timeout)
-                guard let found = crlEvidence(der: der, source: "CRL \(url)", certificate: certificate, issuer: issuer, problems: &problems) else {
-                    return nil
-                }
-                writeCache(kind: kind, url: url, certificate: certificate, der: der)
-                return found
-            }
             let request: OCSPRequest, body: [UInt8]
             do {
                 request = try OCSPRequest(certificate: certificate, issuer: issuer)
@@ -310,14 +396,14 @@ public final class RevocationChecker: Sendable {
                 return nil
             }
             let der = try options.fetcher.fetch(.ocsp, url: target, body: body, timeout: options.timeout)
-            guard let found = ocspEvidence(response: der, source: "OCSP \(url)", certificate: certificate, issuer: issuer,
-                                           trust: trust, intermediates: intermediates, nonce: request, problems: &problems) else {
+            guard let found = ocspEvidence(response: der, source: "OCSP \(url)", certificate: certificate, issuer: issuer, trust: trust,
+                                           intermediates: intermediates, validationTime: validationTime, nonce: request, problems: &problems) else {
                 return nil
             }
             if case .unknown = found.status {
                 problems.append("OCSP \(url) does not know the certificate (status unknown)")
             } else {
-                writeCache(kind: kind, url: url, certificate: certificate, der: der)
+                writeCache(kind: "ocsp", url: url, certificate: certificate, der: der)
             }
             return found
         } catch {

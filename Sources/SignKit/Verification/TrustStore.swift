@@ -1,16 +1,32 @@
 import Foundation
+import Synchronization
 
 /// The trust anchors a verification ends at: a folder of certificates (PEM or DER, `.pem`, `.crt`, `.cer`, `.der`).
 /// In production that is CCA India 2022 (README: "Trusting India's root"); in tests, TestCerts' root.
 public final class TrustStore: Sendable {
     public let anchors: [X509Certificate]
-    /// The anchors as OpenSSL's path building and OCSP checks use them.
+    /// The anchors as OpenSSL's path building uses them (each validation sets its own time).
     let store: CertificateStore
+    /// Stores that judge at a fixed time (OCSP responders' certificates at the validation time), by that time.
+    private let timedStores = Mutex<[Date: CertificateStore]>([:])
 
     public init(anchors: [X509Certificate]) throws {
         guard !anchors.isEmpty else { throw VerificationInputError("the trust store holds no certificates") }
         self.store = try CertificateStore(anchors: anchors)
         self.anchors = anchors
+    }
+
+    /// The anchors in a store whose validations without a time of their own (OCSP_basic_verify's check of the
+    /// responder) are judged at `time`, not at the system clock. One per time, kept (a run has one validation time).
+    func store(checkingAt time: Date) throws -> CertificateStore {
+        if let known = timedStores.withLock({ $0[time] }) { return known }
+        let made = try CertificateStore(anchors: anchors, checkTime: time)
+        return timedStores.withLock { stores in
+            if stores.count >= 16 { stores.removeAll() }
+            if let raced = stores[time] { return raced }
+            stores[time] = made
+            return made
+        }
     }
 
     /// Every certificate in the files of `directory` (not recursive). An unreadable file is an error that names it.

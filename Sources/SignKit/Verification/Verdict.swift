@@ -87,8 +87,49 @@ public struct Verdict: Sendable, Codable {
     /// When the verification was made and by what (the evidence rules ask for the checking system).
     public var validationTime: Date
     public var verifier: String
+    /// The validation policy the verdict was reached under, and the certificate policies that held.
+    public var validationPolicy: ValidationPolicySummary?
+    /// When the SignedData holds more than one SignerInfo: each one's own verdict, in order (the first is the one
+    /// this verdict's other fields describe; the indication is the worst of them).
+    public var signatures: [Verdict]?
 
     public var passed: Bool { indication == .totalPassed }
+
+    /// The validation policy (RFC 5280 6.1.1's inputs and the revocation mode) and what came of it.
+    public struct ValidationPolicySummary: Sendable, Codable {
+        public var revocation: RevocationMode
+        /// user-initial-policy-set; ["2.5.29.32.0"] (anyPolicy) by default.
+        public var initialPolicySet: [String]
+        public var explicitPolicy: Bool
+        public var inhibitPolicyMapping: Bool
+        public var inhibitAnyPolicy: Bool
+        /// The certificate policies that held on the path (RFC 5280 6.1.6, within the initial set); absent when no
+        /// path was validated.
+        public var policiesHeld: [String]?
+    }
+
+    /// One verdict for several SignerInfos of one SignedData: the first's, with the indication of the worst and
+    /// every one in `signatures`.
+    static func combining(_ verdicts: [Verdict]) -> Verdict {
+        guard var combined = verdicts.first, verdicts.count > 1 else { return verdicts[0] }
+        func rank(_ indication: Indication) -> Int {
+            switch indication {
+            case .totalPassed: 0
+            case .indeterminate: 1
+            case .totalFailed: 2
+            }
+        }
+        combined.signatures = verdicts
+        combined.warnings.insert("the SignedData holds \(verdicts.count) signatures; each is judged on its own (signatures), the first is described here",
+                                 at: 0)
+        if let (index, worst) = verdicts.enumerated().dropFirst().max(by: { rank($0.element.indication) < rank($1.element.indication) }),
+           rank(worst.indication) > rank(combined.indication) {
+            combined.indication = worst.indication
+            combined.subIndication = worst.subIndication
+            combined.summary = "Signature \(index + 1) of \(verdicts.count) (\(worst.signer?.name ?? "an unidentified signer")): \(worst.summary)"
+        }
+        return combined
+    }
 
     public struct SignerSummary: Sendable, Codable {
         public var name: String
@@ -152,6 +193,9 @@ public struct Verdict: Sendable, Codable {
         public var policy: String?
         public var valid: Bool
         public var detail: String
+        /// The revocation status of the time-stamping authority's own certificate, judged like a signer's (its path's
+        /// other certificates are among `revocation`, prefixed "TSA: "); absent when revocation was not checked.
+        public var certificateStatus: RevocationFinding.Status?
     }
 
     public struct Check: Sendable, Codable {

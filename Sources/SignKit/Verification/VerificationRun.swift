@@ -21,14 +21,25 @@ struct Run {
     var revocation = [Verdict.RevocationFinding]()
     var context: EOfficeContext?
     var commitment: String?
-    var extraRevocationData = [[UInt8]]()
+    var policiesHeld: [String]?
+    let adjunct: Adjunct
+    /// CRLs at hand that are out of date for this signature (not given to path validation), with their sources.
+    var staleCRLs = [(crl: CertificateRevocationList, source: String)]()
 
-    init(verifier: Verifier, structure: SignedDataStructure, signer: SignerInfoStructure, policy: VerificationPolicy, validationTime: Date) {
+    /// What came beside the signature for one verification (shared by its signers and their time-stamps).
+    struct Adjunct {
+        var certificates: [X509Certificate] = []
+        var revocation = RevocationChecker.Supplied()
+    }
+
+    init(verifier: Verifier, structure: SignedDataStructure, signer: SignerInfoStructure, policy: VerificationPolicy, validationTime: Date,
+         adjunct: Adjunct) {
         self.verifier = verifier
         self.structure = structure
         self.signer = signer
         self.policy = policy
         self.validationTime = validationTime
+        self.adjunct = adjunct
     }
 
     static let tstInfoType = OID("1.2.840.113549.1.9.16.1.4")
@@ -59,11 +70,19 @@ struct Run {
             find(.cryptoConstraintsFailureNoPOE, "the digest algorithm \(signer.digestAlgorithm.oid) is not one this verifier knows")
             return
         }
-        guard let signatureAlgorithm = CMSSignatureAlgorithm(oid: signer.signatureAlgorithm.oid) else {
-            find(.cryptoConstraintsFailureNoPOE, "the signature algorithm \(signer.signatureAlgorithm.oid) is not one this verifier knows (RSA PKCS#1 v1.5 and ECDSA are)")
+        let signatureAlgorithm: CMSSignatureAlgorithm
+        do {
+            guard let known = try CMSSignatureAlgorithm(signer.signatureAlgorithm) else {
+                find(.cryptoConstraintsFailureNoPOE,
+                     "the signature algorithm \(signer.signatureAlgorithm.oid) is not one this verifier knows (RSA PKCS#1 v1.5, RSASSA-PSS, ECDSA and DSA are)")
+                return
+            }
+            signatureAlgorithm = known
+        } catch {
+            find(.formatFailure, "the signature algorithm's parameters do not read: \(error.description)")
             return
         }
-        if !signer.digestAlgorithm.hasNoParameters || !signer.signatureAlgorithm.hasNoParameters {
+        if !signer.digestAlgorithm.hasNoParameters || (!signatureAlgorithm.takesParameters && !signer.signatureAlgorithm.hasNoParameters) {
             find(.formatFailure, "the digest or signature algorithm carries parameters where none (or NULL) are allowed")
         }
         if let named = signatureAlgorithm.digest, named != digestAlgorithm {
@@ -146,17 +165,25 @@ struct Run {
         }
         signerCertificate = certificate
 
-        // The signature value.
+        // The signature value (a key that does not decode cannot say whether it holds).
+        if case .other(let name) = certificate.publicKeyAlgorithm, name == "unreadable" {
+            let reason = "the signer certificate's public key does not decode, so the signature cannot be checked (a DSA key whose parameters are inherited from its issuer, RFC 3279 2.3.2, is one OpenSSL 3 cannot use)"
+            check("signature value", false, reason)
+            find(.cryptoConstraintsFailureNoPOE, reason)
+            return
+        }
         let signedBytesDigest = signer.signedAttributesDER.map { digestAlgorithm.hash($0) } ?? digest
         let keyMatches: Bool
         switch (signatureAlgorithm.keyType, certificate.publicKeyAlgorithm) {
-        case (.rsa, .rsa), (.ec, .ec): keyMatches = true
+        case (.rsa, .rsa), (.ec, .ec), (.dsa, .dsa): keyMatches = true
         default: keyMatches = false
         }
-        let signatureValid = keyMatches && certificate.verifySignature(signer.signature, digest: signedBytesDigest, algorithm: digestAlgorithm)
+        let signatureValid = keyMatches && certificate.verifySignature(signer.signature, digest: signedBytesDigest, algorithm: digestAlgorithm,
+                                                                       scheme: signatureAlgorithm.scheme)
+        let algorithmWords = "\(signatureAlgorithm.words) over \(digestAlgorithm.rawValue)"
         check("signature value", signatureValid, signatureValid
-              ? "the signature verifies with the signer certificate's public key"
-              : "the signature does not verify with the signer certificate's public key")
+              ? "the signature (\(algorithmWords)) verifies with the signer certificate's public key"
+              : "the signature (\(algorithmWords)) does not verify with the signer certificate's public key")
         if !signatureValid {
             find(.sigCryptoFailure, keyMatches ? "the signature value does not verify with the signer's public key (altered signature or attributes, or another key)"
                                               : "the signature algorithm (\(signatureAlgorithm.keyType.rawValue)) does not fit the certificate's key (\(certificate.publicKeyAlgorithm))")
@@ -196,22 +223,31 @@ struct Run {
         }
         let at = signingTime!.time
 
-        // The path to a trust anchor.
+        // The path to a trust anchor, validated by OpenSSL at the signing time with the CRLs at hand.
+        let untrusted = structure.certificates.compactMap { verifier.certificate($0) } + adjunct.certificates + verifier.intermediates
+        var crls = revocationLists(for: [certificate] + untrusted, at: at)
         var problems = [String]()
-        switch verifier.chain(for: certificate, carried: { structure.certificates.compactMap { verifier.certificate($0) } }, problems: &problems) {
-        case .success(let built):
-            chain = built
-            check("certification path", true, "the path reaches a trust anchor")
-        case .failure(let failure):
+        var path = verifier.validatePath(leaf: certificate, untrusted: untrusted, crls: crls.map(\.crl), at: at, validationTime: validationTime,
+                                         policy: policy, problems: &problems)
+        chain = path.chain
+        if let failure = path.failure {
             let extra = problems.isEmpty ? "" : " (\(problems.joined(separator: "; ")))"
             check("certification path", false, failure.reason + extra)
             find(failure.subIndication, failure.reason + extra)
-            chain = [certificate]
+        } else {
+            check("certification path", true, "the path reaches a trust anchor")
+            policiesHeld = path.policies
+            if !policy.initialPolicySet.isEmpty || policy.explicitPolicy || !path.policies.isEmpty {
+                check("certificate policies", true, path.policies.isEmpty ? "no certificate policy held on the path, and none was required"
+                                                                          : "held on the path: \(path.policies.joined(separator: ", "))")
+            }
         }
 
         checkValidity(at: at, source: signingTime!.source)
         checkKeyUsage(certificate)
-        if chain.count > 1 { checkRevocation(at: at, proven: provenTime != nil) }
+        if path.failure == nil && chain.count > 1 {
+            checkRevocation(&path, crls: &crls, untrusted: untrusted, at: at, proven: provenTime != nil)
+        }
     }
 
     // MARK: Steps in detail
@@ -331,8 +367,10 @@ struct Run {
             return fail("its message imprint is not the hash of this signature value (a time-stamp of something else)")
         }
         // The TSA's signature over the TSTInfo, with the same checks as any SignerInfo.
-        var inner = Run(verifier: verifier, structure: structure, signer: tsaSigner, policy: policy, validationTime: validationTime)
-        inner.extraRevocationData = extraRevocationData
+        var tsaPolicy = policy  // the signer's certificate policy inputs are not the TSA's
+        (tsaPolicy.initialPolicySet, tsaPolicy.explicitPolicy, tsaPolicy.inhibitPolicyMapping, tsaPolicy.inhibitAnyPolicy) = ([], false, false, false)
+        var inner = Run(verifier: verifier, structure: structure, signer: tsaSigner, policy: tsaPolicy, validationTime: validationTime,
+                        adjunct: adjunct)
         try? inner.execute(content: .embedded)
         let authority = inner.signerCertificate?.subject.commonName ?? "an unidentified TSA"
         let innerFailure = inner.findings.first
@@ -345,8 +383,12 @@ struct Run {
             valid = false
             detail += "; the TSA's signing time differs from its genTime"
         }
+        let tsaStatus = inner.signerCertificate.flatMap { certificate in
+            inner.revocation.first { $0.certificate == (certificate.subject.commonName ?? certificate.subject.description) }
+        }
+        if let tsaStatus { detail += "; the TSA's certificate: \(tsaStatus.status.rawValue)" + (tsaStatus.source.map { " (\($0))" } ?? "") }
         timeStamp = Verdict.TimeStampSummary(time: tst.genTime, authority: authority, serialNumber: Hex.encode(tst.serial),
-                                             policy: tst.policy.description, valid: valid, detail: detail)
+                                             policy: tst.policy.description, valid: valid, detail: detail, certificateStatus: tsaStatus?.status)
         revocation += inner.revocation.map { finding in
             var finding = finding
             finding.certificate = "TSA: " + finding.certificate
@@ -396,58 +438,187 @@ struct Run {
         find(.chainConstraintsFailure, reason)
     }
 
-    private mutating func checkRevocation(at time: Date, proven: Bool) {
-        var supplied = RevocationChecker.Supplied()
-        supplied.crls = structure.crls.map(Array.init)
-        supplied.ocspResponses = structure.ocspResponses.map(Array.init)
-        if !extraRevocationData.isEmpty { supplied.add(extraRevocationData) }
-        let intermediates = Array(chain.dropFirst())
-        for index in 0..<(chain.count - 1) {
-            let certificate = chain[index], issuer = chain[index + 1]
+    /// The CRLs at hand for a path among `certificates`: carried in the signature, given beside it, and those of the
+    /// certificates' distribution points already fetched in this run or cached. Each once, with where it came from.
+    /// Only usable ones are given to path validation (current at the validation time, or issued after the signing
+    /// time: `RevocationEvidence.isUsable`); the others are kept in `staleCRLs` for the report.
+    private mutating func revocationLists(for certificates: [X509Certificate], at time: Date) -> [(crl: CertificateRevocationList, source: String)] {
+        guard policy.revocation != .off else { return [] }
+        let seconds = Date(timeIntervalSince1970: time.timeIntervalSince1970.rounded(.down))  // as path validation sees it
+        var list = [(crl: CertificateRevocationList, source: String)]()
+        let known = verifier.revocation.knownCRLs(for: certificates)  // each CRL once
+        if structure.crls.isEmpty && adjunct.revocation.crls.isEmpty {  // the usual case: nothing to merge
+            for (crl, source) in known {
+                if RevocationEvidence.isUsable(thisUpdate: crl.thisUpdate, nextUpdate: crl.nextUpdate, signingTime: seconds, validationTime: validationTime) {
+                    list.append((crl, source))
+                } else {
+                    staleCRLs.append((crl, source))
+                }
+            }
+            return list
+        }
+        var seen = Set<ObjectIdentifier>()
+        func add(_ crl: CertificateRevocationList?, _ source: String) {
+            guard let crl, seen.insert(ObjectIdentifier(crl)).inserted else { return }
+            if RevocationEvidence.isUsable(thisUpdate: crl.thisUpdate, nextUpdate: crl.nextUpdate, signingTime: seconds, validationTime: validationTime) {
+                list.append((crl, source))
+            } else {
+                staleCRLs.append((crl, source))
+            }
+        }
+        for der in structure.crls { add(verifier.revocation.crl(der: der), "CRL carried with the signature") }
+        for der in adjunct.revocation.crls { add(verifier.revocation.crl(der: der), "CRL given beside the signature") }
+        for (crl, source) in known { add(crl, source) }
+        return list
+    }
+
+    /// Revocation of each certificate below the anchor: its CRL status as OpenSSL judged it; where no CRL gives one,
+    /// OCSP, then (online) the CRLs of its distribution points, after which the path is validated again with them.
+    private mutating func checkRevocation(_ path: inout PathValidation, crls: inout [(crl: CertificateRevocationList, source: String)],
+                                          untrusted: [X509Certificate], at time: Date, proven: Bool) {
+        if policy.revocation == .off {
+            check("revocation", true, "not checked: the validation policy turns revocation checking off (--revocation off)")
+            warnings.append("revocation was not checked (revocation off): a revoked certificate on the path would not be noticed")
+            return
+        }
+        var supplied: RevocationChecker.Supplied {  // only where OCSP is asked
+            RevocationChecker.Supplied(crls: structure.crls + adjunct.revocation.crls,
+                                       ocspResponses: structure.ocspResponses + adjunct.revocation.ocspResponses)
+        }
+        var intermediates: [X509Certificate] { Array(chain.dropFirst()) }
+        revocation.reserveCapacity(revocation.count + chain.count)
+        var depth = 0
+        while depth < min(path.crlStatus.count, chain.count - 1) {
+            let certificate = chain[depth], issuer = chain[depth + 1]
             if verifier.trust.isAnchor(certificate) { break }
             let name = certificate.subject.commonName ?? certificate.subject.description
             var problems = [String]()
-            let evidence = verifier.revocation.evidence(for: certificate, issuer: issuer, trust: verifier.trust, intermediates: intermediates,
-                                                        supplied: supplied, signingTime: time, validationTime: validationTime, problems: &problems)
-            guard let evidence else {
-                let detail = "no usable revocation data: " + (problems.isEmpty ? "none found" : problems.joined(separator: "; "))
+            switch path.crlStatus[depth] {
+            case .notChecked:
+                break
+            case .good(let used):
+                verifier.revocation.noteUsed(used)
+                let newest = used.count == 1 ? used[0] : used.max { $0.thisUpdate < $1.thisUpdate }!
+                func source(_ crl: CertificateRevocationList) -> String {
+                    crls.first { $0.crl === crl }?.source ?? "CRL of \(crl.issuer.description)"
+                }
+                var sources = used.count == 1 ? source(used[0]) : ""
+                if used.count > 1 {
+                    var names = [String]()
+                    for crl in used where !names.contains(source(crl)) { names.append(source(crl)) }
+                    sources = names.joined(separator: " + ")
+                }
+                revocation.append(Verdict.RevocationFinding(certificate: name, status: .good, source: sources,
+                                                            producedAt: newest.thisUpdate, revokedAt: nil, reason: nil,
+                                                            detail: used.count == 1 ? newest.notRevokedText : "\(newest.notRevokedText) (\(used.count) CRLs)"))
+            case .revoked(let crl, let date, let code):
+                verifier.revocation.noteUsed([crl])
+                let source = crls.first { $0.crl === crl }?.source ?? "CRL of \(crl.issuer.description)"
+                judgeRevocation(name: name, depth: depth, source: source, producedAt: crl.thisUpdate, revokedAt: date, code: code, at: time,
+                                proven: proven)
+            case .unavailable(let noCRL, let errors):
+                if let evidence = verifier.revocation.ocspEvidence(for: certificate, issuer: issuer, trust: verifier.trust,
+                                                                   intermediates: intermediates, supplied: supplied, signingTime: time,
+                                                                   validationTime: validationTime, problems: &problems) {
+                    switch evidence.status {
+                    case .good:
+                        revocation.append(evidence.goodFinding(name: name))
+                    case .unknown:
+                        revocation.append(Verdict.RevocationFinding(certificate: name, status: .unknown, source: evidence.source,
+                                                                    producedAt: evidence.thisUpdate, revokedAt: nil, reason: nil,
+                                                                    detail: "the responder does not know the certificate"))
+                        find(.tryLater, "the revocation status of \"\(name)\" is unknown to \(evidence.source)")
+                    case .revoked(let revokedAt, let code):
+                        judgeRevocation(name: name, depth: depth, source: evidence.source, producedAt: evidence.thisUpdate, revokedAt: revokedAt,
+                                        code: code, at: time, proven: proven)
+                    }
+                    break
+                }
+                // The CRLs of its distribution points: at hand (fetched for another signature, or cached) but not given
+                // yet (a certificate of the path that the signature did not carry), else fetched now.
+                let seconds = Date(timeIntervalSince1970: time.timeIntervalSince1970.rounded(.down))
+                func usableNew(_ found: [(crl: CertificateRevocationList, source: String)]) -> [(crl: CertificateRevocationList, source: String)] {
+                    var usable = [(crl: CertificateRevocationList, source: String)]()
+                    for entry in found where !crls.contains(where: { $0.crl === entry.crl }) && !staleCRLs.contains(where: { $0.crl === entry.crl }) {
+                        if RevocationEvidence.isUsable(thisUpdate: entry.crl.thisUpdate, nextUpdate: entry.crl.nextUpdate, signingTime: seconds,
+                                                       validationTime: validationTime) {
+                            usable.append(entry)
+                        } else {
+                            staleCRLs.append(entry)
+                        }
+                    }
+                    return usable
+                }
+                var fetched = usableNew(verifier.revocation.knownCRLs(for: certificate))
+                if fetched.isEmpty { fetched = usableNew(verifier.revocation.fetchCRLs(for: certificate, problems: &problems)) }
+                if !fetched.isEmpty {
+                    // New CRLs: validate the path again with them and judge this certificate anew.
+                    crls += fetched
+                    var more = [String]()
+                    let again = verifier.validatePath(leaf: chain[0], untrusted: untrusted, crls: crls.map(\.crl), at: time,
+                                                      validationTime: validationTime, policy: policy, problems: &more)
+                    if let failure = again.failure {
+                        find(failure.subIndication, failure.reason)
+                        return
+                    }
+                    path = again
+                    continue
+                }
+                let names = !verifier.revocation.crlURLs(of: certificate).isEmpty || !certificate.ocspURLs.isEmpty
+                if policy.revocation == .soft && noCRL && !names {
+                    let detail = "not checked: the certificate names no OCSP responder and no CRL distribution point, and no CRL at hand covers it (revocation soft)"
+                    revocation.append(Verdict.RevocationFinding(certificate: name, status: .unknown, source: nil, producedAt: nil, revokedAt: nil,
+                                                                reason: nil, detail: detail))
+                    warnings.append("the revocation status of \"\(name)\" was not checked: it names no source of revocation data (revocation soft)")
+                    break
+                }
+                var all = [String]()
+                for event in errors where event.kind != .noCRL {
+                    let source = event.crl.map { crl in crls.first { $0.crl === crl }?.source ?? "CRL of \(crl.issuer.description)" }
+                    let words = (source.map { "\($0): " } ?? "") + (event.inCRLIssuerPath ? "the path of the CRL's issuer: " : "") + event.detail
+                    if !all.contains(words) { all.append(words) }
+                }
+                if noCRL { all.insert("no CRL at hand covers it", at: 0) }
+                for (crl, source) in staleCRLs where crl.issuer == certificate.issuer {
+                    all.append("\(source) is out of date (this update \(Self.format(crl.thisUpdate)))")
+                }
+                all += problems
+                if !names { all.append("the certificate names no OCSP responder and no CRL distribution point") }
+                let detail = "no usable revocation data: " + (all.isEmpty ? "none found" : all.joined(separator: "; "))
                 revocation.append(Verdict.RevocationFinding(certificate: name, status: .unknown, source: nil, producedAt: nil, revokedAt: nil,
                                                             reason: nil, detail: detail))
                 find(.tryLater, "the revocation status of \"\(name)\" cannot be established now: \(detail)")
-                continue
             }
-            switch evidence.status {
-            case .good:
-                revocation.append(evidence.goodFinding(name: name))
-            case .unknown:
-                revocation.append(Verdict.RevocationFinding(certificate: name, status: .unknown, source: evidence.source, producedAt: evidence.thisUpdate,
-                                                            revokedAt: nil, reason: nil, detail: "the responder does not know the certificate"))
-                find(.tryLater, "the revocation status of \"\(name)\" is unknown to \(evidence.source)")
-            case .revoked(let revokedAt, let code):
-                let reason = RevocationReason.name(code)
-                var finding = Verdict.RevocationFinding(certificate: name, status: .revoked, source: evidence.source, producedAt: evidence.thisUpdate,
-                                                        revokedAt: revokedAt, reason: reason, detail: "")
-                let reasonText = reason.map { " (\($0))" } ?? ""
-                if revokedAt <= time {
-                    finding.detail = "revoked on \(Self.format(revokedAt))\(reasonText), before the signing time"
-                    if index == 0 {
-                        find(.revoked, "the signer's certificate was revoked on \(Self.format(revokedAt))\(reasonText), before the signature was made (\(Self.format(time)))")
-                    } else {
-                        find(.revokedCANoPOE, "the CA certificate \"\(name)\" was revoked on \(Self.format(revokedAt))\(reasonText), before the signing time")
-                    }
-                } else if proven || !Self.compromise(code) {
-                    finding.detail = "revoked on \(Self.format(revokedAt))\(reasonText), after the signature \(proven ? "proven by time-stamp" : "claimed") at \(Self.format(time)); a revocation after signing does not undo the signature (IT Act s.73)"
-                    warnings.append("\"\(name)\" was revoked on \(Self.format(revokedAt))\(reasonText), after this signature was made")
-                } else {
-                    finding.detail = "revoked on \(Self.format(revokedAt))\(reasonText); the signature claims an earlier time but nothing proves it"
-                    find(index == 0 ? .revokedNoPOE : .revokedCANoPOE,
-                         "\"\(name)\" was revoked for \(reason ?? "compromise") on \(Self.format(revokedAt)); the signature claims to be older, but without a time-stamp a holder of the compromised key could have back-dated it")
-                }
-                revocation.append(finding)
-            }
+            depth += 1
         }
-        let clean = revocation.allSatisfy { $0.status == .good || ($0.status == .revoked && ($0.revokedAt ?? .distantPast) > time) }
+        let clean = revocation.allSatisfy { $0.status != .revoked || ($0.revokedAt ?? .distantPast) > time }
+            && !findings.contains { $0.0 == .tryLater }
         check("revocation", clean, clean ? "no certificate on the path was revoked at the signing time" : "see the revocation findings")
+    }
+
+    /// A revocation found on a CRL or in an OCSP response, judged against the signing time (IT Act s.73).
+    private mutating func judgeRevocation(name: String, depth: Int, source: String, producedAt: Date, revokedAt: Date, code: Int?, at time: Date,
+                                          proven: Bool) {
+        let reason = RevocationReason.name(code)
+        var finding = Verdict.RevocationFinding(certificate: name, status: .revoked, source: source, producedAt: producedAt,
+                                                revokedAt: revokedAt, reason: reason, detail: "")
+        let reasonText = reason.map { " (\($0))" } ?? ""
+        if revokedAt <= time {
+            finding.detail = "revoked on \(Self.format(revokedAt))\(reasonText), before the signing time"
+            if depth == 0 {
+                find(.revoked, "the signer's certificate was revoked on \(Self.format(revokedAt))\(reasonText), before the signature was made (\(Self.format(time)))")
+            } else {
+                find(.revokedCANoPOE, "the CA certificate \"\(name)\" was revoked on \(Self.format(revokedAt))\(reasonText), before the signing time")
+            }
+        } else if proven || !Self.compromise(code) {
+            finding.detail = "revoked on \(Self.format(revokedAt))\(reasonText), after the signature \(proven ? "proven by time-stamp" : "claimed") at \(Self.format(time)); a revocation after signing does not undo the signature (IT Act s.73)"
+            warnings.append("\"\(name)\" was revoked on \(Self.format(revokedAt))\(reasonText), after this signature was made")
+        } else {
+            finding.detail = "revoked on \(Self.format(revokedAt))\(reasonText); the signature claims an earlier time but nothing proves it"
+            find(depth == 0 ? .revokedNoPOE : .revokedCANoPOE,
+                 "\"\(name)\" was revoked for \(reason ?? "compromise") on \(Self.format(revokedAt)); the signature claims to be older, but without a time-stamp a holder of the compromised key could have back-dated it")
+        }
+        revocation.append(finding)
     }
 
     /// Reasons under which a claimed time cannot be trusted after the revocation.
@@ -480,12 +651,17 @@ struct Run {
         for (subIndication, reason) in findings.dropFirst() where subIndication.rawValue != chosen?.0.rawValue || reason != chosen?.1 {
             allWarnings.append("also \(subIndication.rawValue): \(reason)")
         }
-        return Verdict(
+        var verdict = Verdict(
             indication: indication, subIndication: chosen?.0, summary: summary,
             signer: signerSummary, signingTime: signingTime, content: contentDigest,
             chain: chain.map { verifier.summary(of: $0) }, revocation: revocation,
             timeStamp: timeStamp, context: context, commitment: commitment, checks: checks, warnings: allWarnings,
             validationTime: validationTime, verifier: Verifier.name)
+        verdict.validationPolicy = Verdict.ValidationPolicySummary(
+            revocation: policy.revocation, initialPolicySet: policy.initialPolicySet.isEmpty ? [VerificationPolicy.anyPolicy] : policy.initialPolicySet,
+            explicitPolicy: policy.explicitPolicy, inhibitPolicyMapping: policy.inhibitPolicyMapping, inhibitAnyPolicy: policy.inhibitAnyPolicy,
+            policiesHeld: policiesHeld)
+        return verdict
     }
 
     static func signerSummary(_ certificate: X509Certificate, kind: SignerKind) -> Verdict.SignerSummary {

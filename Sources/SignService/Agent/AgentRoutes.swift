@@ -133,8 +133,17 @@ func buildRouter(_ state: ServiceState) -> Router<ServiceRequestContext> {
         } else {
             time = Date()
         }
+        let inputs: (policy: VerificationPolicy, adjunct: AdjunctMaterial)
+        do {
+            inputs = try body.validationInputs()
+        } catch {
+            throw HTTPError(.badRequest, message: (error as? VerificationInputError)?.reason ?? "\(error)")
+        }
         // A signature that does not read is a VerificationInputError (signature-unreadable, 422); an invalid one is a verdict.
-        let verdict = try await blocking { try verifier.verify(signature: Array(signature), content: .bytes(Array(content)), at: time) }
+        let verdict = try await blocking {
+            try verifier.verify(signature: Array(signature), content: .bytes(Array(content)), policy: inputs.policy, at: time,
+                                adjunct: inputs.adjunct)
+        }
         let report = VerificationReport(signatureFile: nil, contentFile: nil, trustFolder: nil, offline: false, verdict: verdict)
         // JSON for programs; the text or HTML report for people, in the language Accept-Language prefers.
         return ReportNegotiation(request).response(
