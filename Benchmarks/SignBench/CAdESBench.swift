@@ -28,8 +28,9 @@ struct CAdESRate: ParsableCommand {
         defer { try? FileManager.default.removeItem(at: folder) }
         let extract = folder.appendingPathComponent("extract.txt")
         try Data((0..<extractBytes).map { UInt8(truncatingIfNeeded: 32 + $0 % 90) }).write(to: extract)
-        let parameters = SignatureParameters(context: EOfficeContext(fileNumber: "DIT-12/3/2026-IT", noteID: "N-1"),
-                                             commitment: .proofOfOrigin, signingTime: Date())
+        let parameters = SignatureParameters(
+            context: EOfficeContext(fileNumber: "DIT-12/3/2026-IT", noteID: "N-1"),
+            commitment: .proofOfOrigin, signingTime: Date())
         let attributesSized = [UInt8](repeating: 0x31, count: 420)  // about the size of the signed attributes
         var lastSize = 0
         func endToEnd() throws {
@@ -43,8 +44,9 @@ struct CAdESRate: ParsableCommand {
         _ = try raw.sign(attributesSized)
         print("key: \(session.certificate.subject.commonName ?? "?") on token \"\(session.token.label)\" (\(session.algorithm.rawValue))")
         print("extract: \(extractBytes) bytes; .p7s: \(lastSize) bytes; \(rounds.count) rounds of \(rounds.seconds) s per side, interleaved")
-        try Bench.interleave(rounds, reference: "raw C_Sign/s", { _ = try raw.sign(attributesSized) },
-                             measured: "extract->.p7s/s", { try endToEnd() }, ratio: "end-to-end/raw", target: 0.9)
+        try Bench.interleave(
+            rounds, reference: "raw C_Sign/s", { _ = try raw.sign(attributesSized) },
+            measured: "extract->.p7s/s", { try endToEnd() }, ratio: "end-to-end/raw", target: 0.9)
     }
 }
 
@@ -81,17 +83,23 @@ struct Memory: ParsableCommand {
 
         let floor = try peakKiB(binary, ["--version"])
         let start = Date()
-        let peak = try peakKiB(binary, ["sign", extract.path, "--key", keyArguments.key, "--file-number", "BENCH-1",
-                                        "--note-id", "1", "--pin-fd", "0", "-o", base.appendingPathComponent("extract.p7s").path])
+        let peak = try peakKiB(
+            binary,
+            [
+                "sign", extract.path, "--key", keyArguments.key, "--file-number", "BENCH-1",
+                "--note-id", "1", "--pin-fd", "0", "-o", base.appendingPathComponent("extract.p7s").path,
+            ])
         let seconds = Date().timeIntervalSince(start)
-        print("extract: \(sizeMiB) MiB; signctl sign took \(String(format: "%.1f", seconds)) s "
-              + "(\(String(format: "%.0f", Double(sizeMiB) / seconds)) MiB/s)")
+        print(
+            "extract: \(sizeMiB) MiB; signctl sign took \(String(format: "%.1f", seconds)) s "
+                + "(\(String(format: "%.0f", Double(sizeMiB) / seconds)) MiB/s)")
         print("peak RSS: signctl --version \(floor / 1024) MiB (floor); signctl sign \(peak / 1024) MiB (target < 64 MiB)")
     }
 
     private func writeExtract(_ url: URL, mebibytes: Int) throws {
         guard FileManager.default.createFile(atPath: url.path, contents: nil),
-              let handle = FileHandle(forWritingAtPath: url.path) else { throw ValidationError("cannot create \(url.path)") }
+            let handle = FileHandle(forWritingAtPath: url.path)
+        else { throw ValidationError("cannot create \(url.path)") }
         defer { try? handle.close() }
         var chunk = Data(count: 1 << 20)
         for index in 0..<mebibytes {

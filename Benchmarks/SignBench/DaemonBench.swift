@@ -50,8 +50,9 @@ struct DaemonRate: ParsableCommand {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("signbench-daemon-\(getpid())").path
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         defer { try? FileManager.default.removeItem(atPath: folder) }
-        print("daemon: \(binary), \(connections) connections, wrk -t2; \(rounds) rounds of \(seconds) s per side, interleaved; "
-              + "\(ProcessInfo.processInfo.activeProcessorCount) cores")
+        print(
+            "daemon: \(binary), \(connections) connections, wrk -t2; \(rounds) rounds of \(seconds) s per side, interleaved; "
+                + "\(ProcessInfo.processInfo.activeProcessorCount) cores")
         if only != "sign" {
             let running = try RunningDaemon(binary: binary, folder: folder + "/verify", testCerts: testCerts)
             defer { running.stop() }
@@ -77,8 +78,9 @@ struct DaemonRate: ParsableCommand {
         for index in 0..<signatureCount {
             var extract = (0..<2048).map { UInt8(truncatingIfNeeded: 32 + $0 % 90) }
             withUnsafeBytes(of: UInt64(index)) { extract.replaceSubrange(0..<8, with: $0) }
-            let parameters = SignatureParameters(context: EOfficeContext(fileNumber: "DIT-12/3/2026-IT", noteID: "N-\(index)"),
-                                                 commitment: .proofOfOrigin, signingTime: Date(), chain: chain)
+            let parameters = SignatureParameters(
+                context: EOfficeContext(fileNumber: "DIT-12/3/2026-IT", noteID: "N-\(index)"),
+                commitment: .proofOfOrigin, signingTime: Date(), chain: chain)
             let signature = try CAdES.signDetached(contentDigest: SHA256Hasher.hash(extract), certificate: certificate, parameters: parameters) {
                 TokenSignature(algorithm: .sha256WithRSAEncryption, bytes: try key.sign($0))
             }
@@ -93,8 +95,9 @@ struct DaemonRate: ParsableCommand {
 
         // The reference: the same verification in this process, on every core, with the daemon's kind of verifier
         // (online revocation, cached after the first fetch).
-        let verifier = Verifier(trust: try TrustStore.load(directory: "\(testCerts)/trust"),
-                                revocation: RevocationChecker(options: RevocationOptions(online: true, cacheDirectory: folder + "/cache", timeout: 3)))
+        let verifier = Verifier(
+            trust: try TrustStore.load(directory: "\(testCerts)/trust"),
+            revocation: RevocationChecker(options: RevocationOptions(online: true, cacheDirectory: folder + "/cache", timeout: 3)))
         let now = Date()
         guard try verifier.verify(signature: signature, content: .bytes(extract), at: now).indication == .totalPassed else {
             throw ValidationError("the benchmark's signature does not verify in process (is the rig up?)")
@@ -104,22 +107,28 @@ struct DaemonRate: ParsableCommand {
         let first = try running.wrk(script: script, path: "/v1/verify", seconds: 1, connections: connections)
         guard first.non2xx == 0, first.requests > 0 else { throw ValidationError("the daemon's /v1/verify answers errors: \(first.summary)\n\(running.log)") }
         let threads = ProcessInfo.processInfo.activeProcessorCount
-        print("\nverify: \(signatureCount) distinct \(signature.count)-byte .p7s over 2 KiB extracts (RSA-2048, chain embedded) in turn, every answer TOTAL-PASSED")
+        print(
+            "\nverify: \(signatureCount) distinct \(signature.count)-byte .p7s over 2 KiB extracts (RSA-2048, chain embedded) in turn, every answer TOTAL-PASSED"
+        )
         let next = Atomic<Int>(0)
-        try compare(reference: "in-process/s (\(threads) threads)", {
-            try Self.parallelRate(threads: threads, seconds: Double(seconds)) {
-                let index = next.add(1, ordering: .relaxed).newValue % count
-                guard try verifier.verify(signature: allSignatures[index], content: .bytes(allExtracts[index]), at: now).indication == .totalPassed else {
-                    throw ValidationError("an in-process verification did not pass")
+        try compare(
+            reference: "in-process/s (\(threads) threads)",
+            {
+                try Self.parallelRate(threads: threads, seconds: Double(seconds)) {
+                    let index = next.add(1, ordering: .relaxed).newValue % count
+                    guard try verifier.verify(signature: allSignatures[index], content: .bytes(allExtracts[index]), at: now).indication == .totalPassed else {
+                        throw ValidationError("an in-process verification did not pass")
+                    }
                 }
-            }
-        }, daemon: { try running.wrk(script: script, path: "/v1/verify", seconds: seconds, connections: connections) },
-        ratio: "daemon verify / in-process verify", target: 0.7)
+            }, daemon: { try running.wrk(script: script, path: "/v1/verify", seconds: seconds, connections: connections) },
+            ratio: "daemon verify / in-process verify", target: 0.7)
         // The floor of any endpoint here: the same wrk on GET /v1/health (HTTP, the guard, a tiny JSON answer).
         let health = try running.script(in: folder, name: "health", bodies: [], method: "GET")
         let floor = try running.wrk(script: health, path: "/v1/health", seconds: seconds, connections: connections)
-        print(String(format: "HTTP alone: GET /v1/health under the same wrk %.1f/s, p50 %.2f ms, %d errors: any endpoint's ceiling on this machine",
-                     floor.rate, floor.p50 * 1000, floor.errors))
+        print(
+            String(
+                format: "HTTP alone: GET /v1/health under the same wrk %.1f/s, p50 %.2f ms, %d errors: any endpoint's ceiling on this machine",
+                floor.rate, floor.p50 * 1000, floor.errors))
     }
 
     func sign(_ running: RunningDaemon, folder: String, keepSeconds: Double) throws {
@@ -127,31 +136,38 @@ struct DaemonRate: ParsableCommand {
         let pinText = try pin.withBytes { String(decoding: $0, as: UTF8.self) }
         pin.wipe()
         let extract = Data((0..<2048).map { UInt8(truncatingIfNeeded: 32 + $0 % 90) })
-        let body = try JSONOutput.encoder(pretty: false).encode(SignRequestBody(
-            extract: Array(extract), fileNumber: "DIT-12/3/2026-IT", noteID: "N-1", commitment: .proofOfOrigin, key: keyArguments.key, pin: pinText))
+        let body = try JSONOutput.encoder(pretty: false).encode(
+            SignRequestBody(
+                extract: Array(extract), fileNumber: "DIT-12/3/2026-IT", noteID: "N-1", commitment: .proofOfOrigin, key: keyArguments.key, pin: pinText))
         let script = try running.script(in: folder, name: "sign", bodies: [body])
         try running.warmUp("/v1/sign", body: body)
         let first = try running.wrk(script: script, path: "/v1/sign", seconds: 1, connections: connections)
         guard first.non2xx == 0, first.requests > 0 else { throw ValidationError("the daemon's /v1/sign answers errors: \(first.summary)") }
         let message = [UInt8](repeating: 0x31, count: 420)  // about the size of the signed attributes
-        print("\nsign: \(keyArguments.key) on SoftHSM2, 2 KiB extract -> CAdES .p7s per request, audited; a token signs one thing at a time; "
-              + (keepSeconds == 0 ? "log in and out per request (the default)" : "keepTokenSessionSeconds \(Int(keepSeconds)) (one login, PIN checked per request)"))
-        try compare(reference: "raw C_Sign/s", {
-            // Logged in for the round only, so that the daemon's rounds have the token to themselves.
-            let (session, raw, pin) = try keyArguments.openSessions()
-            pin.wipe()
-            defer {
-                raw.close()
-                session.close()
-            }
-            return try Bench.measure(seconds: Double(seconds)) { _ = try raw.sign(message) }
-        }, daemon: { try running.wrk(script: script, path: "/v1/sign", seconds: seconds, connections: connections) },
-        ratio: "daemon sign / raw C_Sign", target: 0.8)
+        print(
+            "\nsign: \(keyArguments.key) on SoftHSM2, 2 KiB extract -> CAdES .p7s per request, audited; a token signs one thing at a time; "
+                + (keepSeconds == 0
+                    ? "log in and out per request (the default)" : "keepTokenSessionSeconds \(Int(keepSeconds)) (one login, PIN checked per request)"))
+        try compare(
+            reference: "raw C_Sign/s",
+            {
+                // Logged in for the round only, so that the daemon's rounds have the token to themselves.
+                let (session, raw, pin) = try keyArguments.openSessions()
+                pin.wipe()
+                defer {
+                    raw.close()
+                    session.close()
+                }
+                return try Bench.measure(seconds: Double(seconds)) { _ = try raw.sign(message) }
+            }, daemon: { try running.wrk(script: script, path: "/v1/sign", seconds: seconds, connections: connections) },
+            ratio: "daemon sign / raw C_Sign", target: 0.8)
     }
 
     /// Alternating rounds; prints each and the medians, latency and error totals of the daemon side.
     func compare(reference: String, _ referenceRound: () throws -> Double, daemon: () throws -> WrkResult, ratio: String, target: Double) throws {
-        print("round  " + reference.leftPadded(28) + "  " + "daemon/s".leftPadded(10) + "  " + "p50 ms".leftPadded(8) + "  " + "p99 ms".leftPadded(8) + "  errors")
+        print(
+            "round  " + reference.leftPadded(28) + "  " + "daemon/s".leftPadded(10) + "  " + "p50 ms".leftPadded(8) + "  " + "p99 ms".leftPadded(8) + "  errors"
+        )
         var references = [Double](), daemons = [WrkResult]()
         for round in 1...rounds {
             var reference = 0.0, measured: WrkResult? = nil
@@ -160,14 +176,21 @@ struct DaemonRate: ParsableCommand {
             }
             references.append(reference)
             daemons.append(measured!)
-            print(String(format: "%5d  %28.1f  %10.1f  %8.2f  %8.2f  %d", round, reference, measured!.rate, measured!.p50 * 1000, measured!.p99 * 1000, measured!.errors))
+            print(
+                String(
+                    format: "%5d  %28.1f  %10.1f  %8.2f  %8.2f  %d", round, reference, measured!.rate, measured!.p50 * 1000, measured!.p99 * 1000,
+                    measured!.errors))
         }
         let referenceMedian = Bench.median(references), daemonMedian = Bench.median(daemons.map(\.rate))
         let errors = daemons.reduce(0) { $0 + $1.errors }, requests = daemons.reduce(0) { $0 + $1.requests }
-        print(String(format: "median %27.1f  %10.1f  %8.2f  %8.2f", referenceMedian, daemonMedian,
-                     Bench.median(daemons.map(\.p50)) * 1000, Bench.median(daemons.map(\.p99)) * 1000))
-        print(String(format: "ratio %@: %.3f of the medians (target >= %.1f); %d requests, %d errors (target 0)", ratio,
-                     daemonMedian / referenceMedian, target, requests, errors))
+        print(
+            String(
+                format: "median %27.1f  %10.1f  %8.2f  %8.2f", referenceMedian, daemonMedian,
+                Bench.median(daemons.map(\.p50)) * 1000, Bench.median(daemons.map(\.p99)) * 1000))
+        print(
+            String(
+                format: "ratio %@: %.3f of the medians (target >= %.1f); %d requests, %d errors (target 0)", ratio,
+                daemonMedian / referenceMedian, target, requests, errors))
     }
 
     /// Calls per second of `body` on `threads` threads for `seconds`.
@@ -241,9 +264,11 @@ final class RunningDaemon {
 
     init(binary: String, folder: String, testCerts: String, keepSessionSeconds: Double = 0, extra: [String: Any] = [:]) throws {
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-        var config: [String: Any] = ["port": 0, "stateDirectory": folder + "/state", "trustDirectory": testCerts + "/trust",
-                                     "chainFile": testCerts + "/ca/chain-individual.pem", "logLevel": "notice",
-                                     "keepTokenSessionSeconds": keepSessionSeconds]
+        var config: [String: Any] = [
+            "port": 0, "stateDirectory": folder + "/state", "trustDirectory": testCerts + "/trust",
+            "chainFile": testCerts + "/ca/chain-individual.pem", "logLevel": "notice",
+            "keepTokenSessionSeconds": keepSessionSeconds,
+        ]
         config.merge(extra) { $1 }
         try JSONSerialization.data(withJSONObject: config).write(to: URL(fileURLWithPath: folder + "/config.json"))
         let log = folder + "/daemon.log"
@@ -282,10 +307,13 @@ final class RunningDaemon {
             try AtomicFile.write(Array(body), to: path, mode: 0o600)
             paths.append("\"\(path)\"")
         }
-        let lua = bodies.isEmpty ? """
+        let lua =
+            bodies.isEmpty
+            ? """
             wrk.method = "\(method)"
             wrk.headers["Authorization"] = "Bearer \(adminToken)"
-            """ : """
+            """
+            : """
             wrk.method = "\(method)"
             wrk.headers["Content-Type"] = "application/json"
             wrk.headers["Authorization"] = "Bearer \(adminToken)"

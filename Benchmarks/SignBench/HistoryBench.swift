@@ -54,8 +54,9 @@ struct HistoryRate: ParsableCommand {
         for index in 1...entries {
             let head = try store.head(of: number)
             let content = Array("File \(number), note N-\(index): \(String(repeating: "x", count: 1500))\n".utf8)
-            let parameters = SignatureParameters(context: EOfficeContext(fileNumber: number, noteID: "N-\(index)", previousEntryHash: head.hash),
-                                                 commitment: .proofOfOrigin, signingTime: Date(), chain: chain)
+            let parameters = SignatureParameters(
+                context: EOfficeContext(fileNumber: number, noteID: "N-\(index)", previousEntryHash: head.hash),
+                commitment: .proofOfOrigin, signingTime: Date(), chain: chain)
             let signature = try CAdES.signDetached(contentDigest: SHA256Hasher.hash(content), certificate: officer, parameters: parameters) {
                 TokenSignature(algorithm: .sha256WithRSAEncryption, bytes: try officerKey.sign($0))
             }
@@ -95,8 +96,10 @@ struct HistoryRate: ParsableCommand {
             let after = try limit()
             guard report.passed else { throw ValidationError("bundle of \(count) did not verify: \(report.findings.prefix(3))") }
             let rate = Double(count) / seconds, reference = (before + after) / 2
-            print(String(format: "%7d  %8.2f  %10.1f  %8.1f  %6.3f  %9.3f  %9.1f", count, seconds, rate, reference, rate / reference,
-                         rate / reference / cores, 1e6 * seconds / Double(count)))
+            print(
+                String(
+                    format: "%7d  %8.2f  %10.1f  %8.1f  %6.3f  %9.3f  %9.1f", count, seconds, rate, reference, rate / reference,
+                    rate / reference / cores, 1e6 * seconds / Double(count)))
         }
         // The largest bundle again, in rounds interleaved with the limit (this machine's speed drifts by tens of
         // percent from one second to the next): the ratio of the medians and the median of the per-round ratios.
@@ -107,9 +110,11 @@ struct HistoryRate: ParsableCommand {
                 rates.append(Double(count) / (try timedVerify(path).0))
             }
             let ratios = zip(rates, references).map { $0 / $1 }
-            print("\(count) entries, \(rounds) interleaved rounds: ratios " + ratios.map { String(format: "%.3f", $0) }.joined(separator: " ")
-                  + String(format: "; ratio of medians %.3f, median of pairs %.3f (per core %.3f)", Bench.median(rates) / Bench.median(references),
-                           Bench.median(ratios), Bench.median(ratios) / cores))
+            print(
+                "\(count) entries, \(rounds) interleaved rounds: ratios " + ratios.map { String(format: "%.3f", $0) }.joined(separator: " ")
+                    + String(
+                        format: "; ratio of medians %.3f, median of pairs %.3f (per core %.3f)", Bench.median(rates) / Bench.median(references),
+                        Bench.median(ratios), Bench.median(ratios) / cores))
         }
         print("target: ratio >= 0.5; µs/entry flat across sizes (linear time)")
     }

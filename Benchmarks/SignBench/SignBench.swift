@@ -80,8 +80,9 @@ struct TokenRate: ParsableCommand {
 
         print("key: \(session.certificate.subject.commonName ?? "?") on token \"\(session.token.label)\" (\(session.algorithm.rawValue))")
         print("message: \(messageBytes) bytes; \(rounds.count) rounds of \(rounds.seconds) s per side, interleaved")
-        try Bench.interleave(rounds, reference: "raw C_Sign/s", { _ = try raw.sign(message) },
-                             measured: "SignKit/s", { _ = try session.sign(message) }, ratio: "SignKit/raw", target: 0.9)
+        try Bench.interleave(
+            rounds, reference: "raw C_Sign/s", { _ = try raw.sign(message) },
+            measured: "SignKit/s", { _ = try session.sign(message) }, ratio: "SignKit/raw", target: 0.9)
     }
 }
 
@@ -164,8 +165,10 @@ struct RoundOptions: ParsableArguments {
 enum Bench {
     /// Alternates the two loops round by round (reference first in odd rounds, second in even ones) so that a
     /// noisy neighbour hurts both alike, prints each round, the medians and their ratio.
-    static func interleave(_ rounds: RoundOptions, reference: String, _ referenceBody: () throws -> Void,
-                           measured: String, _ measuredBody: () throws -> Void, ratio: String, target: Double) throws {
+    static func interleave(
+        _ rounds: RoundOptions, reference: String, _ referenceBody: () throws -> Void,
+        measured: String, _ measuredBody: () throws -> Void, ratio: String, target: Double
+    ) throws {
         print("round  " + reference.leftPadded(16) + "  " + measured.leftPadded(16))
         var referenceRates = [Double](), measuredRates = [Double]()
         for round in 1...rounds.count {
@@ -180,8 +183,10 @@ enum Bench {
         let referenceMedian = median(referenceRates), measuredMedian = median(measuredRates)
         print(String(format: "median %16.1f  %16.1f", referenceMedian, measuredMedian))
         let paired = median(zip(measuredRates, referenceRates).map { $0 / $1 })
-        print(String(format: "ratio %@: %.3f of the medians, %.3f median of the per-round pairs (target >= %.1f)", ratio,
-                     measuredMedian / referenceMedian, paired, target))
+        print(
+            String(
+                format: "ratio %@: %.3f of the medians, %.3f median of the per-round pairs (target >= %.1f)", ratio,
+                measuredMedian / referenceMedian, paired, target))
     }
 
     static func measure(seconds: Double, _ body: () throws -> Void) throws -> Double {

@@ -44,11 +44,15 @@ struct UploadRate: ParsableCommand {
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         defer { try? FileManager.default.removeItem(atPath: folder) }
         let size = sizeMiB << 20
-        let running = try RunningDaemon(binary: binary, folder: folder + "/daemon", testCerts: testCerts, extra: [
-            "documentSigner": ["key": "pkcs11:token=SignService%20DocSigner;id=%10;type=private", "pinFile": rig + "/softhsm.pin",
-                               "chainFile": testCerts + "/ca/chain-docsigner.pem"],
-            "scans": ["maximumBytes": size + (16 << 20)],
-        ])
+        let running = try RunningDaemon(
+            binary: binary, folder: folder + "/daemon", testCerts: testCerts,
+            extra: [
+                "documentSigner": [
+                    "key": "pkcs11:token=SignService%20DocSigner;id=%10;type=private", "pinFile": rig + "/softhsm.pin",
+                    "chainFile": testCerts + "/ca/chain-docsigner.pem",
+                ],
+                "scans": ["maximumBytes": size + (16 << 20)],
+            ])
         defer { running.stop() }
         let startRSS = Self.memory(of: running.pid, "VmRSS")
         let ppsCertificate = try CertificateFolder.load(file: "\(testCerts)/certs/pps.crt")[0]
@@ -64,8 +68,11 @@ struct UploadRate: ParsableCommand {
             // A request, its QR printed and scanned, the scan grown to the size asked.
             let note = "N-\(round)"
             let extractHash = SHA256Hasher.hash(Array("extract \(note)".utf8))
-            let issued = try call(running, "POST", base + "/approvals", json: [
-                "noteID": note, "extractSHA256": Hex.encode(extractHash), "minister": "Shri Bench", "pps": [Hex.encode(ppsCertificate.sha256Fingerprint)]])
+            let issued = try call(
+                running, "POST", base + "/approvals",
+                json: [
+                    "noteID": note, "extractSHA256": Hex.encode(extractHash), "minister": "Shri Bench", "pps": [Hex.encode(ppsCertificate.sha256Fingerprint)],
+                ])
             let request = try JSONDecoder().decode(ApprovalRequest.JSON.self, from: JSONSerialization.data(withJSONObject: issued)).request()
             let (id, qr) = (request.id, request.qrText)
             let scanned = try ScanFixtures.scan(ScanFixtures.printedExtract(lines: ["Benchmark \(note)"], qr: try QRCode(text: qr)), in: scanFolder)
@@ -74,8 +81,9 @@ struct UploadRate: ParsableCommand {
 
             let head = try call(running, "GET", base)["head"] as? String ?? ""
             let attestation = ScanAttestation(request: request, scanHash: scanHash, scanType: .pdf, scanBytes: size, qr: .matched, at: Date()).bytes
-            let parameters = SignatureParameters(context: EOfficeContext(fileNumber: number, noteID: note, previousEntryHash: Hex.decode(head)),
-                                                 commitment: .proofOfOrigin, signingTime: Date(), chain: chain)
+            let parameters = SignatureParameters(
+                context: EOfficeContext(fileNumber: number, noteID: note, previousEntryHash: Hex.decode(head)),
+                commitment: .proofOfOrigin, signingTime: Date(), chain: chain)
             let signature = try CAdES.signDetached(contentDigest: SHA256Hasher.hash(attestation), certificate: ppsCertificate, parameters: parameters) {
                 TokenSignature(algorithm: .sha256WithRSAEncryption, bytes: try ppsKey.sign($0))
             }
@@ -86,36 +94,52 @@ struct UploadRate: ParsableCommand {
             guard hashed.status == 0, hashed.stdout.hasPrefix(Hex.encode(scanHash)) else { throw ValidationError("sha256sum disagrees: \(hashed.stdout)") }
 
             let uploadStart = ContinuousClock.now
-            let uploaded = try Command.run("/usr/bin/curl", ["-s", "-w", "\n%{http_code}", "-X", "POST", "-T", path,
-                                                             "-H", "Authorization: Bearer \(running.adminToken)", "-H", "Content-Type: application/pdf",
-                                                             "-H", "SignService-Attestation: \(Data(attestation).base64EncodedString())",
-                                                             "-H", "SignService-Attestation-Signature: \(Data(signature).base64EncodedString())",
-                                                             running.url + base + "/approvals/\(id)/scan"])
+            let uploaded = try Command.run(
+                "/usr/bin/curl",
+                [
+                    "-s", "-w", "\n%{http_code}", "-X", "POST", "-T", path,
+                    "-H", "Authorization: Bearer \(running.adminToken)", "-H", "Content-Type: application/pdf",
+                    "-H", "SignService-Attestation: \(Data(attestation).base64EncodedString())",
+                    "-H", "SignService-Attestation-Signature: \(Data(signature).base64EncodedString())",
+                    running.url + base + "/approvals/\(id)/scan",
+                ])
             let uploadTime = (ContinuousClock.now - uploadStart).seconds
-            guard uploaded.stdout.hasSuffix("\n201") else { throw ValidationError("the upload was not accepted: \(uploaded.stdout)\n\(running.log.suffix(2000))") }
+            guard uploaded.stdout.hasSuffix("\n201") else {
+                throw ValidationError("the upload was not accepted: \(uploaded.stdout)\n\(running.log.suffix(2000))")
+            }
             try? FileManager.default.removeItem(atPath: path)
             hashTimes.append(hashTime)
             uploadTimes.append(uploadTime)
             let mib = Double(sizeMiB)
-            print(String(format: "%5d  %11.2f  %8.2f   %15.0f  %12.0f  %5.2f", round, hashTime, uploadTime, mib / hashTime, mib / uploadTime, hashTime / uploadTime))
+            print(
+                String(
+                    format: "%5d  %11.2f  %8.2f   %15.0f  %12.0f  %5.2f", round, hashTime, uploadTime, mib / hashTime, mib / uploadTime, hashTime / uploadTime))
         }
         let hashMedian = Bench.median(hashTimes), uploadMedian = Bench.median(uploadTimes)
         let peak = Self.memory(of: running.pid, "VmHWM")
-        print(String(format: "median: sha256sum %.2f s (%.0f MiB/s), upload %.2f s (%.0f MiB/s); ratio %.2f (target at least 0.5)",
-                     hashMedian, Double(sizeMiB) / hashMedian, uploadMedian, Double(sizeMiB) / uploadMedian, hashMedian / uploadMedian))
+        print(
+            String(
+                format: "median: sha256sum %.2f s (%.0f MiB/s), upload %.2f s (%.0f MiB/s); ratio %.2f (target at least 0.5)",
+                hashMedian, Double(sizeMiB) / hashMedian, uploadMedian, Double(sizeMiB) / uploadMedian, hashMedian / uploadMedian))
         print("daemon memory: \(startRSS / 1024) MiB resident at start, peak \(peak / 1024) MiB over the run (target under 100 MiB)")
 
         // The file's bundle now holds every scan: it is written from the scans' files, not from memory.
         let exportStart = ContinuousClock.now
         let bundle = folder + "/bundle.zip"
-        let exported = try Command.run("/usr/bin/curl", ["-s", "-o", bundle, "-w", "%{http_code}", "-H", "Authorization: Bearer \(running.adminToken)",
-                                                         running.url + base + "/bundle"])
+        let exported = try Command.run(
+            "/usr/bin/curl",
+            [
+                "-s", "-o", bundle, "-w", "%{http_code}", "-H", "Authorization: Bearer \(running.adminToken)",
+                running.url + base + "/bundle",
+            ])
         let exportTime = (ContinuousClock.now - exportStart).seconds
         let bundleSize = (try? FileManager.default.attributesOfItem(atPath: bundle)[.size] as? Int) ?? 0
         guard exported.stdout == "200" else { throw ValidationError("the export failed: \(exported.stdout)") }
         try? FileManager.default.removeItem(atPath: bundle)
-        print(String(format: "export: %d MiB bundle in %.1f s; daemon peak memory after it %d MiB", bundleSize >> 20, exportTime,
-                     Self.memory(of: running.pid, "VmHWM") / 1024))
+        print(
+            String(
+                format: "export: %d MiB bundle in %.1f s; daemon peak memory after it %d MiB", bundleSize >> 20, exportTime,
+                Self.memory(of: running.pid, "VmHWM") / 1024))
     }
 
     /// The scanned PDF followed by an incremental update adding one unreferenced stream object, so that the file is
@@ -123,17 +147,19 @@ struct UploadRate: ParsableCommand {
     static func grow(_ pdf: [UInt8], to size: Int, at path: String) throws -> [UInt8] {
         let text = String(decoding: pdf.suffix(64), as: UTF8.self)
         guard let range = text.range(of: #"startxref\s+(\d+)"#, options: .regularExpression),
-              let previous = Int(text[range].split(whereSeparator: \.isWhitespace).last ?? ""),
-              let objects = String(decoding: pdf, as: UTF8.self).range(of: #"/Size (\d+)"#, options: .regularExpression)
-                .flatMap({ Int(String(decoding: pdf, as: UTF8.self)[$0].split(separator: " ")[1]) }) else {
+            let previous = Int(text[range].split(whereSeparator: \.isWhitespace).last ?? ""),
+            let objects = String(decoding: pdf, as: UTF8.self).range(of: #"/Size (\d+)"#, options: .regularExpression)
+                .flatMap({ Int(String(decoding: pdf, as: UTF8.self)[$0].split(separator: " ")[1]) })
+        else {
             throw ValidationError("the scanned PDF has no startxref")
         }
         let number = objects
         func tail(streamStart: Int, length: Int) -> [UInt8] {
             let xref = streamStart + length + "\nendstream\nendobj\n".utf8.count
             let objectOffset = pdf.count
-            return Array(("\nendstream\nendobj\nxref\n\(number) 1\n" + String(format: "%010d 00000 n \n", objectOffset)
-                          + "trailer\n<< /Size \(number + 1) /Root 1 0 R /Prev \(previous) >>\nstartxref\n\(xref)\n%%EOF\n").utf8)
+            return Array(
+                ("\nendstream\nendobj\nxref\n\(number) 1\n" + String(format: "%010d 00000 n \n", objectOffset)
+                    + "trailer\n<< /Size \(number + 1) /Root 1 0 R /Prev \(previous) >>\nstartxref\n\(xref)\n%%EOF\n").utf8)
         }
         // The header's length depends on the stream's length; both settle in one pass at this size.
         var length = size - pdf.count
@@ -175,7 +201,11 @@ struct UploadRate: ParsableCommand {
 
     func call(_ running: RunningDaemon, _ method: String, _ path: String, json: [String: Any]? = nil) throws -> [String: Any] {
         var arguments = ["-s", "-X", method, "-H", "Authorization: Bearer \(running.adminToken)"]
-        if let json { arguments += ["-H", "Content-Type: application/json", "--data-binary", String(decoding: try JSONSerialization.data(withJSONObject: json), as: UTF8.self)] }
+        if let json {
+            arguments += [
+                "-H", "Content-Type: application/json", "--data-binary", String(decoding: try JSONSerialization.data(withJSONObject: json), as: UTF8.self),
+            ]
+        }
         let result = try Command.run("/usr/bin/curl", arguments + [running.url + path])
         guard let object = (try? JSONSerialization.jsonObject(with: result.stdoutData)) as? [String: Any] else {
             throw ValidationError("\(method) \(path): \(result.stdout)")

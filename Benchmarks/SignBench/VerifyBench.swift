@@ -41,16 +41,21 @@ struct VerifyRate: ParsableCommand {
         for index in 0..<signatureCount {
             var extract = (0..<extractBytes).map { UInt8(truncatingIfNeeded: 32 + $0 % 90) }
             withUnsafeBytes(of: UInt64(index)) { extract.replaceSubrange(0..<8, with: $0) }
-            let parameters = SignatureParameters(context: EOfficeContext(fileNumber: "DIT-12/3/2026-IT", noteID: "N-\(index)"),
-                                                 commitment: .proofOfOrigin, signingTime: Date(), chain: chain)
-            signatures.append(try CAdES.signDetached(contentDigest: SHA256Hasher.hash(extract), certificate: certificate,
-                                                     parameters: parameters) { TokenSignature(algorithm: .sha256WithRSAEncryption, bytes: try key.sign($0)) })
+            let parameters = SignatureParameters(
+                context: EOfficeContext(fileNumber: "DIT-12/3/2026-IT", noteID: "N-\(index)"),
+                commitment: .proofOfOrigin, signingTime: Date(), chain: chain)
+            signatures.append(
+                try CAdES.signDetached(
+                    contentDigest: SHA256Hasher.hash(extract), certificate: certificate,
+                    parameters: parameters
+                ) { TokenSignature(algorithm: .sha256WithRSAEncryption, bytes: try key.sign($0)) })
             extracts.append(extract)
         }
         let cache = FileManager.default.temporaryDirectory.appendingPathComponent("signbench-cache-\(getpid())").path
         defer { try? FileManager.default.removeItem(atPath: cache) }
-        let verifier = Verifier(trust: try TrustStore.load(directory: "\(testCerts)/trust"),
-                                revocation: RevocationChecker(options: RevocationOptions(online: true, cacheDirectory: cache, timeout: 3)))
+        let verifier = Verifier(
+            trust: try TrustStore.load(directory: "\(testCerts)/trust"),
+            revocation: RevocationChecker(options: RevocationOptions(online: true, cacheDirectory: cache, timeout: 3)))
         let now = Date()
         let first = try verifier.verify(signature: signatures[0], content: .bytes(extracts[0]), at: now)
         guard first.indication == .totalPassed else {
@@ -77,19 +82,23 @@ struct VerifyRate: ParsableCommand {
         let signatureValues = try signatures.map { try CMSSignedData(der: $0).signatureValue() }
         let attributeDigests = try signatures.map { try SHA256Hasher.hash(CMSSignedData(der: $0).signedAttributesDER()) }
         var next = 0, failures = 0
-        print("signatures: \(signatureCount) over \(extractBytes)-byte extracts, signer \(certificate.subject.commonName ?? "?") (RSA-2048), "
-              + ".p7s \(signatures[0].count) bytes; \(rounds.count) rounds of \(rounds.seconds) s per side, interleaved, one thread")
-        try Bench.interleave(rounds, reference: "SHA256+RSAvfy/s", {
-            let index = next % signatureCount
-            next += 1
-            _ = SHA256Hasher.hash(extracts[index])
-            if !certificate.verifySignature(signatureValues[index], digest: attributeDigests[index], algorithm: .sha256) { failures += 1 }
-        }, measured: "verify/s", {
-            let index = next % signatureCount
-            next += 1
-            let verdict = try verifier.verify(signature: signatures[index], content: .bytes(extracts[index]), at: now)
-            if verdict.indication != .totalPassed { failures += 1 }
-        }, ratio: "verify/limit", target: 0.5)
+        print(
+            "signatures: \(signatureCount) over \(extractBytes)-byte extracts, signer \(certificate.subject.commonName ?? "?") (RSA-2048), "
+                + ".p7s \(signatures[0].count) bytes; \(rounds.count) rounds of \(rounds.seconds) s per side, interleaved, one thread")
+        try Bench.interleave(
+            rounds, reference: "SHA256+RSAvfy/s",
+            {
+                let index = next % signatureCount
+                next += 1
+                _ = SHA256Hasher.hash(extracts[index])
+                if !certificate.verifySignature(signatureValues[index], digest: attributeDigests[index], algorithm: .sha256) { failures += 1 }
+            }, measured: "verify/s",
+            {
+                let index = next % signatureCount
+                next += 1
+                let verdict = try verifier.verify(signature: signatures[index], content: .bytes(extracts[index]), at: now)
+                if verdict.indication != .totalPassed { failures += 1 }
+            }, ratio: "verify/limit", target: 0.5)
         guard failures == 0 else { throw ValidationError("\(failures) verifications did not pass") }
     }
 }
@@ -112,7 +121,8 @@ final class PrivateKey: @unchecked Sendable {  // immutable after init; OpenSSL 
         defer { EVP_MD_CTX_free(context) }
         var length = 0
         guard EVP_DigestSignInit(context, nil, EVP_sha256(), nil, key) == 1,
-              EVP_DigestSign(context, nil, &length, message, message.count) == 1 else { throw ValidationError("EVP_DigestSign") }
+            EVP_DigestSign(context, nil, &length, message, message.count) == 1
+        else { throw ValidationError("EVP_DigestSign") }
         var signature = [UInt8](repeating: 0, count: length)
         guard EVP_DigestSign(context, &signature, &length, message, message.count) == 1 else { throw ValidationError("EVP_DigestSign") }
         return Array(signature.prefix(length))

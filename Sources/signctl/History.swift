@@ -6,7 +6,8 @@ import SignKit
 struct History: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "File histories: verify an exported bundle; create, append to, show or export a file's history.",
-        discussion: "show, create and export work on a local store (--store) or through the running daemon (--service); append goes through the daemon, whose document-signer key signs each checkpoint.",
+        discussion:
+            "show, create and export work on a local store (--store) or through the running daemon (--service); append goes through the daemon, whose document-signer key signs each checkpoint.",
         subcommands: [HistoryVerify.self, HistoryShow.self, HistoryCreate.self, HistoryAppend.self, HistoryExport.self])
 }
 
@@ -166,8 +167,10 @@ struct HistoryShow: ParsableCommand {
         }
         print("File \(shown.file.number): \(shown.file.subject) (\(shown.file.department))")
         for entry in shown.entries {
-            print(String(format: "%4d  %@  %-13@ note %@  signer %@…  entry %@…", entry.sequence, entry.time as NSString, entry.kind as NSString,
-                         entry.noteID as NSString, String(entry.signerFingerprint.prefix(16)) as NSString, String(entry.hash.prefix(16)) as NSString))
+            print(
+                String(
+                    format: "%4d  %@  %-13@ note %@  signer %@…  entry %@…", entry.sequence, entry.time as NSString, entry.kind as NSString,
+                    entry.noteID as NSString, String(entry.signerFingerprint.prefix(16)) as NSString, String(entry.hash.prefix(16)) as NSString))
         }
         print("\(shown.checkpoints.count) checkpoint\(shown.checkpoints.count == 1 ? "" : "s"); head \(shown.head)")
     }
@@ -257,7 +260,9 @@ struct HistoryExport: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "export",
         abstract: "Export a file's history from a store to a sealed bundle that verifies offline.",
-        discussion: "The seal is a signature over the manifest by the service's document-signer key (--key with --store; the daemon's own with --service), so a bundle cut short or edited later is detected.")
+        discussion:
+            "The seal is a signature over the manifest by the service's document-signer key (--key with --store; the daemon's own with --service), so a bundle cut short or edited later is detected."
+    )
 
     @OptionGroup var storeOptions: StoreOptions
     @OptionGroup var tokenOptions: TokenOptions
@@ -277,7 +282,8 @@ struct HistoryExport: ParsableCommand {
 
     func validate() throws {
         if storeOptions.daemon.service != nil && (keyOptions.key != nil || trust != nil || chainFile != nil) {
-            throw ValidationError("with --service the daemon seals the bundle with its document-signer key and its own trust store; drop --key, --trust and --chain")
+            throw ValidationError(
+                "with --service the daemon seals the bundle with its document-signer key and its own trust store; drop --key, --trust and --chain")
         }
     }
 
@@ -294,8 +300,10 @@ struct HistoryExport: ParsableCommand {
         let (count, signer) = try KeyChoice.withSession(tokenOptions, keyOptions, at: now) { choice, session, pin in
             let sealer = CheckpointSigner(certificate: session.certificate, chain: chain) { try session.sign($0, pin: pin) }
             do {
-                return (try HistoryBundle.export(file: file, from: store, verifier: Verifier(trust: trustStore), sealer: sealer, to: output, at: now),
-                        choice.signerName)
+                return (
+                    try HistoryBundle.export(file: file, from: store, verifier: Verifier(trust: trustStore), sealer: sealer, to: output, at: now),
+                    choice.signerName
+                )
             } catch let error as HistoryError {
                 throw CommandFailure(status: .usage, message: error.description)
             }

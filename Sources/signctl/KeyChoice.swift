@@ -49,8 +49,10 @@ struct KeyChoice {
 
     /// Chooses the key, asks for its PIN and runs `body` on the logged-in session with the PIN (needed again by
     /// always-authenticate keys); the session is closed and the PIN wiped when `body` returns or throws.
-    static func withSession<T>(_ tokenOptions: TokenOptions, _ keyOptions: KeyOptions, at time: Date,
-                               _ body: (KeyChoice, TokenSigningSession, PIN) throws -> T) throws -> T {
+    static func withSession<T>(
+        _ tokenOptions: TokenOptions, _ keyOptions: KeyOptions, at time: Date,
+        _ body: (KeyChoice, TokenSigningSession, PIN) throws -> T
+    ) throws -> T {
         let manager = try tokenOptions.manager()
         let choice = try KeyChoice(keyOptions, manager: manager, at: time)
         let pin = try choice.readPIN(keyOptions)

@@ -33,7 +33,10 @@ struct ScanRequest: ParsableCommand {
     @Option(help: "The Minister's name, as printed.")
     var minister: String
 
-    @Option(help: ArgumentHelp("SHA-256 fingerprint (hex) of a PPS/PS certificate allowed to upload the scan (repeatable; default: the Minister's PPS/PS in the daemon's roles file).", valueName: "hex"))
+    @Option(
+        help: ArgumentHelp(
+            "SHA-256 fingerprint (hex) of a PPS/PS certificate allowed to upload the scan (repeatable; default: the Minister's PPS/PS in the daemon's roles file).",
+            valueName: "hex"))
     var pps: [String] = []
 
     @Option(help: ArgumentHelp("Write the QR code here (.png or .svg; repeatable).", valueName: "file"))
@@ -64,9 +67,10 @@ struct ScanRequest: ParsableCommand {
             }
             fingerprints.append(fingerprint)
         }
-        let answer = try client.call("POST", "/v1/files/\(DaemonClient.segment(file))/approvals",
-                                     body: ApprovalRequestBody(noteID: noteID, extractHash: digest, minister: minister, pps: fingerprints),
-                                     as: ApprovalRequest.JSON.self)
+        let answer = try client.call(
+            "POST", "/v1/files/\(DaemonClient.segment(file))/approvals",
+            body: ApprovalRequestBody(noteID: noteID, extractHash: digest, minister: minister, pps: fingerprints),
+            as: ApprovalRequest.JSON.self)
         let (text, id) = (answer.qr, answer.id)
         let code: QRCode
         do {
@@ -85,8 +89,9 @@ struct ScanRequest: ParsableCommand {
         if json {
             print(try JSONOutput.string(answer))
         } else {
-            print("approval request \(id): file \(file), note \(noteID), for \(minister); QR \(code.size)x\(code.size) modules"
-                  + (qr.isEmpty ? "" : " written to \(qr.joined(separator: ", "))"))
+            print(
+                "approval request \(id): file \(file), note \(noteID), for \(minister); QR \(code.size)x\(code.size) modules"
+                    + (qr.isEmpty ? "" : " written to \(qr.joined(separator: ", "))"))
         }
     }
 }
@@ -117,7 +122,8 @@ struct ScanUploadCommand: ParsableCommand {
     @Option(help: ArgumentHelp("The scan of the hand-signed extract (PDF, JPEG, PNG or TIFF).", valueName: "file"))
     var scan: String
 
-    @Option(name: .customLong("chain"), help: ArgumentHelp("PEM file of intermediate CA certificates to embed in the attestation's signature.", valueName: "file"))
+    @Option(
+        name: .customLong("chain"), help: ArgumentHelp("PEM file of intermediate CA certificates to embed in the attestation's signature.", valueName: "file"))
     var chainFile: String?
 
     @Flag(help: "Print the daemon's answer as JSON.")
@@ -154,11 +160,16 @@ struct ScanUploadCommand: ParsableCommand {
         } catch let error as IntakeError {
             throw CommandFailure(status: .usage, message: "\(scan): \(error.description)")
         } catch let error as ScanError where error.code == .qrOtherRequest {
-            throw CommandFailure(status: .failure, message: "the QR code on \(scan) is for another approval request than \(request): is this the scan of another extract? (\(error.reason))")
+            throw CommandFailure(
+                status: .failure,
+                message: "the QR code on \(scan) is for another approval request than \(request): is this the scan of another extract? (\(error.reason))")
         }
         let checked = prepared.scan
         if prepared.finding == .notRead {
-            FileHandle.standardError.write(Data("note: no QR code of request \(request) could be read on \(scan); the attestation says so, and the daemon accepts it only if its policy allows\n".utf8))
+            FileHandle.standardError.write(
+                Data(
+                    "note: no QR code of request \(request) could be read on \(scan); the attestation says so, and the daemon accepts it only if its policy allows\n"
+                        .utf8))
         }
         let head = try client.call("GET", base, as: FileHistoryAnswer.self)
         guard let headHash = Hex.decode(head.head), headHash.count == 32 else {
@@ -171,17 +182,20 @@ struct ScanUploadCommand: ParsableCommand {
             login: keyOptions.loginOptions)
         let signature = try ExtractSigner(tokens: try tokenOptions.manager()).sign(signing, pin: keyOptions.pinSource, at: now).signature
 
-        let answer = try client.upload("POST", base + "/approvals/\(DaemonClient.segment(request))/scan", file: scan, headers: [
-            "Content-Type": checked.type.mediaType,
-            ScanUploadHeader.attestation: Data(document).base64EncodedString(),
-            ScanUploadHeader.attestationSignature: Data(signature).base64EncodedString(),
-            ScanUploadHeader.scanName: URL(fileURLWithPath: scan).lastPathComponent,
-        ], as: ScanApprovalAnswer.self, refusal: { $0 >= 500 ? .environment : .failure })
+        let answer = try client.upload(
+            "POST", base + "/approvals/\(DaemonClient.segment(request))/scan", file: scan,
+            headers: [
+                "Content-Type": checked.type.mediaType,
+                ScanUploadHeader.attestation: Data(document).base64EncodedString(),
+                ScanUploadHeader.attestationSignature: Data(signature).base64EncodedString(),
+                ScanUploadHeader.scanName: URL(fileURLWithPath: scan).lastPathComponent,
+            ], as: ScanApprovalAnswer.self, refusal: { $0 >= 500 ? .environment : .failure })
         if json {
             print(try JSONOutput.string(answer))
         } else {
-            print("appended entry \(answer.entry.sequence) (scan-approval) to \(file): \(checked.type.mediaType) scan, \(checked.size) bytes, "
-                  + "\(checked.pages) page(s), QR \(answer.qr), attested by \(answer.uploadedBy)")
+            print(
+                "appended entry \(answer.entry.sequence) (scan-approval) to \(file): \(checked.type.mediaType) scan, \(checked.size) bytes, "
+                    + "\(checked.pages) page(s), QR \(answer.qr), attested by \(answer.uploadedBy)")
         }
     }
 }

@@ -25,7 +25,9 @@ struct DaemonClient {
         }
         // The admin token (and a PIN, when one is sent) must not cross a network in clear.
         guard scheme == "https" || Self.isLoopback(url.host!) else {
-            throw CommandFailure(status: .usage, message: "--service \(service): plain http is only for the daemon on this machine (127.0.0.1, ::1, localhost); use https for another host")
+            throw CommandFailure(
+                status: .usage,
+                message: "--service \(service): plain http is only for the daemon on this machine (127.0.0.1, ::1, localhost); use https for another host")
         }
         base = service.hasSuffix("/") ? String(service.dropLast()) : service
         let path = ServicePaths.adminToken(in: state.folder)
@@ -44,8 +46,10 @@ struct DaemonClient {
 
     /// One exchange with the daemon at `path` (`run` sends it, given the exchange and the admin token's header):
     /// the body of a 2xx answer. `refusal` maps the status of any other answer to signctl's exit status.
-    private func exchange(_ path: String, maximumSize: Int = 64 << 20, refusal: (Int) -> ExitStatus,
-                          _ run: (HTTPExchange, [String: String]) throws(HTTPExchange.Failure) -> (status: Int, body: [UInt8])) throws -> [UInt8] {
+    private func exchange(
+        _ path: String, maximumSize: Int = 64 << 20, refusal: (Int) -> ExitStatus,
+        _ run: (HTTPExchange, [String: String]) throws(HTTPExchange.Failure) -> (status: Int, body: [UInt8])
+    ) throws -> [UInt8] {
         var headers = [String: String]()
         return try exchange(path, maximumSize: maximumSize, refusal: refusal, answerHeaders: &headers) { http, auth throws(HTTPExchange.Failure) in
             let answer = try run(http, auth)
@@ -53,9 +57,12 @@ struct DaemonClient {
         }
     }
 
-    private func exchange(_ path: String, maximumSize: Int = 64 << 20, refusal: (Int) -> ExitStatus, answerHeaders: inout [String: String],
-                          _ run: (HTTPExchange, [String: String]) throws(HTTPExchange.Failure) -> (status: Int, headers: [String: String], body: [UInt8]))
-        throws -> [UInt8] {
+    private func exchange(
+        _ path: String, maximumSize: Int = 64 << 20, refusal: (Int) -> ExitStatus, answerHeaders: inout [String: String],
+        _ run: (HTTPExchange, [String: String]) throws(HTTPExchange.Failure) -> (status: Int, headers: [String: String], body: [UInt8])
+    )
+        throws -> [UInt8]
+    {
         guard let url = URL(string: base + path) else { throw CommandFailure(status: .usage, message: "\(base + path) is not a URL") }
         let answer: (status: Int, headers: [String: String], body: [UInt8])
         do {
@@ -69,8 +76,10 @@ struct DaemonClient {
     }
 
     /// `send`, with the answer's headers (lower-case names).
-    func sendReadingHeaders(_ method: String, _ path: String, body: [UInt8], contentType: String = "application/json",
-                            refusal: (Int) -> ExitStatus = DaemonClient.defaultRefusal) throws -> (body: [UInt8], headers: [String: String]) {
+    func sendReadingHeaders(
+        _ method: String, _ path: String, body: [UInt8], contentType: String = "application/json",
+        refusal: (Int) -> ExitStatus = DaemonClient.defaultRefusal
+    ) throws -> (body: [UInt8], headers: [String: String]) {
         var headers = [String: String]()
         let answer = try exchange(path, refusal: refusal, answerHeaders: &headers) { http, auth throws(HTTPExchange.Failure) in
             try http.sendReadingHeaders(method: method, headers: auth.merging(["Content-Type": contentType]) { $1 }, body: body)
@@ -79,8 +88,10 @@ struct DaemonClient {
     }
 
     /// The body of a 2xx answer.
-    func send(_ method: String, _ path: String, body: [UInt8]? = nil, contentType: String = "application/json",
-              maximumSize: Int = 64 << 20, refusal: (Int) -> ExitStatus = DaemonClient.defaultRefusal) throws -> [UInt8] {
+    func send(
+        _ method: String, _ path: String, body: [UInt8]? = nil, contentType: String = "application/json",
+        maximumSize: Int = 64 << 20, refusal: (Int) -> ExitStatus = DaemonClient.defaultRefusal
+    ) throws -> [UInt8] {
         try exchange(path, maximumSize: maximumSize, refusal: refusal) { http, auth throws(HTTPExchange.Failure) in
             try http.send(method: method, headers: body == nil ? auth : auth.merging(["Content-Type": contentType]) { $1 }, body: body)
         }
@@ -99,8 +110,10 @@ struct DaemonClient {
     }
 
     /// A request whose body streams from the file at `file`; the answer of a 2xx, decoded as `type`.
-    func upload<Answer: Decodable>(_ method: String, _ path: String, file: String, headers extra: [String: String], as type: Answer.Type,
-                                   refusal: (Int) -> ExitStatus = DaemonClient.defaultRefusal) throws -> Answer {
+    func upload<Answer: Decodable>(
+        _ method: String, _ path: String, file: String, headers extra: [String: String], as type: Answer.Type,
+        refusal: (Int) -> ExitStatus = DaemonClient.defaultRefusal
+    ) throws -> Answer {
         let body = try exchange(path, refusal: refusal) { http, auth throws(HTTPExchange.Failure) in
             try http.send(method: method, headers: extra.merging(auth) { $1 }, bodyFile: file, total: 6 * 3600)
         }
@@ -126,8 +139,10 @@ struct DaemonClient {
 
     /// A request with an optional JSON body (a wire type of SignKit/API) whose JSON answer decodes as `type` (times as
     /// 2026-11-23T07:01:49Z).
-    func call<Answer: Decodable>(_ method: String, _ path: String, body: (any Encodable)? = nil, as type: Answer.Type,
-                                 refusal: (Int) -> ExitStatus = DaemonClient.defaultRefusal) throws -> Answer {
+    func call<Answer: Decodable>(
+        _ method: String, _ path: String, body: (any Encodable)? = nil, as type: Answer.Type,
+        refusal: (Int) -> ExitStatus = DaemonClient.defaultRefusal
+    ) throws -> Answer {
         let bytes = try body.map { Array(try JSONOutput.encoder(pretty: false).encode($0)) }
         let answer = try send(method, path, body: bytes, refusal: refusal)
         let decoder = JSONDecoder()
@@ -149,7 +164,10 @@ struct DaemonClient {
 
 /// `--service URL`: the commands that can work through a running daemon instead of the tokens or store directly.
 struct DaemonOptions: ParsableArguments {
-    @Option(help: ArgumentHelp("Work through the running daemon at this URL (e.g. http://127.0.0.1:8787) instead of the tokens or a store directly; signctl shows the daemon's admin token from --state-dir.", valueName: "url"))
+    @Option(
+        help: ArgumentHelp(
+            "Work through the running daemon at this URL (e.g. http://127.0.0.1:8787) instead of the tokens or a store directly; signctl shows the daemon's admin token from --state-dir.",
+            valueName: "url"))
     var service: String?
 
     @OptionGroup var state: StateOptions
@@ -161,7 +179,11 @@ struct DaemonOptions: ParsableArguments {
 
 /// The daemon's state folder (where its admin token and audit log are).
 struct StateOptions: ParsableArguments {
-    @Option(name: .customLong("state-dir"), help: ArgumentHelp("The daemon's state folder; default as the daemon's ($SIGNSERVICE_STATE, $XDG_STATE_HOME/signservice, ~/.local/state/signservice).", valueName: "path"))
+    @Option(
+        name: .customLong("state-dir"),
+        help: ArgumentHelp(
+            "The daemon's state folder; default as the daemon's ($SIGNSERVICE_STATE, $XDG_STATE_HOME/signservice, ~/.local/state/signservice).",
+            valueName: "path"))
     var stateDirectory: String?
 
     var folder: String { stateDirectory ?? ServicePaths.defaultStateDirectory() }

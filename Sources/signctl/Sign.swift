@@ -53,8 +53,9 @@ struct Sign: ParsableCommand {
 
     @OptionGroup var daemon: DaemonOptions
 
-    @Flag(name: .customLong("time-stamp"), inversion: .prefixedNo,
-          help: "With --service: time-stamp with the daemon's authority (the default when it has one), or not (--no-time-stamp).")
+    @Flag(
+        name: .customLong("time-stamp"), inversion: .prefixedNo,
+        help: "With --service: time-stamp with the daemon's authority (the default when it has one), or not (--no-time-stamp).")
     var timeStamp: Bool?
 
     func validate() throws {
@@ -68,8 +69,9 @@ struct Sign: ParsableCommand {
         }
         if daemon.service != nil {
             if chainFile != nil || origin != nil || tsa != nil {
-                throw ValidationError("with --service the daemon embeds its own chain, records no origin for local programs and time-stamps "
-                                      + "with its configured authority (--time-stamp); drop --chain, --origin and --tsa")
+                throw ValidationError(
+                    "with --service the daemon embeds its own chain, records no origin for local programs and time-stamps "
+                        + "with its configured authority (--time-stamp); drop --chain, --origin and --tsa")
             }
         } else if timeStamp != nil {
             throw ValidationError("--time-stamp and --no-time-stamp are for --service; sign locally with --tsa URL")
@@ -94,9 +96,10 @@ struct Sign: ParsableCommand {
         let signed = try ExtractSigner(tokens: try tokenOptions.manager()).sign(request, pin: keyOptions.pinSource, at: Date())
         let destination = output ?? extract + ".p7s"
         try AtomicFile.write(signed.signature, to: destination)
-        FileHandle.standardError.write(Data((
-            "signed \(extract) (\(digest.size) bytes, SHA-256 \(Hex.encode(digest.digest))) as \"\(signed.signerName)\" "
-            + "(\(signed.commitment.rawValue)" + (tsa.map { ", time-stamped by \($0)" } ?? "") + "); wrote \(destination)\n").utf8))
+        FileHandle.standardError.write(
+            Data(
+                ("signed \(extract) (\(digest.size) bytes, SHA-256 \(Hex.encode(digest.digest))) as \"\(signed.signerName)\" "
+                    + "(\(signed.commitment.rawValue)" + (tsa.map { ", time-stamped by \($0)" } ?? "") + "); wrote \(destination)\n").utf8))
     }
 
     /// The daemon resolves the key, logs in and signs; the PIN (when the daemon takes it in the request) is read here
@@ -110,9 +113,10 @@ struct Sign: ParsableCommand {
         }
         let key = try keyOptions.requiredKey()
         let version = try client.call("GET", "/v1/version", as: VersionAnswer.self)
-        var request = SignRequestBody(extract: Array(bytes), fileNumber: fileNumber, noteID: noteID,
-                                      commitment: approval ? .proofOfApproval : .proofOfOrigin, key: key.description,
-                                      previousHash: previousHash.flatMap(Hex.decode), timeStamp: timeStamp)
+        var request = SignRequestBody(
+            extract: Array(bytes), fileNumber: fileNumber, noteID: noteID,
+            commitment: approval ? .proofOfApproval : .proofOfOrigin, key: key.description,
+            previousHash: previousHash.flatMap(Hex.decode), timeStamp: timeStamp)
         if version.pinEntry == PINEntryMode.request.rawValue {
             let pin = try keyOptions.pinSource.pin {
                 SigningPrompt(tokenLabel: key.token ?? key.description, signerName: key.description, pinState: PINState(), request: nil)
@@ -122,12 +126,15 @@ struct Sign: ParsableCommand {
             request.pin = try pin.withBytes { String(decoding: $0, as: UTF8.self) }
         }
         // A refused PIN, a missing or busy token are token errors (exit 4), as when signing locally.
-        let (signature, headers) = try client.sendReadingHeaders("POST", "/v1/sign", body: Array(try JSONOutput.encoder(pretty: false).encode(request)),
-                                                                 refusal: { [403, 404, 503].contains($0) ? .token : DaemonClient.defaultRefusal($0) })
+        let (signature, headers) = try client.sendReadingHeaders(
+            "POST", "/v1/sign", body: Array(try JSONOutput.encoder(pretty: false).encode(request)),
+            refusal: { [403, 404, 503].contains($0) ? .token : DaemonClient.defaultRefusal($0) })
         let destination = output ?? extract + ".p7s"
         try AtomicFile.write(signature, to: destination)
         let stamp = headers[SignAnswerHeader.timeStamp.lowercased()].flatMap { $0 == "none" ? nil : $0 }
-        FileHandle.standardError.write(Data(("signed \(extract) (\(bytes.count) bytes) through the daemon at \(client.base), "
-            + (stamp.map { "time-stamped by \($0)" } ?? "not time-stamped") + "; wrote \(destination)\n").utf8))
+        FileHandle.standardError.write(
+            Data(
+                ("signed \(extract) (\(bytes.count) bytes) through the daemon at \(client.base), "
+                    + (stamp.map { "time-stamped by \($0)" } ?? "not time-stamped") + "; wrote \(destination)\n").utf8))
     }
 }

@@ -44,8 +44,9 @@ struct TokenOptions: ParsableArguments {
             throw CommandFailure(status: self.catalogue == nil ? .environment : .usage, message: "\(error)")
         }
         let discovery = ModuleDiscovery(configuredModules: modules, useP11Kit: !noP11Kit)
-        return TokenManager(configuration: TokenConfiguration(discovery: discovery, catalogue: catalogue),
-                            logger: quietLogger())
+        return TokenManager(
+            configuration: TokenConfiguration(discovery: discovery, catalogue: catalogue),
+            logger: quietLogger())
     }
 }
 

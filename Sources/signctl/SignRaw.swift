@@ -35,8 +35,9 @@ struct SignRaw: ParsableCommand {
         let choice = try KeyChoice(keyOptions, manager: manager, at: now)
         let pin = try choice.readPIN(keyOptions)
         defer { pin.wipe() }
-        let signature = try manager.sign(message, with: choice.certificate.keyURI, pin: pin,
-                                         options: keyOptions.loginOptions, at: now)
+        let signature = try manager.sign(
+            message, with: choice.certificate.keyURI, pin: pin,
+            options: keyOptions.loginOptions, at: now)
         if let output {
             try AtomicFile.write(signature.bytes, to: output)
         } else {
@@ -45,8 +46,9 @@ struct SignRaw: ParsableCommand {
         if let certificateOutput {
             try AtomicFile.write(Array(PEM.encode(choice.certificate.certificate.der, label: "CERTIFICATE").utf8), to: certificateOutput)
         }
-        FileHandle.standardError.write(Data(
-            "signed \(message.count) bytes with \"\(choice.signerName)\" on token \"\(choice.token.info.label)\" (\(signature.algorithm.rawValue))\n".utf8))
+        FileHandle.standardError.write(
+            Data(
+                "signed \(message.count) bytes with \"\(choice.signerName)\" on token \"\(choice.token.info.label)\" (\(signature.algorithm.rawValue))\n".utf8))
     }
 
     private func readInput() throws -> [UInt8] {

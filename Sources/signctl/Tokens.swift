@@ -55,7 +55,8 @@ enum TokenListing {
                 line("  \(reader.name): empty")
                 continue
             }
-            let model = reader.model.map { "\(reader.vendor ?? "") \($0)".trimmingCharacters(in: .whitespaces) }
+            let model =
+                reader.model.map { "\(reader.vendor ?? "") \($0)".trimmingCharacters(in: .whitespaces) }
                 ?? "not in the ATR catalogue"
             line("  \(reader.name): card present\(reader.mute ? " but not answering (mute)" : "")")
             line("    ATR:   \(atr)")

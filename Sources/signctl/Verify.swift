@@ -65,7 +65,9 @@ struct Verify: ParsableCommand {
         if daemon.service != nil {
             if content == nil { throw ValidationError("with --service give the signed content (--content): the daemon verifies detached signatures") }
             if trust != nil || intermediates != nil || offline || cache != nil || acceptSHA1 {
-                throw ValidationError("with --service the daemon's trust store and revocation settings apply; drop --trust, --intermediates, --offline, --cache and --accept-sha1")
+                throw ValidationError(
+                    "with --service the daemon's trust store and revocation settings apply; drop --trust, --intermediates, --offline, --cache and --accept-sha1"
+                )
             }
         }
         if timeout <= 0 || timeout > 60 { throw ValidationError("--timeout must be between 0 and 60 seconds") }
@@ -91,8 +93,9 @@ struct Verify: ParsableCommand {
         let adjunct = try validation.adjunct()
         let verdict: Verdict
         do {
-            verdict = try verifier.verify(signature: bytes, content: content.map { .file($0) } ?? .embedded,
-                                          policy: validation.policy(acceptSHA1: acceptSHA1), at: time, adjunct: adjunct)
+            verdict = try verifier.verify(
+                signature: bytes, content: content.map { .file($0) } ?? .embedded,
+                policy: validation.policy(acceptSHA1: acceptSHA1), at: time, adjunct: adjunct)
         } catch {
             throw Self.unreadable(signature, error)
         }
@@ -128,8 +131,9 @@ struct Verify: ParsableCommand {
         } catch {
             throw CommandFailure(status: .usage, message: "cannot read \(content!): \(error.localizedDescription)")
         }
-        let request = VerifyRequestBody(signature: bytes, content: Array(extract), at: at.flatMap(VerifyTime.parse),
-                                        policy: validation.policy(), adjunct: try validation.adjunct())
+        let request = VerifyRequestBody(
+            signature: bytes, content: Array(extract), at: at.flatMap(VerifyTime.parse),
+            policy: validation.policy(), adjunct: try validation.adjunct())
         var report = try client.call("POST", "/v1/verify", body: request, as: VerificationReport.self)
         report.signatureFile = signature
         report.contentFile = content
@@ -140,8 +144,10 @@ struct Verify: ParsableCommand {
         if let given { return given }
         if let environment = ProcessInfo.processInfo.environment["SIGNSERVICE_TRUST"], !environment.isEmpty { return environment }
         if FileManager.default.fileExists(atPath: "/etc/signservice/trust") { return "/etc/signservice/trust" }
-        throw CommandFailure(status: .usage, message: "no trust store: pass --trust DIR (a folder of root certificates, e.g. CCA India 2022; "
-                             + "see README \"Trusting India's root\"), set SIGNSERVICE_TRUST, or install roots in /etc/signservice/trust")
+        throw CommandFailure(
+            status: .usage,
+            message: "no trust store: pass --trust DIR (a folder of root certificates, e.g. CCA India 2022; "
+                + "see README \"Trusting India's root\"), set SIGNSERVICE_TRUST, or install roots in /etc/signservice/trust")
     }
 
     /// The signature's bytes: DER as is, PEM ("-----BEGIN PKCS7-----" or "CMS") decoded. Size-capped. A file of
@@ -157,8 +163,9 @@ struct Verify: ParsableCommand {
         }
         if data.starts(with: Array("-----BEGIN ".utf8)) || InputKind.pemLabel(data) != nil {
             guard let decoded = PEM.decode(String(decoding: data, as: UTF8.self))?.first else {
-                throw CommandFailure(status: .usage, message: "\(path) is not a readable signature file (.p7s): its PEM text is not valid base64 (or its END line is missing)",
-                                     code: InputFileError.Code.wrongKind.name)
+                throw CommandFailure(
+                    status: .usage, message: "\(path) is not a readable signature file (.p7s): its PEM text is not valid base64 (or its END line is missing)",
+                    code: InputFileError.Code.wrongKind.name)
             }
             return decoded
         }

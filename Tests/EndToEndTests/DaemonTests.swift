@@ -20,8 +20,10 @@ struct DaemonTests {
         /// - Parameter documentSigner: configure the rig's SoftHSM2 document-signer key (history appends and exports).
         /// - Parameter scans: the `scans` section of the configuration; `folder`: start on the state of an earlier daemon.
         /// `extra`: more configuration keys (e.g. `timeStampAuthority`).
-        init(documentSigner: Bool = true, keepSessionSeconds: Double = 0, scans: [String: Any]? = nil, folder reused: TemporaryFolder? = nil,
-             extra: [String: Any] = [:]) throws {
+        init(
+            documentSigner: Bool = true, keepSessionSeconds: Double = 0, scans: [String: Any]? = nil, folder reused: TemporaryFolder? = nil,
+            extra: [String: Any] = [:]
+        ) throws {
             folder = try reused ?? TemporaryFolder("signservice-daemon")
             var config: [String: Any] = [
                 // trace: a PIN leaked into any log line, however low its level, would be in the log the tests read.
@@ -31,15 +33,18 @@ struct DaemonTests {
                 "keepTokenSessionSeconds": keepSessionSeconds,
             ]
             if documentSigner {
-                config["documentSigner"] = ["key": "pkcs11:token=SignService%20DocSigner;id=%10;type=private",
-                                            "pinFile": Rig.folder.appendingPathComponent("softhsm.pin").path,
-                                            "chainFile": Rig.root.appendingPathComponent("TestCerts/ca/chain-docsigner.pem").path]
+                config["documentSigner"] = [
+                    "key": "pkcs11:token=SignService%20DocSigner;id=%10;type=private",
+                    "pinFile": Rig.folder.appendingPathComponent("softhsm.pin").path,
+                    "chainFile": Rig.root.appendingPathComponent("TestCerts/ca/chain-docsigner.pem").path,
+                ]
             }
             if let scans { config["scans"] = scans }
             config.merge(extra) { $1 }
             try JSONSerialization.data(withJSONObject: config).write(to: URL(fileURLWithPath: folder.path("config.json")))
             let binary = URL(fileURLWithPath: Rig.signctl).deletingLastPathComponent().appendingPathComponent("SignService").path
-            let launched = try Command.run("/bin/sh", ["-c", "'\(binary)' --config '\(folder.path("config.json"))' > '\(folder.path("daemon.log"))' 2>&1 & echo $!"])
+            let launched = try Command.run(
+                "/bin/sh", ["-c", "'\(binary)' --config '\(folder.path("config.json"))' > '\(folder.path("daemon.log"))' 2>&1 & echo $!"])
             // Never 0 or negative: kill(0, ...) would signal this test process's whole group.
             guard let started = Int32(launched.stdout.trimmingCharacters(in: .whitespacesAndNewlines)), started > 0 else {
                 throw RigError("the daemon did not start: \(launched.stdout)\(launched.stderr)")
@@ -81,7 +86,9 @@ struct DaemonTests {
         /// Every exchange `DaemonTests.request` made, one JSON object per line, for scripts/check-openapi.py.
         var exchanges: String { folder.path("exchanges.jsonl") }
 
-        var adminToken: String { ((try? String(contentsOfFile: state + "/admin.token", encoding: .utf8)) ?? "").trimmingCharacters(in: .whitespacesAndNewlines) }
+        var adminToken: String {
+            ((try? String(contentsOfFile: state + "/admin.token", encoding: .utf8)) ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
+        }
     }
 
     struct Answer {
@@ -97,8 +104,10 @@ struct DaemonTests {
     /// One request with curl; `headers` as "Name: value".
     /// `record`: write the exchange for the OpenAPI check (not for probes of paths that deliberately do not exist).
     /// `body`: a request as SignKit's wire types define it; `json`: a hand-built one (for malformed requests).
-    static func request(_ daemon: Daemon, _ method: String, _ path: String, headers: [String] = [], body: (any Encodable)? = nil,
-                        json: [String: Any]? = nil, bodyFile: String? = nil, record: Bool = true) throws -> Answer {
+    static func request(
+        _ daemon: Daemon, _ method: String, _ path: String, headers: [String] = [], body: (any Encodable)? = nil,
+        json: [String: Any]? = nil, bodyFile: String? = nil, record: Bool = true
+    ) throws -> Answer {
         let folder = daemon.folder
         var arguments = ["-s", "-X", method, "-D", folder.path("headers.txt"), "-o", folder.path("body.bin"), "-w", "%{http_code}", daemon.url + path]
         for header in headers { arguments += ["-H", header] }
@@ -108,8 +117,9 @@ struct DaemonTests {
         }
         if let bodyFile { arguments += ["--data-binary", "@" + bodyFile] }
         let result = try Command.run("/usr/bin/curl", arguments)
-        let answer = Answer(status: Int(result.stdout) ?? 0, headers: (try? String(contentsOfFile: folder.path("headers.txt"), encoding: .utf8)) ?? "",
-                            body: (try? Data(contentsOf: URL(fileURLWithPath: folder.path("body.bin")))) ?? Data())
+        let answer = Answer(
+            status: Int(result.stdout) ?? 0, headers: (try? String(contentsOfFile: folder.path("headers.txt"), encoding: .utf8)) ?? "",
+            body: (try? Data(contentsOf: URL(fileURLWithPath: folder.path("body.bin")))) ?? Data())
         try? FileManager.default.removeItem(atPath: folder.path("request.json"))
         if record { try Self.record(daemon, method, path, answer) }
         return answer
@@ -117,11 +127,15 @@ struct DaemonTests {
 
     /// Appends one exchange to the daemon's exchanges.jsonl (the body parsed when it is JSON, else null).
     static func record(_ daemon: Daemon, _ method: String, _ path: String, _ answer: Answer) throws {
-        let contentType = answer.headers.split(separator: "\r\n").first { $0.lowercased().hasPrefix("content-type:") }
+        let contentType =
+            answer.headers.split(separator: "\r\n").first { $0.lowercased().hasPrefix("content-type:") }
             .map { $0.dropFirst("content-type:".count).trimmingCharacters(in: .whitespaces) } ?? ""
         let body: Any = contentType.hasPrefix("application/json") ? ((try? JSONSerialization.jsonObject(with: answer.body)) ?? NSNull()) : NSNull()
-        let line = try JSONSerialization.data(withJSONObject: ["method": method, "path": path, "status": answer.status,
-                                                               "contentType": contentType, "body": body] as [String: Any])
+        let line = try JSONSerialization.data(
+            withJSONObject: [
+                "method": method, "path": path, "status": answer.status,
+                "contentType": contentType, "body": body,
+            ] as [String: Any])
         if !FileManager.default.fileExists(atPath: daemon.exchanges) { FileManager.default.createFile(atPath: daemon.exchanges, contents: nil) }
         let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: daemon.exchanges))
         defer { try? handle.close() }
@@ -131,9 +145,13 @@ struct DaemonTests {
 
     /// scripts/check-openapi.py on the exchanges so far: every answer as docs/openapi.yaml describes it.
     static func checkOpenAPI(_ daemon: Daemon, requireAll: Bool = false) throws -> Command.Result {
-        try Command.run("/usr/bin/python3", [Rig.root.appendingPathComponent("scripts/check-openapi.py").path,
-                                             Rig.root.appendingPathComponent("docs/openapi.yaml").path, daemon.exchanges]
-                        + (requireAll ? ["--require-all"] : []))
+        try Command.run(
+            "/usr/bin/python3",
+            [
+                Rig.root.appendingPathComponent("scripts/check-openapi.py").path,
+                Rig.root.appendingPathComponent("docs/openapi.yaml").path, daemon.exchanges,
+            ]
+                + (requireAll ? ["--require-all"] : []))
     }
 
     static func pair(_ daemon: Daemon, origin: String = origin) throws -> String {
@@ -167,11 +185,15 @@ struct DaemonTests {
             // A second daemon on the same state folder refuses to start and names the first (it would fork the audit chain).
             let binary = URL(fileURLWithPath: Rig.signctl).deletingLastPathComponent().appendingPathComponent("SignService").path
             let second = try Command.run("/usr/bin/timeout", ["20", binary, "--config", daemon.folder.path("config.json")])
-            #expect(second.status != 0 && second.status != 124 && (second.stderr + second.stdout).contains("pid \(daemon.pid)"),
-                    "\(second.status): \(second.stderr)\(second.stdout)")
+            #expect(
+                second.status != 0 && second.status != 124 && (second.stderr + second.stdout).contains("pid \(daemon.pid)"),
+                "\(second.status): \(second.stderr)\(second.stdout)")
             let limits = (try? String(contentsOfFile: "/proc/\(daemon.pid)/limits", encoding: .utf8)) ?? ""
-            let core = limits.split(separator: "\n").first { $0.hasPrefix("Max core file size") }.map { $0.split(separator: " ", omittingEmptySubsequences: true) }
-            #expect(core.map { Array($0.suffix(3)) } == ["0", "0", "bytes"], "no core dump may hold a PIN: \(core.map { $0.joined(separator: " ") } ?? limits)")
+            let core = limits.split(separator: "\n").first { $0.hasPrefix("Max core file size") }.map {
+                $0.split(separator: " ", omittingEmptySubsequences: true)
+            }
+            #expect(
+                core.map { Array($0.suffix(3)) } == ["0", "0", "bytes"], "no core dump may hold a PIN: \(core.map { $0.joined(separator: " ") } ?? limits)")
             let healthAnswer = try health.decode(HealthAnswer.self)
             #expect(healthAnswer.status == "ok" && healthAnswer.version == SignKitVersion.string, "\(health.text)")
             #expect(try Self.request(daemon, "GET", "/v1/nothing-here", record: false).status == 404)
@@ -187,25 +209,31 @@ struct DaemonTests {
             // Sign on SoftHSM2 through the daemon; openssl cms and the daemon's own verify endpoint agree.
             let extract = Array("File E-7/2026, note N-1: the tender committee's minutes are approved.\n".utf8)
             let softKey = "pkcs11:token=SignService%20Test;id=%01;type=private"
-            let signed = try Self.request(daemon, "POST", "/v1/sign", headers: auth, body: Self.signBody(key: softKey, pin: softPIN, note: "N-1", extract: extract))
+            let signed = try Self.request(
+                daemon, "POST", "/v1/sign", headers: auth, body: Self.signBody(key: softKey, pin: softPIN, note: "N-1", extract: extract))
             #expect(signed.status == 200, "\(signed.text)")
-            #expect(signed.headers.contains("Cache-Control: no-store") && signed.headers.contains("Vary: Origin"),
-                    "a signature is for no cache, and answers vary by origin: \(signed.headers)")
+            #expect(
+                signed.headers.contains("Cache-Control: no-store") && signed.headers.contains("Vary: Origin"),
+                "a signature is for no cache, and answers vary by origin: \(signed.headers)")
             let extractFile = try daemon.folder.file("n1.txt", extract), signatureFile = try daemon.folder.file("n1.p7s", signed.body)
             #expect(try SigningTests.opensslVerifies(signatureFile.path, content: extractFile.path), "openssl cms accepts the daemon's signature")
-            let verified = try Self.request(daemon, "POST", "/v1/verify", headers: ["Origin: \(Self.origin)"],
-                                       body: VerifyRequestBody(signature: Array(signed.body), content: extract))
+            let verified = try Self.request(
+                daemon, "POST", "/v1/verify", headers: ["Origin: \(Self.origin)"],
+                body: VerifyRequestBody(signature: Array(signed.body), content: extract))
             let verdict = verified.json["verdict"] as? [String: Any] ?? [:]
             #expect(verdict["indication"] as? String == "TOTAL-PASSED", "\(verified.text)")
             #expect((verdict["context"] as? [String: Any])?["origin"] as? String == Self.origin, "the requesting origin is inside what was signed")
-            let tampered = try Self.request(daemon, "POST", "/v1/verify", headers: ["Origin: \(Self.origin)"],
-                                       body: VerifyRequestBody(signature: Array(signed.body), content: extract + [0x20]))
+            let tampered = try Self.request(
+                daemon, "POST", "/v1/verify", headers: ["Origin: \(Self.origin)"],
+                body: VerifyRequestBody(signature: Array(signed.body), content: extract + [0x20]))
             #expect((tampered.json["verdict"] as? [String: Any])?["indication"] as? String == "TOTAL-FAILED")
             bodies += [tokens.text, verified.text, tampered.text]
 
             // Events: the emulated card taken out and put back, each seen on the stream within a second or two.
             let events = daemon.folder.path("events.txt")
-            let curl = try Command.run("/bin/sh", ["-c", "curl -s -N -H 'Origin: \(Self.origin)' -H 'Authorization: Bearer \(token)' \(daemon.url)/v1/events > '\(events)' 2>&1 & echo $!"])
+            let curl = try Command.run(
+                "/bin/sh",
+                ["-c", "curl -s -N -H 'Origin: \(Self.origin)' -H 'Authorization: Bearer \(token)' \(daemon.url)/v1/events > '\(events)' 2>&1 & echo $!"])
             let curlPID = try #require(Int32(curl.stdout.trimmingCharacters(in: .whitespacesAndNewlines)).flatMap { $0 > 0 ? $0 : nil })
             defer { kill(curlPID, SIGTERM) }
             func waitFor(_ text: String) -> Bool {
@@ -222,23 +250,27 @@ struct DaemonTests {
 
             // A request for the pulled token: a clear error, and the daemon goes on serving.
             let cardKey = "pkcs11:token=Anita%20Sharma;id=%01;type=private"
-            let pulled = try Self.request(daemon, "POST", "/v1/sign", headers: auth, body: Self.signBody(key: cardKey, pin: cardPIN, note: "N-2", extract: extract))
+            let pulled = try Self.request(
+                daemon, "POST", "/v1/sign", headers: auth, body: Self.signBody(key: cardKey, pin: cardPIN, note: "N-2", extract: extract))
             #expect(pulled.status == 404, "\(pulled.status) \(pulled.text)")
             #expect((pulled.json["error"] as? String)?.hasPrefix("token-not-found") == true, "\(pulled.text)")
             bodies.append(pulled.text)
             #expect(try Self.request(daemon, "GET", "/v1/health").status == 200)
-            let again = try Self.request(daemon, "POST", "/v1/sign", headers: auth, body: Self.signBody(key: softKey, pin: softPIN, note: "N-3", extract: extract))
+            let again = try Self.request(
+                daemon, "POST", "/v1/sign", headers: auth, body: Self.signBody(key: softKey, pin: softPIN, note: "N-3", extract: extract))
             #expect(again.status == 200, "\(again.text)")
             bodies += [again.headers, again.text]
 
             try Rig.control("card-in")
             #expect(waitFor("event: card-inserted"), "card insertion reaches the stream")
-            let onCard = try Self.request(daemon, "POST", "/v1/sign", headers: auth, body: Self.signBody(key: cardKey, pin: cardPIN, note: "N-4", extract: extract))
+            let onCard = try Self.request(
+                daemon, "POST", "/v1/sign", headers: auth, body: Self.signBody(key: cardKey, pin: cardPIN, note: "N-4", extract: extract))
             #expect(onCard.status == 200, "\(onCard.text)")
             bodies += [onCard.headers, onCard.text, signed.headers, tokens.headers]
 
             // A wrong PIN: refused with the reason, never echoed.
-            let wrong = try Self.request(daemon, "POST", "/v1/sign", headers: auth, body: Self.signBody(key: softKey, pin: "99999999", note: "N-5", extract: extract))
+            let wrong = try Self.request(
+                daemon, "POST", "/v1/sign", headers: auth, body: Self.signBody(key: softKey, pin: "99999999", note: "N-5", extract: extract))
             #expect(wrong.status == 403, "\(wrong.text)")
             bodies.append(wrong.text)
 
@@ -276,19 +308,24 @@ struct DaemonTests {
             let token = try Self.pair(daemon)
             let commandsBefore = Rig.cardLog().count
 
-            let foreignHost = try Self.request(daemon, "POST", "/v1/sign", headers: ["Host: signer.attacker.example", "Origin: \(Self.origin)", "Authorization: Bearer \(token)"], body: body)
+            let foreignHost = try Self.request(
+                daemon, "POST", "/v1/sign", headers: ["Host: signer.attacker.example", "Origin: \(Self.origin)", "Authorization: Bearer \(token)"], body: body)
             #expect(foreignHost.status == 421, "\(foreignHost.text)")
             let offList = try Self.request(daemon, "POST", "/v1/sign", headers: ["Origin: https://evil.example", "Authorization: Bearer \(token)"], body: body)
             #expect(offList.status == 403 && !offList.headers.contains("Access-Control-Allow-Origin"), "\(offList.text)")
-            let offListPreflight = try Self.request(daemon, "OPTIONS", "/v1/sign", headers: ["Origin: https://evil.example", "Access-Control-Request-Private-Network: true"])
+            let offListPreflight = try Self.request(
+                daemon, "OPTIONS", "/v1/sign", headers: ["Origin: https://evil.example", "Access-Control-Request-Private-Network: true"])
             #expect(offListPreflight.status == 403 && !offListPreflight.headers.contains("Allow-Private-Network"))
-            let unpaired = try Self.request(daemon, "POST", "/v1/sign", headers: ["Origin: https://other-eoffice.test", "Authorization: Bearer \(token)"], body: body)
+            let unpaired = try Self.request(
+                daemon, "POST", "/v1/sign", headers: ["Origin: https://other-eoffice.test", "Authorization: Bearer \(token)"], body: body)
             #expect(unpaired.status == 401, "a token is bound to the origin it was issued to: \(unpaired.text)")
             let noToken = try Self.request(daemon, "POST", "/v1/sign", headers: ["Origin: \(Self.origin)"], body: body)
             #expect(noToken.status == 401, "\(noToken.text)")
             let noAdmin = try Self.request(daemon, "GET", "/v1/tokens")
             #expect(noAdmin.status == 401, "a local program without the admin token: \(noAdmin.text)")
-            let pageAdmin = try Self.request(daemon, "POST", "/v1/admin/pairings/approve", headers: ["Origin: \(Self.origin)", "Authorization: Bearer \(token)"], body: PairingApproval(code: "000-000"))
+            let pageAdmin = try Self.request(
+                daemon, "POST", "/v1/admin/pairings/approve", headers: ["Origin: \(Self.origin)", "Authorization: Bearer \(token)"],
+                body: PairingApproval(code: "000-000"))
             #expect(pageAdmin.status == 403, "a page cannot approve pairings: \(pageAdmin.text)")
 
             let revoke = try Command.run(Rig.signctl, ["pair", "revoke", Self.origin, "--service", daemon.url, "--state-dir", daemon.state])
@@ -297,7 +334,8 @@ struct DaemonTests {
             #expect(revoked.status == 401, "\(revoked.text)")
 
             // The preflight of an allowed origin is answered, Private Network Access included; never with `*`.
-            let preflight = try Self.request(daemon, "OPTIONS", "/v1/sign", headers: ["Origin: \(Self.origin)", "Access-Control-Request-Private-Network: true"])
+            let preflight = try Self.request(
+                daemon, "OPTIONS", "/v1/sign", headers: ["Origin: \(Self.origin)", "Access-Control-Request-Private-Network: true"])
             #expect(preflight.status == 204)
             #expect(preflight.headers.contains("Access-Control-Allow-Private-Network: true"))
             #expect(preflight.headers.contains("Access-Control-Allow-Origin: \(Self.origin)") && !preflight.headers.contains("Access-Control-Allow-Origin: *"))
@@ -370,8 +408,10 @@ struct DaemonTests {
             let token = daemon.adminToken
             DispatchQueue.concurrentPerform(iterations: 8) { index in
                 let onCard = index % 2 == 0
-                let body = try? JSONOutput.encoder(pretty: false).encode(Self.signBody(key: onCard ? Self.cardKey : Self.softKey, pin: onCard ? cardPIN : softPIN,
-                                                                                       note: "N-\(10 + index)", extract: extract))
+                let body = try? JSONOutput.encoder(pretty: false).encode(
+                    Self.signBody(
+                        key: onCard ? Self.cardKey : Self.softKey, pin: onCard ? cardPIN : softPIN,
+                        note: "N-\(10 + index)", extract: extract))
                 let answer = try? HTTPExchange(service: "the daemon", url: url, timeout: 60)
                     .send(method: "POST", headers: ["Authorization": "Bearer \(token)", "Content-Type": "application/json"], body: body.map { Array($0) })
                 answers.withLock { $0[index] = answer ?? (0, []) }
@@ -397,8 +437,9 @@ struct DaemonTests {
 
     /// signctl against the daemon (`--service`), the PIN (if any) on stdin for --pin-fd 0.
     static func signctl(_ daemon: Daemon, _ arguments: [String], pin: String? = nil) throws -> Command.Result {
-        try Command.run(Rig.signctl, arguments + ["--service", daemon.url, "--state-dir", daemon.state] + (pin == nil ? [] : ["--pin-fd", "0"]),
-                        stdin: pin.map { Data(($0 + "\n").utf8) })
+        try Command.run(
+            Rig.signctl, arguments + ["--service", daemon.url, "--state-dir", daemon.state] + (pin == nil ? [] : ["--pin-fd", "0"]),
+            stdin: pin.map { Data(($0 + "\n").utf8) })
     }
 
     @Test("a file's history through the daemon: a page and signctl --service append, checkpoints are signed, the exported bundle verifies offline")
@@ -412,7 +453,8 @@ struct DaemonTests {
             let auth = ["Origin: \(Self.origin)", "Authorization: Bearer \(token)"]
 
             // The page opens the file and signs its first note through the daemon, bound to the empty file's head.
-            let created = try Self.request(daemon, "POST", "/v1/files", headers: auth, body: FileRecord(number: number, subject: "Leave rules revision", department: "GAD"))
+            let created = try Self.request(
+                daemon, "POST", "/v1/files", headers: auth, body: FileRecord(number: number, subject: "Leave rules revision", department: "GAD"))
             // A small JSON route takes a small body: 20 KiB for a new file is refused before it is buffered.
             let huge = FileRecord(number: "BIG-1", subject: String(repeating: "s", count: 20 * 1024), department: "GAD")
             let tooBig = try Self.request(daemon, "POST", "/v1/files", headers: auth, body: huge)
@@ -425,18 +467,23 @@ struct DaemonTests {
             #expect(opened.json["size"] as? Int == 0 && opened.json["head"] as? String == String(repeating: "0", count: 64), "\(opened.text)")
             let note1 = Array("File \(number), note N-1: the draft rules are placed below for approval.\n".utf8)
             let head0 = try opened.decode(FileHistoryAnswer.self).head
-            let body = SignRequestBody(extract: note1, fileNumber: number, noteID: "N-1", commitment: .proofOfOrigin, key: Self.softKey, pin: softPIN,
-                                       previousHash: Hex.decode(head0))
+            let body = SignRequestBody(
+                extract: note1, fileNumber: number, noteID: "N-1", commitment: .proofOfOrigin, key: Self.softKey, pin: softPIN,
+                previousHash: Hex.decode(head0))
             let signed1 = try Self.request(daemon, "POST", "/v1/sign", headers: auth, body: body)
             #expect(signed1.status == 200, "\(signed1.text)")
-            let appended1 = try Self.request(daemon, "POST", path + "/entries", headers: auth, body: AppendRequestBody(kind: .note, noteID: "N-1", content: note1, signature: Array(signed1.body)))
+            let appended1 = try Self.request(
+                daemon, "POST", path + "/entries", headers: auth,
+                body: AppendRequestBody(kind: .note, noteID: "N-1", content: note1, signature: Array(signed1.body)))
             #expect(appended1.status == 201, "\(appended1.text)")
             let answer1 = try appended1.decode(AppendAnswer.self)
             let entry1 = answer1.entry
             #expect(entry1.sequence == 1 && answer1.indication == "TOTAL-PASSED")
 
             // The same signature again: it names the old head, so it is refused and nothing is stored.
-            let replay = try Self.request(daemon, "POST", path + "/entries", headers: auth, body: AppendRequestBody(kind: .note, noteID: "N-1", content: note1, signature: Array(signed1.body)))
+            let replay = try Self.request(
+                daemon, "POST", path + "/entries", headers: auth,
+                body: AppendRequestBody(kind: .note, noteID: "N-1", content: note1, signature: Array(signed1.body)))
             #expect(replay.status == 409 && replay.text.contains("context-mismatch"), "\(replay.text)")
 
             // signctl --service: the officer signs on the emulated card over the current head, verifies through the
@@ -447,30 +494,47 @@ struct DaemonTests {
             let head1 = try JSONDecoder().decode(FileHistoryAnswer.self, from: shown.stdoutData).head
             #expect(head1 == entry1.hash)
             let note2 = try folder.file("n2.txt", Array("File \(number), note N-2: agreed; put up to the Minister.\n".utf8))
-            let sign2 = try Self.signctl(daemon, ["sign", note2.path, "--key", Self.cardKey, "--file-number", number, "--note-id", "N-2",
-                                                  "--previous-hash", head1, "-o", folder.path("n2.p7s")], pin: cardPIN)
+            let sign2 = try Self.signctl(
+                daemon,
+                [
+                    "sign", note2.path, "--key", Self.cardKey, "--file-number", number, "--note-id", "N-2",
+                    "--previous-hash", head1, "-o", folder.path("n2.p7s"),
+                ], pin: cardPIN)
             #expect(sign2.status == 0, "\(sign2.stderr)")
             let verify2 = try Self.signctl(daemon, ["verify", folder.path("n2.p7s"), "--content", note2.path])
-            #expect(verify2.status == 0 && verify2.stdout.contains("TOTAL-PASSED") && verify2.stdout.contains("Anita Sharma"), "\(verify2.stdout)\(verify2.stderr)")
-            let append2 = try Self.signctl(daemon, ["history", "append", number, "--note-id", "N-2", "--extract", note2.path, "--signature", folder.path("n2.p7s")])
+            #expect(
+                verify2.status == 0 && verify2.stdout.contains("TOTAL-PASSED") && verify2.stdout.contains("Anita Sharma"), "\(verify2.stdout)\(verify2.stderr)")
+            let append2 = try Self.signctl(
+                daemon, ["history", "append", number, "--note-id", "N-2", "--extract", note2.path, "--signature", folder.path("n2.p7s")])
             #expect(append2.status == 0 && append2.stdout.contains("appended entry 2"), "\(append2.stdout)\(append2.stderr)")
             let head2 = try #require(try Self.request(daemon, "GET", path, headers: auth).json["head"] as? String)
             let note3 = try folder.file("n3.txt", Array("File \(number), note N-3: approved.\n".utf8))
-            let sign3 = try Self.signctl(daemon, ["sign", note3.path, "--key", Self.ministerKey, "--file-number", number, "--note-id", "N-3",
-                                                  "--previous-hash", head2, "--approval", "-o", folder.path("n3.p7s")], pin: softPIN)
+            let sign3 = try Self.signctl(
+                daemon,
+                [
+                    "sign", note3.path, "--key", Self.ministerKey, "--file-number", number, "--note-id", "N-3",
+                    "--previous-hash", head2, "--approval", "-o", folder.path("n3.p7s"),
+                ], pin: softPIN)
             #expect(sign3.status == 0, "\(sign3.stderr)")
             // Appended as a note, an approval signature is refused (its commitment says approval); as an approval it goes in.
-            let wrongKind = try Self.signctl(daemon, ["history", "append", number, "--note-id", "N-3", "--extract", note3.path, "--signature", folder.path("n3.p7s")])
+            let wrongKind = try Self.signctl(
+                daemon, ["history", "append", number, "--note-id", "N-3", "--extract", note3.path, "--signature", folder.path("n3.p7s")])
             #expect(wrongKind.status == 3 && wrongKind.stderr.contains("proof-of-origin"), "\(wrongKind.stderr)")
-            let append3 = try Self.signctl(daemon, ["history", "append", number, "--note-id", "N-3", "--extract", note3.path, "--signature", folder.path("n3.p7s"), "--approval"])
+            let append3 = try Self.signctl(
+                daemon, ["history", "append", number, "--note-id", "N-3", "--extract", note3.path, "--signature", folder.path("n3.p7s"), "--approval"])
             #expect(append3.status == 0, "\(append3.stdout)\(append3.stderr)")
 
             // A signature made for another file's note is refused by name, and the history does not move.
             let other = try folder.file("other.txt", Array("File FIN-2/2026, note N-1.\n".utf8))
-            let signOther = try Self.signctl(daemon, ["sign", other.path, "--key", Self.softKey, "--file-number", "FIN-2/2026", "--note-id", "N-4",
-                                                      "--previous-hash", String(repeating: "0", count: 64), "-o", folder.path("other.p7s")], pin: softPIN)
+            let signOther = try Self.signctl(
+                daemon,
+                [
+                    "sign", other.path, "--key", Self.softKey, "--file-number", "FIN-2/2026", "--note-id", "N-4",
+                    "--previous-hash", String(repeating: "0", count: 64), "-o", folder.path("other.p7s"),
+                ], pin: softPIN)
             #expect(signOther.status == 0, "\(signOther.stderr)")
-            let foreign = try Self.signctl(daemon, ["history", "append", number, "--note-id", "N-4", "--extract", other.path, "--signature", folder.path("other.p7s")])
+            let foreign = try Self.signctl(
+                daemon, ["history", "append", number, "--note-id", "N-4", "--extract", other.path, "--signature", folder.path("other.p7s")])
             #expect(foreign.status == 3 && foreign.stderr.contains("made for file FIN-2/2026"), "\(foreign.stderr)")
 
             let final = try Self.request(daemon, "GET", path, headers: auth)
@@ -487,25 +551,33 @@ struct DaemonTests {
             // The admin token never goes over plain http to another machine.
             let remote = try Command.run(Rig.signctl, ["history", "show", number, "--service", "http://192.0.2.7:8787", "--state-dir", daemon.state])
             #expect(remote.status == 3 && remote.stderr.contains("plain http is only for the daemon on this machine"), "\(remote.stderr)")
-            let checked = try Command.run(Rig.signctl, ["history", "verify", folder.path("bundle.zip"), "--trust", Rig.root.appendingPathComponent("TestCerts/trust").path])
+            let checked = try Command.run(
+                Rig.signctl, ["history", "verify", folder.path("bundle.zip"), "--trust", Rig.root.appendingPathComponent("TestCerts/trust").path])
             #expect(checked.status == 0 && checked.stdout.contains("Valid history: 3 entries"), "\(checked.stdout)\(checked.stderr)")
             #expect(checked.stdout.contains("Anita Sharma") && checked.stdout.contains("SignService Document Signer"), "\(checked.stdout)")
             let pageBundle = try folder.file("page.zip", Array(fromPage.body))
-            let pageChecked = try Command.run(Rig.signctl, ["history", "verify", pageBundle.path, "--trust", Rig.root.appendingPathComponent("TestCerts/trust").path])
+            let pageChecked = try Command.run(
+                Rig.signctl, ["history", "verify", pageBundle.path, "--trust", Rig.root.appendingPathComponent("TestCerts/trust").path])
             #expect(pageChecked.status == 0, "\(pageChecked.stdout)")
             #expect((try? FileManager.default.contentsOfDirectory(atPath: daemon.state + "/exports"))?.isEmpty ?? true, "no exported bundle is left behind")
 
             // The note goes to the Minister: an approval request, its QR code printed as PNG, read back by zbar and
             // checked against the document signer's certificate.
-            let ppsFingerprint = Hex.encode(try CertificateFolder.load(file: Rig.root.appendingPathComponent("TestCerts/certs/pps.crt").path)[0].sha256Fingerprint)
-            let requested = try Self.signctl(daemon, ["scan", "request", number, "--note-id", "N-4", "--extract", note3.path, "--minister", "Shri R. K. Singh",
-                                                      "--pps", ppsFingerprint, "--qr", folder.path("qr.png"), "--qr", folder.path("qr.svg"), "--json"])
+            let ppsFingerprint = Hex.encode(
+                try CertificateFolder.load(file: Rig.root.appendingPathComponent("TestCerts/certs/pps.crt").path)[0].sha256Fingerprint)
+            let requested = try Self.signctl(
+                daemon,
+                [
+                    "scan", "request", number, "--note-id", "N-4", "--extract", note3.path, "--minister", "Shri R. K. Singh",
+                    "--pps", ppsFingerprint, "--qr", folder.path("qr.png"), "--qr", folder.path("qr.svg"), "--json",
+                ])
             #expect(requested.status == 0, "\(requested.stderr)")
             let issued = try #require((try? JSONSerialization.jsonObject(with: requested.stdoutData)) as? [String: Any])
             let qrText = try #require(issued["qr"] as? String)
             let scanned = try Command.run("/usr/bin/zbarimg", ["--raw", "-q", folder.path("qr.png")])
             #expect(scanned.stdout.trimmingCharacters(in: .newlines) == qrText, "\(scanned.stdout)\(scanned.stderr)")
-            let printed = try ApprovalRequest.read(qrText: qrText, signer: try CertificateFolder.load(file: Rig.root.appendingPathComponent("TestCerts/certs/docsigner.crt").path)[0])
+            let printed = try ApprovalRequest.read(
+                qrText: qrText, signer: try CertificateFolder.load(file: Rig.root.appendingPathComponent("TestCerts/certs/docsigner.crt").path)[0])
             let note3Hash = SHA256Hasher.hash(Array(try Data(contentsOf: note3)))
             #expect(printed.fileNumber == number && printed.noteID == "N-4" && printed.extractHash == note3Hash)
             let stored = try Self.request(daemon, "GET", path + "/approvals/\(printed.id)", headers: auth)
@@ -518,7 +590,9 @@ struct DaemonTests {
             let audit = try String(contentsOfFile: daemon.state + "/audit.log", encoding: .utf8)
             let lines = audit.split(separator: "\n")
             #expect(lines.filter { $0.contains("\"action\":\"history-append\"") && $0.contains("\"result\":\"ok\"") }.count == 3, "each append is audited")
-            #expect(lines.filter { $0.contains("\"action\":\"history-append\"") && $0.contains("\"result\":\"refused\"") }.count == 3, "each refused append is audited")
+            #expect(
+                lines.filter { $0.contains("\"action\":\"history-append\"") && $0.contains("\"result\":\"refused\"") }.count == 3,
+                "each refused append is audited")
             #expect(lines.filter { $0.contains("\"action\":\"history-export\"") }.count == 2)
             let openapi = try Self.checkOpenAPI(daemon)
             #expect(openapi.status == 0, "\(openapi.stdout)\(openapi.stderr)")
@@ -544,30 +618,38 @@ struct DaemonTests {
             _ = try Self.request(daemon, "GET", "/v1/tokens", headers: auth)
             _ = try Self.request(daemon, "GET", "/v1/tokens?all=true", headers: admin)
             _ = try Self.request(daemon, "GET", "/v1/tokens")
-            let preflight = try Self.request(daemon, "OPTIONS", "/v1/tokens", headers: ["Origin: \(Self.origin)", "Access-Control-Request-Private-Network: true"])
+            let preflight = try Self.request(
+                daemon, "OPTIONS", "/v1/tokens", headers: ["Origin: \(Self.origin)", "Access-Control-Request-Private-Network: true"])
             #expect(preflight.status == 204)
             // The event stream: opened, read for a moment, recorded as text/event-stream.
-            let events = try Command.run("/usr/bin/curl", ["-s", "-N", "--max-time", "1", "-D", "-", "-o", "/dev/null", "-H", auth[0], "-H", auth[1], daemon.url + "/v1/events"])
+            let events = try Command.run(
+                "/usr/bin/curl", ["-s", "-N", "--max-time", "1", "-D", "-", "-o", "/dev/null", "-H", auth[0], "-H", auth[1], daemon.url + "/v1/events"])
             #expect(events.stdout.contains("text/event-stream"))
             try Self.record(daemon, "GET", "/v1/events", Answer(status: 200, headers: events.stdout, body: Data()))
 
             let extract = Array("File E-7/2026, note N-1.\n".utf8)
-            let signed = try Self.request(daemon, "POST", "/v1/sign", headers: auth, body: Self.signBody(key: Self.softKey, pin: softPIN, note: "N-1", extract: extract))
+            let signed = try Self.request(
+                daemon, "POST", "/v1/sign", headers: auth, body: Self.signBody(key: Self.softKey, pin: softPIN, note: "N-1", extract: extract))
             #expect(signed.status == 200)
-            _ = try Self.request(daemon, "POST", "/v1/sign", headers: auth, json: ["extract": "!", "fileNumber": "E-7/2026", "noteID": "N-1", "key": Self.softKey, "pin": softPIN])
+            _ = try Self.request(
+                daemon, "POST", "/v1/sign", headers: auth,
+                json: ["extract": "!", "fileNumber": "E-7/2026", "noteID": "N-1", "key": Self.softKey, "pin": softPIN])
             _ = try Self.request(daemon, "POST", "/v1/verify", headers: auth, body: VerifyRequestBody(signature: Array(signed.body), content: extract))
-            _ = try Self.request(daemon, "POST", "/v1/verify", headers: auth, json: ["signature": Data("not a signature".utf8).base64EncodedString(), "content": ""])
+            _ = try Self.request(
+                daemon, "POST", "/v1/verify", headers: auth, json: ["signature": Data("not a signature".utf8).base64EncodedString(), "content": ""])
             // The validation policy and the material beside the signature as request fields; one that does not read is a 400.
             let testCerts = Rig.root.appendingPathComponent("TestCerts")
             var withPolicy = VerifyRequestBody(
                 signature: Array(signed.body), content: extract,
                 policy: VerificationPolicy(revocation: .off, initialPolicySet: ["2.16.356.100.2.3"], explicitPolicy: true),
-                adjunct: AdjunctMaterial(certificates: try CertificateFolder.load(file: testCerts.appendingPathComponent("ca/chain-individual.pem").path),
-                                         revocationData: try AdjunctMaterial.loadCRLs(file: testCerts.appendingPathComponent("crl/root.crl").path)))
+                adjunct: AdjunctMaterial(
+                    certificates: try CertificateFolder.load(file: testCerts.appendingPathComponent("ca/chain-individual.pem").path),
+                    revocationData: try AdjunctMaterial.loadCRLs(file: testCerts.appendingPathComponent("crl/root.crl").path)))
             let policyAnswer = try Self.request(daemon, "POST", "/v1/verify", headers: auth, body: withPolicy)
             let reported = (policyAnswer.json["verdict"] as? [String: Any])?["validationPolicy"] as? [String: Any]
-            #expect(policyAnswer.status == 200 && reported?["revocation"] as? String == "off" && reported?["explicitPolicy"] as? Bool == true,
-                    "\(policyAnswer.text)")
+            #expect(
+                policyAnswer.status == 200 && reported?["revocation"] as? String == "off" && reported?["explicitPolicy"] as? Bool == true,
+                "\(policyAnswer.text)")
             withPolicy.revocation = "sometimes"
             #expect(try Self.request(daemon, "POST", "/v1/verify", headers: auth, body: withPolicy).status == 400)
             withPolicy.revocation = nil
@@ -577,21 +659,31 @@ struct DaemonTests {
             _ = try Self.request(daemon, "POST", "/v1/files", headers: auth, body: FileRecord(number: "E-7/2026", subject: "Tender", department: "IT"))
             _ = try Self.request(daemon, "POST", "/v1/files", headers: auth, body: FileRecord(number: "E-7/2026", subject: "Tender", department: "IT"))
             _ = try Self.request(daemon, "GET", "/v1/files", headers: auth)
-            let first = try Self.request(daemon, "POST", "/v1/sign", headers: auth, body: Self.signBody(key: Self.softKey, pin: softPIN, note: "N-1", extract: extract))
-            let appended = try Self.request(daemon, "POST", "/v1/files/E-7%2F2026/entries", headers: auth, body: AppendRequestBody(kind: .note, noteID: "N-1", content: extract, signature: Array(first.body)))
+            let first = try Self.request(
+                daemon, "POST", "/v1/sign", headers: auth, body: Self.signBody(key: Self.softKey, pin: softPIN, note: "N-1", extract: extract))
+            let appended = try Self.request(
+                daemon, "POST", "/v1/files/E-7%2F2026/entries", headers: auth,
+                body: AppendRequestBody(kind: .note, noteID: "N-1", content: extract, signature: Array(first.body)))
             #expect(appended.status == 201, "\(appended.text)")
-            _ = try Self.request(daemon, "POST", "/v1/files/E-7%2F2026/entries", headers: auth, body: AppendRequestBody(kind: .note, noteID: "N-1", content: extract, signature: Array(first.body)))
+            _ = try Self.request(
+                daemon, "POST", "/v1/files/E-7%2F2026/entries", headers: auth,
+                body: AppendRequestBody(kind: .note, noteID: "N-1", content: extract, signature: Array(first.body)))
             _ = try Self.request(daemon, "GET", "/v1/files/E-7%2F2026", headers: auth)
             _ = try Self.request(daemon, "GET", "/v1/files/NO-SUCH-FILE", headers: auth)
             _ = try Self.request(daemon, "GET", "/v1/files/E-7%2F2026/bundle", headers: auth)
             _ = try Self.request(daemon, "GET", "/v1/files/E-7%2F2026/report", headers: auth)
             _ = try Self.request(daemon, "GET", "/v1/files/E-7%2F2026/report", headers: auth + ["Accept: text/html", "Accept-Language: hi"])
             _ = try Self.request(daemon, "GET", "/v1/files/NO-SUCH-FILE/report", headers: auth)
-            let approval = try Self.request(daemon, "POST", "/v1/files/E-7%2F2026/approvals", headers: auth, body: ApprovalRequestBody(
-                noteID: "N-2", extractHash: SHA256Hasher.hash(extract), minister: "Shri R. K. Singh", pps: [[UInt8](repeating: 0xab, count: 32)]))
+            let approval = try Self.request(
+                daemon, "POST", "/v1/files/E-7%2F2026/approvals", headers: auth,
+                body: ApprovalRequestBody(
+                    noteID: "N-2", extractHash: SHA256Hasher.hash(extract), minister: "Shri R. K. Singh", pps: [[UInt8](repeating: 0xab, count: 32)]))
             #expect(approval.status == 201, "\(approval.text)")
-            _ = try Self.request(daemon, "POST", "/v1/files/E-7%2F2026/approvals", headers: auth, json: [
-                "noteID": "N-2", "extractSHA256": "12", "minister": "M", "pps": [String(repeating: "ab", count: 32)]])
+            _ = try Self.request(
+                daemon, "POST", "/v1/files/E-7%2F2026/approvals", headers: auth,
+                json: [
+                    "noteID": "N-2", "extractSHA256": "12", "minister": "M", "pps": [String(repeating: "ab", count: 32)],
+                ])
             _ = try Self.request(daemon, "GET", "/v1/files/E-7%2F2026/approvals/\(approval.json["id"] as? String ?? "?")", headers: auth)
             _ = try Self.request(daemon, "GET", "/v1/files/E-7%2F2026/approvals/AR-NOSUCHONE", headers: auth)
             _ = try Self.request(daemon, "DELETE", "/v1/admin/pairings?origin=https%3A%2F%2Feoffice.test", headers: admin)
@@ -606,9 +698,10 @@ struct DaemonTests {
             _ = try Self.request(daemon, "POST", "/v1/files/E-7%2F2026/approvals/AR-NONE/scan", headers: admin)
             let checked = try Self.checkOpenAPI(daemon, requireAll: true)
             #expect(checked.status == 0, "\(checked.stdout)\(checked.stderr)")
-            let statuses = Set(try String(contentsOfFile: daemon.exchanges, encoding: .utf8).split(separator: "\n").compactMap {
-                (try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])?["status"] as? Int
-            })
+            let statuses = Set(
+                try String(contentsOfFile: daemon.exchanges, encoding: .utf8).split(separator: "\n").compactMap {
+                    (try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])?["status"] as? Int
+                })
             #expect(statuses.isSuperset(of: [200, 201, 400, 401, 403, 404, 409, 421, 422]), "errors were exercised too: \(statuses.sorted())")
         }
     }

@@ -42,17 +42,24 @@ struct PKITSTests {
 
         let scratch = try TemporaryFolder("pkits")
         let reportFile = scratch.path("report.json")
-        let scored = try Command.run("/usr/bin/python3", [Self.script, "score", "--signctl", Rig.signctl,
-                                                          "--report", reportFile] + options)
+        let scored = try Command.run(
+            "/usr/bin/python3",
+            [
+                Self.script, "score", "--signctl", Rig.signctl,
+                "--report", reportFile,
+            ] + options)
         print(scored.stdout)
         try #require(scored.status == 0, "scripts/pkits.py score failed: \(scored.stderr)")
         let report = try JSONDecoder().decode(Report.self, from: Data(contentsOf: URL(fileURLWithPath: reportFile)))
 
         #expect(report.total == 224, "PKITS 4.1-4.16 has 224 path tests; the manifest lists \(report.total)")
-        #expect(report.acceptedInvalid.count == 0,
-                "signctl accepts \(report.acceptedInvalid.count) invalid PKITS paths as TOTAL-PASSED: \(report.acceptedInvalid.joined(separator: ", "))")
-        #expect(report.right >= 222,
-                "signctl gets \(report.right) of \(report.total) PKITS paths right (openssl: 222); valid paths rejected: \(report.rejectedValid.joined(separator: ", "))")
+        #expect(
+            report.acceptedInvalid.count == 0,
+            "signctl accepts \(report.acceptedInvalid.count) invalid PKITS paths as TOTAL-PASSED: \(report.acceptedInvalid.joined(separator: ", "))")
+        #expect(
+            report.right >= 222,
+            "signctl gets \(report.right) of \(report.total) PKITS paths right (openssl: 222); valid paths rejected: \(report.rejectedValid.joined(separator: ", "))"
+        )
         if report.otherRuns.scored {
             print("PKITS other runs (other initial policy settings): \(report.otherRuns.right)/\(report.otherRuns.total) right")
         }

@@ -43,32 +43,46 @@ struct ScanUploadTests {
 
     static func issue(_ daemon: DaemonTests.Daemon, note: String, folder: TemporaryFolder) throws -> Issued {
         let extract = try folder.file("\(note).txt", Array("File \(number), note \(note): the proposal is placed for the Minister's approval.\n".utf8))
-        let made = try DaemonTests.signctl(daemon, ["scan", "request", number, "--note-id", note, "--extract", extract.path, "--minister", minister,
-                                                    "--qr", folder.path("\(note)-qr.png"), "--json"])
+        let made = try DaemonTests.signctl(
+            daemon,
+            [
+                "scan", "request", number, "--note-id", note, "--extract", extract.path, "--minister", minister,
+                "--qr", folder.path("\(note)-qr.png"), "--json",
+            ])
         #expect(made.status == 0, "\(made.stderr)")
         let answer = try #require((try? JSONSerialization.jsonObject(with: made.stdoutData)) as? [String: Any])
         let id = try #require(answer["id"] as? String), qr = try #require(answer["qr"] as? String)
-        let printed = ScanFixtures.printedExtract(lines: ["File \(number)", "Note \(note): the proposal is placed for approval.", "Request \(id)"],
-                                                  qr: try QRCode(text: qr))
+        let printed = ScanFixtures.printedExtract(
+            lines: ["File \(number)", "Note \(note): the proposal is placed for approval.", "Request \(id)"],
+            qr: try QRCode(text: qr))
         let scanned = try ScanFixtures.scan(printed, in: folder)
         return Issued(id: id, qr: qr, jpeg: try folder.file("\(note)-scan.jpg", scanned.jpeg).path, pdf: try folder.file("\(note)-scan.pdf", scanned.pdf).path)
     }
 
     /// An attestation made by the test (as a hostile or mistaken client could), signed with `key` through signctl
     /// over the file's current head: the headers of an upload.
-    static func attest(_ daemon: DaemonTests.Daemon, request: ApprovalRequest, scan: String, qr: QRFinding, key: String, head: String,
-                       folder: TemporaryFolder, scanBytes: [UInt8]? = nil) throws -> [String] {
+    static func attest(
+        _ daemon: DaemonTests.Daemon, request: ApprovalRequest, scan: String, qr: QRFinding, key: String, head: String,
+        folder: TemporaryFolder, scanBytes: [UInt8]? = nil
+    ) throws -> [String] {
         let bytes = try scanBytes ?? Array(Data(contentsOf: URL(fileURLWithPath: scan)))
         let type: ScanType = bytes.starts(with: Array("%PDF".utf8)) ? .pdf : bytes.starts(with: [0xFF, 0xD8]) ? .jpeg : .png
-        let attestation = ScanAttestation(request: request, scanHash: SHA256Hasher.hash(bytes), scanType: type, scanBytes: max(1, bytes.count), qr: qr, at: TestTime.now)
+        let attestation = ScanAttestation(
+            request: request, scanHash: SHA256Hasher.hash(bytes), scanType: type, scanBytes: max(1, bytes.count), qr: qr, at: TestTime.now)
         let document = try folder.file("attestation-\(UUID().uuidString).txt", attestation.bytes)
-        let signed = try Command.run(Rig.signctl, ["sign", document.path, "--key", key, "--file-number", number, "--note-id", request.noteID,
-                                                   "--previous-hash", head, "-o", document.path + ".p7s", "--pin-fd", "0"],
-                                     stdin: Data((try Rig.secretStrings()[1] + "\n").utf8))
+        let signed = try Command.run(
+            Rig.signctl,
+            [
+                "sign", document.path, "--key", key, "--file-number", number, "--note-id", request.noteID,
+                "--previous-hash", head, "-o", document.path + ".p7s", "--pin-fd", "0",
+            ],
+            stdin: Data((try Rig.secretStrings()[1] + "\n").utf8))
         #expect(signed.status == 0, "\(signed.stderr)")
         let signature = try Data(contentsOf: URL(fileURLWithPath: document.path + ".p7s"))
-        return ["SignService-Attestation: \(Data(attestation.bytes).base64EncodedString())",
-                "SignService-Attestation-Signature: \(signature.base64EncodedString())"]
+        return [
+            "SignService-Attestation: \(Data(attestation.bytes).base64EncodedString())",
+            "SignService-Attestation-Signature: \(signature.base64EncodedString())",
+        ]
     }
 
     static func approval(_ daemon: DaemonTests.Daemon, _ id: String, auth: [String]) throws -> ApprovalRequest {
@@ -76,7 +90,9 @@ struct ScanUploadTests {
         return try JSONDecoder().decode(ApprovalRequest.JSON.self, from: answer.body).request()
     }
 
-    @Test("request -> QR printed, scanned to PDF and JPEG -> uploaded by the PPS -> the bundle verifies and names the entry as a hand approval attested by the PPS; every refusal leaves nothing")
+    @Test(
+        "request -> QR printed, scanned to PDF and JPEG -> uploaded by the PPS -> the bundle verifies and names the entry as a hand approval attested by the PPS; every refusal leaves nothing"
+    )
     func endToEnd() async throws {
         try await Rig.exclusive {
             let folder = try TemporaryFolder("signservice-scan-e2e")
@@ -84,8 +100,9 @@ struct ScanUploadTests {
             defer { _ = daemon.stop() }
             let token = try DaemonTests.pair(daemon)
             let auth = ["Origin: \(DaemonTests.origin)", "Authorization: Bearer \(token)"]
-            let created = try DaemonTests.request(daemon, "POST", "/v1/files", headers: auth,
-                                                  json: ["number": Self.number, "subject": "Data centre upgrade", "department": "IT"])
+            let created = try DaemonTests.request(
+                daemon, "POST", "/v1/files", headers: auth,
+                json: ["number": Self.number, "subject": "Data centre upgrade", "department": "IT"])
             #expect(created.status == 201, "\(created.text)")
 
             // Two notes go to the Minister; the request names the PPS from the roles file.
@@ -102,11 +119,13 @@ struct ScanUploadTests {
                 #expect(answer.status == status && answer.text.contains(reason), "\(what): \(answer.status) \(answer.text)")
             }
             // The scan of another note's extract, with an attestation that claims the QR matched.
-            try refused(try Self.attest(daemon, request: request1, scan: second.pdf, qr: .matched, key: Self.ppsKey, head: head0, folder: folder),
-                        body: second.pdf, 422, "qr-other-request", "another request's QR")
+            try refused(
+                try Self.attest(daemon, request: request1, scan: second.pdf, qr: .matched, key: Self.ppsKey, head: head0, folder: folder),
+                body: second.pdf, 422, "qr-other-request", "another request's QR")
             // Attested by an officer who is not the Minister's PPS.
-            try refused(try Self.attest(daemon, request: request1, scan: first.pdf, qr: .matched, key: DaemonTests.softKey, head: head0, folder: folder),
-                        body: first.pdf, 403, "unauthorised-uploader", "unauthorised uploader")
+            try refused(
+                try Self.attest(daemon, request: request1, scan: first.pdf, qr: .matched, key: DaemonTests.softKey, head: head0, folder: folder),
+                body: first.pdf, 403, "unauthorised-uploader", "unauthorised uploader")
             // An attestation over the PDF, with the JPEG uploaded.
             let overPDF = try Self.attest(daemon, request: request1, scan: first.pdf, qr: .matched, key: Self.ppsKey, head: head0, folder: folder)
             try refused(overPDF, body: first.jpeg, 422, "over another scan", "attestation over another scan")
@@ -115,43 +134,54 @@ struct ScanUploadTests {
             let pdfBytes = Array(try Data(contentsOf: URL(fileURLWithPath: first.pdf)))
             try refused(overPDF, body: try folder.file("cut.pdf", Array(pdfBytes.prefix(pdfBytes.count / 2))).path, 422, "truncated", "truncated scan")
             try refused(overPDF, body: try folder.file("page.html", Array("<html><script>alert(1)</script></html>".utf8)).path, 415, "not-allowed-type", "HTML")
-            try refused(overPDF, body: try folder.file("bomb.png", ScanFixtures.pngHeaderOnly(width: 60_000, height: 60_000)).path, 422, "too-many-pixels", "bomb")
+            try refused(
+                overPDF, body: try folder.file("bomb.png", ScanFixtures.pngHeaderOnly(width: 60_000, height: 60_000)).path, 422, "too-many-pixels", "bomb")
             try refused(overPDF + ["SignService-Scan-Name: ../../etc/passwd"], body: first.pdf, 400, "bad-name", "path in the name")
             // Larger than the 3 MiB limit: stopped while streaming, at the first chunk past the limit.
             let big = try folder.file("big.pdf", pdfBytes + [UInt8](repeating: 0x20, count: 8 << 20))
             let oversized = try DaemonTests.request(daemon, "POST", upload, headers: auth + overPDF, bodyFile: big.path)
             #expect(oversized.status == 413 && oversized.text.contains("too-large"), "\(oversized.status) \(oversized.text)")
-            let stoppedAt = oversized.text.range(of: #"stopped at (\d+) bytes"#, options: .regularExpression).map { oversized.text[$0].split(separator: " ")[2] }
-            #expect(stoppedAt.flatMap { Int($0) }.map { $0 > 3 << 20 && $0 < (3 << 20) + (1 << 20) } == true, "stopped at \(stoppedAt ?? "?") of \(8 << 20) bytes")
+            let stoppedAt = oversized.text.range(of: #"stopped at (\d+) bytes"#, options: .regularExpression).map {
+                oversized.text[$0].split(separator: " ")[2]
+            }
+            #expect(
+                stoppedAt.flatMap { Int($0) }.map { $0 > 3 << 20 && $0 < (3 << 20) + (1 << 20) } == true, "stopped at \(stoppedAt ?? "?") of \(8 << 20) bytes")
             var (size, states) = try Self.stored(daemon, auth: auth, requests: [first.id, second.id, third.id])
             #expect(size == 0 && states == ["open", "open", "open"], "nothing stored: \(size) \(states)")
             #expect(Self.partials(daemon).isEmpty, "\(Self.partials(daemon))")
             // signctl itself refuses to attest a scan that carries another request's QR code.
-            let wrongScan = try DaemonTests.signctl(daemon, ["scan", "upload", Self.number, "--request", first.id, "--scan", second.jpeg, "--key", Self.ppsKey],
-                                                    pin: try Rig.secretStrings()[1])
+            let wrongScan = try DaemonTests.signctl(
+                daemon, ["scan", "upload", Self.number, "--request", first.id, "--scan", second.jpeg, "--key", Self.ppsKey],
+                pin: try Rig.secretStrings()[1])
             #expect(wrongScan.status == 1 && wrongScan.stderr.contains("is for approval request \(second.id)"), "\(wrongScan.stderr)")
 
             // --- The PPS uploads the scanned PDF for N-4 and the scanned JPEG for N-5.
-            let viaPDF = try DaemonTests.signctl(daemon, ["scan", "upload", Self.number, "--request", first.id, "--scan", first.pdf, "--key", Self.ppsKey],
-                                                 pin: try Rig.secretStrings()[1])
-            #expect(viaPDF.status == 0 && viaPDF.stdout.contains("appended entry 1 (scan-approval)") && viaPDF.stdout.contains("QR matched"),
-                    "\(viaPDF.stdout)\(viaPDF.stderr)")
-            let viaJPEG = try DaemonTests.signctl(daemon, ["scan", "upload", Self.number, "--request", second.id, "--scan", second.jpeg, "--key", Self.ppsKey],
-                                                  pin: try Rig.secretStrings()[1])
-            #expect(viaJPEG.status == 0 && viaJPEG.stdout.contains("appended entry 2 (scan-approval)") && viaJPEG.stdout.contains("image/jpeg"),
-                    "\(viaJPEG.stdout)\(viaJPEG.stderr)")
+            let viaPDF = try DaemonTests.signctl(
+                daemon, ["scan", "upload", Self.number, "--request", first.id, "--scan", first.pdf, "--key", Self.ppsKey],
+                pin: try Rig.secretStrings()[1])
+            #expect(
+                viaPDF.status == 0 && viaPDF.stdout.contains("appended entry 1 (scan-approval)") && viaPDF.stdout.contains("QR matched"),
+                "\(viaPDF.stdout)\(viaPDF.stderr)")
+            let viaJPEG = try DaemonTests.signctl(
+                daemon, ["scan", "upload", Self.number, "--request", second.id, "--scan", second.jpeg, "--key", Self.ppsKey],
+                pin: try Rig.secretStrings()[1])
+            #expect(
+                viaJPEG.status == 0 && viaJPEG.stdout.contains("appended entry 2 (scan-approval)") && viaJPEG.stdout.contains("image/jpeg"),
+                "\(viaJPEG.stdout)\(viaJPEG.stderr)")
 
             // A second upload for a closed request: refused by the daemon, nothing added.
             let head2 = try #require(try DaemonTests.request(daemon, "GET", Self.path, headers: auth).json["head"] as? String)
             var closed1 = request1
             closed1.status = .closed
-            try refused(try Self.attest(daemon, request: closed1, scan: first.pdf, qr: .matched, key: Self.ppsKey, head: head2, folder: folder),
-                        body: first.pdf, 409, "request-closed", "second upload")
+            try refused(
+                try Self.attest(daemon, request: closed1, scan: first.pdf, qr: .matched, key: Self.ppsKey, head: head2, folder: folder),
+                body: first.pdf, 409, "request-closed", "second upload")
             // A scan without a readable QR code: refused under the default policy.
             let blank = try folder.file("blank.jpg", try ScanFixtures.scan(ScanFixtures.pdf(pages: 1), in: folder).jpeg)
             let request3 = try Self.approval(daemon, third.id, auth: auth)
-            try refused(try Self.attest(daemon, request: request3, scan: blank.path, qr: .notRead, key: Self.ppsKey, head: head2, folder: folder),
-                        body: blank.path, 422, "qr-required", "no QR", to: Self.path + "/approvals/\(third.id)/scan")
+            try refused(
+                try Self.attest(daemon, request: request3, scan: blank.path, qr: .notRead, key: Self.ppsKey, head: head2, folder: folder),
+                body: blank.path, 422, "qr-required", "no QR", to: Self.path + "/approvals/\(third.id)/scan")
             (size, states) = try Self.stored(daemon, auth: auth, requests: [first.id, second.id, third.id])
             #expect(size == 2 && states == ["closed", "closed", "open"], "\(size) \(states)")
             #expect(Self.partials(daemon).isEmpty)
@@ -159,8 +189,12 @@ struct ScanUploadTests {
             // --- The bundle verifies offline and says what the entries are.
             let exported = try DaemonTests.signctl(daemon, ["history", "export", Self.number, "-o", folder.path("bundle.zip")])
             #expect(exported.status == 0, "\(exported.stderr)")
-            let checked = try Command.run(Rig.signctl, ["history", "verify", folder.path("bundle.zip"), "--trust", Rig.root.appendingPathComponent("TestCerts/trust").path,
-                                                        "--html", folder.path("report.html")])
+            let checked = try Command.run(
+                Rig.signctl,
+                [
+                    "history", "verify", folder.path("bundle.zip"), "--trust", Rig.root.appendingPathComponent("TestCerts/trust").path,
+                    "--html", folder.path("report.html"),
+                ])
             #expect(checked.status == 0 && checked.stdout.contains("Valid history: 2 entries"), "\(checked.stdout)\(checked.stderr)")
             let named = "approved by hand on the printed extract by \(Self.minister); scan uploaded and attested by Thoudam Ibomcha Singh with DSC "
             #expect(checked.stdout.components(separatedBy: named).count == 3, "both entries named as hand approvals: \(checked.stdout)")
@@ -185,20 +219,24 @@ struct ScanUploadTests {
                 """
             let edited = try Command.run("/usr/bin/python3", ["-c", script, folder.path("bundle.zip"), folder.path("edited.zip"), "attachments/\(pdfHash)"])
             #expect(edited.status == 0, "\(edited.stderr)")
-            let caught = try Command.run(Rig.signctl, ["history", "verify", folder.path("edited.zip"), "--trust", Rig.root.appendingPathComponent("TestCerts/trust").path])
+            let caught = try Command.run(
+                Rig.signctl, ["history", "verify", folder.path("edited.zip"), "--trust", Rig.root.appendingPathComponent("TestCerts/trust").path])
             #expect(caught.status == 1 && caught.stdout.contains("the scan of entry 1 is not the one recorded"), "\(caught.stdout)")
             // Every upload and refusal is in the audit log.
             let audit = try String(contentsOfFile: daemon.state + "/audit.log", encoding: .utf8)
             #expect(audit.components(separatedBy: "\"scan-upload\"").count - 1 == 13, "\(audit)")
             // The daily report through the daemon counts the two scan approvals apart from signatures.
-            let daily = try DaemonTests.signctl(daemon, ["report", "daily", "--from", "2000-01-01", "--to", "2100-12-31", "--format", "csv", "--time-zone", "UTC"])
+            let daily = try DaemonTests.signctl(
+                daemon, ["report", "daily", "--from", "2000-01-01", "--to", "2100-12-31", "--format", "csv", "--time-zone", "UTC"])
             #expect(daily.status == 0 && daily.stdout.contains(",1,2,0,0,2,0\r\n"), "\(daily.stdout)\(daily.stderr)")
             let openapi = try DaemonTests.checkOpenAPI(daemon)
             #expect(openapi.status == 0, "every answer as docs/openapi.yaml describes it: \(openapi.stdout)\(openapi.stderr)")
         }
     }
 
-    @Test("kill -9 during an upload leaves no entry and no file readers see; the restarted daemon removes the partial file; a scan without a QR code is accepted when the policy says so, and the entry says so")
+    @Test(
+        "kill -9 during an upload leaves no entry and no file readers see; the restarted daemon removes the partial file; a scan without a QR code is accepted when the policy says so, and the entry says so"
+    )
     func killedMidUpload() async throws {
         try await Rig.exclusive {
             let folder = try TemporaryFolder("signservice-scan-kill")
@@ -211,13 +249,15 @@ struct ScanUploadTests {
             let issued = try Self.issue(daemon, note: "N-9", folder: folder)
             let request = try Self.approval(daemon, issued.id, auth: auth)
             let blank = try folder.file("blank.jpg", try ScanFixtures.scan(ScanFixtures.pdf(pages: 1), in: folder).jpeg)
-            let headers = try Self.attest(daemon, request: request, scan: blank.path, qr: .notRead, key: Self.ppsKey, head: String(repeating: "0", count: 64), folder: folder)
+            let headers = try Self.attest(
+                daemon, request: request, scan: blank.path, qr: .notRead, key: Self.ppsKey, head: String(repeating: "0", count: 64), folder: folder)
 
             // A 6 MB upload sent at 256 KB/s; the daemon is killed once part of it is on disk.
             let slow = try folder.file("slow.jpg", Array(try Data(contentsOf: URL(fileURLWithPath: blank.path))) + [UInt8](repeating: 0, count: 6 << 20))
             let curl = Process()
             curl.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
-            curl.arguments = ["-s", "-o", "/dev/null", "--limit-rate", "256k", "-X", "POST", "--data-binary", "@" + slow.path]
+            curl.arguments =
+                ["-s", "-o", "/dev/null", "--limit-rate", "256k", "-X", "POST", "--data-binary", "@" + slow.path]
                 + (auth + headers).flatMap { ["-H", $0] } + [daemon.url + Self.path + "/approvals/\(issued.id)/scan"]
             try curl.run()
             var partial: String?
@@ -243,7 +283,8 @@ struct ScanUploadTests {
             #expect(answer.status == 201 && answer.json["qr"] as? String == "not-read", "\(answer.status) \(answer.text)")
             let exported = try DaemonTests.signctl(daemon, ["history", "export", Self.number, "-o", folder.path("bundle.zip")])
             #expect(exported.status == 0, "\(exported.stderr)")
-            let checked = try Command.run(Rig.signctl, ["history", "verify", folder.path("bundle.zip"), "--trust", Rig.root.appendingPathComponent("TestCerts/trust").path])
+            let checked = try Command.run(
+                Rig.signctl, ["history", "verify", folder.path("bundle.zip"), "--trust", Rig.root.appendingPathComponent("TestCerts/trust").path])
             #expect(checked.status == 0 && checked.stdout.contains("no QR code could be read on the scan; accepted under the policy"), "\(checked.stdout)")
         }
     }

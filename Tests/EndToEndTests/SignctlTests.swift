@@ -68,10 +68,12 @@ struct SignctlTests {
         }
     }
 
-    @Test("sign-raw on the card and SoftHSM2, PIN on a descriptor; openssl verifies", arguments: [
-        ("pkcs11:token=Anita%20Sharma;id=%01", "card.pin"), ("pkcs11:token=Anita%20Sharma;id=%02", "card.pin"),
-        ("pkcs11:token=SignService%20Test;id=%01", "softhsm.pin"), ("pkcs11:token=SignService%20Test;id=%02", "softhsm.pin"),
-    ])
+    @Test(
+        "sign-raw on the card and SoftHSM2, PIN on a descriptor; openssl verifies",
+        arguments: [
+            ("pkcs11:token=Anita%20Sharma;id=%01", "card.pin"), ("pkcs11:token=Anita%20Sharma;id=%02", "card.pin"),
+            ("pkcs11:token=SignService%20Test;id=%01", "softhsm.pin"), ("pkcs11:token=SignService%20Test;id=%02", "softhsm.pin"),
+        ])
     func signRaw(key: String, pinFile: String) async throws {
         try await Rig.exclusive {
             let scratch = try TemporaryFolder()
@@ -79,8 +81,11 @@ struct SignctlTests {
             let input = try scratch.file("extract.txt", message)
             let signatureFile = scratch.path("extract.sig")
             let certificateFile = scratch.path("signer.pem")
-            let result = try Self.run(["sign-raw", "--key", key, "--in", input.path, "--out", signatureFile,
-                                       "--cert-out", certificateFile, "--pin-fd", "0"], stdin: try Self.pinLine(pinFile))
+            let result = try Self.run(
+                [
+                    "sign-raw", "--key", key, "--in", input.path, "--out", signatureFile,
+                    "--cert-out", certificateFile, "--pin-fd", "0",
+                ], stdin: try Self.pinLine(pinFile))
             #expect(result.status == 0, "\(result.stderr)")
             #expect(result.stderr.contains("signed \(message.count) bytes"))
             let certificate = try #require(try X509Certificate.fromPEM(String(contentsOfFile: certificateFile, encoding: .utf8)).first)
@@ -105,13 +110,15 @@ struct SignctlTests {
             #expect(wrong.stderr.contains("token PIN state"))
             _ = try Self.run(["sign-raw", "--key", card, "--in", input.path, "--pin-fd", "0"], stdin: "Wrong456\n")
             let before = Rig.pinVerifications()
-            let finalTry = try Self.run(["sign-raw", "--key", card, "--in", input.path, "--pin-fd", "0"],
-                                        stdin: try Self.pinLine("card.pin"))
+            let finalTry = try Self.run(
+                ["sign-raw", "--key", card, "--in", input.path, "--pin-fd", "0"],
+                stdin: try Self.pinLine("card.pin"))
             #expect(finalTry.status == 4)
             #expect(finalTry.stderr.contains("--last-try"))
             #expect(Rig.pinVerifications() == before)
-            let consented = try Self.run(["sign-raw", "--key", card, "--in", input.path, "--pin-fd", "0", "--last-try"],
-                                         stdin: try Self.pinLine("card.pin"))
+            let consented = try Self.run(
+                ["sign-raw", "--key", card, "--in", input.path, "--pin-fd", "0", "--last-try"],
+                stdin: try Self.pinLine("card.pin"))
             #expect(consented.status == 0, "\(consented.stderr)")
 
             let badURI = try Self.run(["sign-raw", "--key", "pkcs11:token=A?pin-value=1234", "--in", input.path])
@@ -166,13 +173,18 @@ struct SignctlTests {
             var outputs = [Command.Result]()
             let card = "pkcs11:token=Anita%20Sharma;id=%01"
             let soft = "pkcs11:token=SignService%20Test;id=%01"
-            outputs.append(try Self.run(["sign-raw", "--key", soft, "--in", input.path, "--pin-fd", "0"], stdin: try Self.pinLine("softhsm.pin"), environment: trace))
+            outputs.append(
+                try Self.run(["sign-raw", "--key", soft, "--in", input.path, "--pin-fd", "0"], stdin: try Self.pinLine("softhsm.pin"), environment: trace))
             outputs.append(try Self.run(["sign-raw", "--key", soft, "--in", input.path, "--pin-fd", "0"], stdin: wrongs[0] + "\n", environment: trace))
-            outputs.append(try Self.run(["sign-raw", "--key", card, "--in", input.path, "--pin-fd", "0"], stdin: try Self.pinLine("card.pin"), environment: trace))
+            outputs.append(
+                try Self.run(["sign-raw", "--key", card, "--in", input.path, "--pin-fd", "0"], stdin: try Self.pinLine("card.pin"), environment: trace))
             outputs.append(try Self.run(["sign-raw", "--key", card, "--in", input.path, "--pin-fd", "0"], stdin: wrongs[1] + "\n", environment: trace))
             outputs.append(try Self.run(["sign-raw", "--key", card, "--in", input.path, "--pin-fd", "0"], stdin: wrongs[2] + "\n", environment: trace))
-            outputs.append(try Self.run(["sign-raw", "--key", card, "--in", input.path, "--pin-fd", "0", "--last-try"], stdin: wrongs[0] + "\n", environment: trace))
-            outputs.append(try Self.run(["sign-raw", "--key", card, "--in", input.path, "--pin-fd", "0", "--last-try"], stdin: try Self.pinLine("card.pin"), environment: trace))
+            outputs.append(
+                try Self.run(["sign-raw", "--key", card, "--in", input.path, "--pin-fd", "0", "--last-try"], stdin: wrongs[0] + "\n", environment: trace))
+            outputs.append(
+                try Self.run(
+                    ["sign-raw", "--key", card, "--in", input.path, "--pin-fd", "0", "--last-try"], stdin: try Self.pinLine("card.pin"), environment: trace))
             outputs.append(try Self.run(["tokens", "--json", "--all"], environment: trace))
             outputs.append(try Self.run(["doctor", "--json"], environment: trace))
             #expect(outputs.map { $0.status } == [0, 4, 0, 4, 4, 4, 4, 0, 5], "\(outputs.map(\.stderr))")
@@ -203,9 +215,12 @@ struct PINPromptTests {
             let output = scratch.url.appendingPathComponent("extract.sig")
             let pin = try SignctlTests.pinLine("softhsm.pin")
             // signctl gets a pseudo-terminal; the PIN is typed once the prompt shows.
-            let result = try PTY.type(pin.trimmingCharacters(in: .newlines) + "\\n", after: "PIN for token", into: [
-                SignctlTests.signctl, "sign-raw", "--key", "pkcs11:token=SignService%20Test;id=%01", "--in", input.path,
-                "--out", output.path])
+            let result = try PTY.type(
+                pin.trimmingCharacters(in: .newlines) + "\\n", after: "PIN for token",
+                into: [
+                    SignctlTests.signctl, "sign-raw", "--key", "pkcs11:token=SignService%20Test;id=%01", "--in", input.path,
+                    "--out", output.path,
+                ])
             #expect(result.status == 0, "\(result.stdout) \(result.stderr)")
             #expect(result.stdout.contains("PIN for token \"SignService Test\""))
             #expect(!result.stdout.contains(pin.trimmingCharacters(in: .newlines)), "the PIN was echoed")
@@ -223,9 +238,12 @@ struct PINEntryTests {
         let scratch = try TemporaryFolder()
         let input = try scratch.file("extract.txt", Array("extract".utf8))
         let output = scratch.path("extract.p7s")
-        let result = try PTY.type(keys, after: "Enter the PIN", into: [
-            "/usr/bin/env", "TERM=xterm", SignctlTests.signctl, "sign", input.path, "--key",
-            "pkcs11:token=SignService%20Test;id=%01", "--file-number", "F", "--note-id", "1", "--pinentry", pinentry, "-o", output])
+        let result = try PTY.type(
+            keys, after: "Enter the PIN",
+            into: [
+                "/usr/bin/env", "TERM=xterm", SignctlTests.signctl, "sign", input.path, "--key",
+                "pkcs11:token=SignService%20Test;id=%01", "--file-number", "F", "--note-id", "1", "--pinentry", pinentry, "-o", output,
+            ])
         return (result, FileManager.default.fileExists(atPath: output) ? output : "")
     }
 

@@ -11,29 +11,40 @@ struct SigningTests {
     static let chain = Rig.root.appendingPathComponent("TestCerts/ca/chain-individual.pem").path
 
     static func sign(_ key: String, pinFile: String, extract: URL, output: String, extra: [String] = []) throws -> Command.Result {
-        try SignctlTests.run(["sign", extract.path, "--key", key, "--file-number", "DIT-12/3/2026-IT", "--note-id", "N-7",
-                              "--chain", chain, "--pin-fd", "0", "-o", output] + extra,
-                             stdin: try SignctlTests.pinLine(pinFile))
+        try SignctlTests.run(
+            [
+                "sign", extract.path, "--key", key, "--file-number", "DIT-12/3/2026-IT", "--note-id", "N-7",
+                "--chain", chain, "--pin-fd", "0", "-o", output,
+            ] + extra,
+            stdin: try SignctlTests.pinLine(pinFile))
     }
 
     static func opensslVerifies(_ signature: String, content: String) throws -> Bool {
-        let result = try Command.run(Command.which("openssl") ?? "/usr/bin/openssl",
-                                     ["cms", "-verify", "-binary", "-inform", "DER", "-in", signature, "-content", content,
-                                      "-CAfile", root, "-out", "/dev/null"])
+        let result = try Command.run(
+            Command.which("openssl") ?? "/usr/bin/openssl",
+            [
+                "cms", "-verify", "-binary", "-inform", "DER", "-in", signature, "-content", content,
+                "-CAfile", root, "-out", "/dev/null",
+            ])
         return result.status == 0 && result.stderr.contains("Verification successful")
     }
 
     static func certtoolVerifies(_ signature: String, content: String) throws -> Bool {
-        let result = try Command.run(Command.which("certtool") ?? "/usr/bin/certtool",
-                                     ["--p7-verify", "--load-ca-certificate", root, "--load-data", content,
-                                      "--infile", signature, "--inder"])
+        let result = try Command.run(
+            Command.which("certtool") ?? "/usr/bin/certtool",
+            [
+                "--p7-verify", "--load-ca-certificate", root, "--load-data", content,
+                "--infile", signature, "--inder",
+            ])
         return result.status == 0 && result.stderr.contains("Signature status: ok")  // certtool reports on stderr
     }
 
-    @Test("RSA and EC, SoftHSM2 and the card: openssl cms and certtool accept; one changed byte fails both", arguments: [
-        ("pkcs11:token=SignService%20Test;id=%01", "softhsm.pin"), ("pkcs11:token=SignService%20Test;id=%02", "softhsm.pin"),
-        ("pkcs11:token=Anita%20Sharma;id=%01", "card.pin"), ("pkcs11:token=Anita%20Sharma;id=%02", "card.pin"),
-    ])
+    @Test(
+        "RSA and EC, SoftHSM2 and the card: openssl cms and certtool accept; one changed byte fails both",
+        arguments: [
+            ("pkcs11:token=SignService%20Test;id=%01", "softhsm.pin"), ("pkcs11:token=SignService%20Test;id=%02", "softhsm.pin"),
+            ("pkcs11:token=Anita%20Sharma;id=%01", "card.pin"), ("pkcs11:token=Anita%20Sharma;id=%02", "card.pin"),
+        ])
     func independentVerifiers(key: String, pinFile: String) async throws {
         try await Rig.exclusive {
             let scratch = try TemporaryFolder()
@@ -61,9 +72,13 @@ struct SigningTests {
             let output = scratch.path("approval.p7s")
             let previous = [UInt8](repeating: 0xAB, count: 32)
             let before = Date().addingTimeInterval(-2)
-            let result = try Self.sign("pkcs11:token=SignService%20Test;id=%07", pinFile: "softhsm.pin", extract: extract,
-                                       output: output, extra: ["--approval", "--previous-hash", Hex.encode(previous),
-                                                               "--origin", "https://eoffice.manipur.gov.in"])
+            let result = try Self.sign(
+                "pkcs11:token=SignService%20Test;id=%07", pinFile: "softhsm.pin", extract: extract,
+                output: output,
+                extra: [
+                    "--approval", "--previous-hash", Hex.encode(previous),
+                    "--origin", "https://eoffice.manipur.gov.in",
+                ])
             #expect(result.status == 0, "\(result.stderr)")
             let cms = try CMSSignedData(der: Array(try Data(contentsOf: URL(fileURLWithPath: output))))
             #expect(cms.isDetached)
@@ -107,8 +122,11 @@ struct SigningTests {
             #expect(commitmentContent == (try DER.objectIdentifier(Commitment.proofOfApproval.oid)))
 
             let context = try #require(EOfficeContext(der: try value(AttributeOID.eOfficeContext)))
-            #expect(context == EOfficeContext(fileNumber: "DIT-12/3/2026-IT", noteID: "N-7", previousEntryHash: previous,
-                                              origin: "https://eoffice.manipur.gov.in"))
+            #expect(
+                context
+                    == EOfficeContext(
+                        fileNumber: "DIT-12/3/2026-IT", noteID: "N-7", previousEntryHash: previous,
+                        origin: "https://eoffice.manipur.gov.in"))
             #expect(attributes.count == 7, "\(attributes.map(\.oid))")
         }
     }
@@ -133,21 +151,32 @@ struct SigningTests {
             let scratch = try TemporaryFolder()
             let extract = try scratch.file("note.txt", Array("Note.\n".utf8))
             let output = scratch.path("note.p7s")
-            let missing = try SignctlTests.run(["sign", scratch.path("absent.txt"), "--key", "pkcs11:token=SignService%20Test;id=%01",
-                                                "--file-number", "F", "--note-id", "1", "-o", output, "--pin-fd", "0"], stdin: "x\n")
+            let missing = try SignctlTests.run(
+                [
+                    "sign", scratch.path("absent.txt"), "--key", "pkcs11:token=SignService%20Test;id=%01",
+                    "--file-number", "F", "--note-id", "1", "-o", output, "--pin-fd", "0",
+                ], stdin: "x\n")
             #expect(missing.status == 3)
             #expect(missing.stderr.contains("absent.txt"))
             let badChain = try scratch.file("chain.pem", Array("not a certificate".utf8))
-            let chain = try SignctlTests.run(["sign", extract.path, "--key", "pkcs11:token=SignService%20Test;id=%01",
-                                              "--file-number", "F", "--note-id", "1", "--chain", badChain.path, "-o", output,
-                                              "--pin-fd", "0"], stdin: "x\n")
+            let chain = try SignctlTests.run(
+                [
+                    "sign", extract.path, "--key", "pkcs11:token=SignService%20Test;id=%01",
+                    "--file-number", "F", "--note-id", "1", "--chain", badChain.path, "-o", output,
+                    "--pin-fd", "0",
+                ], stdin: "x\n")
             #expect(chain.status == 3)
-            let wrong = try SignctlTests.run(["sign", extract.path, "--key", "pkcs11:token=SignService%20Test;id=%01",
-                                              "--file-number", "F", "--note-id", "1", "-o", output, "--pin-fd", "0"], stdin: "Wrong999\n")
+            let wrong = try SignctlTests.run(
+                [
+                    "sign", extract.path, "--key", "pkcs11:token=SignService%20Test;id=%01",
+                    "--file-number", "F", "--note-id", "1", "-o", output, "--pin-fd", "0",
+                ], stdin: "Wrong999\n")
             #expect(wrong.status == 4)
             #expect(wrong.stderr.contains("wrong PIN"))
-            let badHash = try SignctlTests.run(["sign", extract.path, "--key", "pkcs11:token=SignService%20Test;id=%01",
-                                                "--file-number", "F", "--note-id", "1", "--previous-hash", "abcd"])
+            let badHash = try SignctlTests.run([
+                "sign", extract.path, "--key", "pkcs11:token=SignService%20Test;id=%01",
+                "--file-number", "F", "--note-id", "1", "--previous-hash", "abcd",
+            ])
             #expect(badHash.status == 3)
             #expect(!FileManager.default.fileExists(atPath: output))
             let leftovers = try FileManager.default.contentsOfDirectory(atPath: scratch.url.path).filter { $0.hasPrefix(".tmp-") }
@@ -167,15 +196,20 @@ struct TimeStampTests {
     }
 
     static func tokenVerifies(token: String, digest: [UInt8]) throws -> Command.Result {
-        try Command.run(Command.which("openssl") ?? "/usr/bin/openssl",
-                        ["ts", "-verify", "-in", token, "-token_in", "-digest", Hex.encode(digest),
-                         "-CAfile", SigningTests.root, "-untrusted", Rig.root.appendingPathComponent("TestCerts/ca/licensed-ca.crt").path])
+        try Command.run(
+            Command.which("openssl") ?? "/usr/bin/openssl",
+            [
+                "ts", "-verify", "-in", token, "-token_in", "-digest", Hex.encode(digest),
+                "-CAfile", SigningTests.root, "-untrusted", Rig.root.appendingPathComponent("TestCerts/ca/licensed-ca.crt").path,
+            ])
     }
 
-    @Test("time-stamped signatures: openssl cms, certtool and openssl ts -verify accept; a changed byte fails", arguments: [
-        ("pkcs11:token=SignService%20Test;id=%01", "softhsm.pin"), ("pkcs11:token=SignService%20Test;id=%02", "softhsm.pin"),
-        ("pkcs11:token=Anita%20Sharma;id=%01", "card.pin"), ("pkcs11:token=Anita%20Sharma;id=%02", "card.pin"),
-    ])
+    @Test(
+        "time-stamped signatures: openssl cms, certtool and openssl ts -verify accept; a changed byte fails",
+        arguments: [
+            ("pkcs11:token=SignService%20Test;id=%01", "softhsm.pin"), ("pkcs11:token=SignService%20Test;id=%02", "softhsm.pin"),
+            ("pkcs11:token=Anita%20Sharma;id=%01", "card.pin"), ("pkcs11:token=Anita%20Sharma;id=%02", "card.pin"),
+        ])
     func timeStamped(key: String, pinFile: String) async throws {
         try await Rig.exclusive {
             let scratch = try TemporaryFolder()
@@ -218,8 +252,9 @@ struct TimeStampTests {
             let extract = try scratch.file("extract.txt", Array("x".utf8))
             let output = scratch.path("extract.p7s")
             // A loopback port with nothing listening.
-            let result = try SigningTests.sign("pkcs11:token=SignService%20Test;id=%01", pinFile: "softhsm.pin", extract: extract,
-                                               output: output, extra: ["--tsa", "http://127.0.0.1:9/", "--tsa-timeout", "3"])
+            let result = try SigningTests.sign(
+                "pkcs11:token=SignService%20Test;id=%01", pinFile: "softhsm.pin", extract: extract,
+                output: output, extra: ["--tsa", "http://127.0.0.1:9/", "--tsa-timeout", "3"])
             #expect(result.status == 4)
             #expect(result.stderr.contains("time-stamping authority"))
             #expect(!FileManager.default.fileExists(atPath: output))
@@ -233,8 +268,9 @@ struct TimeStampTests {
             let extract = try scratch.file("extract.txt", Array("x".utf8))
             let output = scratch.path("extract.p7s")
             // TLS to the rig TSA's plain-HTTP port: the exchange fails and nothing is written.
-            let result = try SigningTests.sign("pkcs11:token=SignService%20Test;id=%01", pinFile: "softhsm.pin", extract: extract,
-                                               output: output, extra: ["--tsa", "https://127.0.0.1:18792/"])
+            let result = try SigningTests.sign(
+                "pkcs11:token=SignService%20Test;id=%01", pinFile: "softhsm.pin", extract: extract,
+                output: output, extra: ["--tsa", "https://127.0.0.1:18792/"])
             #expect(result.status == 4, "\(result.stderr)")
             #expect(result.stderr.contains("time-stamping authority"))
             #expect(!FileManager.default.fileExists(atPath: output))

@@ -22,11 +22,12 @@ struct VerifyCommandTests {
         return (result, try? VerificationReport.decode(Array(result.stdoutData)))
     }
 
-    @Test("signctl's signatures (RSA and EC, SoftHSM2 and the card, with and without time-stamp) are TOTAL-PASSED, as openssl cms agrees; one changed byte fails both",
-          arguments: [
+    @Test(
+        "signctl's signatures (RSA and EC, SoftHSM2 and the card, with and without time-stamp) are TOTAL-PASSED, as openssl cms agrees; one changed byte fails both",
+        arguments: [
             ("pkcs11:token=SignService%20Test;id=%01", "softhsm.pin", false), ("pkcs11:token=SignService%20Test;id=%02", "softhsm.pin", true),
             ("pkcs11:token=Anita%20Sharma;id=%01", "card.pin", true), ("pkcs11:token=Anita%20Sharma;id=%02", "card.pin", false),
-          ])
+        ])
     func ownSignatures(key: String, pinFile: String, timeStamp: Bool) async throws {
         let scratch = try TemporaryFolder()
         let extract = try scratch.file("extract.txt", Array("Extract of note 7\nApproved for purchase.\n".utf8))
@@ -58,17 +59,20 @@ struct VerifyCommandTests {
         let output = scratch.path("extract.txt.p7s")
         try await Rig.exclusive {
             let tsa = ProcessInfo.processInfo.environment["SIGNSERVICE_TEST_TSA"] ?? "http://127.0.0.1:18792/"
-            let signed = try SigningTests.sign("pkcs11:token=SignService%20Test;id=%01", pinFile: "softhsm.pin", extract: extract,
-                                               output: output, extra: ["--tsa", tsa])
+            let signed = try SigningTests.sign(
+                "pkcs11:token=SignService%20Test;id=%01", pinFile: "softhsm.pin", extract: extract,
+                output: output, extra: ["--tsa", tsa])
             #expect(signed.status == 0, "\(signed.stderr)")
         }
         let cache = try TemporaryFolder("signservice-cache")
         let at = UTCTimeText.format(try TestTime.judging(Array(try Data(contentsOf: URL(fileURLWithPath: output)))))
         let result = try SignctlTests.run(["verify", output, "--content", extract.path, "--trust", Self.trust, "--cache", cache.url.path, "--at", at])
         #expect(result.status == 0)
-        for expected in ["VALID  (TOTAL-PASSED)", "Signer      Anita Sharma", "Class 3 DSC", "proven by an RFC 3161 time-stamp from Test TSA 2026",
-                         "SHA-256 " + Hex.encode(SHA256Hasher.hash(Array("Note 12\n".utf8))), "[trust anchor]",
-                         "Anita Sharma: good from OCSP http://127.0.0.1:18791", "e-Office    file DIT-12/3/2026-IT, note N-7", "Checked "] {
+        for expected in [
+            "VALID  (TOTAL-PASSED)", "Signer      Anita Sharma", "Class 3 DSC", "proven by an RFC 3161 time-stamp from Test TSA 2026",
+            "SHA-256 " + Hex.encode(SHA256Hasher.hash(Array("Note 12\n".utf8))), "[trust anchor]",
+            "Anita Sharma: good from OCSP http://127.0.0.1:18791", "e-Office    file DIT-12/3/2026-IT, note N-7", "Checked ",
+        ] {
             #expect(result.stdout.contains(expected), "missing \(expected) in:\n\(result.stdout)")
         }
     }
@@ -80,8 +84,10 @@ struct VerifyCommandTests {
         let scratch = try TemporaryFolder()
         let content = try scratch.file("extract.txt", Array("A note signed by another tool\n".utf8))
         let common = ["cms", "-sign", "-binary", "-in", content.path, "-outform", "DER", "-md", "sha256"]
-        let rsa = ["-signer", Self.certs.appendingPathComponent("certs/officer-rsa.crt").path,
-                   "-inkey", Self.certs.appendingPathComponent("keys/officer-rsa.key").path]
+        let rsa = [
+            "-signer", Self.certs.appendingPathComponent("certs/officer-rsa.crt").path,
+            "-inkey", Self.certs.appendingPathComponent("keys/officer-rsa.key").path,
+        ]
         let chain = ["-certfile", Self.certs.appendingPathComponent("ca/chain-individual.pem").path]
         let cases: [(String, [String], String?)] = [
             ("attributes", common + rsa + chain, "not CAdES"),
@@ -101,11 +107,13 @@ struct VerifyCommandTests {
         let output = scratch.path("libp11.p7s")
         try await Rig.exclusive {
             let pin = try String(contentsOfFile: Rig.folder.appendingPathComponent("softhsm.pin").path, encoding: .utf8)
-            let made = try Command.run(Self.openssl, common + [
-                "-engine", "pkcs11", "-keyform", "engine",
-                "-inkey", "pkcs11:token=SignService%20Test;id=%01;type=private;pin-value=\(pin)",
-                "-signer", Self.certs.appendingPathComponent("certs/officer-rsa.crt").path, "-out", output,
-            ], environment: ["PKCS11_MODULE_PATH": "/usr/lib/softhsm/libsofthsm2.so"])
+            let made = try Command.run(
+                Self.openssl,
+                common + [
+                    "-engine", "pkcs11", "-keyform", "engine",
+                    "-inkey", "pkcs11:token=SignService%20Test;id=%01;type=private;pin-value=\(pin)",
+                    "-signer", Self.certs.appendingPathComponent("certs/officer-rsa.crt").path, "-out", output,
+                ], environment: ["PKCS11_MODULE_PATH": "/usr/lib/softhsm/libsofthsm2.so"])
             #expect(made.status == 0, "\(made.stderr)")
         }
         let (result, report) = try Self.verify(output, content: content.path)
@@ -118,14 +126,18 @@ struct VerifyCommandTests {
     func pssAndSHA3() throws {
         let scratch = try TemporaryFolder()
         let content = try scratch.file("extract.txt", Array("A note signed with RSASSA-PSS or SHA-3\n".utf8))
-        let signer = ["cms", "-sign", "-binary", "-in", content.path, "-outform", "DER",
-                      "-signer", Self.certs.appendingPathComponent("certs/officer-rsa.crt").path,
-                      "-inkey", Self.certs.appendingPathComponent("keys/officer-rsa.key").path,
-                      "-certfile", Self.certs.appendingPathComponent("ca/chain-individual.pem").path]
+        let signer = [
+            "cms", "-sign", "-binary", "-in", content.path, "-outform", "DER",
+            "-signer", Self.certs.appendingPathComponent("certs/officer-rsa.crt").path,
+            "-inkey", Self.certs.appendingPathComponent("keys/officer-rsa.key").path,
+            "-certfile", Self.certs.appendingPathComponent("ca/chain-individual.pem").path,
+        ]
         let cases: [(String, [String], String, String)] = [
             ("pss", ["-md", "sha256", "-keyopt", "rsa_padding_mode:pss"], "SHA-256", "RSASSA-PSS (MGF1 SHA-256, salt 222 bytes)"),  // the most
-            ("pss-salt20-sha512", ["-md", "sha512", "-keyopt", "rsa_padding_mode:pss", "-keyopt", "rsa_pss_saltlen:20"], "SHA-512",
-             "RSASSA-PSS (MGF1 SHA-512, salt 20 bytes)"),
+            (
+                "pss-salt20-sha512", ["-md", "sha512", "-keyopt", "rsa_padding_mode:pss", "-keyopt", "rsa_pss_saltlen:20"], "SHA-512",
+                "RSASSA-PSS (MGF1 SHA-512, salt 20 bytes)"
+            ),
             ("sha3", ["-md", "sha3-256"], "SHA3-256", "RSA PKCS#1 v1.5 over SHA3-256"),
         ]
         for (name, options, digest, words) in cases {
@@ -135,8 +147,9 @@ struct VerifyCommandTests {
             let (result, report) = try Self.verify(output, content: content.path)
             #expect(result.status == 0 && report?.verdict.indication == .totalPassed, "\(name): \(report?.verdict.summary ?? result.stderr)")
             #expect(report?.verdict.content?.algorithm == digest, "\(name)")
-            #expect(report?.verdict.checks.contains { $0.name == "signature value" && $0.passed && $0.detail.contains(words) } == true,
-                    "\(name): \(report?.verdict.checks.map(\.detail) ?? [])")
+            #expect(
+                report?.verdict.checks.contains { $0.name == "signature value" && $0.passed && $0.detail.contains(words) } == true,
+                "\(name): \(report?.verdict.checks.map(\.detail) ?? [])")
             // The last byte of the file is the signature value's: changed, the signature fails.
             var bytes = try Data(contentsOf: URL(fileURLWithPath: output))
             bytes[bytes.count - 1] ^= 0x01
@@ -151,9 +164,13 @@ struct VerifyCommandTests {
         let scratch = try TemporaryFolder()
         let content = try scratch.file("extract.txt", Array("A note verified with material given beside it\n".utf8))
         let output = scratch.path("bare.p7s")  // the signer's certificate only, no chain
-        let made = try Command.run(Self.openssl, ["cms", "-sign", "-binary", "-in", content.path, "-outform", "DER", "-md", "sha256", "-out", output,
-                                                  "-signer", Self.certs.appendingPathComponent("certs/officer-rsa.crt").path,
-                                                  "-inkey", Self.certs.appendingPathComponent("keys/officer-rsa.key").path])
+        let made = try Command.run(
+            Self.openssl,
+            [
+                "cms", "-sign", "-binary", "-in", content.path, "-outform", "DER", "-md", "sha256", "-out", output,
+                "-signer", Self.certs.appendingPathComponent("certs/officer-rsa.crt").path,
+                "-inkey", Self.certs.appendingPathComponent("keys/officer-rsa.key").path,
+            ])
         try #require(made.status == 0, "\(made.stderr)")
         let chain = Self.certs.appendingPathComponent("ca/chain-individual.pem").path
         let crls = ["sub-ca-individual.crl.pem", "licensed-ca.crl", "root.crl"].flatMap { ["--crls", Self.certs.appendingPathComponent("crl/\($0)").path] }
@@ -181,9 +198,13 @@ struct VerifyCommandTests {
         let scratch = try TemporaryFolder()
         let content = try scratch.file("document.pdf.txt", Array("Document hashed by an eSign ASP\n".utf8))
         let output = scratch.path("esign.p7s")
-        let made = try Command.run(Self.openssl, ["cms", "-sign", "-binary", "-nosmimecap", "-in", content.path, "-outform", "DER", "-md", "sha256",
-                                                 "-signer", Self.certs.appendingPathComponent("certs/esign-user.crt").path,
-                                                 "-inkey", Self.certs.appendingPathComponent("keys/esign-user.key").path, "-out", output])
+        let made = try Command.run(
+            Self.openssl,
+            [
+                "cms", "-sign", "-binary", "-nosmimecap", "-in", content.path, "-outform", "DER", "-md", "sha256",
+                "-signer", Self.certs.appendingPathComponent("certs/esign-user.crt").path,
+                "-inkey", Self.certs.appendingPathComponent("keys/esign-user.key").path, "-out", output,
+            ])
         #expect(made.status == 0, "\(made.stderr)")
         // The eSign certificate lived 10:00-10:30 on 2026-03-10: the signing time is set inside that window.
         var surgery = try CMSSurgery(Array(try Data(contentsOf: URL(fileURLWithPath: output))))
@@ -207,10 +228,14 @@ struct VerifyCommandTests {
         let scratch = try TemporaryFolder()
         let content = try scratch.file("old.txt", Array("An old note\n".utf8))
         let output = scratch.path("old.p7s")
-        let made = try Command.run(Self.openssl, ["cms", "-sign", "-binary", "-in", content.path, "-outform", "DER", "-md", "sha1",
-                                                 "-signer", Self.certs.appendingPathComponent("certs/officer-rsa.crt").path,
-                                                 "-inkey", Self.certs.appendingPathComponent("keys/officer-rsa.key").path,
-                                                 "-certfile", Self.certs.appendingPathComponent("ca/chain-individual.pem").path, "-out", output])
+        let made = try Command.run(
+            Self.openssl,
+            [
+                "cms", "-sign", "-binary", "-in", content.path, "-outform", "DER", "-md", "sha1",
+                "-signer", Self.certs.appendingPathComponent("certs/officer-rsa.crt").path,
+                "-inkey", Self.certs.appendingPathComponent("keys/officer-rsa.key").path,
+                "-certfile", Self.certs.appendingPathComponent("ca/chain-individual.pem").path, "-out", output,
+            ])
         #expect(made.status == 0, "\(made.stderr)")
         let (weak, report) = try Self.verify(output, content: content.path)
         #expect(weak.status == 2)
@@ -269,9 +294,13 @@ struct VerifyCommandTests {
 
     static func makeSignature(_ scratch: TemporaryFolder, content: String) throws -> String {
         let output = scratch.path("good.p7s")
-        let made = try Command.run(openssl, ["cms", "-sign", "-binary", "-in", content, "-outform", "DER",
-                                            "-signer", certs.appendingPathComponent("certs/officer-ec.crt").path,
-                                            "-inkey", certs.appendingPathComponent("keys/officer-ec.key").path, "-out", output])
+        let made = try Command.run(
+            openssl,
+            [
+                "cms", "-sign", "-binary", "-in", content, "-outform", "DER",
+                "-signer", certs.appendingPathComponent("certs/officer-ec.crt").path,
+                "-inkey", certs.appendingPathComponent("keys/officer-ec.key").path, "-out", output,
+            ])
         guard made.status == 0 else { throw RigError(made.stderr) }
         return output
     }

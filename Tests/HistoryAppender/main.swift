@@ -26,16 +26,18 @@ do {
     let sealer = CheckpointSigner(certificate: docSigner, chain: try CertificateFolder.load(file: "\(certs)/ca/chain-docsigner.pem")) {
         try docKey.sign($0)
     }
-    let verifier = Verifier(trust: try TrustStore.load(directory: "\(certs)/trust"),
-                            revocation: RevocationChecker(options: RevocationOptions(online: true, cacheDirectory: folder + "/cache", timeout: 3)))
+    let verifier = Verifier(
+        trust: try TrustStore.load(directory: "\(certs)/trust"),
+        revocation: RevocationChecker(options: RevocationOptions(online: true, cacheDirectory: folder + "/cache", timeout: 3)))
     let history = FileHistory(store: store, verifier: verifier, checkpointSigner: sealer)
     while true {
         let head = try store.head(of: number)
         let note = "N-\(head.size + 1)"
         let time = TestTime.now.addingTimeInterval(Double(head.size + 1))
         let content = Array("File \(number), note \(note): \(String(repeating: "text ", count: Int.random(in: 1...400)))\n".utf8)
-        let parameters = SignatureParameters(context: EOfficeContext(fileNumber: number, noteID: note, previousEntryHash: head.hash),
-                                             commitment: .proofOfOrigin, signingTime: time, chain: chain)
+        let parameters = SignatureParameters(
+            context: EOfficeContext(fileNumber: number, noteID: note, previousEntryHash: head.hash),
+            commitment: .proofOfOrigin, signingTime: time, chain: chain)
         let signature = try CAdES.signDetached(contentDigest: SHA256Hasher.hash(content), certificate: officer, parameters: parameters) {
             try officerKey.sign($0)
         }

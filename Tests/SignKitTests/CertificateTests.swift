@@ -36,10 +36,12 @@ struct CertificateTests {
         #expect(certificate.publicKeyAlgorithm == .ec(curve: "prime256v1", bits: 256))
     }
 
-    @Test("classes from India's CCA policy OIDs", arguments: [
-        ("certs/officer-rsa", CertificateClass.class3), ("certs/esign-user", .eSignOTP),
-        ("certs/docsigner", .documentSigner), ("ca/root", .unknown),
-    ])
+    @Test(
+        "classes from India's CCA policy OIDs",
+        arguments: [
+            ("certs/officer-rsa", CertificateClass.class3), ("certs/esign-user", .eSignOTP),
+            ("certs/docsigner", .documentSigner), ("ca/root", .unknown),
+        ])
     func classes(name: String, expected: CertificateClass) throws {
         #expect(CertificateClass(policies: try TestCerts.certificate(name).policies) == expected)
     }
@@ -52,14 +54,16 @@ struct CertificateTests {
         }
     }
 
-    @Test("hidden, each with its reason", arguments: [
-        ("certs/officer-encryption", KeyPresence.privateKey, "encryption-only"),
-        ("certs/officer-wrong-usage", .privateKey, "key usage does not allow signing"),
-        ("certs/officer-expired", .privateKey, "expired on 2024-"),
-        ("certs/esign-user", .privateKey, "expired on 2026-03-10"),
-        ("ca/sub-ca-individual", .privateKey, "CA certificate"),
-        ("certs/officer-rsa", .none, "no key with this certificate's CKA_ID"),
-    ])
+    @Test(
+        "hidden, each with its reason",
+        arguments: [
+            ("certs/officer-encryption", KeyPresence.privateKey, "encryption-only"),
+            ("certs/officer-wrong-usage", .privateKey, "key usage does not allow signing"),
+            ("certs/officer-expired", .privateKey, "expired on 2024-"),
+            ("certs/esign-user", .privateKey, "expired on 2026-03-10"),
+            ("ca/sub-ca-individual", .privateKey, "CA certificate"),
+            ("certs/officer-rsa", .none, "no key with this certificate's CKA_ID"),
+        ])
     func hidden(name: String, key: KeyPresence, reason: String) throws {
         let verdict = SigningFilter.evaluate(try TestCerts.certificate(name), key: key, at: TestTime.now)
         let text = try #require(verdict.reason, "\(name) should be hidden")

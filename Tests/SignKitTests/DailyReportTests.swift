@@ -19,23 +19,27 @@ struct DailyReportTests {
             let signedAt = try #require(UTCTimeText.parse(time))
             let signature = try CAdES.signDetached(
                 contentDigest: SHA256Hasher.hash(content), certificate: certificate,
-                parameters: SignatureParameters(context: EOfficeContext(fileNumber: file, noteID: note, previousEntryHash: head.hash),
-                                                commitment: .proofOfOrigin, signingTime: signedAt, chain: [])) { try key.sign($0) }
-            let entry = HistoryEntry(fileNumber: file, sequence: head.size + 1, kind: kind, noteID: note, time: signedAt,
-                                     contentHash: SHA256Hasher.hash(content), signatureHash: SHA256Hasher.hash(signature),
-                                     signerFingerprint: certificate.sha256Fingerprint, previousHash: head.hash)
-            try store.append(entry, checkpoint: Checkpoint(fileNumber: file, size: entry.sequence, headHash: entry.hash, time: entry.time),
-                             blobs: [content, signature])
+                parameters: SignatureParameters(
+                    context: EOfficeContext(fileNumber: file, noteID: note, previousEntryHash: head.hash),
+                    commitment: .proofOfOrigin, signingTime: signedAt, chain: [])
+            ) { try key.sign($0) }
+            let entry = HistoryEntry(
+                fileNumber: file, sequence: head.size + 1, kind: kind, noteID: note, time: signedAt,
+                contentHash: SHA256Hasher.hash(content), signatureHash: SHA256Hasher.hash(signature),
+                signerFingerprint: certificate.sha256Fingerprint, previousHash: head.hash)
+            try store.append(
+                entry, checkpoint: Checkpoint(fileNumber: file, size: entry.sequence, headHash: entry.hash, time: entry.time),
+                blobs: [content, signature])
         }
         // 21 November in India: 20 Nov 18:30 UTC to 21 Nov 18:30 UTC.
-        try append("IT-1/2026", "N-1", signer: "officer-rsa", at: "2026-11-20T19:00:00Z")        // 21st, 00:30 IST
+        try append("IT-1/2026", "N-1", signer: "officer-rsa", at: "2026-11-20T19:00:00Z")  // 21st, 00:30 IST
         try append("IT-1/2026", "N-1", signer: "minister", kind: .approval, at: "2026-11-21T05:00:00Z")
         try append("IT-1/2026", "N-2", signer: "esign-user", at: "2026-11-21T06:00:00Z")
         try append("IT-2/2026", "N-1", signer: "pps", kind: .scanApproval, at: "2026-11-21T10:00:00Z")
-        try append("IT-2/2026", "N-2", signer: "officer-rsa", at: "2026-11-21T18:45:00Z")       // 22nd, 00:15 IST
+        try append("IT-2/2026", "N-2", signer: "officer-rsa", at: "2026-11-21T18:45:00Z")  // 22nd, 00:15 IST
         try append("FIN-9/2026", "N-1", signer: "officer-ec", at: "2026-11-21T12:00:00Z")
-        try append("FIN-9/2026", "N-2", signer: "docsigner", at: "2026-11-21T12:30:00Z")       // not a person's DSC
-        try append("FIN-9/2026", "N-3", signer: "officer-rsa", at: "2026-11-23T12:00:00Z")       // outside the days asked
+        try append("FIN-9/2026", "N-2", signer: "docsigner", at: "2026-11-21T12:30:00Z")  // not a person's DSC
+        try append("FIN-9/2026", "N-3", signer: "officer-rsa", at: "2026-11-23T12:00:00Z")  // outside the days asked
         return store
     }
 
@@ -44,12 +48,15 @@ struct DailyReportTests {
         let folder = try TemporaryFolder("signservice-daily")
         let store = try Self.store(in: folder)
         let report = try DailyReport.build(store: store, from: "2026-11-21", to: "2026-11-22")
-        let rows = report.rows.map { "\($0.department) \($0.day) f\($0.files) n\($0.notes) dsc\($0.signedByDSC) esign\($0.signedByESign) scan\($0.scanApprovals) other\($0.otherSignatures)" }
-        #expect(rows == [
-            "Finance 2026-11-21 f1 n2 dsc1 esign0 scan0 other1",
-            "IT 2026-11-21 f2 n3 dsc2 esign1 scan1 other0",
-            "IT 2026-11-22 f1 n1 dsc1 esign0 scan0 other0",
-        ], "\(rows)")
+        let rows = report.rows.map {
+            "\($0.department) \($0.day) f\($0.files) n\($0.notes) dsc\($0.signedByDSC) esign\($0.signedByESign) scan\($0.scanApprovals) other\($0.otherSignatures)"
+        }
+        #expect(
+            rows == [
+                "Finance 2026-11-21 f1 n2 dsc1 esign0 scan0 other1",
+                "IT 2026-11-21 f2 n3 dsc2 esign1 scan1 other0",
+                "IT 2026-11-22 f1 n1 dsc1 esign0 scan0 other0",
+            ], "\(rows)")
         #expect(report.totals.signedByDSC == 4 && report.totals.scanApprovals == 1 && report.totals.notes == 6)
         // In UTC the entry at 18:45 on the 21st belongs to the 21st.
         let utc = try DailyReport.build(store: store, from: "2026-11-21", to: "2026-11-21", timeZone: TimeZone(identifier: "UTC")!, department: "IT")
@@ -67,15 +74,18 @@ struct DailyReportTests {
         let decoded = try JSONDecoder().decode(DailyReport.self, from: json.stdoutData)
         #expect(decoded.rows == report.rows && decoded.schema == "signservice.daily-report/1")
         let text = try Command.run(Rig.signctl, arguments)
-        #expect(text.stdout.contains("Daily status of e-Office signing, 2026-11-21 to 2026-11-22 (Asia/Kolkata)") && text.stdout.contains("Finance"), "\(text.stdout)")
+        #expect(
+            text.stdout.contains("Daily status of e-Office signing, 2026-11-21 to 2026-11-22 (Asia/Kolkata)") && text.stdout.contains("Finance"),
+            "\(text.stdout)")
         let bad = try Command.run(Rig.signctl, ["report", "daily", "--store", folder.path("store"), "--from", "21-11-2026"])
         #expect(bad.status == 3 && bad.stderr.contains("YYYY-MM-DD"), "\(bad.stderr)")
     }
 
     @Test("a CSV field a spreadsheet would run as a formula is defused, and quoting follows RFC 4180")
     func csvSafety() {
-        let row = DailyReport.Row(department: "=HYPERLINK(\"http://x\")", day: "2026-11-21", files: 1, notes: 1, signedByDSC: 1, signedByESign: 0,
-                                  scanApprovals: 0, otherSignatures: 0)
+        let row = DailyReport.Row(
+            department: "=HYPERLINK(\"http://x\")", day: "2026-11-21", files: 1, notes: 1, signedByDSC: 1, signedByESign: 0,
+            scanApprovals: 0, otherSignatures: 0)
         let report = DailyReport(from: "2026-11-21", to: "2026-11-21", timeZone: "Asia/Kolkata", rows: [row], totals: row)
         #expect(report.csv.contains("\"'=HYPERLINK(\"\"http://x\"\")\",2026-11-21,1,1,1,0,0,0\r\n"), "\(report.csv)")
     }

@@ -34,14 +34,17 @@ struct HistoryTests {
         let sealer: CheckpointSigner
     }
 
-    static func sign(_ manager: TokenManager, uri: String, pinKind: String, content: [UInt8], file: String, note: String,
-                     previous: [UInt8], commitment: Commitment, at time: Date) throws -> [UInt8] {
+    static func sign(
+        _ manager: TokenManager, uri: String, pinKind: String, content: [UInt8], file: String, note: String,
+        previous: [UInt8], commitment: Commitment, at time: Date
+    ) throws -> [UInt8] {
         let pin = pinKind == "card" ? try Rig.cardPIN() : try Rig.softhsmPIN()
         defer { pin.wipe() }
         let session = try manager.openSigningSession(try PKCS11URI(uri), pin: pin, at: time)
         defer { session.close() }
-        let parameters = SignatureParameters(context: EOfficeContext(fileNumber: file, noteID: note, previousEntryHash: previous),
-                                             commitment: commitment, signingTime: time, chain: try Fixture.individualChain)
+        let parameters = SignatureParameters(
+            context: EOfficeContext(fileNumber: file, noteID: note, previousEntryHash: previous),
+            commitment: commitment, signingTime: time, chain: try Fixture.individualChain)
         return try CAdES.signDetached(contentDigest: SHA256Hasher.hash(content), certificate: session.certificate, parameters: parameters) {
             try session.sign($0, pin: session.alwaysAuthenticate ? pin : nil)
         }
@@ -60,8 +63,11 @@ struct HistoryTests {
             let docChain = try CertificateFolder.load(file: Fixture.folder.appendingPathComponent("ca/chain-docsigner.pem").path)
             let sealer = CheckpointSigner(certificate: docSession.certificate, chain: docChain) { try docSession.sign($0) }
             let trust = try TrustStore(anchors: [try Fixture.testRoot])
-            let verifier = Verifier(trust: trust, revocation: RevocationChecker(options: RevocationOptions(
-                online: true, cacheDirectory: folder.path("cache"), timeout: 3)))
+            let verifier = Verifier(
+                trust: trust,
+                revocation: RevocationChecker(
+                    options: RevocationOptions(
+                        online: true, cacheDirectory: folder.path("cache"), timeout: 3)))
             let history = FileHistory(store: store, verifier: verifier, checkpointSigner: sealer)
             try store.createFile(FileRecord(number: number, subject: "Purchase of laptops for the Secretariat", department: "Information Technology"))
             for index in 1...12 {
@@ -69,13 +75,15 @@ struct HistoryTests {
                 let note = "N-\(index)"
                 let content = Array("File \(number), note \(note)\nProposal step \(index): examined and put up.\n".utf8)
                 let head = try store.head(of: number).hash
-                let signature = try sign(manager, uri: uri, pinKind: pinKind, content: content, file: number, note: note,
-                                         previous: head, commitment: .proofOfOrigin, at: time(index))
+                let signature = try sign(
+                    manager, uri: uri, pinKind: pinKind, content: content, file: number, note: note,
+                    previous: head, commitment: .proofOfOrigin, at: time(index))
                 try history.append(file: number, kind: .note, noteID: note, content: content, signature: signature, at: time(index))
             }
             let approval = Array("File \(number): approved. Kh. Ratan Kumar, Minister (IT)\n".utf8)
-            let signature = try sign(manager, uri: minister, pinKind: "softhsm", content: approval, file: number, note: "N-13",
-                                     previous: try store.head(of: number).hash, commitment: .proofOfApproval, at: time(13))
+            let signature = try sign(
+                manager, uri: minister, pinKind: "softhsm", content: approval, file: number, note: "N-13",
+                previous: try store.head(of: number).hash, commitment: .proofOfApproval, at: time(13))
             try history.append(file: number, kind: .approval, noteID: "N-13", content: approval, signature: signature, at: time(13))
             let bundle = folder.path("history.zip")
             try HistoryBundle.export(file: number, from: store, verifier: verifier, sealer: sealer, to: bundle, at: exportedAt)
@@ -135,8 +143,9 @@ struct HistoryTests {
 
             // A signature replaced by a valid signature over another file's note (same officer, hashes updated).
             let otherContent = Array("File FIN-7/2026, note N-4: another file's note.\n".utf8)
-            let other = try Self.sign(manager, uri: Self.signers[1].uri, pinKind: "softhsm", content: otherContent, file: "FIN-7/2026",
-                                      note: "N-4", previous: HistoryEntry.genesis, commitment: .proofOfOrigin, at: Self.time(4))
+            let other = try Self.sign(
+                manager, uri: Self.signers[1].uri, pinKind: "softhsm", content: otherContent, file: "FIN-7/2026",
+                note: "N-4", previous: HistoryEntry.genesis, commitment: .proofOfOrigin, at: Self.time(4))
             let replaced = try Self.tampered(built, "replaced") { members, manifest in
                 members[manifest.entries[3].signature] = other
                 members[manifest.entries[3].content] = otherContent
@@ -179,15 +188,17 @@ struct HistoryTests {
             let head = try store.head(of: Self.number)
             let content = Array("note 14\n".utf8)
             // Signed for another file.
-            let wrongFile = try Self.sign(manager, uri: Self.signers[1].uri, pinKind: "softhsm", content: content, file: "FIN-7/2026",
-                                          note: "N-14", previous: head.hash, commitment: .proofOfOrigin, at: Self.time(14))
+            let wrongFile = try Self.sign(
+                manager, uri: Self.signers[1].uri, pinKind: "softhsm", content: content, file: "FIN-7/2026",
+                note: "N-14", previous: head.hash, commitment: .proofOfOrigin, at: Self.time(14))
             let refused = #expect(throws: HistoryError.self) {
                 try built.history.append(file: Self.number, kind: .note, noteID: "N-14", content: content, signature: wrongFile, at: Self.time(14))
             }
             #expect(refused?.code == .contextMismatch && refused?.description.contains("FIN-7/2026") == true, "\(String(describing: refused))")
             // Signed over an older head.
-            let stale = try Self.sign(manager, uri: Self.signers[1].uri, pinKind: "softhsm", content: content, file: Self.number,
-                                      note: "N-14", previous: HistoryEntry.genesis, commitment: .proofOfOrigin, at: Self.time(14))
+            let stale = try Self.sign(
+                manager, uri: Self.signers[1].uri, pinKind: "softhsm", content: content, file: Self.number,
+                note: "N-14", previous: HistoryEntry.genesis, commitment: .proofOfOrigin, at: Self.time(14))
             do {
                 try built.history.append(file: Self.number, kind: .note, noteID: "N-14", content: content, signature: stale, at: Self.time(14))
                 Issue.record("a signature over an old head was accepted")
@@ -196,8 +207,9 @@ struct HistoryTests {
                 #expect(error.description.contains("head"))
             }
             // Content that is not what was signed.
-            let good = try Self.sign(manager, uri: Self.signers[1].uri, pinKind: "softhsm", content: content, file: Self.number,
-                                     note: "N-14", previous: head.hash, commitment: .proofOfOrigin, at: Self.time(14))
+            let good = try Self.sign(
+                manager, uri: Self.signers[1].uri, pinKind: "softhsm", content: content, file: Self.number,
+                note: "N-14", previous: head.hash, commitment: .proofOfOrigin, at: Self.time(14))
             do {
                 try built.history.append(file: Self.number, kind: .note, noteID: "N-14", content: content + [0x20], signature: good, at: Self.time(14))
                 Issue.record("a signature over other content was accepted")
@@ -238,15 +250,23 @@ extension HistoryTests {
             // A real browser renders the report: the DOM it builds holds the verdict and every entry.
             let chromium = try #require(Command.which("chromium"), "chromium is installed by scripts/setup.sh")
             let profile = try TemporaryFolder("signservice-chromium")
-            let dom = try Command.run(chromium, ["--headless", "--no-sandbox", "--disable-gpu", "--user-data-dir=\(profile.url.path)",
-                                                 "--dump-dom", "file://\(html)"])
+            let dom = try Command.run(
+                chromium,
+                [
+                    "--headless", "--no-sandbox", "--disable-gpu", "--user-data-dir=\(profile.url.path)",
+                    "--dump-dom", "file://\(html)",
+                ])
             #expect(dom.status == 0, "\(dom.stderr)")
             #expect(dom.stdout.contains("<p class=\"verdict\" id=\"verdict\">Valid history: 13 entries"))
             #expect(dom.stdout.components(separatedBy: "<tr class=\"ok\">").count - 1 == 13)
             #expect(dom.stdout.contains("Bharatiya Sakshya Adhiniyam"))
             let shot = built.folder.path("report.png")
-            let screenshot = try Command.run(chromium, ["--headless", "--no-sandbox", "--disable-gpu", "--user-data-dir=\(profile.url.path)",
-                                                        "--hide-scrollbars", "--window-size=1400,1800", "--screenshot=\(shot)", "file://\(html)"])
+            let screenshot = try Command.run(
+                chromium,
+                [
+                    "--headless", "--no-sandbox", "--disable-gpu", "--user-data-dir=\(profile.url.path)",
+                    "--hide-scrollbars", "--window-size=1400,1800", "--screenshot=\(shot)", "file://\(html)",
+                ])
             #expect(screenshot.status == 0, "\(screenshot.stderr)")
             let png = try Data(contentsOf: URL(fileURLWithPath: shot))
             #expect(png.starts(with: [0x89, 0x50, 0x4E, 0x47]) && png.count > 20_000)
@@ -294,8 +314,9 @@ struct HistoryCrashTests {
         #expect(entries.count >= 50, "the appender made progress: \(entries.count) entries")
         let verifier = try Fixture.verifier()
         for entry in entries {
-            let verdict = try verifier.verify(signature: try #require(try store.blob(entry.signatureHash)),
-                                              content: .bytes(try #require(try store.blob(entry.contentHash))), at: entry.time)
+            let verdict = try verifier.verify(
+                signature: try #require(try store.blob(entry.signatureHash)),
+                content: .bytes(try #require(try store.blob(entry.contentHash))), at: entry.time)
             #expect(verdict.passed, "entry \(entry.sequence): \(verdict.summary)")
         }
         for checkpoint in try store.checkpoints(of: number) {
@@ -310,7 +331,9 @@ struct BundleZipTests {
     @Test("stored members are read in place, deflated ones through ZIPFoundation, with the same result; damage is an error, not a crash")
     func readers() throws {
         let folder = try TemporaryFolder("signservice-zip")
-        let files: [(String, [UInt8])] = (0..<50).map { ("contents/\($0)", Array("member \($0) ".utf8) + (0..<Int.random(in: 0...3000)).map { UInt8(truncatingIfNeeded: $0) }) }
+        let files: [(String, [UInt8])] = (0..<50).map {
+            ("contents/\($0)", Array("member \($0) ".utf8) + (0..<Int.random(in: 0...3000)).map { UInt8(truncatingIfNeeded: $0) })
+        }
         let stored = folder.path("stored.zip")
         try HistoryBundle.write(files, to: stored)
         let bytes = Array(try Data(contentsOf: URL(fileURLWithPath: stored)))
@@ -387,7 +410,8 @@ struct BundleZipTests {
 struct ManifestReadingTests {
     static func manifest(sequence: String = "1", extra: String = "") -> [UInt8] {
         let hash = String(repeating: "ab", count: 32)
-        return Array("""
+        return Array(
+            """
             {"schema": "signservice.bundle/1", "file": {"number": "F-1/2026", "subject": "s\\u00e9", "department": "D"},
              "exportedAt": "2026-11-23T07:01:49Z", "exportedBy": "test", \(extra)
              "entries": [{"sequence": \(sequence), "kind": "note", "noteID": "N-1", "time": "2026-11-23T07:01:49Z",
@@ -407,4 +431,3 @@ struct ManifestReadingTests {
         #expect(throws: (any Error).self) { try BundleManifest.parse(Array(Self.manifest().dropLast(3))) }
     }
 }
-

@@ -11,8 +11,10 @@ struct PINTests {
         let pin = try Array(Self.secret.utf8).withUnsafeBytes { try PIN(bytes: $0) }
         var dumped = ""
         dump(pin, to: &dumped)
-        let renderings = ["\(pin)", String(describing: pin), String(reflecting: pin), dumped, "\([pin])",
-                          "\(Optional(pin) as Any)"]
+        let renderings = [
+            "\(pin)", String(describing: pin), String(reflecting: pin), dumped, "\([pin])",
+            "\(Optional(pin) as Any)",
+        ]
         for text in renderings {
             #expect(!text.contains(Self.secret), "rendering leaked: \(text)")
         }

@@ -5,8 +5,9 @@ import Testing
 struct PKCS11URITests {
     @Test("parses the RFC's own example with percent-encoded id and commas")
     func rfcExample() throws {
-        let uri = try PKCS11URI("pkcs11:token=The%20Software%20PKCS%2311%20Softtoken;manufacturer=Snake%20Oil,%20Inc.;"
-            + "model=1.0;object=my-certificate;type=cert;id=%69%95%3E%5C%F4%BD%EC%91;serial=")
+        let uri = try PKCS11URI(
+            "pkcs11:token=The%20Software%20PKCS%2311%20Softtoken;manufacturer=Snake%20Oil,%20Inc.;"
+                + "model=1.0;object=my-certificate;type=cert;id=%69%95%3E%5C%F4%BD%EC%91;serial=")
         #expect(uri.token == "The Software PKCS#11 Softtoken")
         #expect(uri.manufacturer == "Snake Oil, Inc.")
         #expect(uri.model == "1.0")
@@ -18,8 +19,9 @@ struct PKCS11URITests {
 
     @Test("formats and parses back to the same URI")
     func roundTrip() throws {
-        let original = PKCS11URI(token: "Anita Sharma", manufacturer: "piv_II", serial: "f712797264eedd12",
-                                 model: "PKCS#15 emulated", id: [0x01], type: "private")
+        let original = PKCS11URI(
+            token: "Anita Sharma", manufacturer: "piv_II", serial: "f712797264eedd12",
+            model: "PKCS#15 emulated", id: [0x01], type: "private")
         let text = original.description
         #expect(text.hasPrefix("pkcs11:"))
         #expect(text.contains("token=Anita%20Sharma"))
@@ -36,9 +38,11 @@ struct PKCS11URITests {
         #expect(uri.id == [0x02])
     }
 
-    @Test("refuses a PIN inside the URI", arguments: [
-        "pkcs11:token=A?pin-value=123456", "pkcs11:token=A?pin-source=file:/tmp/pin",
-    ])
+    @Test(
+        "refuses a PIN inside the URI",
+        arguments: [
+            "pkcs11:token=A?pin-value=123456", "pkcs11:token=A?pin-source=file:/tmp/pin",
+        ])
     func refusesPIN(text: String) {
         #expect(throws: TokenError.self) { try PKCS11URI(text) }
         do {
@@ -51,9 +55,11 @@ struct PKCS11URITests {
         }
     }
 
-    @Test("refuses malformed URIs", arguments: [
-        "token=A", "pkcs11:type=banana", "pkcs11:id=%ZZ", "pkcs11:token=A;token=B", "pkcs11:slot-id=abc",
-    ])
+    @Test(
+        "refuses malformed URIs",
+        arguments: [
+            "token=A", "pkcs11:type=banana", "pkcs11:id=%ZZ", "pkcs11:token=A;token=B", "pkcs11:slot-id=abc",
+        ])
     func malformed(text: String) {
         #expect(throws: TokenError.self) { try PKCS11URI(text) }
     }

@@ -3,7 +3,6 @@ import Testing
 import TestSupport
 @testable import SignKit
 
-
 @Suite("Scan intake: type by content, limits while streaming, nothing left of a refusal")
 struct ScanIntakeTests {
     func leftovers(_ intake: ScanIntake) -> [String] {
@@ -39,7 +38,11 @@ struct ScanIntakeTests {
     @Test("refused with a named reason and nothing left: empty, cut short, not an allowed type, too many pages, a decompression bomb, a path in the name")
     func refused() throws {
         let folder = try TemporaryFolder("signservice-intake")
-        let intake = try ScanIntake(folder: folder.path("store"), limits: { var limits = ScanLimits(); limits.maximumPages = 3; return limits }())
+        let intake = try ScanIntake(
+            folder: folder.path("store"),
+            limits: {
+                var limits = ScanLimits(); limits.maximumPages = 3; return limits
+            }())
         let pdf = ScanFixtures.pdf(pages: 1)
         func refusal(_ bytes: [UInt8]) -> IntakeError.Code? {
             do {
@@ -83,7 +86,11 @@ struct ScanIntakeTests {
     @Test("an oversized upload is stopped while it streams, at the chunk that passes the limit")
     func oversized() throws {
         let folder = try TemporaryFolder("signservice-intake")
-        let intake = try ScanIntake(folder: folder.path("store"), limits: { var limits = ScanLimits(); limits.maximumBytes = 100_000; return limits }())
+        let intake = try ScanIntake(
+            folder: folder.path("store"),
+            limits: {
+                var limits = ScanLimits(); limits.maximumBytes = 100_000; return limits
+            }())
         let upload = try intake.begin()
         var sent = 0
         var refused: IntakeError?

@@ -17,8 +17,9 @@ struct ScanTests {
     func signedText() throws {
         let (signer, certificate) = try Self.documentSigner()
         let extract = SHA256Hasher.hash(Array("extract N-3".utf8))
-        let request = try ApprovalRequest.issue(fileNumber: "GAD-11011/3/2026-ADMIN", noteID: "N-3", extractHash: extract,
-                                                minister: "Shri R. K. Singh", authorisedPPS: [Self.pps], signer: signer, at: TestTime.now)
+        let request = try ApprovalRequest.issue(
+            fileNumber: "GAD-11011/3/2026-ADMIN", noteID: "N-3", extractHash: extract,
+            minister: "Shri R. K. Singh", authorisedPPS: [Self.pps], signer: signer, at: TestTime.now)
         #expect(request.id.hasPrefix("AR-") && request.status == .open)
         let printed = try ApprovalRequest.read(qrText: request.qrText, signer: certificate)
         #expect(printed.id == request.id && printed.fileNumber == "GAD-11011/3/2026-ADMIN" && printed.noteID == "N-3")
@@ -35,10 +36,16 @@ struct ScanTests {
         }
         #expect { try ApprovalRequest.read(qrText: "https://example.org/", signer: certificate) } throws: { ($0 as? ScanError)?.code == .qrNotValid }
         // Fields that would break the compact form are refused when issuing.
-        #expect { try ApprovalRequest.issue(fileNumber: "F-1", noteID: "N|1", extractHash: extract, minister: "M", authorisedPPS: [Self.pps], signer: signer, at: TestTime.now) } throws: {
+        #expect {
+            try ApprovalRequest.issue(
+                fileNumber: "F-1", noteID: "N|1", extractHash: extract, minister: "M", authorisedPPS: [Self.pps], signer: signer, at: TestTime.now)
+        } throws: {
             ($0 as? ScanError)?.code == .badRequest
         }
-        #expect { try ApprovalRequest.issue(fileNumber: "F-1", noteID: "N-1", extractHash: extract, minister: "M", authorisedPPS: [], signer: signer, at: TestTime.now) } throws: {
+        #expect {
+            try ApprovalRequest.issue(
+                fileNumber: "F-1", noteID: "N-1", extractHash: extract, minister: "M", authorisedPPS: [], signer: signer, at: TestTime.now)
+        } throws: {
             ($0 as? ScanError)?.code == .badRequest
         }
     }
@@ -46,8 +53,9 @@ struct ScanTests {
     @Test("the PNG is read back by zbar (an independent decoder) to the exact text; the SVG draws the same modules")
     func images() throws {
         let (signer, _) = try Self.documentSigner()
-        let request = try ApprovalRequest.issue(fileNumber: "GAD-11011/3/2026-ADMIN", noteID: "N-3", extractHash: Self.pps,
-                                                minister: "Shri R. K. Singh", authorisedPPS: [Self.pps], signer: signer, at: TestTime.now)
+        let request = try ApprovalRequest.issue(
+            fileNumber: "GAD-11011/3/2026-ADMIN", noteID: "N-3", extractHash: Self.pps,
+            minister: "Shri R. K. Singh", authorisedPPS: [Self.pps], signer: signer, at: TestTime.now)
         let code = try QRCode(text: request.qrText)
         let folder = try TemporaryFolder("signservice-qr")
         let png = try folder.file("qr.png", code.png())
@@ -63,7 +71,8 @@ struct ScanTests {
         let svg = code.svg()
         let squares = svg.components(separatedBy: "h1v1h-1z").count - 1
         #expect(squares == code.modules.filter { $0 }.count && squares > 0)
-        let parsed = try Command.run("/usr/bin/python3", ["-c", "import sys, xml.dom.minidom; xml.dom.minidom.parseString(sys.stdin.read())"], stdin: Data(svg.utf8))
+        let parsed = try Command.run(
+            "/usr/bin/python3", ["-c", "import sys, xml.dom.minidom; xml.dom.minidom.parseString(sys.stdin.read())"], stdin: Data(svg.utf8))
         #expect(parsed.status == 0, "the SVG is well-formed XML: \(parsed.stderr)")
     }
 
@@ -72,11 +81,13 @@ struct ScanTests {
         let (signer, certificate) = try Self.documentSigner()
         let folder = try TemporaryFolder("signservice-qr-scan")
         func issue(_ note: String) throws -> ApprovalRequest {
-            try ApprovalRequest.issue(fileNumber: "GAD-11011/3/2026-ADMIN", noteID: note, extractHash: SHA256Hasher.hash(Array(note.utf8)),
-                                      minister: "Shri R. K. Singh", authorisedPPS: [Self.pps], signer: signer, at: TestTime.now)
+            try ApprovalRequest.issue(
+                fileNumber: "GAD-11011/3/2026-ADMIN", noteID: note, extractHash: SHA256Hasher.hash(Array(note.utf8)),
+                minister: "Shri R. K. Singh", authorisedPPS: [Self.pps], signer: signer, at: TestTime.now)
         }
         let request = try issue("N-4"), other = try issue("N-5")
-        let printed = ScanFixtures.printedExtract(lines: ["File GAD-11011/3/2026-ADMIN, note N-4", "Approved as proposed."], qr: try QRCode(text: request.qrText))
+        let printed = ScanFixtures.printedExtract(
+            lines: ["File GAD-11011/3/2026-ADMIN, note N-4", "Approved as proposed."], qr: try QRCode(text: request.qrText))
         let scanned = try ScanFixtures.scan(printed, in: folder)
         for (name, bytes) in [("scan.jpg", scanned.jpeg), ("scan.pdf", scanned.pdf)] {
             let file = try ScanIntake.examine(path: try folder.file(name, bytes).path)
@@ -95,16 +106,20 @@ struct ScanTests {
     @Test("the attestation reads back only in its exact form and must name the request it answers")
     func attestation() throws {
         let (signer, _) = try Self.documentSigner()
-        let request = try ApprovalRequest.issue(fileNumber: "GAD-11011/3/2026-ADMIN", noteID: "N-4", extractHash: Self.pps,
-                                                minister: "Shri R. K. Singh", authorisedPPS: [Self.pps], signer: signer, at: TestTime.now)
-        let attestation = ScanAttestation(request: request, scanHash: SHA256Hasher.hash([1, 2, 3]), scanType: .pdf, scanBytes: 3, qr: .matched, at: TestTime.now)
+        let request = try ApprovalRequest.issue(
+            fileNumber: "GAD-11011/3/2026-ADMIN", noteID: "N-4", extractHash: Self.pps,
+            minister: "Shri R. K. Singh", authorisedPPS: [Self.pps], signer: signer, at: TestTime.now)
+        let attestation = ScanAttestation(
+            request: request, scanHash: SHA256Hasher.hash([1, 2, 3]), scanType: .pdf, scanBytes: 3, qr: .matched, at: TestTime.now)
         let read = try ScanAttestation(bytes: attestation.bytes)
         #expect(read == attestation)
         try read.check(against: request)
         let text = String(decoding: attestation.bytes, as: UTF8.self)
         #expect(text.contains("approved by Shri R. K. Singh by hand signature on the paper"))
-        for (from, to) in [("qr: matched", "qr: maybe"), ("scan-bytes: 3", "scan-bytes: -3"), ("note: N-4\n", ""),
-                           ("on the paper", "digitally"), ("scan-type: application/pdf", "scan-type: text/html")] {
+        for (from, to) in [
+            ("qr: matched", "qr: maybe"), ("scan-bytes: 3", "scan-bytes: -3"), ("note: N-4\n", ""),
+            ("on the paper", "digitally"), ("scan-type: application/pdf", "scan-type: text/html"),
+        ] {
             #expect(throws: ScanError.self, "\(from) -> \(to)") { try ScanAttestation(bytes: Array(text.replacingOccurrences(of: from, with: to).utf8)) }
         }
         var other = request

@@ -43,8 +43,9 @@ struct SigningUnitTests {
 
     @Test("the e-Office context reads back what was written, and refuses garbage")
     func contextRoundTrip() throws {
-        let full = EOfficeContext(fileNumber: "DIT-12/3/2026-IT", noteID: "N-7", previousEntryHash: Array(repeating: 7, count: 32),
-                                  origin: "https://eoffice.manipur.gov.in")
+        let full = EOfficeContext(
+            fileNumber: "DIT-12/3/2026-IT", noteID: "N-7", previousEntryHash: Array(repeating: 7, count: 32),
+            origin: "https://eoffice.manipur.gov.in")
         #expect(EOfficeContext(der: full.der) == full)
         let bare = EOfficeContext(fileNumber: "F", noteID: "1")
         #expect(EOfficeContext(der: bare.der) == bare)
@@ -84,16 +85,19 @@ struct SigningUnitTests {
             let session = try manager.openSigningSession(try PKCS11URI("pkcs11:token=SignService%20Test;id=%06"), pin: pin, at: TestTime.now)
             defer { session.close() }
             let officer = try X509Certificate(der: Array(try Data(contentsOf: Rig.root.appendingPathComponent("TestCerts/certs/officer-rsa.der"))))
-            let parameters = SignatureParameters(context: EOfficeContext(fileNumber: "F", noteID: "1"), commitment: .proofOfOrigin,
-                                                 signingTime: TestTime.now)
+            let parameters = SignatureParameters(
+                context: EOfficeContext(fileNumber: "F", noteID: "1"), commitment: .proofOfOrigin,
+                signingTime: TestTime.now)
             #expect(throws: SigningError.self) {
                 try CAdES.signDetached(contentDigest: SHA256Hasher.hash([1, 2, 3]), certificate: officer, parameters: parameters) {
                     try session.sign($0)
                 }
             }
             // The same call with the right certificate succeeds: the check is not always failing.
-            let good = try CAdES.signDetached(contentDigest: SHA256Hasher.hash([1, 2, 3]), certificate: session.certificate,
-                                              parameters: parameters) { try session.sign($0) }
+            let good = try CAdES.signDetached(
+                contentDigest: SHA256Hasher.hash([1, 2, 3]), certificate: session.certificate,
+                parameters: parameters
+            ) { try session.sign($0) }
             #expect(try CMSSignedData(der: good).signerCount == 1)
         }
     }
@@ -102,17 +106,21 @@ struct SigningUnitTests {
 @Suite("ExtractSigner: the request and what the officer is shown")
 struct ExtractSigningRequestTests {
     static func request(file: String = "GAD-11011/3/2026-ADMIN", note: String = "N-7", origin: String? = "https://eoffice.example.gov.in")
-        throws -> ExtractSigningRequest {
-        ExtractSigningRequest(extractDigest: SHA256Hasher.hash(Array("extract".utf8)), extractSize: 7,
-                              key: try PKCS11URI("pkcs11:token=SignService%20Test;id=%01"), fileNumber: file, noteID: note,
-                              commitment: .proofOfApproval, origin: origin)
+        throws -> ExtractSigningRequest
+    {
+        ExtractSigningRequest(
+            extractDigest: SHA256Hasher.hash(Array("extract".utf8)), extractSize: 7,
+            key: try PKCS11URI("pkcs11:token=SignService%20Test;id=%01"), fileNumber: file, noteID: note,
+            commitment: .proofOfApproval, origin: origin)
     }
 
     @Test("file numbers and note ids that cannot be shown faithfully are refused before any token is touched")
     func refusals() throws {
         #expect(throws: Never.self) { try Self.request().check() }
-        for (file, note) in [("", "N-1"), ("F-1", ""), (String(repeating: "F", count: 201), "N-1"), ("F-1\nApproved: all", "N-1"),
-                             ("F-1", "N-1\u{7}"), ("F-1", String(repeating: "n", count: 201))] {
+        for (file, note) in [
+            ("", "N-1"), ("F-1", ""), (String(repeating: "F", count: 201), "N-1"), ("F-1\nApproved: all", "N-1"),
+            ("F-1", "N-1\u{7}"), ("F-1", String(repeating: "n", count: 201)),
+        ] {
             #expect(throws: SigningRequestError.self) { try Self.request(file: file, note: note).check() }
         }
         var short = try Self.request()
@@ -125,8 +133,10 @@ struct ExtractSigningRequestTests {
         let request = try Self.request()
         let prompt = SigningPrompt(tokenLabel: "SignService Test", signerName: "Anita Sharma", pinState: PINState(finalTry: true), request: request)
         let text = prompt.dialogText
-        for expected in ["Anita Sharma", "SignService Test", "GAD-11011/3/2026-ADMIN", "N-7", "(approval)",
-                         Hex.encode(request.extractDigest.prefix(8)), "https://eoffice.example.gov.in", "LAST TRY"] {
+        for expected in [
+            "Anita Sharma", "SignService Test", "GAD-11011/3/2026-ADMIN", "N-7", "(approval)",
+            Hex.encode(request.extractDigest.prefix(8)), "https://eoffice.example.gov.in", "LAST TRY",
+        ] {
             #expect(text.contains(expected), "\(expected) missing from: \(text)")
         }
         #expect(prompt.terminalText.hasPrefix("PIN for token \"SignService Test\" (signing as Anita Sharma) - LAST TRY"))
@@ -134,11 +144,13 @@ struct ExtractSigningRequestTests {
 
     @Test("the API's sign request: commitment names, previous hash and base64 are checked")
     func wireRequest() throws {
-        let settings = AgentSigningSettings(pinEntry: .pinentry, pinentryProgram: "/bin/false", chain: [], timeStampAuthority: nil,
-                                            maximumExtractBytes: 16)
+        let settings = AgentSigningSettings(
+            pinEntry: .pinentry, pinentryProgram: "/bin/false", chain: [], timeStampAuthority: nil,
+            maximumExtractBytes: 16)
         func read(_ body: SignRequestBody) throws { _ = try ExtractSigner.read(body, origin: nil, settings: settings) }
-        let good = SignRequestBody(extract: Array("note".utf8), fileNumber: "F-1", noteID: "N-1", commitment: .proofOfOrigin,
-                                   key: "pkcs11:token=SignService%20Test;id=%01")
+        let good = SignRequestBody(
+            extract: Array("note".utf8), fileNumber: "F-1", noteID: "N-1", commitment: .proofOfOrigin,
+            key: "pkcs11:token=SignService%20Test;id=%01")
         #expect(throws: Never.self) { try read(good) }
         var withPIN = good
         withPIN.pin = "1234"

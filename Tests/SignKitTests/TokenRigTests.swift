@@ -43,11 +43,12 @@ struct TokenRigTests {
         }
     }
 
-    @Test("signs with RSA and EC keys on the card and on SoftHSM2; openssl verifies each with the certificate's key",
-          arguments: [
+    @Test(
+        "signs with RSA and EC keys on the card and on SoftHSM2; openssl verifies each with the certificate's key",
+        arguments: [
             (cardRSA, SignatureAlgorithm.sha256WithRSAEncryption), (cardEC, .ecdsaWithSHA256),
             (softRSA, .sha256WithRSAEncryption), (softEC, .ecdsaWithSHA256),
-          ])
+        ])
     func signAndVerify(key: String, algorithm: SignatureAlgorithm) async throws {
         try await Rig.exclusive {
             let manager = try Rig.manager()
@@ -124,18 +125,20 @@ struct TokenRigTests {
             #expect(Rig.pinVerifications() == count, "no VERIFY for a refused final try")
 
             // With consent and a wrong PIN: one VERIFY, and the token is locked.
-            let locked = try #require(throwsTokenError {
-                try manager.sign(message, with: uri, pin: try Rig.pin("22222222"), options: LoginOptions(acknowledgeFinalTry: true), at: TestTime.now)
-            })
+            let locked = try #require(
+                throwsTokenError {
+                    try manager.sign(message, with: uri, pin: try Rig.pin("22222222"), options: LoginOptions(acknowledgeFinalTry: true), at: TestTime.now)
+                })
             #expect(locked.code == .pinLocked)
             #expect(locked.pinState?.locked == true)
             #expect(Rig.pinVerifications() == count + 1)
 
             // Locked: a clear error and nothing sent, even with the right PIN and consent.
             count = Rig.pinVerifications()
-            let stillLocked = try #require(throwsTokenError {
-                try manager.sign(message, with: uri, pin: try Rig.cardPIN(), options: LoginOptions(acknowledgeFinalTry: true), at: TestTime.now)
-            })
+            let stillLocked = try #require(
+                throwsTokenError {
+                    try manager.sign(message, with: uri, pin: try Rig.cardPIN(), options: LoginOptions(acknowledgeFinalTry: true), at: TestTime.now)
+                })
             #expect(stillLocked.code == .pinLocked)
             #expect(stillLocked.description.contains("locked"))
             #expect(Rig.pinVerifications() == count)
@@ -154,8 +157,9 @@ struct TokenRigTests {
                 _ = throwsTokenError { try manager.sign([1], with: uri, pin: try Rig.pin(wrong), at: TestTime.now) }
             }
             #expect(manager.inventory(at: TestTime.now).tokens.first { $0.info.label == Rig.cardToken }?.info.pinState.finalTry == true)
-            let signature = try manager.sign([1], with: uri, pin: try Rig.cardPIN(),
-                                             options: LoginOptions(acknowledgeFinalTry: true), at: TestTime.now)
+            let signature = try manager.sign(
+                [1], with: uri, pin: try Rig.cardPIN(),
+                options: LoginOptions(acknowledgeFinalTry: true), at: TestTime.now)
             #expect(!signature.bytes.isEmpty)
             // The card's own counter is full again. (OpenSC in this process keeps reporting the final-try flag
             // it cached: a PIV card answers a status query with 9000 while verified, which carries no count.)
@@ -167,9 +171,10 @@ struct TokenRigTests {
     func softhsmWrongPIN() async throws {
         try await Rig.exclusive {
             let manager = try Rig.manager()
-            let error = try #require(throwsTokenError {
-                try manager.sign([1], with: try PKCS11URI(Self.softRSA), pin: try Rig.pin("not-the-pin"), at: TestTime.now)
-            })
+            let error = try #require(
+                throwsTokenError {
+                    try manager.sign([1], with: try PKCS11URI(Self.softRSA), pin: try Rig.pin("not-the-pin"), at: TestTime.now)
+                })
             #expect(error.code == .pinIncorrect)
             #expect(error.returnValue == 0xA0)
             #expect(error.description.contains("CKR_PIN_INCORRECT"))
@@ -184,9 +189,10 @@ struct TokenRigTests {
         try await Rig.exclusive {
             let manager = try Rig.manager()
             let before = Rig.pinVerifications()
-            let error = try #require(throwsTokenError {
-                try manager.sign([1], with: try PKCS11URI(Self.cardEncryption), pin: try Rig.cardPIN(), at: TestTime.now)
-            })
+            let error = try #require(
+                throwsTokenError {
+                    try manager.sign([1], with: try PKCS11URI(Self.cardEncryption), pin: try Rig.cardPIN(), at: TestTime.now)
+                })
             #expect(error.code == .notForSigning)
             #expect(error.description.contains("encryption-only"))
             #expect(Rig.pinVerifications() == before)
@@ -214,9 +220,10 @@ struct TokenRigTests {
             #expect(error.description.contains("removed"))
 
             // With the card out, a new request says no such token, quickly.
-            let absent = try #require(throwsTokenError {
-                try manager.sign([3], with: try PKCS11URI(Self.cardRSA), pin: try Rig.cardPIN(), at: TestTime.now)
-            })
+            let absent = try #require(
+                throwsTokenError {
+                    try manager.sign([3], with: try PKCS11URI(Self.cardRSA), pin: try Rig.cardPIN(), at: TestTime.now)
+                })
             #expect(absent.code == .tokenNotFound)
 
             try Rig.control("card-in")

@@ -19,7 +19,9 @@ struct ValidationPolicyTests {
         }
     }
 
-    @Test("revocation require, soft and off: a certificate naming no source is TRY_LATER, passes with a warning, is not checked; one naming a CRL is still checked in soft")
+    @Test(
+        "revocation require, soft and off: a certificate naming no source is TRY_LATER, passes with a warning, is not checked; one naming a CRL is still checked in soft"
+    )
     func revocationModes() throws {
         let pki = try TestPKI()
         let root = try pki.root("Throwaway Root")
@@ -97,8 +99,9 @@ struct ValidationPolicyTests {
         #expect(verdict.revocation.allSatisfy { $0.status == .good && $0.source == "CRL given beside the signature" }, "\(verdict.revocation)")
 
         // The sub-CA's CRL lists officer-revoked (key compromise on 2026-06-15): the entry OpenSSL found is reported.
-        let revoked = try verifier.verify(signature: try Fixture.sign(as: "officer-revoked", chain: false), content: .bytes(Fixture.content),
-                                          at: TestTime.now, adjunct: given)
+        let revoked = try verifier.verify(
+            signature: try Fixture.sign(as: "officer-revoked", chain: false), content: .bytes(Fixture.content),
+            at: TestTime.now, adjunct: given)
         #expect(revoked.indication == .totalFailed && revoked.subIndication == .revoked, "\(revoked.summary)")
         let finding = try #require(revoked.revocation.first { $0.certificate == "Suresh Meitei" })
         #expect(finding.revokedAt == TestTime.date("2026-06-15T10:30:00Z") && finding.reason == "keyCompromise")
@@ -110,11 +113,15 @@ struct ValidationPolicyTests {
         let content = try scratch.file("extract.txt", Fixture.content)
         func signed(_ names: [String]) throws -> [UInt8] {
             let output = scratch.path(names.joined(separator: "+") + ".p7s")
-            var arguments = ["cms", "-sign", "-binary", "-in", content.path, "-outform", "DER", "-md", "sha256", "-out", output,
-                             "-certfile", Fixture.folder.appendingPathComponent("ca/chain-individual.pem").path]
+            var arguments = [
+                "cms", "-sign", "-binary", "-in", content.path, "-outform", "DER", "-md", "sha256", "-out", output,
+                "-certfile", Fixture.folder.appendingPathComponent("ca/chain-individual.pem").path,
+            ]
             for name in names {
-                arguments += ["-signer", Fixture.folder.appendingPathComponent("certs/\(name).crt").path,
-                              "-inkey", Fixture.folder.appendingPathComponent("keys/\(name).key").path]
+                arguments += [
+                    "-signer", Fixture.folder.appendingPathComponent("certs/\(name).crt").path,
+                    "-inkey", Fixture.folder.appendingPathComponent("keys/\(name).key").path,
+                ]
             }
             let made = try Command.run(Self.openssl, arguments)
             try #require(made.status == 0, "\(made.stderr)")
@@ -153,38 +160,74 @@ struct ValidationPolicyTests {
             try #require(result.status == 0, "openssl \(arguments.prefix(2).joined(separator: " ")): \(result.stderr)")
         }
         func issue(_ name: String, days: Int, serial: String, _ extensions: [String]) throws {
-            let extfile = try folder.file("\(name).ext", Array((extensions + ["subjectKeyIdentifier=hash", "authorityKeyIdentifier=keyid"])
-                .joined(separator: "\n").utf8)).path
-            try run("2020-01-01 00:00:00", ["req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-                                            "-keyout", folder.path("\(name).key"), "-out", folder.path("\(name).csr"), "-subj", "/CN=\(name)"])
-            try run("2020-01-01 00:00:00", ["x509", "-req", "-in", folder.path("\(name).csr"), "-CA", folder.path("root.crt"),
-                                            "-CAkey", folder.path("root.key"), "-set_serial", serial, "-days", String(days), "-sha256",
-                                            "-extfile", extfile, "-out", folder.path("\(name).crt")])
+            let extfile = try folder.file(
+                "\(name).ext",
+                Array(
+                    (extensions + ["subjectKeyIdentifier=hash", "authorityKeyIdentifier=keyid"])
+                        .joined(separator: "\n").utf8)
+            ).path
+            try run(
+                "2020-01-01 00:00:00",
+                [
+                    "req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                    "-keyout", folder.path("\(name).key"), "-out", folder.path("\(name).csr"), "-subj", "/CN=\(name)",
+                ])
+            try run(
+                "2020-01-01 00:00:00",
+                [
+                    "x509", "-req", "-in", folder.path("\(name).csr"), "-CA", folder.path("root.crt"),
+                    "-CAkey", folder.path("root.key"), "-set_serial", serial, "-days", String(days), "-sha256",
+                    "-extfile", extfile, "-out", folder.path("\(name).crt"),
+                ])
         }
-        try run("2020-01-01 00:00:00", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "3650",
-                                        "-keyout", folder.path("root.key"), "-out", folder.path("root.crt"), "-subj", "/CN=OCSP 2020 Root",
-                                        "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign"])
-        try issue("Responder 2020", days: 30, serial: "0x1001", ["basicConstraints=critical,CA:FALSE", "keyUsage=critical,digitalSignature",
-                                                                 "extendedKeyUsage=OCSPSigning"])
-        try issue("Officer 2020", days: 365, serial: "0x1002", ["basicConstraints=critical,CA:FALSE", "keyUsage=critical,nonRepudiation",
-                                                                "authorityInfoAccess=OCSP;URI:http://127.0.0.1:9/"])
+        try run(
+            "2020-01-01 00:00:00",
+            [
+                "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "3650",
+                "-keyout", folder.path("root.key"), "-out", folder.path("root.crt"), "-subj", "/CN=OCSP 2020 Root",
+                "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign",
+            ])
+        try issue(
+            "Responder 2020", days: 30, serial: "0x1001",
+            [
+                "basicConstraints=critical,CA:FALSE", "keyUsage=critical,digitalSignature",
+                "extendedKeyUsage=OCSPSigning",
+            ])
+        try issue(
+            "Officer 2020", days: 365, serial: "0x1002",
+            [
+                "basicConstraints=critical,CA:FALSE", "keyUsage=critical,nonRepudiation",
+                "authorityInfoAccess=OCSP;URI:http://127.0.0.1:9/",
+            ])
         _ = try folder.file("index.txt", Array("V\t301231000000Z\t\t1002\tunknown\t/CN=Officer 2020\n".utf8))
-        try run("2020-01-05 00:00:00", ["ocsp", "-issuer", folder.path("root.crt"), "-cert", folder.path("Officer 2020.crt"), "-no_nonce",
-                                        "-reqout", folder.path("request.der")])
-        try run("2020-01-05 00:00:00", ["ocsp", "-index", folder.path("index.txt"), "-CA", folder.path("root.crt"),
-                                        "-rsigner", folder.path("Responder 2020.crt"), "-rkey", folder.path("Responder 2020.key"),
-                                        "-reqin", folder.path("request.der"), "-respout", folder.path("response.der"), "-ndays", "60"])
+        try run(
+            "2020-01-05 00:00:00",
+            [
+                "ocsp", "-issuer", folder.path("root.crt"), "-cert", folder.path("Officer 2020.crt"), "-no_nonce",
+                "-reqout", folder.path("request.der"),
+            ])
+        try run(
+            "2020-01-05 00:00:00",
+            [
+                "ocsp", "-index", folder.path("index.txt"), "-CA", folder.path("root.crt"),
+                "-rsigner", folder.path("Responder 2020.crt"), "-rkey", folder.path("Responder 2020.key"),
+                "-reqin", folder.path("request.der"), "-respout", folder.path("response.der"), "-ndays", "60",
+            ])
 
         let root = try CertificateFolder.load(file: folder.path("root.crt"))[0]
         let officer = try CertificateFolder.load(file: folder.path("Officer 2020.crt"))[0]
-        let signature = try Fixture.sign(certificate: officer, key: try SoftwareKey(pemFile: folder.path("Officer 2020.key")), chain: [],
-                                         time: TestTime.date("2020-01-10T10:00:00Z"))
+        let signature = try Fixture.sign(
+            certificate: officer, key: try SoftwareKey(pemFile: folder.path("Officer 2020.key")), chain: [],
+            time: TestTime.date("2020-01-10T10:00:00Z"))
         let response = Array(try Data(contentsOf: URL(fileURLWithPath: folder.path("response.der"))))
         func verdict(at: String) throws -> Verdict {
-            try Verifier(trust: try TrustStore(anchors: [root]),
-                         revocation: RevocationChecker(options: RevocationOptions(online: false, cacheDirectory: nil)))
-                .verify(signature: signature, content: .bytes(Fixture.content), at: TestTime.date(at),
-                        adjunct: AdjunctMaterial(revocationData: [response]))
+            try Verifier(
+                trust: try TrustStore(anchors: [root]),
+                revocation: RevocationChecker(options: RevocationOptions(online: false, cacheDirectory: nil))
+            )
+            .verify(
+                signature: signature, content: .bytes(Fixture.content), at: TestTime.date(at),
+                adjunct: AdjunctMaterial(revocationData: [response]))
         }
         let january = try verdict(at: "2020-01-20T00:00:00Z")
         #expect(january.indication == .totalPassed, "\(january.summary)")
@@ -200,8 +243,9 @@ struct ValidationPolicyTests {
         let chain = try Fixture.individualChain
         let crl = try CertificateRevocationList(der: try Self.testCRLs()[0])
         func key(_ time: Date, validation: Date = TestTime.now) -> PathKey {
-            PathKey(leaf: leaf, untrusted: chain, crls: [crl], anchors: [try! Fixture.testRoot], settings: X509StoreContext.Settings(), at: time,
-                    validationTime: validation)
+            PathKey(
+                leaf: leaf, untrusted: chain, crls: [crl], anchors: [try! Fixture.testRoot], settings: X509StoreContext.Settings(), at: time,
+                validationTime: validation)
         }
         #expect(key(TestTime.now) == key(TestTime.now.addingTimeInterval(3600)))
         #expect(key(crl.thisUpdate.addingTimeInterval(-1)) != key(crl.thisUpdate.addingTimeInterval(1)))
@@ -210,8 +254,10 @@ struct ValidationPolicyTests {
         #expect(key(TestTime.now, validation: crl.thisUpdate.addingTimeInterval(-400)) != key(TestTime.now))
         var policy = X509StoreContext.Settings()
         policy.explicitPolicy = true
-        #expect(PathKey(leaf: leaf, untrusted: chain, crls: [crl], anchors: [], settings: policy, at: TestTime.now, validationTime: TestTime.now)
-                != PathKey(leaf: leaf, untrusted: chain, crls: [crl], anchors: [], settings: X509StoreContext.Settings(), at: TestTime.now,
-                           validationTime: TestTime.now))
+        #expect(
+            PathKey(leaf: leaf, untrusted: chain, crls: [crl], anchors: [], settings: policy, at: TestTime.now, validationTime: TestTime.now)
+                != PathKey(
+                    leaf: leaf, untrusted: chain, crls: [crl], anchors: [], settings: X509StoreContext.Settings(), at: TestTime.now,
+                    validationTime: TestTime.now))
     }
 }

@@ -35,10 +35,13 @@ enum Fixture {
 
     static let content = Array("Extract of note 7, file DIT-12/3/2026-IT\nProposal: approve the purchase of 20 laptops.\n".utf8)
 
-    static func sign(_ content: [UInt8] = content, certificate: X509Certificate, key: SoftwareKey, chain: [X509Certificate],
-                     time: Date = TestTime.now, timeStamp: Bool = false, commitment: Commitment = .proofOfOrigin) throws -> [UInt8] {
-        let parameters = SignatureParameters(context: EOfficeContext(fileNumber: "DIT-12/3/2026-IT", noteID: "7"), commitment: commitment,
-                                             signingTime: time, chain: chain, timeStampAuthority: timeStamp ? try tsa : nil)
+    static func sign(
+        _ content: [UInt8] = content, certificate: X509Certificate, key: SoftwareKey, chain: [X509Certificate],
+        time: Date = TestTime.now, timeStamp: Bool = false, commitment: Commitment = .proofOfOrigin
+    ) throws -> [UInt8] {
+        let parameters = SignatureParameters(
+            context: EOfficeContext(fileNumber: "DIT-12/3/2026-IT", noteID: "7"), commitment: commitment,
+            signingTime: time, chain: chain, timeStampAuthority: timeStamp ? try tsa : nil)
         return try CAdES.signDetached(contentDigest: SHA256Hasher.hash(content), certificate: certificate, parameters: parameters) {
             try key.sign($0)
         }
@@ -46,15 +49,17 @@ enum Fixture {
 
     /// A TestCerts subscriber's signature (its chain embedded unless `chain` is false).
     static func sign(as name: String, _ content: [UInt8] = content, time: Date = TestTime.now, timeStamp: Bool = false, chain: Bool = true) throws -> [UInt8] {
-        try sign(content, certificate: try certificate(name), key: try key(name), chain: chain ? try individualChain : [], time: time,
-                 timeStamp: timeStamp)
+        try sign(
+            content, certificate: try certificate(name), key: try key(name), chain: chain ? try individualChain : [], time: time,
+            timeStamp: timeStamp)
     }
 
     /// A verifier trusting TestCerts' root and `extraAnchors`, with the disk cache `cache` (none when nil: nothing
     /// from earlier runs is reused).
     static func verifier(online: Bool = true, extraAnchors: [X509Certificate] = [], cache: String? = nil) throws -> Verifier {
-        Verifier(trust: try TrustStore(anchors: [try testRoot] + extraAnchors),
-                 revocation: RevocationChecker(options: RevocationOptions(online: online, cacheDirectory: cache, timeout: 3)))
+        Verifier(
+            trust: try TrustStore(anchors: [try testRoot] + extraAnchors),
+            revocation: RevocationChecker(options: RevocationOptions(online: online, cacheDirectory: cache, timeout: 3)))
     }
 
     static func date(_ text: String) -> Date { ISO8601DateFormatter().date(from: text)! }
@@ -72,8 +77,9 @@ struct VerificationTests {
 
     // MARK: Passing
 
-    @Test("RSA and EC signatures, with and without a time-stamp, are TOTAL-PASSED with every report field filled",
-          arguments: [("officer-rsa", false), ("officer-rsa", true), ("officer-ec", false), ("officer-ec", true)])
+    @Test(
+        "RSA and EC signatures, with and without a time-stamp, are TOTAL-PASSED with every report field filled",
+        arguments: [("officer-rsa", false), ("officer-rsa", true), ("officer-ec", false), ("officer-ec", true)])
     func passes(signer: String, timeStamp: Bool) throws {
         let signature = try Fixture.sign(as: signer, timeStamp: timeStamp)
         // A time-stamped signature is judged a minute after the time the rig's TSA proved.
@@ -149,8 +155,12 @@ struct VerificationTests {
         let other = try Fixture.certificate("officer-ec")
         let index = try #require(surgery.signedAttributes.firstIndex { CMSSurgery.oid(of: $0) == OID(AttributeOID.signingCertificateV2).bytes })
         let value = try DERTree.parse(try other.signingCertificateV2)
-        surgery.signedAttributes[index] = .constructed(tag: 0x30, children: [surgery.signedAttributes[index].children[0],
-                                                                            .constructed(tag: 0x31, children: [value])])
+        surgery.signedAttributes[index] = .constructed(
+            tag: 0x30,
+            children: [
+                surgery.signedAttributes[index].children[0],
+                .constructed(tag: 0x31, children: [value]),
+            ])
         try surgery.resign(with: try Fixture.key("officer-rsa"))
         let verdict = try verify(surgery.bytes)
         #expect(verdict.indication == .indeterminate)
@@ -214,11 +224,14 @@ struct VerificationTests {
     func revokedAfterProvenTime() throws {
         let pki = try TestPKI()
         let root = try pki.root("Throwaway Root")
-        let signer = try pki.issue("Officer Later Revoked", by: root, extensions: [
-            "basicConstraints=critical,CA:FALSE", "keyUsage=critical,digitalSignature,nonRepudiation",
-        ])
-        let signature = try Fixture.sign(certificate: signer.certificate, key: try signer.key, chain: [], time: signer.certificate.notBefore,
-                                         timeStamp: true)
+        let signer = try pki.issue(
+            "Officer Later Revoked", by: root,
+            extensions: [
+                "basicConstraints=critical,CA:FALSE", "keyUsage=critical,digitalSignature,nonRepudiation",
+            ])
+        let signature = try Fixture.sign(
+            certificate: signer.certificate, key: try signer.key, chain: [], time: signer.certificate.notBefore,
+            timeStamp: true)
         let stamped = try TestTime.timeStamp(of: signature), judged = stamped.addingTimeInterval(60)
         Thread.sleep(forTimeInterval: 2)  // the CRL is issued after the revocation it lists
         try pki.publishCRL(issuer: root, revoked: [(signer, stamped.addingTimeInterval(2), "key_compromise")])
@@ -241,9 +254,11 @@ struct VerificationTests {
     func supersededAfterClaimedTime() throws {
         let pki = try TestPKI()
         let root = try pki.root("Throwaway Root")
-        let signer = try pki.issue("Officer Superseded", by: root, extensions: [
-            "basicConstraints=critical,CA:FALSE", "keyUsage=critical,digitalSignature,nonRepudiation",
-        ])
+        let signer = try pki.issue(
+            "Officer Superseded", by: root,
+            extensions: [
+                "basicConstraints=critical,CA:FALSE", "keyUsage=critical,digitalSignature,nonRepudiation",
+            ])
         let signedAt = signer.certificate.notBefore
         let signature = try Fixture.sign(certificate: signer.certificate, key: try signer.key, chain: [], time: signedAt)
         Thread.sleep(forTimeInterval: 2)  // the CRL is issued after the revocation it lists
@@ -258,10 +273,12 @@ struct VerificationTests {
     func ocspUnreachable() throws {
         let pki = try TestPKI()
         let root = try pki.root("Throwaway Root")
-        let signer = try pki.issue("Officer Unreachable", by: root, extensions: [
-            "basicConstraints=critical,CA:FALSE", "keyUsage=critical,digitalSignature,nonRepudiation",
-            "authorityInfoAccess=OCSP;URI:http://127.0.0.1:9/",
-        ], crl: false)
+        let signer = try pki.issue(
+            "Officer Unreachable", by: root,
+            extensions: [
+                "basicConstraints=critical,CA:FALSE", "keyUsage=critical,digitalSignature,nonRepudiation",
+                "authorityInfoAccess=OCSP;URI:http://127.0.0.1:9/",
+            ], crl: false)
         let signedAt = signer.certificate.notBefore
         let signature = try Fixture.sign(certificate: signer.certificate, key: try signer.key, chain: [], time: signedAt)
         let verdict = try verify(signature, verifier: try Fixture.verifier(extraAnchors: [root.certificate]), at: signedAt)
@@ -275,9 +292,11 @@ struct VerificationTests {
         let pki = try TestPKI()
         let root = try pki.root("Throwaway Root")
         let impostor = try pki.root("Impostor")
-        let signer = try pki.issue("Officer Forged CRL", by: root, extensions: [
-            "basicConstraints=critical,CA:FALSE", "keyUsage=critical,digitalSignature,nonRepudiation",
-        ])
+        let signer = try pki.issue(
+            "Officer Forged CRL", by: root,
+            extensions: [
+                "basicConstraints=critical,CA:FALSE", "keyUsage=critical,digitalSignature,nonRepudiation",
+            ])
         try pki.publishCRL(issuer: root, signedBy: impostor)
         let signedAt = signer.certificate.notBefore
         let signature = try Fixture.sign(certificate: signer.certificate, key: try signer.key, chain: [], time: signedAt)
@@ -323,8 +342,9 @@ struct VerificationTests {
         #expect(online.chain.count == 4)
     }
 
-    @Test("keyUsage without signing bits: INDETERMINATE CHAIN_CONSTRAINTS_FAILURE",
-          arguments: [("officer-wrong-usage", "key agreement only (keyUsage keyAgreement)"), ("officer-encryption", "encryption")])
+    @Test(
+        "keyUsage without signing bits: INDETERMINATE CHAIN_CONSTRAINTS_FAILURE",
+        arguments: [("officer-wrong-usage", "key agreement only (keyUsage keyAgreement)"), ("officer-encryption", "encryption")])
     func wrongKeyUsage(signer: String, words: String) throws {
         let verdict = try verify(try Fixture.sign(as: signer))
         #expect(verdict.indication == .indeterminate)
@@ -349,7 +369,8 @@ struct VerificationTests {
     func pathLength() throws {
         let pki = try TestPKI()
         let root = try pki.root("Root")
-        let first = try pki.issue("CA pathlen 0", by: root, extensions: ["basicConstraints=critical,CA:TRUE,pathlen:0", "keyUsage=critical,keyCertSign,cRLSign"])
+        let first = try pki.issue(
+            "CA pathlen 0", by: root, extensions: ["basicConstraints=critical,CA:TRUE,pathlen:0", "keyUsage=critical,keyCertSign,cRLSign"])
         let second = try pki.issue("CA below it", by: first, extensions: ["basicConstraints=critical,CA:TRUE", "keyUsage=critical,keyCertSign,cRLSign"])
         let signer = try pki.issue("Officer Too Deep", by: second, extensions: ["keyUsage=critical,nonRepudiation"])
         let signedAt = signer.certificate.notBefore
@@ -451,7 +472,8 @@ struct IndiaPKITests {
     func ccaRoot() throws {
         let store = try TrustStore.load(directory: Rig.root.appendingPathComponent("trust/india").path)
         #expect(store.anchors.count == 1)
-        #expect(Hex.encode(store.anchors[0].sha256Fingerprint, separator: ":", uppercase: true)
+        #expect(
+            Hex.encode(store.anchors[0].sha256Fingerprint, separator: ":", uppercase: true)
                 == "9A:3F:D3:17:67:98:E8:42:DD:CB:12:C2:62:F1:1C:FA:CC:A7:0A:8B:84:C6:EA:6F:DA:30:84:2A:95:A9:4C:D8")
     }
 
@@ -460,19 +482,25 @@ struct IndiaPKITests {
         let subCA = try CertificateFolder.load(file: Self.fixtures.appendingPathComponent("capricorn-sub-ca-for-individual-dsc-2022.pem").path)[0]
         let licensed = try CertificateFolder.load(file: Self.fixtures.appendingPathComponent("capricorn-ca-2022.pem").path)
         let other = try CertificateFolder.load(file: Self.fixtures.appendingPathComponent("safescrypt-ca-2022.pem").path)
-        let india = Verifier(trust: try TrustStore.load(directory: Rig.root.appendingPathComponent("trust/india").path),
-                             revocation: RevocationChecker(options: RevocationOptions(online: false, cacheDirectory: nil)))
+        let india = Verifier(
+            trust: try TrustStore.load(directory: Rig.root.appendingPathComponent("trust/india").path),
+            revocation: RevocationChecker(options: RevocationOptions(online: false, cacheDirectory: nil)))
         var problems = [String]()
         // The path alone (no CRLs), at a time all three certificates are valid.
         let policy = VerificationPolicy(revocation: .off), time = subCA.notBefore.addingTimeInterval(86_400)
-        let path = india.validatePath(leaf: subCA, untrusted: other + licensed, crls: [], at: time, validationTime: time, policy: policy,
-                                      problems: &problems)
+        let path = india.validatePath(
+            leaf: subCA, untrusted: other + licensed, crls: [], at: time, validationTime: time, policy: policy,
+            problems: &problems)
         #expect(path.failure == nil, "\(path.failure?.reason ?? "")")
         #expect(path.chain.map { $0.subject.commonName ?? "" } == ["Capricorn Sub CA for Individual DSC 2022", "Capricorn CA 2022", "CCA India 2022"])
-        let test = Verifier(trust: try TrustStore(anchors: [try Fixture.testRoot]),
-                            revocation: RevocationChecker(options: RevocationOptions(online: false, cacheDirectory: nil)))
-        let failure = try #require(test.validatePath(leaf: subCA, untrusted: licensed, crls: [], at: time, validationTime: time, policy: policy,
-                                                     problems: &problems).failure, "a path to the test root was built")
+        let test = Verifier(
+            trust: try TrustStore(anchors: [try Fixture.testRoot]),
+            revocation: RevocationChecker(options: RevocationOptions(online: false, cacheDirectory: nil)))
+        let failure = try #require(
+            test.validatePath(
+                leaf: subCA, untrusted: licensed, crls: [], at: time, validationTime: time, policy: policy,
+                problems: &problems
+            ).failure, "a path to the test root was built")
         #expect(failure.subIndication == .noCertificateChainFound)
     }
 }
@@ -503,7 +531,9 @@ struct DERTimeTests {
         #expect(try read(0x17, "260310101200Z") == ISO8601DateFormatter().date(from: "2026-03-10T10:12:00Z"))
         #expect(try read(0x17, "491231235959Z") == ISO8601DateFormatter().date(from: "2049-12-31T23:59:59Z"))
         #expect(try read(0x17, "500101000000Z") == ISO8601DateFormatter().date(from: "1950-01-01T00:00:00Z"))
-        #expect(try read(0x18, "20261123071352.5Z")?.timeIntervalSince1970 == ISO8601DateFormatter().date(from: "2026-11-23T07:13:52Z")!.timeIntervalSince1970 + 0.5)
+        #expect(
+            try read(0x18, "20261123071352.5Z")?.timeIntervalSince1970 == ISO8601DateFormatter().date(from: "2026-11-23T07:13:52Z")!.timeIntervalSince1970 + 0.5
+        )
         for bad in ["2611230713Z", "261323071352Z", "26112307135xZ", "261123071352"] {
             #expect(try read(0x17, bad) == nil, "\(bad)")
         }
@@ -544,12 +574,15 @@ struct JSONWriterTests {
     func sameBytes() throws {
         let verifier = try Fixture.verifier()
         let parameters = SignatureParameters(
-            context: EOfficeContext(fileNumber: "DIT-12/3/2026-IT", noteID: "N-\"7\"\n/ünïcode\u{1}", previousEntryHash: Array(repeating: 0xAB, count: 32),
-                                    origin: "https://eoffice.test"),
+            context: EOfficeContext(
+                fileNumber: "DIT-12/3/2026-IT", noteID: "N-\"7\"\n/ünïcode\u{1}", previousEntryHash: Array(repeating: 0xAB, count: 32),
+                origin: "https://eoffice.test"),
             commitment: .proofOfApproval, signingTime: TestTime.now, chain: try Fixture.individualChain, timeStampAuthority: try Fixture.tsa)
         let key = try Fixture.key("officer-rsa")
-        let stamped = try CAdES.signDetached(contentDigest: SHA256Hasher.hash(Fixture.content), certificate: try Fixture.certificate("officer-rsa"),
-                                             parameters: parameters) { try key.sign($0) }
+        let stamped = try CAdES.signDetached(
+            contentDigest: SHA256Hasher.hash(Fixture.content), certificate: try Fixture.certificate("officer-rsa"),
+            parameters: parameters
+        ) { try key.sign($0) }
         var changed = Fixture.content
         changed[0] ^= 1
         let judged = try TestTime.timeStamp(of: stamped).addingTimeInterval(60)  // a minute after the rig's TSA stamped it
@@ -557,20 +590,23 @@ struct JSONWriterTests {
             try verifier.verify(signature: stamped, content: .bytes(Fixture.content), at: judged),
             try verifier.verify(signature: stamped, content: .bytes(changed), at: judged),
             try verifier.verify(signature: try Fixture.sign(as: "officer-revoked"), content: .bytes(Fixture.content), at: TestTime.now),
-            try Fixture.verifier(online: false).verify(signature: try Fixture.sign(as: "officer-ec", chain: false), content: .bytes(Fixture.content), at: TestTime.now),
+            try Fixture.verifier(online: false).verify(
+                signature: try Fixture.sign(as: "officer-ec", chain: false), content: .bytes(Fixture.content), at: TestTime.now),
         ]
         #expect(verdicts.map(\.indication) == [.totalPassed, .totalFailed, .totalFailed, .indeterminate], "\(verdicts.map(\.summary))")
         #expect(verdicts[0].timeStamp != nil && verdicts[0].context?.previousEntryHash != nil && !verdicts[2].revocation.isEmpty)
         for verdict in verdicts {
-            for report in [VerificationReport(signatureFile: nil, contentFile: nil, trustFolder: nil, offline: false, verdict: verdict),
-                           VerificationReport(signatureFile: "a/b.p7s", contentFile: "c\\d.txt", trustFolder: "/trust", offline: true, verdict: verdict)] {
+            for report in [
+                VerificationReport(signatureFile: nil, contentFile: nil, trustFolder: nil, offline: false, verdict: verdict),
+                VerificationReport(signatureFile: "a/b.p7s", contentFile: "c\\d.txt", trustFolder: "/trust", offline: true, verdict: verdict),
+            ] {
                 let expected = Array(try JSONOutput.encoder(pretty: false).encode(report))
                 #expect(report.compactJSON == expected, "\(String(decoding: report.compactJSON, as: UTF8.self))\n\(String(decoding: expected, as: UTF8.self))")
             }
         }
         // The hash is hex in JSON and reads back.
-        let decoded = try VerificationReport.decode(VerificationReport(signatureFile: nil, contentFile: nil, trustFolder: nil, offline: false, verdict: verdicts[0]).compactJSON)
+        let decoded = try VerificationReport.decode(
+            VerificationReport(signatureFile: nil, contentFile: nil, trustFolder: nil, offline: false, verdict: verdicts[0]).compactJSON)
         #expect(decoded.verdict.context?.previousEntryHash == Array(repeating: 0xAB, count: 32))
     }
 }
-

@@ -63,8 +63,10 @@ struct HealthTests {
     @Test("only loopback names pass the Host check")
     func hostCheck() {
         for good in ["127.0.0.1:8787", "localhost:8787", "localhost", "[::1]:8787", "LOCALHOST:1"] { #expect(BrowserGuard.isLoopbackHost(good), "\(good)") }
-        for bad in ["evil.example", "evil.example:8787", "127.0.0.1.evil.example", "localhost.evil.example:8787", "[::2]:8787", "",
-                    "[::1]evil.example", "localhost:8787@evil", "localhost:x", "localhost:", "127.0.0.1:99999", "[::1]:80:80", "localhost evil"] {
+        for bad in [
+            "evil.example", "evil.example:8787", "127.0.0.1.evil.example", "localhost.evil.example:8787", "[::2]:8787", "",
+            "[::1]evil.example", "localhost:8787@evil", "localhost:x", "localhost:", "127.0.0.1:99999", "[::1]:80:80", "localhost evil",
+        ] {
             #expect(!BrowserGuard.isLoopbackHost(bad), "\(bad)")
         }
     }
@@ -74,7 +76,12 @@ struct HealthTests {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("signservice-audit-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).log").path
         defer { try? FileManager.default.removeItem(atPath: path) }
         let log = try AuditLog(path: path)
-        for index in 1...5 { try log.append(AuditRecord(time: Date(timeIntervalSince1970: 1_796_000_000), action: "sign", result: "ok", origin: "https://eoffice.test", file: "F-1", note: "N-\(index)")) }
+        for index in 1...5 {
+            try log.append(
+                AuditRecord(
+                    time: Date(timeIntervalSince1970: 1_796_000_000), action: "sign", result: "ok", origin: "https://eoffice.test", file: "F-1",
+                    note: "N-\(index)"))
+        }
         let summary = try AuditLog.verify(path: path)
         #expect(summary.problem == nil && summary.records == 5 && summary.head == log.head.hash)
         let lines = try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n").map(String.init)
@@ -83,7 +90,9 @@ struct HealthTests {
             return try AuditLog.verify(path: path + ".edited").problem
         }
         defer { try? FileManager.default.removeItem(atPath: path + ".edited") }
-        #expect(try check(lines.enumerated().map { $0.offset == 2 ? $0.element.replacingOccurrences(of: "N-3", with: "N-7") : $0.element })?.contains("changed") == true)
+        #expect(
+            try check(lines.enumerated().map { $0.offset == 2 ? $0.element.replacingOccurrences(of: "N-3", with: "N-7") : $0.element })?.contains("changed")
+                == true)
         #expect(try check(lines.enumerated().filter { $0.offset != 2 }.map(\.element))?.contains("sequence") == true)
         #expect(try check([lines[0], lines[2], lines[1], lines[3], lines[4]]) != nil)
         // A reopened log continues the chain.

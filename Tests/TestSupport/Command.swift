@@ -11,8 +11,10 @@ public enum Command {
         public let stdoutData: Data
     }
 
-    public static func run(_ executable: String, _ arguments: [String], stdin: Data? = nil,
-                           environment: [String: String] = [:]) throws -> Result {
+    public static func run(
+        _ executable: String, _ arguments: [String], stdin: Data? = nil,
+        environment: [String: String] = [:]
+    ) throws -> Result {
         var merged = ProcessInfo.processInfo.environment
         environment.forEach { merged[$0.key] = $0.value }
         var input: [Int32] = [0, 0], output: [Int32] = [0, 0], errors: [Int32] = [0, 0]
@@ -92,8 +94,9 @@ public enum Command {
         while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
         let exitStatus = (status & 0x7F) == 0 ? (status >> 8) & 0xFF : 128 + (status & 0x7F)
         let stdoutData = Data(collected[output[0]]!)
-        return Result(status: exitStatus, stdout: String(decoding: stdoutData, as: UTF8.self),
-                      stderr: String(decoding: collected[errors[0]]!, as: UTF8.self), stdoutData: stdoutData)
+        return Result(
+            status: exitStatus, stdout: String(decoding: stdoutData, as: UTF8.self),
+            stderr: String(decoding: collected[errors[0]]!, as: UTF8.self), stdoutData: stdoutData)
     }
 
     /// A program on PATH.

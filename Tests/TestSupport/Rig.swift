@@ -96,7 +96,8 @@ public enum Rig {
     /// The emulated card's own PIN retry counter (its state file), independent of what OpenSC reports.
     public static func cardTriesLeft() -> Int? {
         guard let data = try? Data(contentsOf: folder.appendingPathComponent("card-state.json")),
-              let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { return nil }
+            let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any]
+        else { return nil }
         return object["tries"] as? Int
     }
 
@@ -107,8 +108,9 @@ public enum Rig {
 
     public static func manager(modules: [String] = []) throws -> TokenManager {
         try require()
-        return TokenManager(configuration: TokenConfiguration(
-            discovery: ModuleDiscovery(configuredModules: modules), catalogue: try ATRCatalogue.bundled()))
+        return TokenManager(
+            configuration: TokenConfiguration(
+                discovery: ModuleDiscovery(configuredModules: modules), catalogue: try ATRCatalogue.bundled()))
     }
 
     /// Runs `body` while holding the rig exclusively (an flock on .rig/tests.lock), across test targets and

@@ -5,12 +5,15 @@ import SignKit
 public enum ScanFixtures {
     /// A PDF of `pages` A4 pages, each with a line of text; the cross-reference table is exact.
     public static func pdf(pages: Int, width: Int = 595, height: Int = 842) -> [UInt8] {
-        var objects = ["<< /Type /Catalog /Pages 2 0 R >>",
-                       "<< /Type /Pages /Kids [\((0..<pages).map { "\(4 + 2 * $0) 0 R" }.joined(separator: " "))] /Count \(pages) >>",
-                       "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>"]
+        var objects = [
+            "<< /Type /Catalog /Pages 2 0 R >>",
+            "<< /Type /Pages /Kids [\((0..<pages).map { "\(4 + 2 * $0) 0 R" }.joined(separator: " "))] /Count \(pages) >>",
+            "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+        ]
         for page in 0..<pages {
             let text = "BT /F1 18 Tf 72 760 Td (File GAD-11011/3/2026-ADMIN, note N-4, page \(page + 1): approved) Tj ET"
-            objects.append("<< /Type /Page /Parent 2 0 R /MediaBox [0 0 \(width) \(height)] /Resources << /Font << /F1 3 0 R >> >> /Contents \(5 + 2 * page) 0 R >>")
+            objects.append(
+                "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 \(width) \(height)] /Resources << /Font << /F1 3 0 R >> >> /Contents \(5 + 2 * page) 0 R >>")
             objects.append("<< /Length \(text.utf8.count) >>\nstream\n\(text)\nendstream")
         }
         return pdf(objects: objects.map { Array($0.utf8) })
@@ -114,7 +117,8 @@ extension ScanFixtures {
             Array("<< /Type /Catalog /Pages 2 0 R >>".utf8),
             Array("<< /Type /Pages /Kids [4 0 R] /Count 1 >>".utf8),
             Array("<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>".utf8),
-            Array("<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Resources << /Font << /F1 3 0 R >> /XObject << /QR 6 0 R >> >> /Contents 5 0 R >>".utf8),
+            Array(
+                "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Resources << /Font << /F1 3 0 R >> /XObject << /QR 6 0 R >> >> /Contents 5 0 R >>".utf8),
             stream("", Array(content.utf8)),
             stream("/Type /XObject /Subtype /Image /Width \(side) /Height \(side) /ColorSpace /DeviceGray /BitsPerComponent 8", pixels),
         ])

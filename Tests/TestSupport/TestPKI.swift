@@ -29,9 +29,11 @@ public final class TestPKI {
 
     public func root(_ cn: String) throws -> Issued {
         let key = folder.path("\(cn).key"), cert = folder.path("\(cn).crt")
-        try run(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", key, "-out", cert,
-                 "-days", "3650", "-subj", "/O=\(name)/CN=\(cn)", "-addext", "basicConstraints=critical,CA:TRUE",
-                 "-addext", "keyUsage=critical,keyCertSign,cRLSign", "-addext", "subjectKeyIdentifier=hash"])
+        try run([
+            "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", key, "-out", cert,
+            "-days", "3650", "-subj", "/O=\(name)/CN=\(cn)", "-addext", "basicConstraints=critical,CA:TRUE",
+            "-addext", "keyUsage=critical,keyCertSign,cRLSign", "-addext", "subjectKeyIdentifier=hash",
+        ])
         return try issued(cn, cert, key)
     }
 
@@ -39,14 +41,18 @@ public final class TestPKI {
     /// at `crlURL(for: issuer)` is added.
     public func issue(_ cn: String, by issuer: Issued, extensions: [String], crl: Bool = true, days: Int = 365) throws -> Issued {
         let key = folder.path("\(cn).key"), csr = folder.path("\(cn).csr"), cert = folder.path("\(cn).crt")
-        try run(["req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", key, "-out", csr,
-                 "-subj", "/O=\(name)/CN=\(cn)"])
+        try run([
+            "req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", key, "-out", csr,
+            "-subj", "/O=\(name)/CN=\(cn)",
+        ])
         var lines = extensions + ["subjectKeyIdentifier=hash", "authorityKeyIdentifier=keyid"]
         if crl { lines.append("crlDistributionPoints=URI:\(crlURL(for: issuer.name))") }
         let extfile = try folder.file("\(cn).ext", Array(lines.joined(separator: "\n").utf8)).path
         let serial = "0x" + (0..<16).map { _ in String(format: "%02x", UInt8.random(in: 0...255) & 0x7F) }.joined()
-        try run(["x509", "-req", "-in", csr, "-CA", issuer.certificatePath, "-CAkey", issuer.keyPath, "-set_serial", serial,
-                 "-days", String(days), "-sha256", "-extfile", extfile, "-out", cert])
+        try run([
+            "x509", "-req", "-in", csr, "-CA", issuer.certificatePath, "-CAkey", issuer.keyPath, "-set_serial", serial,
+            "-days", String(days), "-sha256", "-extfile", extfile, "-out", cert,
+        ])
         return try issued(cn, cert, key)
     }
 
@@ -55,8 +61,10 @@ public final class TestPKI {
     public func publishCRL(issuer: Issued, revoked: [(Issued, Date, String)] = [], signedBy: Issued? = nil) throws {
         guard let rig = ProcessInfo.processInfo.environment["SIGNSERVICE_RIG"] else { throw RigError("SIGNSERVICE_RIG is not set: source .rig/env.sh") }
         let out = "\(rig)/www/crl/\(name)-\(Self.slug(issuer.name)).crl"
-        var arguments = [Rig.root.appendingPathComponent("scripts/rig/make_crl.py").path, "--ca-cert", issuer.certificatePath,
-                         "--ca-key", issuer.keyPath, "--out", out]
+        var arguments = [
+            Rig.root.appendingPathComponent("scripts/rig/make_crl.py").path, "--ca-cert", issuer.certificatePath,
+            "--ca-key", issuer.keyPath, "--out", out,
+        ]
         if let signedBy { arguments += ["--signing-key", signedBy.keyPath] }
         for (certificate, date, reason) in revoked {
             arguments += ["--revoked", "\(certificate.certificate.serialNumberHex):\(Int(date.timeIntervalSince1970)):\(reason)"]

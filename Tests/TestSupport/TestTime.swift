@@ -42,7 +42,8 @@ public enum TestTime {
         // is genTime (RFC 3161: version, policy, messageImprint, serialNumber, genTime, ...).
         let signedData = try DERTree.parse(token).children[1].children[0]
         guard signedData.children.count > 2, let eContent = signedData.children[2].children.last?.children.first,
-              case .primitive(tag: 0x04, content: let tstInfo) = eContent else {
+            case .primitive(tag: 0x04, content: let tstInfo) = eContent
+        else {
             throw RigError("the time-stamp token holds no TSTInfo")
         }
         let fields = try DERTree.parse(tstInfo).children

@@ -140,8 +140,10 @@ public struct SignRequestBody: Codable, Sendable {
     /// when the agent has one configured; false: not time-stamped; true: time-stamped, refused when none is configured.
     public var timeStamp: Bool?
 
-    public init(extract: [UInt8], fileNumber: String, noteID: String, commitment: Commitment, key: String, pin: String? = nil,
-                previousHash: [UInt8]? = nil, timeStamp: Bool? = nil) {
+    public init(
+        extract: [UInt8], fileNumber: String, noteID: String, commitment: Commitment, key: String, pin: String? = nil,
+        previousHash: [UInt8]? = nil, timeStamp: Bool? = nil
+    ) {
         self.extract = Data(extract).base64EncodedString()
         self.fileNumber = fileNumber
         self.noteID = noteID
@@ -184,8 +186,10 @@ public struct VerifyRequestBody: Codable, Sendable {
     /// CRLs to judge revocation with, beside those in the signature: DER, base64.
     public var crls: [String]?
 
-    public init(signature: [UInt8], content: [UInt8], at: Date? = nil, policy: VerificationPolicy? = nil,
-                adjunct: AdjunctMaterial = AdjunctMaterial()) {
+    public init(
+        signature: [UInt8], content: [UInt8], at: Date? = nil, policy: VerificationPolicy? = nil,
+        adjunct: AdjunctMaterial = AdjunctMaterial()
+    ) {
         self.signature = Data(signature).base64EncodedString()
         self.content = Data(content).base64EncodedString()
         self.at = at.map(UTCTimeText.format)

@@ -146,8 +146,10 @@ public struct ScanApprovalAnswer: Codable, Sendable {
     public let scanBytes: Int
     public let pages: Int
 
-    public init(entry: EntryView, request: String, uploadedBy: String, qr: String, scanSHA256: String, scanType: String,
-                scanBytes: Int, pages: Int) {
+    public init(
+        entry: EntryView, request: String, uploadedBy: String, qr: String, scanSHA256: String, scanType: String,
+        scanBytes: Int, pages: Int
+    ) {
         self.entry = entry
         self.request = request
         self.uploadedBy = uploadedBy

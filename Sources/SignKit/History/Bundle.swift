@@ -53,9 +53,10 @@ public struct BundleManifest: Encodable, Sendable {
     /// Reads manifest.json whole (`Outline` and every entry and checkpoint).
     public static func parse(_ bytes: [UInt8]) throws -> BundleManifest {
         let outline = try Outline(bytes)
-        return BundleManifest(schema: outline.schema, file: outline.file, exportedAt: outline.exportedAt, exportedBy: outline.exportedBy,
-                              entries: try outline.entryRanges.indices.map(outline.entry), checkpoints: try outline.checkpointRanges.indices.map(outline.checkpoint),
-                              certificates: outline.certificates, revocation: outline.revocation)
+        return BundleManifest(
+            schema: outline.schema, file: outline.file, exportedAt: outline.exportedAt, exportedBy: outline.exportedBy,
+            entries: try outline.entryRanges.indices.map(outline.entry), checkpoints: try outline.checkpointRanges.indices.map(outline.checkpoint),
+            certificates: outline.certificates, revocation: outline.revocation)
     }
 
     /// manifest.json read in one pass (`JSONReader`, no intermediate tree) except for the entries and checkpoints,
@@ -178,9 +179,10 @@ public struct BundleManifest: Encodable, Sendable {
         guard let hash else { throw missing("hash", in: what()) }
         guard let content else { throw missing("content", in: what()) }
         guard let signature else { throw missing("signature", in: what()) }
-        return Entry(sequence: sequence, kind: kind, noteID: noteID, time: time, contentHash: contentHash, signatureHash: signatureHash,
-                     signerFingerprint: signerFingerprint, attachmentHash: attachmentHash, previousHash: previousHash, hash: hash,
-                     content: content, signature: signature, attachment: attachment)
+        return Entry(
+            sequence: sequence, kind: kind, noteID: noteID, time: time, contentHash: contentHash, signatureHash: signatureHash,
+            signerFingerprint: signerFingerprint, attachmentHash: attachmentHash, previousHash: previousHash, hash: hash,
+            content: content, signature: signature, attachment: attachment)
     }
 
     static func parseCheckpoint(_ reader: inout JSONReader, position: Int) throws -> CheckpointReference {
@@ -217,8 +219,10 @@ public enum HistoryBundle {
     /// `sealer` signs the manifest.
     /// Returns the number of entries written.
     @discardableResult
-    public static func export(file number: String, from store: any HistoryStore, verifier: Verifier, sealer: CheckpointSigner,
-                              to path: String, at time: Date) throws -> Int {
+    public static func export(
+        file number: String, from store: any HistoryStore, verifier: Verifier, sealer: CheckpointSigner,
+        to path: String, at time: Date
+    ) throws -> Int {
         guard let file = try store.file(number) else { throw HistoryError(.unknownFile, "there is no file \(number)") }
         let entries = try store.entries(of: number)
         let checkpoints = try store.checkpoints(of: number)
@@ -244,12 +248,13 @@ public enum HistoryBundle {
                 attachmentName = "attachments/\(Hex.encode(hash))"
                 files.append((attachmentName!, attachment))
             }
-            manifestEntries.append(BundleManifest.Entry(
-                sequence: entry.sequence, kind: entry.kind.rawValue, noteID: entry.noteID, time: entry.time,
-                contentHash: Hex.encode(entry.contentHash), signatureHash: Hex.encode(entry.signatureHash),
-                signerFingerprint: Hex.encode(entry.signerFingerprint), attachmentHash: entry.attachmentHash.map { Hex.encode($0) },
-                previousHash: Hex.encode(entry.previousHash), hash: Hex.encode(entry.hash), content: contentName,
-                signature: signatureName, attachment: attachmentName))
+            manifestEntries.append(
+                BundleManifest.Entry(
+                    sequence: entry.sequence, kind: entry.kind.rawValue, noteID: entry.noteID, time: entry.time,
+                    contentHash: Hex.encode(entry.contentHash), signatureHash: Hex.encode(entry.signatureHash),
+                    signerFingerprint: Hex.encode(entry.signerFingerprint), attachmentHash: entry.attachmentHash.map { Hex.encode($0) },
+                    previousHash: Hex.encode(entry.previousHash), hash: Hex.encode(entry.hash), content: contentName,
+                    signature: signatureName, attachment: attachmentName))
         }
         var checkpointReferences = [BundleManifest.CheckpointReference]()
         // Checkpoint signatures carry only the document signer's certificate: its chain is the sealer's.
@@ -258,9 +263,11 @@ public enum HistoryBundle {
             _ = try? checkpointVerifier.verify(signature: checkpoint.signature, content: .bytes(checkpoint.canonicalBytes), at: time)
             let name = "checkpoints/\(checkpoint.size).p7s"
             files.append((name, .bytes(checkpoint.signature)))
-            checkpointReferences.append(BundleManifest.CheckpointReference(size: checkpoint.size, headHash: Hex.encode(checkpoint.headHash),
-                                                                           time: checkpoint.time, signature: name,
-                                                                           signatureHash: Hex.encode(SHA256Hasher.hash(checkpoint.signature))))
+            checkpointReferences.append(
+                BundleManifest.CheckpointReference(
+                    size: checkpoint.size, headHash: Hex.encode(checkpoint.headHash),
+                    time: checkpoint.time, signature: name,
+                    signatureHash: Hex.encode(SHA256Hasher.hash(checkpoint.signature))))
         }
         var certificateNames = [String]()
         for certificate in verifier.pathCertificates() + checkpointVerifier.pathCertificates() + [sealer.certificate] + sealer.chain {
@@ -275,12 +282,14 @@ public enum HistoryBundle {
             revocationNames.append(name)
             files.append((name, .bytes(der)))
         }
-        let manifest = BundleManifest(file: file, exportedAt: time, exportedBy: Verifier.name, entries: manifestEntries,
-                                      checkpoints: checkpointReferences, certificates: certificateNames, revocation: revocationNames)
+        let manifest = BundleManifest(
+            file: file, exportedAt: time, exportedBy: Verifier.name, entries: manifestEntries,
+            checkpoints: checkpointReferences, certificates: certificateNames, revocation: revocationNames)
         let manifestBytes = Array(try BundleManifest.encoder().encode(manifest))
         let head = entries.last?.hash ?? HistoryEntry.genesis
-        let seal = try sealer.signature(for: Checkpoint(fileNumber: number, size: entries.count, headHash: head, time: time),
-                                        content: manifestBytes, noteID: sealNote(size: entries.count))
+        let seal = try sealer.signature(
+            for: Checkpoint(fileNumber: number, size: entries.count, headHash: head, time: time),
+            content: manifestBytes, noteID: sealNote(size: entries.count))
         files.insert(("manifest.json", .bytes(manifestBytes)), at: 0)
         files.append(("seal.p7s", .bytes(seal)))
         try write(members: files, to: path)
@@ -449,7 +458,9 @@ public final class BundleReader: @unchecked Sendable {  // immutable after init
         case .extracted(let members, _):
             return members[name].map { SHA256Hasher.hash($0) }
         case .mapped(let mapping, let index, _, let centralDirectory):
-            guard let member = StoredZip.Name.lookUp(name, in: index), let region = StoredZip.region(of: member, in: mapping, before: centralDirectory) else { return nil }
+            guard let member = StoredZip.Name.lookUp(name, in: index), let region = StoredZip.region(of: member, in: mapping, before: centralDirectory) else {
+                return nil
+            }
             let hasher = SHA256Hasher()
             hasher.update(region)
             return hasher.finalize()
@@ -507,17 +518,19 @@ enum StoredZip {
         let lowest = max(0, bytes.count - 22 - 65_535)
         while end >= lowest, u32(bytes, end) != 0x0605_4B50 { end -= 1 }
         guard end >= lowest, let disk = u16(bytes, end + 4), disk == 0, let count = u16(bytes, end + 10), let length = u32(bytes, end + 12),
-              let start = u32(bytes, end + 16), count != 0xFFFF, start != 0xFFFF_FFFF, start + length <= end else { return nil }
+            let start = u32(bytes, end + 16), count != 0xFFFF, start != 0xFFFF_FFFF, start + length <= end
+        else { return nil }
         var members = [Name: Member](minimumCapacity: count), order = [Name]()
         order.reserveCapacity(count)
         var position = start
         for _ in 0..<count {
             guard u32(bytes, position) == 0x0201_4B50, let flags = u16(bytes, position + 8), flags & 0x1 == 0,
-                  let method = u16(bytes, position + 10), method == 0,
-                  let compressed = u32(bytes, position + 20), let uncompressed = u32(bytes, position + 24), compressed == uncompressed,
-                  compressed != 0xFFFF_FFFF, let nameLength = u16(bytes, position + 28), let extraLength = u16(bytes, position + 30),
-                  let commentLength = u16(bytes, position + 32), let local = u32(bytes, position + 42), local != 0xFFFF_FFFF,
-                  local + 30 + compressed <= start, position + 46 + nameLength <= start + length else { return nil }
+                let method = u16(bytes, position + 10), method == 0,
+                let compressed = u32(bytes, position + 20), let uncompressed = u32(bytes, position + 24), compressed == uncompressed,
+                compressed != 0xFFFF_FFFF, let nameLength = u16(bytes, position + 28), let extraLength = u16(bytes, position + 30),
+                let commentLength = u16(bytes, position + 32), let local = u32(bytes, position + 42), local != 0xFFFF_FFFF,
+                local + 30 + compressed <= start, position + 46 + nameLength <= start + length
+            else { return nil }
             let name = Name(bytes: UnsafeRawBufferPointer(rebasing: bytes[position + 46..<position + 46 + nameLength]))
             if name.bytes.last != UInt8(ascii: "/") {
                 guard members.updateValue(Member(localHeader: local, size: compressed), forKey: name) == nil else { return nil }  // a name twice

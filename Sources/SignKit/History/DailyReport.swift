@@ -29,12 +29,15 @@ public struct DailyReport: Codable, Sendable {
     }
 
     /// Entries accepted between the start of `from` and the end of `to` (days in `timeZone`), by department and day.
-    public static func build(store: any HistoryStore, from: String, to: String, timeZone: TimeZone = TimeZone(identifier: "Asia/Kolkata")!,
-                             department: String? = nil) throws -> DailyReport {
+    public static func build(
+        store: any HistoryStore, from: String, to: String, timeZone: TimeZone = TimeZone(identifier: "Asia/Kolkata")!,
+        department: String? = nil
+    ) throws -> DailyReport {
         var calendar = Calendar(identifier: .gregorian)
         calendar.timeZone = timeZone
         guard let start = Self.day(from, calendar), let end = Self.day(to, calendar).flatMap({ calendar.date(byAdding: .day, value: 1, to: $0) }),
-              start < end else {
+            start < end
+        else {
             throw HistoryError(.invalidRequest, "the days must read as YYYY-MM-DD, the first not after the last (\(from) to \(to))")
         }
         let formatter = dayFormatter(timeZone)
@@ -65,13 +68,16 @@ public struct DailyReport: Codable, Sendable {
         var rows = [Row]()
         for (name, days) in tallies.sorted(by: { $0.key < $1.key }) {
             for (day, tally) in days.sorted(by: { $0.key < $1.key }) {
-                rows.append(Row(department: name, day: day, files: tally.files.count, notes: tally.notes.count, signedByDSC: tally.dsc,
-                                signedByESign: tally.eSign, scanApprovals: tally.scans, otherSignatures: tally.other))
+                rows.append(
+                    Row(
+                        department: name, day: day, files: tally.files.count, notes: tally.notes.count, signedByDSC: tally.dsc,
+                        signedByESign: tally.eSign, scanApprovals: tally.scans, otherSignatures: tally.other))
             }
         }
-        let totals = Row(department: "all", day: "\(from)..\(to)", files: rows.reduce(0) { $0 + $1.files }, notes: rows.reduce(0) { $0 + $1.notes },
-                         signedByDSC: rows.reduce(0) { $0 + $1.signedByDSC }, signedByESign: rows.reduce(0) { $0 + $1.signedByESign },
-                         scanApprovals: rows.reduce(0) { $0 + $1.scanApprovals }, otherSignatures: rows.reduce(0) { $0 + $1.otherSignatures })
+        let totals = Row(
+            department: "all", day: "\(from)..\(to)", files: rows.reduce(0) { $0 + $1.files }, notes: rows.reduce(0) { $0 + $1.notes },
+            signedByDSC: rows.reduce(0) { $0 + $1.signedByDSC }, signedByESign: rows.reduce(0) { $0 + $1.signedByESign },
+            scanApprovals: rows.reduce(0) { $0 + $1.scanApprovals }, otherSignatures: rows.reduce(0) { $0 + $1.otherSignatures })
         return DailyReport(from: from, to: to, timeZone: timeZone.identifier, rows: rows, totals: totals)
     }
 
@@ -111,8 +117,10 @@ public struct DailyReport: Codable, Sendable {
     static let columns = ["department", "day", "files", "notes", "signed_by_dsc", "signed_by_esign", "scan_approvals", "other_signatures"]
 
     func values(_ row: Row) -> [String] {
-        [row.department, row.day, String(row.files), String(row.notes), String(row.signedByDSC), String(row.signedByESign),
-         String(row.scanApprovals), String(row.otherSignatures)]
+        [
+            row.department, row.day, String(row.files), String(row.notes), String(row.signedByDSC), String(row.signedByESign),
+            String(row.scanApprovals), String(row.otherSignatures),
+        ]
     }
 
     /// RFC 4180: CRLF line ends, fields quoted when they hold a comma, quote or line break; a field a spreadsheet
@@ -132,7 +140,8 @@ public struct DailyReport: Codable, Sendable {
         let widths = header.indices.map { column in table.map { $0[column].count }.max() ?? 0 }
         func line(_ cells: [String]) -> String {
             cells.enumerated().map { index, cell in
-                index < 2 ? cell.padding(toLength: widths[index], withPad: " ", startingAt: 0)
+                index < 2
+                    ? cell.padding(toLength: widths[index], withPad: " ", startingAt: 0)
                     : String(repeating: " ", count: widths[index] - cell.count) + cell
             }.joined(separator: "  ")
         }
@@ -142,8 +151,9 @@ public struct DailyReport: Codable, Sendable {
         lines += rows.map { line(values($0)) }
         lines.append(line(values(totals)))
         lines.append("")
-        lines.append("DSC: Class 3/Class 2 certificates; e-Sign: Aadhaar eSign; scan approvals: hand-signed printed extracts uploaded and "
-                     + "attested by a PPS/PS (not a digital signature of the approver).")
+        lines.append(
+            "DSC: Class 3/Class 2 certificates; e-Sign: Aadhaar eSign; scan approvals: hand-signed printed extracts uploaded and "
+                + "attested by a PPS/PS (not a digital signature of the approver).")
         return lines.joined(separator: "\n") + "\n"
     }
 }

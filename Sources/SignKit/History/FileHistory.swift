@@ -19,8 +19,9 @@ public struct CheckpointSigner: Sendable {
         let parameters = SignatureParameters(
             context: EOfficeContext(fileNumber: checkpoint.fileNumber, noteID: "checkpoint-\(checkpoint.size)", previousEntryHash: checkpoint.headHash),
             commitment: .proofOfOrigin, signingTime: checkpoint.time, chain: [])
-        return try CAdES.signDetached(contentDigest: SHA256Hasher.hash(checkpoint.canonicalBytes), certificate: certificate,
-                                      parameters: parameters, sign: sign)
+        return try CAdES.signDetached(
+            contentDigest: SHA256Hasher.hash(checkpoint.canonicalBytes), certificate: certificate,
+            parameters: parameters, sign: sign)
     }
 }
 
@@ -41,8 +42,10 @@ public final class FileHistory: Sendable {
     /// Appends a signed extract (note or approval) or an attested scan (scan-approval: `content` is the attestation
     /// document, `scan` the checked upload and the request it closes). Returns the entry and the signature's verdict.
     @discardableResult
-    public func append(file number: String, kind: EntryKind, noteID: String, content: [UInt8], signature: [UInt8],
-                       scan: ScanAppendix? = nil, at time: Date) throws -> (entry: HistoryEntry, verdict: Verdict) {
+    public func append(
+        file number: String, kind: EntryKind, noteID: String, content: [UInt8], signature: [UInt8],
+        scan: ScanAppendix? = nil, at time: Date
+    ) throws -> (entry: HistoryEntry, verdict: Verdict) {
         guard try store.file(number) != nil else { throw HistoryError(.unknownFile, "there is no file \(number)") }
         let verdict: Verdict
         do {
@@ -51,8 +54,10 @@ public final class FileHistory: Sendable {
             throw HistoryError(.signatureNotValid, "the signature does not read: \(error.description)")
         }
         guard verdict.indication == .totalPassed else {
-            throw HistoryError(.signatureNotValid, "the signature is \(verdict.indication.rawValue)"
-                               + (verdict.subIndication.map { " \($0.rawValue)" } ?? "") + ": \(verdict.summary)")
+            throw HistoryError(
+                .signatureNotValid,
+                "the signature is \(verdict.indication.rawValue)"
+                    + (verdict.subIndication.map { " \($0.rawValue)" } ?? "") + ": \(verdict.summary)")
         }
         guard let context = verdict.context else {
             throw HistoryError(.contextMismatch, "the signature carries no e-Office context: it is not bound to any file or note")
@@ -66,25 +71,29 @@ public final class FileHistory: Sendable {
         let head = try store.head(of: number)
         let named = context.previousEntryHash ?? HistoryEntry.genesis
         guard named == head.hash else {
-            throw HistoryError(.contextMismatch, "the signature follows history entry \(Hex.encode(named.prefix(8)))…, but the file's head is "
-                               + (head.size == 0 ? "empty" : "entry \(head.size) (\(Hex.encode(head.hash.prefix(8)))…)")
-                               + "; sign again over the current head")
+            throw HistoryError(
+                .contextMismatch,
+                "the signature follows history entry \(Hex.encode(named.prefix(8)))…, but the file's head is "
+                    + (head.size == 0 ? "empty" : "entry \(head.size) (\(Hex.encode(head.hash.prefix(8)))…)")
+                    + "; sign again over the current head")
         }
-        let expected: String? = switch kind {
-        case .note: Commitment.proofOfOrigin.rawValue
-        case .approval: Commitment.proofOfApproval.rawValue
-        default: nil
-        }
+        let expected: String? =
+            switch kind {
+            case .note: Commitment.proofOfOrigin.rawValue
+            case .approval: Commitment.proofOfApproval.rawValue
+            default: nil
+            }
         if let expected, verdict.commitment != expected {
             throw HistoryError(.contextMismatch, "a \(kind) needs the \(expected) commitment; the signature states \(verdict.commitment ?? "none")")
         }
         guard let signer = verdict.signer, let fingerprint = Hex.decode(signer.sha256Fingerprint) else {
             throw HistoryError(.signatureNotValid, "the verdict names no signer")
         }
-        let entry = HistoryEntry(fileNumber: number, sequence: head.size + 1, kind: kind, noteID: noteID, time: time,
-                                 contentHash: SHA256Hasher.hash(content), signatureHash: SHA256Hasher.hash(signature),
-                                 signerFingerprint: fingerprint, attachmentHash: scan?.sha256,
-                                 previousHash: head.hash)
+        let entry = HistoryEntry(
+            fileNumber: number, sequence: head.size + 1, kind: kind, noteID: noteID, time: time,
+            contentHash: SHA256Hasher.hash(content), signatureHash: SHA256Hasher.hash(signature),
+            signerFingerprint: fingerprint, attachmentHash: scan?.sha256,
+            previousHash: head.hash)
         var checkpoint = Checkpoint(fileNumber: number, size: entry.sequence, headHash: entry.hash, time: time)
         do {
             checkpoint.signature = try checkpointSigner.signature(for: checkpoint)

@@ -67,8 +67,10 @@ public struct HistoryEntry: Codable, Sendable, Hashable {
     /// The previous hash of a file's first entry, and the head hash of an empty file: 32 zero bytes.
     public static let genesis = [UInt8](repeating: 0, count: 32)
 
-    public init(fileNumber: String, sequence: Int, kind: EntryKind, noteID: String, time: Date, contentHash: [UInt8],
-                signatureHash: [UInt8], signerFingerprint: [UInt8], attachmentHash: [UInt8]? = nil, previousHash: [UInt8]) {
+    public init(
+        fileNumber: String, sequence: Int, kind: EntryKind, noteID: String, time: Date, contentHash: [UInt8],
+        signatureHash: [UInt8], signerFingerprint: [UInt8], attachmentHash: [UInt8]? = nil, previousHash: [UInt8]
+    ) {
         self.fileNumber = fileNumber
         self.sequence = sequence
         self.kind = kind

@@ -23,9 +23,10 @@ extension HistoryReport {
                 return count >= width ? text : text + String(repeating: " ", count: width - count)
             }
             let number = String(entry.sequence)
-            lines.append(String(repeating: " ", count: max(0, 3 - number.count)) + number + "  " + padded(entry.kind, 14) + "  "
-                         + padded(entry.noteID, 7) + "  " + padded(time, 21) + "  " + padded(who, 43) + "  "
-                         + entry.indication + (entry.subIndication.map { " " + $0 } ?? ""))
+            lines.append(
+                String(repeating: " ", count: max(0, 3 - number.count)) + number + "  " + padded(entry.kind, 14) + "  "
+                    + padded(entry.noteID, 7) + "  " + padded(time, 21) + "  " + padded(who, 43) + "  "
+                    + entry.indication + (entry.subIndication.map { " " + $0 } ?? ""))
             if let approval = entry.approval { lines.append("     " + approval) }
             if let qr = entry.qr { lines.append("     " + qr) }
         }
@@ -58,7 +59,8 @@ extension HistoryReport {
                 lines.append("    समय: \(language.time(time))" + (source.map { " (\($0))" } ?? ""))
             }
             let verdict = Indication(rawValue: entry.indication).map(words.verdict) ?? entry.indication
-            let reason = entry.indication == Indication.totalPassed.rawValue
+            let reason =
+                entry.indication == Indication.totalPassed.rawValue
                 ? "" : ": " + words.entryVerdict(indication: entry.indication, subIndication: entry.subIndication, english: entry.verdict)
             lines.append("    निर्णय: \(verdict) (\(ReportWords.etsi(entry.indication, entry.subIndication)))\(reason)")
             if let approval = words.scanApproval(entry.scan, english: entry.approval) { lines.append("    " + approval) }
@@ -101,10 +103,12 @@ extension HistoryReport {
                 Verdict.SigningTimeEvidence.Source(rawValue: raw).map(words.timeSource) ?? raw
             }
             let kind = hindi ? words.kind(described: entry.signerKind) : entry.signerKind
-            let scan = words.scanApproval(entry.scan, english: entry.approval).map { approval in
-                "<b class=\"scan\">\(e(approval))</b><br><small>\(e(words.scanQR(entry.scan, english: entry.qr)))</small><br>"
-            } ?? ""
-            let verdict = hindi
+            let scan =
+                words.scanApproval(entry.scan, english: entry.approval).map { approval in
+                    "<b class=\"scan\">\(e(approval))</b><br><small>\(e(words.scanQR(entry.scan, english: entry.qr)))</small><br>"
+                } ?? ""
+            let verdict =
+                hindi
                 ? "<b>\(e(Indication(rawValue: entry.indication).map(words.verdict) ?? entry.indication))</b><br>"
                     + "<span class=\"etsi\">\(e(ReportWords.etsi(entry.indication, entry.subIndication)))</span><br>"
                     + "<small>\(HTMLText.sentence(words.entryVerdict(indication: entry.indication, subIndication: entry.subIndication, english: entry.verdict)))</small>"
@@ -123,7 +127,8 @@ extension HistoryReport {
         }
         var problems = ""
         for finding in findings {
-            problems += "<li><b>[\(e(finding.code.rawValue))]</b> \(e(words.finding(finding)))"
+            problems +=
+                "<li><b>[\(e(finding.code.rawValue))]</b> \(e(words.finding(finding)))"
                 + (hindi ? "<br><small lang=\"en\">\(e(finding.message))</small>" : "") + "</li>\n"
         }
         let t = HistoryHTMLText(language: language)
@@ -137,9 +142,12 @@ extension HistoryReport {
         if entries.contains(where: { $0.kind == EntryKind.scanApproval.rawValue }) {
             statements += "<p id=\"scan-approval\">\(e(words.scanApprovalStatement))</p>\n"
         }
-        let noProblem = hindi ? "कोई समस्या नहीं मिली: कोई प्रविष्टि हटाई, खिसकाई, जोड़ी या बदली नहीं गई है।"
+        let noProblem =
+            hindi
+            ? "कोई समस्या नहीं मिली: कोई प्रविष्टि हटाई, खिसकाई, जोड़ी या बदली नहीं गई है।"
             : "No problem found: no entry is missing, moved, inserted or changed."
-        let integrity = hindi
+        let integrity =
+            hindi
             ? "सेवा द्वारा हस्ताक्षरित जाँच-बिंदु (checkpoints): \(checkpoints.count) में से \(validCheckpoints) मान्य। मुहर (seal): \(e(words.seal(self)))।"
             : "Checkpoints signed by the service: \(validCheckpoints) of \(checkpoints.count) valid. Seal: \(e(seal))."
         return """

@@ -117,9 +117,11 @@ extension HistoryBundle {
     /// Checks every signature (each at its own signing time, offline, with the certificates and revocation data the
     /// bundle carries), the hash chain, the checkpoints, the seal and the context bindings.
     /// `policy` and `adjunct` (certificates and CRLs given beside the bundle) apply to every signature.
-    public static func verify(_ path: String, trust: TrustStore, at time: Date, policy: VerificationPolicy = VerificationPolicy(),
-                              adjunct given: AdjunctMaterial = AdjunctMaterial(),
-                              progress: (@Sendable (Int, Int) -> Void)? = nil) throws -> HistoryReport {
+    public static func verify(
+        _ path: String, trust: TrustStore, at time: Date, policy: VerificationPolicy = VerificationPolicy(),
+        adjunct given: AdjunctMaterial = AdjunctMaterial(),
+        progress: (@Sendable (Int, Int) -> Void)? = nil
+    ) throws -> HistoryReport {
         let bundle = try BundleReader(path)
         guard let manifestBytes = bundle.member("manifest.json") else { throw HistoryError(.bundle, "\(path) has no manifest.json: not a SignService bundle") }
         func unreadable(_ error: any Error) -> HistoryError {
@@ -143,8 +145,9 @@ extension HistoryBundle {
         // The seal and the checkpoints are the service's own signatures: the certificate policy inputs are about the
         // officers' entries; the revocation mode applies to every signature.
         let servicePolicy = VerificationPolicy(acceptSHA1: policy.acceptSHA1, minimumRSABits: policy.minimumRSABits, revocation: policy.revocation)
-        let verifier = Verifier(trust: trust, intermediates: certificates,
-                                revocation: RevocationChecker(options: RevocationOptions(online: false, cacheDirectory: nil)))
+        let verifier = Verifier(
+            trust: trust, intermediates: certificates,
+            revocation: RevocationChecker(options: RevocationOptions(online: false, cacheDirectory: nil)))
         let number = manifest.file.number
 
         // The seal: when it holds, it covers the manifest and through it every member's hash. Its verification
@@ -163,8 +166,9 @@ extension HistoryBundle {
         let certificateDERs = certificates.map(\.der)
         let makeVerifier = {
             // Each worker its own verifier and certificate objects (see parallelMap); each builds a signer's path once.
-            Verifier(trust: trust, intermediates: certificateDERs.compactMap { try? X509Certificate(der: $0) },
-                     revocation: RevocationChecker(options: RevocationOptions(online: false, cacheDirectory: nil)))
+            Verifier(
+                trust: trust, intermediates: certificateDERs.compactMap { try? X509Certificate(der: $0) },
+                revocation: RevocationChecker(options: RevocationOptions(online: false, cacheDirectory: nil)))
         }
         let checkpointCount = manifest.checkpointRanges.count
         let positions = max(count, checkpointCount)
@@ -176,8 +180,9 @@ extension HistoryBundle {
                 var link = Link()
                 do {
                     if index < count {
-                        let entry = checkEntry(try manifest.entry(index), file: number, bundle: bundle, verifier: verifier, at: time,
-                                               policy: policy, adjunct: material)
+                        let entry = checkEntry(
+                            try manifest.entry(index), file: number, bundle: bundle, verifier: verifier, at: time,
+                            policy: policy, adjunct: material)
                         (results.value.baseAddress! + index).initialize(to: entry.result)
                         link.entry = entry.link
                         if let progress { progress(done.add(1, ordering: .relaxed).newValue, count) }
@@ -187,8 +192,9 @@ extension HistoryBundle {
                     link.failure = unreadable(error)
                 }
                 if index < count, link.entry == nil {  // the slot must hold a value; the failure is thrown below
-                    (results.value.baseAddress! + index).initialize(to: HistoryReport.EntryResult(
-                        sequence: index + 1, kind: "", noteID: "", indication: "INDETERMINATE", verdict: "unreadable"))
+                    (results.value.baseAddress! + index).initialize(
+                        to: HistoryReport.EntryResult(
+                            sequence: index + 1, kind: "", noteID: "", indication: "INDETERMINATE", verdict: "unreadable"))
                 }
                 return link
             }
@@ -224,12 +230,16 @@ extension HistoryBundle {
             guard let entry = links[index].entry else { continue }
             let sequence = entry.sequence, expected = index + 1
             if sequence > expected {
-                find(.missingEntry, expected, "entry \(expected)\(sequence > expected + 1 ? " to \(sequence - 1)" : "") is missing: removed from the middle of the history")
+                find(
+                    .missingEntry, expected,
+                    "entry \(expected)\(sequence > expected + 1 ? " to \(sequence - 1)" : "") is missing: removed from the middle of the history")
             } else if sequence < expected {
                 find(.outOfOrder, sequence, "entry \(sequence) appears again after entry \(expected - 1): entries were inserted or swapped")
             }
             if entry.previous != previous {
-                find(.brokenChain, sequence, "entry \(sequence) does not follow the entry before it in the bundle (its previous hash differs): an entry was inserted, removed or moved")
+                find(
+                    .brokenChain, sequence,
+                    "entry \(sequence) does not follow the entry before it in the bundle (its previous hash differs): an entry was inserted, removed or moved")
             }
             previous = entry.stated
             hashes[sequence] = entry.stated
@@ -242,7 +252,8 @@ extension HistoryBundle {
         let latest = links.lazy.compactMap(\.checkpoint?.size).max()
         func verdict(_ verifier: Verifier, _ index: Int) -> Verdict? {
             guard let reference = try? manifest.checkpoint(index), let signature = bundle.member(reference.signature),
-                  let headHash = Hex.decode(reference.headHash) else { return nil }
+                let headHash = Hex.decode(reference.headHash)
+            else { return nil }
             let statement = Checkpoint(fileNumber: number, size: reference.size, headHash: headHash, time: reference.time)
             return try? verifier.verify(signature: signature, content: .bytes(statement.canonicalBytes), policy: servicePolicy, at: time, adjunct: material)
         }
@@ -279,7 +290,9 @@ extension HistoryBundle {
             } else if let entryHash = hashes[checkpoint.size], entryHash != checkpoint.headHash {
                 valid = false
                 detail = "names a different entry \(checkpoint.size) from the bundle's"
-                find(.checkpointMismatch, checkpoint.size, "checkpoint \(checkpoint.size) names a different entry \(checkpoint.size): the history was rewritten after it")
+                find(
+                    .checkpointMismatch, checkpoint.size,
+                    "checkpoint \(checkpoint.size) names a different entry \(checkpoint.size): the history was rewritten after it")
             }
             checkpointResults.append(HistoryReport.CheckpointResult(size: checkpoint.size, time: checkpoint.time, valid: valid, detail: detail))
         }
@@ -289,13 +302,15 @@ extension HistoryBundle {
 
         let passed = findings.isEmpty && entryResults.allSatisfy { $0.indication == Indication.totalPassed.rawValue }
         let checkpointsKept = checkpointResults.count
-        let summary = passed
+        let summary =
+            passed
             ? "Valid history: \(count) \(count == 1 ? "entry" : "entries") of file \(number), \(count == 1 ? "its" : "every") signature TOTAL-PASSED, "
                 + "the hash chain, \(checkpointsKept) \(checkpointsKept == 1 ? "checkpoint" : "checkpoints") and the seal hold."
             : "Not a valid history: \(findings.count) problem\(findings.count == 1 ? "" : "s") found."
-        return HistoryReport(file: manifest.file, entries: entryResults, checkpoints: checkpointResults, seal: sealText, sealedBy: sealer?.name,
-                             sealedAt: sealer?.time, findings: findings, passed: passed, summary: summary, validationTime: time,
-                             verifier: Verifier.name)
+        return HistoryReport(
+            file: manifest.file, entries: entryResults, checkpoints: checkpointResults, seal: sealText, sealedBy: sealer?.name,
+            sealedAt: sealer?.time, findings: findings, passed: passed, summary: summary, validationTime: time,
+            verifier: Verifier.name)
     }
 
     /// A SHA-256 value held inline, so that the sequential pass reads what a worker wrote without touching a
@@ -310,8 +325,10 @@ extension HistoryBundle {
                 return
             }
             words = bytes.withUnsafeBytes { raw in
-                (raw.loadUnaligned(fromByteOffset: 0, as: UInt64.self), raw.loadUnaligned(fromByteOffset: 8, as: UInt64.self),
-                 raw.loadUnaligned(fromByteOffset: 16, as: UInt64.self), raw.loadUnaligned(fromByteOffset: 24, as: UInt64.self))
+                (
+                    raw.loadUnaligned(fromByteOffset: 0, as: UInt64.self), raw.loadUnaligned(fromByteOffset: 8, as: UInt64.self),
+                    raw.loadUnaligned(fromByteOffset: 16, as: UInt64.self), raw.loadUnaligned(fromByteOffset: 24, as: UInt64.self)
+                )
             }
         }
 
@@ -363,16 +380,19 @@ extension HistoryBundle {
         let result: HistoryReport.EntryResult
     }
 
-    static func checkEntry(_ item: BundleManifest.Entry, file number: String, bundle: BundleReader, verifier: Verifier, at time: Date,
-                           policy: VerificationPolicy, adjunct material: AdjunctMaterial) -> CheckedEntry {
+    static func checkEntry(
+        _ item: BundleManifest.Entry, file number: String, bundle: BundleReader, verifier: Verifier, at time: Date,
+        policy: VerificationPolicy, adjunct material: AdjunctMaterial
+    ) -> CheckedEntry {
         var findings = [HistoryReport.Finding]()
         func find(_ code: HistoryReport.Finding.Code, _ message: String) {
             findings.append(HistoryReport.Finding(code: code, entry: item.sequence, message: message))
         }
-        let rebuilt = HistoryEntry(fileNumber: number, sequence: item.sequence, kind: EntryKind(rawValue: item.kind), noteID: item.noteID,
-                                   time: item.time, contentHash: Hex.decode(item.contentHash) ?? [],
-                                   signatureHash: Hex.decode(item.signatureHash) ?? [], signerFingerprint: Hex.decode(item.signerFingerprint) ?? [],
-                                   attachmentHash: item.attachmentHash.flatMap(Hex.decode), previousHash: Hex.decode(item.previousHash) ?? [])
+        let rebuilt = HistoryEntry(
+            fileNumber: number, sequence: item.sequence, kind: EntryKind(rawValue: item.kind), noteID: item.noteID,
+            time: item.time, contentHash: Hex.decode(item.contentHash) ?? [],
+            signatureHash: Hex.decode(item.signatureHash) ?? [], signerFingerprint: Hex.decode(item.signerFingerprint) ?? [],
+            attachmentHash: item.attachmentHash.flatMap(Hex.decode), previousHash: Hex.decode(item.previousHash) ?? [])
         let stated = Hex.decode(item.hash) ?? []
         if rebuilt.hash != stated {
             find(.alteredEntry, "entry \(item.sequence)'s recorded fields do not give its hash: the entry was altered")
@@ -381,8 +401,10 @@ extension HistoryBundle {
             EntryLink(sequence: item.sequence, previous: InlineHash(rebuilt.previousHash), stated: InlineHash(stated), findings: findings)
         }
         func result(_ indication: String, _ verdict: String) -> CheckedEntry {
-            CheckedEntry(link: link(), result: HistoryReport.EntryResult(
-                sequence: item.sequence, kind: item.kind, noteID: item.noteID, indication: indication, verdict: verdict))
+            CheckedEntry(
+                link: link(),
+                result: HistoryReport.EntryResult(
+                    sequence: item.sequence, kind: item.kind, noteID: item.noteID, indication: indication, verdict: verdict))
         }
         guard let content = bundle.member(item.content), let signature = bundle.member(item.signature) else {
             find(.missingMember, "entry \(item.sequence)'s extract or signature is not in the bundle (or its zip record is damaged)")
@@ -395,7 +417,8 @@ extension HistoryBundle {
         }
         let contentDigest: [UInt8]
         if case .success(let verdict) = verification, let digest = verdict.content, digest.algorithm == DigestAlgorithm.sha256.rawValue,
-           let bytes = Hex.decode(digest.hex), bytes.count == 32 {
+            let bytes = Hex.decode(digest.hex), bytes.count == 32
+        {
             contentDigest = bytes
         } else {
             contentDigest = SHA256Hasher.hash(content)
@@ -445,36 +468,42 @@ extension HistoryBundle {
         }
         if let context = verdict.context {
             if context.fileNumber != number || context.noteID != item.noteID {
-                find(.contextMismatch, "entry \(item.sequence)'s signature was made for file \(context.fileNumber), note \(context.noteID), not for file \(number), note \(item.noteID)")
+                find(
+                    .contextMismatch,
+                    "entry \(item.sequence)'s signature was made for file \(context.fileNumber), note \(context.noteID), not for file \(number), note \(item.noteID)"
+                )
             } else if (context.previousEntryHash ?? HistoryEntry.genesis) != rebuilt.previousHash {
                 find(.contextMismatch, "entry \(item.sequence)'s signature was made after another history state (its previous-entry hash differs)")
             }
         } else {
             find(.contextMismatch, "entry \(item.sequence)'s signature names no file or note")
         }
-        return CheckedEntry(link: link(), result: HistoryReport.EntryResult(
-            sequence: item.sequence, kind: item.kind, noteID: item.noteID, signer: verdict.signer?.name,
-            signerKind: verdict.signer?.kindDescription, signingTime: verdict.signingTime?.time,
-            signingTimeSource: verdict.signingTime?.source.rawValue, indication: verdict.indication.rawValue,
-            subIndication: verdict.subIndication?.rawValue, verdict: verdict.summary,
-            contentHash: verdict.content.map { "\($0.algorithm) \($0.hex)" }, signerFingerprint: verdict.signer?.sha256Fingerprint,
-            issuer: verdict.signer?.issuer,
-            revocation: verdict.revocation.first.map { "\($0.status.rawValue)\($0.source.map { " (\($0))" } ?? "")" },
-            approval: scanAttestation.map { attestation in
-                "approved by hand on the printed extract by \(attestation.minister); scan uploaded and attested by "
-                    + "\(verdict.signer?.name ?? "?") with DSC \(verdict.signer?.serialNumber ?? "?") (not a digital signature of \(attestation.minister))"
-            },
-            qr: scanAttestation.map { attestation in
-                switch attestation.qr {
-                case .matched: "the QR code on the scan matched approval request \(attestation.requestID)"
-                case .notRead: "no QR code could be read on the scan; accepted under the policy that allows it (request \(attestation.requestID))"
-                }
-            },
-            scan: scanAttestation.map { attestation in
-                HistoryReport.ScanApprovalFacts(minister: attestation.minister, attestedBy: verdict.signer?.name ?? "?",
-                                                certificateSerial: verdict.signer?.serialNumber ?? "?", request: attestation.requestID,
-                                                qr: attestation.qr)
-            }))
+        return CheckedEntry(
+            link: link(),
+            result: HistoryReport.EntryResult(
+                sequence: item.sequence, kind: item.kind, noteID: item.noteID, signer: verdict.signer?.name,
+                signerKind: verdict.signer?.kindDescription, signingTime: verdict.signingTime?.time,
+                signingTimeSource: verdict.signingTime?.source.rawValue, indication: verdict.indication.rawValue,
+                subIndication: verdict.subIndication?.rawValue, verdict: verdict.summary,
+                contentHash: verdict.content.map { "\($0.algorithm) \($0.hex)" }, signerFingerprint: verdict.signer?.sha256Fingerprint,
+                issuer: verdict.signer?.issuer,
+                revocation: verdict.revocation.first.map { "\($0.status.rawValue)\($0.source.map { " (\($0))" } ?? "")" },
+                approval: scanAttestation.map { attestation in
+                    "approved by hand on the printed extract by \(attestation.minister); scan uploaded and attested by "
+                        + "\(verdict.signer?.name ?? "?") with DSC \(verdict.signer?.serialNumber ?? "?") (not a digital signature of \(attestation.minister))"
+                },
+                qr: scanAttestation.map { attestation in
+                    switch attestation.qr {
+                    case .matched: "the QR code on the scan matched approval request \(attestation.requestID)"
+                    case .notRead: "no QR code could be read on the scan; accepted under the policy that allows it (request \(attestation.requestID))"
+                    }
+                },
+                scan: scanAttestation.map { attestation in
+                    HistoryReport.ScanApprovalFacts(
+                        minister: attestation.minister, attestedBy: verdict.signer?.name ?? "?",
+                        certificateSerial: verdict.signer?.serialNumber ?? "?", request: attestation.requestID,
+                        qr: attestation.qr)
+                }))
     }
 }
 

@@ -13,8 +13,9 @@ public final class SQLiteHistoryStore: HistoryStore {
     public init(folder: String) throws {
         self.folder = folder
         do {
-            try FileManager.default.createDirectory(atPath: folder + "/blobs", withIntermediateDirectories: true,
-                                                    attributes: [.posixPermissions: 0o700])
+            try FileManager.default.createDirectory(
+                atPath: folder + "/blobs", withIntermediateDirectories: true,
+                attributes: [.posixPermissions: 0o700])
             var configuration = Configuration()
             configuration.busyMode = .timeout(30)
             configuration.prepareDatabase { db in
@@ -23,25 +24,27 @@ public final class SQLiteHistoryStore: HistoryStore {
             pool = try DatabasePool(path: folder + "/history.sqlite", configuration: configuration)
             var migrator = DatabaseMigrator()
             migrator.registerMigration("v1") { db in
-                try db.execute(sql: """
-                    CREATE TABLE file (number TEXT PRIMARY KEY NOT NULL, subject TEXT NOT NULL, department TEXT NOT NULL);
-                    CREATE TABLE entry (
-                        file TEXT NOT NULL REFERENCES file(number), sequence INTEGER NOT NULL, kind TEXT NOT NULL,
-                        note TEXT NOT NULL, time REAL NOT NULL, content_hash BLOB NOT NULL, signature_hash BLOB NOT NULL,
-                        signer_fingerprint BLOB NOT NULL, attachment_hash BLOB, previous_hash BLOB NOT NULL,
-                        hash BLOB NOT NULL UNIQUE, PRIMARY KEY (file, sequence));
-                    CREATE TABLE checkpoint (
-                        file TEXT NOT NULL REFERENCES file(number), size INTEGER NOT NULL, head_hash BLOB NOT NULL,
-                        time REAL NOT NULL, signature BLOB NOT NULL, PRIMARY KEY (file, size));
-                    """)
+                try db.execute(
+                    sql: """
+                        CREATE TABLE file (number TEXT PRIMARY KEY NOT NULL, subject TEXT NOT NULL, department TEXT NOT NULL);
+                        CREATE TABLE entry (
+                            file TEXT NOT NULL REFERENCES file(number), sequence INTEGER NOT NULL, kind TEXT NOT NULL,
+                            note TEXT NOT NULL, time REAL NOT NULL, content_hash BLOB NOT NULL, signature_hash BLOB NOT NULL,
+                            signer_fingerprint BLOB NOT NULL, attachment_hash BLOB, previous_hash BLOB NOT NULL,
+                            hash BLOB NOT NULL UNIQUE, PRIMARY KEY (file, sequence));
+                        CREATE TABLE checkpoint (
+                            file TEXT NOT NULL REFERENCES file(number), size INTEGER NOT NULL, head_hash BLOB NOT NULL,
+                            time REAL NOT NULL, signature BLOB NOT NULL, PRIMARY KEY (file, size));
+                        """)
             }
             migrator.registerMigration("v2-approval-requests") { db in
-                try db.execute(sql: """
-                    CREATE TABLE approval_request (
-                        id TEXT PRIMARY KEY NOT NULL, file TEXT NOT NULL REFERENCES file(number), note TEXT NOT NULL,
-                        extract_hash BLOB NOT NULL, minister TEXT NOT NULL, pps TEXT NOT NULL, issued REAL NOT NULL,
-                        status TEXT NOT NULL, qr TEXT NOT NULL);
-                    """)
+                try db.execute(
+                    sql: """
+                        CREATE TABLE approval_request (
+                            id TEXT PRIMARY KEY NOT NULL, file TEXT NOT NULL REFERENCES file(number), note TEXT NOT NULL,
+                            extract_hash BLOB NOT NULL, minister TEXT NOT NULL, pps TEXT NOT NULL, issued REAL NOT NULL,
+                            status TEXT NOT NULL, qr TEXT NOT NULL);
+                        """)
             }
             migrator.registerMigration("v3-request-entry") { db in
                 // The entry that answered a closed request (its scan approval).
@@ -62,8 +65,9 @@ public final class SQLiteHistoryStore: HistoryStore {
                 if try Row.fetchOne(db, sql: "SELECT 1 FROM file WHERE number = ?", arguments: [file.number]) != nil {
                     throw HistoryError(.fileExists, "the file \(file.number) already exists")
                 }
-                try db.execute(sql: "INSERT INTO file (number, subject, department) VALUES (?, ?, ?)",
-                               arguments: [file.number, file.subject, file.department])
+                try db.execute(
+                    sql: "INSERT INTO file (number, subject, department) VALUES (?, ?, ?)",
+                    arguments: [file.number, file.subject, file.department])
             }
         }
     }
@@ -108,8 +112,9 @@ public final class SQLiteHistoryStore: HistoryStore {
         try storage("read the checkpoints of \(number)") {
             try pool.read { db in
                 try Row.fetchAll(db, sql: "SELECT * FROM checkpoint WHERE file = ? ORDER BY size", arguments: [number]).map { row in
-                    Checkpoint(fileNumber: row["file"], size: row["size"], headHash: Array(row["head_hash"] as Data),
-                               time: Date(timeIntervalSince1970: row["time"]), signature: Array(row["signature"] as Data))
+                    Checkpoint(
+                        fileNumber: row["file"], size: row["size"], headHash: Array(row["head_hash"] as Data),
+                        time: Date(timeIntervalSince1970: row["time"]), signature: Array(row["signature"] as Data))
                 }
             }
         }
@@ -122,8 +127,9 @@ public final class SQLiteHistoryStore: HistoryStore {
         try storage("append entry \(entry.sequence) to \(entry.fileNumber)") {
             try pool.write { db in
                 if let scan {
-                    try db.execute(sql: "UPDATE approval_request SET status = 'closed', entry = ? WHERE id = ? AND file = ? AND status = 'open'",
-                                   arguments: [entry.sequence, scan.requestID, entry.fileNumber])
+                    try db.execute(
+                        sql: "UPDATE approval_request SET status = 'closed', entry = ? WHERE id = ? AND file = ? AND status = 'open'",
+                        arguments: [entry.sequence, scan.requestID, entry.fileNumber])
                     guard db.changesCount == 1 else {
                         throw HistoryError(.requestClosed, "approval request \(scan.requestID) of file \(entry.fileNumber) is not open: its scan is already in")
                     }
@@ -131,22 +137,30 @@ public final class SQLiteHistoryStore: HistoryStore {
                 guard try Row.fetchOne(db, sql: "SELECT 1 FROM file WHERE number = ?", arguments: [entry.fileNumber]) != nil else {
                     throw HistoryError(.unknownFile, "there is no file \(entry.fileNumber)")
                 }
-                let last = try Row.fetchOne(db, sql: "SELECT sequence, hash FROM entry WHERE file = ? ORDER BY sequence DESC LIMIT 1",
-                                            arguments: [entry.fileNumber])
+                let last = try Row.fetchOne(
+                    db, sql: "SELECT sequence, hash FROM entry WHERE file = ? ORDER BY sequence DESC LIMIT 1",
+                    arguments: [entry.fileNumber])
                 let headHash = last.map { Array($0["hash"] as Data) } ?? HistoryEntry.genesis
                 let size: Int = last?["sequence"] ?? 0
                 guard headHash == entry.previousHash, entry.sequence == size + 1 else {
                     throw HistoryError(.headMoved, "the file \(entry.fileNumber) has moved on (now \(size) entries); sign again over the new head")
                 }
-                try db.execute(sql: """
-                    INSERT INTO entry (file, sequence, kind, note, time, content_hash, signature_hash, signer_fingerprint,
-                                       attachment_hash, previous_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    """, arguments: [entry.fileNumber, entry.sequence, entry.kind.rawValue, entry.noteID, entry.time.timeIntervalSince1970,
-                                     Data(entry.contentHash), Data(entry.signatureHash), Data(entry.signerFingerprint),
-                                     entry.attachmentHash.map { Data($0) }, Data(entry.previousHash), Data(entry.hash)])
-                try db.execute(sql: "INSERT INTO checkpoint (file, size, head_hash, time, signature) VALUES (?, ?, ?, ?, ?)",
-                               arguments: [checkpoint.fileNumber, checkpoint.size, Data(checkpoint.headHash),
-                                           checkpoint.time.timeIntervalSince1970, Data(checkpoint.signature)])
+                try db.execute(
+                    sql: """
+                        INSERT INTO entry (file, sequence, kind, note, time, content_hash, signature_hash, signer_fingerprint,
+                                           attachment_hash, previous_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                        """,
+                    arguments: [
+                        entry.fileNumber, entry.sequence, entry.kind.rawValue, entry.noteID, entry.time.timeIntervalSince1970,
+                        Data(entry.contentHash), Data(entry.signatureHash), Data(entry.signerFingerprint),
+                        entry.attachmentHash.map { Data($0) }, Data(entry.previousHash), Data(entry.hash),
+                    ])
+                try db.execute(
+                    sql: "INSERT INTO checkpoint (file, size, head_hash, time, signature) VALUES (?, ?, ?, ?, ?)",
+                    arguments: [
+                        checkpoint.fileNumber, checkpoint.size, Data(checkpoint.headHash),
+                        checkpoint.time.timeIntervalSince1970, Data(checkpoint.signature),
+                    ])
             }
         }
     }
@@ -189,8 +203,9 @@ public final class SQLiteHistoryStore: HistoryStore {
     }
 
     private func makeFolder(for path: String) throws {
-        try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true,
-                                                attributes: [.posixPermissions: 0o700])
+        try FileManager.default.createDirectory(
+            atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true,
+            attributes: [.posixPermissions: 0o700])
     }
 
     /// Where a stored blob is on disk, if it is (a scan is streamed from here rather than read whole).
@@ -230,12 +245,16 @@ public final class SQLiteHistoryStore: HistoryStore {
                 guard try Row.fetchOne(db, sql: "SELECT 1 FROM file WHERE number = ?", arguments: [request.fileNumber]) != nil else {
                     throw HistoryError(.unknownFile, "there is no file \(request.fileNumber)")
                 }
-                try db.execute(sql: """
-                    INSERT INTO approval_request (id, file, note, extract_hash, minister, pps, issued, status, qr)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    """, arguments: [request.id, request.fileNumber, request.noteID, Data(request.extractHash), request.minister,
-                                     request.authorisedPPS.map { Hex.encode($0) }.joined(separator: ","),
-                                     request.issuedAt.timeIntervalSince1970, request.status.rawValue, request.qrText])
+                try db.execute(
+                    sql: """
+                        INSERT INTO approval_request (id, file, note, extract_hash, minister, pps, issued, status, qr)
+                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                        """,
+                    arguments: [
+                        request.id, request.fileNumber, request.noteID, Data(request.extractHash), request.minister,
+                        request.authorisedPPS.map { Hex.encode($0) }.joined(separator: ","),
+                        request.issuedAt.timeIntervalSince1970, request.status.rawValue, request.qrText,
+                    ])
             }
         }
     }
@@ -259,9 +278,10 @@ public final class SQLiteHistoryStore: HistoryStore {
 
     private static func approvalRequest(_ row: Row) -> ApprovalRequest {
         let pps: String = row["pps"]
-        return ApprovalRequest(id: row["id"], fileNumber: row["file"], noteID: row["note"], extractHash: Array(row["extract_hash"] as Data),
-                               minister: row["minister"], authorisedPPS: pps.split(separator: ",").compactMap { Hex.decode(String($0)) },
-                               issuedAt: Date(timeIntervalSince1970: row["issued"]),
-                               status: ApprovalRequest.Status(rawValue: row["status"]) ?? .closed, qrText: row["qr"])
+        return ApprovalRequest(
+            id: row["id"], fileNumber: row["file"], noteID: row["note"], extractHash: Array(row["extract_hash"] as Data),
+            minister: row["minister"], authorisedPPS: pps.split(separator: ",").compactMap { Hex.decode(String($0)) },
+            issuedAt: Date(timeIntervalSince1970: row["issued"]),
+            status: ApprovalRequest.Status(rawValue: row["status"]) ?? .closed, qrText: row["qr"])
     }
 }

@@ -34,8 +34,11 @@ final class CMSBuilder {
         }
         // add1: the CMS takes its own reference to the certificate. The key only sets the algorithms (PARTIAL).
         // The SignerInfo returned is owned by the CMS.
-        guard let signer = CMS_add1_signer(cms, certificate.pointer, publicKey, EVP_sha256(),
-                                           UInt32(CMS_PARTIAL | CMS_NOSMIMECAP | CMS_BINARY)) else {
+        guard
+            let signer = CMS_add1_signer(
+                cms, certificate.pointer, publicKey, EVP_sha256(),
+                UInt32(CMS_PARTIAL | CMS_NOSMIMECAP | CMS_BINARY))
+        else {
             CMS_ContentInfo_free(cms)
             throw OpenSSLError.drain("CMS_add1_signer")
         }
@@ -104,12 +107,14 @@ final class CMSBuilder {
 
     /// The SignerInfo's digestAlgorithm and signatureAlgorithm, each a DER AlgorithmIdentifier as encoded in it.
     func algorithmIdentifiers() throws -> (digest: [UInt8], signature: [UInt8]) {
-        var digest: UnsafeMutablePointer<X509_ALGOR>? = nil     // get0: owned by the SignerInfo
+        var digest: UnsafeMutablePointer<X509_ALGOR>? = nil  // get0: owned by the SignerInfo
         var signature: UnsafeMutablePointer<X509_ALGOR>? = nil  // get0: owned by the SignerInfo
         CMS_SignerInfo_get0_algs(signer, nil, nil, &digest, &signature)
         guard let digest, let signature else { throw SigningError("the SignerInfo has no algorithms") }
-        return (try OpenSSLDER.encode("i2d_X509_ALGOR") { i2d_X509_ALGOR(digest, &$0) },
-                try OpenSSLDER.encode("i2d_X509_ALGOR") { i2d_X509_ALGOR(signature, &$0) })
+        return (
+            try OpenSSLDER.encode("i2d_X509_ALGOR") { i2d_X509_ALGOR(digest, &$0) },
+            try OpenSSLDER.encode("i2d_X509_ALGOR") { i2d_X509_ALGOR(signature, &$0) }
+        )
     }
 
     /// The DER of the signed attributes as they are signed: a SET OF Attribute in DER order (RFC 5652 5.4).
@@ -124,7 +129,8 @@ final class CMSBuilder {
         OpenSSLError.clearQueue()
         // get0: the SignerInfo's own signature OCTET STRING, filled in place (ASN1_STRING_set copies the bytes).
         guard let value = CMS_SignerInfo_get0_signature(signer),
-              ASN1_STRING_set(value, signature, Int32(signature.count)) == 1 else {
+            ASN1_STRING_set(value, signature, Int32(signature.count)) == 1
+        else {
             throw OpenSSLError.drain("setting the signature value")
         }
     }

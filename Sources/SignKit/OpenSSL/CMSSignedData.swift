@@ -69,15 +69,17 @@ public final class CMSSignedData: @unchecked Sendable {
         OpenSSLError.clearQueue()
         CMS_SignerInfo_set1_signer_cert(signer, certificate.pointer)  // set1: the SignerInfo takes its own reference
         guard CMS_SignerInfo_verify(signer) == 1 else {
-            throw SigningError("the signature does not verify with the public key of \"\(certificate.subject.commonName ?? "the certificate")\"; "
-                + "the key that signed is not the certificate's (\(OpenSSLError.drain("CMS_SignerInfo_verify")))")
+            throw SigningError(
+                "the signature does not verify with the public key of \"\(certificate.subject.commonName ?? "the certificate")\"; "
+                    + "the key that signed is not the certificate's (\(OpenSSLError.drain("CMS_SignerInfo_verify")))")
         }
     }
 
     /// The SignerInfo's signature value (what a CAdES-T time-stamp covers).
     public func signatureValue(signer index: Int = 0) throws -> [UInt8] {
         guard let signer = cpkcs_CMS_signer(pointer, Int32(index)),
-              let value = CMS_SignerInfo_get0_signature(signer) else { throw SigningError("no SignerInfo \(index)") }  // get0
+            let value = CMS_SignerInfo_get0_signature(signer)
+        else { throw SigningError("no SignerInfo \(index)") }  // get0
         return Array(UnsafeBufferPointer(start: ASN1_STRING_get0_data(value), count: Int(ASN1_STRING_length(value))))
     }
 

@@ -11,17 +11,18 @@ extension DigestAlgorithm {
     private nonisolated(unsafe) static let fetched: [DigestAlgorithm: OpaquePointer] = {
         var table = [DigestAlgorithm: OpaquePointer]()
         for algorithm in DigestAlgorithm.allCases {
-            let name = switch algorithm {
-            case .sha1: "SHA1"
-            case .sha224: "SHA224"
-            case .sha256: "SHA256"
-            case .sha384: "SHA384"
-            case .sha512: "SHA512"
-            case .sha3_224: "SHA3-224"
-            case .sha3_256: "SHA3-256"
-            case .sha3_384: "SHA3-384"
-            case .sha3_512: "SHA3-512"
-            }
+            let name =
+                switch algorithm {
+                case .sha1: "SHA1"
+                case .sha224: "SHA224"
+                case .sha256: "SHA256"
+                case .sha384: "SHA384"
+                case .sha512: "SHA512"
+                case .sha3_224: "SHA3-224"
+                case .sha3_256: "SHA3-256"
+                case .sha3_384: "SHA3-384"
+                case .sha3_512: "SHA3-512"
+                }
             table[algorithm] = EVP_MD_fetch(nil, name, nil) ?? EVP_get_digestbyname(name)
         }
         return table

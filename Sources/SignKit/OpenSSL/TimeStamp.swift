@@ -30,12 +30,14 @@ final class TimeStampRequest {
             TS_MSG_IMPRINT_set_msg(imprint, UnsafeMutablePointer(mutating: bytes.baseAddress), Int32(bytes.count)) == 1
         }
         guard TS_MSG_IMPRINT_set_algo(imprint, algorithm) == 1, digestSet,
-              TS_REQ_set_msg_imprint(request, imprint) == 1 else {
+            TS_REQ_set_msg_imprint(request, imprint) == 1
+        else {
             throw OpenSSLError.drain("building the message imprint")
         }
         var nonceBytes = [UInt8](repeating: 0, count: 8)
         guard RAND_bytes(&nonceBytes, Int32(nonceBytes.count)) == 1,
-              let number = BN_bin2bn(nonceBytes, Int32(nonceBytes.count), nil) else { throw OpenSSLError.drain("nonce") }
+            let number = BN_bin2bn(nonceBytes, Int32(nonceBytes.count), nil)
+        else { throw OpenSSLError.drain("nonce") }
         defer { BN_free(number) }
         guard let nonce = BN_to_ASN1_INTEGER(number, nil) else { throw OpenSSLError.drain("BN_to_ASN1_INTEGER") }
         defer { ASN1_INTEGER_free(nonce) }  // set_nonce copies it
@@ -100,7 +102,8 @@ final class TimeStampResponse {
     /// the reply carries no token.
     func token() throws -> (der: [UInt8], time: Date?)? {
         guard let token = TS_RESP_get_token(pointer), let info = TS_RESP_get_tst_info(pointer),  // get: owned by the response
-              let generalizedTime = TS_TST_INFO_get_time(info) else { return nil }  // get: owned by the TSTInfo
+            let generalizedTime = TS_TST_INFO_get_time(info)
+        else { return nil }  // get: owned by the TSTInfo
         let der = try OpenSSLDER.encode("i2d_PKCS7") { i2d_PKCS7(token, &$0) }
         return (der, ASN1Time.date(generalizedTime))
     }

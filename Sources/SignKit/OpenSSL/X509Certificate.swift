@@ -98,7 +98,8 @@ public final class X509Certificate: @unchecked Sendable {
     /// The serial number in upper-case hex, as CAs and revocation lists print it.
     public var serialNumberHex: String {
         guard let serial = X509_get0_serialNumber(pointer),  // get0: owned by the X509
-              let bn = ASN1_INTEGER_to_BN(serial, nil) else { return "" }  // new BIGNUM: freed below
+            let bn = ASN1_INTEGER_to_BN(serial, nil)
+        else { return "" }  // new BIGNUM: freed below
         defer { BN_free(bn) }
         guard let hex = BN_bn2hex(bn) else { return "" }  // new string: freed below
         defer { cpkcs_OPENSSL_free(hex) }
@@ -187,7 +188,8 @@ public final class X509Certificate: @unchecked Sendable {
             guard let key = X509_get0_pubkey(pointer), let made = EVP_PKEY_CTX_new(key, nil) else { return false }  // get0 key
             var ready = EVP_PKEY_verify_init(made) == 1 && EVP_PKEY_CTX_set_signature_md(made, algorithm.evp) == 1
             if ready, case .pss(let mgf1, let saltLength) = scheme {
-                ready = EVP_PKEY_CTX_set_rsa_padding(made, RSA_PKCS1_PSS_PADDING) == 1
+                ready =
+                    EVP_PKEY_CTX_set_rsa_padding(made, RSA_PKCS1_PSS_PADDING) == 1
                     && EVP_PKEY_CTX_set_rsa_mgf1_md(made, mgf1.evp) == 1 && EVP_PKEY_CTX_set_rsa_pss_saltlen(made, Int32(saltLength)) == 1
             }
             guard ready else {
@@ -317,7 +319,8 @@ public struct DistinguishedName: Sendable, Hashable, CustomStringConvertible {
         var out = ""
         for (index, character) in value.enumerated() {
             if ",+\"\\<>;=".contains(character) || (index == 0 && (character == "#" || character == " "))
-                || (index == value.count - 1 && character == " ") {
+                || (index == value.count - 1 && character == " ")
+            {
                 out.append("\\")
             }
             out.append(character)

@@ -115,8 +115,10 @@ final class X509StoreContext {
         let policies: [String]
     }
 
-    private init(takingOwnershipOf context: OpaquePointer, stack: OpaquePointer, crlStack: OpaquePointer, recorder: Recorder,
-                 store: CertificateStore, leaf: X509Certificate, untrusted: [X509Certificate], crls: [CertificateRevocationList]) {
+    private init(
+        takingOwnershipOf context: OpaquePointer, stack: OpaquePointer, crlStack: OpaquePointer, recorder: Recorder,
+        store: CertificateStore, leaf: X509Certificate, untrusted: [X509Certificate], crls: [CertificateRevocationList]
+    ) {
         (self.context, self.stack, self.crlStack, self.recorder) = (context, stack, crlStack, recorder)
         (self.store, self.leaf, self.untrusted, self.crls) = (store, leaf, untrusted, crls)
     }
@@ -125,9 +127,11 @@ final class X509StoreContext {
     ///   - anchors: the store's anchors, to name the certificates of the path OpenSSL returns.
     ///   - time: the time everything is judged at (the signing time).
     ///   - crlUsable: whether a CRL that is not current at `time` may still be used (asked by the callback).
-    convenience init(store: CertificateStore, anchors: [X509Certificate], leaf: X509Certificate, untrusted: [X509Certificate],
-                     crls: [CertificateRevocationList], settings: Settings, at time: Date,
-                     crlUsable: @escaping (CertificateRevocationList) -> Bool) throws(OpenSSLError) {
+    convenience init(
+        store: CertificateStore, anchors: [X509Certificate], leaf: X509Certificate, untrusted: [X509Certificate],
+        crls: [CertificateRevocationList], settings: Settings, at time: Date,
+        crlUsable: @escaping (CertificateRevocationList) -> Bool
+    ) throws(OpenSSLError) {
         OpenSSLError.clearQueue()
         guard let context = X509_STORE_CTX_new() else { throw OpenSSLError.drain("X509_STORE_CTX_new") }
         guard let stack = cpkcs_sk_X509_new() else {
@@ -140,8 +144,9 @@ final class X509StoreContext {
             throw OpenSSLError.drain("sk_X509_CRL_new")
         }
         let recorder = Recorder(known: [leaf] + untrusted + anchors, crls: crls, crlUsable: crlUsable)
-        self.init(takingOwnershipOf: context, stack: stack, crlStack: crlStack, recorder: recorder, store: store, leaf: leaf,
-                  untrusted: untrusted, crls: crls)
+        self.init(
+            takingOwnershipOf: context, stack: stack, crlStack: crlStack, recorder: recorder, store: store, leaf: leaf,
+            untrusted: untrusted, crls: crls)
         // push: no reference taken; `untrusted` and `crls` keep each alive.
         for certificate in untrusted { _ = cpkcs_sk_X509_push(stack, certificate.pointer) }
         for crl in crls { _ = cpkcs_sk_X509_CRL_push(crlStack, crl.pointer) }
@@ -187,9 +192,11 @@ final class X509StoreContext {
         if !verified && !recorder.events.contains(where: { !$0.continued && !$0.inCRLIssuerPath }) {
             // Failed without telling the callback (an internal error): record what the context says.
             let error = X509_STORE_CTX_get_error(context)
-            recorder.events.append(Event(kind: Self.kind(of: error), text: Self.text(of: error), code: error,
-                                         depth: Int(X509_STORE_CTX_get_error_depth(context)), inCRLIssuerPath: false,
-                                         certificate: nil, crl: nil, revocation: nil, continued: false))
+            recorder.events.append(
+                Event(
+                    kind: Self.kind(of: error), text: Self.text(of: error), code: error,
+                    depth: Int(X509_STORE_CTX_get_error_depth(context)), inCRLIssuerPath: false,
+                    certificate: nil, crl: nil, revocation: nil, continued: false))
         }
         var path = [X509Certificate]()
         if let built = X509_STORE_CTX_get0_chain(context) {  // get0: owned by the context
@@ -271,9 +278,11 @@ final class X509StoreContext {
         let revocation = kind == .revoked ? current.flatMap { recorder.crlBeingChecked?.entry(for: $0) } : nil
         // The depth in the signer's path: a nested context's error is about the CRL of the outer one's certificate.
         let depth = X509_STORE_CTX_get_error_depth(found.outer)
-        recorder.events.append(Event(kind: kind, text: text(of: error), code: error, depth: Int(depth), inCRLIssuerPath: nested,
-                                     certificate: recorder.certificate(current), crl: kind == .revoked ? recorder.crlBeingChecked : crl,
-                                     revocation: revocation, continued: goOn))
+        recorder.events.append(
+            Event(
+                kind: kind, text: text(of: error), code: error, depth: Int(depth), inCRLIssuerPath: nested,
+                certificate: recorder.certificate(current), crl: kind == .revoked ? recorder.crlBeingChecked : crl,
+                revocation: revocation, continued: goOn))
         return goOn ? 1 : 0
     }
 
@@ -313,24 +322,24 @@ final class X509StoreContext {
         case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN, X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
             return .untrustedRoot
         case X509_V_ERR_PATH_LENGTH_EXCEEDED, X509_V_ERR_INVALID_CA, X509_V_ERR_KEYUSAGE_NO_CERTSIGN, X509_V_ERR_INVALID_PURPOSE,
-             X509_V_ERR_UNHANDLED_CRITICAL_EXTENSION, X509_V_ERR_INVALID_EXTENSION, X509_V_ERR_INVALID_NON_CA, X509_V_ERR_PATH_LOOP,
-             X509_V_ERR_PERMITTED_VIOLATION, X509_V_ERR_EXCLUDED_VIOLATION, X509_V_ERR_SUBTREE_MINMAX,
-             X509_V_ERR_UNSUPPORTED_CONSTRAINT_TYPE, X509_V_ERR_UNSUPPORTED_CONSTRAINT_SYNTAX, X509_V_ERR_UNSUPPORTED_NAME_SYNTAX,
-             X509_V_ERR_PROXY_PATH_LENGTH_EXCEEDED, X509_V_ERR_KEYUSAGE_NO_DIGITAL_SIGNATURE:
+            X509_V_ERR_UNHANDLED_CRITICAL_EXTENSION, X509_V_ERR_INVALID_EXTENSION, X509_V_ERR_INVALID_NON_CA, X509_V_ERR_PATH_LOOP,
+            X509_V_ERR_PERMITTED_VIOLATION, X509_V_ERR_EXCLUDED_VIOLATION, X509_V_ERR_SUBTREE_MINMAX,
+            X509_V_ERR_UNSUPPORTED_CONSTRAINT_TYPE, X509_V_ERR_UNSUPPORTED_CONSTRAINT_SYNTAX, X509_V_ERR_UNSUPPORTED_NAME_SYNTAX,
+            X509_V_ERR_PROXY_PATH_LENGTH_EXCEEDED, X509_V_ERR_KEYUSAGE_NO_DIGITAL_SIGNATURE:
             return .constraints
         case X509_V_ERR_NO_EXPLICIT_POLICY, X509_V_ERR_INVALID_POLICY_EXTENSION:
             return .policy
         case X509_V_ERR_CERT_NOT_YET_VALID, X509_V_ERR_CERT_HAS_EXPIRED, X509_V_ERR_ERROR_IN_CERT_NOT_BEFORE_FIELD,
-             X509_V_ERR_ERROR_IN_CERT_NOT_AFTER_FIELD:
+            X509_V_ERR_ERROR_IN_CERT_NOT_AFTER_FIELD:
             return .certificateTime
         case X509_V_ERR_CERT_REVOKED:
             return .revoked
         case X509_V_ERR_UNABLE_TO_GET_CRL:
             return .noCRL
         case X509_V_ERR_CRL_NOT_YET_VALID, X509_V_ERR_CRL_HAS_EXPIRED, X509_V_ERR_ERROR_IN_CRL_LAST_UPDATE_FIELD,
-             X509_V_ERR_ERROR_IN_CRL_NEXT_UPDATE_FIELD, X509_V_ERR_CRL_SIGNATURE_FAILURE, X509_V_ERR_UNABLE_TO_DECRYPT_CRL_SIGNATURE,
-             X509_V_ERR_UNABLE_TO_GET_CRL_ISSUER, X509_V_ERR_KEYUSAGE_NO_CRL_SIGN, X509_V_ERR_UNHANDLED_CRITICAL_CRL_EXTENSION,
-             X509_V_ERR_DIFFERENT_CRL_SCOPE, X509_V_ERR_CRL_PATH_VALIDATION_ERROR:
+            X509_V_ERR_ERROR_IN_CRL_NEXT_UPDATE_FIELD, X509_V_ERR_CRL_SIGNATURE_FAILURE, X509_V_ERR_UNABLE_TO_DECRYPT_CRL_SIGNATURE,
+            X509_V_ERR_UNABLE_TO_GET_CRL_ISSUER, X509_V_ERR_KEYUSAGE_NO_CRL_SIGN, X509_V_ERR_UNHANDLED_CRITICAL_CRL_EXTENSION,
+            X509_V_ERR_DIFFERENT_CRL_SCOPE, X509_V_ERR_CRL_PATH_VALIDATION_ERROR:
             return .crlUnusable
         default:
             return .other

@@ -49,11 +49,14 @@ public struct ApprovalRequest: Codable, Sendable, Hashable {
     static let ppsDigits = 16
 
     /// A new open request, its QR text signed by `signer`.
-    public static func issue(fileNumber: String, noteID: String, extractHash: [UInt8], minister: String, authorisedPPS: [[UInt8]],
-                             signer: CheckpointSigner, at time: Date) throws -> ApprovalRequest {
+    public static func issue(
+        fileNumber: String, noteID: String, extractHash: [UInt8], minister: String, authorisedPPS: [[UInt8]],
+        signer: CheckpointSigner, at time: Date
+    ) throws -> ApprovalRequest {
         for (name, value) in [("file number", fileNumber), ("note id", noteID), ("minister", minister)] {
             guard !value.isEmpty, value.count <= 200, !value.contains("|"),
-                  !value.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
+                !value.unicodeScalars.contains(where: { $0.properties.generalCategory == .control })
+            else {
                 throw ScanError(.badRequest, "the \(name) must be 1 to 200 characters without \"|\" or control characters")
             }
         }
@@ -64,13 +67,16 @@ public struct ApprovalRequest: Codable, Sendable, Hashable {
         let alphabet = Array("ABCDEFGHJKLMNPQRSTUVWXYZ23456789")
         let id = "AR-" + String((0..<10).map { _ in alphabet[Int.random(in: 0..<alphabet.count)] })
         let issued = Date(timeIntervalSince1970: time.timeIntervalSince1970.rounded(.down))
-        let payload = [prefix, id, fileNumber, noteID, Hex.encode(extractHash), minister,
-                       authorisedPPS.map { String(Hex.encode($0).prefix(ppsDigits)) }.joined(separator: ","), UTCTimeText.format(issued)]
-            .joined(separator: "|")
+        let payload = [
+            prefix, id, fileNumber, noteID, Hex.encode(extractHash), minister,
+            authorisedPPS.map { String(Hex.encode($0).prefix(ppsDigits)) }.joined(separator: ","), UTCTimeText.format(issued),
+        ]
+        .joined(separator: "|")
         let signature = try signer.sign(Array(payload.utf8))
-        return ApprovalRequest(id: id, fileNumber: fileNumber, noteID: noteID, extractHash: extractHash, minister: minister,
-                               authorisedPPS: authorisedPPS, issuedAt: issued, status: .open,
-                               qrText: payload + "|" + Base64URL.encode(signature.bytes))
+        return ApprovalRequest(
+            id: id, fileNumber: fileNumber, noteID: noteID, extractHash: extractHash, minister: minister,
+            authorisedPPS: authorisedPPS, issuedAt: issued, status: .open,
+            qrText: payload + "|" + Base64URL.encode(signature.bytes))
     }
 
     /// What a QR code read from a printout says, once its signature is checked against the service's certificate.
@@ -98,14 +104,16 @@ public struct ApprovalRequest: Codable, Sendable, Hashable {
         let fields = payload.split(separator: "|", omittingEmptySubsequences: false).map(String.init)
         guard fields.count == 8, fields[0] == prefix else { throw ScanError(.qrNotValid, "the QR code is not a SignService approval request (SSAR1)") }
         guard let signature = Base64URL.decode(String(text[text.index(after: cut)...])),
-              certificate.verifySignature(signature, over: Array(payload.utf8)) else {
+            certificate.verifySignature(signature, over: Array(payload.utf8))
+        else {
             throw ScanError(.qrNotValid, "the QR code's signature does not verify with the service's certificate: it was altered or not issued by this service")
         }
         guard let hash = Hex.decode(fields[4]), hash.count == 32, let issued = UTCTimeText.parse(fields[7]) else {
             throw ScanError(.qrNotValid, "the QR code's fields do not read")
         }
-        return Printed(id: fields[1], fileNumber: fields[2], noteID: fields[3], extractHash: hash, minister: fields[5],
-                       ppsPrefixes: fields[6].split(separator: ",").map(String.init), issuedAt: issued)
+        return Printed(
+            id: fields[1], fileNumber: fields[2], noteID: fields[3], extractHash: hash, minister: fields[5],
+            ppsPrefixes: fields[6].split(separator: ",").map(String.init), issuedAt: issued)
     }
 }
 
@@ -142,8 +150,9 @@ extension ApprovalRequest {
             guard fingerprints.count == pps.count else { throw ScanError(.badRequest, "pps must be SHA-256 fingerprints in hex") }
             guard let issued = UTCTimeText.parse(issuedAt) else { throw ScanError(.badRequest, "issuedAt does not read") }
             guard let state = Status(rawValue: status) else { throw ScanError(.badRequest, "status must be open or closed") }
-            return ApprovalRequest(id: id, fileNumber: fileNumber, noteID: noteID, extractHash: extract, minister: minister,
-                                   authorisedPPS: fingerprints, issuedAt: issued, status: state, qrText: qr)
+            return ApprovalRequest(
+                id: id, fileNumber: fileNumber, noteID: noteID, extractHash: extract, minister: minister,
+                authorisedPPS: fingerprints, issuedAt: issued, status: state, qrText: qr)
         }
     }
 }

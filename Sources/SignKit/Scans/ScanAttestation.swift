@@ -54,8 +54,10 @@ public struct ScanAttestation: Sendable, Hashable {
     }
 
     public var bytes: [UInt8] {
-        let values = [requestID, fileNumber, noteID, minister, Hex.encode(extractHash), Hex.encode(scanHash), scanType.mediaType,
-                      String(scanBytes), qr.rawValue, UTCTimeText.format(time), statement]
+        let values = [
+            requestID, fileNumber, noteID, minister, Hex.encode(extractHash), Hex.encode(scanHash), scanType.mediaType,
+            String(scanBytes), qr.rawValue, UTCTimeText.format(time), statement,
+        ]
         return Array(([Self.header] + zip(Self.keys, values).map { "\($0): \($1)" }).map { $0 + "\n" }.joined().utf8)
     }
 
@@ -88,20 +90,27 @@ public struct ScanAttestation: Sendable, Hashable {
     /// SHA-256, pages; no size limit, the service applies its own), its QR codes read and judged against `request`
     /// (another request's code is refused here already), and the attestation the PPS/PS will sign.
     public static func prepare(scanAt path: String, for request: ApprovalRequest, at time: Date) throws
-        -> (scan: ScanFile, finding: QRFinding, attestation: ScanAttestation) {
+        -> (scan: ScanFile, finding: QRFinding, attestation: ScanAttestation)
+    {
         var limits = ScanLimits()
         limits.maximumBytes = Int.max
         let scan = try ScanIntake.examine(path: path, limits: limits)
         let finding = try QRFinding.judge(try ScanQR.texts(in: path, type: scan.type, pages: scan.pages), request: request, signer: nil)
-        return (scan, finding, ScanAttestation(request: request, scanHash: scan.sha256, scanType: scan.type, scanBytes: scan.size,
-                                               qr: finding, at: time))
+        return (
+            scan, finding,
+            ScanAttestation(
+                request: request, scanHash: scan.sha256, scanType: scan.type, scanBytes: scan.size,
+                qr: finding, at: time)
+        )
     }
 
     /// Refuses an attestation that names another request, file, note, Minister or extract than `request`.
     public func check(against request: ApprovalRequest) throws {
-        let differences = [("request", requestID, request.id), ("file", fileNumber, request.fileNumber), ("note", noteID, request.noteID),
-                           ("minister", minister, request.minister), ("extract SHA-256", Hex.encode(extractHash), Hex.encode(request.extractHash))]
-            .filter { $0.1 != $0.2 }
+        let differences = [
+            ("request", requestID, request.id), ("file", fileNumber, request.fileNumber), ("note", noteID, request.noteID),
+            ("minister", minister, request.minister), ("extract SHA-256", Hex.encode(extractHash), Hex.encode(request.extractHash)),
+        ]
+        .filter { $0.1 != $0.2 }
         if let first = differences.first {
             throw ScanError(.attestationMismatch, "the attestation names \(first.0) \(first.1), but the request \(request.id) has \(first.2)")
         }

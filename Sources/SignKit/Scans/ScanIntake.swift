@@ -82,7 +82,8 @@ public final class ScanIntake: Sendable {
     /// The name the uploader gave, kept only as a label: a name with a path in it is refused outright.
     public static func checkName(_ name: String) throws {
         guard !name.isEmpty, name.count <= 255, !name.contains("/"), !name.contains("\\"), name != ".", name != "..",
-              !name.hasPrefix(".."), !name.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
+            !name.hasPrefix(".."), !name.unicodeScalars.contains(where: { $0.properties.generalCategory == .control })
+        else {
             throw IntakeError(.badName, "the file name \"\(name.prefix(80))\" is not a plain file name (no folders, no \"..\", no control characters)")
         }
     }
@@ -100,8 +101,9 @@ public final class ScanIntake: Sendable {
         guard digest.size > 0 else { throw IntakeError(.empty, "\(path) is empty") }
         guard digest.size <= limits.maximumBytes else { throw IntakeError(.tooLarge, "\(path) is larger than \(limits.maximumBytes) bytes") }
         let checked = try ScanInspection.inspect(path: path, size: digest.size, limits: limits)
-        return ScanFile(path: path, size: digest.size, sha256: digest.digest, type: checked.type, pages: checked.pages,
-                        width: checked.width, height: checked.height)
+        return ScanFile(
+            path: path, size: digest.size, sha256: digest.digest, type: checked.type, pages: checked.pages,
+            width: checked.width, height: checked.height)
     }
 
     public func begin() throws -> ScanUpload {
@@ -175,8 +177,9 @@ public final class ScanUpload: @unchecked Sendable {
         do {
             guard size > 0 else { throw IntakeError(.empty, "the upload is empty") }
             let checked = try ScanInspection.inspect(path: path, size: size, limits: intake.limits)
-            return ScanFile(path: path, size: size, sha256: hasher.finalize(), type: checked.type, pages: checked.pages,
-                            width: checked.width, height: checked.height)
+            return ScanFile(
+                path: path, size: size, sha256: hasher.finalize(), type: checked.type, pages: checked.pages,
+                width: checked.width, height: checked.height)
         } catch {
             unlink(path)
             throw error
@@ -228,8 +231,10 @@ enum ScanInspection {
         if let width = result.width, let height = result.height {
             guard width > 0, height > 0 else { throw IntakeError(.truncated, "the image declares no pixels (\(width)×\(height))") }
             guard width.multipliedReportingOverflow(by: height).partialValue <= limits.maximumPixels, width <= 1 << 20, height <= 1 << 20 else {
-                throw IntakeError(.tooManyPixels, "the image declares \(width)×\(height) pixels, more than \(limits.maximumPixels): "
-                                  + "refused before decoding (a decompression bomb, or a scan at far too high a resolution)")
+                throw IntakeError(
+                    .tooManyPixels,
+                    "the image declares \(width)×\(height) pixels, more than \(limits.maximumPixels): "
+                        + "refused before decoding (a decompression bomb, or a scan at far too high a resolution)")
             }
         }
         return result
@@ -328,7 +333,9 @@ enum ScanInspection {
             if line.hasPrefix("Page "), line.contains(" size: ") {
                 let numbers = line.split(separator: ":")[1].split(separator: " ").compactMap { Double($0) }
                 if numbers.count >= 2, max(numbers[0], numbers[1]) > limits.maximumPagePoints {
-                    throw IntakeError(.tooManyPixels, "a PDF page is \(Int(numbers[0]))×\(Int(numbers[1])) points, larger than \(Int(limits.maximumPagePoints)): not a scanned note sheet")
+                    throw IntakeError(
+                        .tooManyPixels,
+                        "a PDF page is \(Int(numbers[0]))×\(Int(numbers[1])) points, larger than \(Int(limits.maximumPagePoints)): not a scanned note sheet")
                 }
             }
         }

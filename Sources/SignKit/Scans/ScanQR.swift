@@ -13,9 +13,11 @@ public enum ScanQR {
             let folder = NSTemporaryDirectory() + "signservice-qr-\(UUID().uuidString)"
             try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o700])
             defer { try? FileManager.default.removeItem(atPath: folder) }
-            let raster = try Subprocess(executable: "/usr/bin/pdftoppm",
-                                        arguments: ["-r", String(dpi), "-gray", "-png", "-l", String(pages), path, folder + "/page"],
-                                        timeout: timeout).runOnScan(package: "poppler-utils")
+            let raster = try Subprocess(
+                executable: "/usr/bin/pdftoppm",
+                arguments: ["-r", String(dpi), "-gray", "-png", "-l", String(pages), path, folder + "/page"],
+                timeout: timeout
+            ).runOnScan(package: "poppler-utils")
             guard raster.status == 0 else { throw IntakeError(.truncated, "the PDF's pages could not be rasterised: \(raster.errorLine)") }
             let images = ((try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []).sorted().map { folder + "/" + $0 }
             return try images.flatMap { try zbar($0, timeout: timeout) }
@@ -26,8 +28,10 @@ public enum ScanQR {
 
     /// zbarimg exits 4 when it finds no symbol; other failures mean it could not read the image.
     static func zbar(_ path: String, timeout: Double) throws -> [String] {
-        let outcome = try Subprocess(executable: "/usr/bin/zbarimg", arguments: ["--quiet", "--raw", "-Sdisable", "-Sqrcode.enable", path],
-                                     timeout: timeout).runOnScan(package: "zbar-tools")
+        let outcome = try Subprocess(
+            executable: "/usr/bin/zbarimg", arguments: ["--quiet", "--raw", "-Sdisable", "-Sqrcode.enable", path],
+            timeout: timeout
+        ).runOnScan(package: "zbar-tools")
         switch outcome.status {
         case 0: return String(decoding: outcome.output, as: UTF8.self).split(separator: "\n").map(String.init)
         case 4: return []
@@ -59,14 +63,17 @@ public enum QRFinding: String, Codable, Sendable {
             }
             guard let printed = try? ApprovalRequest.read(qrText: text, signer: signer) else { continue }
             if printed.id == request.id && printed.fileNumber == request.fileNumber && printed.noteID == request.noteID
-                && printed.extractHash == request.extractHash {
+                && printed.extractHash == request.extractHash
+            {
                 return .matched
             }
             others.append("\(printed.id) (file \(printed.fileNumber), note \(printed.noteID))")
         }
         if !others.isEmpty {
-            throw ScanError(.qrOtherRequest, "the scan's QR code is for approval request \(others.joined(separator: ", ")), not \(request.id) "
-                            + "(file \(request.fileNumber), note \(request.noteID)): it is the scan of another extract")
+            throw ScanError(
+                .qrOtherRequest,
+                "the scan's QR code is for approval request \(others.joined(separator: ", ")), not \(request.id) "
+                    + "(file \(request.fileNumber), note \(request.noteID)): it is the scan of another extract")
         }
         return .notRead
     }

@@ -19,8 +19,10 @@ public struct AuditRecord: Codable, Sendable, Equatable {
     /// The hash of the record before this one (64 zeros for the first).
     public var previous: String
 
-    public init(sequence: Int = 0, time: Date, action: String, result: String, origin: String? = nil, file: String? = nil,
-                note: String? = nil, certificate: String? = nil, detail: String? = nil) {
+    public init(
+        sequence: Int = 0, time: Date, action: String, result: String, origin: String? = nil, file: String? = nil,
+        note: String? = nil, certificate: String? = nil, detail: String? = nil
+    ) {
         self.sequence = sequence
         self.time = UTCTimeText.format(time)
         self.action = action
@@ -109,7 +111,8 @@ public final class AuditLog: Sendable {
             let line = Array(rawLine)
             if line.isEmpty { return AuditSummary(records: count, head: previous, problem: "line \(index + 1) is empty") }
             guard line.count > suffixLength, line.suffix(2).elementsEqual("\"}".utf8),
-                  line[line.count - suffixLength..<line.count - 66].elementsEqual(",\"hash\":\"".utf8) else {
+                line[line.count - suffixLength..<line.count - 66].elementsEqual(",\"hash\":\"".utf8)
+            else {
                 return AuditSummary(records: count, head: previous, problem: "line \(index + 1) is not an audit record (no hash at its end)")
             }
             let body = Array(line[..<(line.count - suffixLength)])
@@ -121,8 +124,9 @@ public final class AuditLog: Sendable {
                 return AuditSummary(records: count, head: previous, problem: "line \(index + 1) does not read as an audit record")
             }
             guard record.sequence == count + 1 else {
-                return AuditSummary(records: count, head: previous,
-                                    problem: "line \(index + 1) has sequence \(record.sequence), expected \(count + 1): records were removed, inserted or reordered")
+                return AuditSummary(
+                    records: count, head: previous,
+                    problem: "line \(index + 1) has sequence \(record.sequence), expected \(count + 1): records were removed, inserted or reordered")
             }
             guard record.previous == previous else {
                 return AuditSummary(records: count, head: previous, problem: "line \(index + 1) does not follow the record before it (previous hash differs)")

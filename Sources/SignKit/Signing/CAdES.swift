@@ -11,8 +11,10 @@ public struct SignatureParameters: Sendable {
     /// With a TSA, the signature is time-stamped (CAdES-T): the signing time is then proven, not only claimed.
     public var timeStampAuthority: TimeStampAuthority?
 
-    public init(context: EOfficeContext, commitment: Commitment, signingTime: Date, chain: [X509Certificate] = [],
-                timeStampAuthority: TimeStampAuthority? = nil) {
+    public init(
+        context: EOfficeContext, commitment: Commitment, signingTime: Date, chain: [X509Certificate] = [],
+        timeStampAuthority: TimeStampAuthority? = nil
+    ) {
         self.context = context
         self.commitment = commitment
         self.signingTime = signingTime
@@ -44,8 +46,10 @@ public enum CAdES {
     ///   - contentDigest: SHA-256 of the extract's exact bytes (`ExtractDigest` streams a file).
     ///   - sign: signs the DER of the signed attributes with the certificate's key (SHA-256 inside).
     /// - Returns: the DER ContentInfo (.p7s), eContent absent.
-    public static func signDetached(contentDigest: [UInt8], certificate: X509Certificate, parameters: SignatureParameters,
-                                    sign: ([UInt8]) throws -> TokenSignature) throws -> [UInt8] {
+    public static func signDetached(
+        contentDigest: [UInt8], certificate: X509Certificate, parameters: SignatureParameters,
+        sign: ([UInt8]) throws -> TokenSignature
+    ) throws -> [UInt8] {
         let prepared = try Prepared(contentDigest: contentDigest, certificate: certificate, parameters: parameters)
         return try prepared.finish(sign(prepared.toBeSigned))
     }
@@ -70,8 +74,9 @@ public enum CAdES {
             try builder.addSignedAttribute(AttributeOID.messageDigest, octetString: contentDigest)
             try builder.addSignedAttribute(AttributeOID.signingCertificateV2, sequence: try certificate.signingCertificateV2)
             try builder.addSignedAttribute(AttributeOID.cmsAlgorithmProtection, sequence: try CAdES.algorithmProtection(builder))
-            try builder.addSignedAttribute(AttributeOID.commitmentTypeIndication,
-                                           sequence: DER.tlv(0x30, try DER.objectIdentifier(parameters.commitment.oid)))
+            try builder.addSignedAttribute(
+                AttributeOID.commitmentTypeIndication,
+                sequence: DER.tlv(0x30, try DER.objectIdentifier(parameters.commitment.oid)))
             try builder.addSignedAttribute(AttributeOID.eOfficeContext, sequence: parameters.context.der)
             toBeSigned = try builder.signedAttributesDER()
             (self.builder, self.certificate, self.parameters) = (builder, certificate, parameters)
@@ -83,8 +88,9 @@ public enum CAdES {
             // The token's signature must check against the certificate before anyone sees it: a token whose key is
             // not the certificate's (a swapped or re-keyed token) cannot produce a .p7s.
             guard certificate.verifySignature(signature.bytes, over: toBeSigned) else {
-                throw SigningError("the token's signature does not verify with the public key of \"\(certificate.subject.commonName ?? "the certificate")\"; "
-                    + "the key that signed is not the certificate's")
+                throw SigningError(
+                    "the token's signature does not verify with the public key of \"\(certificate.subject.commonName ?? "the certificate")\"; "
+                        + "the key that signed is not the certificate's")
             }
             try builder.setSignature(signature.bytes)
             if let authority = parameters.timeStampAuthority {
@@ -132,7 +138,8 @@ extension DER {
     static func objectIdentifier(_ dotted: String) throws -> [UInt8] {
         let arcs = dotted.split(separator: ".").map { UInt64($0) }
         guard arcs.count >= 2, arcs.allSatisfy({ $0 != nil }), let first = arcs[0], let second = arcs[1], first <= 2,
-              first == 2 || second < 40 else {
+            first == 2 || second < 40
+        else {
             throw SigningError("\(dotted) is not an OBJECT IDENTIFIER SignKit can encode")
         }
         var content = [UInt8]()
@@ -148,4 +155,3 @@ extension DER {
         return tlv(0x06, content)
     }
 }
-

@@ -69,10 +69,11 @@ public struct EOfficeContext: Sendable, Hashable, Codable {
     public init?(der: [UInt8]) {
         var outer = DERScanner(der, what: "EOfficeContext")
         guard let sequence = try? outer.expect(0x30, "EOfficeContext"), outer.isAtEnd,
-              var reader = try? sequence.children("EOfficeContext"),
-              let version = try? reader.expect(0x02, "version"), version.content.elementsEqual([0x01]),
-              let file = try? reader.expect(0x0C, "fileNumber"), let fileText = String(validating: file.content, as: UTF8.self),
-              let note = try? reader.expect(0x0C, "noteID"), let noteText = String(validating: note.content, as: UTF8.self) else {
+            var reader = try? sequence.children("EOfficeContext"),
+            let version = try? reader.expect(0x02, "version"), version.content.elementsEqual([0x01]),
+            let file = try? reader.expect(0x0C, "fileNumber"), let fileText = String(validating: file.content, as: UTF8.self),
+            let note = try? reader.expect(0x0C, "noteID"), let noteText = String(validating: note.content, as: UTF8.self)
+        else {
             return nil
         }
         fileNumber = fileText

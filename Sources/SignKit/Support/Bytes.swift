@@ -134,8 +134,10 @@ enum DER {
     /// the input CKM_RSA_PKCS needs for a SHA-256 PKCS#1 v1.5 signature.
     static func sha256DigestInfo(_ digest: [UInt8]) -> [UInt8] {
         precondition(digest.count == 32, "a SHA-256 digest is 32 bytes")
-        let prefix: [UInt8] = [0x30, 0x31, 0x30, 0x0D, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01,
-                               0x05, 0x00, 0x04, 0x20]
+        let prefix: [UInt8] = [
+            0x30, 0x31, 0x30, 0x0D, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01,
+            0x05, 0x00, 0x04, 0x20,
+        ]
         return prefix + digest
     }
 }
@@ -153,7 +155,8 @@ public enum UTCTimeText {
     public static func parse(_ text: String) -> Date? {
         let bytes = Array(text.utf8)
         guard bytes.count == 20, bytes[4] == UInt8(ascii: "-"), bytes[7] == UInt8(ascii: "-"), bytes[10] == UInt8(ascii: "T"),
-              bytes[13] == UInt8(ascii: ":"), bytes[16] == UInt8(ascii: ":"), bytes[19] == UInt8(ascii: "Z") else { return nil }
+            bytes[13] == UInt8(ascii: ":"), bytes[16] == UInt8(ascii: ":"), bytes[19] == UInt8(ascii: "Z")
+        else { return nil }
         func number(_ from: Int, _ count: Int) -> Int32? {
             var value: Int32 = 0
             for byte in bytes[from..<from + count] {
@@ -163,8 +166,9 @@ public enum UTCTimeText {
             return value
         }
         guard let year = number(0, 4), let month = number(5, 2), let day = number(8, 2), let hour = number(11, 2),
-              let minute = number(14, 2), let second = number(17, 2), (1...12).contains(month), (1...31).contains(day),
-              hour < 24, minute < 60, second < 61 else { return nil }
+            let minute = number(14, 2), let second = number(17, 2), (1...12).contains(month), (1...31).contains(day),
+            hour < 24, minute < 60, second < 61
+        else { return nil }
         var parts = tm()
         parts.tm_year = year - 1900; parts.tm_mon = month - 1; parts.tm_mday = day
         parts.tm_hour = hour; parts.tm_min = minute; parts.tm_sec = second

@@ -1,6 +1,6 @@
 import Foundation
 #if canImport(FoundationNetworking)
-import FoundationNetworking
+    import FoundationNetworking
 #endif
 
 /// One blocking HTTP exchange with a hard deadline, for the small fetches signing and verification make
@@ -53,7 +53,8 @@ public struct HTTPExchange {
 
     /// `send`, with the answer's headers (names in lower case).
     public func sendReadingHeaders(method: String, headers: [String: String] = [:], body: [UInt8]? = nil)
-        throws(Failure) -> (status: Int, headers: [String: String], body: [UInt8]) {
+        throws(Failure) -> (status: Int, headers: [String: String], body: [UInt8])
+    {
         try exchange(method: method, headers: headers, total: timeout) { session, request, finish in
             var request = request
             if let body { request.httpBody = Data(body) }
@@ -72,7 +73,9 @@ public struct HTTPExchange {
 
     /// A GET whose 200 answer is written to a temporary file, handed to `keep` (which moves or copies it) before
     /// it is removed; other answers come back in memory as with `send`. Nothing of the body is held in memory.
-    public func download(headers: [String: String] = [:], total: Double, keep: @escaping @Sendable (String) throws -> Void) throws(Failure) -> (status: Int, body: [UInt8]) {
+    public func download(headers: [String: String] = [:], total: Double, keep: @escaping @Sendable (String) throws -> Void) throws(Failure) -> (
+        status: Int, body: [UInt8]
+    ) {
         let limit = maximumSize
         let answer = try exchange(method: "GET", headers: headers, total: total) { session, request, finish in
             session.downloadTask(with: request) { location, response, error in
@@ -97,9 +100,12 @@ public struct HTTPExchange {
         let reason: any Error
     }
 
-    private func exchange(method: String, headers: [String: String], total: Double,
-                          task: (URLSession, URLRequest, @escaping @Sendable (Data?, URLResponse?, (any Error)?) -> Void) -> URLSessionTask)
-        throws(Failure) -> (status: Int, headers: [String: String], body: [UInt8]) {
+    private func exchange(
+        method: String, headers: [String: String], total: Double,
+        task: (URLSession, URLRequest, @escaping @Sendable (Data?, URLResponse?, (any Error)?) -> Void) -> URLSessionTask
+    )
+        throws(Failure) -> (status: Int, headers: [String: String], body: [UInt8])
+    {
         guard url.scheme == "http" || url.scheme == "https" else {
             throw Failure(description: "\(service) \(url.absoluteString): only http and https URLs are fetched")
         }

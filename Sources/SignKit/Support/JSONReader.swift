@@ -211,8 +211,10 @@ struct JSONReader {
         case UInt8(ascii: "["): try array("an unknown member") { reader in try reader.skip() }
         case UInt8(ascii: "\""): _ = try string("an unknown member")
         case UInt8(ascii: "t"), UInt8(ascii: "f"), UInt8(ascii: "n"):
-            for word in ["true", "false", "null"] where position + word.utf8.count <= limit
-                && bytes[position..<position + word.utf8.count].elementsEqual(word.utf8) {
+            for word in ["true", "false", "null"]
+            where position + word.utf8.count <= limit
+                && bytes[position..<position + word.utf8.count].elementsEqual(word.utf8)
+            {
                 position += word.utf8.count
                 return
             }

@@ -8,7 +8,8 @@ public enum PEM {
         var blocks = [[UInt8]]()
         var remaining = Substring(text)
         while let begin = remaining.range(of: "-----BEGIN "),
-              let close = remaining.range(of: "-----", range: begin.upperBound..<remaining.endIndex) {
+            let close = remaining.range(of: "-----", range: begin.upperBound..<remaining.endIndex)
+        {
             let found = remaining[begin.upperBound..<close.lowerBound]
             guard let end = remaining.range(of: "-----END \(found)-----", range: close.upperBound..<remaining.endIndex) else { break }
             if label == nil || found == label! {

@@ -38,11 +38,13 @@ public struct ATRCatalogue: Sendable {
         if let executable = Bundle.main.executableURL {
             candidates.append(executable.deletingLastPathComponent().appendingPathComponent(bundleName))
         }
-        candidates.append(URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .appendingPathComponent("Resources/atr-catalogue.json"))
+        candidates.append(
+            URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+                .appendingPathComponent("Resources/atr-catalogue.json"))
         guard let url = candidates.first(where: { FileManager.default.fileExists(atPath: $0.path) }) else {
-            throw CatalogueError(reason: "atr-catalogue.json not found (looked in "
-                + candidates.map(\.path).joined(separator: ", ") + "); set SIGNSERVICE_ATR_CATALOGUE")
+            throw CatalogueError(
+                reason: "atr-catalogue.json not found (looked in "
+                    + candidates.map(\.path).joined(separator: ", ") + "); set SIGNSERVICE_ATR_CATALOGUE")
         }
         return try load(contentsOf: url)
     }

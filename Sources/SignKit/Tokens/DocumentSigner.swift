@@ -37,7 +37,8 @@ public final class DocumentSigner: Sendable {
         self.logger = logger
         if let file = configuration.chainFile {
             guard let text = try? String(contentsOfFile: file, encoding: .utf8), let certificates = try? X509Certificate.fromPEM(text),
-                  !certificates.isEmpty else { throw DocumentSignerError("documentSigner.chainFile \(file) does not hold PEM certificates") }
+                !certificates.isEmpty
+            else { throw DocumentSignerError("documentSigner.chainFile \(file) does not hold PEM certificates") }
             chain = certificates
         } else {
             chain = []
@@ -94,9 +95,13 @@ public final class DocumentSigner: Sendable {
         // Its PIN is read once per login; a key that wants the PIN again for every signature cannot be kept.
         guard !opened.alwaysAuthenticate else {
             opened.close()
-            throw TokenError(.keyUseRefused, "documentSigner.key \(configuration.key) asks for its PIN at every signature (CKA_ALWAYS_AUTHENTICATE); the document signer needs a key that signs on a logged-in session")
+            throw TokenError(
+                .keyUseRefused,
+                "documentSigner.key \(configuration.key) asks for its PIN at every signature (CKA_ALWAYS_AUTHENTICATE); the document signer needs a key that signs on a logged-in session"
+            )
         }
-        logger.info("document signer logged in", metadata: ["certificate": "\(opened.certificate.subject.commonName ?? "?")", "token": "\(opened.token.label)"])
+        logger.info(
+            "document signer logged in", metadata: ["certificate": "\(opened.certificate.subject.commonName ?? "?")", "token": "\(opened.token.label)"])
         return opened
     }
 

@@ -80,15 +80,17 @@ public struct InventoryReport: Codable, Sendable {
         pcscProblem = inventory.pcscProblem
         readers = inventory.readers.map { reader in
             let entry = inventory.identified[reader.name]
-            return Reader(name: reader.name, cardPresent: reader.cardPresent,
-                          atr: reader.cardPresent ? reader.atrHex : nil, mute: reader.mute,
-                          vendor: entry?.vendor, model: entry?.model,
-                          tokens: inventory.tokens.filter { $0.readerName == reader.name }.map(\.info.label))
+            return Reader(
+                name: reader.name, cardPresent: reader.cardPresent,
+                atr: reader.cardPresent ? reader.atrHex : nil, mute: reader.mute,
+                vendor: entry?.vendor, model: entry?.model,
+                tokens: inventory.tokens.filter { $0.readerName == reader.name }.map(\.info.label))
         }
         tokens = inventory.tokens.map { entry in
             let shown = entry.certificates.filter { includeHidden || $0.eligibility.isOffered }
-            let tokenURI = PKCS11URI(token: entry.info.label, manufacturer: entry.info.manufacturer,
-                                     serial: entry.info.serial, model: entry.info.model)
+            let tokenURI = PKCS11URI(
+                token: entry.info.label, manufacturer: entry.info.manufacturer,
+                serial: entry.info.serial, model: entry.info.model)
             return Token(
                 label: entry.info.label, manufacturer: entry.info.manufacturer, model: entry.info.model,
                 serial: entry.info.serial, reader: entry.readerName, slotDescription: entry.slot.description,
@@ -102,9 +104,10 @@ public struct InventoryReport: Codable, Sendable {
                 problem: entry.problem)
         }
         modules = inventory.modules.map { module in
-            Module(path: module.path, source: module.source.description, installed: module.installed,
-                   description: module.info?.description, manufacturer: module.info?.manufacturer,
-                   libraryVersion: module.info?.libraryVersion, problem: module.problem)
+            Module(
+                path: module.path, source: module.source.description, installed: module.installed,
+                description: module.info?.description, manufacturer: module.info?.manufacturer,
+                libraryVersion: module.info?.libraryVersion, problem: module.problem)
         }
     }
 }

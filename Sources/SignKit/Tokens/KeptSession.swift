@@ -75,10 +75,13 @@ public final class KeptSession: Sendable {
     ///
     /// With a kept session for the key, `prepare` runs before the request's turn on the worker, so the turn holds
     /// only the token's signature; it runs again in the turn if the session turned out to hold another certificate.
-    public func sign(_ uri: PKCS11URI, pin: PIN, tokens: TokenManager, options: LoginOptions = LoginOptions(), at time: Date,
-                     prepare: @escaping (X509Certificate) throws -> CAdES.Prepared) throws -> (CAdES.Prepared, TokenSignature) {
+    public func sign(
+        _ uri: PKCS11URI, pin: PIN, tokens: TokenManager, options: LoginOptions = LoginOptions(), at time: Date,
+        prepare: @escaping (X509Certificate) throws -> CAdES.Prepared
+    ) throws -> (CAdES.Prepared, TokenSignature) {
         func signed(on session: TokenSigningSession, _ early: CAdES.Prepared?) throws -> (CAdES.Prepared, TokenSignature) {
-            let ready = try early.flatMap { $0.certificate.sha256Fingerprint == session.certificate.sha256Fingerprint ? $0 : nil }
+            let ready =
+                try early.flatMap { $0.certificate.sha256Fingerprint == session.certificate.sha256Fingerprint ? $0 : nil }
                 ?? prepare(session.certificate)
             return (ready, try session.sign(ready.toBeSigned, pin: pin))
         }
@@ -89,7 +92,9 @@ public final class KeptSession: Sendable {
         }
         let early = try kept.withLock { $0?.uri == uri.description ? $0?.session.certificate : nil }.map(prepare)
         return try worker.run { [self] in
-            if let current = kept.withLock({ current -> Kept? in defer { current = nil }; return current }) {
+            if let current = kept.withLock({ current -> Kept? in
+                defer { current = nil }; return current
+            }) {
                 if current.uri == uri.description && current.matches(pin) && ContinuousClock.now - current.lastUsed < .seconds(seconds) {
                     do {
                         let result = try signed(on: current.session, early)

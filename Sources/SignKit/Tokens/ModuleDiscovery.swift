@@ -36,8 +36,10 @@ public struct ModuleDiscovery: Sendable {
     /// Folders of p11-kit module registrations, system first.
     public var p11kitFolders: [String]
 
-    public init(configuredModules: [String] = [], useP11Kit: Bool = true, useCatalogue: Bool = true,
-                p11kitFolders: [String] = ["/usr/share/p11-kit/modules", "/etc/pkcs11/modules"]) {
+    public init(
+        configuredModules: [String] = [], useP11Kit: Bool = true, useCatalogue: Bool = true,
+        p11kitFolders: [String] = ["/usr/share/p11-kit/modules", "/etc/pkcs11/modules"]
+    ) {
         self.configuredModules = configuredModules
         self.useP11Kit = useP11Kit
         self.useCatalogue = useCatalogue

@@ -1,7 +1,7 @@
 import Foundation
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A token PIN. It is never printed, logged, encoded or persisted: it has no `String` form, no `Codable`
@@ -47,8 +47,7 @@ public final class PIN: @unchecked Sendable, CustomStringConvertible, CustomDebu
         if count > 0 && buffer[count - 1] == UInt8(ascii: "\r") { count -= 1 }
         guard count <= maximumLength else { throw .tooLong() }
         let result: Result<PIN, PINError> = buffer.withUnsafeBytes { raw in
-            do throws(PINError) { return .success(try PIN(bytes: UnsafeRawBufferPointer(rebasing: raw[..<count]))) }
-            catch { return .failure(error) }
+            do throws(PINError) { return .success(try PIN(bytes: UnsafeRawBufferPointer(rebasing: raw[..<count]))) } catch { return .failure(error) }
         }
         return try result.get()
     }

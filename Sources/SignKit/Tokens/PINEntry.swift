@@ -8,8 +8,10 @@ public enum PINEntry {
     ///   - program: the pinentry executable.
     ///   - description: the text shown above the field (which token, which certificate, how many tries).
     ///   - timeout: seconds after which the pinentry gives up (an officer who walked away), 0 for none.
-    public static func ask(program: String, description: String, prompt: String = "PIN:",
-                           timeout: Int = 60) throws(PINError) -> PIN {
+    public static func ask(
+        program: String, description: String, prompt: String = "PIN:",
+        timeout: Int = 60
+    ) throws(PINError) -> PIN {
         var toChild: [Int32] = [0, 0], fromChild: [Int32] = [0, 0]
         guard pipe(&toChild) == 0, pipe(&fromChild) == 0 else { throw .pinentry("cannot make pipes") }
         for fd in toChild + fromChild { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
@@ -115,7 +117,8 @@ struct AssuanSession {
                 var index = 2
                 while index < line.count {
                     if line[index] == UInt8(ascii: "%"), index + 2 < line.count,
-                       let high = Self.hex(line[index + 1]), let low = Self.hex(line[index + 2]) {
+                        let high = Self.hex(line[index + 1]), let low = Self.hex(line[index + 2])
+                    {
                         data.append(high << 4 | low)
                         index += 3
                     } else {

@@ -12,8 +12,10 @@ public struct PINState: Sendable, Hashable, Codable, CustomStringConvertible {
     /// CKF_USER_PIN_INITIALIZED.
     public var initialized: Bool
 
-    public init(countLow: Bool = false, finalTry: Bool = false, locked: Bool = false, toBeChanged: Bool = false,
-                initialized: Bool = true) {
+    public init(
+        countLow: Bool = false, finalTry: Bool = false, locked: Bool = false, toBeChanged: Bool = false,
+        initialized: Bool = true
+    ) {
         self.countLow = countLow
         self.finalTry = finalTry
         self.locked = locked

@@ -30,8 +30,10 @@ public struct PKCS11URI: Sendable, Hashable, CustomStringConvertible, Codable {
     /// module-name query attribute.
     public var moduleName: String?
 
-    public init(token: String? = nil, manufacturer: String? = nil, serial: String? = nil, model: String? = nil,
-                object: String? = nil, id: [UInt8]? = nil, type: String? = nil, modulePath: String? = nil) {
+    public init(
+        token: String? = nil, manufacturer: String? = nil, serial: String? = nil, model: String? = nil,
+        object: String? = nil, id: [UInt8]? = nil, type: String? = nil, modulePath: String? = nil
+    ) {
         self.token = token
         self.manufacturer = manufacturer
         self.serial = serial

@@ -17,13 +17,21 @@ public enum CertificateClass: String, Sendable, Codable, Hashable, CustomStringC
     case unknown = "unknown-policy"
 
     public init(policies: [String]) {
-        if policies.contains("2.16.356.100.10.1") { self = .documentSigner }
-        else if policies.contains("2.16.356.100.2.4.1") { self = .eSignOTP }
-        else if policies.contains("2.16.356.100.2.4.2") { self = .eSignBiometric }
-        else if policies.contains(where: { $0.hasPrefix("2.16.356.100.2.4.") }) { self = .eSignOther }
-        else if policies.contains("2.16.356.100.2.3") { self = .class3 }
-        else if policies.contains("2.16.356.100.2.2") { self = .class2 }
-        else { self = .unknown }
+        if policies.contains("2.16.356.100.10.1") {
+            self = .documentSigner
+        } else if policies.contains("2.16.356.100.2.4.1") {
+            self = .eSignOTP
+        } else if policies.contains("2.16.356.100.2.4.2") {
+            self = .eSignBiometric
+        } else if policies.contains(where: { $0.hasPrefix("2.16.356.100.2.4.") }) {
+            self = .eSignOther
+        } else if policies.contains("2.16.356.100.2.3") {
+            self = .class3
+        } else if policies.contains("2.16.356.100.2.2") {
+            self = .class2
+        } else {
+            self = .unknown
+        }
     }
 
     public var description: String {
@@ -62,11 +70,11 @@ public enum SigningFilter {
     /// Extended key usages compatible with signing documents; an EKU extension without any of them keeps the
     /// certificate off the list.
     public static let signingEKUs: Set<String> = [
-        "1.3.6.1.5.5.7.3.4",        // emailProtection
-        "1.2.840.113583.1.1.5",     // Adobe authentic documents trust
+        "1.3.6.1.5.5.7.3.4",  // emailProtection
+        "1.2.840.113583.1.1.5",  // Adobe authentic documents trust
         "1.3.6.1.4.1.311.10.3.12",  // Microsoft document signing
-        "1.3.6.1.5.5.7.3.36",       // id-kp-documentSigning (RFC 9336)
-        "2.5.29.37.0",              // anyExtendedKeyUsage
+        "1.3.6.1.5.5.7.3.36",  // id-kp-documentSigning (RFC 9336)
+        "2.5.29.37.0",  // anyExtendedKeyUsage
     ]
 
     public static func evaluate(_ certificate: X509Certificate, key: KeyPresence, at time: Date) -> SigningEligibility {

@@ -58,8 +58,10 @@ public struct TokenError: CodedError {
     public var file: String
     public var line: Int
 
-    public init(_ code: Code, _ reason: String, returnValue: UInt? = nil, pinState: PINState? = nil,
-                retryable: Bool = false, file: String = #fileID, line: Int = #line) {
+    public init(
+        _ code: Code, _ reason: String, returnValue: UInt? = nil, pinState: PINState? = nil,
+        retryable: Bool = false, file: String = #fileID, line: Int = #line
+    ) {
         self.code = code
         self.reason = reason
         self.returnValue = returnValue

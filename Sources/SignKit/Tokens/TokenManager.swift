@@ -92,23 +92,30 @@ public final class TokenManager: Sendable {
         var tokens = [TokenEntry]()
         for candidate in configuration.discovery.candidates(readers: readers, catalogue: configuration.catalogue) {
             guard candidate.installed else {
-                modules.append(ModuleStatus(path: candidate.path, source: candidate.source, installed: false, info: nil,
-                                            problem: "not installed"))
+                modules.append(
+                    ModuleStatus(
+                        path: candidate.path, source: candidate.source, installed: false, info: nil,
+                        problem: "not installed"))
                 continue
             }
             do {
                 let module = try PKCS11Module.load(path: candidate.path)
-                modules.append(ModuleStatus(path: candidate.path, source: candidate.source, installed: true,
-                                            info: module.info, problem: nil))
+                modules.append(
+                    ModuleStatus(
+                        path: candidate.path, source: candidate.source, installed: true,
+                        info: module.info, problem: nil))
                 tokens += try self.tokens(in: module, readers: readers, at: time)
             } catch {
                 logger.warning("module unusable", metadata: ["module": "\(candidate.path)", "error": "\(error)"])
-                modules.append(ModuleStatus(path: candidate.path, source: candidate.source, installed: true, info: nil,
-                                            problem: "\(error)"))
+                modules.append(
+                    ModuleStatus(
+                        path: candidate.path, source: candidate.source, installed: true, info: nil,
+                        problem: "\(error)"))
             }
         }
-        return TokenInventory(readers: readers, identified: identified, pcscProblem: pcscProblem, modules: modules,
-                              tokens: tokens, time: time)
+        return TokenInventory(
+            readers: readers, identified: identified, pcscProblem: pcscProblem, modules: modules,
+            tokens: tokens, time: time)
     }
 
     private func tokens(in module: PKCS11Module, readers: [CardReader], at time: Date) throws -> [TokenEntry] {
@@ -126,8 +133,10 @@ public final class TokenManager: Sendable {
             } catch {
                 problem = "\(error)"
             }
-            entries.append(TokenEntry(modulePath: module.path, module: module.info, slot: slotInfo, info: info,
-                                      readerName: reader?.name, certificates: certificates, problem: problem))
+            entries.append(
+                TokenEntry(
+                    modulePath: module.path, module: module.info, slot: slotInfo, info: info,
+                    readerName: reader?.name, certificates: certificates, problem: problem))
         }
         return entries
     }
@@ -153,21 +162,26 @@ public final class TokenManager: Sendable {
         var found = [TokenCertificate]()
         for object in certificateObjects {
             guard let der = try session.attribute(object, .value),
-                  let certificate = try? X509Certificate(der: der) else {
+                let certificate = try? X509Certificate(der: der)
+            else {
                 logger.warning("unreadable certificate object skipped", metadata: ["token": "\(token.label)"])
                 continue
             }
             let id = try session.attribute(object, .id) ?? []
             let label = try session.attribute(object, .label).map { String(decoding: $0, as: UTF8.self) } ?? ""
-            let presence: KeyPresence = privateKeys.keys.contains(id) ? .privateKey
+            let presence: KeyPresence =
+                privateKeys.keys.contains(id)
+                ? .privateKey
                 : (publicKeyIDs.contains(id) ? .publicKeyOnly : .none)
-            var uri = PKCS11URI(token: token.label, manufacturer: token.manufacturer, serial: token.serial,
-                                model: token.model, id: id, type: "private")
+            var uri = PKCS11URI(
+                token: token.label, manufacturer: token.manufacturer, serial: token.serial,
+                model: token.model, id: id, type: "private")
             uri.object = nil
-            found.append(TokenCertificate(
-                certificate: certificate, id: id, label: label, key: presence,
-                alwaysAuthenticate: privateKeys[id] ?? nil, keyURI: uri,
-                eligibility: SigningFilter.evaluate(certificate, key: presence, at: time)))
+            found.append(
+                TokenCertificate(
+                    certificate: certificate, id: id, label: label, key: presence,
+                    alwaysAuthenticate: privateKeys[id] ?? nil, keyURI: uri,
+                    eligibility: SigningFilter.evaluate(certificate, key: presence, at: time)))
         }
         return found
     }
@@ -197,10 +211,12 @@ public final class TokenManager: Sendable {
             let module = try PKCS11Module.load(path: place.modulePath)
             let slot = try module.slotInfo(place.slot), info = try module.tokenInfo(place.slot)
             guard slot.tokenPresent, info.initialized, place.holdsSameToken(info),
-                  uri.matches(token: info, slot: slot, module: module.info) else { return nil }
+                uri.matches(token: info, slot: slot, module: module.info)
+            else { return nil }
             let certificates = try listCertificates(module: module, slot: slot, token: info, at: time)
-            let entry = TokenEntry(modulePath: module.path, module: module.info, slot: slot, info: info, readerName: place.readerName,
-                                   certificates: certificates, problem: nil)
+            let entry = TokenEntry(
+                modulePath: module.path, module: module.info, slot: slot, info: info, readerName: place.readerName,
+                certificates: certificates, problem: nil)
             let matches = certificates.filter { (uri.id == nil || uri.id == $0.id) && (uri.object == nil || uri.object == $0.label) }
             return matches.count == 1 ? (entry, matches[0]) : nil
         }()
@@ -216,8 +232,13 @@ public final class TokenManager: Sendable {
         }
         guard !tokens.isEmpty else {
             let seen = inventory.tokens.map { "\"\($0.info.label)\" (serial \($0.info.serial))" }
-            throw TokenError(.tokenNotFound, "no token matches \(uri)" + (seen.isEmpty ? "; no token is present"
-                : "; present: " + seen.joined(separator: ", ")), retryable: true)
+            throw TokenError(
+                .tokenNotFound,
+                "no token matches \(uri)"
+                    + (seen.isEmpty
+                        ? "; no token is present"
+                        : "; present: " + seen.joined(separator: ", ")),
+                retryable: true)
         }
         let matches = tokens.flatMap { entry in
             entry.certificates.filter { certificate in
@@ -225,14 +246,18 @@ public final class TokenManager: Sendable {
             }.map { (entry, $0) }
         }
         guard let first = matches.first else {
-            throw TokenError(.keyNotFound, "no certificate on token \"\(tokens[0].info.label)\" matches \(uri)"
-                             + (tokens[0].problem.map { " (its certificates could not be read: \($0))" } ?? ""))
+            throw TokenError(
+                .keyNotFound,
+                "no certificate on token \"\(tokens[0].info.label)\" matches \(uri)"
+                    + (tokens[0].problem.map { " (its certificates could not be read: \($0))" } ?? ""))
         }
         guard matches.count == 1 else {
             let offered = matches.filter { $0.1.eligibility.isOffered }
             if offered.count == 1 { return offered[0] }
-            throw TokenError(.ambiguous, "\(matches.count) keys match \(uri): "
-                + matches.map { $0.1.keyURI.description }.joined(separator: " | ") + "; name one with id=")
+            throw TokenError(
+                .ambiguous,
+                "\(matches.count) keys match \(uri): "
+                    + matches.map { $0.1.keyURI.description }.joined(separator: " | ") + "; name one with id=")
         }
         return first
     }
@@ -245,16 +270,20 @@ public final class TokenManager: Sendable {
     /// unless `options.acknowledgeFinalTry` (`.pinFinalTry`), a PIN of the wrong length is refused (`.pinLength`).
     /// The PIN is sent once. On a wrong PIN the error carries the token's new PIN state; nothing retries it.
     /// The caller keeps ownership of `pin` (it may be needed again for CKA_ALWAYS_AUTHENTICATE keys) and wipes it.
-    public func openSigningSession(_ uri: PKCS11URI, pin: PIN, options: LoginOptions = LoginOptions(),
-                                   at time: Date) throws -> TokenSigningSession {
-        let (entry, chosen) = try recentlyResolved(uri, at: time) ?? { () throws -> (TokenEntry, TokenCertificate) in
-            let found = try resolve(uri, in: inventory(at: time))
-            if uri.serial != nil || uri.token != nil {
-                let place = Place(modulePath: found.0.modulePath, slot: found.0.slot.id, readerName: found.0.readerName, token: found.0.info)
-                recent.withLock { $0[uri.description] = place }
-            }
-            return found
-        }()
+    public func openSigningSession(
+        _ uri: PKCS11URI, pin: PIN, options: LoginOptions = LoginOptions(),
+        at time: Date
+    ) throws -> TokenSigningSession {
+        let (entry, chosen) =
+            try recentlyResolved(uri, at: time)
+            ?? { () throws -> (TokenEntry, TokenCertificate) in
+                let found = try resolve(uri, in: inventory(at: time))
+                if uri.serial != nil || uri.token != nil {
+                    let place = Place(modulePath: found.0.modulePath, slot: found.0.slot.id, readerName: found.0.readerName, token: found.0.info)
+                    recent.withLock { $0[uri.description] = place }
+                }
+                return found
+            }()
         if let reason = chosen.eligibility.reason {
             throw TokenError(.notForSigning, "certificate \"\(chosen.certificate.subject.commonName ?? chosen.label)\" is not offered for signing: \(reason)")
         }
@@ -263,41 +292,50 @@ public final class TokenManager: Sendable {
         // would log each other out. The token is held from here until the signing session closes.
         let hold = TokenLocks.hold(for: "\(entry.modulePath)|\(entry.info.manufacturer)|\(entry.info.serial)|\(entry.info.label)")
         guard hold.acquire(waitingAtMost: options.waitForToken) else {
-            throw TokenError(.busy, "token \"\(entry.info.label)\" is busy with another signing session (waited \(Int(options.waitForToken)) s)",
-                             retryable: true)
+            throw TokenError(
+                .busy, "token \"\(entry.info.label)\" is busy with another signing session (waited \(Int(options.waitForToken)) s)",
+                retryable: true)
         }
         do {
             let state = try module.tokenInfo(entry.slot.id)
             try Self.checkBeforeLogin(state, pin: pin, options: options)
             let session = try module.openSession(slot: entry.slot.id)
             let signing = try finishOpening(session, module: module, entry: entry, chosen: chosen, pin: pin, hold: hold)
-            logger.debug("signing session opened", metadata: [
-                "token": "\(entry.info.label)", "serial": "\(entry.info.serial)", "key-id": "\(Hex.encode(chosen.id))",
-                "always-authenticate": "\(signing.alwaysAuthenticate)",
-            ])
+            logger.debug(
+                "signing session opened",
+                metadata: [
+                    "token": "\(entry.info.label)", "serial": "\(entry.info.serial)", "key-id": "\(Hex.encode(chosen.id))",
+                    "always-authenticate": "\(signing.alwaysAuthenticate)",
+                ])
             return signing
         } catch {
             hold.release()
             let explained = Self.explain(error, module: module, slot: entry.slot.id)
             if let tokenError = explained as? TokenError {
-                logger.notice("login refused or failed", metadata: [
-                    "token": "\(entry.info.label)", "code": "\(tokenError.code)",
-                    "pin-state": "\(tokenError.pinState?.summary ?? "unknown")", "reason": "\(tokenError.reason)",
-                ])
+                logger.notice(
+                    "login refused or failed",
+                    metadata: [
+                        "token": "\(entry.info.label)", "code": "\(tokenError.code)",
+                        "pin-state": "\(tokenError.pinState?.summary ?? "unknown")", "reason": "\(tokenError.reason)",
+                    ])
             }
             throw explained
         }
     }
 
-    private func finishOpening(_ session: PKCS11Session, module: PKCS11Module, entry: TokenEntry, chosen: TokenCertificate,
-                               pin: PIN, hold: TokenHold) throws -> TokenSigningSession {
+    private func finishOpening(
+        _ session: PKCS11Session, module: PKCS11Module, entry: TokenEntry, chosen: TokenCertificate,
+        pin: PIN, hold: TokenHold
+    ) throws -> TokenSigningSession {
         do {
             try login(session, module: module, slot: entry.slot.id, pin: pin)
             let key = try session.find(.privateKey, id: chosen.id)
             guard key.count == 1 else {
-                throw TokenError(.keyNotFound, key.isEmpty
-                    ? "token \"\(entry.info.label)\" has the certificate but no private key with CKA_ID \(Hex.encode(chosen.id))"
-                    : "token \"\(entry.info.label)\" has \(key.count) private keys with CKA_ID \(Hex.encode(chosen.id))")
+                throw TokenError(
+                    .keyNotFound,
+                    key.isEmpty
+                        ? "token \"\(entry.info.label)\" has the certificate but no private key with CKA_ID \(Hex.encode(chosen.id))"
+                        : "token \"\(entry.info.label)\" has \(key.count) private keys with CKA_ID \(Hex.encode(chosen.id))")
             }
             let keyType = try session.keyType(of: key[0])
             let alwaysAuthenticate = try session.boolAttribute(key[0], .alwaysAuthenticate) ?? false
@@ -305,9 +343,13 @@ public final class TokenManager: Sendable {
             let plan: TokenSigningSession.Plan
             switch keyType {
             case .rsa:
-                if PKCS11Mechanism.sha256RSAPKCS.isOffered(in: mechanisms) { plan = .rsaSHA256 }
-                else if PKCS11Mechanism.rsaPKCS.isOffered(in: mechanisms) { plan = .rsaDigestInfo }
-                else { throw TokenError(.mechanismUnsupported, "token \"\(entry.info.label)\" offers neither CKM_SHA256_RSA_PKCS nor CKM_RSA_PKCS") }
+                if PKCS11Mechanism.sha256RSAPKCS.isOffered(in: mechanisms) {
+                    plan = .rsaSHA256
+                } else if PKCS11Mechanism.rsaPKCS.isOffered(in: mechanisms) {
+                    plan = .rsaDigestInfo
+                } else {
+                    throw TokenError(.mechanismUnsupported, "token \"\(entry.info.label)\" offers neither CKM_SHA256_RSA_PKCS nor CKM_RSA_PKCS")
+                }
             case .ec:
                 guard PKCS11Mechanism.ecdsa.isOffered(in: mechanisms) else {
                     throw TokenError(.mechanismUnsupported, "token \"\(entry.info.label)\" does not offer CKM_ECDSA")
@@ -318,9 +360,10 @@ public final class TokenManager: Sendable {
             case nil:
                 throw TokenError(.mechanismUnsupported, "key type unknown is not RSA or EC")
             }
-            return TokenSigningSession(module: module, session: session, slot: entry.slot.id, key: key[0], plan: plan,
-                                       alwaysAuthenticate: alwaysAuthenticate, certificate: chosen.certificate,
-                                       uri: chosen.keyURI, token: entry.info, hold: hold)
+            return TokenSigningSession(
+                module: module, session: session, slot: entry.slot.id, key: key[0], plan: plan,
+                alwaysAuthenticate: alwaysAuthenticate, certificate: chosen.certificate,
+                uri: chosen.keyURI, token: entry.info, hold: hold)
         } catch {
             session.logout()
             session.close()
@@ -329,8 +372,10 @@ public final class TokenManager: Sendable {
     }
 
     /// Signs `message` once: opens a session, logs in, signs, logs out, and wipes the PIN.
-    public func sign(_ message: [UInt8], with uri: PKCS11URI, pin: PIN, options: LoginOptions = LoginOptions(),
-                     at time: Date) throws -> TokenSignature {
+    public func sign(
+        _ message: [UInt8], with uri: PKCS11URI, pin: PIN, options: LoginOptions = LoginOptions(),
+        at time: Date
+    ) throws -> TokenSignature {
         defer { pin.wipe() }
         let session = try openSigningSession(uri, pin: pin, options: options, at: time)
         defer { session.close() }
@@ -342,14 +387,18 @@ public final class TokenManager: Sendable {
             throw TokenError(.pinLocked, "token \"\(state.label)\" is locked; no PIN was sent", pinState: state.pinState)
         }
         if state.pinState.finalTry && !options.acknowledgeFinalTry {
-            throw TokenError(.pinFinalTry, "token \"\(state.label)\" has one PIN try left; no PIN was sent. "
-                + "Try again saying you know it is the last try (--last-try), or unblock the token first",
+            throw TokenError(
+                .pinFinalTry,
+                "token \"\(state.label)\" has one PIN try left; no PIN was sent. "
+                    + "Try again saying you know it is the last try (--last-try), or unblock the token first",
                 pinState: state.pinState)
         }
         if let min = state.minPINLength, let max = state.maxPINLength, min <= max, min > 0,
-           !(min...max).contains(pin.count) {
-            throw TokenError(.pinLength, "token \"\(state.label)\" takes PINs of \(min) to \(max) characters; no PIN was sent",
-                             pinState: state.pinState)
+            !(min...max).contains(pin.count)
+        {
+            throw TokenError(
+                .pinLength, "token \"\(state.label)\" takes PINs of \(min) to \(max) characters; no PIN was sent",
+                pinState: state.pinState)
         }
     }
 
@@ -365,7 +414,8 @@ public final class TokenManager: Sendable {
         } catch let error as TokenError where error.code == .pinIncorrect || error.code == .pinLocked {
             var detailed = error
             detailed.pinState = (try? module.tokenInfo(slot))?.pinState
-            detailed.reason = error.code == .pinLocked
+            detailed.reason =
+                error.code == .pinLocked
                 ? "the token refused the PIN and is now locked (that was its last try)"
                 : "wrong PIN (the token counted one failed try)"
             throw detailed
@@ -401,9 +451,9 @@ public struct TokenSignature: Sendable, Hashable {
 /// Calls are serialised per token (one signing at a time per token); the type is safe to share between threads.
 public final class TokenSigningSession: @unchecked Sendable {
     enum Plan {
-        case rsaSHA256      // CKM_SHA256_RSA_PKCS: the token hashes
+        case rsaSHA256  // CKM_SHA256_RSA_PKCS: the token hashes
         case rsaDigestInfo  // CKM_RSA_PKCS over DigestInfo(SHA-256)
-        case ecdsa          // CKM_ECDSA over SHA-256, r||s -> DER
+        case ecdsa  // CKM_ECDSA over SHA-256, r||s -> DER
     }
 
     public let certificate: X509Certificate
@@ -422,8 +472,10 @@ public final class TokenSigningSession: @unchecked Sendable {
     private let lock = NSLock()
     private var closed = false
 
-    init(module: PKCS11Module, session: PKCS11Session, slot: UInt, key: PKCS11Object, plan: Plan,
-         alwaysAuthenticate: Bool, certificate: X509Certificate, uri: PKCS11URI, token: TokenInfo, hold: TokenHold) {
+    init(
+        module: PKCS11Module, session: PKCS11Session, slot: UInt, key: PKCS11Object, plan: Plan,
+        alwaysAuthenticate: Bool, certificate: X509Certificate, uri: PKCS11URI, token: TokenInfo, hold: TokenHold
+    ) {
         self.module = module
         self.session = session
         self.slot = slot

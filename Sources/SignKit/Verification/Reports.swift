@@ -36,11 +36,12 @@ public enum HumanReport {
         }
         func more(_ value: String) { lines.append(String(repeating: " ", count: 12) + value) }
 
-        let word = switch verdict.indication {
-        case .totalPassed: "VALID"
-        case .totalFailed: "NOT VALID"
-        case .indeterminate: "CANNOT BE CONFIRMED"
-        }
+        let word =
+            switch verdict.indication {
+            case .totalPassed: "VALID"
+            case .totalFailed: "NOT VALID"
+            case .indeterminate: "CANNOT BE CONFIRMED"
+            }
         let etsi = verdict.indication.rawValue + (verdict.subIndication.map { " / \($0.rawValue)" } ?? "")
         row("Verdict", "\(word)  (\(etsi))")
         more(verdict.summary)
@@ -74,7 +75,9 @@ public enum HumanReport {
         if let commitment = verdict.commitment { row("Commitment", commitment) }
         if let policy = verdict.validationPolicy {
             var settings = ["revocation \(policy.revocation.rawValue)"]
-            if policy.initialPolicySet != [VerificationPolicy.anyPolicy] { settings.append("initial policies \(policy.initialPolicySet.joined(separator: ", "))") }
+            if policy.initialPolicySet != [VerificationPolicy.anyPolicy] {
+                settings.append("initial policies \(policy.initialPolicySet.joined(separator: ", "))")
+            }
             if policy.explicitPolicy { settings.append("explicit policy") }
             if policy.inhibitPolicyMapping { settings.append("policy mapping inhibited") }
             if policy.inhibitAnyPolicy { settings.append("anyPolicy inhibited") }

@@ -14,8 +14,10 @@ public struct RevocationOptions: Sendable {
     /// a double).
     public var fetcher: any NetworkFetcher
 
-    public init(online: Bool = true, cacheDirectory: String? = RevocationOptions.defaultCacheDirectory, timeout: Double = 5,
-                fetcher: any NetworkFetcher = HTTPFetcher()) {
+    public init(
+        online: Bool = true, cacheDirectory: String? = RevocationOptions.defaultCacheDirectory, timeout: Double = 5,
+        fetcher: any NetworkFetcher = HTTPFetcher()
+    ) {
         self.online = online
         self.cacheDirectory = cacheDirectory
         self.timeout = timeout
@@ -55,8 +57,9 @@ struct RevocationEvidence: Sendable {
     }
 
     func goodFinding(name: String) -> Verdict.RevocationFinding {
-        Verdict.RevocationFinding(certificate: name, status: .good, source: source, producedAt: thisUpdate, revokedAt: nil, reason: nil,
-                                  detail: asOf)
+        Verdict.RevocationFinding(
+            certificate: name, status: .good, source: source, producedAt: thisUpdate, revokedAt: nil, reason: nil,
+            detail: asOf)
     }
 
     /// Usable to judge a signature made at `signingTime`, checked at `validationTime`: current at the validation time,
@@ -81,9 +84,11 @@ struct RevocationEvidence: Sendable {
 enum RevocationReason {
     static func name(_ code: Int?) -> String? {
         guard let code else { return nil }
-        let names = [0: "unspecified", 1: "keyCompromise", 2: "cACompromise", 3: "affiliationChanged", 4: "superseded",
-                     5: "cessationOfOperation", 6: "certificateHold", 8: "removeFromCRL", 9: "privilegeWithdrawn",
-                     10: "aACompromise"]
+        let names = [
+            0: "unspecified", 1: "keyCompromise", 2: "cACompromise", 3: "affiliationChanged", 4: "superseded",
+            5: "cessationOfOperation", 6: "certificateHold", 8: "removeFromCRL", 9: "privilegeWithdrawn",
+            10: "aACompromise",
+        ]
         return names[code] ?? "reason \(code)"
     }
 }
@@ -107,7 +112,8 @@ public final class RevocationChecker: Sendable {
         /// knownCRLs' answers by certificate, valid while `crlGeneration` is what it was.
         var knownCRLs: [ObjectIdentifier: (generation: Int, certificate: X509Certificate, list: [(crl: CertificateRevocationList, source: String)])] = [:]
         /// The same for lists of certificates (a signature's), by their identities.
-        var knownCRLsOfPaths: [[ObjectIdentifier]: (generation: Int, certificates: [X509Certificate], list: [(crl: CertificateRevocationList, source: String)])] = [:]
+        var knownCRLsOfPaths:
+            [[ObjectIdentifier]: (generation: Int, certificates: [X509Certificate], list: [(crl: CertificateRevocationList, source: String)])] = [:]
         /// Counts changes of `crlsByURL` that add a CRL.
         var crlGeneration = 0
         /// Distribution points fetched in this run (each at most once).
@@ -277,8 +283,10 @@ public final class RevocationChecker: Sendable {
     /// OCSP evidence for `certificate` (issued by `issuer`) that can judge a signature made at `signingTime`: from
     /// responses that came with the signature or bundle, the disk cache, then (online) the certificate's responders.
     /// `problems` collects why sources failed, for the report.
-    func ocspEvidence(for certificate: X509Certificate, issuer: X509Certificate, trust: TrustStore, intermediates: [X509Certificate],
-                      supplied: Supplied, signingTime: Date, validationTime: Date, problems: inout [String]) -> RevocationEvidence? {
+    func ocspEvidence(
+        for certificate: X509Certificate, issuer: X509Certificate, trust: TrustStore, intermediates: [X509Certificate],
+        supplied: Supplied, signingTime: Date, validationTime: Date, problems: inout [String]
+    ) -> RevocationEvidence? {
         let key = FingerprintKey(certificate)
         if let known = state.withLock({ $0.evidence[key] }), known.isUsable(signingTime: signingTime, validationTime: validationTime) {
             return known
@@ -287,17 +295,21 @@ public final class RevocationChecker: Sendable {
         let urls = certificate.ocspURLs
         // 1. What came with the signature or bundle.
         for der in supplied.ocspResponses {
-            if let found = ocspEvidence(response: Array(der), source: "OCSP response carried with the signature or bundle", certificate: certificate,
-                                        issuer: issuer, trust: trust, intermediates: intermediates, validationTime: validationTime, nonce: nil,
-                                        problems: &problems) {
+            if let found = ocspEvidence(
+                response: Array(der), source: "OCSP response carried with the signature or bundle", certificate: certificate,
+                issuer: issuer, trust: trust, intermediates: intermediates, validationTime: validationTime, nonce: nil,
+                problems: &problems)
+            {
                 candidates.append(found)
             }
         }
         // 2. The disk cache.
         for url in urls {
             guard let cached = readCache(kind: "ocsp", url: url, certificate: certificate) else { continue }
-            if let found = ocspEvidence(response: cached, source: "OCSP \(url) (cached)", certificate: certificate, issuer: issuer, trust: trust,
-                                        intermediates: intermediates, validationTime: validationTime, nonce: nil, problems: &problems) {
+            if let found = ocspEvidence(
+                response: cached, source: "OCSP \(url) (cached)", certificate: certificate, issuer: issuer, trust: trust,
+                intermediates: intermediates, validationTime: validationTime, nonce: nil, problems: &problems)
+            {
                 candidates.append(found)
             }
         }
@@ -308,8 +320,10 @@ public final class RevocationChecker: Sendable {
         // 3. The network.
         if options.online {
             for url in urls {
-                if let found = fetchOCSP(url: url, certificate: certificate, issuer: issuer, trust: trust, intermediates: intermediates,
-                                         validationTime: validationTime, problems: &problems) {
+                if let found = fetchOCSP(
+                    url: url, certificate: certificate, issuer: issuer, trust: trust, intermediates: intermediates,
+                    validationTime: validationTime, problems: &problems)
+                {
                     candidates.append(found)
                     if case .unknown = found.status { continue }
                     if found.isUsable(signingTime: signingTime, validationTime: validationTime) { break }
@@ -335,9 +349,11 @@ public final class RevocationChecker: Sendable {
         return usable.first(where: { if case .good = $0.status { true } else { false } })
     }
 
-    private func ocspEvidence(response der: [UInt8], source: String, certificate: X509Certificate, issuer: X509Certificate,
-                              trust: TrustStore, intermediates: [X509Certificate], validationTime: Date, nonce request: OCSPRequest?,
-                              problems: inout [String]) -> RevocationEvidence? {
+    private func ocspEvidence(
+        response der: [UInt8], source: String, certificate: X509Certificate, issuer: X509Certificate,
+        trust: TrustStore, intermediates: [X509Certificate], validationTime: Date, nonce request: OCSPRequest?,
+        problems: inout [String]
+    ) -> RevocationEvidence? {
         guard let response = try? OCSPResponse(der: der) else {
             problems.append("\(source) does not parse as an OCSP response")
             return nil
@@ -370,14 +386,17 @@ public final class RevocationChecker: Sendable {
         case .revoked(let at, let reason): found = .revoked(at: at, reason: reason)
         case .unknown: found = .unknown
         }
-        return RevocationEvidence(status: found, source: source, thisUpdate: single.thisUpdate ?? .distantPast,
-                                  nextUpdate: single.nextUpdate, der: der)
+        return RevocationEvidence(
+            status: found, source: source, thisUpdate: single.thisUpdate ?? .distantPast,
+            nextUpdate: single.nextUpdate, der: der)
     }
 
     // MARK: Fetching and the cache
 
-    private func fetchOCSP(url: String, certificate: X509Certificate, issuer: X509Certificate, trust: TrustStore,
-                           intermediates: [X509Certificate], validationTime: Date, problems: inout [String]) -> RevocationEvidence? {
+    private func fetchOCSP(
+        url: String, certificate: X509Certificate, issuer: X509Certificate, trust: TrustStore,
+        intermediates: [X509Certificate], validationTime: Date, problems: inout [String]
+    ) -> RevocationEvidence? {
         if let failure = state.withLock({ $0.failedURLs[url] }) {
             problems.append(failure)
             return nil
@@ -396,8 +415,11 @@ public final class RevocationChecker: Sendable {
                 return nil
             }
             let der = try options.fetcher.fetch(.ocsp, url: target, body: body, timeout: options.timeout)
-            guard let found = ocspEvidence(response: der, source: "OCSP \(url)", certificate: certificate, issuer: issuer, trust: trust,
-                                           intermediates: intermediates, validationTime: validationTime, nonce: request, problems: &problems) else {
+            guard
+                let found = ocspEvidence(
+                    response: der, source: "OCSP \(url)", certificate: certificate, issuer: issuer, trust: trust,
+                    intermediates: intermediates, validationTime: validationTime, nonce: request, problems: &problems)
+            else {
                 return nil
             }
             if case .unknown = found.status {
@@ -448,15 +470,17 @@ public final class RevocationChecker: Sendable {
 
     private func readCache(kind: String, url: String, certificate: X509Certificate?) -> [UInt8]? {
         guard let path = cachePath(kind: kind, url: url, certificate: certificate),
-              let data = FileManager.default.contents(atPath: path) else { return nil }
+            let data = FileManager.default.contents(atPath: path)
+        else { return nil }
         return Array(data)
     }
 
     private func writeCache(kind: String, url: String, certificate: X509Certificate?, der: [UInt8]) {
         guard let path = cachePath(kind: kind, url: url, certificate: certificate) else { return }
         let folder = (path as NSString).deletingLastPathComponent
-        try? FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true,
-                                                 attributes: [.posixPermissions: 0o700])
+        try? FileManager.default.createDirectory(
+            atPath: folder, withIntermediateDirectories: true,
+            attributes: [.posixPermissions: 0o700])
         try? AtomicFile.write(der, to: path, mode: 0o600)
     }
 }

@@ -203,13 +203,15 @@ struct CertificateIdentity {
     init?(in base: [UInt8], _ range: Range<Int>) {
         var outer = DERScanner(base, from: range.lowerBound, to: range.upperBound, what: "certificate")
         guard let whole = try? outer.expect(0x30, "Certificate"),
-              var certificateFields = try? whole.children("Certificate"),
-              let tbs = try? certificateFields.expect(0x30, "tbsCertificate"),
-              var fields = try? tbs.children("tbsCertificate") else { return nil }
+            var certificateFields = try? whole.children("Certificate"),
+            let tbs = try? certificateFields.expect(0x30, "tbsCertificate"),
+            var fields = try? tbs.children("tbsCertificate")
+        else { return nil }
         _ = try? fields.optional(0xA0)
         guard let serial = try? fields.expect(0x02, "serialNumber"),
-              (try? fields.expect(0x30, "signature")) != nil,
-              let issuer = try? fields.expect(0x30, "issuer") else { return nil }
+            (try? fields.expect(0x30, "signature")) != nil,
+            let issuer = try? fields.expect(0x30, "issuer")
+        else { return nil }
         self.issuer = issuer.encoded
         self.serial = serial.content
     }

@@ -120,10 +120,12 @@ public struct Verdict: Sendable, Codable {
             }
         }
         combined.signatures = verdicts
-        combined.warnings.insert("the SignedData holds \(verdicts.count) signatures; each is judged on its own (signatures), the first is described here",
-                                 at: 0)
+        combined.warnings.insert(
+            "the SignedData holds \(verdicts.count) signatures; each is judged on its own (signatures), the first is described here",
+            at: 0)
         if let (index, worst) = verdicts.enumerated().dropFirst().max(by: { rank($0.element.indication) < rank($1.element.indication) }),
-           rank(worst.indication) > rank(combined.indication) {
+            rank(worst.indication) > rank(combined.indication)
+        {
             combined.indication = worst.indication
             combined.subIndication = worst.subIndication
             combined.summary = "Signature \(index + 1) of \(verdicts.count) (\(worst.signer?.name ?? "an unidentified signer")): \(worst.summary)"

@@ -10,7 +10,9 @@ struct Run {
     let policy: VerificationPolicy
     let validationTime: Date
 
-    var checks: [Verdict.Check] = { var list = [Verdict.Check](); list.reserveCapacity(12); return list }()
+    var checks: [Verdict.Check] = {
+        var list = [Verdict.Check](); list.reserveCapacity(12); return list
+    }()
     var warnings = [String]()
     var findings = [(SubIndication, String)]()
     var signerCertificate: X509Certificate?
@@ -32,8 +34,10 @@ struct Run {
         var revocation = RevocationChecker.Supplied()
     }
 
-    init(verifier: Verifier, structure: SignedDataStructure, signer: SignerInfoStructure, policy: VerificationPolicy, validationTime: Date,
-         adjunct: Adjunct) {
+    init(
+        verifier: Verifier, structure: SignedDataStructure, signer: SignerInfoStructure, policy: VerificationPolicy, validationTime: Date,
+        adjunct: Adjunct
+    ) {
         self.verifier = verifier
         self.structure = structure
         self.signer = signer
@@ -73,8 +77,9 @@ struct Run {
         let signatureAlgorithm: CMSSignatureAlgorithm
         do {
             guard let known = try CMSSignatureAlgorithm(signer.signatureAlgorithm) else {
-                find(.cryptoConstraintsFailureNoPOE,
-                     "the signature algorithm \(signer.signatureAlgorithm.oid) is not one this verifier knows (RSA PKCS#1 v1.5, RSASSA-PSS, ECDSA and DSA are)")
+                find(
+                    .cryptoConstraintsFailureNoPOE,
+                    "the signature algorithm \(signer.signatureAlgorithm.oid) is not one this verifier knows (RSA PKCS#1 v1.5, RSASSA-PSS, ECDSA and DSA are)")
                 return
             }
             signatureAlgorithm = known
@@ -134,7 +139,10 @@ struct Run {
             if let type = byOID[Self.contentType] {
                 let value = try? type.values.first?.objectIdentifier("contentType")
                 if value != structure.eContentType {
-                    find(.formatFailure, "the contentType attribute (\(value?.description ?? "unreadable")) differs from the encapsulated content type \(structure.eContentType)")
+                    find(
+                        .formatFailure,
+                        "the contentType attribute (\(value?.description ?? "unreadable")) differs from the encapsulated content type \(structure.eContentType)"
+                    )
                 }
             } else {
                 find(.formatFailure, "the signed attribute contentType is missing (RFC 5652 11.1 requires it)")
@@ -142,9 +150,14 @@ struct Run {
             if let attribute = byOID[Self.messageDigest] {
                 if let value = attribute.values.first, value.tag == 0x04 {
                     let matches = value.content.elementsEqual(digest)
-                    check("message digest", matches, matches ? "the content's digest equals the signed messageDigest"
-                                                            : "the content's digest differs from the signed messageDigest")
-                    if !matches { find(.hashFailure, "the content is not what was signed: its \(digestAlgorithm.rawValue) differs from the signed message digest") }
+                    check(
+                        "message digest", matches,
+                        matches
+                            ? "the content's digest equals the signed messageDigest"
+                            : "the content's digest differs from the signed messageDigest")
+                    if !matches {
+                        find(.hashFailure, "the content is not what was signed: its \(digestAlgorithm.rawValue) differs from the signed message digest")
+                    }
                 } else {
                     find(.formatFailure, "the messageDigest attribute is not an OCTET STRING")
                 }
@@ -167,7 +180,8 @@ struct Run {
 
         // The signature value (a key that does not decode cannot say whether it holds).
         if case .other(let name) = certificate.publicKeyAlgorithm, name == "unreadable" {
-            let reason = "the signer certificate's public key does not decode, so the signature cannot be checked (a DSA key whose parameters are inherited from its issuer, RFC 3279 2.3.2, is one OpenSSL 3 cannot use)"
+            let reason =
+                "the signer certificate's public key does not decode, so the signature cannot be checked (a DSA key whose parameters are inherited from its issuer, RFC 3279 2.3.2, is one OpenSSL 3 cannot use)"
             check("signature value", false, reason)
             find(.cryptoConstraintsFailureNoPOE, reason)
             return
@@ -178,15 +192,23 @@ struct Run {
         case (.rsa, .rsa), (.ec, .ec), (.dsa, .dsa): keyMatches = true
         default: keyMatches = false
         }
-        let signatureValid = keyMatches && certificate.verifySignature(signer.signature, digest: signedBytesDigest, algorithm: digestAlgorithm,
-                                                                       scheme: signatureAlgorithm.scheme)
+        let signatureValid =
+            keyMatches
+            && certificate.verifySignature(
+                signer.signature, digest: signedBytesDigest, algorithm: digestAlgorithm,
+                scheme: signatureAlgorithm.scheme)
         let algorithmWords = "\(signatureAlgorithm.words) over \(digestAlgorithm.rawValue)"
-        check("signature value", signatureValid, signatureValid
-              ? "the signature (\(algorithmWords)) verifies with the signer certificate's public key"
-              : "the signature (\(algorithmWords)) does not verify with the signer certificate's public key")
+        check(
+            "signature value", signatureValid,
+            signatureValid
+                ? "the signature (\(algorithmWords)) verifies with the signer certificate's public key"
+                : "the signature (\(algorithmWords)) does not verify with the signer certificate's public key")
         if !signatureValid {
-            find(.sigCryptoFailure, keyMatches ? "the signature value does not verify with the signer's public key (altered signature or attributes, or another key)"
-                                              : "the signature algorithm (\(signatureAlgorithm.keyType.rawValue)) does not fit the certificate's key (\(certificate.publicKeyAlgorithm))")
+            find(
+                .sigCryptoFailure,
+                keyMatches
+                    ? "the signature value does not verify with the signer's public key (altered signature or attributes, or another key)"
+                    : "the signature algorithm (\(signatureAlgorithm.keyType.rawValue)) does not fit the certificate's key (\(certificate.publicKeyAlgorithm))")
         }
 
         checkSigningCertificateAttribute(byOID, certificate: certificate)
@@ -195,7 +217,9 @@ struct Run {
 
         // Cryptographic strength.
         if digestAlgorithm.isWeak && !policy.acceptSHA1 {
-            find(.cryptoConstraintsFailureNoPOE, "the signature uses SHA-1, which is broken and no longer accepted (a legacy signature; re-sign or judge it with other proof of its date)")
+            find(
+                .cryptoConstraintsFailureNoPOE,
+                "the signature uses SHA-1, which is broken and no longer accepted (a legacy signature; re-sign or judge it with other proof of its date)")
         }
         if case .rsa(let bits) = certificate.publicKeyAlgorithm, bits < policy.minimumRSABits {
             find(.cryptoConstraintsFailureNoPOE, "the signer's RSA key has \(bits) bits, fewer than the \(policy.minimumRSABits) required")
@@ -209,17 +233,20 @@ struct Run {
             provenTime = checkTimeStamp(token.encoded)
         }
         if let provenTime {
-            signingTime = Verdict.SigningTimeEvidence(time: provenTime, source: .timeStamp,
-                                                      explanation: "proven by an RFC 3161 time-stamp from \(timeStamp?.authority ?? "a TSA")")
+            signingTime = Verdict.SigningTimeEvidence(
+                time: provenTime, source: .timeStamp,
+                explanation: "proven by an RFC 3161 time-stamp from \(timeStamp?.authority ?? "a TSA")")
             if let claimed, claimed.timeIntervalSince(provenTime) > 300 {
                 warnings.append("the claimed signing time \(Self.format(claimed)) is after the time-stamp \(Self.format(provenTime))")
             }
         } else if let claimed {
-            signingTime = Verdict.SigningTimeEvidence(time: claimed, source: .claimed,
-                                                      explanation: "claimed by the signer (signingTime attribute); no time-stamp proves it")
+            signingTime = Verdict.SigningTimeEvidence(
+                time: claimed, source: .claimed,
+                explanation: "claimed by the signer (signingTime attribute); no time-stamp proves it")
         } else {
-            signingTime = Verdict.SigningTimeEvidence(time: validationTime, source: .validationTime,
-                                                      explanation: "the signature states no signing time; it is judged at the validation time")
+            signingTime = Verdict.SigningTimeEvidence(
+                time: validationTime, source: .validationTime,
+                explanation: "the signature states no signing time; it is judged at the validation time")
         }
         let at = signingTime!.time
 
@@ -227,8 +254,9 @@ struct Run {
         let untrusted = structure.certificates.compactMap { verifier.certificate($0) } + adjunct.certificates + verifier.intermediates
         var crls = revocationLists(for: [certificate] + untrusted, at: at)
         var problems = [String]()
-        var path = verifier.validatePath(leaf: certificate, untrusted: untrusted, crls: crls.map(\.crl), at: at, validationTime: validationTime,
-                                         policy: policy, problems: &problems)
+        var path = verifier.validatePath(
+            leaf: certificate, untrusted: untrusted, crls: crls.map(\.crl), at: at, validationTime: validationTime,
+            policy: policy, problems: &problems)
         chain = path.chain
         if let failure = path.failure {
             let extra = problems.isEmpty ? "" : " (\(problems.joined(separator: "; ")))"
@@ -238,8 +266,11 @@ struct Run {
             check("certification path", true, "the path reaches a trust anchor")
             policiesHeld = path.policies
             if !policy.initialPolicySet.isEmpty || policy.explicitPolicy || !path.policies.isEmpty {
-                check("certificate policies", true, path.policies.isEmpty ? "no certificate policy held on the path, and none was required"
-                                                                          : "held on the path: \(path.policies.joined(separator: ", "))")
+                check(
+                    "certificate policies", true,
+                    path.policies.isEmpty
+                        ? "no certificate policy held on the path, and none was required"
+                        : "held on the path: \(path.policies.joined(separator: ", "))")
             }
         }
 
@@ -300,9 +331,13 @@ struct Run {
             }
             let certificateHash = algorithm == .sha256 ? certificate.sha256Fingerprint : algorithm.hash(certificate.der)
             let matches = hash.elementsEqual(certificateHash) && serialMatches
-            check("signing certificate", matches, matches ? (v2 != nil ? "the signed signingCertificateV2 names the signer's certificate"
-                                                                       : "the signed signingCertificate (SHA-1) names the signer's certificate")
-                                                         : "the signed signing-certificate attribute names another certificate")
+            check(
+                "signing certificate", matches,
+                matches
+                    ? (v2 != nil
+                        ? "the signed signingCertificateV2 names the signer's certificate"
+                        : "the signed signingCertificate (SHA-1) names the signer's certificate")
+                    : "the signed signing-certificate attribute names another certificate")
             if !matches {
                 find(.noSigningCertificateFound, "the signed signing-certificate attribute names a different certificate from the one that signed")
             }
@@ -326,8 +361,11 @@ struct Run {
                 signatureMatches = false
             }
             let matches = digest.oid == signer.digestAlgorithm.oid && signatureMatches
-            check("algorithm protection", matches, matches ? "the signed CMSAlgorithmProtection names the algorithms used"
-                                                          : "the signed CMSAlgorithmProtection names other algorithms than the SignerInfo")
+            check(
+                "algorithm protection", matches,
+                matches
+                    ? "the signed CMSAlgorithmProtection names the algorithms used"
+                    : "the signed CMSAlgorithmProtection names other algorithms than the SignerInfo")
             if !matches { find(.formatFailure, "CMSAlgorithmProtection does not match the SignerInfo's algorithms (an algorithm substitution)") }
         } catch {
             find(.formatFailure, "the CMSAlgorithmProtection attribute does not read: \(error.description)")
@@ -369,8 +407,9 @@ struct Run {
         // The TSA's signature over the TSTInfo, with the same checks as any SignerInfo.
         var tsaPolicy = policy  // the signer's certificate policy inputs are not the TSA's
         (tsaPolicy.initialPolicySet, tsaPolicy.explicitPolicy, tsaPolicy.inhibitPolicyMapping, tsaPolicy.inhibitAnyPolicy) = ([], false, false, false)
-        var inner = Run(verifier: verifier, structure: structure, signer: tsaSigner, policy: tsaPolicy, validationTime: validationTime,
-                        adjunct: adjunct)
+        var inner = Run(
+            verifier: verifier, structure: structure, signer: tsaSigner, policy: tsaPolicy, validationTime: validationTime,
+            adjunct: adjunct)
         try? inner.execute(content: .embedded)
         let authority = inner.signerCertificate?.subject.commonName ?? "an unidentified TSA"
         let innerFailure = inner.findings.first
@@ -387,8 +426,9 @@ struct Run {
             inner.revocation.first { $0.certificate == (certificate.subject.commonName ?? certificate.subject.description) }
         }
         if let tsaStatus { detail += "; the TSA's certificate: \(tsaStatus.status.rawValue)" + (tsaStatus.source.map { " (\($0))" } ?? "") }
-        timeStamp = Verdict.TimeStampSummary(time: tst.genTime, authority: authority, serialNumber: Hex.encode(tst.serial),
-                                             policy: tst.policy.description, valid: valid, detail: detail, certificateStatus: tsaStatus?.status)
+        timeStamp = Verdict.TimeStampSummary(
+            time: tst.genTime, authority: authority, serialNumber: Hex.encode(tst.serial),
+            policy: tst.policy.description, valid: valid, detail: detail, certificateStatus: tsaStatus?.status)
         revocation += inner.revocation.map { finding in
             var finding = finding
             finding.certificate = "TSA: " + finding.certificate
@@ -418,8 +458,11 @@ struct Run {
                 find(.notYetValid, "\(role) was not yet valid at the signing time \(Self.format(time)) (valid from \(Self.format(certificate.notBefore)))")
             }
         }
-        check("validity at signing time", allValid, allValid ? "every certificate on the path was valid at the signing time"
-                                                             : "a certificate on the path was outside its validity at the signing time")
+        check(
+            "validity at signing time", allValid,
+            allValid
+                ? "every certificate on the path was valid at the signing time"
+                : "a certificate on the path was outside its validity at the signing time")
     }
 
     private mutating func checkKeyUsage(_ certificate: X509Certificate) {
@@ -432,8 +475,10 @@ struct Run {
             return
         }
         let encryptionOnly = usage.contains(.keyEncipherment) || usage.contains(.dataEncipherment) || usage.contains(.keyAgreement)
-        let reason = encryptionOnly ? "the signer's certificate is for encryption or key agreement only (keyUsage \(usage.names.joined(separator: ", "))), not for signing"
-                                    : "the signer's certificate allows neither digitalSignature nor nonRepudiation (keyUsage \(usage.names.joined(separator: ", ")))"
+        let reason =
+            encryptionOnly
+            ? "the signer's certificate is for encryption or key agreement only (keyUsage \(usage.names.joined(separator: ", "))), not for signing"
+            : "the signer's certificate allows neither digitalSignature nor nonRepudiation (keyUsage \(usage.names.joined(separator: ", ")))"
         check("key usage", false, reason)
         find(.chainConstraintsFailure, reason)
     }
@@ -474,16 +519,19 @@ struct Run {
 
     /// Revocation of each certificate below the anchor: its CRL status as OpenSSL judged it; where no CRL gives one,
     /// OCSP, then (online) the CRLs of its distribution points, after which the path is validated again with them.
-    private mutating func checkRevocation(_ path: inout PathValidation, crls: inout [(crl: CertificateRevocationList, source: String)],
-                                          untrusted: [X509Certificate], at time: Date, proven: Bool) {
+    private mutating func checkRevocation(
+        _ path: inout PathValidation, crls: inout [(crl: CertificateRevocationList, source: String)],
+        untrusted: [X509Certificate], at time: Date, proven: Bool
+    ) {
         if policy.revocation == .off {
             check("revocation", true, "not checked: the validation policy turns revocation checking off (--revocation off)")
             warnings.append("revocation was not checked (revocation off): a revoked certificate on the path would not be noticed")
             return
         }
         var supplied: RevocationChecker.Supplied {  // only where OCSP is asked
-            RevocationChecker.Supplied(crls: structure.crls + adjunct.revocation.crls,
-                                       ocspResponses: structure.ocspResponses + adjunct.revocation.ocspResponses)
+            RevocationChecker.Supplied(
+                crls: structure.crls + adjunct.revocation.crls,
+                ocspResponses: structure.ocspResponses + adjunct.revocation.ocspResponses)
         }
         var intermediates: [X509Certificate] { Array(chain.dropFirst()) }
         revocation.reserveCapacity(revocation.count + chain.count)
@@ -508,29 +556,37 @@ struct Run {
                     for crl in used where !names.contains(source(crl)) { names.append(source(crl)) }
                     sources = names.joined(separator: " + ")
                 }
-                revocation.append(Verdict.RevocationFinding(certificate: name, status: .good, source: sources,
-                                                            producedAt: newest.thisUpdate, revokedAt: nil, reason: nil,
-                                                            detail: used.count == 1 ? newest.notRevokedText : "\(newest.notRevokedText) (\(used.count) CRLs)"))
+                revocation.append(
+                    Verdict.RevocationFinding(
+                        certificate: name, status: .good, source: sources,
+                        producedAt: newest.thisUpdate, revokedAt: nil, reason: nil,
+                        detail: used.count == 1 ? newest.notRevokedText : "\(newest.notRevokedText) (\(used.count) CRLs)"))
             case .revoked(let crl, let date, let code):
                 verifier.revocation.noteUsed([crl])
                 let source = crls.first { $0.crl === crl }?.source ?? "CRL of \(crl.issuer.description)"
-                judgeRevocation(name: name, depth: depth, source: source, producedAt: crl.thisUpdate, revokedAt: date, code: code, at: time,
-                                proven: proven)
+                judgeRevocation(
+                    name: name, depth: depth, source: source, producedAt: crl.thisUpdate, revokedAt: date, code: code, at: time,
+                    proven: proven)
             case .unavailable(let noCRL, let errors):
-                if let evidence = verifier.revocation.ocspEvidence(for: certificate, issuer: issuer, trust: verifier.trust,
-                                                                   intermediates: intermediates, supplied: supplied, signingTime: time,
-                                                                   validationTime: validationTime, problems: &problems) {
+                if let evidence = verifier.revocation.ocspEvidence(
+                    for: certificate, issuer: issuer, trust: verifier.trust,
+                    intermediates: intermediates, supplied: supplied, signingTime: time,
+                    validationTime: validationTime, problems: &problems)
+                {
                     switch evidence.status {
                     case .good:
                         revocation.append(evidence.goodFinding(name: name))
                     case .unknown:
-                        revocation.append(Verdict.RevocationFinding(certificate: name, status: .unknown, source: evidence.source,
-                                                                    producedAt: evidence.thisUpdate, revokedAt: nil, reason: nil,
-                                                                    detail: "the responder does not know the certificate"))
+                        revocation.append(
+                            Verdict.RevocationFinding(
+                                certificate: name, status: .unknown, source: evidence.source,
+                                producedAt: evidence.thisUpdate, revokedAt: nil, reason: nil,
+                                detail: "the responder does not know the certificate"))
                         find(.tryLater, "the revocation status of \"\(name)\" is unknown to \(evidence.source)")
                     case .revoked(let revokedAt, let code):
-                        judgeRevocation(name: name, depth: depth, source: evidence.source, producedAt: evidence.thisUpdate, revokedAt: revokedAt,
-                                        code: code, at: time, proven: proven)
+                        judgeRevocation(
+                            name: name, depth: depth, source: evidence.source, producedAt: evidence.thisUpdate, revokedAt: revokedAt,
+                            code: code, at: time, proven: proven)
                     }
                     break
                 }
@@ -540,8 +596,10 @@ struct Run {
                 func usableNew(_ found: [(crl: CertificateRevocationList, source: String)]) -> [(crl: CertificateRevocationList, source: String)] {
                     var usable = [(crl: CertificateRevocationList, source: String)]()
                     for entry in found where !crls.contains(where: { $0.crl === entry.crl }) && !staleCRLs.contains(where: { $0.crl === entry.crl }) {
-                        if RevocationEvidence.isUsable(thisUpdate: entry.crl.thisUpdate, nextUpdate: entry.crl.nextUpdate, signingTime: seconds,
-                                                       validationTime: validationTime) {
+                        if RevocationEvidence.isUsable(
+                            thisUpdate: entry.crl.thisUpdate, nextUpdate: entry.crl.nextUpdate, signingTime: seconds,
+                            validationTime: validationTime)
+                        {
                             usable.append(entry)
                         } else {
                             staleCRLs.append(entry)
@@ -555,8 +613,9 @@ struct Run {
                     // New CRLs: validate the path again with them and judge this certificate anew.
                     crls += fetched
                     var more = [String]()
-                    let again = verifier.validatePath(leaf: chain[0], untrusted: untrusted, crls: crls.map(\.crl), at: time,
-                                                      validationTime: validationTime, policy: policy, problems: &more)
+                    let again = verifier.validatePath(
+                        leaf: chain[0], untrusted: untrusted, crls: crls.map(\.crl), at: time,
+                        validationTime: validationTime, policy: policy, problems: &more)
                     if let failure = again.failure {
                         find(failure.subIndication, failure.reason)
                         return
@@ -566,9 +625,12 @@ struct Run {
                 }
                 let names = !verifier.revocation.crlURLs(of: certificate).isEmpty || !certificate.ocspURLs.isEmpty
                 if policy.revocation == .soft && noCRL && !names {
-                    let detail = "not checked: the certificate names no OCSP responder and no CRL distribution point, and no CRL at hand covers it (revocation soft)"
-                    revocation.append(Verdict.RevocationFinding(certificate: name, status: .unknown, source: nil, producedAt: nil, revokedAt: nil,
-                                                                reason: nil, detail: detail))
+                    let detail =
+                        "not checked: the certificate names no OCSP responder and no CRL distribution point, and no CRL at hand covers it (revocation soft)"
+                    revocation.append(
+                        Verdict.RevocationFinding(
+                            certificate: name, status: .unknown, source: nil, producedAt: nil, revokedAt: nil,
+                            reason: nil, detail: detail))
                     warnings.append("the revocation status of \"\(name)\" was not checked: it names no source of revocation data (revocation soft)")
                     break
                 }
@@ -585,38 +647,49 @@ struct Run {
                 all += problems
                 if !names { all.append("the certificate names no OCSP responder and no CRL distribution point") }
                 let detail = "no usable revocation data: " + (all.isEmpty ? "none found" : all.joined(separator: "; "))
-                revocation.append(Verdict.RevocationFinding(certificate: name, status: .unknown, source: nil, producedAt: nil, revokedAt: nil,
-                                                            reason: nil, detail: detail))
+                revocation.append(
+                    Verdict.RevocationFinding(
+                        certificate: name, status: .unknown, source: nil, producedAt: nil, revokedAt: nil,
+                        reason: nil, detail: detail))
                 find(.tryLater, "the revocation status of \"\(name)\" cannot be established now: \(detail)")
             }
             depth += 1
         }
-        let clean = revocation.allSatisfy { $0.status != .revoked || ($0.revokedAt ?? .distantPast) > time }
+        let clean =
+            revocation.allSatisfy { $0.status != .revoked || ($0.revokedAt ?? .distantPast) > time }
             && !findings.contains { $0.0 == .tryLater }
         check("revocation", clean, clean ? "no certificate on the path was revoked at the signing time" : "see the revocation findings")
     }
 
     /// A revocation found on a CRL or in an OCSP response, judged against the signing time (IT Act s.73).
-    private mutating func judgeRevocation(name: String, depth: Int, source: String, producedAt: Date, revokedAt: Date, code: Int?, at time: Date,
-                                          proven: Bool) {
+    private mutating func judgeRevocation(
+        name: String, depth: Int, source: String, producedAt: Date, revokedAt: Date, code: Int?, at time: Date,
+        proven: Bool
+    ) {
         let reason = RevocationReason.name(code)
-        var finding = Verdict.RevocationFinding(certificate: name, status: .revoked, source: source, producedAt: producedAt,
-                                                revokedAt: revokedAt, reason: reason, detail: "")
+        var finding = Verdict.RevocationFinding(
+            certificate: name, status: .revoked, source: source, producedAt: producedAt,
+            revokedAt: revokedAt, reason: reason, detail: "")
         let reasonText = reason.map { " (\($0))" } ?? ""
         if revokedAt <= time {
             finding.detail = "revoked on \(Self.format(revokedAt))\(reasonText), before the signing time"
             if depth == 0 {
-                find(.revoked, "the signer's certificate was revoked on \(Self.format(revokedAt))\(reasonText), before the signature was made (\(Self.format(time)))")
+                find(
+                    .revoked,
+                    "the signer's certificate was revoked on \(Self.format(revokedAt))\(reasonText), before the signature was made (\(Self.format(time)))")
             } else {
                 find(.revokedCANoPOE, "the CA certificate \"\(name)\" was revoked on \(Self.format(revokedAt))\(reasonText), before the signing time")
             }
         } else if proven || !Self.compromise(code) {
-            finding.detail = "revoked on \(Self.format(revokedAt))\(reasonText), after the signature \(proven ? "proven by time-stamp" : "claimed") at \(Self.format(time)); a revocation after signing does not undo the signature (IT Act s.73)"
+            finding.detail =
+                "revoked on \(Self.format(revokedAt))\(reasonText), after the signature \(proven ? "proven by time-stamp" : "claimed") at \(Self.format(time)); a revocation after signing does not undo the signature (IT Act s.73)"
             warnings.append("\"\(name)\" was revoked on \(Self.format(revokedAt))\(reasonText), after this signature was made")
         } else {
             finding.detail = "revoked on \(Self.format(revokedAt))\(reasonText); the signature claims an earlier time but nothing proves it"
-            find(depth == 0 ? .revokedNoPOE : .revokedCANoPOE,
-                 "\"\(name)\" was revoked for \(reason ?? "compromise") on \(Self.format(revokedAt)); the signature claims to be older, but without a time-stamp a holder of the compromised key could have back-dated it")
+            find(
+                depth == 0 ? .revokedNoPOE : .revokedCANoPOE,
+                "\"\(name)\" was revoked for \(reason ?? "compromise") on \(Self.format(revokedAt)); the signature claims to be older, but without a time-stamp a holder of the compromised key could have back-dated it"
+            )
         }
         revocation.append(finding)
     }
@@ -640,7 +713,10 @@ struct Run {
         let summary: String
         switch indication {
         case .totalPassed:
-            let when = signingTime.map { "\(Self.format($0.time)) (\($0.source == .timeStamp ? "proven by time-stamp" : $0.source == .claimed ? "claimed" : "not stated"))" } ?? ""
+            let when =
+                signingTime.map {
+                    "\(Self.format($0.time)) (\($0.source == .timeStamp ? "proven by time-stamp" : $0.source == .claimed ? "claimed" : "not stated"))"
+                } ?? ""
             summary = "Valid: signed by \(name), \(kind.words), at \(when); the content is exactly what was signed."
         case .totalFailed:
             summary = "Not valid: \(chosen!.1)."
@@ -674,16 +750,19 @@ struct Run {
     }
 
     static func certificateSummary(_ certificate: X509Certificate, anchor: Bool) -> Verdict.CertificateSummary {
-        Verdict.CertificateSummary(subject: certificate.subject.description, issuer: certificate.issuer.description,
-                                   serialNumber: certificate.serialNumberHex, sha256Fingerprint: Hex.encode(certificate.sha256Fingerprint),
-                                   notBefore: certificate.notBefore, notAfter: certificate.notAfter, trustAnchor: anchor)
+        Verdict.CertificateSummary(
+            subject: certificate.subject.description, issuer: certificate.issuer.description,
+            serialNumber: certificate.serialNumberHex, sha256Fingerprint: Hex.encode(certificate.sha256Fingerprint),
+            notBefore: certificate.notBefore, notAfter: certificate.notAfter, trustAnchor: anchor)
     }
 
     static func attributeName(_ oid: OID) -> String {
-        let names: [OID: String] = [contentType: "contentType", messageDigest: "messageDigest", signingTimeOID: "signingTime",
-                                    signingCertificateV2: "signingCertificateV2", signingCertificateV1: "signingCertificate",
-                                    algorithmProtection: "CMSAlgorithmProtection", commitmentType: "commitment-type-indication",
-                                    eOfficeContext: "e-Office context"]
+        let names: [OID: String] = [
+            contentType: "contentType", messageDigest: "messageDigest", signingTimeOID: "signingTime",
+            signingCertificateV2: "signingCertificateV2", signingCertificateV1: "signingCertificate",
+            algorithmProtection: "CMSAlgorithmProtection", commitmentType: "commitment-type-indication",
+            eOfficeContext: "e-Office context",
+        ]
         return names[oid] ?? oid.description
     }
 
@@ -757,7 +836,8 @@ enum DERTime {
             return nil
         }
         guard (0...11).contains(parts.tm_mon), (1...31).contains(parts.tm_mday), parts.tm_hour < 24, parts.tm_min < 60,
-              parts.tm_sec < 61 else { return nil }
+            parts.tm_sec < 61
+        else { return nil }
         return Date(timeIntervalSince1970: TimeInterval(CivilTime.secondsSinceEpoch(parts)) + fraction)
     }
 }

@@ -18,9 +18,11 @@ public struct VerificationPolicy: Sendable, Hashable {
     /// initial-any-policy-inhibit: anyPolicy in a certificate does not stand for every policy.
     public var inhibitAnyPolicy: Bool
 
-    public init(acceptSHA1: Bool = false, minimumRSABits: Int = 2048, revocation: RevocationMode = .require,
-                initialPolicySet: [String] = [], explicitPolicy: Bool = false, inhibitPolicyMapping: Bool = false,
-                inhibitAnyPolicy: Bool = false) {
+    public init(
+        acceptSHA1: Bool = false, minimumRSABits: Int = 2048, revocation: RevocationMode = .require,
+        initialPolicySet: [String] = [], explicitPolicy: Bool = false, inhibitPolicyMapping: Bool = false,
+        inhibitAnyPolicy: Bool = false
+    ) {
         self.acceptSHA1 = acceptSHA1
         self.minimumRSABits = minimumRSABits
         self.revocation = revocation
@@ -165,8 +167,10 @@ public final class Verifier: Sendable {
     ///   be read or the policy names a malformed OID; every other problem is a verdict.
     /// - Parameter adjunct: certificates, CRLs and OCSP responses to use besides those in the signature (given with
     ///   it, or a bundle's).
-    public func verify(signature: [UInt8], content: SignedContent, policy: VerificationPolicy = VerificationPolicy(),
-                       at validationTime: Date, adjunct: AdjunctMaterial = AdjunctMaterial()) throws(VerificationInputError) -> Verdict {
+    public func verify(
+        signature: [UInt8], content: SignedContent, policy: VerificationPolicy = VerificationPolicy(),
+        at validationTime: Date, adjunct: AdjunctMaterial = AdjunctMaterial()
+    ) throws(VerificationInputError) -> Verdict {
         for oid in policy.initialPolicySet where !VerificationPolicy.isObjectIdentifier(oid) {
             throw VerificationInputError("the initial policy \(oid) is not a dotted object identifier")
         }
@@ -182,8 +186,9 @@ public final class Verifier: Sendable {
         var given = Run.Adjunct(certificates: adjunct.certificates.compactMap { certificate($0.der[...]) })
         given.revocation.add(adjunct.revocationData)
         if structure.signers.count == 1 {  // the usual case, without the combining copies
-            var run = Run(verifier: self, structure: structure, signer: structure.signers[0], policy: policy, validationTime: validationTime,
-                          adjunct: given)
+            var run = Run(
+                verifier: self, structure: structure, signer: structure.signers[0], policy: policy, validationTime: validationTime,
+                adjunct: given)
             if structure.reencodedFromBER { run.warnings.append("the signature file is BER, not DER; it was read after re-encoding") }
             try run.execute(content: content)
             return run.verdict()
@@ -204,8 +209,10 @@ public final class Verifier: Sendable {
     /// authorityInfoAccess, fetched or cached), with `crls` over the whole path and the policy inputs of `policy`.
     /// Validated once per distinct inputs and time class (`PathKey`): a second signature by the same signer with
     /// the same material costs a dictionary lookup.
-    func validatePath(leaf: X509Certificate, untrusted given: [X509Certificate], crls: [CertificateRevocationList],
-                      at time: Date, validationTime: Date, policy: VerificationPolicy, problems: inout [String]) -> PathValidation {
+    func validatePath(
+        leaf: X509Certificate, untrusted given: [X509Certificate], crls: [CertificateRevocationList],
+        at time: Date, validationTime: Date, policy: VerificationPolicy, problems: inout [String]
+    ) -> PathValidation {
         var untrusted = given
         var fetchedURLs = Set<String>()
         var outcome = validatePathOnce(leaf: leaf, untrusted: untrusted, crls: crls, at: time, validationTime: validationTime, policy: policy)
@@ -231,26 +238,35 @@ public final class Verifier: Sendable {
         return outcome
     }
 
-    private func validatePathOnce(leaf: X509Certificate, untrusted: [X509Certificate], crls: [CertificateRevocationList], at time: Date,
-                                  validationTime: Date, policy: VerificationPolicy) -> PathValidation {
-        let settings = X509StoreContext.Settings(checkCRLs: policy.revocation != .off, initialPolicySet: policy.initialPolicySet,
-                                                 explicitPolicy: policy.explicitPolicy, inhibitPolicyMapping: policy.inhibitPolicyMapping,
-                                                 inhibitAnyPolicy: policy.inhibitAnyPolicy)
+    private func validatePathOnce(
+        leaf: X509Certificate, untrusted: [X509Certificate], crls: [CertificateRevocationList], at time: Date,
+        validationTime: Date, policy: VerificationPolicy
+    ) -> PathValidation {
+        let settings = X509StoreContext.Settings(
+            checkCRLs: policy.revocation != .off, initialPolicySet: policy.initialPolicySet,
+            explicitPolicy: policy.explicitPolicy, inhibitPolicyMapping: policy.inhibitPolicyMapping,
+            inhibitAnyPolicy: policy.inhibitAnyPolicy)
         let seconds = Date(timeIntervalSince1970: time.timeIntervalSince1970.rounded(.down))  // as OpenSSL sees it
-        let key = PathKey(leaf: leaf, untrusted: untrusted, crls: crls, anchors: trust.anchors, settings: settings, at: seconds,
-                          validationTime: validationTime)
+        let key = PathKey(
+            leaf: leaf, untrusted: untrusted, crls: crls, anchors: trust.anchors, settings: settings, at: seconds,
+            validationTime: validationTime)
         if let known = caches.withLock({ $0.paths[key] }) { return known }
         let validation: PathValidation
         do {
-            let context = try X509StoreContext(store: trust.store, anchors: trust.anchors, leaf: leaf, untrusted: untrusted, crls: crls,
-                                               settings: settings, at: seconds) { crl in
-                RevocationEvidence.isUsable(thisUpdate: crl.thisUpdate, nextUpdate: crl.nextUpdate, signingTime: seconds,
-                                            validationTime: validationTime)
+            let context = try X509StoreContext(
+                store: trust.store, anchors: trust.anchors, leaf: leaf, untrusted: untrusted, crls: crls,
+                settings: settings, at: seconds
+            ) { crl in
+                RevocationEvidence.isUsable(
+                    thisUpdate: crl.thisUpdate, nextUpdate: crl.nextUpdate, signingTime: seconds,
+                    validationTime: validationTime)
             }
             validation = PathValidation(context.verify(), leaf: leaf, anchors: trust, retained: [leaf] + untrusted + crls)
         } catch {
-            validation = PathValidation(failure: ChainFailure(subIndication: .certificateChainGeneralFailure, reason: error.description,
-                                                              missingIssuer: false), leaf: leaf)
+            validation = PathValidation(
+                failure: ChainFailure(
+                    subIndication: .certificateChainGeneralFailure, reason: error.description,
+                    missingIssuer: false), leaf: leaf)
         }
         caches.withLock { caches in
             if caches.paths.count >= 50_000 { caches.paths.removeAll() }  // a long-lived daemon: forget, never grow without end
@@ -279,9 +295,10 @@ struct DERKey: Hashable {
     }
 
     static func == (lhs: DERKey, rhs: DERKey) -> Bool {
-        lhs.bytes.count == rhs.bytes.count && lhs.bytes.withUnsafeBytes { left in
-            rhs.bytes.withUnsafeBytes { right in memcmp(left.baseAddress!, right.baseAddress!, left.count) == 0 }
-        }
+        lhs.bytes.count == rhs.bytes.count
+            && lhs.bytes.withUnsafeBytes { left in
+                rhs.bytes.withUnsafeBytes { right in memcmp(left.baseAddress!, right.baseAddress!, left.count) == 0 }
+            }
     }
 }
 

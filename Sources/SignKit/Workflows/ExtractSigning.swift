@@ -16,9 +16,11 @@ public struct ExtractSigningRequest: Sendable {
     public var timeStampAuthority: TimeStampAuthority?
     public var login: LoginOptions
 
-    public init(extractDigest: [UInt8], extractSize: Int, key: PKCS11URI, fileNumber: String, noteID: String,
-                commitment: Commitment = .proofOfOrigin, previousHash: [UInt8]? = nil, origin: String? = nil,
-                chain: [X509Certificate] = [], timeStampAuthority: TimeStampAuthority? = nil, login: LoginOptions = LoginOptions()) {
+    public init(
+        extractDigest: [UInt8], extractSize: Int, key: PKCS11URI, fileNumber: String, noteID: String,
+        commitment: Commitment = .proofOfOrigin, previousHash: [UInt8]? = nil, origin: String? = nil,
+        chain: [X509Certificate] = [], timeStampAuthority: TimeStampAuthority? = nil, login: LoginOptions = LoginOptions()
+    ) {
         self.extractDigest = extractDigest
         self.extractSize = extractSize
         self.key = key
@@ -189,39 +191,48 @@ public final class ExtractSigner: Sendable {
             throw TokenError(.pinLocked, "token \"\(token.info.label)\" is locked; no PIN was asked for or sent", pinState: state)
         }
         if state.finalTry && !login.acknowledgeFinalTry {
-            throw TokenError(.pinFinalTry, "token \"\(token.info.label)\" has one PIN try left; no PIN was asked for or sent. "
-                + "Sign again saying you know it is the last try (signctl --last-try) if you are sure of the PIN", pinState: state)
+            throw TokenError(
+                .pinFinalTry,
+                "token \"\(token.info.label)\" has one PIN try left; no PIN was asked for or sent. "
+                    + "Sign again saying you know it is the last try (signctl --last-try) if you are sure of the PIN", pinState: state)
         }
         return (token, certificate)
     }
 
     public func sign(_ request: ExtractSigningRequest, pin source: any PINSource, at time: Date) throws -> SignedExtract {
         func audited(_ result: String, _ detail: String, certificate: String? = nil) throws {
-            try audit?.record(AuditRecord(time: time, action: "sign", result: result, origin: request.origin, file: request.fileNumber,
-                                          note: request.noteID, certificate: certificate, detail: detail), committed: false)
+            try audit?.record(
+                AuditRecord(
+                    time: time, action: "sign", result: result, origin: request.origin, file: request.fileNumber,
+                    note: request.noteID, certificate: certificate, detail: detail), committed: false)
         }
         do {
             try request.check()
             let pin = try source.pin {
                 let (token, certificate) = try signingKey(request.key, login: request.login, at: time)
-                return SigningPrompt(tokenLabel: token.info.label, signerName: certificate.certificate.subject.commonName ?? certificate.label,
-                                     pinState: token.info.pinState, request: request)
+                return SigningPrompt(
+                    tokenLabel: token.info.label, signerName: certificate.certificate.subject.commonName ?? certificate.label,
+                    pinState: token.info.pinState, request: request)
             }
             defer { pin.wipe() }
             let parameters = SignatureParameters(
-                context: EOfficeContext(fileNumber: request.fileNumber, noteID: request.noteID, previousEntryHash: request.previousHash,
-                                        origin: request.origin),
+                context: EOfficeContext(
+                    fileNumber: request.fileNumber, noteID: request.noteID, previousEntryHash: request.previousHash,
+                    origin: request.origin),
                 commitment: request.commitment, signingTime: time, chain: request.chain, timeStampAuthority: request.timeStampAuthority)
             // Built before and finished after the token signs: the token (and a kept session's turn) is held for the
             // signature alone, not for the CMS work or a time-stamping authority's answer.
             let (prepared, tokenSignature) = try sessions.sign(request.key, pin: pin, tokens: tokens, options: request.login, at: time) { certificate in
                 try CAdES.Prepared(contentDigest: request.extractDigest, certificate: certificate, parameters: parameters)
             }
-            let signed = SignedExtract(signature: try prepared.finish(tokenSignature), certificate: prepared.certificate,
-                                       commitment: request.commitment, timeStamped: request.timeStampAuthority != nil,
-                                       timeStampAuthority: request.timeStampAuthority?.url)
-            try audited("ok", "signed \(request.extractSize) bytes, SHA-256 \(Hex.encode(request.extractDigest)), \(request.commitment.rawValue)"
-                        + (signed.timeStamped ? ", time-stamped" : ""), certificate: Hex.encode(signed.certificate.sha256Fingerprint))
+            let signed = SignedExtract(
+                signature: try prepared.finish(tokenSignature), certificate: prepared.certificate,
+                commitment: request.commitment, timeStamped: request.timeStampAuthority != nil,
+                timeStampAuthority: request.timeStampAuthority?.url)
+            try audited(
+                "ok",
+                "signed \(request.extractSize) bytes, SHA-256 \(Hex.encode(request.extractDigest)), \(request.commitment.rawValue)"
+                    + (signed.timeStamped ? ", time-stamped" : ""), certificate: Hex.encode(signed.certificate.sha256Fingerprint))
             return signed
         } catch let error as AuditError {
             throw error
@@ -255,8 +266,10 @@ public struct AgentSigningSettings: Sendable {
     public var timeStampAuthority: TimeStampAuthority?
     public var maximumExtractBytes: Int
 
-    public init(pinEntry: PINEntryMode, pinentryProgram: String?, chain: [X509Certificate], timeStampAuthority: TimeStampAuthority?,
-                maximumExtractBytes: Int) {
+    public init(
+        pinEntry: PINEntryMode, pinentryProgram: String?, chain: [X509Certificate], timeStampAuthority: TimeStampAuthority?,
+        maximumExtractBytes: Int
+    ) {
         self.pinEntry = pinEntry
         self.pinentryProgram = pinentryProgram
         self.chain = chain
@@ -273,8 +286,10 @@ extension ExtractSigner {
         do {
             (request, source) = try Self.read(body, origin: origin, settings: settings)
         } catch {
-            try audit?.record(AuditRecord(time: time, action: "sign", result: "refused", origin: origin, file: body.fileNumber, note: body.noteID,
-                                          detail: (error as? any CodedError)?.codedDescription ?? "\(error)"), committed: false)
+            try audit?.record(
+                AuditRecord(
+                    time: time, action: "sign", result: "refused", origin: origin, file: body.fileNumber, note: body.noteID,
+                    detail: (error as? any CodedError)?.codedDescription ?? "\(error)"), committed: false)
             throw error
         }
         return try sign(request, pin: source, at: time)

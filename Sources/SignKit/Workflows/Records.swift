@@ -23,9 +23,11 @@ public final class Records: Sendable {
     public let acceptWithoutQR: Bool
     public let audit: (any AuditTrail)?
 
-    public init(store: any HistoryStore, verifier: Verifier?, verifierProblem: String? = nil, documentSigner: DocumentSigner?,
-                roles: ApprovalRoles? = nil, rolesSource: String? = nil, intake: ScanIntake? = nil, acceptWithoutQR: Bool = false,
-                audit: (any AuditTrail)? = nil) {
+    public init(
+        store: any HistoryStore, verifier: Verifier?, verifierProblem: String? = nil, documentSigner: DocumentSigner?,
+        roles: ApprovalRoles? = nil, rolesSource: String? = nil, intake: ScanIntake? = nil, acceptWithoutQR: Bool = false,
+        audit: (any AuditTrail)? = nil
+    ) {
         self.store = store
         self.verifier = verifier
         self.verifierProblem = verifierProblem
@@ -48,8 +50,11 @@ public final class Records: Sendable {
             if let problem = file.problem { throw HistoryError(.invalidRequest, problem) }
             try store.createFile(file)
         }
-        try record(committed: true, AuditRecord(time: time, action: "file-created", result: "ok", origin: origin, file: file.number,
-                                                detail: "\(file.subject) (\(file.department))"))
+        try record(
+            committed: true,
+            AuditRecord(
+                time: time, action: "file-created", result: "ok", origin: origin, file: file.number,
+                detail: "\(file.subject) (\(file.department))"))
         return FileCreatedAnswer(file: file)
     }
 
@@ -78,15 +83,19 @@ public final class Records: Sendable {
             }
             let signature = try Self.derSignature(Array(given))
             let history = FileHistory(store: store, verifier: try requireVerifier(), checkpointSigner: try checkpointSigner(at: time))
-            let (entry, verdict) = try history.append(file: number, kind: kind, noteID: body.noteID, content: Array(content),
-                                                      signature: signature, at: time)
-            return AppendAnswer(entry: EntryView(entry), signer: verdict.signer?.name ?? "?", indication: verdict.indication.rawValue,
-                                checkpoint: entry.sequence)
+            let (entry, verdict) = try history.append(
+                file: number, kind: kind, noteID: body.noteID, content: Array(content),
+                signature: signature, at: time)
+            return AppendAnswer(
+                entry: EntryView(entry), signer: verdict.signer?.name ?? "?", indication: verdict.indication.rawValue,
+                checkpoint: entry.sequence)
         }
-        try record(committed: true, AuditRecord(
-            time: time, action: "history-append", result: "ok", origin: origin, file: number, note: body.noteID,
-            certificate: answer.entry.signerFingerprint,
-            detail: "entry \(answer.entry.sequence) (\(answer.entry.kind)) by \(answer.signer), hash \(answer.entry.hash)"))
+        try record(
+            committed: true,
+            AuditRecord(
+                time: time, action: "history-append", result: "ok", origin: origin, file: number, note: body.noteID,
+                certificate: answer.entry.signerFingerprint,
+                detail: "entry \(answer.entry.sequence) (\(answer.entry.kind)) by \(answer.signer), hash \(answer.entry.hash)"))
         return answer
     }
 
@@ -122,14 +131,17 @@ public final class Records: Sendable {
                 }
             }
             guard try store.file(number) != nil else { throw HistoryError(.unknownFile, "there is no file \(number)") }
-            let issued = try ApprovalRequest.issue(fileNumber: number, noteID: body.noteID, extractHash: extractHash, minister: body.minister,
-                                                   authorisedPPS: chosen, signer: try checkpointSigner(at: time), at: time)
+            let issued = try ApprovalRequest.issue(
+                fileNumber: number, noteID: body.noteID, extractHash: extractHash, minister: body.minister,
+                authorisedPPS: chosen, signer: try checkpointSigner(at: time), at: time)
             try store.createApprovalRequest(issued)
             return issued
         }
-        try record(committed: true, AuditRecord(
-            time: time, action: "approval-requested", result: "ok", origin: origin, file: number, note: body.noteID,
-            detail: "request \(issued.id) for \(body.minister), extract SHA-256 \(body.extractSHA256.lowercased()), \(issued.authorisedPPS.count) PPS/PS"))
+        try record(
+            committed: true,
+            AuditRecord(
+                time: time, action: "approval-requested", result: "ok", origin: origin, file: number, note: body.noteID,
+                detail: "request \(issued.id) for \(body.minister), extract SHA-256 \(body.extractSHA256.lowercased()), \(issued.authorisedPPS.count) PPS/PS"))
         return ApprovalRequest.JSON(issued)
     }
 
@@ -160,8 +172,10 @@ public final class Records: Sendable {
     /// The first half of accepting a scan, judged from the request's headers before the body is read, in order:
     /// the request is this file's and open; the attestation reads and names this request; its signature verifies
     /// and its signer is a PPS/PS the request names (and, with a roles file, the Minister's there now).
-    public func admitScan(file number: String, request id: String, attestation encoded: String?, signature signatureText: String?,
-                          scanName: String?, origin: String?, at time: Date) throws -> ScanAdmission {
+    public func admitScan(
+        file number: String, request id: String, attestation encoded: String?, signature signatureText: String?,
+        scanName: String?, origin: String?, at time: Date
+    ) throws -> ScanAdmission {
         try refusingScan(file: number, request: id, origin: origin, at: time) {
             let verifier = try requireVerifier()
             guard let found = try store.approvalRequest(id), found.fileNumber == number else {
@@ -170,24 +184,31 @@ public final class Records: Sendable {
             guard found.status == .open else { throw HistoryError(.requestClosed, "approval request \(id) is closed: its scan is already in the history") }
             if let scanName { try ScanIntake.checkName(scanName) }
             guard let encoded, encoded.count <= 8192, let decoded = Data(base64Encoded: encoded),
-                  let signatureText, signatureText.count <= 128 * 1024, let signatureBytes = Data(base64Encoded: signatureText) else {
-                throw ScanError(.badRequest, "send the attestation and the PPS/PS's signature over it, base64, in the "
-                                + "\(ScanUploadHeader.attestation) and \(ScanUploadHeader.attestationSignature) headers")
+                let signatureText, signatureText.count <= 128 * 1024, let signatureBytes = Data(base64Encoded: signatureText)
+            else {
+                throw ScanError(
+                    .badRequest,
+                    "send the attestation and the PPS/PS's signature over it, base64, in the "
+                        + "\(ScanUploadHeader.attestation) and \(ScanUploadHeader.attestationSignature) headers")
             }
             let attestation = try ScanAttestation(bytes: Array(decoded))
             try attestation.check(against: found)
-            let uploader = try Self.checkUploader(signature: Array(signatureBytes), attestation: Array(decoded), request: found, roles: roles,
-                                                  verifier: verifier, at: time)
-            return ScanAdmission(file: number, request: found, attestation: attestation, attestationBytes: Array(decoded),
-                                 signature: Array(signatureBytes), uploader: uploader, scanName: scanName, origin: origin)
+            let uploader = try Self.checkUploader(
+                signature: Array(signatureBytes), attestation: Array(decoded), request: found, roles: roles,
+                verifier: verifier, at: time)
+            return ScanAdmission(
+                file: number, request: found, attestation: attestation, attestationBytes: Array(decoded),
+                signature: Array(signatureBytes), uploader: uploader, scanName: scanName, origin: origin)
         }
     }
 
     /// The attestation's signature must verify (TOTAL-PASSED) at `time` and its signer be one of the request's
     /// PPS/PS and, when a roles file is configured, one of the Minister's PPS/PS there now. Returns the signer's
     /// name and DSC serial.
-    static func checkUploader(signature: [UInt8], attestation: [UInt8], request: ApprovalRequest, roles: ApprovalRoles?, verifier: Verifier,
-                              at time: Date) throws -> String {
+    static func checkUploader(
+        signature: [UInt8], attestation: [UInt8], request: ApprovalRequest, roles: ApprovalRoles?, verifier: Verifier,
+        at time: Date
+    ) throws -> String {
         let verdict: Verdict
         do {
             verdict = try verifier.verify(signature: signature, content: .bytes(attestation), at: time)
@@ -224,42 +245,54 @@ public final class Records: Sendable {
         let (entry, finding) = try refusingScan(file: admission.file, request: admission.request.id, origin: admission.origin, at: time) {
             () throws -> (HistoryEntry, QRFinding) in
             guard scan.sha256 == attestation.scanHash, scan.size == attestation.scanBytes, scan.type == attestation.scanType else {
-                throw ScanError(.attestationMismatch, "the attestation is over another scan (SHA-256 \(Hex.encode(attestation.scanHash.prefix(8)))…, "
-                                + "\(attestation.scanBytes) bytes); this upload is \(Hex.encode(scan.sha256.prefix(8)))…, \(scan.size) bytes")
+                throw ScanError(
+                    .attestationMismatch,
+                    "the attestation is over another scan (SHA-256 \(Hex.encode(attestation.scanHash.prefix(8)))…, "
+                        + "\(attestation.scanBytes) bytes); this upload is \(Hex.encode(scan.sha256.prefix(8)))…, \(scan.size) bytes")
             }
             let checkpointSigner = try checkpointSigner(at: time)
             let texts = try ScanQR.texts(in: scan.path, type: scan.type, pages: scan.pages)
             let finding = try QRFinding.judge(texts, request: admission.request, signer: checkpointSigner.certificate)
             if finding == .notRead && !acceptWithoutQR {
-                throw ScanError(.qrRequired, "no QR code of this service can be read on the scan (\(texts.count) other code(s) found), "
-                                + "and this service accepts scans only with the request's QR code readable: scan it again, clearer")
+                throw ScanError(
+                    .qrRequired,
+                    "no QR code of this service can be read on the scan (\(texts.count) other code(s) found), "
+                        + "and this service accepts scans only with the request's QR code readable: scan it again, clearer")
             }
             guard attestation.qr == finding else {
-                throw ScanError(.attestationMismatch, "the attestation says the QR code was \(attestation.qr.rawValue), but the service found \(finding.rawValue)")
+                throw ScanError(
+                    .attestationMismatch, "the attestation says the QR code was \(attestation.qr.rawValue), but the service found \(finding.rawValue)")
             }
             let history = FileHistory(store: store, verifier: try requireVerifier(), checkpointSigner: checkpointSigner)
-            let (entry, _) = try history.append(file: admission.file, kind: .scanApproval, noteID: admission.request.noteID,
-                                                content: admission.attestationBytes, signature: admission.signature,
-                                                scan: ScanAppendix(path: scan.path, sha256: scan.sha256, requestID: admission.request.id), at: time)
+            let (entry, _) = try history.append(
+                file: admission.file, kind: .scanApproval, noteID: admission.request.noteID,
+                content: admission.attestationBytes, signature: admission.signature,
+                scan: ScanAppendix(path: scan.path, sha256: scan.sha256, requestID: admission.request.id), at: time)
             return (entry, finding)
         }
         stored = true
-        try record(committed: true, AuditRecord(
-            time: time, action: "scan-upload", result: "ok", origin: admission.origin, file: admission.file, note: admission.request.noteID,
-            certificate: Hex.encode(entry.signerFingerprint),
-            detail: "\(admission.request.id): entry \(entry.sequence) (scan-approval) attested by \(admission.uploader); scan "
-                + (admission.scanName.map { "\"\($0)\" " } ?? "") + "\(scan.type.mediaType) \(scan.size) bytes "
-                + "SHA-256 \(Hex.encode(scan.sha256)); QR \(finding.rawValue)"))
-        return ScanApprovalAnswer(entry: EntryView(entry), request: admission.request.id, uploadedBy: admission.uploader, qr: finding.rawValue,
-                                  scanSHA256: Hex.encode(scan.sha256), scanType: scan.type.mediaType, scanBytes: scan.size, pages: scan.pages)
+        try record(
+            committed: true,
+            AuditRecord(
+                time: time, action: "scan-upload", result: "ok", origin: admission.origin, file: admission.file, note: admission.request.noteID,
+                certificate: Hex.encode(entry.signerFingerprint),
+                detail: "\(admission.request.id): entry \(entry.sequence) (scan-approval) attested by \(admission.uploader); scan "
+                    + (admission.scanName.map { "\"\($0)\" " } ?? "") + "\(scan.type.mediaType) \(scan.size) bytes "
+                    + "SHA-256 \(Hex.encode(scan.sha256)); QR \(finding.rawValue)"))
+        return ScanApprovalAnswer(
+            entry: EntryView(entry), request: admission.request.id, uploadedBy: admission.uploader, qr: finding.rawValue,
+            scanSHA256: Hex.encode(scan.sha256), scanType: scan.type.mediaType, scanBytes: scan.size, pages: scan.pages)
     }
 
     /// Audits a scan upload that failed between admission and acceptance (the body broke off, was too large, not a
     /// scan) and returns the error to answer with.
     public func refuseScan(_ error: any Error, file number: String, request id: String, origin: String?, at time: Date) -> any Error {
         do {
-            try record(committed: false, AuditRecord(time: time, action: "scan-upload", result: "refused", origin: origin, file: number,
-                                                     detail: "\(id): \(Self.coded(error))"))
+            try record(
+                committed: false,
+                AuditRecord(
+                    time: time, action: "scan-upload", result: "refused", origin: origin, file: number,
+                    detail: "\(id): \(Self.coded(error))"))
         } catch {
             return error
         }
@@ -285,11 +318,15 @@ public final class Records: Sendable {
     /// Writes the file's sealed bundle to `path` and audits the export; returns the number of entries.
     public func exportBundle(file number: String, to path: String, origin: String?, at time: Date) throws -> Int {
         let size = try audited("history-export", origin: origin, file: number, at: time) {
-            try HistoryBundle.export(file: number, from: store, verifier: try requireVerifier(), sealer: try checkpointSigner(at: time),
-                                     to: path, at: time)
+            try HistoryBundle.export(
+                file: number, from: store, verifier: try requireVerifier(), sealer: try checkpointSigner(at: time),
+                to: path, at: time)
         }
-        try record(committed: false, AuditRecord(time: time, action: "history-export", result: "ok", origin: origin, file: number,
-                                                 detail: "\(size) entries"))
+        try record(
+            committed: false,
+            AuditRecord(
+                time: time, action: "history-export", result: "ok", origin: origin, file: number,
+                detail: "\(size) entries"))
         return size
     }
 
@@ -313,8 +350,10 @@ public final class Records: Sendable {
 
     func checkpointSigner(at time: Date) throws -> CheckpointSigner {
         guard let documentSigner else {
-            throw HistoryError(.signerUnavailable, "this service has no documentSigner configured: it cannot sign checkpoints, "
-                               + "approval requests or bundles (docs/daemon.md)")
+            throw HistoryError(
+                .signerUnavailable,
+                "this service has no documentSigner configured: it cannot sign checkpoints, "
+                    + "approval requests or bundles (docs/daemon.md)")
         }
         return try documentSigner.signer(at: time)
     }
@@ -330,8 +369,11 @@ public final class Records: Sendable {
         } catch let error as AuditError {
             throw error
         } catch {
-            try record(committed: false, AuditRecord(time: time, action: action, result: Self.isFailure(error) ? "failed" : "refused",
-                                                     origin: origin, file: file, detail: Self.coded(error)))
+            try record(
+                committed: false,
+                AuditRecord(
+                    time: time, action: action, result: Self.isFailure(error) ? "failed" : "refused",
+                    origin: origin, file: file, detail: Self.coded(error)))
             throw error
         }
     }

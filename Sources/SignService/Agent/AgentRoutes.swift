@@ -23,8 +23,9 @@ func buildRouter(_ state: ServiceState) -> Router<ServiceRequestContext> {
         HealthAnswer(status: "ok", version: SignKitVersion.string)
     }
     router.get("/v1/version") { _, _ in
-        VersionAnswer(version: SignKitVersion.string, openssl: Verifier.openSSLVersion, verifier: Verifier.name,
-                        pinEntry: state.configuration.pinEntry.rawValue)
+        VersionAnswer(
+            version: SignKitVersion.string, openssl: Verifier.openSSLVersion, verifier: Verifier.name,
+            pinEntry: state.configuration.pinEntry.rawValue)
     }
 
     // Pairing.
@@ -34,14 +35,18 @@ func buildRouter(_ state: ServiceState) -> Router<ServiceRequestContext> {
         }
         guard let request = state.pairings.request(origin: origin, now: Date()) else {
             try state.record(AuditRecord(time: Date(), action: "pairing-requested", result: "refused", origin: origin, detail: "too many pending requests"))
-            throw HTTPError(.tooManyRequests, message: "too many pairing requests are waiting (at most \(Pairings.maximumPerOrigin) per page, "
-                            + "\(Pairings.maximumPending) in all): approve or let them expire first")
+            throw HTTPError(
+                .tooManyRequests,
+                message: "too many pairing requests are waiting (at most \(Pairings.maximumPerOrigin) per page, "
+                    + "\(Pairings.maximumPending) in all): approve or let them expire first")
         }
         try state.record(AuditRecord(time: Date(), action: "pairing-requested", result: "ok", origin: origin, detail: "code \(request.code)"))
-        state.logger.notice("pairing requested: approve with `signctl pair approve \(request.code)` if you opened this page",
-                            metadata: ["origin": "\(origin)", "code": "\(request.code)"])
-        return PairingRequestAnswer(id: request.id, code: request.code, expires: UTCTimeText.format(request.expires),
-                                      approveWith: "signctl pair approve \(request.code)")
+        state.logger.notice(
+            "pairing requested: approve with `signctl pair approve \(request.code)` if you opened this page",
+            metadata: ["origin": "\(origin)", "code": "\(request.code)"])
+        return PairingRequestAnswer(
+            id: request.id, code: request.code, expires: UTCTimeText.format(request.expires),
+            approveWith: "signctl pair approve \(request.code)")
     }
     router.get("/v1/pairings/{id}") { _, context -> PairingPollAnswer in
         guard let origin = context.caller.origin else { throw HTTPError(.badRequest, message: "the request has no Origin header") }
@@ -65,10 +70,11 @@ func buildRouter(_ state: ServiceState) -> Router<ServiceRequestContext> {
     }
     router.get("/v1/admin/pairings") { _, context -> PairingListAnswer in
         try requireLocal(context, state: state, "list pairings")
-        return PairingListAnswer(paired: state.pairings.list().map { .init(origin: $0.origin, tokenHash: $0.tokenHash, created: $0.created) },
-                                 pending: state.pairings.pending().map {
-            .init(origin: $0.origin, code: $0.code, expires: UTCTimeText.format($0.expires))
-        })
+        return PairingListAnswer(
+            paired: state.pairings.list().map { .init(origin: $0.origin, tokenHash: $0.tokenHash, created: $0.created) },
+            pending: state.pairings.pending().map {
+                .init(origin: $0.origin, code: $0.code, expires: UTCTimeText.format($0.expires))
+            })
     }
     router.delete("/v1/admin/pairings") { request, context -> PairingRevoked in
         try requireLocal(context, state: state, "revoke a pairing")
@@ -91,19 +97,21 @@ func buildRouter(_ state: ServiceState) -> Router<ServiceRequestContext> {
         var headers = HTTPFields()
         headers[.contentType] = "text/event-stream"
         headers[.cacheControl] = "no-store"
-        return Response(status: .ok, headers: headers, body: ResponseBody { writer in
-            func send(_ event: TokenEvent) async throws {
-                try await writer.write(ByteBuffer(string: "event: \(event.type)\ndata: \(try JSONOutput.string(event, pretty: false))\n\n"))
-            }
-            // The current readers first, so a page knows what is there before anything changes.
-            for reader in readers where reader.cardPresent {
-                try await send(TokenEvent(type: "card-present", reader: reader.name, atr: reader.atrHex, time: UTCTimeText.format(Date())))
-            }
-            try await writer.write(ByteBuffer(string: ": ready\n\n"))
-            // The stream ends when the page goes or the daemon stops (a graceful stop does not wait on open streams).
-            for try await event in stream.cancelOnGracefulShutdown() { try await send(event) }
-            try await writer.finish(nil)
-        })
+        return Response(
+            status: .ok, headers: headers,
+            body: ResponseBody { writer in
+                func send(_ event: TokenEvent) async throws {
+                    try await writer.write(ByteBuffer(string: "event: \(event.type)\ndata: \(try JSONOutput.string(event, pretty: false))\n\n"))
+                }
+                // The current readers first, so a page knows what is there before anything changes.
+                for reader in readers where reader.cardPresent {
+                    try await send(TokenEvent(type: "card-present", reader: reader.name, atr: reader.atrHex, time: UTCTimeText.format(Date())))
+                }
+                try await writer.write(ByteBuffer(string: ": ready\n\n"))
+                // The stream ends when the page goes or the daemon stops (a graceful stop does not wait on open streams).
+                for try await event in stream.cancelOnGracefulShutdown() { try await send(event) }
+                try await writer.finish(nil)
+            })
     }
 
     // Signing: the request decoded, signed by the SignKit workflow (checks, PIN, token, CAdES, audit), answered.
@@ -141,8 +149,9 @@ func buildRouter(_ state: ServiceState) -> Router<ServiceRequestContext> {
         }
         // A signature that does not read is a VerificationInputError (signature-unreadable, 422); an invalid one is a verdict.
         let verdict = try await blocking {
-            try verifier.verify(signature: Array(signature), content: .bytes(Array(content)), policy: inputs.policy, at: time,
-                                adjunct: inputs.adjunct)
+            try verifier.verify(
+                signature: Array(signature), content: .bytes(Array(content)), policy: inputs.policy, at: time,
+                adjunct: inputs.adjunct)
         }
         let report = VerificationReport(signatureFile: nil, contentFile: nil, trustFolder: nil, offline: false, verdict: verdict)
         // JSON for programs; the text or HTML report for people, in the language Accept-Language prefers.

@@ -28,7 +28,8 @@ struct DailyReportView: ResponseGenerator {
 func fileNumber(_ context: ServiceRequestContext) throws -> String {
     let raw = try context.parameters.require("file")
     guard let number = raw.removingPercentEncoding, !number.isEmpty, number.count <= 200,
-          !number.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
+        !number.unicodeScalars.contains(where: { $0.properties.generalCategory == .control })
+    else {
         throw HTTPError(.badRequest, message: "the file number in the path does not read (percent-encode it, at most 200 characters)")
     }
     return number
@@ -56,9 +57,10 @@ func addRecordsRoutes(to router: Router<ServiceRequestContext>, state: ServiceSt
         let zoneName = query["timeZone"].map(String.init) ?? "Asia/Kolkata"
         guard let zone = TimeZone(identifier: zoneName) else { throw HTTPError(.badRequest, message: "timeZone \(zoneName) is not a time zone name") }
         let department = query["department"].map(String.init)
-        return DailyReportView(report: try await blocking {
-            try records.dailyReport(from: from, to: to, timeZone: zone, department: department, origin: context.caller.origin, at: Date())
-        })
+        return DailyReportView(
+            report: try await blocking {
+                try records.dailyReport(from: from, to: to, timeZone: zone, department: department, origin: context.caller.origin, at: Date())
+            })
     }
 
     router.get("/v1/files/{file}") { _, context -> FileHistoryAnswer in
@@ -79,9 +81,11 @@ func addRecordsRoutes(to router: Router<ServiceRequestContext>, state: ServiceSt
         let origin = try requireTokenAccess(context, state: state, "issue an approval request")
         let number = try fileNumber(context)
         let body = try await request.decodeSmall(as: ApprovalRequestBody.self)
-        return EditedResponse(status: .created, response: try await blocking {
-            try records.issueApprovalRequest(body, file: number, origin: origin, at: Date())
-        })
+        return EditedResponse(
+            status: .created,
+            response: try await blocking {
+                try records.issueApprovalRequest(body, file: number, origin: origin, at: Date())
+            })
     }
 
     router.get("/v1/files/{file}/approvals/{request}") { _, context -> ApprovalRequest.JSON in
@@ -100,8 +104,9 @@ func addRecordsRoutes(to router: Router<ServiceRequestContext>, state: ServiceSt
         let path = folder + "/\(Pairings.random(bytes: 12)).zip"
         try? FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         let report = try await blocking { try records.historyReport(file: number, scratch: path, origin: origin, at: Date()) }
-        return ReportNegotiation(request).response(json: Array(try JSONOutput.encoder(pretty: false).encode(report)),
-                                                   text: { report.text(in: $0) }, html: { report.html(in: $0) })
+        return ReportNegotiation(request).response(
+            json: Array(try JSONOutput.encoder(pretty: false).encode(report)),
+            text: { report.text(in: $0) }, html: { report.html(in: $0) })
     }
 
     router.get("/v1/files/{file}/bundle") { _, context -> Response in
@@ -120,12 +125,14 @@ func addRecordsRoutes(to router: Router<ServiceRequestContext>, state: ServiceSt
         headers[.contentType] = "application/zip"
         let name = number.map { $0.isLetter || $0.isNumber || $0 == "-" ? $0 : "_" }
         headers[.contentDisposition] = "attachment; filename=\"\(String(name)).zip\""
-        return Response(status: .ok, headers: headers, body: ResponseBody { writer in
-            defer { try? handle.close() }
-            while let chunk = try handle.read(upToCount: 1 << 20), !chunk.isEmpty {
-                try await writer.write(ByteBuffer(bytes: chunk))
-            }
-            try await writer.finish(nil)
-        })
+        return Response(
+            status: .ok, headers: headers,
+            body: ResponseBody { writer in
+                defer { try? handle.close() }
+                while let chunk = try handle.read(upToCount: 1 << 20), !chunk.isEmpty {
+                    try await writer.write(ByteBuffer(bytes: chunk))
+                }
+                try await writer.finish(nil)
+            })
     }
 }

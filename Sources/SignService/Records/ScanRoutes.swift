@@ -18,9 +18,10 @@ func addScanRoutes(to router: Router<ServiceRequestContext>, state: ServiceState
         let id = try context.parameters.require("request")
         let headers = request.headers
         let admission = try await blocking {
-            try records.admitScan(file: number, request: id, attestation: headers[HTTPField.Name(ScanUploadHeader.attestation)!],
-                                  signature: headers[HTTPField.Name(ScanUploadHeader.attestationSignature)!],
-                                  scanName: headers[HTTPField.Name(ScanUploadHeader.scanName)!], origin: origin, at: Date())
+            try records.admitScan(
+                file: number, request: id, attestation: headers[HTTPField.Name(ScanUploadHeader.attestation)!],
+                signature: headers[HTTPField.Name(ScanUploadHeader.attestationSignature)!],
+                scanName: headers[HTTPField.Name(ScanUploadHeader.scanName)!], origin: origin, at: Date())
         }
         // The scan, streamed to disk while hashed; refused the moment it passes the size limit.
         let scan: ScanFile

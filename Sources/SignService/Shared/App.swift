@@ -77,8 +77,10 @@ final class ServiceState: Sendable {
         keptSession = kept
         pairings = try Pairings(file: ServicePaths.pairings(in: state), lifetime: configuration.pairingCodeLifetime)
         adminToken = try Self.adminToken(path: ServicePaths.adminToken(in: state))
-        let manager = TokenManager(configuration: TokenConfiguration(discovery: ModuleDiscovery(configuredModules: configuration.modules),
-                                                                     catalogue: try ATRCatalogue.bundled()), logger: logger)
+        let manager = TokenManager(
+            configuration: TokenConfiguration(
+                discovery: ModuleDiscovery(configuredModules: configuration.modules),
+                catalogue: try ATRCatalogue.bundled()), logger: logger)
         tokens = manager
         // Any card or reader change: where keys were found is forgotten (a new token may share a label), and a kept
         // session on a pulled token is closed at once rather than at its next use or idle expiry.
@@ -89,7 +91,8 @@ final class ServiceState: Sendable {
         var chain = [X509Certificate]()
         if let chainFile = configuration.chainFile {
             guard let text = try? String(contentsOfFile: chainFile, encoding: .utf8), let certificates = try? X509Certificate.fromPEM(text),
-                  !certificates.isEmpty else { throw ConfigurationError("chainFile \(chainFile) does not hold PEM certificates") }
+                !certificates.isEmpty
+            else { throw ConfigurationError("chainFile \(chainFile) does not hold PEM certificates") }
             chain = certificates
         }
         let history: SQLiteHistoryStore
@@ -115,7 +118,8 @@ final class ServiceState: Sendable {
         let trustFolder = configuration.trustDirectory ?? Self.defaultTrust()
         do {
             let trust = try TrustStore.load(directory: trustFolder)
-            verifier = Verifier(trust: trust, revocation: RevocationChecker(options: RevocationOptions(online: true, cacheDirectory: ServicePaths.revocationCache(in: state))))
+            verifier = Verifier(
+                trust: trust, revocation: RevocationChecker(options: RevocationOptions(online: true, cacheDirectory: ServicePaths.revocationCache(in: state))))
             verifierProblem = nil
         } catch {
             verifier = nil
@@ -127,9 +131,10 @@ final class ServiceState: Sendable {
             timeStampAuthority: configuration.timeStampAuthority.flatMap(URL.init(string:)).map { TimeStampAuthority(url: $0, timeout: 10) },
             maximumExtractBytes: configuration.maximumRequestBytes)
         signer = ExtractSigner(tokens: manager, sessions: kept, audit: trail)
-        records = Records(store: history, verifier: verifier, verifierProblem: verifierProblem, documentSigner: documentSigner, roles: roles,
-                          rolesSource: configuration.scans.rolesFile, intake: intake, acceptWithoutQR: configuration.scans.acceptWithoutQR,
-                          audit: trail)
+        records = Records(
+            store: history, verifier: verifier, verifierProblem: verifierProblem, documentSigner: documentSigner, roles: roles,
+            rolesSource: configuration.scans.rolesFile, intake: intake, acceptWithoutQR: configuration.scans.acceptWithoutQR,
+            audit: trail)
     }
 
     /// Takes the state folder's lock (`daemon.lock`, 0600) or names the daemon holding it. The lock goes with the
@@ -195,9 +200,10 @@ final class DaemonAudit: AuditTrail {
             try log.append(record)
         } catch {
             logger.error("audit log write failed", metadata: ["reason": "\(error)", "action": "\(record.action)", "committed": "\(committed)"])
-            throw AuditError(committed
-                ? "\(record.action) was done and stored, but the audit log cannot be written; see the daemon's log"
-                : "the audit log cannot be written; nothing was done")
+            throw AuditError(
+                committed
+                    ? "\(record.action) was done and stored, but the audit log cannot be written; see the daemon's log"
+                    : "the audit log cannot be written; nothing was done")
         }
     }
 }
@@ -215,7 +221,9 @@ public func buildApplication(_ configuration: ServiceConfiguration) throws -> so
     let logger = configuredLogger
     ServiceRequestContext.uploadLimit = configuration.maximumRequestBytes * 4 / 3 + 64 * 1024
     let state = try ServiceState(configuration: configuration, logger: logger)
-    try state.record(AuditRecord(time: Date(), action: "started", result: "ok", detail: "SignService \(SignKitVersion.string) on \(configuration.host):\(configuration.port)"))
+    try state.record(
+        AuditRecord(
+            time: Date(), action: "started", result: "ok", detail: "SignService \(SignKitVersion.string) on \(configuration.host):\(configuration.port)"))
     var app = Application(
         router: buildRouter(state),
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "SignService"),
@@ -225,7 +233,8 @@ public func buildApplication(_ configuration: ServiceConfiguration) throws -> so
             // One plain line on stdout for the person (or script) that started it: where it answers, how to stop it.
             let port = channel.localAddress?.port.map(String.init) ?? String(configuration.port)
             let host = configuration.host.contains(":") ? "[\(configuration.host)]" : configuration.host
-            let line = "SignService ready on http://\(host):\(port) (pid \(getpid()), state \(configuration.stateDirectory)); stop it with Ctrl-C or kill \(getpid())\n"
+            let line =
+                "SignService ready on http://\(host):\(port) (pid \(getpid()), state \(configuration.stateDirectory)); stop it with Ctrl-C or kill \(getpid())\n"
             FileHandle.standardOutput.write(Data(line.utf8))
         },
         logger: logger

@@ -35,7 +35,8 @@ struct BrowserGuard: RouterMiddleware {
             return ErrorStatus.answer(status, ErrorAnswer(error: reason, code: "refused"), headers: [:])
         }
         guard let host = request.head.authority, Self.isLoopbackHost(host) else {
-            return try refuse(.misdirectedRequest, "the Host header \"\(Self.clipped(request.head.authority ?? ""))\" is not a loopback name (a DNS-rebinding page?)")
+            return try refuse(
+                .misdirectedRequest, "the Host header \"\(Self.clipped(request.head.authority ?? ""))\" is not a loopback name (a DNS-rebinding page?)")
         }
         var cors = HTTPFields()
         if let origin {
@@ -108,8 +109,11 @@ func requireTokenAccess(_ context: ServiceRequestContext, state: ServiceState, _
     case .paired(let origin): return origin
     case .local: return nil
     case .page(let origin):
-        try state.record(AuditRecord(time: Date(), action: "refused", result: "refused", origin: origin, detail: "\(what): not paired (no valid pairing token for this origin)"))
-        throw HTTPError(.unauthorized, message: "this page is not paired with the daemon: pair first (POST /v1/pairings), then send Authorization: Bearer <token>")
+        try state.record(
+            AuditRecord(
+                time: Date(), action: "refused", result: "refused", origin: origin, detail: "\(what): not paired (no valid pairing token for this origin)"))
+        throw HTTPError(
+            .unauthorized, message: "this page is not paired with the daemon: pair first (POST /v1/pairings), then send Authorization: Bearer <token>")
     case .anonymous:
         try state.record(AuditRecord(time: Date(), action: "refused", result: "refused", detail: "\(what): no admin token"))
         throw HTTPError(.unauthorized, message: "local callers must send Authorization: Bearer <the admin token in the state folder>")
@@ -118,11 +122,13 @@ func requireTokenAccess(_ context: ServiceRequestContext, state: ServiceState, _
 
 func requireLocal(_ context: ServiceRequestContext, state: ServiceState, _ what: String) throws {
     guard case .local = context.caller else {
-        try state.record(AuditRecord(time: Date(), action: "refused", result: "refused", origin: context.caller.origin, detail: "\(what): administration is for local programs with the admin token"))
+        try state.record(
+            AuditRecord(
+                time: Date(), action: "refused", result: "refused", origin: context.caller.origin,
+                detail: "\(what): administration is for local programs with the admin token"))
         throw HTTPError(.forbidden, message: "only signctl on this machine (with the admin token) may do this")
     }
 }
-
 
 extension Request {
     /// The body of a small JSON route (pairing approval, a new file, an approval request) read up to `limit` bytes

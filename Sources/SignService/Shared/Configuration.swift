@@ -148,7 +148,8 @@ public struct ServiceConfiguration: Codable, Sendable {
         }
         for origin in allowedOrigins {
             guard origin != "*", let url = URL(string: origin), let scheme = url.scheme, ["http", "https"].contains(scheme), url.host != nil,
-                  url.path.isEmpty, url.query == nil else {
+                url.path.isEmpty, url.query == nil
+            else {
                 throw ConfigurationError("allowedOrigins: \"\(origin)\" is not an origin like https://eoffice.example.gov.in (no wildcard, no path)")
             }
         }

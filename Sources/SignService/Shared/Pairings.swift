@@ -68,7 +68,11 @@ final class Pairings: Sendable {
     func approve(code: String, now: Date = Date()) throws -> String? {
         let normalized = code.filter(\.isNumber)
         return try state.withLock { state -> String? in
-            guard let (id, request) = state.requests.first(where: { $0.value.code.filter(\.isNumber) == normalized && $0.value.expires > now && !$0.value.approved }) else {
+            guard
+                let (id, request) = state.requests.first(where: {
+                    $0.value.code.filter(\.isNumber) == normalized && $0.value.expires > now && !$0.value.approved
+                })
+            else {
                 return nil
             }
             let token = Self.random(bytes: 32)

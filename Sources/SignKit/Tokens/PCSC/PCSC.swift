@@ -46,10 +46,12 @@ public final class PCSCContext: @unchecked Sendable {
     static func check(_ rv: LONG, _ function: StaticString, file: String = #fileID, line: Int = #line) throws {
         guard rv != cpcsc_SCARD_S_SUCCESS else { return }
         let text = String(cString: pcsc_stringify_error(rv))
-        let code: TokenError.Code = (rv == cpcsc_SCARD_E_NO_SERVICE || rv == cpcsc_SCARD_E_SERVICE_STOPPED)
+        let code: TokenError.Code =
+            (rv == cpcsc_SCARD_E_NO_SERVICE || rv == cpcsc_SCARD_E_SERVICE_STOPPED)
             ? .pcscUnavailable : .pcscCall
-        throw TokenError(code, "\(function): \(text) (0x\(String(UInt32(bitPattern: Int32(truncatingIfNeeded: rv)), radix: 16)))",
-                         retryable: true, file: file, line: line)
+        throw TokenError(
+            code, "\(function): \(text) (0x\(String(UInt32(bitPattern: Int32(truncatingIfNeeded: rv)), radix: 16)))",
+            retryable: true, file: file, line: line)
     }
 
     /// Reader names; empty when no reader is attached.
@@ -95,9 +97,10 @@ public final class PCSCContext: @unchecked Sendable {
             let present = event & cpcsc_SCARD_STATE_PRESENT != 0
             let atr = withUnsafeBytes(of: state.rgbAtr) { Array($0.prefix(Int(min(state.cbAtr, DWORD(MAX_ATR_SIZE))))) }
             return ReaderState(
-                reader: CardReader(name: name, cardPresent: present, atr: present ? atr : [],
-                                   mute: event & cpcsc_SCARD_STATE_MUTE != 0,
-                                   exclusive: event & cpcsc_SCARD_STATE_EXCLUSIVE != 0),
+                reader: CardReader(
+                    name: name, cardPresent: present, atr: present ? atr : [],
+                    mute: event & cpcsc_SCARD_STATE_MUTE != 0,
+                    exclusive: event & cpcsc_SCARD_STATE_EXCLUSIVE != 0),
                 eventState: event)
         }
     }

@@ -33,7 +33,8 @@ public enum CKR {
         UInt(CKR_PIN_INVALID): Entry(name: "CKR_PIN_INVALID", meaning: "the PIN has characters the token does not accept"),
         UInt(CKR_PIN_LEN_RANGE): Entry(name: "CKR_PIN_LEN_RANGE", meaning: "the PIN is too short or too long for this token"),
         UInt(CKR_PIN_EXPIRED): Entry(name: "CKR_PIN_EXPIRED", meaning: "the PIN has expired and must be changed with the vendor's tool"),
-        UInt(CKR_PIN_LOCKED): Entry(name: "CKR_PIN_LOCKED", meaning: "the PIN is locked after too many wrong tries; unblock it with the SO PIN (PUK) or ask the CA"),
+        UInt(CKR_PIN_LOCKED): Entry(
+            name: "CKR_PIN_LOCKED", meaning: "the PIN is locked after too many wrong tries; unblock it with the SO PIN (PUK) or ask the CA"),
         UInt(CKR_SESSION_CLOSED): Entry(name: "CKR_SESSION_CLOSED", meaning: "the session was closed (token removed?)"),
         UInt(CKR_SESSION_COUNT): Entry(name: "CKR_SESSION_COUNT", meaning: "the token has too many open sessions"),
         UInt(CKR_SESSION_HANDLE_INVALID): Entry(name: "CKR_SESSION_HANDLE_INVALID", meaning: "the session is gone: the token was removed or re-inserted"),
@@ -41,7 +42,8 @@ public enum CKR {
         UInt(CKR_TOKEN_NOT_RECOGNIZED): Entry(name: "CKR_TOKEN_NOT_RECOGNIZED", meaning: "the driver does not know this token; a vendor module may be needed"),
         UInt(CKR_USER_ALREADY_LOGGED_IN): Entry(name: "CKR_USER_ALREADY_LOGGED_IN", meaning: "already logged in"),
         UInt(CKR_USER_NOT_LOGGED_IN): Entry(name: "CKR_USER_NOT_LOGGED_IN", meaning: "the PIN must be entered first"),
-        UInt(CKR_USER_PIN_NOT_INITIALIZED): Entry(name: "CKR_USER_PIN_NOT_INITIALIZED", meaning: "the token has no user PIN set; initialise it with the vendor's tool"),
+        UInt(CKR_USER_PIN_NOT_INITIALIZED): Entry(
+            name: "CKR_USER_PIN_NOT_INITIALIZED", meaning: "the token has no user PIN set; initialise it with the vendor's tool"),
         UInt(CKR_USER_TYPE_INVALID): Entry(name: "CKR_USER_TYPE_INVALID", meaning: "the token does not know that kind of login"),
         UInt(CKR_BUFFER_TOO_SMALL): Entry(name: "CKR_BUFFER_TOO_SMALL", meaning: "the result did not fit (a bug in the caller)"),
         UInt(CKR_CRYPTOKI_NOT_INITIALIZED): Entry(name: "CKR_CRYPTOKI_NOT_INITIALIZED", meaning: "the module was not initialised"),
@@ -57,8 +59,9 @@ public enum CKR {
 
     /// What the code means in plain words.
     public static func meaning(_ value: UInt) -> String {
-        table[value]?.meaning ?? (value >= 0x8000_0000
-            ? "a vendor-specific error; see the token vendor's documentation" : "an unlisted PKCS#11 error")
+        table[value]?.meaning
+            ?? (value >= 0x8000_0000
+                ? "a vendor-specific error; see the token vendor's documentation" : "an unlisted PKCS#11 error")
     }
 
     /// The value for a name such as "CKR_PIN_LOCKED" or "0xa4", for `signctl doctor --ckr`.

@@ -91,8 +91,9 @@ public final class PKCS11Module: @unchecked Sendable {
     /// A function from the module's list; a module that leaves it empty does not implement it.
     func function<F>(_ member: KeyPath<CK_FUNCTION_LIST, F?>, _ name: StaticString, file: String = #fileID, line: Int = #line) throws -> F {
         guard let f = functions.pointee[keyPath: member] else {
-            throw TokenError(.moduleCall, "\(path) does not implement \(name)", returnValue: UInt(CKR_FUNCTION_NOT_SUPPORTED),
-                             file: file, line: line)
+            throw TokenError(
+                .moduleCall, "\(path) does not implement \(name)", returnValue: UInt(CKR_FUNCTION_NOT_SUPPORTED),
+                file: file, line: line)
         }
         return f
     }
@@ -107,7 +108,7 @@ public final class PKCS11Module: @unchecked Sendable {
         case CKR_PIN_LEN_RANGE, CKR_PIN_INVALID: code = .pinLength
         case CKR_PIN_EXPIRED: code = .pinExpired
         case CKR_DEVICE_REMOVED, CKR_TOKEN_NOT_PRESENT, CKR_SESSION_HANDLE_INVALID, CKR_SESSION_CLOSED,
-             CKR_SLOT_ID_INVALID, CKR_TOKEN_NOT_RECOGNIZED:
+            CKR_SLOT_ID_INVALID, CKR_TOKEN_NOT_RECOGNIZED:
             code = .tokenRemoved
             retryable = true
         case CKR_MECHANISM_INVALID, CKR_MECHANISM_PARAM_INVALID: code = .mechanismUnsupported
@@ -143,10 +144,11 @@ public final class PKCS11Module: @unchecked Sendable {
     public func slotInfo(_ slot: UInt) throws -> SlotInfo {
         var info = CK_SLOT_INFO()
         try check(try function(\.C_GetSlotInfo, "C_GetSlotInfo")(slot, &info), "C_GetSlotInfo")
-        return SlotInfo(id: slot, description: padded(info.slotDescription), manufacturer: padded(info.manufacturerID),
-                        tokenPresent: info.flags & cpkcs_CKF_TOKEN_PRESENT != 0,
-                        removable: info.flags & cpkcs_CKF_REMOVABLE_DEVICE != 0,
-                        hardware: info.flags & cpkcs_CKF_HW_SLOT != 0)
+        return SlotInfo(
+            id: slot, description: padded(info.slotDescription), manufacturer: padded(info.manufacturerID),
+            tokenPresent: info.flags & cpkcs_CKF_TOKEN_PRESENT != 0,
+            removable: info.flags & cpkcs_CKF_REMOVABLE_DEVICE != 0,
+            hardware: info.flags & cpkcs_CKF_HW_SLOT != 0)
     }
 
     public func tokenInfo(_ slot: UInt) throws -> TokenInfo {
@@ -157,11 +159,12 @@ public final class PKCS11Module: @unchecked Sendable {
         return TokenInfo(
             label: padded(info.label), manufacturer: padded(info.manufacturerID), model: padded(info.model),
             serial: padded(info.serialNumber),
-            pinState: PINState(countLow: flags & cpkcs_CKF_USER_PIN_COUNT_LOW != 0,
-                               finalTry: flags & cpkcs_CKF_USER_PIN_FINAL_TRY != 0,
-                               locked: flags & cpkcs_CKF_USER_PIN_LOCKED != 0,
-                               toBeChanged: flags & cpkcs_CKF_USER_PIN_TO_BE_CHANGED != 0,
-                               initialized: flags & cpkcs_CKF_USER_PIN_INITIALIZED != 0),
+            pinState: PINState(
+                countLow: flags & cpkcs_CKF_USER_PIN_COUNT_LOW != 0,
+                finalTry: flags & cpkcs_CKF_USER_PIN_FINAL_TRY != 0,
+                locked: flags & cpkcs_CKF_USER_PIN_LOCKED != 0,
+                toBeChanged: flags & cpkcs_CKF_USER_PIN_TO_BE_CHANGED != 0,
+                initialized: flags & cpkcs_CKF_USER_PIN_INITIALIZED != 0),
             initialized: flags & cpkcs_CKF_TOKEN_INITIALIZED != 0,
             loginRequired: flags & cpkcs_CKF_LOGIN_REQUIRED != 0,
             protectedAuthenticationPath: flags & cpkcs_CKF_PROTECTED_AUTHENTICATION_PATH != 0,
@@ -181,8 +184,9 @@ public final class PKCS11Module: @unchecked Sendable {
     /// A read-only serial session; signing needs no read-write session.
     public func openSession(slot: UInt) throws -> PKCS11Session {
         var session: CK_SESSION_HANDLE = 0
-        try check(try function(\.C_OpenSession, "C_OpenSession")(slot, cpkcs_CKF_SERIAL_SESSION, nil, nil, &session),
-                  "C_OpenSession")
+        try check(
+            try function(\.C_OpenSession, "C_OpenSession")(slot, cpkcs_CKF_SERIAL_SESSION, nil, nil, &session),
+            "C_OpenSession")
         return PKCS11Session(module: self, slot: slot, handle: session)
     }
 }

@@ -219,8 +219,10 @@ enum PKCS11Mechanism: Sendable, CaseIterable {
 }
 
 /// Builds a CK_ATTRIBUTE array whose value pointers stay valid for the duration of `body`.
-func withTemplate<R>(_ template: [(CK_ATTRIBUTE_TYPE, [UInt8])],
-                     _ body: (UnsafeMutablePointer<CK_ATTRIBUTE>?, CK_ULONG) throws -> R) throws -> R {
+func withTemplate<R>(
+    _ template: [(CK_ATTRIBUTE_TYPE, [UInt8])],
+    _ body: (UnsafeMutablePointer<CK_ATTRIBUTE>?, CK_ULONG) throws -> R
+) throws -> R {
     let storage = template.map { pair -> UnsafeMutableRawBufferPointer in
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: max(pair.1.count, 1), alignment: 8)
         buffer.copyBytes(from: pair.1)
