@@ -46,3 +46,8 @@ public struct DomainError<Domain>: CodedError {
         self.line = line
     }
 }
+
+extension DomainError: Equatable {
+    /// Equal when they say the same; where they were raised does not count.
+    public static func == (lhs: DomainError, rhs: DomainError) -> Bool { lhs.code == rhs.code && lhs.reason == rhs.reason }
+}

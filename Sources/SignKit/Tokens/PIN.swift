@@ -98,24 +98,13 @@ public final class PIN: @unchecked Sendable, CustomStringConvertible, CustomDebu
     public var customMirror: Mirror { Mirror(self, children: [], displayStyle: .class) }
 }
 
-public struct PINError: CodedError, Equatable {
-    public typealias Code = ErrorCode<PINError>
-    public let code: Code
-    public let reason: String
-    public let file: String
-    public let line: Int
-    public var codeName: String { code.name }
+/// Why no PIN could be had: none given, too long, already wiped, unreadable, no terminal, pinentry failed.
+public typealias PINError = DomainError<PINErrorDomain>
 
-    public init(_ code: Code, _ reason: String, file: String = #fileID, line: Int = #line) {
-        self.code = code
-        self.reason = reason
-        self.file = file
-        self.line = line
-    }
+/// The domain of `PINError`: its codes are the `ErrorCode<PINErrorDomain>` statics below.
+public enum PINErrorDomain {}
 
-    /// Equal when they say the same; where they were raised does not count.
-    public static func == (lhs: PINError, rhs: PINError) -> Bool { lhs.code == rhs.code && lhs.reason == rhs.reason }
-
+extension DomainError where Domain == PINErrorDomain {
     public static func empty(file: String = #fileID, line: Int = #line) -> PINError {
         PINError(.empty, "no PIN was given", file: file, line: line)
     }
@@ -136,7 +125,7 @@ public struct PINError: CodedError, Equatable {
     }
 }
 
-extension ErrorCode where Domain == PINError {
+extension ErrorCode where Domain == PINErrorDomain {
     public static let empty = Self("pin-empty")
     public static let tooLong = Self("pin-too-long")
     public static let wiped = Self("pin-wiped")
