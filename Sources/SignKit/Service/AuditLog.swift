@@ -146,16 +146,7 @@ public struct AuditSummary: Sendable {
     public var problem: String? = nil
 }
 
-public struct AuditError: CodedError {
-    public let reason: String
-    public let file: String
-    public let line: Int
-    /// "audit-log": the log cannot be read, written or does not verify.
-    public var codeName: String { "audit-log" }
+public typealias AuditError = SingleCodeError<AuditErrorDomain>
 
-    public init(_ reason: String, file: String = #fileID, line: Int = #line) {
-        self.reason = reason
-        self.file = file
-        self.line = line
-    }
-}
+/// "audit-log": the log cannot be read, written or does not verify.
+public enum AuditErrorDomain: SingleCodeDomain { public static let codeName = "audit-log" }

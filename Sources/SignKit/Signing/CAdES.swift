@@ -117,21 +117,10 @@ public enum CAdES {
     }
 }
 
-public struct SigningError: CodedError {
-    public let reason: String
-    public let file: String
-    public let line: Int
-    /// "signing": the signature could not be made or did not check (a token that signed with another key, a TSA
-    /// whose answer does not verify).
-    public var codeName: String { "signing" }
+public typealias SigningError = SingleCodeError<SigningErrorDomain>
 
-    public init(_ reason: String, file: String = #fileID, line: Int = #line) {
-        self.reason = reason
-        self.file = file
-        self.line = line
-    }
-
-}
+/// "signing": the signature could not be made or did not check (a token that signed with another key, a TSA whose answer does not verify).
+public enum SigningErrorDomain: SingleCodeDomain { public static let codeName = "signing" }
 
 extension DER {
     /// OBJECT IDENTIFIER TLV for a dotted OID (X.690 8.19) whose arcs fit in 64 bits, as every OID SignKit writes does.

@@ -51,3 +51,21 @@ extension DomainError: Equatable {
     /// Equal when they say the same; where they were raised does not count.
     public static func == (lhs: DomainError, rhs: DomainError) -> Bool { lhs.code == rhs.code && lhs.reason == rhs.reason }
 }
+
+/// The domain of an error that has one code: its name.
+public protocol SingleCodeDomain { static var codeName: String { get } }
+
+/// An error of a domain with one code (the audit log, signing, the ATR catalogue...): the reason and where it was
+/// raised; the code is the domain's.
+public struct SingleCodeError<Domain: SingleCodeDomain>: CodedError {
+    public let reason: String
+    public let file: String
+    public let line: Int
+    public var codeName: String { Domain.codeName }
+
+    public init(_ reason: String, file: String = #fileID, line: Int = #line) {
+        self.reason = reason
+        self.file = file
+        self.line = line
+    }
+}

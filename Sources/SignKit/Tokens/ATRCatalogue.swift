@@ -43,7 +43,7 @@ public struct ATRCatalogue: Sendable {
                 .appendingPathComponent("Resources/atr-catalogue.json"))
         guard let url = candidates.first(where: { FileManager.default.fileExists(atPath: $0.path) }) else {
             throw CatalogueError(
-                reason: "atr-catalogue.json not found (looked in "
+                "atr-catalogue.json not found (looked in "
                     + candidates.map(\.path).joined(separator: ", ") + "); set SIGNSERVICE_ATR_CATALOGUE")
         }
         return try load(contentsOf: url)
@@ -54,10 +54,10 @@ public struct ATRCatalogue: Sendable {
         do {
             file = try JSONDecoder().decode(File.self, from: Data(contentsOf: url))
         } catch {
-            throw CatalogueError(reason: "ATR catalogue \(url.path) does not read: \(error)")
+            throw CatalogueError("ATR catalogue \(url.path) does not read: \(error)")
         }
         for entry in file.entries where Pattern(entry.pattern) == nil {
-            throw CatalogueError(reason: "ATR catalogue \(url.path): bad pattern \"\(entry.pattern)\" for \(entry.model)")
+            throw CatalogueError("ATR catalogue \(url.path): bad pattern \"\(entry.pattern)\" for \(entry.model)")
         }
         return ATRCatalogue(entries: file.entries, openscModules: file.opensc)
     }
@@ -106,16 +106,7 @@ public struct ATRCatalogue: Sendable {
     }
 }
 
-public struct CatalogueError: CodedError {
-    public let reason: String
-    public let file: String
-    public let line: Int
-    /// "atr-catalogue": the catalogue is missing or does not read.
-    public var codeName: String { "atr-catalogue" }
+public typealias CatalogueError = SingleCodeError<CatalogueErrorDomain>
 
-    public init(reason: String, file: String = #fileID, line: Int = #line) {
-        self.reason = reason
-        self.file = file
-        self.line = line
-    }
-}
+/// "atr-catalogue": the catalogue is missing or does not read.
+public enum CatalogueErrorDomain: SingleCodeDomain { public static let codeName = "atr-catalogue" }

@@ -114,15 +114,7 @@ public final class DocumentSigner: Sendable {
 }
 
 /// The document signer's settings do not hold (a PIN file others can read, a chain file without certificates).
-public struct DocumentSignerError: CodedError {
-    public let reason: String
-    public let file: String
-    public let line: Int
-    public var codeName: String { "document-signer-settings" }
+public typealias DocumentSignerError = SingleCodeError<DocumentSignerErrorDomain>
 
-    public init(_ reason: String, file: String = #fileID, line: Int = #line) {
-        self.reason = reason
-        self.file = file
-        self.line = line
-    }
-}
+/// "document-signer-settings": a PIN file others can read, a chain file without certificates.
+public enum DocumentSignerErrorDomain: SingleCodeDomain { public static let codeName = "document-signer-settings" }

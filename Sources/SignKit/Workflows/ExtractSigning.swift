@@ -54,18 +54,10 @@ public struct ExtractSigningRequest: Sendable {
 }
 
 /// A sign request refused before any token was touched.
-public struct SigningRequestError: CodedError {
-    public let reason: String
-    public let file: String
-    public let line: Int
-    public var codeName: String { "invalid-request" }
+public typealias SigningRequestError = SingleCodeError<SigningRequestErrorDomain>
 
-    public init(_ reason: String, file: String = #fileID, line: Int = #line) {
-        self.reason = reason
-        self.file = file
-        self.line = line
-    }
-}
+/// "invalid-request": a sign request refused before any token was touched.
+public enum SigningRequestErrorDomain: SingleCodeDomain { public static let codeName = "invalid-request" }
 
 /// What the officer is shown before they give the PIN: the key, its token's PIN state, and what will be signed.
 public struct SigningPrompt: Sendable {
