@@ -284,7 +284,7 @@ up() {
   make_roles
   write_env
   check_login
-  log "up: source $REAL/env.sh"
+  log "up: source $FOLDER/env.sh"
 }
 
 existing() { # the folder of an existing cluster, locked
