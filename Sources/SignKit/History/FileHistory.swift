@@ -68,13 +68,16 @@ public final class FileHistory: Sendable {
         guard context.noteID == noteID else {
             throw HistoryError(.contextMismatch, "the signature was made for note \(context.noteID), not \(noteID)")
         }
+        // The same signature again (a retry after a lost answer, or from another instance): its entry, not a second.
+        let signatureHash = SHA256Hasher.hash(signature)
+        if let made = try store.entry(of: number, signatureHash: signatureHash) { return (made, verdict) }
         let head = try store.head(of: number)
         let named = context.previousEntryHash ?? HistoryEntry.genesis
         guard named == head.hash else {
             throw HistoryError(
                 .contextMismatch,
                 "the signature follows history entry \(Hex.encode(named.prefix(8)))…, but the file's head is "
-                    + (head.size == 0 ? "empty" : "entry \(head.size) (\(Hex.encode(head.hash.prefix(8)))…)")
+                    + (head.size == 0 ? "empty" : "entry \(head.size) (\(Hex.encode(head.hash)))")
                     + "; sign again over the current head")
         }
         let expected: String? =
@@ -91,7 +94,7 @@ public final class FileHistory: Sendable {
         }
         let entry = HistoryEntry(
             fileNumber: number, sequence: head.size + 1, kind: kind, noteID: noteID, time: time,
-            contentHash: SHA256Hasher.hash(content), signatureHash: SHA256Hasher.hash(signature),
+            contentHash: SHA256Hasher.hash(content), signatureHash: signatureHash,
             signerFingerprint: fingerprint, attachmentHash: scan?.sha256,
             previousHash: head.hash)
         var checkpoint = Checkpoint(fileNumber: number, size: entry.sequence, headHash: entry.hash, time: time)
@@ -100,7 +103,13 @@ public final class FileHistory: Sendable {
         } catch {
             throw HistoryError(.signerUnavailable, "the service could not sign the checkpoint: \(error)")
         }
-        try store.append(entry, checkpoint: checkpoint, blobs: [content, signature], scan: scan)
+        do {
+            try store.append(entry, checkpoint: checkpoint, blobs: [content, signature], scan: scan)
+        } catch let error as HistoryError where error.code == .headMoved {
+            // Lost a race: to a retry of this very signature (then that entry is the answer), or to another note.
+            if let made = try store.entry(of: number, signatureHash: signatureHash) { return (made, verdict) }
+            throw error
+        }
         return (entry, verdict)
     }
 }

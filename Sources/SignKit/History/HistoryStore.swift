@@ -9,6 +9,11 @@ public protocol HistoryStore: Sendable {
     /// Every entry of a file, in sequence order.
     func entries(of number: String) throws -> [HistoryEntry]
     func checkpoints(of number: String) throws -> [Checkpoint]
+    /// (number of entries, head hash); an empty or unknown file is (0, genesis).
+    func head(of number: String) throws -> (size: Int, hash: [UInt8])
+    /// The file's entry whose signature has this SHA-256, if there is one: an append retried after an answer was
+    /// lost finds the entry it made.
+    func entry(of number: String, signatureHash: [UInt8]) throws -> HistoryEntry?
     /// Appends one entry with its checkpoint in one transaction, after the blobs (content, signature) are on disk.
     /// Refused when the file's head is no longer `entry.previousHash` (a concurrent append won). For a scan
     /// approval, `scan`: the scan file is moved into the blob store first and the approval request is closed in the
@@ -44,10 +49,13 @@ extension HistoryStore {
         try append(entry, checkpoint: checkpoint, blobs: blobs, scan: nil)
     }
 
-    /// (number of entries, head hash); an empty or unknown file is (0, genesis).
     public func head(of number: String) throws -> (size: Int, hash: [UInt8]) {
         guard let last = try entries(of: number).last else { return (0, HistoryEntry.genesis) }
         return (last.sequence, last.hash)
+    }
+
+    public func entry(of number: String, signatureHash: [UInt8]) throws -> HistoryEntry? {
+        try entries(of: number).first { $0.signatureHash == signatureHash }
     }
 }
 
@@ -69,7 +77,20 @@ extension ErrorCode where Domain == HistoryErrorDomain {
     /// What was asked does not read (a day that is not YYYY-MM-DD, a kind that does not exist).
     public static let invalidRequest = Self("invalid-request")
     public static let storage = Self("storage")
+    /// The store cannot be reached now (its database is down, restarting or out of connections); nothing was
+    /// stored, and the same request may be sent again.
+    public static let unavailable = Self("store-unavailable")
     public static let bundle = Self("bundle")
     /// The service's document signer could not sign (token absent, PIN file unreadable, login refused).
     public static let signerUnavailable = Self("signer-unavailable")
+}
+
+extension DomainError where Domain == HistoryErrorDomain {
+    /// Another append reached the file first: the answer names the file's head now, so the signer can sign over it.
+    public static func headMoved(file: String, size: Int, head: [UInt8], fileID: String = #fileID, line: Int = #line) -> HistoryError {
+        HistoryError(
+            .headMoved,
+            "the file \(file) has moved on: its head is now entry \(size) (\(Hex.encode(head))); sign again over the new head",
+            file: fileID, line: line)
+    }
 }

@@ -50,6 +50,10 @@ public final class SQLiteHistoryStore: HistoryStore {
                 // The entry that answered a closed request (its scan approval).
                 try db.execute(sql: "ALTER TABLE approval_request ADD COLUMN entry INTEGER")
             }
+            migrator.registerMigration("v4-signature-once") { db in
+                // One signature makes one entry: an append retried after a lost answer finds the entry it made.
+                try db.execute(sql: "CREATE UNIQUE INDEX entry_signature ON entry (file, signature_hash)")
+            }
             try migrator.migrate(pool)
         } catch let error as HistoryError {
             throw error
@@ -96,8 +100,11 @@ public final class SQLiteHistoryStore: HistoryStore {
         }
     }
 
-    private static func entries(_ db: Database, _ number: String) throws -> [HistoryEntry] {
-        try Row.fetchAll(db, sql: "SELECT * FROM entry WHERE file = ? ORDER BY sequence", arguments: [number]).map { row in
+    private static func entries(_ db: Database, _ number: String, where condition: String = "", _ more: StatementArguments = [])
+        throws -> [HistoryEntry]
+    {
+        let arguments: StatementArguments = [number] + more
+        return try Row.fetchAll(db, sql: "SELECT * FROM entry WHERE file = ? \(condition) ORDER BY sequence", arguments: arguments).map { row in
             var entry = HistoryEntry(
                 fileNumber: row["file"], sequence: row["sequence"], kind: EntryKind(rawValue: row["kind"]), noteID: row["note"],
                 time: Date(timeIntervalSince1970: row["time"]), contentHash: Array(row["content_hash"] as Data),
@@ -105,6 +112,24 @@ public final class SQLiteHistoryStore: HistoryStore {
                 attachmentHash: (row["attachment_hash"] as Data?).map(Array.init), previousHash: Array(row["previous_hash"] as Data))
             entry.hash = Array(row["hash"] as Data)  // as stored: a verifier recomputes and compares
             return entry
+        }
+    }
+
+    public func head(of number: String) throws -> (size: Int, hash: [UInt8]) {
+        try storage("read the head of \(number)") {
+            try pool.read { db in
+                guard let row = try Row.fetchOne(db, sql: "SELECT sequence, hash FROM entry WHERE file = ? ORDER BY sequence DESC LIMIT 1", arguments: [number])
+                else { return (0, HistoryEntry.genesis) }
+                return (row["sequence"], Array(row["hash"] as Data))
+            }
+        }
+    }
+
+    public func entry(of number: String, signatureHash: [UInt8]) throws -> HistoryEntry? {
+        try storage("look up a signature in \(number)") {
+            try pool.read { db in
+                try Self.entries(db, number, where: "AND signature_hash = ?", [Data(signatureHash)]).first
+            }
         }
     }
 
@@ -143,7 +168,7 @@ public final class SQLiteHistoryStore: HistoryStore {
                 let headHash = last.map { Array($0["hash"] as Data) } ?? HistoryEntry.genesis
                 let size: Int = last?["sequence"] ?? 0
                 guard headHash == entry.previousHash, entry.sequence == size + 1 else {
-                    throw HistoryError(.headMoved, "the file \(entry.fileNumber) has moved on (now \(size) entries); sign again over the new head")
+                    throw HistoryError.headMoved(file: entry.fileNumber, size: size, head: headHash)
                 }
                 try db.execute(
                     sql: """

@@ -239,8 +239,8 @@ public final class Records: Sendable {
     /// says; then one transaction appends the scan-approval entry and closes the request. The scan file is moved
     /// into the store, or removed on any refusal.
     public func acceptScan(_ admission: ScanAdmission, scan: ScanFile, at time: Date) throws -> ScanApprovalAnswer {
-        var stored = false
-        defer { if !stored { unlink(scan.path) } }
+        // Whatever happens the upload's file goes: moved into the store (then this finds nothing), or refused.
+        defer { unlink(scan.path) }
         let attestation = admission.attestation
         let (entry, finding) = try refusingScan(file: admission.file, request: admission.request.id, origin: admission.origin, at: time) {
             () throws -> (HistoryEntry, QRFinding) in
@@ -270,7 +270,6 @@ public final class Records: Sendable {
                 scan: ScanAppendix(path: scan.path, sha256: scan.sha256, requestID: admission.request.id), at: time)
             return (entry, finding)
         }
-        stored = true
         try record(
             committed: true,
             AuditRecord(

@@ -31,7 +31,7 @@ enum ErrorStatus {
         "too-large": .contentTooLarge, "not-allowed-type": .unsupportedMediaType,
         // Not now: try again later.
         "signer-unavailable": .serviceUnavailable, "verifier-unavailable": .serviceUnavailable, "token-busy": .serviceUnavailable,
-        "pcsc-unavailable": .serviceUnavailable, "module-load": .serviceUnavailable,
+        "pcsc-unavailable": .serviceUnavailable, "module-load": .serviceUnavailable, "store-unavailable": .serviceUnavailable,
     ]
 
     static func status(for error: any CodedError) -> HTTPResponse.Status {
