@@ -220,6 +220,30 @@ struct AccessTests {
         #expect(try store.entries(of: "DIT-12/3/2026-IT").isEmpty && store.head(of: "DIT-12/3/2026-IT").size == 0)
     }
 
+    @Test("a signature carrying both the login attribute and an e-Office context is FORMAT_FAILURE: it neither logs in nor appends")
+    func loginAndContextTogether() throws {
+        let service = try Service()
+        try service.enrol("officer-rsa", .officer)
+        let challenge = try service.access.challenge(at: Self.t0)
+        let note = try CMSSurgery(
+            try Fixture.sign(
+                challenge.canonicalBytes, certificate: try Fixture.certificate("officer-rsa"), key: try Fixture.key("officer-rsa"),
+                chain: try Fixture.individualChain, time: Self.at(minutes: 0.5)))
+        let contextOID = try DERTree.parse(try DER.objectIdentifier(EOfficeContext.oid)).content
+        let context = try #require(note.signedAttributes.first { CMSSurgery.oid(of: $0) == contextOID })
+        var both = try CMSSurgery(try Self.loginSignature(challenge))
+        both.signedAttributes.append(context)
+        try both.resign(with: try Fixture.key("officer-rsa"))
+
+        let verdict = try Self.verifier().verify(signature: both.bytes, content: .bytes(challenge.canonicalBytes), at: Self.at(minutes: 1))
+        #expect(verdict.subIndication == .formatFailure, "\(verdict.summary)")
+        #expect(verdict.summary.contains("both a SignService login and an e-Office context"), "\(verdict.summary)")
+        #expect(verdict.login != nil && verdict.context != nil)
+        #expect { try service.access.login(challenge: challenge.canonicalBytes, signature: both.bytes, at: Self.at(minutes: 1)) } throws: {
+            Self.code($0) == "login-refused"
+        }
+    }
+
     // MARK: Sessions and keys
 
     @Test("a session lives its lifetime and no longer; logged out or never issued, it is unknown")

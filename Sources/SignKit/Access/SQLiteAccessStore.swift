@@ -2,9 +2,9 @@ import Foundation
 import GRDB
 
 /// The embedded access store: SQLite through GRDB (WAL, synchronous FULL) in `access.sqlite` beside the history
-/// store. Hashes are lower-case hex TEXT and times REAL seconds since 1970, and every statement is plain SQL that
-/// PostgreSQL runs as well (`INSERT ... ON CONFLICT`, `DELETE ... WHERE`), so a PostgreSQL sibling can use the
-/// same schema.
+/// store. Hashes are lower-case hex TEXT and times REAL seconds since 1970 (DOUBLE PRECISION in PostgreSQL, whose
+/// REAL has 4 bytes), and every statement is plain SQL that PostgreSQL runs as well (`INSERT ... ON CONFLICT`,
+/// `DELETE ... WHERE` with its row count), so a PostgreSQL sibling can use the same schema.
 public final class SQLiteAccessStore: AccessStore {
     public let folder: String
     private let pool: DatabasePool
