@@ -471,8 +471,9 @@ struct AccessTests {
     func loginPrompt() {
         let prompt = SigningPrompt(
             tokenLabel: "Anita Sharma", signerName: "Anita Sharma", pinState: PINState(), request: nil,
-            login: LoginBinding(service: Self.service, nonce: Array(repeating: 0, count: 32)))
+            login: LoginBinding(service: Self.service, nonce: Array(repeating: 0, count: 32)), loginOrigin: "https://eoffice.mn.gov.in")
         #expect(prompt.dialogText.contains("LOGIN to \(Self.service), not a note"), "\(prompt.dialogText)")
+        #expect(prompt.dialogText.contains("Asked by https://eoffice.mn.gov.in"), "\(prompt.dialogText)")
         #expect(prompt.terminalText.contains("LOGIN to \(Self.service)"), "\(prompt.terminalText)")
         #expect(!prompt.dialogText.contains("File "))
     }

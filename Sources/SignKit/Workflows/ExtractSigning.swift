@@ -68,13 +68,19 @@ public struct SigningPrompt: Sendable {
     public let request: ExtractSigningRequest?
     /// The login being signed, when the signature is a login to a records service rather than a note.
     public let login: LoginBinding?
+    /// The web origin that asked for the login (a request's origin is in the request).
+    public let loginOrigin: String?
 
-    public init(tokenLabel: String, signerName: String, pinState: PINState, request: ExtractSigningRequest?, login: LoginBinding? = nil) {
+    public init(
+        tokenLabel: String, signerName: String, pinState: PINState, request: ExtractSigningRequest?, login: LoginBinding? = nil,
+        loginOrigin: String? = nil
+    ) {
         self.tokenLabel = tokenLabel
         self.signerName = signerName
         self.pinState = pinState
         self.request = request
         self.login = login
+        self.loginOrigin = loginOrigin
     }
 
     /// The text of a pinentry dialog (Web eID's model: with which certificate, for what, who asks).
@@ -82,6 +88,7 @@ public struct SigningPrompt: Sendable {
         var lines = ["Enter the PIN of token \"\(tokenLabel)\" to sign as \(signerName)."]
         if let login {
             lines.append("This is a LOGIN to \(login.service), not a note: nothing in any file is signed.")
+            if let loginOrigin { lines.append("Asked by \(loginOrigin)") }
         }
         if let request {
             lines.append("File \(request.fileNumber), note \(request.noteID)" + (request.commitment == .proofOfApproval ? " (approval)" : ""))
@@ -283,7 +290,7 @@ extension ExtractSigner {
                 let (token, certificate) = try signingKey(key, login: options, at: time)
                 return SigningPrompt(
                     tokenLabel: token.info.label, signerName: certificate.certificate.subject.commonName ?? certificate.label,
-                    pinState: token.info.pinState, request: nil, login: binding)
+                    pinState: token.info.pinState, request: nil, login: binding, loginOrigin: origin)
             }
             defer { pin.wipe() }
             let (prepared, tokenSignature) = try sessions.sign(key, pin: pin, tokens: tokens, options: options, at: time) { certificate in
