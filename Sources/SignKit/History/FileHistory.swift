@@ -59,6 +59,11 @@ public final class FileHistory: Sendable {
                 "the signature is \(verdict.indication.rawValue)"
                     + (verdict.subIndication.map { " \($0.rawValue)" } ?? "") + ": \(verdict.summary)")
         }
+        if let login = verdict.login {
+            throw HistoryError(
+                .signatureNotValid,
+                "this is a login signature (to \(login.service)): a login signature cannot be a note or an approval; sign the extract itself")
+        }
         guard let context = verdict.context else {
             throw HistoryError(.contextMismatch, "the signature carries no e-Office context: it is not bound to any file or note")
         }

@@ -33,6 +33,8 @@ public enum AttributeOID {
     public static let commitmentTypeIndication = "1.2.840.113549.1.9.16.2.16"
     public static let signatureTimeStampToken = "1.2.840.113549.1.9.16.2.14"
     public static let eOfficeContext = EOfficeContext.oid
+    /// SignService login (`LoginBinding`): on login signatures only, never beside an e-Office context.
+    public static let login = LoginBinding.oid
 }
 
 /// Detached CMS SignedData (CAdES baseline B) whose signature value comes from somewhere else, a token.
@@ -54,6 +56,24 @@ public enum CAdES {
         return try prepared.finish(sign(prepared.toBeSigned))
     }
 
+    /// A login signature: detached CAdES over a login challenge's canonical bytes whose signed attributes carry the
+    /// login attribute (`binding`) instead of an e-Office context and a commitment, so it can only ever log in.
+    /// - Returns: the DER ContentInfo (.p7s), eContent absent.
+    public static func signLogin(
+        challenge: [UInt8], certificate: X509Certificate, binding: LoginBinding, signingTime: Date, chain: [X509Certificate] = [],
+        sign: ([UInt8]) throws -> TokenSignature
+    ) throws -> [UInt8] {
+        let prepared = try Prepared(
+            challenge: challenge, certificate: certificate, binding: binding, signingTime: signingTime, chain: chain)
+        return try prepared.finish(sign(prepared.toBeSigned))
+    }
+
+    /// What binds a signature to its purpose: a place in a file with a commitment, or a login.
+    enum Purpose {
+        case eOffice(EOfficeContext, Commitment)
+        case login(LoginBinding)
+    }
+
     /// id-data (RFC 5652 4): the type of the content a detached signature covers.
     static let dataContentType = "1.2.840.113549.1.7.1"
 
@@ -63,23 +83,45 @@ public enum CAdES {
         /// The DER of the signed attributes: what the token signs.
         public let toBeSigned: [UInt8]
         public let certificate: X509Certificate
-        private let parameters: SignatureParameters
+        private let timeStampAuthority: TimeStampAuthority?
         private let builder: CMSBuilder
 
-        public init(contentDigest: [UInt8], certificate: X509Certificate, parameters: SignatureParameters) throws {
+        public convenience init(contentDigest: [UInt8], certificate: X509Certificate, parameters: SignatureParameters) throws {
+            try self.init(
+                contentDigest: contentDigest, certificate: certificate, purpose: .eOffice(parameters.context, parameters.commitment),
+                signingTime: parameters.signingTime, chain: parameters.chain, timeStampAuthority: parameters.timeStampAuthority)
+        }
+
+        /// A login signature over `challenge` (a login challenge's canonical bytes) waiting for its signature value.
+        public convenience init(
+            challenge: [UInt8], certificate: X509Certificate, binding: LoginBinding, signingTime: Date, chain: [X509Certificate] = []
+        ) throws {
+            try self.init(
+                contentDigest: SHA256Hasher.hash(challenge), certificate: certificate, purpose: .login(binding),
+                signingTime: signingTime, chain: chain, timeStampAuthority: nil)
+        }
+
+        init(
+            contentDigest: [UInt8], certificate: X509Certificate, purpose: Purpose, signingTime: Date, chain: [X509Certificate],
+            timeStampAuthority: TimeStampAuthority?
+        ) throws {
             guard contentDigest.count == 32 else { throw SigningError("the content digest must be a SHA-256 (32 bytes)") }
-            let builder = try CMSBuilder(signer: certificate, chain: parameters.chain)
+            let builder = try CMSBuilder(signer: certificate, chain: chain)
             try builder.addSignedAttribute(AttributeOID.contentType, objectIdentifier: CAdES.dataContentType)
-            try builder.addSignedAttribute(AttributeOID.signingTime, time: parameters.signingTime)
+            try builder.addSignedAttribute(AttributeOID.signingTime, time: signingTime)
             try builder.addSignedAttribute(AttributeOID.messageDigest, octetString: contentDigest)
             try builder.addSignedAttribute(AttributeOID.signingCertificateV2, sequence: try certificate.signingCertificateV2)
             try builder.addSignedAttribute(AttributeOID.cmsAlgorithmProtection, sequence: try CAdES.algorithmProtection(builder))
-            try builder.addSignedAttribute(
-                AttributeOID.commitmentTypeIndication,
-                sequence: DER.tlv(0x30, try DER.objectIdentifier(parameters.commitment.oid)))
-            try builder.addSignedAttribute(AttributeOID.eOfficeContext, sequence: parameters.context.der)
+            switch purpose {
+            case .eOffice(let context, let commitment):
+                try builder.addSignedAttribute(
+                    AttributeOID.commitmentTypeIndication, sequence: DER.tlv(0x30, try DER.objectIdentifier(commitment.oid)))
+                try builder.addSignedAttribute(AttributeOID.eOfficeContext, sequence: context.der)
+            case .login(let binding):
+                try builder.addSignedAttribute(AttributeOID.login, sequence: binding.der)
+            }
             toBeSigned = try builder.signedAttributesDER()
-            (self.builder, self.certificate, self.parameters) = (builder, certificate, parameters)
+            (self.builder, self.certificate, self.timeStampAuthority) = (builder, certificate, timeStampAuthority)
         }
 
         /// Checks the token's signature over `toBeSigned` against the certificate, puts it in, time-stamps it when the
@@ -93,7 +135,7 @@ public enum CAdES {
                         + "the key that signed is not the certificate's")
             }
             try builder.setSignature(signature.bytes)
-            if let authority = parameters.timeStampAuthority {
+            if let authority = timeStampAuthority {
                 let token = try authority.timeStamp(signature.bytes)
                 try builder.addUnsignedAttribute(AttributeOID.signatureTimeStampToken, sequence: token.der)
             }

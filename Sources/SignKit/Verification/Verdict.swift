@@ -81,6 +81,9 @@ public struct Verdict: Sendable, Codable {
     public var timeStamp: TimeStampSummary?
     public var context: EOfficeContext?
     public var commitment: String?
+    /// The SignService login attribute: present on a login signature (which has no e-Office context), never on a
+    /// note's or an approval's.
+    public var login: LoginBinding? = nil
     /// Each check in the order it was made.
     public var checks: [Check]
     public var warnings: [String]

@@ -23,6 +23,7 @@ struct Run {
     var revocation = [Verdict.RevocationFinding]()
     var context: EOfficeContext?
     var commitment: String?
+    var login: LoginBinding?
     var policiesHeld: [String]?
     let adjunct: Adjunct
     /// CRLs at hand that are out of date for this signature (not given to path validation), with their sources.
@@ -55,6 +56,7 @@ struct Run {
     static let algorithmProtection = OID(AttributeOID.cmsAlgorithmProtection)
     static let commitmentType = OID(AttributeOID.commitmentTypeIndication)
     static let eOfficeContext = OID(AttributeOID.eOfficeContext)
+    static let loginOID = OID(AttributeOID.login)
     static let timeStampToken = OID(AttributeOID.signatureTimeStampToken)
     static let commitments = Dictionary(uniqueKeysWithValues: Commitment.allCases.map { (OID($0.oid), $0) })
 
@@ -382,6 +384,13 @@ struct Run {
             if let oid = try? fields?.expect(0x06, "commitmentTypeId").objectIdentifier("commitmentTypeId") {
                 commitment = Self.commitments[oid]?.rawValue ?? oid.description
             }
+        }
+        if let value = byOID[Self.loginOID]?.values.first {
+            login = LoginBinding(der: Array(value.encoded))
+            if login == nil { find(.formatFailure, "the SignService login attribute does not read") }
+        }
+        if byOID[Self.loginOID] != nil, byOID[Self.eOfficeContext] != nil {
+            find(.formatFailure, "the signature carries both a SignService login and an e-Office context; a signature is one or the other")
         }
     }
 
@@ -733,6 +742,7 @@ struct Run {
             chain: chain.map { verifier.summary(of: $0) }, revocation: revocation,
             timeStamp: timeStamp, context: context, commitment: commitment, checks: checks, warnings: allWarnings,
             validationTime: validationTime, verifier: Verifier.name)
+        verdict.login = login
         verdict.validationPolicy = Verdict.ValidationPolicySummary(
             revocation: policy.revocation, initialPolicySet: policy.initialPolicySet.isEmpty ? [VerificationPolicy.anyPolicy] : policy.initialPolicySet,
             explicitPolicy: policy.explicitPolicy, inhibitPolicyMapping: policy.inhibitPolicyMapping, inhibitAnyPolicy: policy.inhibitAnyPolicy,
@@ -761,7 +771,7 @@ struct Run {
             contentType: "contentType", messageDigest: "messageDigest", signingTimeOID: "signingTime",
             signingCertificateV2: "signingCertificateV2", signingCertificateV1: "signingCertificate",
             algorithmProtection: "CMSAlgorithmProtection", commitmentType: "commitment-type-indication",
-            eOfficeContext: "e-Office context",
+            eOfficeContext: "e-Office context", loginOID: "SignService login",
         ]
         return names[oid] ?? oid.description
     }

@@ -64,19 +64,32 @@ public struct SigningPrompt: Sendable {
     public let tokenLabel: String
     public let signerName: String
     public let pinState: PINState
-    /// The extract being signed; nil for other signatures (a bundle's seal, a raw test signature).
+    /// The extract being signed; nil for other signatures (a bundle's seal, a login, a raw test signature).
     public let request: ExtractSigningRequest?
+    /// The login being signed, when the signature is a login to a records service rather than a note.
+    public let login: LoginBinding?
+    /// The web origin that asked for the login (a request's origin is in the request).
+    public let loginOrigin: String?
 
-    public init(tokenLabel: String, signerName: String, pinState: PINState, request: ExtractSigningRequest?) {
+    public init(
+        tokenLabel: String, signerName: String, pinState: PINState, request: ExtractSigningRequest?, login: LoginBinding? = nil,
+        loginOrigin: String? = nil
+    ) {
         self.tokenLabel = tokenLabel
         self.signerName = signerName
         self.pinState = pinState
         self.request = request
+        self.login = login
+        self.loginOrigin = loginOrigin
     }
 
     /// The text of a pinentry dialog (Web eID's model: with which certificate, for what, who asks).
     public var dialogText: String {
         var lines = ["Enter the PIN of token \"\(tokenLabel)\" to sign as \(signerName)."]
+        if let login {
+            lines.append("This is a LOGIN to \(login.service), not a note: nothing in any file is signed.")
+            if let loginOrigin { lines.append("Asked by \(loginOrigin)") }
+        }
         if let request {
             lines.append("File \(request.fileNumber), note \(request.noteID)" + (request.commitment == .proofOfApproval ? " (approval)" : ""))
             lines.append("Extract SHA-256 \(Hex.encode(request.extractDigest.prefix(8)))… (\(request.extractSize) bytes)")
@@ -88,7 +101,8 @@ public struct SigningPrompt: Sendable {
 
     /// One line for a terminal prompt.
     public var terminalText: String {
-        "PIN for token \"\(tokenLabel)\" (signing as \(signerName))" + (warning.map { " - \($0)" } ?? "") + ": "
+        let what = login.map { "LOGIN to \($0.service) as \(signerName), not a note" } ?? "signing as \(signerName)"
+        return "PIN for token \"\(tokenLabel)\" (\(what))" + (warning.map { " - \($0)" } ?? "") + ": "
     }
 
     var warning: String? {
@@ -238,6 +252,67 @@ public final class ExtractSigner: Sendable {
     }
 }
 
+/// A login signature made for a records service's challenge.
+public struct SignedLogin: Sendable {
+    /// The detached CAdES signature over the challenge's bytes, DER, carrying the login attribute.
+    public let signature: [UInt8]
+    public let certificate: X509Certificate
+    public let challenge: LoginChallenge
+}
+
+extension ExtractSigner {
+    /// Signs a records service's login challenge (its canonical bytes) with a token key, through the same key
+    /// checks, PIN sources, token sessions and audit trail as a note; the PIN prompt says it is a LOGIN to the
+    /// service the challenge names, not a note. The signature carries the login attribute and no e-Office context
+    /// (`CAdES.signLogin`), so it can never be appended to a file. The challenge's expiry is left to the service,
+    /// whose clock decides it.
+    public func signLogin(
+        challenge bytes: [UInt8], key: PKCS11URI, login options: LoginOptions = LoginOptions(), chain: [X509Certificate] = [],
+        pin source: any PINSource, origin: String?, at time: Date
+    ) throws -> SignedLogin {
+        var service: String? = nil
+        func audited(_ result: String, _ detail: String, certificate: String? = nil) throws {
+            try audit?.record(
+                AuditRecord(
+                    time: time, action: "sign-login", result: result, origin: origin, certificate: certificate,
+                    detail: (service.map { "login to \($0): " } ?? "") + detail), committed: false)
+        }
+        do {
+            let challenge: LoginChallenge
+            do {
+                challenge = try LoginChallenge(canonical: bytes)
+            } catch {
+                throw SigningRequestError(error.reason)
+            }
+            service = challenge.service
+            let binding = LoginBinding(challenge)
+            let pin = try source.pin {
+                let (token, certificate) = try signingKey(key, login: options, at: time)
+                return SigningPrompt(
+                    tokenLabel: token.info.label, signerName: certificate.certificate.subject.commonName ?? certificate.label,
+                    pinState: token.info.pinState, request: nil, login: binding, loginOrigin: origin)
+            }
+            defer { pin.wipe() }
+            let (prepared, tokenSignature) = try sessions.sign(key, pin: pin, tokens: tokens, options: options, at: time) { certificate in
+                try CAdES.Prepared(challenge: bytes, certificate: certificate, binding: binding, signingTime: time, chain: chain)
+            }
+            let signed = SignedLogin(signature: try prepared.finish(tokenSignature), certificate: prepared.certificate, challenge: challenge)
+            try audited(
+                "ok", "signed login challenge nonce \(Hex.encode(challenge.nonce.prefix(8)))…",
+                certificate: Hex.encode(signed.certificate.sha256Fingerprint))
+            return signed
+        } catch let error as AuditError {
+            throw error
+        } catch let error as any CodedError {
+            try audited(error is SigningRequestError ? "refused" : "failed", error.codedDescription)
+            throw error
+        } catch {
+            try audited("failed", "\(error)")
+            throw error
+        }
+    }
+}
+
 /// Where workflows write their audit records (the daemon's hash-chained log). `committed` says the action already
 /// took effect (an append is stored), so a failure to record must not be reported as "nothing was done".
 public protocol AuditTrail: Sendable {
@@ -317,16 +392,40 @@ extension ExtractSigner {
             noteID: body.noteID, commitment: commitment, previousHash: previous, origin: origin, chain: settings.chain,
             timeStampAuthority: timeStamped ? settings.timeStampAuthority : nil)
         try request.check()
+        return (request, try pinSource(body.pin, settings: settings))
+    }
+
+    /// Where a request's PIN comes from, as the agent's settings say: its body, or pinentry (a PIN in the body is
+    /// then refused).
+    static func pinSource(_ pin: String?, settings: AgentSigningSettings) throws -> any PINSource {
         switch settings.pinEntry {
         case .request:
-            guard let text = body.pin, !text.isEmpty else { throw SigningRequestError("this agent takes the PIN in the request (pin)") }
-            return (request, GivenPIN(try Array(text.utf8).withUnsafeBytes { try PIN(bytes: $0) }))
+            guard let text = pin, !text.isEmpty else { throw SigningRequestError("this agent takes the PIN in the request (pin)") }
+            return GivenPIN(try Array(text.utf8).withUnsafeBytes { try PIN(bytes: $0) })
         case .pinentry:
-            guard body.pin == nil else {
+            guard pin == nil else {
                 throw SigningRequestError("this agent asks for the PIN through pinentry on the officer's screen; do not send it in the request")
             }
             guard let program = settings.pinentryProgram else { throw SigningRequestError("this agent has no pinentryProgram configured") }
-            return (request, PinentryPIN(program: program))
+            return PinentryPIN(program: program)
         }
+    }
+
+    /// A login-sign request as the agent's API carries it (POST /v1/login/sign): its fields read, its PIN taken as
+    /// `settings` say, then signed as `signLogin(challenge:key:...)` does. Refusals are audited.
+    public func signLogin(_ body: LoginSignRequestBody, origin: String?, settings: AgentSigningSettings, at time: Date) throws -> SignedLogin {
+        let (challenge, key, source): ([UInt8], PKCS11URI, any PINSource)
+        do {
+            guard let bytes = Data(base64Encoded: body.challenge) else { throw SigningRequestError("challenge must be base64") }
+            guard let uri = try? PKCS11URI(body.key) else { throw SigningRequestError("key is not a PKCS#11 URI") }
+            (challenge, key, source) = (Array(bytes), uri, try Self.pinSource(body.pin, settings: settings))
+        } catch {
+            try audit?.record(
+                AuditRecord(
+                    time: time, action: "sign-login", result: "refused", origin: origin,
+                    detail: (error as? any CodedError)?.codedDescription ?? "\(error)"), committed: false)
+            throw error
+        }
+        return try signLogin(challenge: challenge, key: key, chain: settings.chain, pin: source, origin: origin, at: time)
     }
 }
