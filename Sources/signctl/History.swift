@@ -115,10 +115,12 @@ struct StoreOptions: ParsableArguments {
     @Option(help: ArgumentHelp("The history store folder (history.sqlite and blobs/).", valueName: "dir"))
     var store: String?
 
-    @OptionGroup var daemon: DaemonOptions
+    @OptionGroup var daemon: RecordsOptions
 
     func validate() throws {
-        if (store == nil) == (daemon.service == nil) { throw ValidationError("give either --store DIR (a local store) or --service URL (the running daemon)") }
+        if (store == nil) == (daemon.service == nil) {
+            throw ValidationError("give either --store DIR (a local store) or --records URL (the records service)")
+        }
     }
 
     func open() throws -> SQLiteHistoryStore {
@@ -208,14 +210,14 @@ struct HistoryCreate: ParsableCommand {
 struct HistoryAppend: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "append",
-        abstract: "Append a signed extract to a file's history through the daemon.",
+        abstract: "Append a signed extract to a file's history through the records service.",
         discussion: """
             The daemon verifies the signature (it must be TOTAL-PASSED), checks that its e-Office context names this \
             file, this note and the file's current head (sign with --previous-hash set to the head `history show` \
             prints), appends the entry and signs a checkpoint with its document-signer key.
             """)
 
-    @OptionGroup var daemon: DaemonOptions
+    @OptionGroup var daemon: RecordsOptions
 
     @Argument(help: ArgumentHelp("The file number.", valueName: "file"))
     var file: String

@@ -19,7 +19,7 @@ struct ScanRequest: ParsableCommand {
             --qr writes PNG or SVG by the file's extension; repeat it for both.
             """)
 
-    @OptionGroup var daemon: DaemonOptions
+    @OptionGroup var daemon: RecordsOptions
 
     @Argument(help: ArgumentHelp("The file number.", valueName: "file"))
     var file: String
@@ -109,7 +109,7 @@ struct ScanUploadCommand: ParsableCommand {
             Exit codes: 0 appended, 1 refused by the daemon or the scan's QR code is another request's, 3 usage.
             """)
 
-    @OptionGroup var daemon: DaemonOptions
+    @OptionGroup var daemon: RecordsOptions
     @OptionGroup var tokenOptions: TokenOptions
     @OptionGroup var keyOptions: KeyOptions
 

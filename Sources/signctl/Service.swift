@@ -122,7 +122,7 @@ struct DaemonClient {
 
     static func read<Answer: Decodable>(_ type: Answer.Type, from body: [UInt8], _ what: String) throws -> Answer {
         do {
-            return try JSONDecoder().decode(type, from: Data(body))
+            return try JSONOutput.decoder().decode(type, from: Data(body))
         } catch {
             throw CommandFailure(status: .environment, message: "\(what) does not read: \(error)")
         }
@@ -162,11 +162,30 @@ struct DaemonClient {
     }
 }
 
-/// `--service URL`: the commands that can work through a running daemon instead of the tokens or store directly.
+/// `--agent URL` (or `--service URL`): the token commands that can work through the officer's running agent instead
+/// of the tokens directly.
 struct DaemonOptions: ParsableArguments {
     @Option(
+        name: [.customLong("agent"), .customLong("service")],
         help: ArgumentHelp(
-            "Work through the running daemon at this URL (e.g. http://127.0.0.1:8787) instead of the tokens or a store directly; signctl shows the daemon's admin token from --state-dir.",
+            "Work through the running agent at this URL (e.g. http://127.0.0.1:8787) instead of the tokens directly; signctl shows the agent's admin token from --state-dir.",
+            valueName: "url"))
+    var service: String?
+
+    @OptionGroup var state: StateOptions
+
+    func client() throws -> DaemonClient? {
+        try service.map { try DaemonClient(service: $0, state: state) }
+    }
+}
+
+/// `--records URL` (or `--service URL`): the file commands that work through the department's records service
+/// instead of a local store. signctl calls it as its operator, with the admin token of its state folder (--state-dir).
+struct RecordsOptions: ParsableArguments {
+    @Option(
+        name: [.customLong("records"), .customLong("service")],
+        help: ArgumentHelp(
+            "Work through the records service at this URL (e.g. http://127.0.0.1:8788) instead of a local store; signctl shows its admin token from --state-dir (signctl on the service's machine).",
             valueName: "url"))
     var service: String?
 

@@ -105,8 +105,10 @@ struct ReportLanguageTests {
     func historyWithScanApproval() async throws {
         try await Rig.exclusive {
             let folder = try TemporaryFolder("signservice-hindi-history")
-            let daemon = try DaemonTests.Daemon(scans: ["rolesFile": try ScanUploadTests.rolesFile(in: folder)])
+            let daemon = try DaemonTests.Daemon(role: "records", scans: ["rolesFile": try ScanUploadTests.rolesFile(in: folder)])
             defer { _ = daemon.stop() }
+            let agent = try DaemonTests.Daemon()
+            defer { _ = agent.stop() }
             let number = ScanUploadTests.number
             let softPIN = try Rig.secretStrings()[1]
             let created = try DaemonTests.signctl(daemon, ["history", "create", number, "--subject", "Data centre upgrade", "--department", "IT"])
@@ -117,7 +119,7 @@ struct ReportLanguageTests {
             #expect(head == String(repeating: "0", count: 64), "the head of an empty file: \(head)")
             let note = try folder.file("N-1.txt", Array("File \(number), note N-1: the upgrade is proposed.\n".utf8)).path
             let signed = try DaemonTests.signctl(
-                daemon,
+                agent,
                 [
                     "sign", note, "--key", DaemonTests.softKey, "--file-number", number, "--note-id", "N-1",
                     "--previous-hash", head,

@@ -96,10 +96,12 @@ struct ScanUploadTests {
     func endToEnd() async throws {
         try await Rig.exclusive {
             let folder = try TemporaryFolder("signservice-scan-e2e")
-            let daemon = try DaemonTests.Daemon(scans: ["rolesFile": try Self.rolesFile(in: folder), "maximumBytes": 3 << 20, "maximumPixels": 20_000_000])
+            let daemon = try DaemonTests.Daemon(
+                role: "records", scans: ["rolesFile": try Self.rolesFile(in: folder), "maximumBytes": 3 << 20, "maximumPixels": 20_000_000])
             defer { _ = daemon.stop() }
-            let token = try DaemonTests.pair(daemon)
-            let auth = ["Origin: \(DaemonTests.origin)", "Authorization: Bearer \(token)"]
+            // The records service's operator (its admin token, from its own machine) files and uploads here; who may
+            // do what by role is RecordsServiceTests' subject.
+            let auth = ["Authorization: Bearer \(daemon.adminToken)"]
             let created = try DaemonTests.request(
                 daemon, "POST", "/v1/files", headers: auth,
                 json: ["number": Self.number, "subject": "Data centre upgrade", "department": "IT"])
@@ -241,10 +243,11 @@ struct ScanUploadTests {
         try await Rig.exclusive {
             let folder = try TemporaryFolder("signservice-scan-kill")
             let scans: [String: Any] = ["rolesFile": try Self.rolesFile(in: folder), "acceptWithoutQR": true]
-            var daemon = try DaemonTests.Daemon(scans: scans)
+            var daemon = try DaemonTests.Daemon(role: "records", scans: scans)
             let state = daemon.folder
-            let token = try DaemonTests.pair(daemon)
-            let auth = ["Origin: \(DaemonTests.origin)", "Authorization: Bearer \(token)"]
+            // The records service's operator (its admin token, from its own machine) files and uploads here; who may
+            // do what by role is RecordsServiceTests' subject.
+            let auth = ["Authorization: Bearer \(daemon.adminToken)"]
             _ = try DaemonTests.request(daemon, "POST", "/v1/files", headers: auth, json: ["number": Self.number, "subject": "Kill test", "department": "IT"])
             let issued = try Self.issue(daemon, note: "N-9", folder: folder)
             let request = try Self.approval(daemon, issued.id, auth: auth)
@@ -272,7 +275,7 @@ struct ScanUploadTests {
             curl.waitUntilExit()
             #expect(Self.partials(daemon) == partial.map { [$0] }, "the partial file is there after the kill, named .part")
 
-            daemon = try DaemonTests.Daemon(scans: scans, folder: state)
+            daemon = try DaemonTests.Daemon(role: "records", scans: scans, folder: state)
             defer { _ = daemon.stop() }
             #expect(Self.partials(daemon).isEmpty, "the restarted daemon removed the partial upload")
             let (size, states) = try Self.stored(daemon, auth: auth, requests: [issued.id])

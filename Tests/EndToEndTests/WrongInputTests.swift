@@ -101,7 +101,7 @@ struct WrongInputTests {
         // A real bundle (the daemon's export of a file's history) and a real signature (openssl cms).
         let bundle = folder.path("history.zip")
         let daemon = try await Rig.exclusive { () throws -> DaemonTests.Daemon in
-            let daemon = try DaemonTests.Daemon()
+            let daemon = try DaemonTests.Daemon(role: "records")
             let created = try DaemonTests.signctl(daemon, ["history", "create", "WRONG-1/2026", "--subject", "Wrong inputs", "--department", "IT"])
             #expect(created.status == 0, "\(created.stderr)")
             let exported = try DaemonTests.signctl(daemon, ["history", "export", "WRONG-1/2026", "-o", bundle])

@@ -261,6 +261,50 @@ struct StoreConformanceTests {
         #expect(try store.entries(of: number).map(\.noteID) == ["N-1", "N-2"])
     }
 
+    @Test("a bundle holds its own file's evidence only, however many other files its verifier has judged")
+    func bundleEvidence() throws {
+        try Rig.require()  // CRLs from the rig's CRL server
+        let opened = try Opened(.sqlite)
+        let store = opened.store
+        let docKey = try Fixture.key("docsigner")
+        let sealer = CheckpointSigner(certificate: try Fixture.certificate("docsigner")) { try docKey.sign($0) }
+        func appendNote(_ number: String, signer name: String, history: FileHistory) throws {
+            let certificate = try Fixture.certificate(name), key = try Fixture.key(name)
+            let content = Array("File \(number), note N-1\n".utf8)
+            let parameters = SignatureParameters(
+                context: EOfficeContext(fileNumber: number, noteID: "N-1", previousEntryHash: HistoryEntry.genesis), commitment: .proofOfOrigin,
+                signingTime: TestTime.now, chain: try Fixture.individualChain)
+            let signature = try CAdES.signDetached(contentDigest: SHA256Hasher.hash(content), certificate: certificate, parameters: parameters) {
+                try key.sign($0)
+            }
+            try history.append(file: number, kind: .note, noteID: "N-1", content: content, signature: signature, at: TestTime.now.addingTimeInterval(60))
+        }
+        func manifest(_ number: String, verifier: Verifier) throws -> BundleManifest {
+            let path = opened.folder.path("\(UUID().uuidString).zip")
+            _ = try HistoryBundle.export(file: number, from: store, verifier: verifier, sealer: sealer, to: path, at: TestTime.now.addingTimeInterval(120))
+            return try BundleManifest.parse(try #require(try HistoryBundle.read(path)["manifest.json"]))
+        }
+        // One long-lived verifier (as the records service has) judges file B's note by another officer, then A is exported.
+        let shared = try Fixture.verifier(cache: opened.folder.path("shared-cache"))
+        let history = FileHistory(store: store, verifier: shared, checkpointSigner: sealer)
+        try store.createFile(FileRecord(number: "A/1", subject: "A", department: "Finance"))
+        try store.createFile(FileRecord(number: "B/1", subject: "B", department: "Home"))
+        try appendNote("A/1", signer: "officer-ec", history: history)
+        try appendNote("B/1", signer: "officer-rsa", history: history)
+        let fromShared = try manifest("A/1", verifier: shared)
+        // The same export by a verifier that never saw file B: what A's bundle must hold, exactly.
+        let fromFresh = try manifest("A/1", verifier: try Fixture.verifier(cache: opened.folder.path("fresh-cache")))
+        let other = "certificates/\(Hex.encode(try Fixture.certificate("officer-rsa").sha256Fingerprint)).der"
+        let own = "certificates/\(Hex.encode(try Fixture.certificate("officer-ec").sha256Fingerprint)).der"
+        #expect(fromShared.certificates.contains(own))
+        #expect(!fromShared.certificates.contains(other), "file B's signer is in file A's bundle")
+        #expect(Set(fromShared.certificates) == Set(fromFresh.certificates))
+        // OCSP responses are fetched anew by each verifier (other bytes, same answer): the same number of items, each
+        // about A's own certificates.
+        #expect(fromShared.revocation.count == fromFresh.revocation.count, "\(fromShared.revocation) against \(fromFresh.revocation)")
+        #expect(!fromShared.revocation.isEmpty, "the revocation data A's verdicts rested on is carried")
+    }
+
     final class Outcomes: @unchecked Sendable {
         private let lock = NSLock()
         private(set) var won = 0

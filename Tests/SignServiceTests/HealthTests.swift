@@ -8,9 +8,14 @@ struct HealthTests {
     @Test("refuses to bind a non-loopback address unless told")
     func loopbackOnly() throws {
         let state = FileManager.default.temporaryDirectory.appendingPathComponent("signservice-config-\(getpid())").path
-        #expect(throws: (any Error).self) { try SignServiceCommand.parse(["--host", "0.0.0.0", "--state-dir", state]) }
-        #expect(throws: Never.self) { try SignServiceCommand.parse(["--host", "0.0.0.0", "--allow-remote", "--state-dir", state]) }
-        #expect(throws: Never.self) { try SignServiceCommand.parse(["--state-dir", state]) }
+        #expect(throws: (any Error).self) { try SignServiceCommand.parseAsRoot(["--host", "0.0.0.0", "--state-dir", state]) }
+        #expect(throws: (any Error).self) { try SignServiceCommand.parseAsRoot(["agent", "--host", "0.0.0.0", "--state-dir", state]) }
+        #expect(throws: Never.self) { try SignServiceCommand.parseAsRoot(["--host", "0.0.0.0", "--allow-remote", "--state-dir", state]) }
+        #expect(throws: Never.self) { try SignServiceCommand.parseAsRoot(["--state-dir", state]) }
+        // The records service off loopback: HTTPS of its own, or --allow-remote for a TLS proxy in front.
+        #expect(throws: (any Error).self) { try SignServiceCommand.parseAsRoot(["records", "--host", "0.0.0.0", "--state-dir", state]) }
+        #expect(throws: Never.self) { try SignServiceCommand.parseAsRoot(["records", "--host", "0.0.0.0", "--allow-remote", "--state-dir", state]) }
+        #expect(throws: Never.self) { try SignServiceCommand.parseAsRoot(["records", "--state-dir", state]) }
     }
 
     @Test("configuration files: unknown keys, wildcard origins and origins with paths are refused; defaults fill the rest")

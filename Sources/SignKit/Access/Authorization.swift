@@ -37,7 +37,7 @@ public enum Principal: Sendable, Equatable {
     }
 
     /// How refusals name the principal.
-    var words: String {
+    public var words: String {
         switch self {
         case .member(let member): "\(member.name) (\(member.role.rawValue), \(member.department))"
         case .machine(let key): "API key \(key.id) (\(key.name))"

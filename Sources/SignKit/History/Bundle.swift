@@ -228,6 +228,8 @@ public enum HistoryBundle {
         let checkpoints = try store.checkpoints(of: number)
         var files = [(String, Member)]()
         var manifestEntries = [BundleManifest.Entry]()
+        // The evidence of this file's verifications only: never what the verifier's caches hold of other files.
+        let evidence = EvidenceLog()
         for entry in entries {
             guard let content = try store.blob(entry.contentHash), let signature = try store.blob(entry.signatureHash) else {
                 throw HistoryError(.storage, "entry \(entry.sequence) of \(number) is missing its extract or signature in the store")
@@ -239,7 +241,7 @@ public enum HistoryBundle {
                 return .bytes(bytes)
             }
             // Verified again so that the paths and revocation data used are known and go into the bundle.
-            _ = try? verifier.verify(signature: signature, content: .bytes(content), at: time)
+            _ = evidence.collecting { try? verifier.verify(signature: signature, content: .bytes(content), at: time) }
             let contentName = "contents/\(Hex.encode(entry.contentHash))", signatureName = "signatures/\(entry.sequence).p7s"
             files.append((contentName, .bytes(content)))
             files.append((signatureName, .bytes(signature)))
@@ -260,7 +262,7 @@ public enum HistoryBundle {
         // Checkpoint signatures carry only the document signer's certificate: its chain is the sealer's.
         let checkpointVerifier = Verifier(trust: verifier.trust, intermediates: verifier.intermediates + sealer.chain, revocation: verifier.revocation)
         for checkpoint in checkpoints {
-            _ = try? checkpointVerifier.verify(signature: checkpoint.signature, content: .bytes(checkpoint.canonicalBytes), at: time)
+            _ = evidence.collecting { try? checkpointVerifier.verify(signature: checkpoint.signature, content: .bytes(checkpoint.canonicalBytes), at: time) }
             let name = "checkpoints/\(checkpoint.size).p7s"
             files.append((name, .bytes(checkpoint.signature)))
             checkpointReferences.append(
@@ -270,14 +272,14 @@ public enum HistoryBundle {
                     signatureHash: Hex.encode(SHA256Hasher.hash(checkpoint.signature))))
         }
         var certificateNames = [String]()
-        for certificate in verifier.pathCertificates() + checkpointVerifier.pathCertificates() + [sealer.certificate] + sealer.chain {
+        for certificate in evidence.certificates + [sealer.certificate] + sealer.chain {
             let name = "certificates/\(Hex.encode(certificate.sha256Fingerprint)).der"
             if certificateNames.contains(name) { continue }
             certificateNames.append(name)
             files.append((name, .bytes(certificate.der)))
         }
         var revocationNames = [String]()
-        for der in verifier.revocation.evidenceUsed() {
+        for der in evidence.revocation {
             let name = "revocation/\(Hex.encode(SHA256Hasher.hash(der))).der"
             revocationNames.append(name)
             files.append((name, .bytes(der)))

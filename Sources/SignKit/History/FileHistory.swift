@@ -41,10 +41,11 @@ public final class FileHistory: Sendable {
 
     /// Appends a signed extract (note or approval) or an attested scan (scan-approval: `content` is the attestation
     /// document, `scan` the checked upload and the request it closes). Returns the entry and the signature's verdict.
+    /// `admit` sees the verified signer's certificate fingerprint before anything is stored and may refuse it.
     @discardableResult
     public func append(
         file number: String, kind: EntryKind, noteID: String, content: [UInt8], signature: [UInt8],
-        scan: ScanAppendix? = nil, at time: Date
+        scan: ScanAppendix? = nil, admit: ((_ signerFingerprint: [UInt8]) throws -> Void)? = nil, at time: Date
     ) throws -> (entry: HistoryEntry, verdict: Verdict) {
         guard try store.file(number) != nil else { throw HistoryError(.unknownFile, "there is no file \(number)") }
         let verdict: Verdict
@@ -73,6 +74,10 @@ public final class FileHistory: Sendable {
         guard context.noteID == noteID else {
             throw HistoryError(.contextMismatch, "the signature was made for note \(context.noteID), not \(noteID)")
         }
+        guard let signer = verdict.signer, let fingerprint = Hex.decode(signer.sha256Fingerprint) else {
+            throw HistoryError(.signatureNotValid, "the verdict names no signer")
+        }
+        try admit?(fingerprint)
         // The same signature again (a retry after a lost answer, or from another instance): its entry, not a second.
         let signatureHash = SHA256Hasher.hash(signature)
         if let made = try store.entry(of: number, signatureHash: signatureHash) { return (made, verdict) }
@@ -93,9 +98,6 @@ public final class FileHistory: Sendable {
             }
         if let expected, verdict.commitment != expected {
             throw HistoryError(.contextMismatch, "a \(kind) needs the \(expected) commitment; the signature states \(verdict.commitment ?? "none")")
-        }
-        guard let signer = verdict.signer, let fingerprint = Hex.decode(signer.sha256Fingerprint) else {
-            throw HistoryError(.signatureNotValid, "the verdict names no signer")
         }
         let entry = HistoryEntry(
             fileNumber: number, sequence: head.size + 1, kind: kind, noteID: noteID, time: time,

@@ -234,6 +234,20 @@ public enum JSONOutput {
         return encoder
     }
 
+    /// Reads what `encoder` wrote: times as "2026-11-23T07:01:49Z".
+    public static func decoder() -> JSONDecoder {
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .custom { decoder in
+            let container = try decoder.singleValueContainer()
+            let text = try container.decode(String.self)
+            guard let date = UTCTimeText.parse(text) else {
+                throw DecodingError.dataCorruptedError(in: container, debugDescription: "\(text) is not a time like 2026-11-23T07:01:49Z")
+            }
+            return date
+        }
+        return decoder
+    }
+
     public static func string(_ value: some Encodable, pretty: Bool = true) throws -> String {
         String(decoding: try encoder(pretty: pretty).encode(value), as: UTF8.self)
     }

@@ -119,7 +119,6 @@ public final class RevocationChecker: Sendable {
         /// Distribution points fetched in this run (each at most once).
         var fetchedCRLURLs = Set<String>()
         /// CRLs a verdict rested on, for bundles.
-        var crlsUsed: [ObjectIdentifier: CertificateRevocationList] = [:]
         /// OCSP evidence by certificate fingerprint.
         var evidence: [FingerprintKey: RevocationEvidence] = [:]
         /// URLs that failed in this run, so one dead server costs one timeout, not one per signature.
@@ -150,16 +149,6 @@ public final class RevocationChecker: Sendable {
         }
     }
 
-    /// Every CRL and OCSP response a verdict rested on, as received (for bundles that verify offline).
-    public func evidenceUsed() -> [[UInt8]] {
-        state.withLock { state in
-            var seen = Set<[UInt8]>(), list = [[UInt8]]()
-            for evidence in state.evidence.values where seen.insert(evidence.der).inserted { list.append(evidence.der) }
-            for crl in state.crlsUsed.values where seen.insert(crl.der).inserted { list.append(crl.der) }
-            return list
-        }
-    }
-
     // MARK: CRLs
 
     /// The CRL with this DER, parsed once per checker; nil when it does not parse.
@@ -171,13 +160,6 @@ public final class RevocationChecker: Sendable {
             if let raced = state.crls[key] { return raced }
             state.crls[DERKey(bytes: parsed.der[...])] = parsed
             return parsed
-        }
-    }
-
-    /// Notes that a verdict rested on `crl` (bundles carry it).
-    func noteUsed(_ crls: [CertificateRevocationList]) {
-        state.withLock { state in
-            for crl in crls where state.crlsUsed[ObjectIdentifier(crl)] == nil { state.crlsUsed[ObjectIdentifier(crl)] = crl }
         }
     }
 

@@ -260,6 +260,7 @@ struct Run {
             leaf: certificate, untrusted: untrusted, crls: crls.map(\.crl), at: at, validationTime: validationTime,
             policy: policy, problems: &problems)
         chain = path.chain
+        EvidenceLog.note(path: path.chain)
         if let failure = path.failure {
             let extra = problems.isEmpty ? "" : " (\(problems.joined(separator: "; ")))"
             check("certification path", false, failure.reason + extra)
@@ -554,7 +555,7 @@ struct Run {
             case .notChecked:
                 break
             case .good(let used):
-                verifier.revocation.noteUsed(used)
+                for crl in used { EvidenceLog.note(revocation: crl.der) }
                 let newest = used.count == 1 ? used[0] : used.max { $0.thisUpdate < $1.thisUpdate }!
                 func source(_ crl: CertificateRevocationList) -> String {
                     crls.first { $0.crl === crl }?.source ?? "CRL of \(crl.issuer.description)"
@@ -571,7 +572,7 @@ struct Run {
                         producedAt: newest.thisUpdate, revokedAt: nil, reason: nil,
                         detail: used.count == 1 ? newest.notRevokedText : "\(newest.notRevokedText) (\(used.count) CRLs)"))
             case .revoked(let crl, let date, let code):
-                verifier.revocation.noteUsed([crl])
+                EvidenceLog.note(revocation: crl.der)
                 let source = crls.first { $0.crl === crl }?.source ?? "CRL of \(crl.issuer.description)"
                 judgeRevocation(
                     name: name, depth: depth, source: source, producedAt: crl.thisUpdate, revokedAt: date, code: code, at: time,
@@ -582,6 +583,7 @@ struct Run {
                     intermediates: intermediates, supplied: supplied, signingTime: time,
                     validationTime: validationTime, problems: &problems)
                 {
+                    EvidenceLog.note(revocation: evidence.der)
                     switch evidence.status {
                     case .good:
                         revocation.append(evidence.goodFinding(name: name))
@@ -630,6 +632,7 @@ struct Run {
                         return
                     }
                     path = again
+                    EvidenceLog.note(path: again.chain)
                     continue
                 }
                 let names = !verifier.revocation.crlURLs(of: certificate).isEmpty || !certificate.ocspURLs.isEmpty

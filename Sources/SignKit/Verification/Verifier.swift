@@ -107,8 +107,6 @@ public final class Verifier: Sendable {
         var certificates: [DERKey: X509Certificate] = [:]
         /// Path validations by their inputs (see `PathKey`).
         var paths: [PathKey: PathValidation] = [:]
-        /// Validated paths by leaf certificate fingerprint (for bundles).
-        var chains: [FingerprintKey: [X509Certificate]] = [:]
         /// Report summaries by certificate fingerprint (names are costly to render).
         var summaries: [FingerprintKey: Verdict.CertificateSummary] = [:]
         var signers: [FingerprintKey: Verdict.SignerSummary] = [:]
@@ -132,17 +130,6 @@ public final class Verifier: Sendable {
             if let raced = caches.certificates[key] { return raced }
             caches.certificates[DERKey(bytes: parsed.der[...])] = parsed
             return parsed
-        }
-    }
-
-    /// The certificates of every path this verifier has validated (for bundles that verify offline).
-    public func pathCertificates() -> [X509Certificate] {
-        caches.withLock { caches in
-            var seen = Set<FingerprintKey>(), list = [X509Certificate]()
-            for chain in caches.chains.values {
-                for certificate in chain where seen.insert(FingerprintKey(certificate)).inserted { list.append(certificate) }
-            }
-            return list
         }
     }
 
@@ -271,7 +258,6 @@ public final class Verifier: Sendable {
         caches.withLock { caches in
             if caches.paths.count >= 50_000 { caches.paths.removeAll() }  // a long-lived daemon: forget, never grow without end
             caches.paths[key] = validation
-            if validation.failure == nil { caches.chains[FingerprintKey(leaf)] = validation.chain }
         }
         return validation
     }

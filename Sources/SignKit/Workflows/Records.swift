@@ -69,7 +69,12 @@ public final class Records: Sendable {
 
     /// Appends a signed note or approval: the signature must verify (TOTAL-PASSED) and name this file, this note and
     /// the file's head; the entry and its signed checkpoint commit together, then the append is audited.
-    public func append(_ body: AppendRequestBody, to number: String, origin: String?, at time: Date) throws -> AppendAnswer {
+    ///
+    /// `signer`, when given, is shown the verified signer's certificate fingerprint before anything is stored and
+    /// may refuse it (the records service: the signer must be the logged-in officer).
+    public func append(
+        _ body: AppendRequestBody, to number: String, origin: String?, signer: (@Sendable ([UInt8]) throws -> Void)? = nil, at time: Date
+    ) throws -> AppendAnswer {
         let answer = try audited("history-append", origin: origin, file: number, at: time) { () throws -> AppendAnswer in
             let kind: EntryKind
             switch body.kind {
@@ -85,7 +90,7 @@ public final class Records: Sendable {
             let history = FileHistory(store: store, verifier: try requireVerifier(), checkpointSigner: try checkpointSigner(at: time))
             let (entry, verdict) = try history.append(
                 file: number, kind: kind, noteID: body.noteID, content: Array(content),
-                signature: signature, at: time)
+                signature: signature, admit: signer, at: time)
             return AppendAnswer(
                 entry: EntryView(entry), signer: verdict.signer?.name ?? "?", indication: verdict.indication.rawValue,
                 checkpoint: entry.sequence)

@@ -127,8 +127,26 @@ func buildRouter(_ state: ServiceState) -> Router<ServiceRequestContext> {
         return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: signed.signature)))
     }
 
+    // A records service's login challenge signed on a token: the login signature can never pass for a note's
+    // (Access/LoginBinding.swift), and the PIN dialog says it is a login and to which service.
+    router.post("/v1/login/sign") { request, context -> LoginSignAnswer in
+        let origin = try requireTokenAccess(context, state: state, "sign a login challenge")
+        let body = try await request.decodeSmall(as: LoginSignRequestBody.self, limit: 64 * 1024)
+        return LoginSignAnswer(try await blocking { try state.signer.signLogin(body, origin: origin, settings: state.signing, at: Date()) })
+    }
+
     // Verification: any allowed origin or local program (no token is touched).
+    addVerifyRoute(to: router, state: state, check: { _ in })
+    return router
+}
+
+/// POST /v1/verify: a signature and its content judged at a time and under a policy; JSON, text or HTML.
+/// `check` refuses callers the role does not serve (the records service verifies for those who may come in).
+func addVerifyRoute(
+    to router: Router<ServiceRequestContext>, state: ServiceState, check: @escaping @Sendable (ServiceRequestContext) async throws -> Void
+) {
     router.post("/v1/verify") { request, context -> Response in
+        try await check(context)
         guard let verifier = state.verifier else { throw HTTPError(.serviceUnavailable, message: state.verifierProblem ?? "verification unavailable") }
         let body = try await request.decode(as: VerifyRequestBody.self, context: context)
         guard let signature = Data(base64Encoded: body.signature), let content = Data(base64Encoded: body.content) else {
@@ -160,7 +178,4 @@ func buildRouter(_ state: ServiceState) -> Router<ServiceRequestContext> {
             text: { HumanReport.text(verdict, signatureFile: nil, contentFile: nil, language: $0) },
             html: { report.html(in: $0) })
     }
-    addRecordsRoutes(to: router, state: state)
-    addScanRoutes(to: router, state: state)
-    return router
 }

@@ -35,52 +35,66 @@ func fileNumber(_ context: ServiceRequestContext) throws -> String {
     return number
 }
 
-func addRecordsRoutes(to router: Router<ServiceRequestContext>, state: ServiceState) {
-    let records = state.records
+func addRecordsRoutes(to router: Router<ServiceRequestContext>, state: ServiceState, desk: RecordsDesk) {
+    let records = desk.records
 
     router.get("/v1/files") { _, context -> FileListAnswer in
-        _ = try requireTokenAccess(context, state: state, "list files")
-        return try await blocking { try records.files(origin: context.caller.origin, at: Date()) }
+        // Each caller lists the files of the departments they may read.
+        let caller = try state.recordsCaller(context)
+        let limit: String? = if case .principal(let principal) = caller { principal.departmentLimit } else { nil }
+        let origin = try await state.authorize(context, .listFiles, department: limit).who
+        let all = try await blocking { try records.files(origin: origin, at: Date()) }
+        return FileListAnswer(files: limit.map { own in all.files.filter { $0.department == own } } ?? all.files)
     }
 
     router.post("/v1/files") { request, context -> EditedResponse<FileCreatedAnswer> in
-        let origin = try requireTokenAccess(context, state: state, "create a file")
         let file = try await request.decodeSmall(as: FileRecord.self)
+        let origin = try await state.authorize(context, .createFile, department: file.department).who
         return EditedResponse(status: .created, response: try await blocking { try records.createFile(file, origin: origin, at: Date()) })
     }
 
     router.get("/v1/reports/daily") { request, context -> DailyReportView in
-        _ = try requireTokenAccess(context, state: state, "read the daily report")
         let query = request.uri.queryParameters
         guard let from = query["from"].map(String.init) else { throw HTTPError(.badRequest, message: "from (YYYY-MM-DD) is required") }
         let to = query["to"].map(String.init) ?? from
         let zoneName = query["timeZone"].map(String.init) ?? "Asia/Kolkata"
         guard let zone = TimeZone(identifier: zoneName) else { throw HTTPError(.badRequest, message: "timeZone \(zoneName) is not a time zone name") }
-        let department = query["department"].map(String.init)
+        let caller = try state.recordsCaller(context)
+        let limit: String? = if case .principal(let principal) = caller { principal.departmentLimit } else { nil }
+        let department = query["department"].map(String.init) ?? limit
+        let origin = try await state.authorize(context, .readReport, department: department).who
         return DailyReportView(
             report: try await blocking {
-                try records.dailyReport(from: from, to: to, timeZone: zone, department: department, origin: context.caller.origin, at: Date())
+                try records.dailyReport(from: from, to: to, timeZone: zone, department: department, origin: origin, at: Date())
             })
     }
 
     router.get("/v1/files/{file}") { _, context -> FileHistoryAnswer in
-        _ = try requireTokenAccess(context, state: state, "read a file's history")
         let number = try fileNumber(context)
-        return try await blocking { try records.history(of: number, origin: context.caller.origin, at: Date()) }
+        let origin = try await state.authorize(context, .readFile, file: number).who
+        return try await blocking { try records.history(of: number, origin: origin, at: Date()) }
     }
 
     router.post("/v1/files/{file}/entries") { request, context -> EditedResponse<AppendAnswer> in
-        let origin = try requireTokenAccess(context, state: state, "append to a file's history")
         let number = try fileNumber(context)
         let body = try await request.decode(as: AppendRequestBody.self, context: context)
-        return EditedResponse(status: .created, response: try await blocking { try records.append(body, to: number, origin: origin, at: Date()) })
+        let (caller, origin) = try await state.authorize(context, .append, file: number, kind: EntryKind(rawValue: body.kind))
+        // The signature must be the caller's own (checked once it is verified, before anything is stored).
+        let signerCheck: (@Sendable ([UInt8]) throws -> Void)? =
+            switch caller {
+            case .hostOperator: nil
+            case .principal(let principal): { fingerprint in try desk.access?.checkSigner(principal, fingerprint: fingerprint) }
+            }
+        return EditedResponse(
+            status: .created,
+            response: try await blocking { try records.append(body, to: number, origin: origin, signer: signerCheck, at: Date()) })
     }
 
     // Approval requests (the scan-upload path): issued when a note goes to a Minister, printed as a QR code.
     router.post("/v1/files/{file}/approvals") { request, context -> EditedResponse<ApprovalRequest.JSON> in
-        let origin = try requireTokenAccess(context, state: state, "issue an approval request")
         let number = try fileNumber(context)
         let body = try await request.decodeSmall(as: ApprovalRequestBody.self)
+        let origin = try await state.authorize(context, .requestApproval, file: number).who
         return EditedResponse(
             status: .created,
             response: try await blocking {
@@ -89,17 +103,17 @@ func addRecordsRoutes(to router: Router<ServiceRequestContext>, state: ServiceSt
     }
 
     router.get("/v1/files/{file}/approvals/{request}") { _, context -> ApprovalRequest.JSON in
-        _ = try requireTokenAccess(context, state: state, "read an approval request")
         let number = try fileNumber(context)
         let id = try context.parameters.require("request")
-        return try await blocking { try records.approvalRequest(id, file: number, origin: context.caller.origin, at: Date()) }
+        let origin = try await state.authorize(context, .readFile, file: number).who
+        return try await blocking { try records.approvalRequest(id, file: number, origin: origin, at: Date()) }
     }
 
     // The file's history verified as its bundle's holder would verify it: JSON (signservice.history-report/1), or
     // the text or HTML report in the language Accept-Language prefers.
     router.get("/v1/files/{file}/report") { request, context -> Response in
-        let origin = try requireTokenAccess(context, state: state, "read a file's history report")
         let number = try fileNumber(context)
+        let origin = try await state.authorize(context, .exportBundle, file: number).who
         let folder = state.configuration.stateDirectory + "/exports"
         let path = folder + "/\(Pairings.random(bytes: 12)).zip"
         try? FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
@@ -110,8 +124,8 @@ func addRecordsRoutes(to router: Router<ServiceRequestContext>, state: ServiceSt
     }
 
     router.get("/v1/files/{file}/bundle") { _, context -> Response in
-        let origin = try requireTokenAccess(context, state: state, "export a file's history")
         let number = try fileNumber(context)
+        let origin = try await state.authorize(context, .exportBundle, file: number).who
         let folder = state.configuration.stateDirectory + "/exports"
         let path = folder + "/\(Pairings.random(bytes: 12)).zip"
         try? FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])

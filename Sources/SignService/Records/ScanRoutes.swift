@@ -11,11 +11,13 @@ extension ScanApprovalAnswer: ResponseEncodable {}
 /// counted, stopped at the size limit (`ScanIntake`); then `Records.acceptScan` checks the scan against the
 /// attestation and its QR code, and appends the scan-approval entry. Every refusal names its reason and stores nothing.
 func addScanRoutes(to router: Router<ServiceRequestContext>, state: ServiceState) {
-    let records = state.records
     router.post("/v1/files/{file}/approvals/{request}/scan") { request, context -> EditedResponse<ScanApprovalAnswer> in
-        let origin = try requireTokenAccess(context, state: state, "upload a scan")
+        let records = try state.recordsDesk.records
         let number = try fileNumber(context)
         let id = try context.parameters.require("request")
+        // A PPS/PS uploads only for their own Minister: the request's.
+        let minister = try await blocking { try records.store.approvalRequest(id) }.map(\.minister)
+        let origin = try await state.authorize(context, .uploadScan, minister: minister).who
         let headers = request.headers
         let admission = try await blocking {
             try records.admitScan(

@@ -1,5 +1,8 @@
 import Foundation
 import Hummingbird
+import HummingbirdCore
+import HummingbirdTLS
+import NIOSSL
 import Logging
 import ServiceLifecycle
 import Synchronization
@@ -27,19 +30,31 @@ enum Caller: Sendable {
 struct ServiceRequestContext: RequestContext {
     var coreContext: CoreRequestContextStorage
     var caller: Caller = .anonymous
+    /// The Authorization header as sent (the records role reads sessions and API keys from it).
+    var authorization: String?
     /// Set once at start from the configuration (maximumRequestBytes plus room for base64 and JSON).
     nonisolated(unsafe) static var uploadLimit = 48 * 1024 * 1024
     var maxUploadSize: Int { Self.uploadLimit }
     /// Every JSON answer in one form: sorted keys, times as 2026-11-23T07:01:49Z.
     var responseEncoder: JSONEncoder { JSONOutput.encoder(pretty: false) }
 
+    /// The peer is on this machine (the operator's admin token is taken from loopback peers only).
+    let fromLoopback: Bool
+
     init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
+        switch source.channel.remoteAddress {
+        case .v4(let address)?: fromLoopback = address.host.hasPrefix("127.")
+        case .v6(let address)?: fromLoopback = address.host == "::1" || address.host.hasPrefix("::ffff:127.")
+        case .unixDomainSocket?: fromLoopback = true
+        default: fromLoopback = false
+        }
     }
 }
 
 /// Everything the routes share: the configuration, the SignKit workflows they call, and the audit log those write to.
 final class ServiceState: Sendable {
+    let role: DaemonRole
     let configuration: ServiceConfiguration
     let logger: Logger
     /// The state folder's lock file, held (flock) for the daemon's life; it holds the daemon's pid.
@@ -57,9 +72,11 @@ final class ServiceState: Sendable {
     /// Signs extracts for pages and local programs (Workflows/ExtractSigning.swift).
     let signer: ExtractSigner
     let signing: AgentSigningSettings
-    /// Files, entries, approval requests, scans, reports, bundles (Workflows/Records.swift).
-    let records: Records
-    init(configuration: ServiceConfiguration, logger: Logger) throws {
+    /// The records role's desk: files, entries, approval requests, scans, reports, bundles (Workflows/Records.swift)
+    /// and who may come in (Access/). Nil in the agent.
+    let desk: RecordsDesk?
+    init(configuration: ServiceConfiguration, role: DaemonRole, logger: Logger) throws {
+        self.role = role
         self.configuration = configuration
         self.logger = logger
         let state = configuration.stateDirectory
@@ -95,19 +112,6 @@ final class ServiceState: Sendable {
             else { throw ConfigurationError("chainFile \(chainFile) does not hold PEM certificates") }
             chain = certificates
         }
-        let history: SQLiteHistoryStore
-        do {
-            history = try SQLiteHistoryStore(folder: configuration.historyFolder)
-        } catch {
-            throw ConfigurationError("cannot open the history store \(configuration.historyFolder): \(error)")
-        }
-        let intake: ScanIntake, roles: ApprovalRoles?
-        do {
-            intake = try ScanIntake(folder: configuration.historyFolder, limits: configuration.scans.limits)
-            roles = try configuration.scans.rolesFile.map { try ApprovalRoles.load($0) }
-        } catch {
-            throw ConfigurationError("scans: \(error)")
-        }
         // Bundles are exported here and unlinked as soon as they are open for sending; a crash can leave one.
         try? FileManager.default.removeItem(atPath: state + "/exports")
         do {
@@ -131,10 +135,11 @@ final class ServiceState: Sendable {
             timeStampAuthority: configuration.timeStampAuthority.flatMap(URL.init(string:)).map { TimeStampAuthority(url: $0, timeout: 10) },
             maximumExtractBytes: configuration.maximumRequestBytes)
         signer = ExtractSigner(tokens: manager, sessions: kept, audit: trail)
-        records = Records(
-            store: history, verifier: verifier, verifierProblem: verifierProblem, documentSigner: documentSigner, roles: roles,
-            rolesSource: configuration.scans.rolesFile, intake: intake, acceptWithoutQR: configuration.scans.acceptWithoutQR,
-            audit: trail)
+        desk =
+            role == .records
+            ? try RecordsDesk(
+                configuration: configuration, verifier: verifier, verifierProblem: verifierProblem, documentSigner: documentSigner, audit: trail,
+                logger: logger) : nil
     }
 
     /// Takes the state folder's lock (`daemon.lock`, 0600) or names the daemon holding it. The lock goes with the
@@ -215,26 +220,44 @@ func blocking<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async thr
     }
 }
 
-public func buildApplication(_ configuration: ServiceConfiguration) throws -> some ApplicationProtocol {
+public func buildApplication(_ configuration: ServiceConfiguration, role: DaemonRole = .agent) throws -> some ApplicationProtocol {
     var configuredLogger = Logger(label: "signservice")
     configuredLogger.logLevel = Logger.Level(rawValue: configuration.logLevel) ?? .info
     let logger = configuredLogger
     ServiceRequestContext.uploadLimit = configuration.maximumRequestBytes * 4 / 3 + 64 * 1024
-    let state = try ServiceState(configuration: configuration, logger: logger)
+    let state = try ServiceState(configuration: configuration, role: role, logger: logger)
     try state.record(
         AuditRecord(
-            time: Date(), action: "started", result: "ok", detail: "SignService \(SignKitVersion.string) on \(configuration.host):\(configuration.port)"))
+            time: Date(), action: "started", result: "ok",
+            detail: "SignService \(SignKitVersion.string) (\(role.rawValue)) on \(configuration.host):\(configuration.port)"))
+    let server: HTTPServerBuilder
+    if let tls = configuration.tls {
+        do {
+            let chain = try NIOSSLCertificate.fromPEMFile(tls.certificateChain).map { NIOSSLCertificateSource.certificate($0) }
+            let key = try NIOSSLPrivateKey(file: tls.privateKey, format: .pem)
+            var settings = TLSConfiguration.makeServerConfiguration(certificateChain: chain, privateKey: .privateKey(key))
+            settings.minimumTLSVersion = .tlsv12
+            server = try .tls(.http1(), tlsConfiguration: settings)
+        } catch {
+            throw ConfigurationError("tls: cannot load \(tls.certificateChain) and \(tls.privateKey): \(error)")
+        }
+    } else {
+        server = .http1()
+    }
+    let scheme = configuration.tls == nil ? "http" : "https"
     var app = Application(
-        router: buildRouter(state),
+        router: role == .agent ? buildRouter(state) : try buildRecordsRouter(state),
+        server: server,
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "SignService"),
-        services: [state.monitor],
+        services: role == .agent ? [state.monitor] : [],
         onServerRunning: { channel in
             logger.notice("listening", metadata: ["address": "\(channel.localAddress.map { "\($0)" } ?? "?")"])
             // One plain line on stdout for the person (or script) that started it: where it answers, how to stop it.
             let port = channel.localAddress?.port.map(String.init) ?? String(configuration.port)
             let host = configuration.host.contains(":") ? "[\(configuration.host)]" : configuration.host
             let line =
-                "SignService ready on http://\(host):\(port) (pid \(getpid()), state \(configuration.stateDirectory)); stop it with Ctrl-C or kill \(getpid())\n"
+                "SignService \(role == .agent ? "" : "records ")ready on \(scheme)://\(host):\(port) (pid \(getpid()), state \(configuration.stateDirectory)); "
+                + "stop it with Ctrl-C or kill \(getpid())\n"
             FileHandle.standardOutput.write(Data(line.utf8))
         },
         logger: logger
@@ -260,6 +283,7 @@ struct AuditOnStop: Service {
         }
         state.keptSession.expire(force: true)
         state.documentSigner?.close()
+        state.desk?.close()
         _ = try? state.audit.append(AuditRecord(time: Date(), action: "stopped", result: "ok"))
     }
 }

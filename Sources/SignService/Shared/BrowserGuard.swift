@@ -6,12 +6,13 @@ import ServiceLifecycle
 import SignKit
 
 /// The browser guard, in front of every route (docs/daemon.md "Browser safety"):
-/// - the Host header must name loopback (127.0.0.1, localhost, [::1]): a DNS-rebound page sends its own name;
+/// - the agent's Host header must name loopback (127.0.0.1, localhost, [::1]): a DNS-rebound page sends its own name;
 /// - a request with an Origin must come from an allowed origin; it gets CORS headers for that origin only, never `*`;
 /// - preflights (OPTIONS) are answered here, with Access-Control-Allow-Private-Network when the browser asks
 ///   (Private Network Access);
-/// - the caller is identified: a paired page (Bearer token issued to its origin), a page, a local program showing
-///   the admin token, or an anonymous local program.
+/// - the agent's caller is identified: a paired page (Bearer token issued to its origin), a page, a local program
+///   showing the admin token, or an anonymous local program; the records service's callers by their session or API
+///   key, read by the routes (Records/RecordsDesk.swift).
 /// Refusals are audited and answered before any route runs, so none of them reaches a token.
 struct BrowserGuard: RouterMiddleware {
     typealias Context = ServiceRequestContext
@@ -34,7 +35,9 @@ struct BrowserGuard: RouterMiddleware {
             state.logger.notice("request refused", metadata: ["origin": "\(origin ?? "-")", "path": "\(path)", "reason": "\(reason)"])
             return ErrorStatus.answer(status, ErrorAnswer(error: reason, code: "refused"), headers: [:])
         }
-        guard let host = request.head.authority, Self.isLoopbackHost(host) else {
+        // The agent is on loopback and answers loopback names only; the records service has a public name, and its
+        // callers prove who they are with a session or API key, not by where they are.
+        if state.role == .agent, !(request.head.authority.map(Self.isLoopbackHost) ?? false) {
             return try refuse(
                 .misdirectedRequest, "the Host header \"\(Self.clipped(request.head.authority ?? ""))\" is not a loopback name (a DNS-rebinding page?)")
         }
@@ -57,8 +60,11 @@ struct BrowserGuard: RouterMiddleware {
             return Response(status: .noContent, headers: headers)
         }
         var context = context
+        context.authorization = request.headers[.authorization]
         let bearer = request.headers[.authorization].flatMap { $0.hasPrefix("Bearer ") ? String($0.dropFirst(7)) : nil }
-        if let origin {
+        if state.role == .records {
+            context.caller = origin.map { .page(origin: $0) } ?? .anonymous
+        } else if let origin {
             context.caller = bearer.map { state.pairings.isPaired(origin: origin, token: $0) } == true ? .paired(origin: origin) : .page(origin: origin)
         } else {
             context.caller = bearer.map { Pairings.constantTimeEqual($0, state.adminToken) } == true ? .local : .anonymous

@@ -38,8 +38,32 @@ public struct ServiceConfiguration: Codable, Sendable {
     /// Keep a token logged in for this many seconds after a signature, for further requests for the same key with
     /// the same PIN (docs/daemon.md "Kept sessions"). 0 (the default): log in and out for every request.
     public var keepTokenSessionSeconds = 0.0
-    /// The history store (SQLite + blobs); default: `history` in the state folder.
+    /// The history store (SQLite + blobs); default: `history` in the state folder. Records role only.
     public var historyDirectory: String? = nil
+    /// The records role's store in PostgreSQL instead of SQLite: several instances then serve one department.
+    public var postgres: PostgresConfiguration? = nil
+    /// HTTPS for the records role: a PEM certificate chain and its private key.
+    public var tls: TLSFiles? = nil
+    /// The records service's name, which every login challenge and login signature carries (its public URL, e.g.
+    /// https://records.finance.example.gov.in); default: the address it binds.
+    public var serviceName: String? = nil
+    /// How long a DSC login's session lasts, in seconds (records role).
+    public var sessionSeconds = 1800.0
+
+    /// {"url": "postgres://signservice:...@db:5432/signservice?sslmode=verify-full&sslrootcert=/etc/ssl/db-root.pem",
+    ///  "migrationURL": "postgres://signservice_owner:...@db:5432/signservice?sslmode=verify-full&..."}
+    public struct PostgresConfiguration: Codable, Sendable {
+        /// The service's own role: SELECT, INSERT, UPDATE and DELETE only (deploy/postgres-records.sql).
+        public var url: String
+        /// A role that owns the schema, used only to apply migrations at start; without it `url` must be able to.
+        public var migrationURL: String?
+    }
+
+    /// {"certificateChain": "/etc/signservice/tls/chain.pem", "privateKey": "/etc/signservice/tls/key.pem"}
+    public struct TLSFiles: Codable, Sendable {
+        public var certificateChain: String
+        public var privateKey: String
+    }
 
     /// {"key": "pkcs11:token=...;id=%10;type=private", "pinFile": "...", "chainFile": "..."}
     /// The document signer's key, PIN file and chain (SignKit's DocumentSigner.Settings).
@@ -107,6 +131,10 @@ public struct ServiceConfiguration: Codable, Sendable {
         historyDirectory = try container.decodeIfPresent(String.self, forKey: .historyDirectory)
         keepTokenSessionSeconds = try container.decodeIfPresent(Double.self, forKey: .keepTokenSessionSeconds) ?? 0
         scans = try container.decodeIfPresent(ScanConfiguration.self, forKey: .scans) ?? ScanConfiguration()
+        postgres = try container.decodeIfPresent(PostgresConfiguration.self, forKey: .postgres)
+        tls = try container.decodeIfPresent(TLSFiles.self, forKey: .tls)
+        serviceName = try container.decodeIfPresent(String.self, forKey: .serviceName)
+        sessionSeconds = try container.decodeIfPresent(Double.self, forKey: .sessionSeconds) ?? defaults.sessionSeconds
     }
 
     /// Reads a configuration file; unknown keys are refused (a misspelt key must not silently fall back to a default).
@@ -136,15 +164,46 @@ public struct ServiceConfiguration: Codable, Sendable {
     enum CodingKeys: String, CodingKey, CaseIterable {
         case host, port, stateDirectory, allowedOrigins, pinEntry, pinentryProgram, trustDirectory, chainFile, modules, timeStampAuthority
         case maximumRequestBytes, pairingCodeLifetime, logLevel, documentSigner, historyDirectory, keepTokenSessionSeconds, scans
+        case postgres, tls, serviceName, sessionSeconds
     }
 
-    /// Problems that must stop the daemon from starting.
-    public func validate(allowRemote: Bool) throws {
+    /// Problems that must stop the daemon from starting in `role`.
+    public func validate(allowRemote: Bool, role: DaemonRole = .agent) throws {
         guard Logger.Level(rawValue: logLevel) != nil else {
             throw ConfigurationError("logLevel must be one of trace, debug, info, notice, warning, error, critical")
         }
-        if !ServiceConfiguration.isLoopback(host) && !allowRemote {
-            throw ConfigurationError("refusing to bind \(host): the daemon drives signing tokens and listens on loopback only; pass --allow-remote to override")
+        switch role {
+        case .agent:
+            if !ServiceConfiguration.isLoopback(host) && !allowRemote {
+                throw ConfigurationError(
+                    "refusing to bind \(host): the agent drives signing tokens and listens on loopback only; pass --allow-remote to override")
+            }
+            if postgres != nil || tls != nil {
+                throw ConfigurationError("postgres and tls are for the records role (SignService records); the agent keeps no histories")
+            }
+        case .records:
+            // Sessions and API keys travel in headers: off loopback they need HTTPS, here or in a proxy in front
+            // (--allow-remote says there is one).
+            if !ServiceConfiguration.isLoopback(host) && tls == nil && !allowRemote {
+                throw ConfigurationError(
+                    "refusing to serve \(host) over plain HTTP: give tls (certificateChain, privateKey), or --allow-remote when a TLS proxy is in front")
+            }
+            if let tls {
+                for (key, path) in [("tls.certificateChain", tls.certificateChain), ("tls.privateKey", tls.privateKey)]
+                where !FileManager.default.isReadableFile(atPath: path) {
+                    throw ConfigurationError("\(key) \(path) cannot be read")
+                }
+            }
+            if let postgres {
+                for url in [postgres.url] + (postgres.migrationURL.map { [$0] } ?? []) {
+                    do {
+                        _ = try PostgresLocation(url: url)
+                    } catch let error as HistoryError {
+                        throw ConfigurationError("postgres: \(error.reason)")
+                    }
+                }
+            }
+            guard (60...86400).contains(sessionSeconds) else { throw ConfigurationError("sessionSeconds must be between 60 and 86400") }
         }
         for origin in allowedOrigins {
             guard origin != "*", let url = URL(string: origin), let scheme = url.scheme, ["http", "https"].contains(scheme), url.host != nil,
@@ -174,6 +233,12 @@ public struct ServiceConfiguration: Codable, Sendable {
     public static func isLoopback(_ host: String) -> Bool {
         ["127.0.0.1", "::1", "localhost"].contains(host) || host.hasPrefix("127.")
     }
+}
+
+/// Which daemon this is (DESIGN.md "Two roles"): an officer's agent on loopback (tokens, signing, pairing) or a
+/// department's records service (histories, approvals, scans, reports, logins).
+public enum DaemonRole: String, Sendable {
+    case agent, records
 }
 
 /// The configuration does not hold; the daemon does not start.

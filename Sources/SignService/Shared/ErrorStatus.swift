@@ -27,6 +27,10 @@ enum ErrorStatus {
         "unauthorised-uploader": .forbidden, "pin-incorrect": .forbidden, "pin-locked": .forbidden, "pin-final-try": .forbidden,
         "pin-length": .forbidden, "pin-expired": .forbidden, "pin-unavailable": .forbidden, "pinentry": .forbidden,
         "no-terminal": .forbidden,
+        // Who may come in (Access/): not logged in, or logged in but not allowed.
+        "unauthenticated": .unauthorized, "session-expired": .unauthorized, "unknown-key": .unauthorized, "login-refused": .unauthorized,
+        "challenge-used": .unauthorized, "challenge-expired": .unauthorized, "not-in-roster": .forbidden, "forbidden": .forbidden,
+        "signer-mismatch": .forbidden,
         // Too big, wrong type.
         "too-large": .contentTooLarge, "not-allowed-type": .unsupportedMediaType,
         // Not now: try again later.

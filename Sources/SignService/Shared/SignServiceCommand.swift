@@ -8,14 +8,48 @@ import SignKit
 struct SignServiceCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "SignService",
-        abstract: "The SignService daemon: DSC token signing and verification for e-Office, on loopback.",
+        abstract: "The SignService daemon, in one of two roles: an officer's agent or a department's records service.",
         discussion: """
-            Binds 127.0.0.1:8787 unless told otherwise. Binding a non-loopback address needs --allow-remote, \
-            because the API drives the officer's own signing token.
+            agent (the default): on the officer's machine, loopback only (127.0.0.1:8787): tokens, PIN, signing, \
+            pairing with web pages, verification. It keeps no file histories.
+            records: one per department: file histories, approval requests, scan uploads, daily reports, bundles \
+            and DSC logins, on SQLite (one instance) or PostgreSQL (several). See docs/department.md.
             """,
-        version: SignKitVersion.string
+        version: SignKitVersion.string,
+        subcommands: [Agent.self, RecordsRole.self],
+        defaultSubcommand: Agent.self
     )
 
+    struct Agent: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "agent",
+            abstract: "The officer's agent: DSC tokens, signing and verification for e-Office pages, on loopback.",
+            discussion: """
+                Binds 127.0.0.1:8787 unless told otherwise. Binding a non-loopback address needs --allow-remote, \
+                because the API drives the officer's own signing token.
+                """)
+        @OptionGroup var options: DaemonOptions
+        func validate() throws { try options.check(role: .agent) }
+        func run() async throws { try await options.serve(role: .agent) }
+    }
+
+    struct RecordsRole: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "records",
+            abstract: "A department's records service: file histories, approvals, scans, reports, DSC logins.",
+            discussion: """
+                Store: SQLite in the state folder by default (one instance), or PostgreSQL with "postgres" in the \
+                configuration (any number of instances on one database). Off loopback it serves HTTPS ("tls" in the \
+                configuration) unless --allow-remote says a TLS proxy is in front.
+                """)
+        @OptionGroup var options: DaemonOptions
+        func validate() throws { try options.check(role: .records) }
+        func run() async throws { try await options.serve(role: .records) }
+    }
+}
+
+/// The options both roles take.
+struct DaemonOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Configuration file (JSON, docs/daemon.md); default: /etc/signservice/config.json when it exists.", valueName: "file"))
     var config: String?
 
@@ -31,35 +65,35 @@ struct SignServiceCommand: AsyncParsableCommand {
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical (overrides the configuration).")
     var logLevel: String?
 
-    @Flag(name: .customLong("allow-remote"), help: "Allow binding an address other than loopback.")
+    @Flag(name: .customLong("allow-remote"), help: "Allow binding an address other than loopback (records: without TLS, for a TLS proxy in front).")
     var allowRemote = false
 
-    func configuration() throws -> ServiceConfiguration {
+    func configuration(role: DaemonRole) throws -> ServiceConfiguration {
         let path = config ?? (FileManager.default.fileExists(atPath: "/etc/signservice/config.json") ? "/etc/signservice/config.json" : nil)
         var configuration = try path.map(ServiceConfiguration.load) ?? ServiceConfiguration()
         if let host { configuration.host = host }
         if let port { configuration.port = port }
         if let stateDirectory { configuration.stateDirectory = stateDirectory }
         if let logLevel { configuration.logLevel = logLevel }
-        try configuration.validate(allowRemote: allowRemote)
+        try configuration.validate(allowRemote: allowRemote, role: role)
         return configuration
     }
 
-    func validate() throws {
+    func check(role: DaemonRole) throws {
         do {
-            _ = try configuration()
+            _ = try configuration(role: role)
         } catch let error as ConfigurationError {
             throw ValidationError(error.description)
         }
     }
 
-    func run() async throws {
+    func serve(role: DaemonRole) async throws {
         // PINs (a request's, a kept session's HMAC key) are in this process's memory: no core dump may hold them.
         var none = rlimit(rlim_cur: 0, rlim_max: 0)
         guard setrlimit(__rlimit_resource_t(RLIMIT_CORE.rawValue), &none) == 0 else {
             throw ConfigurationError("cannot turn off core dumps (setrlimit RLIMIT_CORE): \(String(cString: strerror(errno)))")
         }
-        let app = try buildApplication(try configuration())
+        let app = try buildApplication(try configuration(role: role), role: role)
         try await app.runService()
         PKCS11Module.finalizeAll()
     }

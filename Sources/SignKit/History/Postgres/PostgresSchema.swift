@@ -37,7 +37,24 @@ enum PostgresSchema {
                 // entry that names them.
                 "CREATE TABLE blob (hash bytea NOT NULL, part integer NOT NULL, bytes bytea NOT NULL, PRIMARY KEY (hash, part))",
             ]
-        )
+        ),
+        (
+            // Who may come in (Access/): the same tables as SQLiteAccessStore's.
+            "2-access",
+            [
+                """
+                CREATE TABLE roster_member (
+                    fingerprint text PRIMARY KEY, name text NOT NULL, department text NOT NULL, role text NOT NULL, minister text)
+                """,
+                "CREATE TABLE login_challenge (nonce text PRIMARY KEY, expires double precision NOT NULL)",
+                "CREATE TABLE login_session (token_hash text PRIMARY KEY, fingerprint text NOT NULL, expires double precision NOT NULL)",
+                """
+                CREATE TABLE api_key (
+                    hash text PRIMARY KEY, id text NOT NULL UNIQUE, name text NOT NULL, scopes text NOT NULL, department text,
+                    created double precision NOT NULL)
+                """,
+            ]
+        ),
     ]
 
     /// Brings the database up to date with `migrations` (through `pool`, a role allowed to create tables), or, when
