@@ -10,7 +10,8 @@ struct DaemonTests {
     static let origin = "https://eoffice.test"
 
     /// A running daemon: started in the background with its own state folder and a free port.
-    final class Daemon {
+    /// Sendable for tests that call two daemons at once; `exchanges` is set only while a test sets up, before that.
+    final class Daemon: @unchecked Sendable {
         let folder: TemporaryFolder
         let pid: Int32
         let url: String
@@ -64,8 +65,14 @@ struct DaemonTests {
                 kill(pid, SIGKILL)
                 throw RigError("the daemon did not start: \((try? String(contentsOfFile: folder.path("daemon.log"), encoding: .utf8)) ?? "")")
             }
-            url = "http://127.0.0.1:\(port)"
+            // A records service with "tls" serves HTTPS; its certificate is then trusted (curl --cacert) as `tlsRoot`.
+            let tls = config["tls"] as? [String: String]
+            tlsRoot = tls?["certificateChain"]
+            url = "\(tls == nil ? "http" : "https")://127.0.0.1:\(port)"
         }
+
+        /// The PEM the daemon's HTTPS certificate is checked against (its own self-signed certificate); nil for http.
+        let tlsRoot: String?
 
         /// SIGTERM, then up to 10 s for the process to go; false (and SIGKILL) when it does not.
         func stop() -> Bool {
@@ -119,6 +126,7 @@ struct DaemonTests {
         let folder = daemon.folder
         var arguments = ["-s", "-X", method, "-D", folder.path("headers.txt"), "-o", folder.path("body.bin"), "-w", "%{http_code}", daemon.url + path]
         for header in headers { arguments += ["-H", header] }
+        if let root = daemon.tlsRoot { arguments += ["--cacert", root] }
         if let data = try body.map({ try JSONOutput.encoder(pretty: false).encode($0) }) ?? json.map({ try JSONSerialization.data(withJSONObject: $0) }) {
             try data.write(to: URL(fileURLWithPath: folder.path("request.json")))
             arguments += ["-H", "Content-Type: application/json", "--data-binary", "@" + folder.path("request.json")]

@@ -15,6 +15,25 @@ public enum Postgres {
         return value
     }
 
+    /// A schema of its own for one test (made by the owner role, usable by the service role), and the two URLs
+    /// naming it: a test that needs a store nobody else writes to (fixed file numbers, counts in reports).
+    public static func freshSchema() throws -> (url: String, ownerURL: String) {
+        let schema = "t_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(12).lowercased()
+        let owner = try ownerURL()
+        let runtimeUser = URLComponents(string: try url())?.user ?? "signservice"
+        let made = try Command.run(
+            "/usr/bin/psql",
+            [
+                owner, "-v", "ON_ERROR_STOP=1", "-q", "-c",
+                """
+                CREATE SCHEMA \(schema); GRANT USAGE ON SCHEMA \(schema) TO \(runtimeUser);
+                ALTER DEFAULT PRIVILEGES IN SCHEMA \(schema) GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO \(runtimeUser);
+                """,
+            ])
+        guard made.status == 0 else { throw RigError("cannot make the schema \(schema): \(made.stderr)") }
+        return (try url() + "&search_path=\(schema)", owner + "&search_path=\(schema)")
+    }
+
     /// A file number no earlier run used: the tests share one database.
     public static func uniqueNumber(_ prefix: String) -> String {
         "\(prefix)/\(UUID().uuidString.prefix(8))"

@@ -5,7 +5,7 @@ import NIOSSL
 import PostgresNIO
 
 /// Where a PostgreSQL database is, read from a URL
-/// (`postgres://user:password@host:port/database?sslmode=verify-full&sslrootcert=/path/root.pem`).
+/// (`postgres://user:password@host:port/database?sslmode=verify-full&sslrootcert=/path/root.pem&search_path=schema`).
 ///
 /// `sslmode` is `disable` (loopback test servers only), `require` (encrypted, server not authenticated) or
 /// `verify-full` (the default: encrypted, the server's certificate checked against `sslrootcert`, or the system's
@@ -20,6 +20,8 @@ public struct PostgresLocation: Sendable, CustomStringConvertible {
     public var database: String
     public var tls: TLSMode
     public var rootCertificate: String?
+    /// The schema the tables live in (`search_path=records_it`): one database can hold several departments' stores.
+    public var schema: String?
 
     public init(url text: String) throws {
         guard let components = URLComponents(string: text), ["postgres", "postgresql"].contains(components.scheme ?? ""),
@@ -39,10 +41,18 @@ public struct PostgresLocation: Sendable, CustomStringConvertible {
         }
         tls = mode
         rootCertificate = query["sslrootcert"]
+        if let schema = query["search_path"] {
+            guard !schema.isEmpty, schema.count <= 63, schema.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_") }) else {
+                throw HistoryError(.invalidRequest, "search_path must be one schema name (letters, digits, _), not \(schema)")
+            }
+            self.schema = schema
+        }
     }
 
     /// The location without its password, for messages and logs.
-    public var description: String { "postgres://\(user)@\(host):\(port)/\(database) (sslmode \(tls.rawValue))" }
+    public var description: String {
+        "postgres://\(user)@\(host):\(port)/\(database)" + (schema.map { " schema \($0)" } ?? "") + " (sslmode \(tls.rawValue))"
+    }
 
     func clientConfiguration() throws -> PostgresClient.Configuration {
         let tlsSetting: PostgresClient.Configuration.TLS
@@ -64,7 +74,9 @@ public struct PostgresLocation: Sendable, CustomStringConvertible {
             }
             tlsSetting = .require(configuration)
         }
-        return PostgresClient.Configuration(host: host, port: port, username: user, password: password, database: database, tls: tlsSetting)
+        var configuration = PostgresClient.Configuration(host: host, port: port, username: user, password: password, database: database, tls: tlsSetting)
+        if let schema { configuration.options.additionalStartupParameters = [("search_path", schema)] }
+        return configuration
     }
 }
 
