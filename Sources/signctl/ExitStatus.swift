@@ -25,7 +25,8 @@ enum ExitStatus: Int32 {
         "pin-unreadable": .token, "no-terminal": .token, "pinentry": .token, "signing": .token,
         // The machine or a server, not the input.
         "pcsc-unavailable": .environment, "module-load": .environment, "atr-catalogue": .environment, "fetch-failed": .environment,
-        "storage": .environment, "store-unavailable": .environment, "signer-unavailable": .environment, "verifier-unavailable": .environment,
+        "storage": .environment, "store-unavailable": .environment, "revocation-unavailable": .environment, "signer-unavailable": .environment,
+        "verifier-unavailable": .environment,
         "audit-log": .environment, "file-unwritable": .environment,
         // Refusals of what the input claims.
         "qr-other-request": .failure, "unauthorised-uploader": .failure,

@@ -54,6 +54,13 @@ public final class FileHistory: Sendable {
         } catch {
             throw HistoryError(.signatureNotValid, "the signature does not read: \(error.description)")
         }
+        // Revocation data that cannot be had now (a CRL server or OCSP responder away) is the service's trouble, not
+        // the signature's: the signer is told to send it again, not that it is bad.
+        if verdict.indication == .indeterminate && verdict.subIndication == .tryLater {
+            throw HistoryError(
+                .revocationUnavailable,
+                "the signature cannot be judged now: \(verdict.summary); nothing was stored; send it again shortly")
+        }
         guard verdict.indication == .totalPassed else {
             throw HistoryError(
                 .signatureNotValid,

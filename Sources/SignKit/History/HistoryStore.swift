@@ -80,6 +80,9 @@ extension ErrorCode where Domain == HistoryErrorDomain {
     /// The store cannot be reached now (its database is down, restarting or out of connections); nothing was
     /// stored, and the same request may be sent again.
     public static let unavailable = Self("store-unavailable")
+    /// A signature's revocation status cannot be established now (INDETERMINATE TRY_LATER): nothing was stored; the
+    /// same request may be sent again.
+    public static let revocationUnavailable = Self("revocation-unavailable")
     public static let bundle = Self("bundle")
     /// The service's document signer could not sign (token absent, PIN file unreadable, login refused).
     public static let signerUnavailable = Self("signer-unavailable")

@@ -100,6 +100,8 @@ enum RevocationReason {
 public final class RevocationChecker: Sendable {
     public let options: RevocationOptions
     private let state = Mutex(State())
+    /// Signalled when a CRL fetch ends, for verifications waiting on the same URL.
+    private let crlFetched = NSCondition()
 
     private struct State: @unchecked Sendable {
         /// CRLs by their DER.
@@ -118,7 +120,8 @@ public final class RevocationChecker: Sendable {
         var crlGeneration = 0
         /// Distribution points fetched in this run (each at most once).
         var fetchedCRLURLs = Set<String>()
-        /// CRLs a verdict rested on, for bundles.
+        /// URLs being fetched now: another verification needing the same CRL waits for that fetch (`crlFetched`).
+        var fetchingCRLURLs = Set<String>()
         /// OCSP evidence by certificate fingerprint.
         var evidence: [FingerprintKey: RevocationEvidence] = [:]
         /// URLs that failed in this run, so one dead server costs one timeout, not one per signature.
@@ -231,9 +234,35 @@ public final class RevocationChecker: Sendable {
                 problems.append(failure)
                 continue
             }
-            guard state.withLock({ $0.fetchedCRLURLs.insert(url).inserted }) else { continue }
+            // One fetch per URL. A verification that finds it fetched, or being fetched by another (concurrent appends
+            // on a records service just started), waits for that fetch and takes its CRL: skipping it judged the
+            // signature INDETERMINATE for want of a CRL that was arriving (seen under SIGKILL restarts).
+            let first = state.withLock { state in
+                let first = state.fetchedCRLURLs.insert(url).inserted
+                if first { state.fetchingCRLURLs.insert(url) }
+                return first
+            }
+            guard first else {
+                crlFetched.lock()
+                while state.withLock({ $0.fetchingCRLURLs.contains(url) }) { crlFetched.wait() }
+                crlFetched.unlock()
+                let outcome = state.withLock { ($0.crlsByURL[url] ?? nil, $0.failedURLs[url]) }
+                if let entry = outcome.0 {
+                    fetched.append(entry)
+                } else if let failure = outcome.1 {
+                    problems.append(failure)
+                }
+                continue
+            }
+            defer {
+                state.withLock { _ = $0.fetchingCRLURLs.remove(url) }
+                crlFetched.lock()
+                crlFetched.broadcast()
+                crlFetched.unlock()
+            }
             guard let target = URL(string: url) else {
                 problems.append("\(url) is not a URL")
+                state.withLock { $0.failedURLs[url] = "\(url) is not a URL" }
                 continue
             }
             do {

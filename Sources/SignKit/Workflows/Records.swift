@@ -385,7 +385,7 @@ public final class Records: Sendable {
     /// A failure of the service (storage, signer, verifier), as opposed to a refusal of what was asked.
     static func isFailure(_ error: any Error) -> Bool {
         switch error {
-        case let error as HistoryError: [.storage, .bundle, .signerUnavailable].contains(error.code)
+        case let error as HistoryError: [.storage, .bundle, .signerUnavailable, .unavailable, .revocationUnavailable].contains(error.code)
         case let error as IntakeError: error.code == .storage
         case is RecordsError: true
         case is any CodedError: false

@@ -90,8 +90,9 @@ extension ServiceState {
         }
     }
 
-    /// Who calls (from the Authorization header), refused with 401 when nobody valid is named.
-    func recordsCaller(_ context: ServiceRequestContext) throws -> RecordsCaller {
+    /// Who calls (from the Authorization header), refused with 401 when nobody valid is named. The session or key is
+    /// looked up in the store off the event loop.
+    func recordsCaller(_ context: ServiceRequestContext) async throws -> RecordsCaller {
         let header = context.authorization
         if context.caller.origin == nil, context.fromLoopback, let header, header.hasPrefix("Bearer "),
             Pairings.constantTimeEqual(String(header.dropFirst(7)), adminToken)
@@ -102,7 +103,7 @@ extension ServiceState {
             throw RecordsError(.verifierUnavailable, "nobody can log in: \(verifierProblem ?? "verification is unavailable")")
         }
         do {
-            return .principal(try access.principal(header, at: Date()))
+            return .principal(try await blocking { try access.principal(header, at: Date()) })
         } catch {
             try record(
                 AuditRecord(
@@ -118,7 +119,7 @@ extension ServiceState {
         _ context: ServiceRequestContext, _ action: RecordsAction, file: String? = nil, department: String? = nil, minister: String? = nil,
         kind: EntryKind? = nil
     ) async throws -> (caller: RecordsCaller, who: String) {
-        let caller = try recordsCaller(context)
+        let caller = try await recordsCaller(context)
         let who = caller.words(origin: context.caller.origin)
         guard case .principal(let principal) = caller, let access = try recordsDesk.access else { return (caller, who) }
         let store = try recordsDesk.history

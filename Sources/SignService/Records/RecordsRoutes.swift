@@ -40,7 +40,7 @@ func addRecordsRoutes(to router: Router<ServiceRequestContext>, state: ServiceSt
 
     router.get("/v1/files") { _, context -> FileListAnswer in
         // Each caller lists the files of the departments they may read.
-        let caller = try state.recordsCaller(context)
+        let caller = try await state.recordsCaller(context)
         let limit: String? = if case .principal(let principal) = caller { principal.departmentLimit } else { nil }
         let origin = try await state.authorize(context, .listFiles, department: limit).who
         let all = try await blocking { try records.files(origin: origin, at: Date()) }
@@ -59,7 +59,7 @@ func addRecordsRoutes(to router: Router<ServiceRequestContext>, state: ServiceSt
         let to = query["to"].map(String.init) ?? from
         let zoneName = query["timeZone"].map(String.init) ?? "Asia/Kolkata"
         guard let zone = TimeZone(identifier: zoneName) else { throw HTTPError(.badRequest, message: "timeZone \(zoneName) is not a time zone name") }
-        let caller = try state.recordsCaller(context)
+        let caller = try await state.recordsCaller(context)
         let limit: String? = if case .principal(let principal) = caller { principal.departmentLimit } else { nil }
         let department = query["department"].map(String.init) ?? limit
         let origin = try await state.authorize(context, .readReport, department: department).who

@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import HummingbirdCore
 import HummingbirdTLS
+import NIOPosix
 import NIOSSL
 import Logging
 import ServiceLifecycle
@@ -213,11 +214,20 @@ final class DaemonAudit: AuditTrail {
     }
 }
 
-/// Runs `body` on a thread that may block (PKCS#11, PC/SC, OpenSSL network fetches), not on the event loop.
+/// Threads for work that blocks (PKCS#11, PC/SC, OpenSSL's network fetches, SQLite, waits on PostgreSQL), apart
+/// from the event loops, Swift's cooperative pool and libdispatch's global queues, which are all as wide as the
+/// machine has cores: blocking those stalled the records service (SignBench records: 8 concurrent appends took 13 s
+/// each; libdispatch adds a thread at most once a second). 32 threads: more blocked requests than a department's
+/// instance sees at once; the rest queue.
+let blockingPool: NIOThreadPool = {
+    let pool = NIOThreadPool(numberOfThreads: 32)
+    pool.start()
+    return pool
+}()
+
+/// Runs `body` on a thread that may block (see `blockingPool`), not on the event loop.
 func blocking<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
-    try await withCheckedThrowingContinuation { continuation in
-        DispatchQueue.global().async { continuation.resume(with: Result { try body() }) }
-    }
+    try await blockingPool.runIfActive { try body() }
 }
 
 public func buildApplication(_ configuration: ServiceConfiguration, role: DaemonRole = .agent) throws -> some ApplicationProtocol {

@@ -36,6 +36,7 @@ enum ErrorStatus {
         // Not now: try again later.
         "signer-unavailable": .serviceUnavailable, "verifier-unavailable": .serviceUnavailable, "token-busy": .serviceUnavailable,
         "pcsc-unavailable": .serviceUnavailable, "module-load": .serviceUnavailable, "store-unavailable": .serviceUnavailable,
+        "revocation-unavailable": .serviceUnavailable,
     ]
 
     static func status(for error: any CodedError) -> HTTPResponse.Status {

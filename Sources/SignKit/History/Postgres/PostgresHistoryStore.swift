@@ -122,7 +122,9 @@ public final class PostgresHistoryStore: HistoryStore {
     }
 
     public func append(_ entry: HistoryEntry, checkpoint: Checkpoint, blobs: [[UInt8]], scan: ScanAppendix?) throws {
-        try pool.transaction("append entry \(entry.sequence) to \(entry.fileNumber)") { [logger = pool.logger] connection in
+        // A scan of the largest allowed size is written in the transaction: it gets longer than a note's.
+        try pool.transaction("append entry \(entry.sequence) to \(entry.fileNumber)", deadline: scan == nil ? nil : 30) {
+            [logger = pool.logger] connection in
             // The file's row lock: appends to this file wait here, whichever instance took them.
             guard try await !connection.query("SELECT 1 FROM file WHERE number = \(entry.fileNumber) FOR UPDATE", logger: logger).collect().isEmpty
             else { throw HistoryError(.unknownFile, "there is no file \(entry.fileNumber)") }

@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import NIOSSL
 import PostgresNIO
+import Synchronization
 
 /// Where a PostgreSQL database is, read from a URL
 /// (`postgres://user:password@host:port/database?sslmode=verify-full&sslrootcert=/path/root.pem&search_path=schema`).
@@ -94,9 +95,15 @@ public final class PostgresPool: Sendable {
     private let runner: Task<Void, Never>
     /// The longest a call waits for the database (connecting included).
     let deadline: Double
+    /// Set when the database was last found away (unreachable, shutting down, or silent past the deadline); cleared by
+    /// the next call that succeeds. While set, calls wait `quickDeadline` at most: a database that is down answers
+    /// 503 at once instead of holding every request for the full deadline, and the first call after it is back clears
+    /// it. (postgres-nio's own circuit breaker trips only after 60 s of failed connections.)
+    private let away = Mutex(false)
+    static let quickDeadline = 1.5
     let logger: Logger
 
-    public init(_ location: PostgresLocation, maximumConnections: Int = 20, deadline: Double = 10, logger: Logger) throws {
+    public init(_ location: PostgresLocation, maximumConnections: Int = 20, deadline: Double = 5, logger: Logger) throws {
         self.location = location
         self.deadline = deadline
         self.logger = logger
@@ -114,15 +121,17 @@ public final class PostgresPool: Sendable {
     }
 
     /// Runs `body` with a pooled connection and waits for it (at most `deadline` seconds).
-    func run<T: Sendable>(_ what: String, _ body: @escaping @Sendable (PostgresConnection) async throws -> T) throws -> T {
-        try wait(what) { [client] in try await client.withConnection { connection in try await body(connection) } }
+    func run<T: Sendable>(_ what: String, deadline: Double? = nil, _ body: @escaping @Sendable (PostgresConnection) async throws -> T) throws -> T {
+        try wait(what, deadline: deadline ?? self.deadline) { [client] in try await client.withConnection { connection in try await body(connection) } }
     }
 
     /// Runs `body` in one transaction (BEGIN … COMMIT, ROLLBACK on any error) and waits for it. An error thrown by
     /// `body` is rethrown as it is; a failed COMMIT is `unavailable` (the outcome is unknown: a retry of the same
     /// signed append is answered with the stored entry, never a duplicate).
-    func transaction<T: Sendable>(_ what: String, _ body: @escaping @Sendable (PostgresConnection) async throws -> T) throws -> T {
-        try run(what) { [logger] connection in
+    func transaction<T: Sendable>(
+        _ what: String, deadline: Double? = nil, _ body: @escaping @Sendable (PostgresConnection) async throws -> T
+    ) throws -> T {
+        try run(what, deadline: deadline) { [logger] connection in
             try await connection.query("BEGIN", logger: logger)
             let value: T
             do {
@@ -136,7 +145,7 @@ public final class PostgresPool: Sendable {
         }
     }
 
-    private func wait<T: Sendable>(_ what: String, _ body: @escaping @Sendable () async throws -> T) throws -> T {
+    private func wait<T: Sendable>(_ what: String, deadline: Double, _ body: @escaping @Sendable () async throws -> T) throws -> T {
         let done = DispatchSemaphore(value: 0)
         let box = ResultBox<T>()
         let task = Task(executorPreference: BlockingQueueExecutor.shared) {
@@ -147,13 +156,21 @@ public final class PostgresPool: Sendable {
             }
             done.signal()
         }
-        guard done.wait(timeout: .now() + deadline) == .success, let result = box.result else {
+        let limit = away.withLock { $0 } ? Self.quickDeadline : deadline
+        guard done.wait(timeout: .now() + limit) == .success, let result = box.result else {
             task.cancel()
-            throw HistoryError(.unavailable, "the database \(location) did not answer within \(Int(deadline)) s (\(what)); try again shortly")
+            away.withLock { $0 = true }
+            throw HistoryError(
+                .unavailable, "the database \(location) did not answer within \(limit) s (\(what)); it may be down or restarting; try again shortly")
         }
         switch result {
-        case .success(let value): return value
-        case .failure(let error): throw Self.describe(error, what: what, location: location)
+        case .success(let value):
+            away.withLock { $0 = false }
+            return value
+        case .failure(let error):
+            let described = Self.describe(error, what: what, location: location)
+            if let coded = described as? HistoryError, coded.code == .unavailable { away.withLock { $0 = true } }
+            throw described
         }
     }
 
@@ -190,13 +207,45 @@ private final class ResultBox<T>: @unchecked Sendable {
     var result: Result<T, any Error>?
 }
 
-/// Runs task jobs on a concurrent dispatch queue instead of the cooperative pool (see `PostgresPool`).
-final class BlockingQueueExecutor: TaskExecutor {
-    static let shared = BlockingQueueExecutor()
-    private let queue = DispatchQueue(label: "signkit.postgres", attributes: .concurrent)
+/// Runs task jobs on threads of its own, neither Swift's cooperative pool nor libdispatch's global queues: the
+/// callers of `PostgresPool` block while they wait, and on Linux both of those pools are as wide as the machine has
+/// cores (two here), with libdispatch adding a thread at most once a second when they are all blocked. Jobs waiting
+/// on a blocked pool stalled a records service at 8 concurrent requests (0.8 appends/s, each taking 13 s; seen with
+/// gdb in SignBench records); on threads of their own the waiters and the work they wait for never compete.
+final class BlockingQueueExecutor: TaskExecutor, @unchecked Sendable {
+    static let shared = BlockingQueueExecutor(threads: 4)
+    private let condition = NSCondition()
+    private var jobs: [UnownedJob] = []
+    private var next = 0
+
+    init(threads: Int) {
+        for index in 0..<threads {
+            let thread = Thread { [unowned self] in self.work() }
+            thread.name = "signkit-postgres-\(index)"
+            thread.start()
+        }
+    }
 
     func enqueue(_ job: consuming ExecutorJob) {
         let job = UnownedJob(job)
-        queue.async { job.runSynchronously(on: self.asUnownedTaskExecutor()) }
+        condition.lock()
+        jobs.append(job)
+        condition.signal()
+        condition.unlock()
+    }
+
+    private func work() {
+        while true {
+            condition.lock()
+            while next == jobs.count { condition.wait() }
+            let job = jobs[next]
+            next += 1
+            if next > 1024 && next * 2 > jobs.count {  // drop what has run, now and then, not on every job
+                jobs.removeFirst(next)
+                next = 0
+            }
+            condition.unlock()
+            job.runSynchronously(on: asUnownedTaskExecutor())
+        }
     }
 }
