@@ -14,7 +14,9 @@ struct SignBench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "SignBench",
         abstract: "Signing benchmarks on the token rig (SoftHSM2 by default); each prints its figures beside a reference measured in the same run.",
-        subcommands: [TokenRate.self, CAdESRate.self, Memory.self, VerifyRate.self, HistoryRate.self, DaemonRate.self, UploadRate.self],
+        subcommands: [
+            TokenRate.self, CAdESRate.self, Memory.self, VerifyRate.self, HistoryRate.self, DaemonRate.self, UploadRate.self, RecordsRate.self,
+        ],
         defaultSubcommand: TokenRate.self)
 }
 
