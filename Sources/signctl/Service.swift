@@ -15,11 +15,30 @@ struct ServiceOptions: ParsableArguments {
 /// Talks to a running daemon as a local program: the admin token from the state folder proves signctl runs as the
 /// daemon's user. Answers other than 2xx become failures carrying the daemon's error message.
 struct DaemonClient {
-    let base: String
-    let token: String
+    private(set) var base: String
+    private(set) var token: String
     var timeout: Double = 60
 
-    init(service: String, state: StateOptions) throws {
+    /// As the operator of the daemon whose state folder is `state` (its admin token), or, when `session` is true and
+    /// `signctl records login` left a session for `service` in that folder, as the person logged in.
+    init(service: String, state: StateOptions, session: Bool = false) throws {
+        try self.init(service: service, token: "")
+        if session, let text = try? String(contentsOfFile: Self.sessionPath(service: base, state: state), encoding: .utf8) {
+            token = text.trimmingCharacters(in: .whitespacesAndNewlines)
+            return
+        }
+        let path = ServicePaths.adminToken(in: state.folder)
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+            throw CommandFailure(
+                status: .environment,
+                message: "cannot read \(path): is the daemon running as this user (or give --state-dir)?"
+                    + (session ? " For a records service elsewhere, log in first: signctl records login --records \(base) --key ..." : ""))
+        }
+        token = text.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    /// With `token` sent as the Bearer credential ("" for routes that need none, such as a login's).
+    init(service: String, token: String) throws {
         guard let url = URL(string: service), let scheme = url.scheme, ["http", "https"].contains(scheme), url.host != nil else {
             throw CommandFailure(status: .usage, message: "--service \(service) is not a URL like http://127.0.0.1:8787")
         }
@@ -30,11 +49,13 @@ struct DaemonClient {
                 message: "--service \(service): plain http is only for the daemon on this machine (127.0.0.1, ::1, localhost); use https for another host")
         }
         base = service.hasSuffix("/") ? String(service.dropLast()) : service
-        let path = ServicePaths.adminToken(in: state.folder)
-        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
-            throw CommandFailure(status: .environment, message: "cannot read \(path): is the daemon running as this user (or give --state-dir)?")
-        }
-        token = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        self.token = token
+    }
+
+    /// Where `signctl records login` keeps the session for a records service: sessions/<SHA-256 of its URL> in the
+    /// state folder, mode 0600.
+    static func sessionPath(service: String, state: StateOptions) -> String {
+        state.folder + "/sessions/" + Hex.encode(SHA256Hasher.hash(Array(service.utf8)))
     }
 
     static func isLoopback(_ host: String) -> Bool {
@@ -185,14 +206,14 @@ struct RecordsOptions: ParsableArguments {
     @Option(
         name: [.customLong("records"), .customLong("service")],
         help: ArgumentHelp(
-            "Work through the records service at this URL (e.g. http://127.0.0.1:8788) instead of a local store; signctl shows its admin token from --state-dir (signctl on the service's machine).",
+            "Work through the records service at this URL (e.g. https://records.example.gov.in) instead of a local store: as the person logged in with `signctl records login`, else as its operator with the admin token from --state-dir (signctl on the service's machine).",
             valueName: "url"))
     var service: String?
 
     @OptionGroup var state: StateOptions
 
     func client() throws -> DaemonClient? {
-        try service.map { try DaemonClient(service: $0, state: state) }
+        try service.map { try DaemonClient(service: $0, state: state, session: true) }
     }
 }
 

@@ -53,6 +53,12 @@ struct Sign: ParsableCommand {
 
     @OptionGroup var daemon: DaemonOptions
 
+    @Option(
+        help: ArgumentHelp(
+            "Then append the signature to the file's history at this records service (as the person logged in with `signctl records login`, else its operator); without --previous-hash the file's head is read from it first.",
+            valueName: "url"))
+    var records: String?
+
     @Flag(
         name: .customLong("time-stamp"), inversion: .prefixedNo,
         help: "With --service: time-stamp with the daemon's authority (the default when it has one), or not (--no-time-stamp).")
@@ -79,6 +85,37 @@ struct Sign: ParsableCommand {
     }
 
     func run() throws {
+        var signing = self
+        var recordsClient: DaemonClient? = nil
+        if let records {
+            let client = try DaemonClient(service: records, state: daemon.state, session: true)
+            recordsClient = client
+            if signing.previousHash == nil {
+                let history = try client.call("GET", "/v1/files/\(DaemonClient.segment(fileNumber))", as: FileHistoryAnswer.self)
+                signing.previousHash = history.head
+            }
+        }
+        let written = try signing.sign()
+        if let recordsClient { try signing.append(written, to: recordsClient) }
+    }
+
+    /// The signature appended to the file's history at the records service: the entry it made is printed.
+    func append(_ signature: String, to client: DaemonClient) throws {
+        let content: Data, signed: Data
+        do {
+            (content, signed) = (try Data(contentsOf: URL(fileURLWithPath: extract)), try Data(contentsOf: URL(fileURLWithPath: signature)))
+        } catch {
+            throw CommandFailure(status: .environment, message: "cannot read back \(extract) or \(signature): \(error.localizedDescription)")
+        }
+        let body = AppendRequestBody(kind: approval ? .approval : .note, noteID: noteID, content: Array(content), signature: Array(signed))
+        let answer = try client.call(
+            "POST", "/v1/files/\(DaemonClient.segment(fileNumber))/entries", body: body, as: AppendAnswer.self,
+            refusal: { [403, 409, 422].contains($0) ? .failure : DaemonClient.defaultRefusal($0) })
+        print("appended entry \(answer.entry.sequence) (\(answer.entry.kind), note \(noteID)) to \(fileNumber) at \(client.base): \(answer.entry.hash)")
+    }
+
+    /// Signs (through the agent or on the token here) and returns where the signature was written.
+    func sign() throws -> String {
         if let client = try daemon.client() { return try signThroughDaemon(client) }
         // Everything that can fail without the token fails first: the extract, the chain, the key.
         let digest: (digest: [UInt8], size: UInt64)
@@ -100,11 +137,12 @@ struct Sign: ParsableCommand {
             Data(
                 ("signed \(extract) (\(digest.size) bytes, SHA-256 \(Hex.encode(digest.digest))) as \"\(signed.signerName)\" "
                     + "(\(signed.commitment.rawValue)" + (tsa.map { ", time-stamped by \($0)" } ?? "") + "); wrote \(destination)\n").utf8))
+        return destination
     }
 
     /// The daemon resolves the key, logs in and signs; the PIN (when the daemon takes it in the request) is read here
     /// as for a local signature and sent over loopback with the admin token.
-    func signThroughDaemon(_ client: DaemonClient) throws {
+    func signThroughDaemon(_ client: DaemonClient) throws -> String {
         let bytes: Data
         do {
             bytes = try Data(contentsOf: URL(fileURLWithPath: extract))
@@ -136,5 +174,6 @@ struct Sign: ParsableCommand {
             Data(
                 ("signed \(extract) (\(bytes.count) bytes) through the daemon at \(client.base), "
                     + (stamp.map { "time-stamped by \($0)" } ?? "not time-stamped") + "; wrote \(destination)\n").utf8))
+        return destination
     }
 }

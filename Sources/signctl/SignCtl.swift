@@ -21,7 +21,9 @@ struct SignCtl: ParsableCommand {
             echo off, or reads one line from a file descriptor (--pin-fd).
             """,
         version: SignKitVersion.string,
-        subcommands: [Tokens.self, Doctor.self, Sign.self, Verify.self, History.self, Scan.self, Report.self, Pair.self, Audit.self, SignRaw.self]
+        subcommands: [
+            Tokens.self, Doctor.self, Sign.self, Verify.self, History.self, Scan.self, Report.self, RecordsCommand.self, Pair.self, Audit.self, SignRaw.self,
+        ]
     )
 }
 

@@ -185,6 +185,11 @@ struct DaemonTests {
         return token
     }
 
+    /// Where signctl keeps a records service's session (signctl's DaemonClient.sessionPath).
+    static func sessionFile(_ url: String, state: String) -> String {
+        state + "/sessions/" + Hex.encode(SHA256Hasher.hash(Array(url.utf8)))
+    }
+
     static func signBody(key: String, pin: String, note: String, extract: [UInt8]) -> SignRequestBody {
         SignRequestBody(extract: extract, fileNumber: "E-7/2026", noteID: note, commitment: .proofOfOrigin, key: key, pin: pin)
     }

@@ -305,6 +305,49 @@ struct RecordsServiceTests {
         }
     }
 
+    @Test("signctl as an officer: records login with the DSC, a file created and a note signed and appended in one command, as that officer")
+    func signctlOfficer() async throws {
+        try await Rig.exclusive {
+            let records = try DaemonTests.Daemon(role: "records")
+            defer { _ = records.stop() }
+            let folder = try TemporaryFolder("signservice-officer")
+            let softPIN = try Rig.secretStrings()[1]
+            let mine = ["--state-dir", folder.path("state")]  // the officer's own state folder: sessions/, no admin token
+            func signctl(_ arguments: [String], pin: Bool = false) throws -> Command.Result {
+                try Command.run(Rig.signctl, arguments + mine, stdin: pin ? Data((softPIN + "\n").utf8) : nil)
+            }
+            // Not logged in, and no admin token of that service in the officer's folder: told to log in.
+            let before = try signctl(["history", "show", "E-1/2026", "--records", records.url])
+            #expect(before.status == 5 && before.stderr.contains("signctl records login"), "\(before.stderr)")
+            // The officer's certificate in the roster (by the operator), then the login on the token.
+            let key = DaemonTests.softKey
+            let certificate = try CertificateFolder.load(file: Rig.root.appendingPathComponent("TestCerts/certs/officer-rsa.crt").path)[0]
+            let member = RosterMember(fingerprint: Hex.encode(certificate.sha256Fingerprint), name: "Anita Sharma", department: "IT", role: .officer)
+            #expect(
+                try DaemonTests.request(records, "POST", "/v1/roster", headers: ["Authorization: Bearer \(records.adminToken)"], body: member).status == 200)
+            let login = try signctl(["records", "login", "--records", records.url, "--key", key, "--pin-fd", "0"], pin: true)
+            #expect(login.status == 0 && login.stdout.contains("logged in to \(records.url) as Anita Sharma (officer, IT)"), "\(login.stdout)\(login.stderr)")
+            let kept = try FileManager.default.attributesOfItem(atPath: folder.path("state/sessions"))
+            #expect((kept[.posixPermissions] as? Int) == 0o700)
+            let created = try signctl(["history", "create", "E-1/2026", "--subject", "Tender", "--department", "IT", "--records", records.url])
+            #expect(created.status == 0, "\(created.stderr)")
+            // Another department's file is refused to her, by the service.
+            let foreign = try signctl(["history", "create", "F-1/2026", "--subject", "Budget", "--department", "Finance", "--records", records.url])
+            #expect(foreign.status != 0 && foreign.stderr.contains("forbidden"), "\(foreign.stderr)")
+            let note = try folder.file("n1.txt", Array("File E-1/2026, note N-1: the tender is put up.\n".utf8))
+            let signed = try signctl(
+                ["sign", note.path, "--key", key, "--file-number", "E-1/2026", "--note-id", "N-1", "--records", records.url, "--pin-fd", "0"], pin: true)
+            #expect(signed.status == 0 && signed.stdout.contains("appended entry 1 (note, note N-1) to E-1/2026"), "\(signed.stdout)\(signed.stderr)")
+            let shown = try signctl(["history", "show", "E-1/2026", "--records", records.url, "--json"])
+            let history = try JSONOutput.decoder().decode(FileHistoryAnswer.self, from: shown.stdoutData)
+            #expect(history.size == 1 && history.entries.first?.signerFingerprint == member.fingerprint)
+            let audit = try String(contentsOfFile: records.state + "/audit.log", encoding: .utf8)
+            #expect(audit.contains("Anita Sharma (officer, IT)"), "the append is audited under the officer's name")
+            let logout = try signctl(["records", "logout", "--records", records.url])
+            #expect(logout.status == 0 && !FileManager.default.fileExists(atPath: DaemonTests.sessionFile(records.url, state: folder.path("state"))))
+        }
+    }
+
     final class Answers: @unchecked Sendable {
         private let lock = NSLock()
         private var answers: [DaemonTests.Answer] = []
