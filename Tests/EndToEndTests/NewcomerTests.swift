@@ -58,8 +58,12 @@ struct NewcomerTests {
         #expect(lines.filter { $0.hasPrefix("signctl sign") }.allSatisfy { $0.contains("--pin-fd 3 3<\"$SIGNSERVICE_RIG/") })
         try await Rig.exclusive {
             let port = try Self.freePort()
+            var recordsPort = try Self.freePort()
+            while recordsPort == port { recordsPort = try Self.freePort() }
             for run in 1...2 {
-                let result = try Command.run("/bin/bash", [Self.tour, "--no-build"], environment: ["SIGNSERVICE_BIN": Self.bin, "TOUR_PORT": String(port)])
+                let result = try Command.run(
+                    "/bin/bash", [Self.tour, "--no-build"],
+                    environment: ["SIGNSERVICE_BIN": Self.bin, "TOUR_PORT": String(port), "TOUR_RECORDS_PORT": String(recordsPort)])
                 #expect(result.status == 0, "run \(run): \(result.stdout.suffix(4000))\n\(result.stderr)")
                 let oks = result.stdout.split(separator: "\n").filter { $0.hasPrefix("tour: ok ") }
                 #expect(oks.count == lines.count, "run \(run): every README line passed its check (\(oks.count) of \(lines.count))")

@@ -18,6 +18,14 @@ struct HealthTests {
         #expect(throws: Never.self) { try SignServiceCommand.parseAsRoot(["records", "--state-dir", state]) }
     }
 
+    @Test("deploy/records.example.json reads as a records service's configuration (every key known)")
+    func deployedExample() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let example = try ServiceConfiguration.load(path: root.appendingPathComponent("deploy/records.example.json").path)
+        #expect(example.postgres?.url.contains("sslmode=verify-full") == true && example.tls != nil && example.serviceName != nil)
+        #expect(example.allowedOrigins == ["https://eoffice.example.gov.in"])
+    }
+
     @Test("configuration files: unknown keys, wildcard origins and origins with paths are refused; defaults fill the rest")
     func configuration() throws {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("signservice-config-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")

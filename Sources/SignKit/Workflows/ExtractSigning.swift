@@ -212,7 +212,7 @@ public final class ExtractSigner: Sendable {
                     time: time, action: "sign", result: result, origin: request.origin, file: request.fileNumber,
                     note: request.noteID, certificate: certificate, detail: detail), committed: false)
         }
-        do {
+        return try Self.auditingFailures(audited) {
             try request.check()
             let pin = try source.pin {
                 let (token, certificate) = try signingKey(request.key, login: request.login, at: time)
@@ -240,13 +240,23 @@ public final class ExtractSigner: Sendable {
                 "signed \(request.extractSize) bytes, SHA-256 \(Hex.encode(request.extractDigest)), \(request.commitment.rawValue)"
                     + (signed.timeStamped ? ", time-stamped" : ""), certificate: Hex.encode(signed.certificate.sha256Fingerprint))
             return signed
+        }
+    }
+}
+
+extension ExtractSigner {
+    /// Runs `body`; a refusal (a request that does not hold) or a failure is audited as such before it is rethrown,
+    /// an audit log that cannot be written is rethrown as it is.
+    static func auditingFailures<T>(_ audited: (String, String, String?) throws -> Void, _ body: () throws -> T) throws -> T {
+        do {
+            return try body()
         } catch let error as AuditError {
             throw error
         } catch let error as any CodedError {
-            try audited(error is SigningRequestError ? "refused" : "failed", error.codedDescription)
+            try audited(error is SigningRequestError ? "refused" : "failed", error.codedDescription, nil)
             throw error
         } catch {
-            try audited("failed", "\(error)")
+            try audited("failed", "\(error)", nil)
             throw error
         }
     }
@@ -277,11 +287,11 @@ extension ExtractSigner {
                     time: time, action: "sign-login", result: result, origin: origin, certificate: certificate,
                     detail: (service.map { "login to \($0): " } ?? "") + detail), committed: false)
         }
-        do {
+        return try Self.auditingFailures(audited) {
             let challenge: LoginChallenge
             do {
                 challenge = try LoginChallenge(canonical: bytes)
-            } catch {
+            } catch let error as AccessError {
                 throw SigningRequestError(error.reason)
             }
             service = challenge.service
@@ -301,14 +311,6 @@ extension ExtractSigner {
                 "ok", "signed login challenge nonce \(Hex.encode(challenge.nonce.prefix(8)))…",
                 certificate: Hex.encode(signed.certificate.sha256Fingerprint))
             return signed
-        } catch let error as AuditError {
-            throw error
-        } catch let error as any CodedError {
-            try audited(error is SigningRequestError ? "refused" : "failed", error.codedDescription)
-            throw error
-        } catch {
-            try audited("failed", "\(error)")
-            throw error
         }
     }
 }
