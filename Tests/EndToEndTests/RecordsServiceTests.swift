@@ -323,8 +323,20 @@ struct RecordsServiceTests {
             let key = DaemonTests.softKey
             let certificate = try CertificateFolder.load(file: Rig.root.appendingPathComponent("TestCerts/certs/officer-rsa.crt").path)[0]
             let member = RosterMember(fingerprint: Hex.encode(certificate.sha256Fingerprint), name: "Anita Sharma", department: "IT", role: .officer)
+            // The operator (signctl on the service's machine, its admin token) enrols her.
+            let operatorFolder = ["--records", records.url, "--state-dir", records.state]
+            let enrolled = try Command.run(
+                Rig.signctl,
+                [
+                    "records", "roster", "add", "--certificate", Rig.root.appendingPathComponent("TestCerts/certs/officer-rsa.crt").path,
+                    "--name", "Anita Sharma", "--department", "IT", "--role", "officer",
+                ] + operatorFolder)
             #expect(
-                try DaemonTests.request(records, "POST", "/v1/roster", headers: ["Authorization: Bearer \(records.adminToken)"], body: member).status == 200)
+                enrolled.status == 0 && enrolled.stdout.contains("Anita Sharma: officer of IT, certificate \(member.fingerprint)"),
+                "\(enrolled.stdout)\(enrolled.stderr)")
+            let listed = try Command.run(Rig.signctl, ["records", "roster", "list"] + operatorFolder)
+            #expect(
+                listed.status == 0 && listed.stdout.contains(member.fingerprint) && listed.stdout.contains("1 member(s)"), "\(listed.stdout)\(listed.stderr)")
             let login = try signctl(["records", "login", "--records", records.url, "--key", key, "--pin-fd", "0"], pin: true)
             #expect(login.status == 0 && login.stdout.contains("logged in to \(records.url) as Anita Sharma (officer, IT)"), "\(login.stdout)\(login.stderr)")
             let kept = try FileManager.default.attributesOfItem(atPath: folder.path("state/sessions"))
@@ -345,6 +357,11 @@ struct RecordsServiceTests {
             #expect(audit.contains("Anita Sharma (officer, IT)"), "the append is audited under the officer's name")
             let logout = try signctl(["records", "logout", "--records", records.url])
             #expect(logout.status == 0 && !FileManager.default.fileExists(atPath: DaemonTests.sessionFile(records.url, state: folder.path("state"))))
+            // Taken off the roster: she cannot log in again.
+            let removed = try Command.run(Rig.signctl, ["records", "roster", "remove", member.fingerprint] + operatorFolder)
+            #expect(removed.status == 0, "\(removed.stderr)")
+            let again = try signctl(["records", "login", "--records", records.url, "--key", key, "--pin-fd", "0"], pin: true)
+            #expect(again.status == 1 && again.stderr.contains("roster"), "\(again.stdout)\(again.stderr)")
         }
     }
 

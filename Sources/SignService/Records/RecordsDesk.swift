@@ -21,7 +21,8 @@ final class RecordsDesk: Sendable {
     ) throws {
         if let postgres = configuration.postgres {
             do {
-                let store = try PostgresHistoryStore(url: postgres.url, migrationURL: postgres.migrationURL, logger: logger)
+                let store = try PostgresHistoryStore(
+                    url: postgres.url, migrationURL: postgres.migrationURL, deadline: postgres.deadlineSeconds ?? 5, logger: logger)
                 history = store
                 accessStore = PostgresAccessStore(sharing: store)
                 storeDescription = "PostgreSQL \(store.pool.location)"

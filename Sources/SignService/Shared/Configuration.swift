@@ -57,6 +57,8 @@ public struct ServiceConfiguration: Codable, Sendable {
         public var url: String
         /// A role that owns the schema, used only to apply migrations at start; without it `url` must be able to.
         public var migrationURL: String?
+        /// How long a request waits for the database before it answers 503 store-unavailable (default 5 s).
+        public var deadlineSeconds: Double?
     }
 
     /// {"certificateChain": "/etc/signservice/tls/chain.pem", "privateKey": "/etc/signservice/tls/key.pem"}
@@ -195,6 +197,9 @@ public struct ServiceConfiguration: Codable, Sendable {
                 }
             }
             if let postgres {
+                if let deadline = postgres.deadlineSeconds, !(1...120).contains(deadline) {
+                    throw ConfigurationError("postgres.deadlineSeconds must be between 1 and 120")
+                }
                 for url in [postgres.url] + (postgres.migrationURL.map { [$0] } ?? []) {
                     do {
                         _ = try PostgresLocation(url: url)

@@ -16,8 +16,8 @@ public final class PostgresHistoryStore: HistoryStore {
 
     /// Connects to `url` (the service's role), applying missing migrations through `migrationURL` (a role that owns
     /// the schema) when given, else through `url`.
-    public init(url: String, migrationURL: String? = nil, logger: Logger = Logger(label: "signkit.postgres")) throws {
-        pool = try PostgresPool(PostgresLocation(url: url), logger: logger)
+    public init(url: String, migrationURL: String? = nil, deadline: Double = 5, logger: Logger = Logger(label: "signkit.postgres")) throws {
+        pool = try PostgresPool(PostgresLocation(url: url), deadline: deadline, logger: logger)
         do {
             if let migrationURL {
                 let owner = try PostgresPool(PostgresLocation(url: migrationURL), maximumConnections: 1, logger: logger)
