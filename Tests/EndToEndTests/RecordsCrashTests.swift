@@ -40,9 +40,8 @@ struct RecordsCrashTests {
                 generation += 1
                 return daemon.pid
             }
+            // Not this process's child (a shell started it): gone once kill(pid, 0) fails, or reaped by init soon after.
             kill(pid, SIGKILL)
-            var status: Int32 = 0
-            _ = waitpid(pid, &status, 0)
             for _ in 0..<100 where Foundation.kill(pid, 0) == 0 { Thread.sleep(forTimeInterval: 0.01) }
         }
 
@@ -111,6 +110,34 @@ struct RecordsCrashTests {
         }
     }
 
+    typealias Answer = (status: Int, body: [UInt8])
+
+    /// One note appended to `file` through `instance`, signed over the head it reads there first: the answers (nil:
+    /// none) to the read and, when the read gave the head (`appended`), to the append, and how long the read took. An
+    /// acknowledged entry goes into `acks`; a failure a kill does not explain, into `errors`.
+    static func appendNote(_ instance: Instance, file: String, note: String, text: String, errors: Ledger, acks: Ledger)
+        -> (read: Answer?, readSeconds: Double, appended: Bool, append: Answer?)
+    {
+        let started = Date()
+        let read = send(instance, "GET", "/v1/files/\(encoded(file))", ledger: errors)
+        let readSeconds = Date().timeIntervalSince(started)
+        guard let read, read.status == 200, let history = try? JSONOutput.decoder().decode(FileHistoryAnswer.self, from: Data(read.body)) else {
+            return (read, readSeconds, false, nil)
+        }
+        let content = Array("File \(file), note \(note): \(text)\n".utf8)
+        guard let signature = try? sign(content, file: file, note: note, head: history.head, key: "officer-ec"),
+            let body = try? JSONOutput.encoder(pretty: false).encode(AppendRequestBody(kind: .note, noteID: note, content: content, signature: signature))
+        else {
+            errors.fail("signing \(note) failed")
+            return (read, readSeconds, false, nil)
+        }
+        let answer = send(instance, "POST", "/v1/files/\(encoded(file))/entries", body: Array(body), ledger: errors)
+        if let answer, answer.status == 201, let appended = try? JSONOutput.decoder().decode(AppendAnswer.self, from: Data(answer.body)) {
+            acks.ack(file, appended.entry)
+        }
+        return (read, readSeconds, true, answer)
+    }
+
     /// Notes appended to `files` through whichever instance answers, until `stop`.
     static func noteLoad(thread: Int, files: [String], instances: [Instance], ledger: Ledger, stop: @escaping () -> Bool) {
         var round = 0
@@ -118,25 +145,16 @@ struct RecordsCrashTests {
             round += 1
             let file = files[(thread + round) % files.count]
             let instance = instances[(thread + round) % instances.count]
-            guard let read = send(instance, "GET", "/v1/files/\(encoded(file))", ledger: ledger), read.status == 200,
-                let history = try? JSONOutput.decoder().decode(FileHistoryAnswer.self, from: Data(read.body))
-            else {
+            let text = String(repeating: "text ", count: 1 + round % 50)
+            let done = appendNote(instance, file: file, note: "N-\(thread)-\(round)", text: text, errors: ledger, acks: ledger)
+            guard done.read?.status == 200 else {
                 ledger.count("read failed")
                 Thread.sleep(forTimeInterval: 0.02)
                 continue
             }
-            let note = "N-\(thread)-\(round)"
-            let content = Array("File \(file), note \(note): \(String(repeating: "text ", count: 1 + round % 50))\n".utf8)
-            guard let signature = try? sign(content, file: file, note: note, head: history.head, key: "officer-ec") else {
-                ledger.fail("signing failed")
-                return
-            }
-            let body = try! JSONOutput.encoder(pretty: false).encode(AppendRequestBody(kind: .note, noteID: note, content: content, signature: signature))
-            guard let answer = send(instance, "POST", "/v1/files/\(encoded(file))/entries", body: Array(body), ledger: ledger) else { continue }
+            guard let answer = done.append else { continue }
             ledger.count("\(answer.status)")
-            if answer.status == 201, let appended = try? JSONOutput.decoder().decode(AppendAnswer.self, from: Data(answer.body)) {
-                ledger.ack(file, appended.entry)
-            } else if answer.status != 409 && answer.status < 500 {
+            if answer.status != 201 && answer.status != 409 && answer.status < 500 {
                 ledger.fail("\(instance.name) append: \(answer.status) \(String(decoding: answer.body.prefix(300), as: UTF8.self))")
             }
         }
@@ -202,6 +220,14 @@ struct RecordsCrashTests {
         }
     }
 
+    /// Creates each file (department IT) through `instance`, as its operator.
+    static func createFiles(_ files: [String], subject: String, through instance: Instance, ledger: Ledger) throws {
+        for file in files {
+            let body = try JSONOutput.encoder(pretty: false).encode(FileRecord(number: file, subject: subject, department: "IT"))
+            #expect(send(instance, "POST", "/v1/files", body: Array(body), ledger: ledger)?.status == 201, "file \(file) created")
+        }
+    }
+
     static func configuration(url: String, ownerURL: String, deadline: Double = 5) -> [String: Any] {
         ["postgres": ["url": url, "migrationURL": ownerURL, "deadlineSeconds": deadline]]
     }
@@ -264,10 +290,7 @@ struct RecordsCrashTests {
         let files = (1...3).map { "KILL-\($0)/2026" }
         let scanFile = "KILL-SCAN/2026"
         let ledger = Ledger()
-        for file in files + [scanFile] {
-            let body = try JSONOutput.encoder(pretty: false).encode(FileRecord(number: file, subject: "kill -9", department: "IT"))
-            #expect(Self.send(instances[0], "POST", "/v1/files", body: Array(body), ledger: ledger)?.status == 201)
-        }
+        try Self.createFiles(files + [scanFile], subject: "kill -9", through: instances[0], ledger: ledger)
         let stopped = Flag()
         let group = DispatchGroup()
         for thread in 0..<3 {
@@ -313,10 +336,7 @@ struct RecordsCrashTests {
         defer { instances.forEach { $0.stop() } }
         let ledger = Ledger()
         let files = ["PG-1/2026", "PG-2/2026"]
-        for file in files {
-            let body = try JSONOutput.encoder(pretty: false).encode(FileRecord(number: file, subject: "restart", department: "IT"))
-            #expect(Self.send(instances[0], "POST", "/v1/files", body: Array(body), ledger: ledger)?.status == 201)
-        }
+        try Self.createFiles(files, subject: "restart", through: instances[0], ledger: ledger)
         // Appends before, during and after the outage, through both instances.
         let phase = Phase()
         let stopped = Flag()
@@ -328,25 +348,16 @@ struct RecordsCrashTests {
                     round += 1
                     let instance = instances[(thread + round) % 2], file = files[thread]
                     let now = phase.value
-                    let started = Date()
-                    let read = Self.send(instance, "GET", "/v1/files/\(Self.encoded(file))", ledger: Ledger())
-                    let elapsed = Date().timeIntervalSince(started)
-                    phase.record(
-                        now, status: read?.status ?? 0, body: read.map { String(decoding: $0.body.prefix(400), as: UTF8.self) } ?? "", seconds: elapsed)
-                    guard read?.status == 200, let history = try? JSONOutput.decoder().decode(FileHistoryAnswer.self, from: Data(read!.body)) else {
-                        Thread.sleep(forTimeInterval: 0.05)
-                        continue
+                    // Failures of requests are what this test judges, by phase: the error ledger is not kept.
+                    let done = Self.appendNote(instance, file: file, note: "N-\(thread)-\(round)", text: "restart", errors: Ledger(), acks: ledger)
+                    var made: [(answer: Answer?, seconds: Double)] = [(done.read, done.readSeconds)]
+                    if done.appended { made.append((done.append, 0)) }
+                    for (answer, seconds) in made {
+                        phase.record(
+                            now, status: answer?.status ?? 0, body: answer.map { String(decoding: $0.body.prefix(400), as: UTF8.self) } ?? "",
+                            seconds: seconds)
                     }
-                    let note = "N-\(thread)-\(round)"
-                    let content = Array("File \(file), note \(note)\n".utf8)
-                    guard let signature = try? Self.sign(content, file: file, note: note, head: history.head, key: "officer-ec") else { continue }
-                    let body = try! JSONOutput.encoder(pretty: false).encode(
-                        AppendRequestBody(kind: .note, noteID: note, content: content, signature: signature))
-                    let answer = Self.send(instance, "POST", "/v1/files/\(Self.encoded(file))/entries", body: Array(body), ledger: Ledger())
-                    phase.record(now, status: answer?.status ?? 0, body: answer.map { String(decoding: $0.body.prefix(400), as: UTF8.self) } ?? "", seconds: 0)
-                    if answer?.status == 201, let appended = try? JSONOutput.decoder().decode(AppendAnswer.self, from: Data(answer!.body)) {
-                        ledger.ack(file, appended.entry)
-                    }
+                    if done.read?.status != 200 { Thread.sleep(forTimeInterval: 0.05) }
                 }
             }
         }

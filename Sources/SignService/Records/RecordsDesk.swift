@@ -12,8 +12,6 @@ final class RecordsDesk: Sendable {
     let access: Access?
     let history: any HistoryStore
     let accessStore: any AccessStore
-    /// What the store is, for the ready line and `GET /v1/health`.
-    let storeDescription: String
 
     init(
         configuration: ServiceConfiguration, verifier: Verifier?, verifierProblem: String?, documentSigner: DocumentSigner?,
@@ -25,7 +23,7 @@ final class RecordsDesk: Sendable {
                     url: postgres.url, migrationURL: postgres.migrationURL, deadline: postgres.deadlineSeconds ?? 5, logger: logger)
                 history = store
                 accessStore = PostgresAccessStore(sharing: store)
-                storeDescription = "PostgreSQL \(store.pool.location)"
+                logger.notice("records store", metadata: ["store": "PostgreSQL \(store.pool.location)"])
             } catch {
                 throw ConfigurationError("cannot open the PostgreSQL store: \(error)")
             }
@@ -33,7 +31,7 @@ final class RecordsDesk: Sendable {
             do {
                 history = try SQLiteHistoryStore(folder: configuration.historyFolder)
                 accessStore = try SQLiteAccessStore(folder: configuration.historyFolder)
-                storeDescription = "SQLite \(configuration.historyFolder)"
+                logger.notice("records store", metadata: ["store": "SQLite \(configuration.historyFolder)"])
             } catch {
                 throw ConfigurationError("cannot open the history store \(configuration.historyFolder): \(error)")
             }
