@@ -111,6 +111,8 @@ class Chromium:
         target = self.send("Target.createTarget", {"url": "about:blank"})["targetId"]
         session = self.send("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
         page = Page(self, target, session)
+        # The viewport the demo is laid out for (--window-size leaves the headless window's chrome out of it).
+        page.send("Emulation.setDeviceMetricsOverride", {"width": 1280, "height": 900, "deviceScaleFactor": 1, "mobile": False})
         if url != "about:blank":
             page.navigate(url)
         return page
