@@ -49,6 +49,7 @@ class Chromium:
         os.close(child_write)
         self._next_id = 0
         self._lock = threading.Lock()
+        self._write_lock = threading.Lock()
         self._answers = {}
         self._answered = threading.Condition(self._lock)
         self._listeners = []  # (session_id or None, callback(method, params))
@@ -90,7 +91,10 @@ class Chromium:
         message = {"id": ident, "method": method, "params": params or {}}
         if session:
             message["sessionId"] = session
-        os.write(self._to_browser_w, json.dumps(message).encode() + b"\0")
+        data = json.dumps(message).encode() + b"\0"
+        with self._write_lock:  # pages are driven from several threads; one message must not split another
+            while data:
+                data = data[os.write(self._to_browser_w, data):]
         deadline = time.monotonic() + timeout
         with self._lock:
             while ident not in self._answers:
