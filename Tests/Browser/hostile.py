@@ -138,18 +138,33 @@ def hostile_run(suite, seconds):
     if audit.returncode != 0:
         failures.append(f"signctl audit verify: {audit.stdout}{audit.stderr}")
     audit_bytes = os.path.getsize(world.agent.audit_log)
+    # Where the audit log's bytes went, by action and result, the largest first: what to look at when it is too big.
+    by_kind, largest = {}, (0, "")
+    with open(world.agent.audit_log, "rb") as log:
+        for line in log:
+            record = json.loads(line)
+            kind = f"{record.get('action')}/{record.get('result')}"
+            count, size = by_kind.get(kind, (0, 0))
+            by_kind[kind] = (count + 1, size + len(line))
+            if len(line) > largest[0]:
+                largest = (len(line), f"{kind}: {(record.get('detail') or '')[:80]}")
+    breakdown = ", ".join(f"{kind} {count} records {size} bytes" for kind, (count, size) in
+                          sorted(by_kind.items(), key=lambda item: -item[1][1])[:6])
     if audit_bytes >= AUDIT_LIMIT:
         failures.append(f"the audit log grew to {audit_bytes} bytes (limit {AUDIT_LIMIT})")
     sent = sum(counts.get("sent", 0) for counts in results.values())
     figures = {
         "hostile seconds": seconds,
         "hostile requests sent": sent,
-        "hostile request bytes": sum(counts.get("bytes", 0) for counts in results.values()),
+        "hostile request body bytes offered": sum(counts.get("bytes", 0) for counts in results.values()),
         "hostile answers by status": {name: counts.get("statuses") for name, counts in results.items()},
-        "hostile fetch failures": {name: counts.get("failed") for name, counts in results.items()},
+        # The stranger's requests are refused with 403 and no CORS headers, so its fetch() calls fail (TypeError).
+        "hostile fetch failures (no answer the page may read)": {name: counts.get("failed") for name, counts in results.items()},
         "officer signatures made": len(signatures),
         "officer signatures appended": len(appended),
         "agent audit log bytes": f"{audit_bytes} (limit {AUDIT_LIMIT})",
+        "agent audit log by action/result": breakdown,
+        "agent audit log's largest record": f"{largest[0]} bytes, {largest[1]}",
         "audit verify": audit.stdout.strip().splitlines()[-1] if audit.stdout.strip() else audit.stderr.strip(),
     }
     if failures:

@@ -120,6 +120,7 @@ class Suite:
         check(re.fullmatch(r"\d{3}-\d{3}", code), f"the code shown: {code!r}")
         command = self.js("document.getElementById('pairing-command').textContent")
         check(code in command, f"the page should show the command to run: {command!r}")
+        self.screenshot("demo-pairing.png")
         help_text = self.world.signctl_run(["pair", "approve", "--help"]).stdout
         confirm = ["--yes"] if "--yes" in help_text else []
         approved = self.world.signctl_run(["pair", "approve", code, *confirm, "--service", self.world.agent.url,
@@ -130,7 +131,6 @@ class Suite:
         check(token and len(token) >= 32, "the token is kept in localStorage")
         listed = self.world.signctl_run(["pair", "list", "--service", self.world.agent.url, "--state-dir", self.world.agent.state])
         check(self.world.origin in listed.stdout, f"signctl pair list should name {self.world.origin}: {listed.stdout}")
-        self.screenshot("demo-paired.png")
 
     def case_token_list(self):
         """The live token list shows the emulated card in its reader and SoftHSM2's test token."""
@@ -315,7 +315,7 @@ class Suite:
         """The demo's screenshots are saved and small."""
         if not self.arguments.screenshots:
             raise Skip("no --screenshots folder")
-        for name in ("demo-paired.png", "demo-tokens.png", "demo-history.png"):
+        for name in ("demo-pairing.png", "demo-tokens.png", "demo-history.png"):
             path = os.path.join(self.arguments.screenshots, name)
             check(os.path.exists(path), f"{path} is missing")
             check(os.path.getsize(path) < 300_000, f"{path} is {os.path.getsize(path)} bytes")
