@@ -268,6 +268,8 @@ final class RunningDaemon {
             "port": 0, "stateDirectory": folder + "/state", "trustDirectory": testCerts + "/trust",
             "chainFile": testCerts + "/ca/chain-individual.pem", "logLevel": "notice",
             "keepTokenSessionSeconds": keepSessionSeconds,
+            // The benchmark sends the test PIN in its requests; the rig's CRL and OCSP servers are on loopback.
+            "pinEntry": "request", "fetchFromPrivateAddresses": true,
         ]
         config.merge(extra) { $1 }
         try JSONSerialization.data(withJSONObject: config).write(to: URL(fileURLWithPath: folder + "/config.json"))

@@ -356,6 +356,8 @@ final class RecordsInstance {
             "serviceName": "https://records.bench.example.gov.in",
             "postgres": ["url": settings.postgresURL, "migrationURL": settings.migrationURL],
             "documentSigner": settings.docsigner,
+            // The rig's CRL and OCSP servers are on loopback.
+            "fetchFromPrivateAddresses": true,
         ]
         try JSONSerialization.data(withJSONObject: config).write(to: URL(fileURLWithPath: folder + "/config.json"))
         let log = folder + "/service.log"

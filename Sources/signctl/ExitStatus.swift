@@ -22,7 +22,7 @@ enum ExitStatus: Int32 {
         "pin-final-try": .token, "pin-length": .token, "pin-expired": .token, "key-not-found": .token, "not-for-signing": .token,
         "mechanism-unsupported": .token, "key-use-refused": .token, "invalid-uri": .token, "pcsc-call": .token, "module-call": .token,
         "token-busy": .token, "pin-unavailable": .token, "pin-empty": .token, "pin-too-long": .token, "pin-wiped": .token,
-        "pin-unreadable": .token, "no-terminal": .token, "pinentry": .token, "signing": .token,
+        "pin-unreadable": .token, "no-terminal": .token, "token-timeout": .token, "pinentry": .token, "signing": .token,
         // The machine or a server, not the input.
         "pcsc-unavailable": .environment, "module-load": .environment, "atr-catalogue": .environment, "fetch-failed": .environment,
         "storage": .environment, "store-unavailable": .environment, "revocation-unavailable": .environment, "signer-unavailable": .environment,

@@ -240,11 +240,31 @@ struct Pair: ParsableCommand {
         subcommands: [Approve.self, List.self, Revoke.self])
 
     struct Approve: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Approve the pairing request with this code (as the daemon logged it, e.g. 123-456).")
+        static let configuration = CommandConfiguration(
+            abstract: "Approve the pairing request with this code (as the page and the daemon show it, e.g. 123-456).",
+            discussion: "Shows which web page asked and asks you to confirm; --yes approves without asking (scripts).")
         @Argument(help: "The code.") var code: String
+        @Flag(help: "Approve without asking (the page's origin is still printed).") var yes = false
         @OptionGroup var options: ServiceOptions
         func run() throws {
-            let answer = try options.client().call("POST", "/v1/admin/pairings/approve", body: PairingApproval(code: code), as: PairingApproved.self)
+            let client = try options.client()
+            let digits = code.filter(\.isNumber)
+            let pending = try client.call("GET", "/v1/admin/pairings", as: PairingListAnswer.self).pending
+            guard let request = pending.first(where: { $0.code.filter(\.isNumber) == digits }) else {
+                throw CommandFailure(status: .usage, message: "no pending pairing request has the code \(code) (expired, already approved, or mistyped)")
+            }
+            print("The web page \(request.origin) asks to pair with this agent (code \(request.code), valid until \(request.expires)).")
+            print("Once paired it may list your tokens and ask for signatures; each signature still needs your PIN.")
+            if !yes {
+                guard isatty(STDIN_FILENO) == 1 else {
+                    throw CommandFailure(status: .usage, message: "not approved: confirm on a terminal, or give --yes")
+                }
+                print("Approve \(request.origin)? [y/N] ", terminator: "")
+                guard let answer = readLine(), ["y", "yes"].contains(answer.trimmingCharacters(in: .whitespaces).lowercased()) else {
+                    throw CommandFailure(status: .failure, message: "not approved")
+                }
+            }
+            let answer = try client.call("POST", "/v1/admin/pairings/approve", body: PairingApproval(code: code), as: PairingApproved.self)
             print("paired \(answer.origin)")
         }
     }
@@ -255,7 +275,8 @@ struct Pair: ParsableCommand {
         func run() throws {
             let answer = try options.client().call("GET", "/v1/admin/pairings", as: PairingListAnswer.self)
             for pairing in answer.paired {
-                print("paired   \(pairing.origin)  since \(pairing.created)")
+                print(
+                    "paired   \(pairing.origin)  since \(pairing.created)  until \(pairing.expires ?? "?")  last used \(pairing.lastUsed ?? "never")")
             }
             for pending in answer.pending {
                 print("pending  \(pending.origin)  code \(pending.code)  until \(pending.expires)")

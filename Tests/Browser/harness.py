@@ -176,6 +176,8 @@ class World:
             "pinentryProgram": self.pinentry_program,
             "chainFile": os.path.join(REPOSITORY, "TestCerts", "ca", "chain-individual.pem"),
             "trustDirectory": trust,
+            # The rig's CRL and OCSP servers are on loopback, where verification does not fetch by default.
+            "fetchFromPrivateAddresses": True,
         }
         if self.rig.tsa:
             agent_config["timeStampAuthority"] = self.rig.tsa
@@ -187,6 +189,7 @@ class World:
             "port": free_port(),
             "allowedOrigins": [self.origin],
             "trustDirectory": trust,
+            "fetchFromPrivateAddresses": True,
             "documentSigner": {
                 "key": "pkcs11:token=SignService%20DocSigner;id=%10;type=private",
                 "pinFile": self.rig.soft_pin_file,

@@ -130,6 +130,10 @@ def hostile_run(suite, seconds):
         if not ok:
             failures.append(f"officer signature {signed['noteID']} does not verify: {detail}")
     appended = [s for s in signatures if s.get("appended")]
+    if len(signatures) < 5:
+        failures.append(f"the officer made only {len(signatures)} signatures under the hostile load (at least 5 expected)")
+    if len(appended) != len(signatures):
+        failures.append(f"{len(signatures) - len(appended)} of the officer's {len(signatures)} signatures were not appended to the history")
     with urllib.request.urlopen(agent + "/v1/health", timeout=10) as response:
         health = json.loads(response.read())
     if health.get("status") != "ok":

@@ -87,11 +87,14 @@ class Suite:
             raise AssertionError(f"the page showed an error instead of a signature: {self.error_shown()}")
         return signed
 
+    @property
+    def screenshot_folder(self):
+        """--screenshots (docs/images to refresh the documentation's), else the run's own temporary folder."""
+        return self.arguments.screenshots or self.world.path("screenshots")
+
     def screenshot(self, name):
-        if not self.arguments.screenshots:
-            return
-        os.makedirs(self.arguments.screenshots, exist_ok=True)
-        path = os.path.join(self.arguments.screenshots, name)
+        os.makedirs(self.screenshot_folder, exist_ok=True)
+        path = os.path.join(self.screenshot_folder, name)
         self.page.screenshot(path)
         self.figures.setdefault("screenshots", []).append(f"{path} ({os.path.getsize(path)} bytes)")
 
@@ -313,10 +316,8 @@ class Suite:
 
     def case_screenshots(self):
         """The demo's screenshots are saved and small."""
-        if not self.arguments.screenshots:
-            raise Skip("no --screenshots folder")
         for name in ("demo-pairing.png", "demo-tokens.png", "demo-history.png"):
-            path = os.path.join(self.arguments.screenshots, name)
+            path = os.path.join(self.screenshot_folder, name)
             check(os.path.exists(path), f"{path} is missing")
             check(os.path.getsize(path) < 300_000, f"{path} is {os.path.getsize(path)} bytes")
 
@@ -348,7 +349,7 @@ def main():
     parser = argparse.ArgumentParser(description="Browser tests of web/signservice.js and the demo page.")
     parser.add_argument("--bin", default=os.path.join(REPOSITORY, ".build", "debug"), help="folder with SignService and signctl")
     parser.add_argument("--hostile", type=int, default=60, metavar="SECONDS", help="length of the hostile-page run (0: skip it)")
-    parser.add_argument("--screenshots", default=os.path.join(REPOSITORY, "docs", "images"), help="where to save the demo's screenshots ('' for nowhere)")
+    parser.add_argument("--screenshots", default=None, help="where to save the demo's screenshots (docs/images refreshes the documentation's; default: the run's temporary folder)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder (printed) for inspection")
     arguments = parser.parse_args()
     world = World(arguments.bin, keep=arguments.keep)

@@ -19,12 +19,13 @@ struct DaemonTests {
         var state: String { folder.path("state") }
 
         /// - Parameter documentSigner: configure the rig's SoftHSM2 document-signer key (history appends and exports).
-        /// - Parameter scans: the `scans` section of the configuration; `folder`: start on the state of an earlier daemon.
+        /// - Parameter scans: the `scans` section of the configuration; `folder`: start on the state of an earlier daemon;
+        ///   `shellPrefix`: shell words run before the daemon is started (a `ulimit -f`, a `setpriv` to another user).
         /// `extra`: more configuration keys (e.g. `timeStampAuthority`).
         /// `role`: "agent" (tokens, signing, pairing) or "records" (files, entries, approvals, scans, reports, logins).
         init(
             role: String = "agent", documentSigner: Bool = true, keepSessionSeconds: Double = 0, scans: [String: Any]? = nil,
-            folder reused: TemporaryFolder? = nil, extra: [String: Any] = [:]
+            folder reused: TemporaryFolder? = nil, extra: [String: Any] = [:], shellPrefix: String = ""
         ) throws {
             folder = try reused ?? TemporaryFolder("signservice-\(role)")
             exchanges = folder.path("exchanges.jsonl")
@@ -33,6 +34,9 @@ struct DaemonTests {
                 "port": 0, "stateDirectory": folder.path("state"), "allowedOrigins": [DaemonTests.origin, "https://other-eoffice.test"], "logLevel": "trace",
                 "chainFile": Rig.root.appendingPathComponent("TestCerts/ca/chain-individual.pem").path,
                 "trustDirectory": Rig.root.appendingPathComponent("TestCerts/trust").path,
+                // The tests hand the rig's PINs over in their requests (the pinentry default has tests of its own), and
+                // the rig's CRL, OCSP and caIssuers servers are on loopback.
+                "pinEntry": "request", "fetchFromPrivateAddresses": true,
             ]
             if role == "agent" { config["keepTokenSessionSeconds"] = keepSessionSeconds }
             if documentSigner {
@@ -47,7 +51,8 @@ struct DaemonTests {
             try JSONSerialization.data(withJSONObject: config).write(to: URL(fileURLWithPath: folder.path("config.json")))
             let binary = URL(fileURLWithPath: Rig.signctl).deletingLastPathComponent().appendingPathComponent("SignService").path
             let launched = try Command.run(
-                "/bin/sh", ["-c", "'\(binary)' \(role) --config '\(folder.path("config.json"))' > '\(folder.path("daemon.log"))' 2>&1 & echo $!"])
+                "/bin/sh",
+                ["-c", "\(shellPrefix) '\(binary)' \(role) --config '\(folder.path("config.json"))' > '\(folder.path("daemon.log"))' 2>&1 & echo $!"])
             // Never 0 or negative: kill(0, ...) would signal this test process's whole group.
             guard let started = Int32(launched.stdout.trimmingCharacters(in: .whitespacesAndNewlines)), started > 0 else {
                 throw RigError("the daemon did not start: \(launched.stdout)\(launched.stderr)")
@@ -177,7 +182,7 @@ struct DaemonTests {
         let (code, id) = (pairing.code, pairing.id)
         #expect(daemon.log.contains(code), "the code is shown on the officer's machine (the daemon's log)")
         #expect(try Self.request(daemon, "GET", "/v1/pairings/\(id)", headers: ["Origin: \(origin)"]).decode(PairingPollAnswer.self).status == "pending")
-        let approved = try Command.run(Rig.signctl, ["pair", "approve", code, "--service", daemon.url, "--state-dir", daemon.state])
+        let approved = try Command.run(Rig.signctl, ["pair", "approve", code, "--yes", "--service", daemon.url, "--state-dir", daemon.state])
         #expect(approved.status == 0, "\(approved.stderr)")
         let polled = try Self.request(daemon, "GET", "/v1/pairings/\(id)", headers: ["Origin: \(origin)"])
         let token = try #require(try polled.decode(PairingPollAnswer.self).token, "\(polled.text)")
@@ -239,13 +244,13 @@ struct DaemonTests {
             let extractFile = try daemon.folder.file("n1.txt", extract), signatureFile = try daemon.folder.file("n1.p7s", signed.body)
             #expect(try SigningTests.opensslVerifies(signatureFile.path, content: extractFile.path), "openssl cms accepts the daemon's signature")
             let verified = try Self.request(
-                daemon, "POST", "/v1/verify", headers: ["Origin: \(Self.origin)"],
+                daemon, "POST", "/v1/verify", headers: auth,
                 body: VerifyRequestBody(signature: Array(signed.body), content: extract))
             let verdict = verified.json["verdict"] as? [String: Any] ?? [:]
             #expect(verdict["indication"] as? String == "TOTAL-PASSED", "\(verified.text)")
             #expect((verdict["context"] as? [String: Any])?["origin"] as? String == Self.origin, "the requesting origin is inside what was signed")
             let tampered = try Self.request(
-                daemon, "POST", "/v1/verify", headers: ["Origin: \(Self.origin)"],
+                daemon, "POST", "/v1/verify", headers: auth,
                 body: VerifyRequestBody(signature: Array(signed.body), content: extract + [0x20]))
             #expect((tampered.json["verdict"] as? [String: Any])?["indication"] as? String == "TOTAL-FAILED")
             bodies += [tokens.text, verified.text, tampered.text]
@@ -716,6 +721,10 @@ struct DaemonTests {
             _ = try Self.request(records, "POST", "/v1/files", headers: user, body: FileRecord(number: "E-7/2026", subject: "Tender", department: "IT"))
             _ = try Self.request(records, "POST", "/v1/files", headers: user, body: FileRecord(number: "E-7/2026", subject: "Tender", department: "IT"))
             _ = try Self.request(records, "GET", "/v1/files", headers: user)
+            _ = try Self.request(
+                daemon, "POST", "/v1/sign/batch", headers: auth,
+                body: BatchSignRequestBody(
+                    key: Self.softKey, notes: [.init(extract: extract, fileNumber: "E-7/2026", noteID: "D-1")], timeStamp: false, pin: softPIN))
             let first = try Self.request(
                 daemon, "POST", "/v1/sign", headers: auth, body: Self.signBody(key: Self.softKey, pin: softPIN, note: "N-1", extract: extract))
             let appended = try Self.request(

@@ -39,12 +39,18 @@ struct HealthTests {
             return configuration
         }
         let minimal = try load(#"{"allowedOrigins": ["https://eoffice.example.gov.in"]}"#)
-        #expect(minimal.host == "127.0.0.1" && minimal.port == 8787 && minimal.pinEntry == .request)
+        // The PIN goes into a native dialog, never a page, unless configured otherwise.
+        #expect(minimal.host == "127.0.0.1" && minimal.port == 8787 && minimal.pinEntry == .pinentry && minimal.pinentryProgram == "/usr/bin/pinentry")
         #expect(throws: ConfigurationError.self) { try load(#"{"alowedOrigins": []}"#) }
         #expect(throws: ConfigurationError.self) { try load(#"{"allowedOrigins": ["*"]}"#) }
         #expect(throws: ConfigurationError.self) { try load(#"{"allowedOrigins": ["https://eoffice.example.gov.in/app"]}"#) }
         #expect(throws: ConfigurationError.self) { try load(#"{"host": "0.0.0.0"}"#) }
-        #expect(throws: ConfigurationError.self) { try load(#"{"pinEntry": "pinentry"}"#) }
+        for limit in [
+            #"{"tokenDeadlineSeconds": 0}"#, #"{"maximumBatchNotes": 100}"#, #"{"idleTimeoutSeconds": 0}"#, #"{"maximumConnections": 1}"#,
+            #"{"pairingTokenDays": 0}"#, #"{"maximumEventStreams": 0}"#,
+        ] {
+            #expect(throws: ConfigurationError.self, "\(limit)") { try load(limit) }
+        }
         #expect(throws: ConfigurationError.self) { try load("[1, 2]") }
         #expect(throws: ConfigurationError.self) { try load(#"{"keepTokenSessionSeconds": -1}"#) }
         #expect(throws: ConfigurationError.self) { try load(#"{"documentSigner": {"key": "not a uri", "pinFile": "/x"}}"#) }

@@ -88,10 +88,16 @@ public struct PairingListAnswer: Codable, Sendable {
         /// SHA-256 of the token, hex; the token itself is never stored.
         public let tokenHash: String
         public let created: String
-        public init(origin: String, tokenHash: String, created: String) {
+        /// When the token stops working; the page then pairs again.
+        public let expires: String?
+        /// When a page last showed the token (to the minute); nil when never.
+        public let lastUsed: String?
+        public init(origin: String, tokenHash: String, created: String, expires: String? = nil, lastUsed: String? = nil) {
             self.origin = origin
             self.tokenHash = tokenHash
             self.created = created
+            self.expires = expires
+            self.lastUsed = lastUsed
         }
     }
     public struct Pending: Codable, Sendable {
@@ -251,5 +257,77 @@ extension Commitment {
     public init?(apiName: String) {
         guard let found = Self.allCases.first(where: { $0.apiName == apiName }) else { return nil }
         self = found
+    }
+}
+
+/// POST /v1/sign/batch: several notes signed with one key and one PIN (docs/daemon.md "Batch signing").
+public struct BatchSignRequestBody: Codable, Sendable {
+    /// The signing key's PKCS#11 URI, one for the whole batch.
+    public var key: String
+    public var notes: [Note]
+    /// As in a single sign request, for every note.
+    public var timeStamp: Bool?
+    /// Only when the agent's pinEntry is "request".
+    public var pin: String?
+
+    /// One note of the batch: the fields of a single sign request but the key, PIN and time-stamp.
+    public struct Note: Codable, Sendable {
+        public var extract: String
+        public var fileNumber: String
+        public var noteID: String
+        public var commitment: String?
+        public var previousHash: String?
+
+        public init(extract: [UInt8], fileNumber: String, noteID: String, commitment: Commitment = .proofOfOrigin, previousHash: [UInt8]? = nil) {
+            self.extract = Data(extract).base64EncodedString()
+            self.fileNumber = fileNumber
+            self.noteID = noteID
+            self.commitment = commitment.apiName
+            self.previousHash = previousHash.map { Hex.encode($0) }
+        }
+    }
+
+    public init(key: String, notes: [Note], timeStamp: Bool? = nil, pin: String? = nil) {
+        self.key = key
+        self.notes = notes
+        self.timeStamp = timeStamp
+        self.pin = pin
+    }
+
+    /// Note `index` as a single sign request (what the agent checks it as).
+    public func single(_ index: Int) -> SignRequestBody {
+        let note = notes[index]
+        var body = SignRequestBody(
+            extract: [], fileNumber: note.fileNumber, noteID: note.noteID, commitment: .proofOfOrigin, key: key, pin: pin, timeStamp: timeStamp)
+        body.extract = note.extract
+        body.commitment = note.commitment
+        body.previousHash = note.previousHash
+        return body
+    }
+}
+
+/// The answer to POST /v1/sign/batch: one signature per note, in the order of the request.
+public struct BatchSignAnswer: Codable, Sendable {
+    public let signer: String
+    /// SHA-256 of the signer's certificate, hex: the same for every note.
+    public let certificateSHA256: String
+    /// The time-stamping authority when the signatures were time-stamped.
+    public let timeStampAuthority: String?
+    public let signatures: [Signature]
+
+    public struct Signature: Codable, Sendable {
+        public let fileNumber: String
+        public let noteID: String
+        /// The detached CAdES signature (.p7s), base64 DER.
+        public let signature: String
+    }
+
+    public init(_ batch: SignedBatch) {
+        signer = batch.certificate.subject.commonName ?? batch.certificate.subject.description
+        certificateSHA256 = Hex.encode(batch.certificate.sha256Fingerprint)
+        timeStampAuthority = batch.signatures.first?.timeStampAuthority?.absoluteString
+        signatures = zip(batch.requests, batch.signatures).map {
+            Signature(fileNumber: $0.fileNumber, noteID: $0.noteID, signature: Data($1.signature).base64EncodedString())
+        }
     }
 }

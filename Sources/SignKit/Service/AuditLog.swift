@@ -48,20 +48,52 @@ public final class AuditLog: Sendable {
         var descriptor: Int32
         var sequence: Int
         var head: String
+        /// The file's length after the last whole record.
+        var size: off_t
     }
     private let state: Mutex<State>
+    /// Bytes of a torn last line (a write cut short by a crash or a full disk) removed when the log was opened.
+    public let repairedBytes: Int
 
-    /// Opens (or creates, mode 0600) the log at `path`; an existing log must verify, or the daemon does not start
-    /// on top of a log someone has edited.
+    /// Opens (or creates, mode 0600; never through a symbolic link) the log at `path`. A last line without its line
+    /// end (a write cut short by a crash) is cut off first; then the log must verify, or the daemon does not start on
+    /// top of a log someone has edited.
     public init(path: String) throws {
         self.path = path
-        let summary = FileManager.default.fileExists(atPath: path) ? try Self.verify(path: path) : AuditSummary(records: 0, head: Self.genesis)
-        if let problem = summary.problem {
-            throw AuditError("the audit log \(path) does not verify: \(problem)")
-        }
-        let descriptor = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o600)
+        let descriptor = open(path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600)
         guard descriptor >= 0 else { throw AuditError("cannot open the audit log \(path): \(String(cString: strerror(errno)))") }
-        state = Mutex(State(descriptor: descriptor, sequence: summary.records, head: summary.head))
+        do {
+            repairedBytes = try Self.cutTornLine(descriptor, path: path)
+            let summary = try Self.verify(path: path)
+            if let problem = summary.problem {
+                throw AuditError("the audit log \(path) does not verify: \(problem)")
+            }
+            state = Mutex(State(descriptor: descriptor, sequence: summary.records, head: summary.head, size: lseek(descriptor, 0, SEEK_END)))
+        } catch {
+            close(descriptor)
+            throw error
+        }
+    }
+
+    /// Cuts the file back to just after its last line end; returns how many bytes went.
+    private static func cutTornLine(_ descriptor: Int32, path: String) throws -> Int {
+        let size = lseek(descriptor, 0, SEEK_END)
+        guard size > 0 else { return 0 }
+        var end = size
+        var byte: UInt8 = 0
+        // Back from the end to the last "\n", in one-byte reads: a torn line is at most one record long.
+        while end > 0 {
+            guard pread(descriptor, &byte, 1, end - 1) == 1 else {
+                throw AuditError("cannot read the audit log \(path): \(String(cString: strerror(errno)))")
+            }
+            if byte == UInt8(ascii: "\n") { break }
+            end -= 1
+        }
+        guard end < size else { return 0 }
+        guard ftruncate(descriptor, end) == 0, fsync(descriptor) == 0 else {
+            throw AuditError("cannot cut the torn last line of the audit log \(path): \(String(cString: strerror(errno)))")
+        }
+        return Int(size - end)
     }
 
     deinit { _ = state.withLock { close($0.descriptor) } }
@@ -76,8 +108,13 @@ public final class AuditLog: Sendable {
             let (line, hash) = try Self.line(for: record)
             let written = line.withUnsafeBytes { write(state.descriptor, $0.baseAddress, $0.count) }
             guard written == line.count, fsync(state.descriptor) == 0 else {
-                throw AuditError("cannot write the audit log \(path): \(String(cString: strerror(errno)))")
+                let reason = written >= 0 && written < line.count ? "the disk took \(written) of \(line.count) bytes" : String(cString: strerror(errno))
+                // A record that did not go in whole goes out whole: the log ends on its last complete line, and the
+                // chain goes on from there when writing works again.
+                _ = ftruncate(state.descriptor, state.size)
+                throw AuditError("cannot write the audit log \(path): \(reason)")
             }
+            state.size += off_t(line.count)
             state.sequence = record.sequence
             state.head = hash
             return record

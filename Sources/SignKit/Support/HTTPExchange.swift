@@ -34,11 +34,18 @@ public struct HTTPExchange {
         self.maximumSize = maximumSize
     }
 
+    /// Follow HTTP redirects (URLSession's default). Verification's fetches do not: a redirect could lead a fetch
+    /// the guard allowed to an address it would not.
+    public var followRedirects = true
+
     /// GET when `body` is nil, POST with `contentType` otherwise. Only HTTP 200 with a body counts as an answer.
-    func run(body: [UInt8]? = nil, contentType: String? = nil) throws(Failure) -> [UInt8] {
-        let (status, data) = try send(method: body == nil ? "GET" : "POST", headers: contentType.map { ["Content-Type": $0] } ?? [:], body: body)
+    /// What a failed answer said is never repeated: it goes into reports, and a body could be an internal page's.
+    func run(body: [UInt8]? = nil, contentType: String? = nil, headers extra: [String: String] = [:]) throws(Failure) -> [UInt8] {
+        var headers = extra
+        if let contentType { headers["Content-Type"] = contentType }
+        let (status, data) = try send(method: body == nil ? "GET" : "POST", headers: headers, body: body)
         guard status == 200 else {
-            throw Failure(description: "\(service) \(url.absoluteString) answered HTTP \(status): \(String(decoding: data.prefix(200), as: UTF8.self))")
+            throw Failure(description: "\(service) \(url.absoluteString) answered HTTP \(status) (\(data.count) bytes, not read)")
         }
         guard !data.isEmpty else { throw Failure(description: "\(service) \(url.absoluteString) sent an empty reply") }
         return data
@@ -116,7 +123,7 @@ public struct HTTPExchange {
         let configuration = URLSessionConfiguration.ephemeral
         configuration.timeoutIntervalForRequest = timeout
         configuration.timeoutIntervalForResource = total
-        let session = URLSession(configuration: configuration)
+        let session = URLSession(configuration: configuration, delegate: followRedirects ? nil : NoRedirects(), delegateQueue: nil)
         defer { session.finishTasksAndInvalidate() }
         task(session, request) { data, response, error in
             exchange.finish(data: data, response: response, error: error)
@@ -147,6 +154,16 @@ public struct HTTPExchange {
 
     private static func seconds(_ value: Double) -> String {
         value == value.rounded() ? "\(Int(value)) s" : String(format: "%.1f s", value)
+    }
+
+    /// Answers a redirect with no new request: the 3xx comes back as the answer (and is not a 200).
+    private final class NoRedirects: NSObject, URLSessionTaskDelegate, @unchecked Sendable {
+        func urlSession(
+            _ session: URLSession, task: URLSessionTask, willPerformHTTPRedirection response: HTTPURLResponse, newRequest request: URLRequest,
+            completionHandler: @escaping (URLRequest?) -> Void
+        ) {
+            completionHandler(nil)
+        }
     }
 
     /// One HTTP exchange handed from URLSession's queue to the waiting caller.

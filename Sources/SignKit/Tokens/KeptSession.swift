@@ -13,8 +13,14 @@ import Synchronization
 /// Requests that may use a kept session reach their tokens one at a time, across tokens, on one worker thread: the
 /// kept session holds its token, so taking turns is what lets a request for another key close it first. A turn covers
 /// the token's part only; the CMS structure is built before and finished after it (`sign(_:pin:tokens:at:prepare:)`).
+///
+/// Every token job has a deadline (`deadline` seconds): a token or reader that stops answering in C_Login or C_Sign
+/// blocks its thread, and PKCS#11 has no way to interrupt it, but the request stops waiting and is answered
+/// `token-timeout`; a job still queued behind the stuck one when its request gave up is skipped, never run late.
 public final class KeptSession: Sendable {
     public let seconds: Double
+    /// Seconds a request waits for its token's part (login and signature), queueing included.
+    public let deadline: Double
     /// Runs the token's part of every request that may use a kept session, one after another in arrival order
     /// (none when keeping is off).
     private let worker: SerialWorker?
@@ -64,9 +70,38 @@ public final class KeptSession: Sendable {
     }
 
     /// `seconds` 0: every signature logs in and out (no worker thread is made).
-    public init(seconds: Double) {
+    public init(seconds: Double, deadline: Double = 30) {
         self.seconds = seconds
+        self.deadline = deadline
         worker = seconds > 0 ? SerialWorker(name: "kept-session") : nil
+    }
+
+    /// Runs a token job on the worker (kept sessions) or on a thread of its own, waiting at most `seconds`.
+    private func run<T>(deadline seconds: Double, _ job: @escaping () throws -> T) throws -> T {
+        let timeout = TokenError(
+            .timeout,
+            "the token did not answer within \(Int(seconds.rounded())) s (a stuck token or reader: pull it out and put it back); "
+                + "nothing was handed out", retryable: true)
+        if let worker { return try worker.run(deadline: seconds, timeout: timeout, job) }
+        return try SerialWorker.alone(deadline: seconds, timeout: timeout, job)
+    }
+
+    /// Runs `body` on one fresh session for the key: one login for several signatures (a batch the officer gave one
+    /// PIN for). A kept session is closed first (it may hold the same token's login) and this one is closed after,
+    /// never kept. The whole job, login and every signature, has `deadline` seconds.
+    public func withFreshSession<T>(
+        _ uri: PKCS11URI, pin: PIN, tokens: TokenManager, options: LoginOptions = LoginOptions(), at time: Date, deadline seconds: Double,
+        _ body: @escaping (TokenSigningSession) throws -> T
+    ) throws -> T {
+        try run(deadline: seconds) { [self] in
+            kept.withLock { current -> Kept? in
+                defer { current = nil }
+                return current
+            }?.close()
+            let session = try tokens.openSigningSession(uri, pin: pin, options: options, at: time)
+            defer { session.close() }
+            return try body(session)
+        }
     }
 
     /// Signs, with the key at `uri`, the signed attributes `prepare` builds for the key's certificate: on the kept
@@ -85,13 +120,15 @@ public final class KeptSession: Sendable {
                 ?? prepare(session.certificate)
             return (ready, try session.sign(ready.toBeSigned, pin: pin))
         }
-        guard let worker else {
-            let session = try tokens.openSigningSession(uri, pin: pin, options: options, at: time)
-            defer { session.close() }
-            return try signed(on: session, nil)
+        guard worker != nil else {
+            return try run(deadline: deadline) {
+                let session = try tokens.openSigningSession(uri, pin: pin, options: options, at: time)
+                defer { session.close() }
+                return try signed(on: session, nil)
+            }
         }
         let early = try kept.withLock { $0?.uri == uri.description ? $0?.session.certificate : nil }.map(prepare)
-        return try worker.run { [self] in
+        return try run(deadline: deadline) { [self] in
             if let current = kept.withLock({ current -> Kept? in
                 defer { current = nil }; return current
             }) {
@@ -190,18 +227,54 @@ final class SerialWorker: Sendable {
         queue.condition.unlock()
     }
 
-    /// Runs `body` on the worker's thread after the jobs before it, and returns what it returned or threw.
-    func run<T>(_ body: @escaping () throws -> T) throws -> T {
-        let done = DispatchSemaphore(value: 0)
-        nonisolated(unsafe) var result: Result<T, any Error>?
+    /// Runs `body` on the worker's thread after the jobs before it, and returns what it returned or threw; throws
+    /// `timeout` when that has not happened within `deadline` seconds. A job whose caller gave up before it started
+    /// is skipped.
+    func run<T>(deadline: Double, timeout: any Error, _ body: @escaping () throws -> T) throws -> T {
+        let job = Job(body)
         queue.condition.lock()
-        queue.jobs.append {
-            result = Result { try body() }
-            done.signal()
-        }
+        queue.jobs.append { job.start() }
         queue.condition.signal()
         queue.condition.unlock()
-        done.wait()
-        return try result!.get()
+        return try job.wait(deadline: deadline, timeout: timeout)
+    }
+
+    /// Runs `body` on a thread of its own (a token job without kept sessions), as `run` does.
+    static func alone<T>(deadline: Double, timeout: any Error, _ body: @escaping () throws -> T) throws -> T {
+        let job = Job(body)
+        let thread = Thread { job.start() }
+        thread.name = "token-job"
+        thread.start()
+        return try job.wait(deadline: deadline, timeout: timeout)
+    }
+
+    /// One job and its result, shared by its caller and the thread that runs it.
+    private final class Job<T>: @unchecked Sendable {  // `result` and `abandoned` only under `lock`
+        private let body: () throws -> T
+        private let done = DispatchSemaphore(value: 0)
+        private let lock = NSLock()
+        private var result: Result<T, any Error>?
+        private var abandoned = false
+
+        init(_ body: @escaping () throws -> T) { self.body = body }
+
+        func start() {
+            guard !lock.withLock({ abandoned }) else { return }
+            let outcome = Result { try body() }
+            lock.withLock { result = outcome }
+            done.signal()
+        }
+
+        func wait(deadline: Double, timeout: any Error) throws -> T {
+            if done.wait(timeout: .now() + deadline) == .timedOut {
+                let outcome = lock.withLock { () -> Result<T, any Error>? in
+                    abandoned = true
+                    return result
+                }
+                guard let outcome else { throw timeout }
+                return try outcome.get()
+            }
+            return try lock.withLock { result! }.get()
+        }
     }
 }

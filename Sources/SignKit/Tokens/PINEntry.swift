@@ -53,6 +53,9 @@ public enum PINEntry {
         return pin
     }
 
+    /// The bytes `text` takes on a SETDESC line once escaped (Assuan lines hold at most 1,000 bytes).
+    public static func escapedLength(_ text: String) -> Int { AssuanSession.escape(text).utf8.count }
+
     static func controllingTerminal() -> String? {
         for fd in [Int32(0), 1, 2] where isatty(fd) == 1 {
             if let name = ttyname(fd) { return String(cString: name) }

@@ -44,6 +44,8 @@ public struct TokenError: CodedError {
         public static let busy = Code("token-busy")
         /// The PIN could not be obtained (no terminal, pinentry cancelled...).
         public static let pinUnavailable = Code("pin-unavailable")
+        /// The token's part of a request did not end within the agent's deadline (a token that stopped answering).
+        public static let timeout = Code("token-timeout")
     }
 
     public var code: Code

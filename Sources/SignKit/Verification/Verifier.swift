@@ -206,10 +206,17 @@ public final class Verifier: Sendable {
         for _ in 0..<4 {
             guard outcome.failure?.missingIssuer == true else { break }
             // Fetch the missing issuers named in authorityInfoAccess (cache first; online only when allowed).
+            // Only up the leaf's own chain: from the leaf through the issuers at hand to the first certificate whose
+            // issuer is missing. Other certificates a signature carries never make the verifier fetch anything.
             var added = false
-            for candidate in [leaf] + untrusted {
-                let hasIssuer = (untrusted + trust.anchors).contains { candidate.isIssued(by: $0) }
-                guard !hasIssuer else { continue }
+            var candidate = leaf
+            var walked = Set<[UInt8]>()
+            while walked.insert(candidate.sha256Fingerprint).inserted, !trust.anchors.contains(where: { candidate.isIssued(by: $0) }),
+                let issuer = untrusted.first(where: { candidate.isIssued(by: $0) && !walked.contains($0.sha256Fingerprint) })
+            {
+                candidate = issuer
+            }
+            if !trust.anchors.contains(where: { candidate.isIssued(by: $0) }) {
                 for url in candidate.caIssuersURLs where !fetchedURLs.contains(url) {
                     fetchedURLs.insert(url)
                     for found in revocation.fetchIssuers(url: url, problems: &problems)

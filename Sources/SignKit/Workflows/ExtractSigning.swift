@@ -70,10 +70,12 @@ public struct SigningPrompt: Sendable {
     public let login: LoginBinding?
     /// The web origin that asked for the login (a request's origin is in the request).
     public let loginOrigin: String?
+    /// The notes of a batch, all signed with this one PIN (empty for a single signature).
+    public let batch: [ExtractSigningRequest]
 
     public init(
         tokenLabel: String, signerName: String, pinState: PINState, request: ExtractSigningRequest?, login: LoginBinding? = nil,
-        loginOrigin: String? = nil
+        loginOrigin: String? = nil, batch: [ExtractSigningRequest] = []
     ) {
         self.tokenLabel = tokenLabel
         self.signerName = signerName
@@ -81,10 +83,12 @@ public struct SigningPrompt: Sendable {
         self.request = request
         self.login = login
         self.loginOrigin = loginOrigin
+        self.batch = batch
     }
 
     /// The text of a pinentry dialog (Web eID's model: with which certificate, for what, who asks).
     public var dialogText: String {
+        if !batch.isEmpty { return batchText }
         var lines = ["Enter the PIN of token \"\(tokenLabel)\" to sign as \(signerName)."]
         if let login {
             lines.append("This is a LOGIN to \(login.service), not a note: nothing in any file is signed.")
@@ -95,6 +99,19 @@ public struct SigningPrompt: Sendable {
             lines.append("Extract SHA-256 \(Hex.encode(request.extractDigest.prefix(8)))… (\(request.extractSize) bytes)")
             if let origin = request.origin { lines.append("Asked by \(origin)") }
         }
+        if let warning { lines.append(warning + ".") }
+        return lines.joined(separator: "\n")
+    }
+
+    /// A batch's dialog: every note with its digest, then who asks.
+    var batchText: String {
+        var lines = ["Enter the PIN of token \"\(tokenLabel)\" ONCE to sign these \(batch.count) notes as \(signerName):"]
+        for (index, note) in batch.enumerated() {
+            lines.append(
+                "\(index + 1). File \(note.fileNumber), note \(note.noteID)" + (note.commitment == .proofOfApproval ? " (approval)" : "")
+                    + ": SHA-256 \(Hex.encode(note.extractDigest.prefix(6)))… (\(note.extractSize) bytes)")
+        }
+        if let origin = batch[0].origin { lines.append("Asked by \(origin)") }
         if let warning { lines.append(warning + ".") }
         return lines.joined(separator: "\n")
     }
@@ -221,11 +238,7 @@ public final class ExtractSigner: Sendable {
                     pinState: token.info.pinState, request: request)
             }
             defer { pin.wipe() }
-            let parameters = SignatureParameters(
-                context: EOfficeContext(
-                    fileNumber: request.fileNumber, noteID: request.noteID, previousEntryHash: request.previousHash,
-                    origin: request.origin),
-                commitment: request.commitment, signingTime: time, chain: request.chain, timeStampAuthority: request.timeStampAuthority)
+            let parameters = request.parameters(at: time)
             // Built before and finished after the token signs: the token (and a kept session's turn) is held for the
             // signature alone, not for the CMS work or a time-stamping authority's answer.
             let (prepared, tokenSignature) = try sessions.sign(request.key, pin: pin, tokens: tokens, options: request.login, at: time) { certificate in
@@ -235,10 +248,7 @@ public final class ExtractSigner: Sendable {
                 signature: try prepared.finish(tokenSignature), certificate: prepared.certificate,
                 commitment: request.commitment, timeStamped: request.timeStampAuthority != nil,
                 timeStampAuthority: request.timeStampAuthority?.url)
-            try audited(
-                "ok",
-                "signed \(request.extractSize) bytes, SHA-256 \(Hex.encode(request.extractDigest)), \(request.commitment.rawValue)"
-                    + (signed.timeStamped ? ", time-stamped" : ""), certificate: Hex.encode(signed.certificate.sha256Fingerprint))
+            try audited("ok", request.signedDetail(timeStamped: signed.timeStamped), certificate: Hex.encode(signed.certificate.sha256Fingerprint))
             return signed
         }
     }
@@ -365,6 +375,12 @@ extension ExtractSigner {
     }
 
     static func read(_ body: SignRequestBody, origin: String?, settings: AgentSigningSettings) throws -> (ExtractSigningRequest, any PINSource) {
+        let (request, source) = try read(body, origin: origin, settings: settings, pin: true)
+        return (request, source!)
+    }
+
+    /// The request a body asks for, checked; with its PIN source when `pin` (a batch takes its PIN once, apart).
+    static func read(_ body: SignRequestBody, origin: String?, settings: AgentSigningSettings, pin: Bool) throws -> (ExtractSigningRequest, (any PINSource)?) {
         guard let extract = Data(base64Encoded: body.extract) else { throw SigningRequestError("extract must be base64") }
         guard extract.count <= settings.maximumExtractBytes else {
             throw SigningRequestError("the extract is larger than maximumRequestBytes (\(settings.maximumExtractBytes))")
@@ -394,7 +410,7 @@ extension ExtractSigner {
             noteID: body.noteID, commitment: commitment, previousHash: previous, origin: origin, chain: settings.chain,
             timeStampAuthority: timeStamped ? settings.timeStampAuthority : nil)
         try request.check()
-        return (request, try pinSource(body.pin, settings: settings))
+        return (request, pin ? try pinSource(body.pin, settings: settings) : nil)
     }
 
     /// Where a request's PIN comes from, as the agent's settings say: its body, or pinentry (a PIN in the body is

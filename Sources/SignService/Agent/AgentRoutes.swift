@@ -14,6 +14,7 @@ extension PairingApproved: ResponseEncodable {}
 extension PairingListAnswer: ResponseEncodable {}
 extension PairingRevoked: ResponseEncodable {}
 extension InventoryReport: ResponseEncodable {}
+extension BatchSignAnswer: ResponseEncodable {}
 
 func buildRouter(_ state: ServiceState) -> Router<ServiceRequestContext> {
     let router = Router(context: ServiceRequestContext.self)
@@ -34,7 +35,7 @@ func buildRouter(_ state: ServiceState) -> Router<ServiceRequestContext> {
             throw HTTPError(.badRequest, message: "pairing is for web pages: the request has no Origin header")
         }
         guard let request = state.pairings.request(origin: origin, now: Date()) else {
-            try state.record(AuditRecord(time: Date(), action: "pairing-requested", result: "refused", origin: origin, detail: "too many pending requests"))
+            try state.refused("pairing flood", origin: origin, detail: "pairing request: too many pending requests")
             throw HTTPError(
                 .tooManyRequests,
                 message: "too many pairing requests are waiting (at most \(Pairings.maximumPerOrigin) per page, "
@@ -60,7 +61,7 @@ func buildRouter(_ state: ServiceState) -> Router<ServiceRequestContext> {
     }
     router.post("/v1/admin/pairings/approve") { request, context -> PairingApproved in
         try requireLocal(context, state: state, "approve a pairing")
-        let body = try await request.decodeSmall(as: PairingApproval.self)
+        let body = try await request.decodeSmall(as: PairingApproval.self, limit: 1024)
         guard let origin = try state.pairings.approve(code: body.code) else {
             try state.record(AuditRecord(time: Date(), action: "pairing-approved", result: "refused", detail: "no live request with code \(body.code)"))
             throw HTTPError(.notFound, message: "no pending pairing request has the code \(body.code) (expired, already approved, or mistyped)")
@@ -71,7 +72,11 @@ func buildRouter(_ state: ServiceState) -> Router<ServiceRequestContext> {
     router.get("/v1/admin/pairings") { _, context -> PairingListAnswer in
         try requireLocal(context, state: state, "list pairings")
         return PairingListAnswer(
-            paired: state.pairings.list().map { .init(origin: $0.origin, tokenHash: $0.tokenHash, created: $0.created) },
+            paired: state.pairings.list().map {
+                .init(
+                    origin: $0.origin, tokenHash: $0.tokenHash, created: $0.created,
+                    expires: UTCTimeText.format($0.expiry(lifetime: state.pairings.tokenDays)), lastUsed: $0.lastUsed)
+            },
             pending: state.pairings.pending().map {
                 .init(origin: $0.origin, code: $0.code, expires: UTCTimeText.format($0.expires))
             })
@@ -92,6 +97,12 @@ func buildRouter(_ state: ServiceState) -> Router<ServiceRequestContext> {
     }
     router.get("/v1/events") { _, context -> Response in
         _ = try requireTokenAccess(context, state: state, "token events")
+        // Each stream holds a connection and a subscription for as long as the page stays: capped.
+        guard let slot = state.eventStreams.take() else {
+            throw HTTPError(
+                .serviceUnavailable,
+                message: "\(state.configuration.maximumEventStreams) token event streams are open already (maximumEventStreams); close one first")
+        }
         let stream = state.monitor.subscribe()
         let readers = state.monitor.readers
         var headers = HTTPFields()
@@ -100,6 +111,7 @@ func buildRouter(_ state: ServiceState) -> Router<ServiceRequestContext> {
         return Response(
             status: .ok, headers: headers,
             body: ResponseBody { writer in
+                defer { slot.release() }
                 func send(_ event: TokenEvent) async throws {
                     try await writer.write(ByteBuffer(string: "event: \(event.type)\ndata: \(try JSONOutput.string(event, pretty: false))\n\n"))
                 }
@@ -127,18 +139,32 @@ func buildRouter(_ state: ServiceState) -> Router<ServiceRequestContext> {
         return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: signed.signature)))
     }
 
+    // Several notes for one PIN: the officer sees every note and its digest in one dialog (docs/daemon.md "Batch signing").
+    router.post("/v1/sign/batch") { request, context -> BatchSignAnswer in
+        let origin = try requireTokenAccess(context, state: state, "sign a batch")
+        let body = try await request.decode(as: BatchSignRequestBody.self, context: context)
+        let limits = BatchLimits(maximumNotes: state.configuration.maximumBatchNotes, seconds: state.configuration.batchSeconds)
+        return BatchSignAnswer(
+            try await blocking { try state.signer.signBatch(body, origin: origin, settings: state.signing, limits: limits, at: Date()) })
+    }
+
     // A records service's login challenge signed on a token: the login signature can never pass for a note's
     // (Access/LoginBinding.swift), and the PIN dialog says it is a login and to which service.
     router.post("/v1/login/sign") { request, context -> LoginSignAnswer in
         let origin = try requireTokenAccess(context, state: state, "sign a login challenge")
-        let body = try await request.decodeSmall(as: LoginSignRequestBody.self, limit: 64 * 1024)
+        let body = try await request.decodeSmall(as: LoginSignRequestBody.self, limit: 8 * 1024)
         return LoginSignAnswer(try await blocking { try state.signer.signLogin(body, origin: origin, settings: state.signing, at: Date()) })
     }
 
-    // Verification: any allowed origin or local program (no token is touched).
-    addVerifyRoute(to: router, state: state, check: { _ in })
+    // Verification: paired pages and local programs with the admin token. It touches no token, but it reads
+    // signatures a caller chose and may fetch what their certificates name: not for any page or local process.
+    addVerifyRoute(to: router, state: state, check: { context in _ = try requireTokenAccess(context, state: state, "verify") })
     return router
 }
+
+/// Fetches one POST /v1/verify may cause: a signer's path of three or four certificates needs an issuer or two and
+/// a CRL or OCSP answer for each; a signature naming more is not worth more of the service's time.
+let fetchesPerVerification = 8
 
 /// POST /v1/verify: a signature and its content judged at a time and under a policy; JSON, text or HTML.
 /// `check` refuses callers the role does not serve (the records service verifies for those who may come in).
@@ -166,10 +192,13 @@ func addVerifyRoute(
             throw HTTPError(.badRequest, message: (error as? VerificationInputError)?.reason ?? "\(error)")
         }
         // A signature that does not read is a VerificationInputError (signature-unreadable, 422); an invalid one is a verdict.
+        // At most `fetchesPerVerification` fetches (issuers, CRLs, OCSP) for what one request's signature names.
         let verdict = try await blocking {
-            try verifier.verify(
-                signature: Array(signature), content: .bytes(Array(content)), policy: inputs.policy, at: time,
-                adjunct: inputs.adjunct)
+            try FetchBudget.$current.withValue(FetchBudget(fetchesPerVerification)) {
+                try verifier.verify(
+                    signature: Array(signature), content: .bytes(Array(content)), policy: inputs.policy, at: time,
+                    adjunct: inputs.adjunct)
+            }
         }
         let report = VerificationReport(signatureFile: nil, contentFile: nil, trustFolder: nil, offline: false, verdict: verdict)
         // JSON for programs; the text or HTML report for people, in the language Accept-Language prefers.

@@ -62,9 +62,13 @@ final class ServiceState: Sendable {
     let stateLock: Int32
     let audit: AuditLog
     let trail: DaemonAudit
+    /// Refused requests, written in full up to a rate and summarised beyond it.
+    let refusals: Refusals
     let pairings: Pairings
     let adminToken: String
     let monitor: TokenMonitor
+    /// Token event streams open now (at most maximumEventStreams).
+    let eventStreams: Slots
     let tokens: TokenManager
     let verifier: Verifier?
     let verifierProblem: String?
@@ -86,15 +90,29 @@ final class ServiceState: Sendable {
         } catch {
             throw ConfigurationError("cannot make the state folder \(state): \(error.localizedDescription)")
         }
+        try Self.checkOwnership(folder: state)
         // One daemon per state folder: a second one would fork the audit chain and race the first for the tokens.
         stateLock = try Self.lock(folder: state)
         audit = try AuditLog(path: ServicePaths.auditLog(in: state))
         let trail = DaemonAudit(log: audit, logger: logger)
         self.trail = trail
-        let kept = KeptSession(seconds: configuration.keepTokenSessionSeconds)
+        refusals = Refusals(trail: trail)
+        if audit.repairedBytes > 0 {
+            logger.warning(
+                "the audit log ended in a torn line (a write cut short); it was cut back to its last whole record",
+                metadata: ["bytes": "\(audit.repairedBytes)"])
+            try trail.record(
+                AuditRecord(
+                    time: Date(), action: "audit-repaired", result: "ok",
+                    detail: "\(audit.repairedBytes) bytes of a torn last line cut off (a write cut short by a crash or a full disk)"),
+                committed: false)
+        }
+        let kept = KeptSession(seconds: configuration.keepTokenSessionSeconds, deadline: configuration.tokenDeadlineSeconds)
         keptSession = kept
-        pairings = try Pairings(file: ServicePaths.pairings(in: state), lifetime: configuration.pairingCodeLifetime)
+        pairings = try Pairings(
+            file: ServicePaths.pairings(in: state), lifetime: configuration.pairingCodeLifetime, tokenDays: configuration.pairingTokenDays)
         adminToken = try Self.adminToken(path: ServicePaths.adminToken(in: state))
+        eventStreams = Slots(configuration.maximumEventStreams)
         let manager = TokenManager(
             configuration: TokenConfiguration(
                 discovery: ModuleDiscovery(configuredModules: configuration.modules),
@@ -124,7 +142,11 @@ final class ServiceState: Sendable {
         do {
             let trust = try TrustStore.load(directory: trustFolder)
             verifier = Verifier(
-                trust: trust, revocation: RevocationChecker(options: RevocationOptions(online: true, cacheDirectory: ServicePaths.revocationCache(in: state))))
+                trust: trust,
+                revocation: RevocationChecker(
+                    options: RevocationOptions(
+                        online: true, cacheDirectory: ServicePaths.revocationCache(in: state),
+                        fetcher: GuardedFetcher(allowPrivateAddresses: configuration.fetchFromPrivateAddresses))))
             verifierProblem = nil
         } catch {
             verifier = nil
@@ -141,6 +163,39 @@ final class ServiceState: Sendable {
             ? try RecordsDesk(
                 configuration: configuration, verifier: verifier, verifierProblem: verifierProblem, documentSigner: documentSigner, audit: trail,
                 logger: logger) : nil
+    }
+
+    /// The state folder and the files the daemon trusts in it (audit log, pairings, admin token, lock) must be this
+    /// user's, closed to others and not symbolic links: another local user who could swap or read one could forge
+    /// pairings, read the admin token or redirect the audit log. Refuses to start otherwise, naming the file and
+    /// the fix.
+    static func checkOwnership(folder: String) throws {
+        func check(_ path: String, folder isFolder: Bool) throws {
+            var info = stat()
+            guard lstat(path, &info) == 0 else {
+                if errno == ENOENT && !isFolder { return }
+                throw ConfigurationError("cannot read \(path): \(String(cString: strerror(errno)))")
+            }
+            let kind = info.st_mode & S_IFMT
+            guard kind != S_IFLNK else {
+                throw ConfigurationError("\(path) is a symbolic link; the daemon's state files must be plain files in its own folder")
+            }
+            guard kind == (isFolder ? S_IFDIR : S_IFREG) else { throw ConfigurationError("\(path) is not a \(isFolder ? "folder" : "plain file")") }
+            guard info.st_uid == geteuid() else {
+                throw ConfigurationError("\(path) belongs to user \(info.st_uid), not to the daemon's user \(geteuid()); chown it or use another --state-dir")
+            }
+            let open = info.st_mode & (isFolder ? 0o022 : 0o077)
+            guard open == 0 else {
+                throw ConfigurationError(
+                    "\(path) is open to other users (mode \(String(info.st_mode & 0o777, radix: 8))); chmod \(isFolder ? "700" : "600") it")
+            }
+        }
+        try check(folder, folder: true)
+        for path in [
+            ServicePaths.auditLog(in: folder), ServicePaths.pairings(in: folder), ServicePaths.adminToken(in: folder), folder + "/daemon.lock",
+        ] {
+            try check(path, folder: false)
+        }
     }
 
     /// Takes the state folder's lock (`daemon.lock`, 0600) or names the daemon holding it. The lock goes with the
@@ -187,6 +242,48 @@ final class ServiceState: Sendable {
     func record(committed: Bool = false, _ record: AuditRecord) throws {
         try trail.record(record, committed: committed)
     }
+
+    /// Audits a refused request, rate-limited (see Refusals).
+    func refused(_ kind: String, origin: String?, detail: String) throws {
+        try refusals.record(
+            AuditRecord(time: Date(), action: "refused", result: "refused", origin: origin.map { BrowserGuard.clipped($0) }, detail: detail), kind: kind)
+    }
+}
+
+/// A count of things open at once (event streams), up to a limit.
+final class Slots: Sendable {
+    let limit: Int
+    private let used = Mutex(0)
+
+    init(_ limit: Int) { self.limit = limit }
+
+    /// One slot, or nil when all are taken. Give it back with `release()`.
+    func take() -> Slot? {
+        used.withLock { used in
+            guard used < limit else { return nil }
+            used += 1
+            return Slot(self)
+        }
+    }
+
+    fileprivate func give() { used.withLock { $0 -= 1 } }
+
+    var inUse: Int { used.withLock { $0 } }
+
+    /// A taken slot; released once, however often `release()` is called.
+    final class Slot: Sendable {
+        private let slots: Slots
+        private let released = Mutex(false)
+        fileprivate init(_ slots: Slots) { self.slots = slots }
+        func release() {
+            if released.withLock({ was in
+                defer { was = true }; return !was
+            }) {
+                slots.give()
+            }
+        }
+        deinit { release() }
+    }
 }
 
 /// The daemon's audit log as the workflows write to it. Most actions are recorded before they happen, so a log that
@@ -202,6 +299,13 @@ final class DaemonAudit: AuditTrail {
     }
 
     func record(_ record: AuditRecord, committed: Bool) throws {
+        // Fields a caller may have chosen (a refused request's file number, an error quoting it) are cut short: a
+        // paired page sending 100 KB file numbers must not write 100 KB fsynced lines.
+        var record = record
+        record.origin = record.origin.map { BrowserGuard.clipped($0) }
+        record.file = record.file.map { BrowserGuard.clipped($0, limit: ExtractSigningRequest.maximumFieldLength) }
+        record.note = record.note.map { BrowserGuard.clipped($0, limit: ExtractSigningRequest.maximumFieldLength) }
+        record.detail = record.detail.map { BrowserGuard.clipped($0, limit: 600) }
         do {
             try log.append(record)
         } catch {
@@ -240,6 +344,24 @@ public func buildApplication(_ configuration: ServiceConfiguration, role: Daemon
         AuditRecord(
             time: Date(), action: "started", result: "ok",
             detail: "SignService \(SignKitVersion.string) (\(role.rawValue)) on \(configuration.host):\(configuration.port)"))
+    if role == .agent {
+        switch configuration.pinEntry {
+        case .request:
+            logger.warning(
+                "pinEntry is \"request\": officers type their PIN into the web page, where any script on it (an XSS, an extension) can read it; use \"pinentry\""
+            )
+        case .pinentry:
+            if let program = configuration.pinentryProgram, !FileManager.default.isExecutableFile(atPath: program) {
+                logger.warning(
+                    "pinentryProgram \(program) is not an executable: signing will fail until a pinentry is installed (apt install pinentry-gnome3)")
+            }
+        }
+    }
+    // Slow or idle connections are closed, and at most maximumConnections are served at once (more wait in the
+    // listen queue): a page or local process cannot hold the agent's sockets open. Headers are capped to 32 KiB.
+    let http1 = HTTP1Channel.Configuration(
+        idleTimeout: .milliseconds(Int64(configuration.idleTimeoutSeconds * 1000)),
+        httpDecoderConfiguration: .init(maxHeaderFieldSize: 16 * 1024, maxHeaderListSize: 32 * 1024, maxHeaderFieldCount: 100))
     let server: HTTPServerBuilder
     if let tls = configuration.tls {
         do {
@@ -247,18 +369,20 @@ public func buildApplication(_ configuration: ServiceConfiguration, role: Daemon
             let key = try NIOSSLPrivateKey(file: tls.privateKey, format: .pem)
             var settings = TLSConfiguration.makeServerConfiguration(certificateChain: chain, privateKey: .privateKey(key))
             settings.minimumTLSVersion = .tlsv12
-            server = try .tls(.http1(), tlsConfiguration: settings)
+            server = try .tls(.http1(configuration: http1), tlsConfiguration: settings)
         } catch {
             throw ConfigurationError("tls: cannot load \(tls.certificateChain) and \(tls.privateKey): \(error)")
         }
     } else {
-        server = .http1()
+        server = .http1(configuration: http1)
     }
     let scheme = configuration.tls == nil ? "http" : "https"
     var app = Application(
         router: role == .agent ? buildRouter(state) : try buildRecordsRouter(state),
         server: server,
-        configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "SignService"),
+        configuration: .init(
+            address: .hostname(configuration.host, port: configuration.port), serverName: "SignService",
+            availableConnectionsDelegate: MaximumAvailableConnections(configuration.maximumConnections, logger: logger)),
         services: role == .agent ? [state.monitor] : [],
         onServerRunning: { channel in
             logger.notice("listening", metadata: ["address": "\(channel.localAddress.map { "\($0)" } ?? "?")"])
@@ -290,6 +414,7 @@ struct AuditOnStop: Service {
                 break
             }
             state.keptSession.expire()
+            state.refusals.flush()
         }
         state.keptSession.expire(force: true)
         state.documentSigner?.close()

@@ -27,24 +27,25 @@ struct BrowserGuard: RouterMiddleware {
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let origin = request.headers[.origin]
-        func refuse(_ status: HTTPResponse.Status, _ reason: String) throws -> Response {
-            // What the caller chose (path, origin, Host) is cut short before it is written: a refused request must not
-            // be able to write kilobytes into the fsynced audit log.
+        func refuse(_ status: HTTPResponse.Status, _ kind: String, _ reason: String) throws -> Response {
+            // What the caller chose (path, origin, Host) is cut short before it is written, and refusals beyond a rate
+            // are only counted (Refusals): a refused request must not be able to fill the fsynced audit log.
             let path = Self.clipped(request.uri.path), origin = origin.map { Self.clipped($0) }
-            try state.record(AuditRecord(time: Date(), action: "refused", result: "refused", origin: origin, detail: "\(request.method) \(path): \(reason)"))
-            state.logger.notice("request refused", metadata: ["origin": "\(origin ?? "-")", "path": "\(path)", "reason": "\(reason)"])
+            try state.refused(kind, origin: origin, detail: "\(request.method) \(path): \(reason)")
+            state.logger.debug("request refused", metadata: ["origin": "\(origin ?? "-")", "path": "\(path)", "reason": "\(reason)"])
             return ErrorStatus.answer(status, ErrorAnswer(error: reason, code: "refused"), headers: [:])
         }
         // The agent is on loopback and answers loopback names only; the records service has a public name, and its
         // callers prove who they are with a session or API key, not by where they are.
         if state.role == .agent, !(request.head.authority.map(Self.isLoopbackHost) ?? false) {
             return try refuse(
-                .misdirectedRequest, "the Host header \"\(Self.clipped(request.head.authority ?? ""))\" is not a loopback name (a DNS-rebinding page?)")
+                .misdirectedRequest, "host", "the Host header \"\(Self.clipped(request.head.authority ?? ""))\" is not a loopback name (a DNS-rebinding page?)")
         }
         var cors = HTTPFields()
         if let origin {
             guard state.configuration.allowedOrigins.contains(origin) else {
-                return try refuse(.forbidden, "the origin \(Self.clipped(origin)) is not on this daemon's allowlist (allowedOrigins in the configuration)")
+                return try refuse(
+                    .forbidden, "origin", "the origin \(Self.clipped(origin)) is not on this daemon's allowlist (allowedOrigins in the configuration)")
             }
             cors[.accessControlAllowOrigin] = origin
             cors[.vary] = "Origin"
@@ -115,23 +116,18 @@ func requireTokenAccess(_ context: ServiceRequestContext, state: ServiceState, _
     case .paired(let origin): return origin
     case .local: return nil
     case .page(let origin):
-        try state.record(
-            AuditRecord(
-                time: Date(), action: "refused", result: "refused", origin: origin, detail: "\(what): not paired (no valid pairing token for this origin)"))
+        try state.refused("not paired", origin: origin, detail: "\(what): not paired (no valid pairing token for this origin)")
         throw HTTPError(
             .unauthorized, message: "this page is not paired with the daemon: pair first (POST /v1/pairings), then send Authorization: Bearer <token>")
     case .anonymous:
-        try state.record(AuditRecord(time: Date(), action: "refused", result: "refused", detail: "\(what): no admin token"))
+        try state.refused("no admin token", origin: nil, detail: "\(what): no admin token")
         throw HTTPError(.unauthorized, message: "local callers must send Authorization: Bearer <the admin token in the state folder>")
     }
 }
 
 func requireLocal(_ context: ServiceRequestContext, state: ServiceState, _ what: String) throws {
     guard case .local = context.caller else {
-        try state.record(
-            AuditRecord(
-                time: Date(), action: "refused", result: "refused", origin: context.caller.origin,
-                detail: "\(what): administration is for local programs with the admin token"))
+        try state.refused("not admin", origin: context.caller.origin, detail: "\(what): administration is for local programs with the admin token")
         throw HTTPError(.forbidden, message: "only signctl on this machine (with the admin token) may do this")
     }
 }

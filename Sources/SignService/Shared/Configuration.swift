@@ -3,8 +3,8 @@ import Logging
 import SignKit
 
 /// The daemon's configuration (docs/daemon.md; config/signservice.example.json). Every key is optional: the
-/// defaults bind loopback, keep state under the user's state folder, allow no web origin and take PINs in the
-/// request body of paired origins only.
+/// defaults bind loopback, keep state under the user's state folder, allow no web origin and ask for PINs in a
+/// native pinentry dialog, never in a web page.
 public struct ServiceConfiguration: Codable, Sendable {
     public var host = "127.0.0.1"
     public var port = 8787
@@ -12,10 +12,12 @@ public struct ServiceConfiguration: Codable, Sendable {
     public var stateDirectory: String = ServicePaths.defaultStateDirectory()
     /// Web origins allowed to call the API ("https://eoffice.example.gov.in"); exact matches, never a wildcard.
     public var allowedOrigins: [String] = []
-    /// "request": the PIN comes in the sign request's body (paired origins only, over loopback);
-    /// "pinentry": the daemon asks through `pinentryProgram` on the officer's desktop and a PIN in a body is refused.
-    public var pinEntry: PINEntryMode = .request
-    public var pinentryProgram: String? = nil
+    /// "pinentry" (the default): the agent asks through `pinentryProgram` on the officer's desktop, showing what is
+    /// signed, and a PIN in a body is refused; "request": the PIN comes in the sign request's body, typed into the
+    /// web page (any script on that page can read it; the agent warns at start).
+    public var pinEntry: PINEntryMode = .pinentry
+    /// Debian's /usr/bin/pinentry is the alternatives link to the desktop's pinentry (-gnome3, -qt, -curses).
+    public var pinentryProgram: String? = "/usr/bin/pinentry"
     /// Trust anchors for verification (a folder of PEM/DER certificates); default: the test PKI's trust folder when
     /// run from the repository, else /etc/signservice/trust.
     public var trustDirectory: String? = nil
@@ -31,6 +33,22 @@ public struct ServiceConfiguration: Codable, Sendable {
     public var maximumRequestBytes = 32 * 1024 * 1024
     /// How long a pairing code stays valid, in seconds.
     public var pairingCodeLifetime = 300.0
+    /// How long a page's pairing token stays valid, in days; the page then pairs again.
+    public var pairingTokenDays = 30.0
+    /// Seconds a request waits for its token's part (login and signature) before it is answered token-timeout.
+    public var tokenDeadlineSeconds = 30.0
+    /// Batch signing (POST /v1/sign/batch): at most this many notes for one PIN, signed within `batchSeconds`.
+    public var maximumBatchNotes = 10
+    public var batchSeconds = 60.0
+    /// A connection with no request for this many seconds is closed.
+    public var idleTimeoutSeconds = 30.0
+    /// Connections open at once; more wait in the listen queue.
+    public var maximumConnections = 64
+    /// Token event streams (GET /v1/events) open at once.
+    public var maximumEventStreams = 8
+    /// Verification may fetch certificates, CRLs and OCSP answers from loopback, private and link-local addresses
+    /// (an intranet CA): off by default, so that a signature cannot make the agent read internal web servers.
+    public var fetchFromPrivateAddresses = false
     public var logLevel = "info"
     /// The service's own document-signer key, which signs each history checkpoint and each exported bundle. Without
     /// it the history endpoints still read and verify, but appending and exporting answer 503.
@@ -121,13 +139,21 @@ public struct ServiceConfiguration: Codable, Sendable {
         stateDirectory = try container.decodeIfPresent(String.self, forKey: .stateDirectory) ?? defaults.stateDirectory
         allowedOrigins = try container.decodeIfPresent([String].self, forKey: .allowedOrigins) ?? defaults.allowedOrigins
         pinEntry = try container.decodeIfPresent(PINEntryMode.self, forKey: .pinEntry) ?? defaults.pinEntry
-        pinentryProgram = try container.decodeIfPresent(String.self, forKey: .pinentryProgram)
+        pinentryProgram = try container.decodeIfPresent(String.self, forKey: .pinentryProgram) ?? defaults.pinentryProgram
         trustDirectory = try container.decodeIfPresent(String.self, forKey: .trustDirectory)
         modules = try container.decodeIfPresent([String].self, forKey: .modules) ?? []
         chainFile = try container.decodeIfPresent(String.self, forKey: .chainFile)
         timeStampAuthority = try container.decodeIfPresent(String.self, forKey: .timeStampAuthority)
         maximumRequestBytes = try container.decodeIfPresent(Int.self, forKey: .maximumRequestBytes) ?? defaults.maximumRequestBytes
         pairingCodeLifetime = try container.decodeIfPresent(Double.self, forKey: .pairingCodeLifetime) ?? defaults.pairingCodeLifetime
+        pairingTokenDays = try container.decodeIfPresent(Double.self, forKey: .pairingTokenDays) ?? defaults.pairingTokenDays
+        tokenDeadlineSeconds = try container.decodeIfPresent(Double.self, forKey: .tokenDeadlineSeconds) ?? defaults.tokenDeadlineSeconds
+        maximumBatchNotes = try container.decodeIfPresent(Int.self, forKey: .maximumBatchNotes) ?? defaults.maximumBatchNotes
+        batchSeconds = try container.decodeIfPresent(Double.self, forKey: .batchSeconds) ?? defaults.batchSeconds
+        idleTimeoutSeconds = try container.decodeIfPresent(Double.self, forKey: .idleTimeoutSeconds) ?? defaults.idleTimeoutSeconds
+        maximumConnections = try container.decodeIfPresent(Int.self, forKey: .maximumConnections) ?? defaults.maximumConnections
+        maximumEventStreams = try container.decodeIfPresent(Int.self, forKey: .maximumEventStreams) ?? defaults.maximumEventStreams
+        fetchFromPrivateAddresses = try container.decodeIfPresent(Bool.self, forKey: .fetchFromPrivateAddresses) ?? false
         logLevel = try container.decodeIfPresent(String.self, forKey: .logLevel) ?? defaults.logLevel
         documentSigner = try container.decodeIfPresent(DocumentSignerConfiguration.self, forKey: .documentSigner)
         historyDirectory = try container.decodeIfPresent(String.self, forKey: .historyDirectory)
@@ -167,6 +193,8 @@ public struct ServiceConfiguration: Codable, Sendable {
         case host, port, stateDirectory, allowedOrigins, pinEntry, pinentryProgram, trustDirectory, chainFile, modules, timeStampAuthority
         case maximumRequestBytes, pairingCodeLifetime, logLevel, documentSigner, historyDirectory, keepTokenSessionSeconds, scans
         case postgres, tls, serviceName, sessionSeconds
+        case pairingTokenDays, tokenDeadlineSeconds, maximumBatchNotes, batchSeconds, idleTimeoutSeconds, maximumConnections
+        case maximumEventStreams, fetchFromPrivateAddresses
     }
 
     /// Problems that must stop the daemon from starting in `role`.
@@ -224,6 +252,18 @@ public struct ServiceConfiguration: Codable, Sendable {
         guard maximumRequestBytes > 0 else { throw ConfigurationError("maximumRequestBytes must be positive") }
         guard (0...60).contains(keepTokenSessionSeconds) else {
             throw ConfigurationError("keepTokenSessionSeconds must be between 0 and 60: a token kept logged in longer signs for any page that asks")
+        }
+        for (name, value, range) in [
+            ("pairingTokenDays", pairingTokenDays, 1.0...365), ("tokenDeadlineSeconds", tokenDeadlineSeconds, 1...600),
+            ("batchSeconds", batchSeconds, 5...600), ("idleTimeoutSeconds", idleTimeoutSeconds, 1...3600),
+        ] where !range.contains(value) {
+            throw ConfigurationError("\(name) must be between \(Int(range.lowerBound)) and \(Int(range.upperBound))")
+        }
+        for (name, value, range) in [
+            ("maximumBatchNotes", maximumBatchNotes, 1...50), ("maximumConnections", maximumConnections, 4...10000),
+            ("maximumEventStreams", maximumEventStreams, 1...1000),
+        ] where !range.contains(value) {
+            throw ConfigurationError("\(name) must be between \(range.lowerBound) and \(range.upperBound)")
         }
         guard scans.maximumBytes > 0, scans.maximumPages > 0, scans.maximumPixels > 0 else {
             throw ConfigurationError("scans.maximumBytes, maximumPages and maximumPixels must be positive")

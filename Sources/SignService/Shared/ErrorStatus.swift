@@ -37,6 +37,8 @@ enum ErrorStatus {
         "signer-unavailable": .serviceUnavailable, "verifier-unavailable": .serviceUnavailable, "token-busy": .serviceUnavailable,
         "pcsc-unavailable": .serviceUnavailable, "module-load": .serviceUnavailable, "store-unavailable": .serviceUnavailable,
         "revocation-unavailable": .serviceUnavailable,
+        // A token that stopped answering within the deadline.
+        "token-timeout": .gatewayTimeout,
     ]
 
     static func status(for error: any CodedError) -> HTTPResponse.Status {

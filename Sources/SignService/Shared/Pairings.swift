@@ -20,6 +20,16 @@ final class Pairings: Sendable {
         let origin: String
         let tokenHash: String
         let created: String
+        /// When the token stops working (pairingTokenDays after it was issued); nil in files from before tokens
+        /// expired, which then expire that long after `created`.
+        var expires: String?
+        /// When a page last showed the token (kept to the minute).
+        var lastUsed: String?
+
+        func expiry(lifetime days: Double) -> Date {
+            expires.flatMap(UTCTimeText.parse)
+                ?? (UTCTimeText.parse(created) ?? .distantPast).addingTimeInterval(days * 86400)
+        }
     }
 
     private struct State: Sendable {
@@ -30,10 +40,13 @@ final class Pairings: Sendable {
     private let state: Mutex<State>
     private let file: String
     let lifetime: Double
+    /// How long a token lasts, in days.
+    let tokenDays: Double
 
-    init(file: String, lifetime: Double) throws {
+    init(file: String, lifetime: Double, tokenDays: Double = 30) throws {
         self.file = file
         self.lifetime = lifetime
+        self.tokenDays = tokenDays
         var pairings = [Pairing]()
         if FileManager.default.fileExists(atPath: file) {
             do {
@@ -78,7 +91,10 @@ final class Pairings: Sendable {
             let token = Self.random(bytes: 32)
             state.requests[id]?.approved = true
             state.requests[id]?.token = token
-            state.pairings.append(Pairing(origin: request.origin, tokenHash: Self.hash(token), created: UTCTimeText.format(now)))
+            state.pairings.append(
+                Pairing(
+                    origin: request.origin, tokenHash: Self.hash(token), created: UTCTimeText.format(now),
+                    expires: UTCTimeText.format(now.addingTimeInterval(tokenDays * 86400))))
             try save(state.pairings)
             return request.origin
         }
@@ -99,11 +115,21 @@ final class Pairings: Sendable {
         }
     }
 
-    /// True when `token` was issued to `origin` and not revoked.
-    func isPaired(origin: String, token: String) -> Bool {
+    /// True when `token` was issued to `origin`, has not expired and was not revoked. Its last use is noted (and
+    /// written at most once a minute).
+    func isPaired(origin: String, token: String, now: Date = Date()) -> Bool {
         let hash = Self.hash(token)
         return state.withLock { state in
-            state.pairings.contains { $0.origin == origin && Self.constantTimeEqual($0.tokenHash, hash) }
+            guard
+                let index = state.pairings.firstIndex(where: { $0.origin == origin && Self.constantTimeEqual($0.tokenHash, hash) }),
+                state.pairings[index].expiry(lifetime: tokenDays) > now
+            else { return false }
+            let minute = String(UTCTimeText.format(now).prefix(16)) + ":00Z"
+            if state.pairings[index].lastUsed != minute {
+                state.pairings[index].lastUsed = minute
+                try? save(state.pairings)  // only the note of its last use; the token is valid whether or not it is written
+            }
+            return true
         }
     }
 
@@ -117,7 +143,14 @@ final class Pairings: Sendable {
         }
     }
 
-    func list() -> [Pairing] { state.withLock { $0.pairings } }
+    /// The pairings whose tokens still work.
+    func list(now: Date = Date()) -> [Pairing] { state.withLock { $0.pairings.filter { $0.expiry(lifetime: tokenDays) > now } } }
+
+    /// The live request with `code`, for the officer to see whose it is before approving it.
+    func pending(code: String, now: Date = Date()) -> Request? {
+        let normalized = code.filter(\.isNumber)
+        return pending(now: now).first { $0.code.filter(\.isNumber) == normalized }
+    }
 
     func pending(now: Date = Date()) -> [Request] {
         state.withLock { $0.requests.values.filter { !$0.approved && $0.expires > now }.sorted { $0.expires < $1.expires } }

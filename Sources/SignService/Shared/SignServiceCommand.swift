@@ -88,11 +88,11 @@ struct DaemonOptions: ParsableArguments {
     }
 
     func serve(role: DaemonRole) async throws {
-        // PINs (a request's, a kept session's HMAC key) are in this process's memory: no core dump may hold them.
-        var none = rlimit(rlim_cur: 0, rlim_max: 0)
-        guard setrlimit(__rlimit_resource_t(RLIMIT_CORE.rawValue), &none) == 0 else {
-            throw ConfigurationError("cannot turn off core dumps (setrlimit RLIMIT_CORE): \(String(cString: strerror(errno)))")
-        }
+        // PINs (a request's, a kept session's HMAC key) are in this process's memory: no core dump may hold them and
+        // no other process of the officer's may read them (prctl PR_SET_DUMPABLE 0, RLIMIT_CORE 0).
+        try PINMemory.protect()
+        // A file size limit (ulimit -f) makes a write fail with EFBIG instead of killing the daemon mid-record.
+        signal(SIGXFSZ, SIG_IGN)
         let app = try buildApplication(try configuration(role: role), role: role)
         try await app.runService()
         PKCS11Module.finalizeAll()

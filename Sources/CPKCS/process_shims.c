@@ -1,0 +1,7 @@
+// prctl(2) is variadic in C and cannot be called from Swift directly.
+#include <sys/prctl.h>
+#include "CPKCS.h"
+
+int cprocess_set_not_dumpable(void) { return prctl(PR_SET_DUMPABLE, 0, 0, 0, 0); }
+
+int cprocess_is_dumpable(void) { return prctl(PR_GET_DUMPABLE, 0, 0, 0, 0); }
