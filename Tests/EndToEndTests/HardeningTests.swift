@@ -72,19 +72,25 @@ struct HardeningTests {
                 print(server.server_address[1], flush=True)
                 server.serve_forever()
                 """
-            let file = try folder.file("insider.py", Array(script.utf8))
+            let file = try folder.file("internal-server.py", Array(script.utf8))
             process = Process()
             process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
             process.arguments = [file.path, log]
+            // Its output goes nowhere the test runner reads: a server left holding the runner's stderr keeps
+            // `swift test` waiting for the end of its output.
             let output = Pipe()
             process.standardOutput = output
+            process.standardError = FileHandle.nullDevice
             try process.run()
             let line = String(decoding: output.fileHandleForReading.availableData, as: UTF8.self)
-            port = try #require(Int(line.trimmingCharacters(in: .whitespacesAndNewlines)), "the insider server did not start: \(line)")
+            port = try #require(Int(line.trimmingCharacters(in: .whitespacesAndNewlines)), "the internal server did not start: \(line)")
         }
 
         var requests: [String] { ((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").split(separator: "\n").map(String.init) }
-        func stop() { process.terminate() }
+        func stop() {
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+        }
     }
 
     /// A signature whose signer certificate names `caIssuers` and whose issuer is nowhere at hand: verifying it
@@ -95,7 +101,7 @@ struct HardeningTests {
         let leaf = try pki.issue(
             "Hostile Signer", by: root, extensions: ["keyUsage=critical,digitalSignature,nonRepudiation", "authorityInfoAccess=caIssuers;URI:\(caIssuers)"],
             crl: false)
-        let content = Array("a note whose signer points the verifier at an insider server\n".utf8)
+        let content = Array("a note whose signer points the verifier at an internal server\n".utf8)
         let contentFile = try folder.file("hostile.txt", content), signatureFile = folder.path("hostile.p7s")
         let signed = try Command.run(
             "/usr/bin/openssl",
