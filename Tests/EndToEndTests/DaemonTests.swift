@@ -21,7 +21,7 @@ struct DaemonTests {
         /// - Parameter documentSigner: configure the rig's SoftHSM2 document-signer key (history appends and exports).
         /// - Parameter scans: the `scans` section of the configuration; `folder`: start on the state of an earlier daemon;
         ///   `shellPrefix`: shell words run before the daemon is started (a `ulimit -f`, a `setpriv` to another user).
-        /// `extra`: more configuration keys (e.g. `timeStampAuthority`).
+        /// `extra`: more configuration keys (e.g. `timeStampAuthority`); NSNull() removes a key, leaving the daemon's default.
         /// `role`: "agent" (tokens, signing, pairing) or "records" (files, entries, approvals, scans, reports, logins).
         init(
             role: String = "agent", documentSigner: Bool = true, keepSessionSeconds: Double = 0, scans: [String: Any]? = nil,
@@ -47,7 +47,9 @@ struct DaemonTests {
                 ]
             }
             if let scans { config["scans"] = scans }
+            // An NSNull in `extra` removes the key: the daemon's own default applies.
             config.merge(extra) { $1 }
+            config = config.filter { !($0.value is NSNull) }
             try JSONSerialization.data(withJSONObject: config).write(to: URL(fileURLWithPath: folder.path("config.json")))
             let binary = URL(fileURLWithPath: Rig.signctl).deletingLastPathComponent().appendingPathComponent("SignService").path
             let launched = try Command.run(

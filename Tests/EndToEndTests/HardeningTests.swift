@@ -384,7 +384,7 @@ struct HardeningTests {
         let softPIN = try Rig.secretStrings()[1]
         let entry = try Self.pinentry(in: folder, pinFile: "softhsm.pin")
         // Only the program is configured: pinEntry is the default's.
-        let daemon = try Daemon(documentSigner: false, extra: ["pinEntry": "pinentry", "pinentryProgram": entry.program])
+        let daemon = try Daemon(documentSigner: false, extra: ["pinEntry": NSNull(), "pinentryProgram": entry.program])
         defer { _ = daemon.stop() }
         #expect(try Self.request(daemon, "GET", "/v1/version").json["pinEntry"] as? String == "pinentry")
         let token = try DaemonTests.pair(daemon)
