@@ -88,19 +88,22 @@ public final class KeptSession: Sendable {
 
     /// Runs `body` on one fresh session for the key: one login for several signatures (a batch the officer gave one
     /// PIN for). A kept session is closed first (it may hold the same token's login) and this one is closed after,
-    /// never kept. The whole job, login and every signature, has `deadline` seconds.
+    /// never kept. The whole job, login and every signature, has `deadline` seconds; `body` gets the session and the
+    /// job's own copy of the PIN (for keys that ask for it at every signature).
     public func withFreshSession<T>(
         _ uri: PKCS11URI, pin: PIN, tokens: TokenManager, options: LoginOptions = LoginOptions(), at time: Date, deadline seconds: Double,
-        _ body: @escaping (TokenSigningSession) throws -> T
+        _ body: @escaping (TokenSigningSession, PIN) throws -> T
     ) throws -> T {
-        try run(deadline: seconds) { [self] in
+        let owned = try pin.copy()  // the job's own, as in `sign`
+        return try run(deadline: seconds) { [self] in
+            defer { owned.wipe() }
             kept.withLock { current -> Kept? in
                 defer { current = nil }
                 return current
             }?.close()
-            let session = try tokens.openSigningSession(uri, pin: pin, options: options, at: time)
+            let session = try tokens.openSigningSession(uri, pin: owned, options: options, at: time)
             defer { session.close() }
-            return try body(session)
+            return try body(session, owned)
         }
     }
 
@@ -114,25 +117,30 @@ public final class KeptSession: Sendable {
         _ uri: PKCS11URI, pin: PIN, tokens: TokenManager, options: LoginOptions = LoginOptions(), at time: Date,
         prepare: @escaping (X509Certificate) throws -> CAdES.Prepared
     ) throws -> (CAdES.Prepared, TokenSignature) {
+        // The token job works with a PIN of its own, wiped when the job ends: a caller that stopped waiting (the
+        // deadline) wipes its PIN at once, and a job that resumes later never logs in with a wiped one.
+        let owned = try pin.copy()
         func signed(on session: TokenSigningSession, _ early: CAdES.Prepared?) throws -> (CAdES.Prepared, TokenSignature) {
             let ready =
                 try early.flatMap { $0.certificate.sha256Fingerprint == session.certificate.sha256Fingerprint ? $0 : nil }
                 ?? prepare(session.certificate)
-            return (ready, try session.sign(ready.toBeSigned, pin: pin))
+            return (ready, try session.sign(ready.toBeSigned, pin: owned))
         }
         guard worker != nil else {
             return try run(deadline: deadline) {
-                let session = try tokens.openSigningSession(uri, pin: pin, options: options, at: time)
+                defer { owned.wipe() }
+                let session = try tokens.openSigningSession(uri, pin: owned, options: options, at: time)
                 defer { session.close() }
                 return try signed(on: session, nil)
             }
         }
         let early = try kept.withLock { $0?.uri == uri.description ? $0?.session.certificate : nil }.map(prepare)
         return try run(deadline: deadline) { [self] in
+            defer { owned.wipe() }
             if let current = kept.withLock({ current -> Kept? in
                 defer { current = nil }; return current
             }) {
-                if current.uri == uri.description && current.matches(pin) && ContinuousClock.now - current.lastUsed < .seconds(seconds) {
+                if current.uri == uri.description && current.matches(owned) && ContinuousClock.now - current.lastUsed < .seconds(seconds) {
                     do {
                         let result = try signed(on: current.session, early)
                         current.lastUsed = .now
@@ -148,10 +156,10 @@ public final class KeptSession: Sendable {
                     current.close()
                 }
             }
-            let session = try tokens.openSigningSession(uri, pin: pin, options: options, at: time)
+            let session = try tokens.openSigningSession(uri, pin: owned, options: options, at: time)
             let fresh: Kept
             do {
-                fresh = try Kept(session: session, uri: uri.description, pin: pin)
+                fresh = try Kept(session: session, uri: uri.description, pin: owned)
             } catch {
                 session.close()
                 throw error

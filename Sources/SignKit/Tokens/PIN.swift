@@ -73,6 +73,11 @@ public final class PIN: @unchecked Sendable, CustomStringConvertible, CustomDebu
         return try body(UnsafeRawBufferPointer(rebasing: storage[..<length]))
     }
 
+    /// A PIN of its own with the same bytes, for a job that may outlive its caller; wipe it when done.
+    public func copy() throws -> PIN {
+        try withBytes { try PIN(bytes: $0) }
+    }
+
     /// Overwrites the bytes with zeros. Later `withBytes` calls throw.
     public func wipe() {
         lock.lock()

@@ -48,7 +48,7 @@ extension ExtractSigner {
             defer { pin.wipe() }
             let end = ContinuousClock.now + .seconds(limits.seconds)
             return try sessions.withFreshSession(key, pin: pin, tokens: tokens, options: requests[0].login, at: time, deadline: limits.seconds) {
-                session in
+                session, pin in
                 var prepared = [CAdES.Prepared](), signatures = [TokenSignature]()
                 for request in requests {
                     // A token slower than the cap stops the batch between two signatures; the deadline stops the wait.
