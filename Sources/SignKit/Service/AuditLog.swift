@@ -5,7 +5,9 @@ import Synchronization
 public struct AuditRecord: Codable, Sendable, Equatable {
     public var sequence: Int
     public var time: String
-    /// sign, verify, upload, pairing-requested, pairing-approved, pairing-revoked, refused, started, stopped.
+    /// sign, sign-batch, sign-login, verify, upload, pairing-requested, pairing-approved, pairing-revoked, refused,
+    /// refused-summary (refusals counted, not written one by one), audit-repaired (a torn last line cut off), started,
+    /// stopped.
     public var action: String
     /// ok, refused or failed.
     public var result: String
