@@ -157,7 +157,5 @@ extern const char *const cpcsc_PNP_NOTIFICATION;
 
 /// prctl(PR_SET_DUMPABLE, 0): no core dump, no ptrace by the same user's processes, /proc/PID/mem closed to them.
 int cprocess_set_not_dumpable(void);
-/// prctl(PR_GET_DUMPABLE): 1 when the process may be dumped, 0 when not.
-int cprocess_is_dumpable(void);
 
 #endif

@@ -135,7 +135,7 @@ extension ExtractSigner {
             var read = [ExtractSigningRequest]()
             var total = 0
             for index in body.notes.indices {
-                let (request, _) = try Self.read(body.single(index), origin: origin, settings: settings, pin: false)
+                let request = try Self.request(body.single(index), origin: origin, settings: settings)
                 total += request.extractSize
                 guard total <= settings.maximumExtractBytes else {
                     throw SigningRequestError("the batch's extracts together are larger than maximumRequestBytes (\(settings.maximumExtractBytes))")

@@ -375,12 +375,11 @@ extension ExtractSigner {
     }
 
     static func read(_ body: SignRequestBody, origin: String?, settings: AgentSigningSettings) throws -> (ExtractSigningRequest, any PINSource) {
-        let (request, source) = try read(body, origin: origin, settings: settings, pin: true)
-        return (request, source!)
+        (try request(body, origin: origin, settings: settings), try pinSource(body.pin, settings: settings))
     }
 
-    /// The request a body asks for, checked; with its PIN source when `pin` (a batch takes its PIN once, apart).
-    static func read(_ body: SignRequestBody, origin: String?, settings: AgentSigningSettings, pin: Bool) throws -> (ExtractSigningRequest, (any PINSource)?) {
+    /// The request a body asks for, checked (a batch reads each note so and takes its PIN once, apart).
+    static func request(_ body: SignRequestBody, origin: String?, settings: AgentSigningSettings) throws -> ExtractSigningRequest {
         guard let extract = Data(base64Encoded: body.extract) else { throw SigningRequestError("extract must be base64") }
         guard extract.count <= settings.maximumExtractBytes else {
             throw SigningRequestError("the extract is larger than maximumRequestBytes (\(settings.maximumExtractBytes))")
@@ -410,7 +409,7 @@ extension ExtractSigner {
             noteID: body.noteID, commitment: commitment, previousHash: previous, origin: origin, chain: settings.chain,
             timeStampAuthority: timeStamped ? settings.timeStampAuthority : nil)
         try request.check()
-        return (request, pin ? try pinSource(body.pin, settings: settings) : nil)
+        return request
     }
 
     /// Where a request's PIN comes from, as the agent's settings say: its body, or pinentry (a PIN in the body is

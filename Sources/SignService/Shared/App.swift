@@ -268,8 +268,6 @@ final class Slots: Sendable {
 
     fileprivate func give() { used.withLock { $0 -= 1 } }
 
-    var inUse: Int { used.withLock { $0 } }
-
     /// A taken slot; released once, however often `release()` is called.
     final class Slot: Sendable {
         private let slots: Slots

@@ -146,12 +146,6 @@ final class Pairings: Sendable {
     /// The pairings whose tokens still work.
     func list(now: Date = Date()) -> [Pairing] { state.withLock { $0.pairings.filter { $0.expiry(lifetime: tokenDays) > now } } }
 
-    /// The live request with `code`, for the officer to see whose it is before approving it.
-    func pending(code: String, now: Date = Date()) -> Request? {
-        let normalized = code.filter(\.isNumber)
-        return pending(now: now).first { $0.code.filter(\.isNumber) == normalized }
-    }
-
     func pending(now: Date = Date()) -> [Request] {
         state.withLock { $0.requests.values.filter { !$0.approved && $0.expires > now }.sorted { $0.expires < $1.expires } }
     }

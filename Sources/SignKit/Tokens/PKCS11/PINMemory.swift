@@ -15,9 +15,6 @@ public enum PINMemory {
             throw PINMemoryError("cannot turn off core dumps (setrlimit RLIMIT_CORE): \(String(cString: strerror(errno)))")
         }
     }
-
-    /// True when the process may be dumped (prctl PR_GET_DUMPABLE).
-    public static var isDumpable: Bool { cprocess_is_dumpable() != 0 }
 }
 
 /// The process could not be protected; the daemon does not start.
