@@ -184,6 +184,12 @@ issue sub-ca-docsigner "$OUT/ca/sub-ca-docsigner.crt" "$OUT/ca/sub-ca-docsigner.
   20260301000000Z "$END" "keyUsage = critical,digitalSignature,nonRepudiation" \
   "extendedKeyUsage = 1.3.6.1.4.1.311.10.3.12,1.2.840.113583.1.1.5" "certificatePolicies = $DOCSIGNER" "${ext[@]}"
 
+# A second department's document signer (Finance): in the tests, the witness that cosigns another department's log.
+issue sub-ca-docsigner "$OUT/ca/sub-ca-docsigner.crt" "$OUT/ca/sub-ca-docsigner.key" docsigner-finance rsa2048 \
+  "/C=IN/ST=Manipur/O=Government of Manipur/OU=Department of Finance/CN=SignService Document Signer Finance Manipur" \
+  20260301000000Z "$END" "keyUsage = critical,digitalSignature,nonRepudiation" \
+  "extendedKeyUsage = 1.3.6.1.4.1.311.10.3.12,1.2.840.113583.1.1.5" "certificatePolicies = $DOCSIGNER" "${ext[@]}"
+
 # eSign: about 30 minutes of life, O=Personal, eKYC-derived attributes, Aadhaar-eKYC-OTP policy.
 ext=(); mapfile -t ext < <(ee_common sub-ca-esign)
 issue sub-ca-esign "$OUT/ca/sub-ca-esign.crt" "$OUT/ca/sub-ca-esign.key" esign-user rsa2048 \

@@ -6,7 +6,7 @@
 #   scripts/rig/piv_card.py: an emulated PIV card in reader "Virtual PCD 00 00", seen by OpenSC's
 #   opensc-pkcs11.so as a token holding the officer keys (PIN 3 tries, then locked).
 #   SoftHSM2: token "SignService Test" with the TestCerts subscriber keys, "SignService DocSigner" with the
-#   service's document-signer key.
+#   service's document-signer key, "SignService Witness" with another department's (a witness of the log).
 #
 # Usage: scripts/rig.sh up | down | status | card-out | card-in | card-reset | env
 # State: .rig/ in the repository (ignored by git). `source .rig/env.sh` to use the rig from a shell.
@@ -129,6 +129,8 @@ CONF
   fill_token "SignService Test" officer-rsa:01 officer-ec:02 officer-encryption:03 officer-wrong-usage:04 \
     officer-expired:05 pps:06 minister:07 officer-revoked:08
   fill_token "SignService DocSigner" docsigner:10
+  # Another department's document signer (Finance), as a witness of this department's log (docs/history.md).
+  fill_token "SignService Witness" docsigner-finance:20
   echo "$stamp" > "$RIG/softhsm/stamp"
   log "SoftHSM2 tokens filled from TestCerts"
 }

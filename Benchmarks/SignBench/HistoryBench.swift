@@ -10,12 +10,12 @@ struct HistoryRate: ParsableCommand {
         commandName: "history",
         abstract: "Bundle verification: entries/s for growing bundles beside the SHA-256 + RSA-2048 verify limit.",
         discussion: """
-            Builds one history of --entries notes (TestCerts officer-rsa software key, checkpoints by the document \
-            signer key, the real append path with its verification) in memory, exports bundles of the first 1/4, \
-            1/2 and all entries, and times `HistoryBundle.verify` on each (offline, as signctl history verify). \
-            Each entry holds one signature verified in full and a checkpoint signature whose hash the bundle's \
-            seal covers (the latest checkpoint is verified in full). The limit is measured on one core; bundle \
-            verification uses every core. Needs the rig (OCSP and CRLs at append time).
+            Builds one history of --entries notes (TestCerts officer-rsa software key, the real append path with its \
+            verification, the department log's tree heads signed by the document signer key) in memory, exports \
+            bundles of the first 1/4, 1/2 and all entries, and times `HistoryBundle.verify` on each (offline, as \
+            signctl history verify). Each entry holds one signature verified in full and its inclusion proof \
+            against the bundle's signed tree head. The limit is measured on one core; bundle verification uses \
+            every core. Needs the rig (OCSP and CRLs at append time).
             """)
 
     @Option(help: "Entries in the largest bundle.")
@@ -44,7 +44,8 @@ struct HistoryRate: ParsableCommand {
         defer { if keep == nil { try? FileManager.default.removeItem(atPath: cache) } }
         let verifier = Verifier(trust: trust, revocation: RevocationChecker(options: RevocationOptions(online: true, cacheDirectory: cache + "/cache")))
         let store = MemoryHistoryStore()
-        let history = FileHistory(store: store, verifier: verifier, checkpointSigner: sealer)
+        let history = FileHistory(store: store, verifier: verifier)
+        let log = try DepartmentLog(origin: "records.bench.example.gov.in/log", store: store)
         let number = "BENCH-1/2026"
         try store.createFile(FileRecord(number: number, subject: "benchmark", department: "Testing"))
         let sizes = [entries / 4, entries / 2, entries]
@@ -63,7 +64,11 @@ struct HistoryRate: ParsableCommand {
             try history.append(file: number, kind: .note, noteID: "N-\(index)", content: content, signature: signature, at: Date())
             if sizes.contains(index) {
                 let path = "\(cache)/bundle-\(index).zip"
-                try HistoryBundle.export(file: number, from: store, verifier: verifier, sealer: sealer, to: path, at: Date())
+                // Every entry proven in the department log against a head signed now (as the records service exports).
+                guard let head = try log.publish(signer: sealer, at: Date()) else { throw ValidationError("no tree head was signed") }
+                try HistoryBundle.export(
+                    file: number, from: store, verifier: verifier, sealer: sealer, log: HistoryBundle.LogEvidence(log: log, head: head),
+                    to: path, at: Date())
                 bundles.append((index, path))
             }
         }
@@ -143,13 +148,38 @@ final class MemoryHistoryStore: HistoryStore, @unchecked Sendable {
     func blob(_ hash: [UInt8]) throws -> [UInt8]? { lock.withLock { blobs[hash] } }
     func blobFile(_ hash: [UInt8]) -> String? { nil }
 
-    func append(_ entry: HistoryEntry, checkpoint: Checkpoint, blobs new: [[UInt8]], scan: ScanAppendix?) throws {
+    func append(_ entry: HistoryEntry, checkpoint: Checkpoint?, blobs new: [[UInt8]], scan: ScanAppendix?) throws -> Int {
         let scanned = try scan.map { [try [UInt8](Data(contentsOf: URL(fileURLWithPath: $0.path)))] } ?? []
-        lock.withLock {
+        return lock.withLock {
             for blob in new + scanned { blobs[SHA256Hasher.hash(blob)] = blob }
             if let scan { requests[scan.requestID]?.status = .closed }
             entryLists[entry.fileNumber, default: []].append(entry)
-            checkpointLists[entry.fileNumber, default: []].append(checkpoint)
+            if let checkpoint { checkpointLists[entry.fileNumber, default: []].append(checkpoint) }
+            leaves.append(LogLeafRecord(index: leaves.count, fileNumber: entry.fileNumber, sequence: entry.sequence, entryHash: entry.hash, time: entry.time))
+            return leaves.count - 1
         }
     }
+
+    // The department log, in memory.
+    private var leaves = [LogLeafRecord]()
+    private var heads = [Int: StoredTreeHead]()
+
+    func logSize() throws -> Int { lock.withLock { leaves.count } }
+    func logLeaves(in range: Range<Int>) throws -> [LogLeafRecord] {
+        lock.withLock { Array(leaves[min(range.lowerBound, leaves.count)..<min(range.upperBound, leaves.count)]) }
+    }
+    func leafIndexes(of number: String) throws -> [Int: Int] {
+        lock.withLock { Dictionary(uniqueKeysWithValues: leaves.filter { $0.fileNumber == number }.map { ($0.sequence, $0.index) }) }
+    }
+    func latestTreeHead() throws -> StoredTreeHead? { lock.withLock { heads.keys.max().flatMap { heads[$0] } } }
+    func treeHead(size: Int) throws -> StoredTreeHead? { lock.withLock { heads[size] } }
+    func addTreeHead(_ head: StoredTreeHead) throws -> Bool {
+        lock.withLock {
+            guard heads.keys.allSatisfy({ $0 < head.size }), head.size <= leaves.count else { return false }
+            heads[head.size] = head
+            return true
+        }
+    }
+    func addCosignature(_ cosignature: StoredCosignature) throws {}
+    func cosignatures(size: Int) throws -> [StoredCosignature] { [] }
 }

@@ -7,18 +7,19 @@ struct History: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "File histories: verify an exported bundle; create, append to, show or export a file's history.",
         discussion:
-            "show, create and export work on a local store (--store) or through the running daemon (--service); append goes through the daemon, whose document-signer key signs each checkpoint.",
+            "show, create and export work on a local store (--store) or through the records service (--records); append goes through the records service, whose department log proves each entry under its next signed tree head.",
         subcommands: [HistoryVerify.self, HistoryShow.self, HistoryCreate.self, HistoryAppend.self, HistoryExport.self])
 }
 
 struct HistoryVerify: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "verify",
-        abstract: "Verify a history bundle offline: every signature at its own signing time, the hash chain, the checkpoints, the seal.",
+        abstract: "Verify a history bundle offline: every signature at its own signing time, the hash chain, the department log's proofs, the seal.",
         discussion: """
             Prints a timeline (who did what, when, as what kind of signer, the verdict) and names every problem: an \
             entry missing, moved or inserted, a changed extract, a replaced signature, a signature made for another \
-            file or note, a checkpoint not signed by the service, a history cut short. Nothing is fetched: the bundle \
+            file or note, an entry not in the department log, a tree head not signed by the service, a history cut \
+            short. Nothing is fetched (but a consistency proof with --state and --records): the bundle \
             carries the certificates and the revocation data; the trust anchors are yours (--trust).
             Exit codes: 0 the history holds, 1 a problem was found, 3 usage error or unreadable bundle.
             """)
@@ -42,8 +43,32 @@ struct HistoryVerify: ParsableCommand {
 
     @OptionGroup(title: "Validation policy") var validation: ValidationOptions
 
+    @Option(
+        help: ArgumentHelp(
+            "Remember the department log's tree head and the file's entries here, and hold every later bundle to them: a head that does not extend (or is not extended by) the remembered one, or an entry that differs from the one verified before, is a problem.",
+            valueName: "dir"))
+    var state: String?
+
+    @Option(
+        name: .customLong("records"),
+        help: ArgumentHelp(
+            "With --state: the records service to fetch a consistency proof from, when the bundle's head and the remembered one differ in size.",
+            valueName: "url"))
+    var records: String?
+
+    @Option(
+        name: .customLong("witness"),
+        help: ArgumentHelp("A witness's certificate (PEM) whose cosignature the bundle's tree head must carry (repeatable).", valueName: "file"))
+    var witnesses: [String] = []
+
+    @Option(
+        name: .customLong("witness-name"),
+        help: ArgumentHelp("The witnesses' key name in cosignatures; default: each certificate's common name, spaces as dashes.", valueName: "name"))
+    var witnessName: String?
+
     func validate() throws {
         if let at, VerifyTime.parse(at) == nil { throw ValidationError("--at must be an RFC 3339 time or a date (YYYY-MM-DD), not \(at)") }
+        if records != nil && state == nil { throw ValidationError("--records is used with --state (to prove the bundle's head against the remembered one)") }
     }
 
     func run() throws {
@@ -62,7 +87,7 @@ struct HistoryVerify: ParsableCommand {
         }
         let time = at.flatMap(VerifyTime.parse) ?? Date()  // checked in validate()
         let progress = ProgressBar(enabled: !json && isatty(STDERR_FILENO) == 1)
-        let report: HistoryReport
+        var report: HistoryReport
         do {
             report = try HistoryBundle.verify(bundle, trust: store, at: time, policy: validation.policy(), adjunct: try validation.adjunct()) { done, total in
                 progress.update(done, total)
@@ -72,6 +97,7 @@ struct HistoryVerify: ParsableCommand {
             throw CommandFailure(status: .usage, message: "\(error)")
         }
         progress.finish()
+        try LogHolding(witnesses: witnesses, witnessName: witnessName, state: state, records: records).apply(to: &report, at: time)
         if let html {
             do { try AtomicFile.write(Array(report.html(in: language.value).utf8), to: html) } catch {
                 throw CommandFailure(status: .usage, message: "cannot write \(html): \(error)")
@@ -83,6 +109,102 @@ struct HistoryVerify: ParsableCommand {
             print(report.text(in: language.value))
         }
         if !report.passed { throw ExitCode(1) }
+    }
+}
+
+/// What `history verify` holds a bundle's department-log head to beyond the bundle itself: witnesses' cosignatures,
+/// and what an earlier verification remembered (LogMemory).
+struct LogHolding {
+    let witnesses: [String]
+    let witnessName: String?
+    let state: String?
+    let records: String?
+
+    func apply(to report: inout HistoryReport, at time: Date) throws {
+        guard let log = report.log else {
+            if !witnesses.isEmpty || state != nil {
+                report.add(
+                    .logHeadNotValid, nil, "the bundle carries no department-log tree head, so it cannot be held to witnesses or to what was verified before")
+            }
+            return
+        }
+        guard log.valid, let note = try? SignedNote(parsing: log.checkpoint), let head = try? TreeHead(checkpoint: note.text) else { return }
+        for path in witnesses {
+            guard let text = try? String(contentsOfFile: path, encoding: .utf8), let certificate = try? X509Certificate.fromPEM(text).first else {
+                throw CommandFailure(status: .usage, message: "--witness \(path) is not a PEM certificate")
+            }
+            let name = witnessName ?? String((certificate.subject.commonName ?? "witness").map { $0 == " " || $0 == "+" ? "-" : $0 })
+            let key = try X509NoteKey(name: name, certificate: certificate)
+            if (try? note.verify(by: key)) == nil {
+                report.add(
+                    .witnessMissing, nil,
+                    "the log's tree head of \(head.size) leaves carries no valid cosignature by the witness \(name) (\(certificate.subject))")
+            }
+        }
+        guard let state else { return }
+        let memory: LogMemory
+        do { memory = try LogMemory(state: state, origin: log.origin) } catch let error as LogError {
+            throw CommandFailure(status: .usage, message: error.reason)
+        }
+        var consistent = true
+        if let remembered = memory.head()?.head, remembered.size != head.size || remembered.rootHash != head.rootHash {
+            // The smaller of the two heads must be a prefix of the larger, by a proof from the log.
+            let (old, new) = remembered.size <= head.size ? (remembered, head) : (head, remembered)
+            var problem: String? = nil
+            if old.size == new.size {
+                problem = "the bundle's tree head and the one verified before are two different heads for size \(old.size): the log was rewritten or forked"
+            } else if let records {
+                let client = try DaemonClient(service: records, token: "")
+                do {
+                    try LogOptions.consistency(client, from: old.size, to: new.size).verify(oldRoot: old.rootHash, newRoot: new.rootHash)
+                } catch let error as CommandFailure {
+                    problem = "no consistency proof from the head of \(old.size) leaves to the head of \(new.size) could be had: \(error.message)"
+                } catch {
+                    problem =
+                        "the head of \(new.size) leaves does not extend the head of \(old.size): \((error as? any CodedError)?.codedDescription ?? "\(error)")"
+                }
+            } else {
+                problem =
+                    "the bundle's tree head (\(head.size) leaves) differs from the one verified before (\(remembered.size)); give --records URL to prove one extends the other"
+            }
+            if let problem {
+                consistent = false
+                report.add(.logInconsistent, nil, problem)
+            }
+        }
+        // Each entry against the same entry verified before: the same leaf, or the history was rewritten.
+        let number = report.file?.number ?? ""
+        var known = memory.leaves(of: number)
+        var rewritten = false
+        for entry in report.entries {
+            guard let before = known?.leaves[String(entry.sequence)] else { continue }
+            if entry.leafHash != nil && (entry.leafHash != before.leafHash || entry.leafIndex != before.leafIndex) {
+                rewritten = true
+                report.add(
+                    .rewritten, entry.sequence,
+                    "entry \(entry.sequence) differs from the one verified on \(UTCTimeText.format(known!.verifiedAt)) under the tree head of \(known!.treeSize) leaves "
+                        + "(leaf \(before.leafIndex)): the history was rewritten")
+            }
+        }
+        if let known {
+            let present = Set(report.entries.map(\.sequence))
+            for (sequence, leaf) in known.leaves where !present.contains(Int(sequence) ?? 0) && leaf.leafIndex < head.size {
+                rewritten = true
+                report.add(
+                    .rewritten, Int(sequence),
+                    "entry \(sequence), verified before under the tree head of \(known.treeSize) leaves, is not in this bundle: it was removed")
+            }
+        }
+        guard report.passed, consistent, !rewritten else { return }
+        // Held: remember the larger head, and every entry proven.
+        if memory.head().map({ $0.head.size < head.size }) ?? true { try memory.remember(head: log.checkpoint) }
+        var leaves = known ?? LogMemory.FileLeaves(file: number, verifiedAt: time, treeSize: head.size, leaves: [:])
+        for entry in report.entries {
+            if let index = entry.leafIndex, let hash = entry.leafHash { leaves.leaves[String(entry.sequence)] = .init(leafIndex: index, leafHash: hash) }
+        }
+        (leaves.verifiedAt, leaves.treeSize) = (time, max(leaves.treeSize, head.size))
+        try memory.remember(leaves)
+        known = leaves
     }
 }
 
@@ -139,7 +261,8 @@ struct StoreOptions: ParsableArguments {
 }
 
 struct HistoryShow: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "show", abstract: "List a file's entries and checkpoints from a store.")
+    static let configuration = CommandConfiguration(
+        commandName: "show", abstract: "List a file's entries (and their leaves in the department log) from a store.")
 
     @OptionGroup var storeOptions: StoreOptions
 
@@ -171,10 +294,15 @@ struct HistoryShow: ParsableCommand {
         for entry in shown.entries {
             print(
                 String(
-                    format: "%4d  %@  %-13@ note %@  signer %@…  entry %@…", entry.sequence, entry.time as NSString, entry.kind as NSString,
-                    entry.noteID as NSString, String(entry.signerFingerprint.prefix(16)) as NSString, String(entry.hash.prefix(16)) as NSString))
+                    format: "%4d  %@  %-13@ note %@  signer %@…  entry %@…%@", entry.sequence, entry.time as NSString, entry.kind as NSString,
+                    entry.noteID as NSString, String(entry.signerFingerprint.prefix(16)) as NSString, String(entry.hash.prefix(16)) as NSString,
+                    (entry.leafIndex.map { "  leaf \($0)" } ?? "") as NSString))
         }
-        print("\(shown.checkpoints.count) checkpoint\(shown.checkpoints.count == 1 ? "" : "s"); head \(shown.head)")
+        let logged = shown.entries.filter { $0.leafIndex != nil }.count
+        var summary = ["\(shown.entries.count) entr\(shown.entries.count == 1 ? "y" : "ies")"]
+        if logged > 0 { summary.append("\(logged) in the department log") }
+        if !shown.checkpoints.isEmpty { summary.append("\(shown.checkpoints.count) checkpoint\(shown.checkpoints.count == 1 ? "" : "s") (before the log)") }
+        print(summary.joined(separator: ", ") + "; head \(shown.head)")
     }
 }
 

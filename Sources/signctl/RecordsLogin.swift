@@ -6,12 +6,12 @@ import SignKit
 struct RecordsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "records",
-        abstract: "Log in to a department's records service with your DSC, or log out.",
+        abstract: "Log in to a department's records service with your DSC, or log out; its department log and monitor.",
         discussion: """
             After `signctl records login`, the file commands given the same --records URL (history, scan, report, \
             sign --records) act as you, with the roles the records service's roster gives you.
             """,
-        subcommands: [RecordsLogin.self, RecordsLogout.self, RosterCommand.self])
+        subcommands: [RecordsLogin.self, RecordsLogout.self, RosterCommand.self, RecordsLog.self, RecordsMonitor.self])
 }
 
 struct RecordsLogin: ParsableCommand {

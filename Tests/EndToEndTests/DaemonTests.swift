@@ -470,7 +470,7 @@ struct DaemonTests {
             stdin: pin.map { Data(($0 + "\n").utf8) })
     }
 
-    @Test("a file's history: a page signs through the agent, the records service appends, checkpoints are signed, the bundle verifies offline")
+    @Test("a file's history: a page signs through the agent, the records service appends, each entry a leaf of the department log, the bundle verifies offline")
     func history() async throws {
         try await Rig.exclusive {
             let daemon = try Daemon()
@@ -574,7 +574,9 @@ struct DaemonTests {
             #expect(final.json["size"] as? Int == 3, "\(final.text)")
             let kinds = (final.json["entries"] as? [[String: Any]] ?? []).compactMap { $0["kind"] as? String }
             #expect(kinds == ["note", "note", "approval"])
-            #expect((final.json["checkpoints"] as? [[String: Any]])?.count == 3, "a checkpoint signed after each append")
+            let leaves = (final.json["entries"] as? [[String: Any]] ?? []).compactMap { $0["leafIndex"] as? Int }
+            #expect(leaves == [0, 1, 2], "each append a leaf of the department log: \(final.text)")
+            #expect((final.json["checkpoints"] as? [[String: Any]])?.isEmpty == true, "no per-entry checkpoint: the log's heads cover them")
 
             // The bundle, from the page and from signctl, verifies offline with the trust anchors alone.
             let fromPage = try Self.request(records, "GET", path + "/bundle", headers: ops)
@@ -730,9 +732,10 @@ struct DaemonTests {
             let first = try Self.request(
                 daemon, "POST", "/v1/sign", headers: auth, body: Self.signBody(key: Self.softKey, pin: softPIN, note: "N-1", extract: extract))
             let appended = try Self.request(
-                records, "POST", "/v1/files/E-7%2F2026/entries", headers: user,
+                records, "POST", "/v1/files/E-7%2F2026/entries?wait=true", headers: user,
                 body: AppendRequestBody(kind: .note, noteID: "N-1", content: extract, signature: Array(first.body)))
             #expect(appended.status == 201, "\(appended.text)")
+            #expect(try appended.decode(AppendAnswer.self).inclusion?.treeSize == 1, "wait=true answers with the proof: \(appended.text)")
             let second = try Self.request(
                 daemon, "POST", "/v1/sign", headers: auth, body: Self.signBody(key: Self.softKey, pin: softPIN, note: "N-2", extract: extract))
             _ = try Self.request(
@@ -744,6 +747,36 @@ struct DaemonTests {
             _ = try Self.request(records, "GET", "/v1/files/E-7%2F2026/report", headers: user)
             _ = try Self.request(records, "GET", "/v1/files/E-7%2F2026/report", headers: user + ["Accept: text/html", "Accept-Language: hi"])
             _ = try Self.request(records, "GET", "/v1/files/NO-SUCH-FILE/report", headers: user)
+            // The department log: its key, heads, proofs and a witness's cosignature (the Finance document signer).
+            let logInfo = try Self.request(records, "GET", "/v1/log").decode(LogInfoAnswer.self)
+            let head = try Self.request(records, "GET", "/v1/log/checkpoint")
+            #expect(head.status == 200 && head.text.hasPrefix(logInfo.origin + "\n1\n"), "\(head.text)")
+            _ = try Self.request(records, "GET", "/v1/log/checkpoint?size=99")  // 404
+            _ = try Self.request(records, "GET", "/v1/log/checkpoint?size=x")  // 400
+            #expect(try Self.request(records, "POST", "/v1/log/checkpoint", headers: user).status == 200)
+            _ = try Self.request(records, "POST", "/v1/log/checkpoint")  // 401
+            #expect(try Self.request(records, "GET", "/v1/log/proof/inclusion?leaf=0").decode(InclusionView.self).treeSize == 1)
+            _ = try Self.request(records, "GET", "/v1/log/proof/inclusion?file=E-7%2F2026&sequence=1", headers: user)
+            _ = try Self.request(records, "GET", "/v1/log/proof/inclusion?leaf=5")  // 400: no head covers it
+            _ = try Self.request(records, "GET", "/v1/log/proof/inclusion")  // 400
+            _ = try Self.request(records, "GET", "/v1/log/proof/consistency?from=0&to=1")
+            _ = try Self.request(records, "GET", "/v1/log/proof/consistency?from=1&to=7")  // 404
+            let note = try SignedNote(parsing: Array(head.body))
+            let witness = try X509NoteKey(
+                name: "Finance-witness", certificate: try CertificateFolder.load(file: testCerts.path + "/certs/docsigner-finance.crt")[0])
+            let witnessKey = try SoftwareKey(pemFile: testCerts.path + "/keys/docsigner-finance.key")
+            let cosigned = try note.adding(try witness.sign(note.text) { try witnessKey.sign($0).bytes })
+            let witnessPEM = PEM.encode(witness.certificate.der, label: "CERTIFICATE")
+            let cosignature = try Self.request(
+                records, "POST", "/v1/log/cosignatures", headers: user,
+                body: CosignatureBody(checkpoint: cosigned.encoded, name: witness.name, certificate: witnessPEM))
+            #expect(cosignature.status == 201, "\(cosignature.text)")
+            #expect(try Self.request(records, "GET", "/v1/log/checkpoint").text.contains("— Finance-witness "))
+            _ = try Self.request(
+                records, "POST", "/v1/log/cosignatures", headers: user,
+                body: CosignatureBody(checkpoint: note.encoded, name: witness.name, certificate: witnessPEM))  // 422: no line by the witness
+            _ = try Self.request(
+                records, "POST", "/v1/log/cosignatures", headers: user, body: CosignatureBody(checkpoint: "x", name: "w", certificate: "y"))  // 400
             let approval = try Self.request(
                 records, "POST", "/v1/files/E-7%2F2026/approvals", headers: user,
                 body: ApprovalRequestBody(

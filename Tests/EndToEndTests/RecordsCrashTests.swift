@@ -55,6 +55,9 @@ struct RecordsCrashTests {
         }
 
         func stop() { _ = lock.withLock { daemon }.stop() }
+
+        /// The instance's state folder (its admin token, for signctl --state-dir).
+        var stateFolder: String { lock.withLock { daemon.state } }
     }
 
     /// What the load saw: acknowledged entries (file, sequence, hash), and failures not explained by a kill.
@@ -284,9 +287,13 @@ struct RecordsCrashTests {
         let cluster = try Cluster(in: folder)
         // A kill mid-transaction leaves its row lock until PostgreSQL sees the connection gone: the survivor's wait
         // for it is not the database being away.
-        let extra = Self.configuration(url: cluster.url, ownerURL: cluster.ownerURL, deadline: 20)
+        // Tree heads every 50 ms: both instances sign heads all through the load, so the kills land while they do.
+        let extra = Self.configuration(url: cluster.url, ownerURL: cluster.ownerURL, deadline: 20).merging(["treeHeadIntervalMilliseconds": 50]) { $1 }
         let instances = [try Instance("A", extra: extra), try Instance("B", extra: extra)]
         defer { instances.forEach { $0.stop() } }
+        let info = try JSONOutput.decoder().decode(LogInfoAnswer.self, from: Data(try #require(send(instances[0], "GET", "/v1/log", ledger: Ledger())).body))
+        let logKey = try X509NoteKey(name: info.origin, certificate: try #require(try X509Certificate.fromPEM(info.certificate).first))
+        let heads = HeadWatch()
         let files = (1...3).map { "KILL-\($0)/2026" }
         let scanFile = "KILL-SCAN/2026"
         let ledger = Ledger()
@@ -300,6 +307,9 @@ struct RecordsCrashTests {
         }
         DispatchQueue.global().async(group: group) {
             Self.scanLoad(file: scanFile, instances: instances, ledger: ledger) { stopped.value }
+        }
+        DispatchQueue.global().async(group: group) {
+            Self.watchHeads(instances: instances, key: logKey, watch: heads) { stopped.value }
         }
         var kills = 0
         while kills < 30 {
@@ -319,7 +329,79 @@ struct RecordsCrashTests {
         #expect(ledger.acknowledged.count - scans >= 30, "the load went on across the kills: \(ledger.answered)")
         #expect(scans >= 1, "scans were uploaded across the kills: \(ledger.answered)")
         try Self.checkStore(files: files + [scanFile], through: instances[1], ledger: ledger, folder: folder)
+        try Self.checkLog(heads, key: logKey, files: files + [scanFile], through: instances[1], ledger: ledger)
         withExtendedLifetime(cluster) {}  // the server stays up until the instances are checked
+    }
+
+    /// Every tree head the watcher saw, in the order seen, and what broke the log's rules.
+    final class HeadWatch: @unchecked Sendable {
+        private let lock = NSLock()
+        private(set) var seen = [Int: [UInt8]]()
+        private(set) var order = [Int]()
+        private(set) var violations = [String]()
+
+        func see(_ head: TreeHead, from name: String) {
+            lock.withLock {
+                if let root = seen[head.size], root != head.rootHash {
+                    violations.append("two different heads for size \(head.size) (the second from \(name))")
+                }
+                if let last = order.last, head.size < last { violations.append("the latest head went back from \(last) to \(head.size) (\(name))") }
+                seen[head.size] = head.rootHash
+                order.append(head.size)
+            }
+        }
+
+        func violate(_ what: String) { lock.withLock { violations.append(what) } }
+    }
+
+    /// Reads the latest head from each instance in turn, one read after another, until `stop`: each must be signed by
+    /// the log's key, no size may have two heads, and the latest size never goes back.
+    static func watchHeads(instances: [Instance], key: X509NoteKey, watch: HeadWatch, stop: @escaping () -> Bool) {
+        let quiet = Ledger()  // a read refused by a killed instance is not a failure of the log
+        var turn = 0
+        while !stop() {
+            let instance = instances[turn % instances.count]
+            turn += 1
+            if let answer = send(instance, "GET", "/v1/log/checkpoint", ledger: quiet), answer.status == 200 {
+                do {
+                    watch.see(try TreeHead(verifying: try SignedNote(parsing: answer.body), origin: key.name, key: key), from: instance.name)
+                } catch {
+                    watch.violate("\(instance.name) served a head that does not hold: \(error)")
+                }
+            }
+            Thread.sleep(forTimeInterval: 0.02)
+        }
+    }
+
+    /// After the kills: a head over every leaf; each head seen during the load is a prefix of it (a consistency proof
+    /// from the store's leaves); every acknowledged entry is in it (an inclusion proof from the entry's own leaf).
+    static func checkLog(_ watch: HeadWatch, key: X509NoteKey, files: [String], through instance: Instance, ledger: Ledger) throws {
+        #expect(watch.violations.isEmpty, "\(watch.violations.prefix(10))")
+        #expect(watch.seen.count >= 30, "heads were signed all through the load: \(watch.seen.count) sizes seen")
+        let published = try #require(send(instance, "POST", "/v1/log/checkpoint", ledger: ledger))
+        #expect(published.status == 200, "\(String(decoding: published.body, as: UTF8.self))")
+        let final = try TreeHead(verifying: try SignedNote(parsing: published.body), origin: key.name, key: key)
+        for (size, root) in watch.seen where size > 0 {
+            let answer = try #require(send(instance, "GET", "/v1/log/proof/consistency?from=\(size)&to=\(final.size)", ledger: ledger))
+            let proof = try #require(try JSONOutput.decoder().decode(ConsistencyView.self, from: Data(answer.body)).proof)
+            #expect(proof.isValid(oldRoot: root, newRoot: final.rootHash), "the head of \(size) seen during the load is not a prefix of the final one")
+        }
+        var proven = 0
+        for file in files {
+            let read = try #require(send(instance, "GET", "/v1/files/\(encoded(file))", ledger: ledger))
+            let history = try JSONOutput.decoder().decode(FileHistoryAnswer.self, from: Data(read.body))
+            for entry in history.entries {
+                let index = try #require(entry.leafIndex, "entry \(entry.sequence) of \(file) has no leaf")
+                let leaf = try DepartmentLogLeaf(
+                    origin: key.name, fileNumber: file, sequence: entry.sequence, entryHash: try #require(Hex.decode(entry.hash)),
+                    time: try #require(UTCTimeText.parse(entry.time)))
+                let answer = try #require(send(instance, "GET", "/v1/log/proof/inclusion?leaf=\(index)&size=\(final.size)", ledger: ledger))
+                let proof = try #require(try JSONOutput.decoder().decode(InclusionView.self, from: Data(answer.body)).proof)
+                #expect(proof.isValid(leafHash: leaf.leafHash, rootHash: final.rootHash), "entry \(entry.sequence) of \(file) is not in the final head")
+                proven += 1
+            }
+        }
+        #expect(proven == final.size, "every leaf is an entry of these files: \(proven) entries, \(final.size) leaves")
     }
 
     @Test("PostgreSQL stopped in the middle of a load: clear 503s while it is down, then service resumes without restarting the instances")

@@ -136,13 +136,14 @@ struct ReportLanguageTests {
             #expect(oneChecked.status == 0, "\(oneChecked.stdout)")
             #expect(
                 oneChecked.stdout.contains(
-                    "Valid history: 1 entry of file \(number), its signature TOTAL-PASSED, the hash chain, 1 checkpoint and the seal hold."),
+                    "Valid history: 1 entry of file \(number), its signature TOTAL-PASSED, the hash chain, its entry's inclusion in the department log under its signed tree head of 1 leaf and the seal hold."
+                ),
                 "\(oneChecked.stdout)")
             let shown = try DaemonTests.signctl(daemon, ["history", "show", number])
-            #expect(shown.stdout.contains("1 checkpoint; head"), "\(shown.stdout)")
+            #expect(shown.stdout.contains("1 entry, 1 in the department log; head"), "\(shown.stdout)")
             let oneHTML = try String(contentsOfFile: folder.path("one.html"), encoding: .utf8)
             #expect(!oneHTML.contains("id=\"scan-approval\"") && !oneHTML.contains("PPS") && oneHTML.contains("id=\"evidence\""))
-            #expect(!oneHTML.contains("1 entries") && !oneHTML.contains("1 checkpoints"))
+            #expect(!oneHTML.contains("1 entries") && !oneHTML.contains("1 leaves") && oneHTML.contains("Department log: every entry proven"))
 
             // A scan approval: the Minister's hand signature on the printed extract, uploaded and attested by the PPS.
             let issued = try ScanUploadTests.issue(daemon, note: "N-2", folder: folder)
@@ -177,7 +178,9 @@ struct ReportLanguageTests {
                 Rig.signctl, ["history", "verify", folder.path("bundle.zip"), "--trust", Self.trust, "--html", folder.path("en.html")])
             #expect(
                 english.status == 0
-                    && english.stdout.contains("Valid history: 2 entries of file \(number), every signature TOTAL-PASSED, the hash chain, 2 checkpoints"),
+                    && english.stdout.contains(
+                        "Valid history: 2 entries of file \(number), every signature TOTAL-PASSED, the hash chain, every entry's inclusion in the department log"
+                    ),
                 "\(english.stdout)")
             let jsonEnglish = try Command.run(
                 Rig.signctl, ["history", "verify", folder.path("bundle.zip"), "--trust", Self.trust, "--json", "--at", "2030-01-01"])

@@ -29,7 +29,11 @@ do {
     let verifier = Verifier(
         trust: try TrustStore.load(directory: "\(certs)/trust"),
         revocation: RevocationChecker(options: RevocationOptions(online: true, cacheDirectory: folder + "/cache", timeout: 3)))
-    let history = FileHistory(store: store, verifier: verifier, checkpointSigner: sealer)
+    let history = FileHistory(store: store, verifier: verifier)
+    // The department log over the same store: a tree head signed after every append, so kills land while heads are
+    // being signed as often as while entries are being appended.
+    let log = try DepartmentLog(origin: "records.crash.example.gov.in/log", store: store)
+    try log.rebuild()
     while true {
         let head = try store.head(of: number)
         let note = "N-\(head.size + 1)"
@@ -41,10 +45,11 @@ do {
         let signature = try CAdES.signDetached(contentDigest: SHA256Hasher.hash(content), certificate: officer, parameters: parameters) {
             try officerKey.sign($0)
         }
-        let (entry, _) = try history.append(file: number, kind: .note, noteID: note, content: content, signature: signature, at: time)
+        let (entry, _, _) = try history.append(file: number, kind: .note, noteID: note, content: content, signature: signature, at: time)
         // Written straight to the descriptor: the line is out before the next append starts.
         let line = Array("\(entry.sequence)\n".utf8)
         _ = line.withUnsafeBytes { write(STDOUT_FILENO, $0.baseAddress, $0.count) }
+        try log.publish(signer: sealer, at: time)
     }
 } catch {
     FileHandle.standardError.write(Data("HistoryAppender: \(error)\n".utf8))

@@ -206,7 +206,7 @@ struct AccessTests {
         let store = try SQLiteHistoryStore(folder: folder.path("store"))
         let docKey = try Fixture.key("docsigner")
         let sealer = CheckpointSigner(certificate: try Fixture.certificate("docsigner")) { try docKey.sign($0) }
-        let history = FileHistory(store: store, verifier: try Self.verifier(), checkpointSigner: sealer)
+        let history = FileHistory(store: store, verifier: try Self.verifier())
         try store.createFile(FileRecord(number: "DIT-12/3/2026-IT", subject: "Laptops", department: "IT"))
         let challenge = try LoginChallenge.issue(service: Self.service, at: Self.t0, lifetime: 300)
         #expect {

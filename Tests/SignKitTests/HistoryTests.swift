@@ -10,6 +10,7 @@ import ZIPFoundation
 @Suite("File histories", .serialized)
 struct HistoryTests {
     static let number = "DIT-12/3/2026-IT"
+    static let logOrigin = "records.dit.mn.gov.in/log"
 
     /// Officers: Anita Sharma on the card (RSA), Rajesh Kumar Singh on SoftHSM2 (EC), the PPS on SoftHSM2 (RSA);
     /// the Minister approves on SoftHSM2.
@@ -68,7 +69,7 @@ struct HistoryTests {
                 revocation: RevocationChecker(
                     options: RevocationOptions(
                         online: true, cacheDirectory: folder.path("cache"), timeout: 3)))
-            let history = FileHistory(store: store, verifier: verifier, checkpointSigner: sealer)
+            let history = FileHistory(store: store, verifier: verifier)
             try store.createFile(FileRecord(number: number, subject: "Purchase of laptops for the Secretariat", department: "Information Technology"))
             for index in 1...12 {
                 let (uri, pinKind) = signers[index % signers.count]
@@ -85,8 +86,13 @@ struct HistoryTests {
                 manager, uri: minister, pinKind: "softhsm", content: approval, file: number, note: "N-13",
                 previous: try store.head(of: number).hash, commitment: .proofOfApproval, at: time(13))
             try history.append(file: number, kind: .approval, noteID: "N-13", content: approval, signature: signature, at: time(13))
+            // The department log's head over the 13 leaves, signed by the document signer, proves every entry.
+            let log = try DepartmentLog(origin: Self.logOrigin, store: store)
+            let head = try #require(try log.publish(signer: sealer, at: exportedAt))
             let bundle = folder.path("history.zip")
-            try HistoryBundle.export(file: number, from: store, verifier: verifier, sealer: sealer, to: bundle, at: exportedAt)
+            try HistoryBundle.export(
+                file: number, from: store, verifier: verifier, sealer: sealer, log: HistoryBundle.LogEvidence(log: log, head: head), to: bundle,
+                at: exportedAt)
             return try body(Built(folder: folder, bundle: bundle, trust: trust, history: history, sealer: sealer), manager)
         }
     }
@@ -113,7 +119,10 @@ struct HistoryTests {
             #expect(report.entries.allSatisfy { $0.indication == "TOTAL-PASSED" })
             #expect(Set(report.entries.compactMap(\.signer)) == ["Anita Sharma", "Rajesh Kumar Singh", "Thoudam Ibomcha Singh", "Kh. Ratan Kumar"])
             #expect(report.entries.last?.kind == "approval")
-            #expect(report.checkpoints.count == 13 && report.checkpoints.allSatisfy(\.valid))
+            #expect(report.checkpoints.isEmpty, "no per-entry checkpoint: the log's tree head covers every entry")
+            #expect(report.log?.valid == true && report.log?.treeSize == 13 && report.log?.origin == Self.logOrigin)
+            #expect(report.log?.signedBy?.hasPrefix("SignService Document Signer") == true)
+            #expect(report.entries.map(\.leafIndex) == Array(0..<13))
             #expect(report.seal.hasPrefix("sealed by SignService Document Signer"))
 
             // An entry removed from the middle.
@@ -155,27 +164,32 @@ struct HistoryTests {
             let replacedReport = try HistoryBundle.verify(replaced, trust: built.trust, at: Self.verifiedAt)
             #expect(replacedReport.findings.contains { $0.code == .contextMismatch && $0.entry == 4 && $0.message.contains("FIN-7/2026") })
 
-            // The history cut short: the last three entries and their checkpoints dropped.
-            let cut = try Self.tampered(built, "cut") { _, manifest in
-                manifest.entries.removeLast(3)
-                manifest.checkpoints.removeLast(3)
-            }
+            // The history cut short: the last three entries dropped (the seal names 13).
+            let cut = try Self.tampered(built, "cut") { _, manifest in manifest.entries.removeLast(3) }
             let cutReport = try HistoryBundle.verify(cut, trust: built.trust, at: Self.verifiedAt)
             #expect(Self.codes(cutReport).contains(.cutShort), "\(cutReport.findings)")
 
-            // A checkpoint forged: re-signed by an officer instead of the service.
-            let forged = try Self.tampered(built, "forged") { members, manifest in
-                let reference = manifest.checkpoints[4]
-                let checkpoint = Checkpoint(fileNumber: Self.number, size: reference.size, headHash: Hex.decode(reference.headHash)!, time: reference.time)
-                let officer = CheckpointSigner(certificate: try Fixture.certificate("officer-rsa"), chain: try Fixture.individualChain) {
-                    try Fixture.key("officer-rsa").sign($0)
-                }
-                members[reference.signature] = try officer.signature(for: checkpoint)
+            // The log's tree head forged: the same text signed by an officer's key under the log's name.
+            let forged = try Self.tampered(built, "forged") { members, _ in
+                let note = try SignedNote(parsing: members["log/checkpoint"]!)
+                let officerKey = try X509NoteKey(name: Self.logOrigin, certificate: try Fixture.certificate("officer-rsa"))
+                let line = try officerKey.sign(note.text) { try Fixture.key("officer-rsa").sign($0).bytes }
+                members["log/checkpoint"] = Array(try SignedNote(text: note.text, signatures: [line]).encoded.utf8)
             }
             let forgedReport = try HistoryBundle.verify(forged, trust: built.trust, at: Self.verifiedAt)
-            #expect(Self.codes(forgedReport).contains(.checkpointForged))
+            #expect(Self.codes(forgedReport).contains(.logHeadNotValid), "\(forgedReport.findings)")
 
-            for report in [swappedReport, insertedReport, changedReport, replacedReport, cutReport, forgedReport] {
+            // An entry whose inclusion proof was altered (one hash of its path): not in the log, named.
+            let unproven = try Self.tampered(built, "unproven") { _, manifest in
+                var path = manifest.entries[6].inclusion!
+                path[0] = String(repeating: "0", count: 64)
+                manifest.entries[6].inclusion = path
+            }
+            let unprovenReport = try HistoryBundle.verify(unproven, trust: built.trust, at: Self.verifiedAt)
+            #expect(unprovenReport.findings.contains { $0.code == .notInLog && $0.entry == 7 }, "\(unprovenReport.findings)")
+            #expect(unprovenReport.entries[6].leafIndex == nil && unprovenReport.entries[5].leafIndex == 5)
+
+            for report in [swappedReport, insertedReport, changedReport, replacedReport, cutReport, forgedReport, unprovenReport] {
                 #expect(!report.passed)
             }
         }
@@ -281,13 +295,17 @@ extension HistoryTests {
 struct HistoryCrashTests {
     static var appender: String { URL(fileURLWithPath: Rig.signctl).deletingLastPathComponent().appendingPathComponent("HistoryAppender").path }
 
-    @Test("50 kills at random moments of a process appending in a loop: the store opens, every committed entry is whole and verifies")
+    @Test(
+        "50 kills at random moments of a process appending and signing tree heads in a loop: the store opens, every committed entry is whole and verifies, every signed head is over stored leaves"
+    )
     func killNine() throws {
         try Rig.require()
         let folder = try TemporaryFolder("signservice-crash")
         let storePath = folder.path("store")
         let number = "CRASH-1/2026"
         var committed = Set<Int>()
+        var roots = [Int: [UInt8]]()  // every tree head seen after a kill, by size
+        var latestSize = 0
         for round in 0..<50 {
             let delay = String(format: "%.2f", Double.random(in: 0.25...0.9))
             let result = try Command.run("/usr/bin/timeout", ["--signal=KILL", delay, Self.appender, storePath, number, Fixture.folder.path])
@@ -303,7 +321,18 @@ struct HistoryCrashTests {
                 #expect(try store.blob(entry.contentHash) != nil && store.blob(entry.signatureHash) != nil, "round \(round): a blob is missing")
                 previous = entry.hash
             }
-            #expect(try store.checkpoints(of: number).count == entries.count, "a checkpoint for every entry, committed together")
+            #expect(try store.leafIndexes(of: number).count == entries.count && store.logSize() == entries.count, "a leaf for every entry, committed together")
+            // The log: the latest signed head covers only stored leaves and is their root (rebuild checks it), sizes
+            // never go back from one kill to the next, and one size never has two heads.
+            let log = try DepartmentLog(origin: "records.crash.example.gov.in/log", store: store)
+            #expect(throws: Never.self, "round \(round): the store gives the latest signed head") { try log.rebuild() }
+            if let head = try store.latestTreeHead() {
+                #expect(
+                    head.size <= entries.count && head.size >= latestSize, "round \(round): head of \(head.size) after \(latestSize), \(entries.count) entries")
+                #expect(roots[head.size].map { $0 == head.rootHash } ?? true, "round \(round): two heads for size \(head.size)")
+                roots[head.size] = head.rootHash
+                latestSize = head.size
+            }
             #expect(committed.isSubset(of: Set(entries.map(\.sequence))), "round \(round): an entry reported committed is gone")
             let leftovers = try FileManager.default.subpathsOfDirectory(atPath: storePath + "/blobs").filter { $0.contains(".tmp-") }
             #expect(leftovers.isEmpty, "opening the store removes interrupted blob writes")
@@ -312,6 +341,7 @@ struct HistoryCrashTests {
         let store = try SQLiteHistoryStore(folder: storePath)
         let entries = try store.entries(of: number)
         #expect(entries.count >= 50, "the appender made progress: \(entries.count) entries")
+        #expect(roots.count >= 20, "heads were signed between the kills: \(roots.count) sizes seen")
         let verifier = try Fixture.verifier()
         for entry in entries {
             let verdict = try verifier.verify(

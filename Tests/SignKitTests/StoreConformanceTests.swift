@@ -230,7 +230,7 @@ struct StoreConformanceTests {
         let officer = try Fixture.certificate("officer-ec"), key = try Fixture.key("officer-ec")
         let docKey = try Fixture.key("docsigner")
         let sealer = CheckpointSigner(certificate: try Fixture.certificate("docsigner")) { try docKey.sign($0) }
-        let history = FileHistory(store: store, verifier: try Fixture.verifier(cache: opened.folder.path("cache")), checkpointSigner: sealer)
+        let history = FileHistory(store: store, verifier: try Fixture.verifier(cache: opened.folder.path("cache")))
         func signed(_ note: String, over head: [UInt8], step: Int) throws -> (content: [UInt8], signature: [UInt8]) {
             let content = Array("File \(number), note \(note)\n".utf8)
             let parameters = SignatureParameters(
@@ -246,7 +246,7 @@ struct StoreConformanceTests {
         let made = try history.append(file: number, kind: .note, noteID: "N-1", content: first.content, signature: first.signature, at: time).entry
         // The answer was lost; the client sends the same signature again, here and through another instance.
         let again = try history.append(file: number, kind: .note, noteID: "N-1", content: first.content, signature: first.signature, at: time)
-        let elsewhere = FileHistory(store: try opened.another(), verifier: history.verifier, checkpointSigner: sealer)
+        let elsewhere = FileHistory(store: try opened.another(), verifier: history.verifier)
         let third = try elsewhere.append(file: number, kind: .note, noteID: "N-1", content: first.content, signature: first.signature, at: time)
         #expect(again.entry.hash == made.hash && third.entry.hash == made.hash)
         #expect(try store.entries(of: number).count == 1)
@@ -286,7 +286,7 @@ struct StoreConformanceTests {
         }
         // One long-lived verifier (as the records service has) judges file B's note by another officer, then A is exported.
         let shared = try Fixture.verifier(cache: opened.folder.path("shared-cache"))
-        let history = FileHistory(store: store, verifier: shared, checkpointSigner: sealer)
+        let history = FileHistory(store: store, verifier: shared)
         try store.createFile(FileRecord(number: "A/1", subject: "A", department: "Finance"))
         try store.createFile(FileRecord(number: "B/1", subject: "B", department: "Home"))
         try appendNote("A/1", signer: "officer-ec", history: history)

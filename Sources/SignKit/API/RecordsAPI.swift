@@ -14,8 +14,11 @@ public struct EntryView: Codable, Sendable, Equatable {
     public let attachmentHash: String?
     public let previousHash: String
     public let hash: String
+    /// The entry's leaf in the department log (nil for a store without one).
+    public let leafIndex: Int?
 
-    public init(_ entry: HistoryEntry) {
+    public init(_ entry: HistoryEntry, leafIndex: Int? = nil) {
+        self.leafIndex = leafIndex
         sequence = entry.sequence
         kind = entry.kind.rawValue
         noteID = entry.noteID
@@ -64,11 +67,11 @@ public struct FileHistoryAnswer: Codable, Sendable {
     public let entries: [EntryView]
     public let checkpoints: [CheckpointView]
 
-    public init(_ file: FileRecord, entries: [HistoryEntry], checkpoints: [Checkpoint]) {
+    public init(_ file: FileRecord, entries: [HistoryEntry], checkpoints: [Checkpoint], leafIndexes: [Int: Int] = [:]) {
         self.file = file
         size = entries.count
         head = Hex.encode(entries.last?.hash ?? HistoryEntry.genesis)
-        self.entries = entries.map(EntryView.init)
+        self.entries = entries.map { EntryView($0, leafIndex: leafIndexes[$0.sequence]) }
         self.checkpoints = checkpoints.map(CheckpointView.init)
     }
 }
@@ -96,14 +99,108 @@ public struct AppendAnswer: Codable, Sendable {
     public let entry: EntryView
     public let signer: String
     public let indication: String
-    /// The signed checkpoint's size (equal to the entry's sequence).
-    public let checkpoint: Int
+    /// The entry's leaf in the department log: known at once, proven by the next tree head.
+    public let leafIndex: Int
+    /// The inclusion proof against a signed tree head, when one covers the leaf at answer time (always, when the
+    /// append asked `?wait=true`; see docs/history.md).
+    public var inclusion: InclusionView?
 
-    public init(entry: EntryView, signer: String, indication: String, checkpoint: Int) {
+    public init(entry: EntryView, signer: String, indication: String, leafIndex: Int, inclusion: InclusionView? = nil) {
         self.entry = entry
         self.signer = signer
         self.indication = indication
+        self.leafIndex = leafIndex
+        self.inclusion = inclusion
+    }
+}
+
+/// An entry's inclusion proof in the department log and the signed tree head it leads to (GET /v1/log/proof/inclusion,
+/// and an append's answer).
+public struct InclusionView: Codable, Sendable, Equatable {
+    public let leafIndex: Int
+    public let treeSize: Int
+    /// The audit path, from the leaf's sibling up, each hash in hex.
+    public let hashes: [String]
+    /// The signed tree head of `treeSize` leaves (a C2SP signed note), when the answer carries it.
+    public let checkpoint: String?
+
+    public init(_ proof: InclusionProof, checkpoint: String?) {
+        leafIndex = proof.leafIndex
+        treeSize = proof.treeSize
+        hashes = proof.hashes.map { Hex.encode($0) }
         self.checkpoint = checkpoint
+    }
+
+    /// The proof, its hashes decoded; nil when one does not read.
+    public var proof: InclusionProof? {
+        let decoded = hashes.compactMap { Hex.decode($0) }
+        guard decoded.count == hashes.count, decoded.allSatisfy({ $0.count == MerkleHash.size }) else { return nil }
+        return InclusionProof(leafIndex: leafIndex, treeSize: treeSize, hashes: decoded)
+    }
+}
+
+/// GET /v1/log/proof/consistency.
+public struct ConsistencyView: Codable, Sendable, Equatable {
+    public let oldSize: Int
+    public let newSize: Int
+    public let hashes: [String]
+
+    public init(_ proof: ConsistencyProof) {
+        oldSize = proof.oldSize
+        newSize = proof.newSize
+        hashes = proof.hashes.map { Hex.encode($0) }
+    }
+
+    public var proof: ConsistencyProof? {
+        let decoded = hashes.compactMap { Hex.decode($0) }
+        guard decoded.count == hashes.count, decoded.allSatisfy({ $0.count == MerkleHash.size }) else { return nil }
+        return ConsistencyProof(oldSize: oldSize, newSize: newSize, hashes: decoded)
+    }
+}
+
+/// GET /v1/log: what a monitor or verifier needs to know of the log before its first head.
+public struct LogInfoAnswer: Codable, Sendable, Equatable {
+    /// The checkpoints' first line and the log key's name.
+    public let origin: String
+    /// The document signer's certificate (PEM), whose key signs the tree heads (signservice-x509-sha256 notes).
+    public let certificate: String
+    /// The latest head's size (0 before the first).
+    public let size: Int
+    /// Heads are signed at most this far apart while leaves wait for one.
+    public let headIntervalMilliseconds: Int
+
+    public init(origin: String, certificate: String, size: Int, headIntervalMilliseconds: Int) {
+        self.origin = origin
+        self.certificate = certificate
+        self.size = size
+        self.headIntervalMilliseconds = headIntervalMilliseconds
+    }
+}
+
+/// POST /v1/log/cosignatures: a witness's cosignature of a head the log signed.
+public struct CosignatureBody: Codable, Sendable {
+    /// The head's signed note with the witness's line among its signatures.
+    public var checkpoint: String
+    /// The witness key's name in the note.
+    public var name: String
+    /// The witness's certificate (PEM).
+    public var certificate: String
+
+    public init(checkpoint: String, name: String, certificate: String) {
+        self.checkpoint = checkpoint
+        self.name = name
+        self.certificate = certificate
+    }
+}
+
+/// The answer to POST /v1/log/cosignatures.
+public struct CosignatureAnswer: Codable, Sendable {
+    public let size: Int
+    public let witness: String
+
+    public init(size: Int, witness: String) {
+        self.size = size
+        self.witness = witness
     }
 }
 

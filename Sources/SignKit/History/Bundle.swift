@@ -11,6 +11,8 @@ import ZIPFoundation
 /// checkpoints/<size>.p7s        the service's signature over each checkpoint
 /// certificates/<sha256>.der     every certificate on every path (signers, CAs, the TSA's)
 /// revocation/<sha256>.der       the CRLs and OCSP responses the verification used
+/// log/checkpoint                the department log's signed tree head (with witnesses' cosignatures) that every
+///                               entry's inclusion proof in the manifest leads to
 /// seal.p7s                      the service's signature over manifest.json as written, made at export
 /// ```
 public struct BundleManifest: Encodable, Sendable {
@@ -22,6 +24,18 @@ public struct BundleManifest: Encodable, Sendable {
     public var checkpoints: [CheckpointReference]
     public var certificates: [String]
     public var revocation: [String]
+    /// The department log's tree head the entries are proven against; absent in bundles of a store without a log.
+    public var log: LogReference? = nil
+
+    /// Where the log's tree head is in the bundle, and which head it is.
+    public struct LogReference: Encodable, Sendable {
+        public var origin: String
+        public var treeSize: Int
+        /// The head's root hash, hex.
+        public var rootHash: String
+        /// The member holding the signed note.
+        public var checkpoint: String
+    }
 
     public struct Entry: Encodable, Sendable {
         public var sequence: Int
@@ -37,6 +51,9 @@ public struct BundleManifest: Encodable, Sendable {
         public var content: String
         public var signature: String
         public var attachment: String?
+        /// The entry's leaf in the department log and its audit path (hex) to `log`'s tree head.
+        public var leafIndex: Int? = nil
+        public var inclusion: [String]? = nil
     }
 
     public struct CheckpointReference: Encodable, Sendable {
@@ -56,7 +73,7 @@ public struct BundleManifest: Encodable, Sendable {
         return BundleManifest(
             schema: outline.schema, file: outline.file, exportedAt: outline.exportedAt, exportedBy: outline.exportedBy,
             entries: try outline.entryRanges.indices.map(outline.entry), checkpoints: try outline.checkpointRanges.indices.map(outline.checkpoint),
-            certificates: outline.certificates, revocation: outline.revocation)
+            certificates: outline.certificates, revocation: outline.revocation, log: outline.log)
     }
 
     /// manifest.json read in one pass (`JSONReader`, no intermediate tree) except for the entries and checkpoints,
@@ -68,12 +85,14 @@ public struct BundleManifest: Encodable, Sendable {
         var schema: String, file: FileRecord, exportedAt: Date, exportedBy: String
         var certificates: [String], revocation: [String]
         var entryRanges: [Range<Int>], checkpointRanges: [Range<Int>]
+        var log: LogReference?
 
         init(_ bytes: [UInt8]) throws {
             self.bytes = bytes
             var reader = JSONReader(bytes)
             var schema: String?, file: FileRecord?, exportedAt: Date?, exportedBy: String?
             var entries: [Range<Int>]?, checkpoints: [Range<Int>]?, certificates: [String]?, revocation: [String]?
+            var log: LogReference?
             try reader.object("the manifest") { reader, key in
                 switch key {
                 case "schema": schema = try reader.string(key)
@@ -84,6 +103,7 @@ public struct BundleManifest: Encodable, Sendable {
                 case "checkpoints": checkpoints = try reader.elementRanges(key)
                 case "certificates": certificates = try strings(&reader, key)
                 case "revocation": revocation = try strings(&reader, key)
+                case "log": log = try parseLog(&reader)
                 default: try reader.skip()
                 }
             }
@@ -96,6 +116,7 @@ public struct BundleManifest: Encodable, Sendable {
             guard let checkpoints else { throw missing("checkpoints", in: "the manifest") }
             (self.schema, self.file, self.exportedAt, self.exportedBy) = (schema, file, exportedAt, exportedBy)
             (self.entryRanges, self.checkpointRanges, self.certificates, self.revocation) = (entries, checkpoints, certificates ?? [], revocation ?? [])
+            self.log = log
         }
 
         /// Entry `index` (from 0).
@@ -145,10 +166,28 @@ public struct BundleManifest: Encodable, Sendable {
         return FileRecord(number: number, subject: subject ?? "", department: department ?? "")
     }
 
+    static func parseLog(_ reader: inout JSONReader) throws -> LogReference {
+        var origin: String?, treeSize: Int?, rootHash: String?, checkpoint: String?
+        try reader.object("log") { reader, key in
+            switch key {
+            case "origin": origin = try reader.string(key)
+            case "treeSize": treeSize = try reader.count(key)
+            case "rootHash": rootHash = try reader.string(key)
+            case "checkpoint": checkpoint = try reader.string(key)
+            default: try reader.skip()
+            }
+        }
+        guard let origin else { throw missing("origin", in: "log") }
+        guard let treeSize else { throw missing("treeSize", in: "log") }
+        guard let rootHash else { throw missing("rootHash", in: "log") }
+        guard let checkpoint else { throw missing("checkpoint", in: "log") }
+        return LogReference(origin: origin, treeSize: treeSize, rootHash: rootHash, checkpoint: checkpoint)
+    }
+
     static func parseEntry(_ reader: inout JSONReader, position: Int) throws -> Entry {
         var sequence: Int?, kind: String?, noteID: String?, time: Date?, contentHash: String?, signatureHash: String?
         var signerFingerprint: String?, attachmentHash: String?, previousHash: String?, hash: String?, content: String?
-        var signature: String?, attachment: String?
+        var signature: String?, attachment: String?, leafIndex: Int?, inclusion: [String]?
         func what() -> String { "entry \(position)" }  // for errors only: made when one is thrown
         try reader.object(what()) { reader, key in
             switch key {
@@ -165,6 +204,8 @@ public struct BundleManifest: Encodable, Sendable {
             case "content": content = try reader.string(key)
             case "signature": signature = try reader.string(key)
             case "attachment": attachment = reader.null() ? nil : try reader.string(key)
+            case "leafIndex": leafIndex = reader.null() ? nil : try reader.count(key)
+            case "inclusion": inclusion = reader.null() ? nil : try strings(&reader, key)
             default: try reader.skip()
             }
         }
@@ -182,7 +223,7 @@ public struct BundleManifest: Encodable, Sendable {
         return Entry(
             sequence: sequence, kind: kind, noteID: noteID, time: time, contentHash: contentHash, signatureHash: signatureHash,
             signerFingerprint: signerFingerprint, attachmentHash: attachmentHash, previousHash: previousHash, hash: hash,
-            content: content, signature: signature, attachment: attachment)
+            content: content, signature: signature, attachment: attachment, leafIndex: leafIndex, inclusion: inclusion)
     }
 
     static func parseCheckpoint(_ reader: inout JSONReader, position: Int) throws -> CheckpointReference {
@@ -209,6 +250,18 @@ public struct BundleManifest: Encodable, Sendable {
 
 /// Writing and reading bundles.
 public enum HistoryBundle {
+    /// The department log and the head a bundle's entries are proven against (it must cover them all).
+    public struct LogEvidence: Sendable {
+        public let log: DepartmentLog
+        /// Its signed note carries the witnesses' cosignatures too (`DepartmentLog.cosigned`).
+        public let head: StoredTreeHead
+
+        public init(log: DepartmentLog, head: StoredTreeHead) {
+            self.log = log
+            self.head = head
+        }
+    }
+
     /// The seal's e-Office context names the file and "bundle-<size>"; its content is manifest.json's bytes.
     static func sealNote(size: Int) -> String { "bundle-\(size)" }
     /// The size a seal's note names ("bundle-12" -> 12); nil for any other note.
@@ -217,14 +270,16 @@ public enum HistoryBundle {
     /// Exports `number` from `store` to a zip at `path` (written beside, then renamed: readers never see half a zip).
     /// `verifier` checks each signature once more and supplies the paths and revocation data the bundle carries;
     /// `sealer` signs the manifest.
+    /// `log`, when given, adds the log's tree head and each entry's inclusion proof to it.
     /// Returns the number of entries written.
     @discardableResult
     public static func export(
         file number: String, from store: any HistoryStore, verifier: Verifier, sealer: CheckpointSigner,
-        to path: String, at time: Date
+        log: LogEvidence? = nil, to path: String, at time: Date
     ) throws -> Int {
         guard let file = try store.file(number) else { throw HistoryError(.unknownFile, "there is no file \(number)") }
         let entries = try store.entries(of: number)
+        let leafIndexes = log == nil ? [:] : try store.leafIndexes(of: number)
         let checkpoints = try store.checkpoints(of: number)
         var files = [(String, Member)]()
         var manifestEntries = [BundleManifest.Entry]()
@@ -250,14 +305,22 @@ public enum HistoryBundle {
                 attachmentName = "attachments/\(Hex.encode(hash))"
                 files.append((attachmentName!, attachment))
             }
-            manifestEntries.append(
-                BundleManifest.Entry(
-                    sequence: entry.sequence, kind: entry.kind.rawValue, noteID: entry.noteID, time: entry.time,
-                    contentHash: Hex.encode(entry.contentHash), signatureHash: Hex.encode(entry.signatureHash),
-                    signerFingerprint: Hex.encode(entry.signerFingerprint), attachmentHash: entry.attachmentHash.map { Hex.encode($0) },
-                    previousHash: Hex.encode(entry.previousHash), hash: Hex.encode(entry.hash), content: contentName,
-                    signature: signatureName, attachment: attachmentName))
+            var item = BundleManifest.Entry(
+                sequence: entry.sequence, kind: entry.kind.rawValue, noteID: entry.noteID, time: entry.time,
+                contentHash: Hex.encode(entry.contentHash), signatureHash: Hex.encode(entry.signatureHash),
+                signerFingerprint: Hex.encode(entry.signerFingerprint), attachmentHash: entry.attachmentHash.map { Hex.encode($0) },
+                previousHash: Hex.encode(entry.previousHash), hash: Hex.encode(entry.hash), content: contentName,
+                signature: signatureName, attachment: attachmentName)
+            if let log {
+                guard let index = leafIndexes[entry.sequence], index < log.head.size else {
+                    throw HistoryError(.storage, "entry \(entry.sequence) of \(number) is not under the log's tree head of \(log.head.size) leaves")
+                }
+                item.leafIndex = index
+                item.inclusion = try log.log.inclusionProof(leafIndex: index, treeSize: log.head.size).hashes.map { Hex.encode($0) }
+            }
+            manifestEntries.append(item)
         }
+        if let log { files.append(("log/checkpoint", .bytes(Array(log.head.note.utf8)))) }
         var checkpointReferences = [BundleManifest.CheckpointReference]()
         // Checkpoint signatures carry only the document signer's certificate: its chain is the sealer's.
         let checkpointVerifier = Verifier(trust: verifier.trust, intermediates: verifier.intermediates + sealer.chain, revocation: verifier.revocation)
@@ -271,6 +334,13 @@ public enum HistoryBundle {
                     time: checkpoint.time, signature: name,
                     signatureHash: Hex.encode(SHA256Hasher.hash(checkpoint.signature))))
         }
+        // The seal's own evidence (the document signer's path and its revocation data) must be in the bundle before
+        // the manifest that lists it is sealed: it is collected by verifying a signature the sealer makes now over
+        // the file's head, which is then dropped. (Per-entry checkpoints, which used to bring it, are no longer made.)
+        let head = entries.last?.hash ?? HistoryEntry.genesis
+        let probe = try sealer.signature(
+            for: Checkpoint(fileNumber: number, size: entries.count, headHash: head, time: time), content: head, noteID: sealNote(size: entries.count))
+        _ = evidence.collecting { try? checkpointVerifier.verify(signature: probe, content: .bytes(head), at: time) }
         var certificateNames = [String]()
         for certificate in evidence.certificates + [sealer.certificate] + sealer.chain {
             let name = "certificates/\(Hex.encode(certificate.sha256Fingerprint)).der"
@@ -286,9 +356,12 @@ public enum HistoryBundle {
         }
         let manifest = BundleManifest(
             file: file, exportedAt: time, exportedBy: Verifier.name, entries: manifestEntries,
-            checkpoints: checkpointReferences, certificates: certificateNames, revocation: revocationNames)
+            checkpoints: checkpointReferences, certificates: certificateNames, revocation: revocationNames,
+            log: log.map {
+                BundleManifest.LogReference(
+                    origin: $0.log.origin, treeSize: $0.head.size, rootHash: Hex.encode($0.head.rootHash), checkpoint: "log/checkpoint")
+            })
         let manifestBytes = Array(try BundleManifest.encoder().encode(manifest))
-        let head = entries.last?.hash ?? HistoryEntry.genesis
         let seal = try sealer.signature(
             for: Checkpoint(fileNumber: number, size: entries.count, headHash: head, time: time),
             content: manifestBytes, noteID: sealNote(size: entries.count))

@@ -26,27 +26,26 @@ public struct CheckpointSigner: Sendable {
 }
 
 /// Appending to file histories: each new entry's signature must verify (TOTAL-PASSED) and its e-Office context must
-/// name this file, this note and the file's current head; then the entry and a checkpoint signed by the service
-/// commit together.
+/// name this file, this note and the file's current head; then the entry and its department-log leaf commit
+/// together. Nothing is signed per append: the log's next tree head covers the leaf (DepartmentLog.publish).
 public final class FileHistory: Sendable {
     public let store: any HistoryStore
     public let verifier: Verifier
-    public let checkpointSigner: CheckpointSigner
 
-    public init(store: any HistoryStore, verifier: Verifier, checkpointSigner: CheckpointSigner) {
+    public init(store: any HistoryStore, verifier: Verifier) {
         self.store = store
         self.verifier = verifier
-        self.checkpointSigner = checkpointSigner
     }
 
     /// Appends a signed extract (note or approval) or an attested scan (scan-approval: `content` is the attestation
-    /// document, `scan` the checked upload and the request it closes). Returns the entry and the signature's verdict.
+    /// document, `scan` the checked upload and the request it closes). Returns the entry, the signature's verdict and
+    /// the entry's leaf index in the department log.
     /// `admit` sees the verified signer's certificate fingerprint before anything is stored and may refuse it.
     @discardableResult
     public func append(
         file number: String, kind: EntryKind, noteID: String, content: [UInt8], signature: [UInt8],
         scan: ScanAppendix? = nil, admit: ((_ signerFingerprint: [UInt8]) throws -> Void)? = nil, at time: Date
-    ) throws -> (entry: HistoryEntry, verdict: Verdict) {
+    ) throws -> (entry: HistoryEntry, verdict: Verdict, leafIndex: Int) {
         guard try store.file(number) != nil else { throw HistoryError(.unknownFile, "there is no file \(number)") }
         let verdict: Verdict
         do {
@@ -87,7 +86,7 @@ public final class FileHistory: Sendable {
         try admit?(fingerprint)
         // The same signature again (a retry after a lost answer, or from another instance): its entry, not a second.
         let signatureHash = SHA256Hasher.hash(signature)
-        if let made = try store.entry(of: number, signatureHash: signatureHash) { return (made, verdict) }
+        if let made = try made(number, signatureHash) { return (made.entry, verdict, made.leafIndex) }
         let head = try store.head(of: number)
         let named = context.previousEntryHash ?? HistoryEntry.genesis
         guard named == head.hash else {
@@ -111,19 +110,22 @@ public final class FileHistory: Sendable {
             contentHash: SHA256Hasher.hash(content), signatureHash: signatureHash,
             signerFingerprint: fingerprint, attachmentHash: scan?.sha256,
             previousHash: head.hash)
-        var checkpoint = Checkpoint(fileNumber: number, size: entry.sequence, headHash: entry.hash, time: time)
         do {
-            checkpoint.signature = try checkpointSigner.signature(for: checkpoint)
-        } catch {
-            throw HistoryError(.signerUnavailable, "the service could not sign the checkpoint: \(error)")
-        }
-        do {
-            try store.append(entry, checkpoint: checkpoint, blobs: [content, signature], scan: scan)
+            let index = try store.append(entry, checkpoint: nil, blobs: [content, signature], scan: scan)
+            return (entry, verdict, index)
         } catch let error as HistoryError where error.code == .headMoved {
             // Lost a race: to a retry of this very signature (then that entry is the answer), or to another note.
-            if let made = try store.entry(of: number, signatureHash: signatureHash) { return (made, verdict) }
+            if let made = try made(number, signatureHash) { return (made.entry, verdict, made.leafIndex) }
             throw error
         }
-        return (entry, verdict)
+    }
+
+    /// The entry an earlier append of the same signature made, with its leaf index.
+    private func made(_ number: String, _ signatureHash: [UInt8]) throws -> (entry: HistoryEntry, leafIndex: Int)? {
+        guard let entry = try store.entry(of: number, signatureHash: signatureHash) else { return nil }
+        guard let index = try store.leafIndexes(of: number)[entry.sequence] else {
+            throw HistoryError(.storage, "entry \(entry.sequence) of \(number) has no leaf in the department log")
+        }
+        return (entry, index)
     }
 }

@@ -32,7 +32,10 @@ extension HistoryReport {
         }
         lines.append("")
         let validCheckpoints = checkpoints.filter(\.valid).count
-        lines.append("Checkpoints: \(validCheckpoints) of \(checkpoints.count) signed by the service and consistent")
+        if !checkpoints.isEmpty || log == nil {
+            lines.append("Checkpoints: \(validCheckpoints) of \(checkpoints.count) signed by the service and consistent")
+        }
+        if let words = logWords(hindi: false) { lines.append("Department log: \(words)") }
         lines.append("Seal: \(seal)")
         if !findings.isEmpty {
             lines.append("")
@@ -43,6 +46,23 @@ extension HistoryReport {
         lines.append(summary)
         lines.append("Checked \(UTCTimeText.format(validationTime)) by \(verifier)")
         return lines.joined(separator: "\n")
+    }
+
+    /// The department log's line: which head proves the entries, who signed and cosigned it; nil without a log.
+    func logWords(hindi: Bool) -> String? {
+        guard let log else { return nil }
+        let unproven = findings.filter { $0.code == .notInLog }.count
+        let cosigned = log.cosignatureNames.isEmpty ? "" : (hindi ? "; सह-हस्ताक्षर: " : "; cosigned by ") + log.cosignatureNames.joined(separator: ", ")
+        guard log.valid else {
+            return hindi ? "ट्री-हेड मान्य नहीं है" : "NOT VALID: the tree head does not hold"
+        }
+        let leaves = "\(log.treeSize) " + (hindi ? "पत्तियों (leaves)" : log.treeSize == 1 ? "leaf" : "leaves")
+        if hindi {
+            return (unproven == 0 ? "सभी प्रविष्टियाँ" : "\(entries.count - unproven) प्रविष्टियाँ")
+                + " \(log.origin) के \(leaves) वाले हस्ताक्षरित ट्री-हेड में सिद्ध (हस्ताक्षरकर्ता \(log.signedBy ?? "?"))" + cosigned
+        }
+        return (unproven == 0 ? "every entry" : "\(entries.count - unproven) of \(entries.count) entries")
+            + " proven in the signed tree head of \(leaves) of \(log.origin) (signed by \(log.signedBy ?? "?"))" + cosigned
     }
 
     private func localText(_ words: ReportWords) -> String {
@@ -67,7 +87,10 @@ extension HistoryReport {
             if let qr = words.scanQR(entry.scan, english: entry.qr) { lines.append("    " + qr) }
         }
         lines.append("")
-        lines.append("जाँच-बिंदु (checkpoints): \(checkpoints.count) में से \(checkpoints.filter(\.valid).count) सेवा द्वारा हस्ताक्षरित और सुसंगत")
+        if !checkpoints.isEmpty || log == nil {
+            lines.append("जाँच-बिंदु (checkpoints): \(checkpoints.count) में से \(checkpoints.filter(\.valid).count) सेवा द्वारा हस्ताक्षरित और सुसंगत")
+        }
+        if let words = logWords(hindi: true) { lines.append("विभाग लॉग (department log): \(words)") }
         lines.append("मुहर (seal): \(words.seal(self))")
         if !findings.isEmpty {
             lines.append("")
@@ -146,10 +169,17 @@ extension HistoryReport {
             hindi
             ? "कोई समस्या नहीं मिली: कोई प्रविष्टि हटाई, खिसकाई, जोड़ी या बदली नहीं गई है।"
             : "No problem found: no entry is missing, moved, inserted or changed."
+        let checkpointWords =
+            checkpoints.isEmpty && log != nil
+            ? ""
+            : hindi
+                ? "सेवा द्वारा हस्ताक्षरित जाँच-बिंदु (checkpoints): \(checkpoints.count) में से \(validCheckpoints) मान्य। "
+                : "Checkpoints signed by the service: \(validCheckpoints) of \(checkpoints.count) valid. "
+        let logSentence = logWords(hindi: hindi).map { hindi ? "विभाग लॉग (department log): \(e($0))। " : "Department log: \(e($0)). " } ?? ""
         let integrity =
             hindi
-            ? "सेवा द्वारा हस्ताक्षरित जाँच-बिंदु (checkpoints): \(checkpoints.count) में से \(validCheckpoints) मान्य। मुहर (seal): \(e(words.seal(self)))।"
-            : "Checkpoints signed by the service: \(validCheckpoints) of \(checkpoints.count) valid. Seal: \(e(seal))."
+            ? checkpointWords + logSentence + "मुहर (seal): \(e(words.seal(self)))।"
+            : checkpointWords + logSentence + "Seal: \(e(seal))."
         return """
             <!DOCTYPE html>
             <html lang="\(language.htmlTag)"><head><meta charset="utf-8">

@@ -2,7 +2,7 @@ import Foundation
 
 /// Where file histories live. The SQLite store is the embedded default; the protocol is what a PostgreSQL store
 /// would implement to serve a whole state.
-public protocol HistoryStore: Sendable {
+public protocol HistoryStore: LogStore {
     func createFile(_ file: FileRecord) throws
     func file(_ number: String) throws -> FileRecord?
     func files() throws -> [FileRecord]
@@ -14,11 +14,14 @@ public protocol HistoryStore: Sendable {
     /// The file's entry whose signature has this SHA-256, if there is one: an append retried after an answer was
     /// lost finds the entry it made.
     func entry(of number: String, signatureHash: [UInt8]) throws -> HistoryEntry?
-    /// Appends one entry with its checkpoint in one transaction, after the blobs (content, signature) are on disk.
+    /// Appends one entry and its department-log leaf in one transaction, after the blobs (content, signature) are
+    /// durable, and returns the leaf's index. `checkpoint`, when given, is stored with it (the per-file checkpoints of
+    /// histories made before the log; new appends give none).
     /// Refused when the file's head is no longer `entry.previousHash` (a concurrent append won). For a scan
     /// approval, `scan`: the scan file is moved into the blob store first and the approval request is closed in the
     /// same transaction, refused when the request is not open or not this file's.
-    func append(_ entry: HistoryEntry, checkpoint: Checkpoint, blobs: [[UInt8]], scan: ScanAppendix?) throws
+    @discardableResult
+    func append(_ entry: HistoryEntry, checkpoint: Checkpoint?, blobs: [[UInt8]], scan: ScanAppendix?) throws -> Int
     /// A stored blob by its SHA-256.
     func blob(_ hash: [UInt8]) throws -> [UInt8]?
     /// The file holding a stored blob, where the store keeps blobs as files (large scans are read from it as they
@@ -45,7 +48,8 @@ public struct ScanAppendix: Sendable {
 }
 
 extension HistoryStore {
-    public func append(_ entry: HistoryEntry, checkpoint: Checkpoint, blobs: [[UInt8]]) throws {
+    @discardableResult
+    public func append(_ entry: HistoryEntry, checkpoint: Checkpoint? = nil, blobs: [[UInt8]]) throws -> Int {
         try append(entry, checkpoint: checkpoint, blobs: blobs, scan: nil)
     }
 

@@ -8,6 +8,8 @@ public struct HistoryReport: Codable, Sendable {
     public var file: FileRecord?
     public var entries: [EntryResult]
     public var checkpoints: [CheckpointResult]
+    /// The department log's tree head the entries are proven against, when the bundle carries one.
+    public var log: LogResult? = nil
     public var seal: String
     /// Who sealed the bundle and when, when the seal holds (for reports in other languages than `seal`'s words).
     public var sealedBy: String? = nil
@@ -40,6 +42,9 @@ public struct HistoryReport: Codable, Sendable {
         public var qr: String? = nil
         /// For a scan approval, the facts `approval` and `qr` put in words.
         public var scan: ScanApprovalFacts? = nil
+        /// The entry's leaf in the department log and the leaf's hash (hex), when its inclusion proof holds.
+        public var leafIndex: Int? = nil
+        public var leafHash: String? = nil
     }
 
     /// A scan approval's facts: the Minister who approved by hand, the PPS/PS who uploaded and attested the scan
@@ -50,6 +55,21 @@ public struct HistoryReport: Codable, Sendable {
         public var certificateSerial: String
         public var request: String
         public var qr: QRFinding
+    }
+
+    /// The bundle's tree head: which log, its size and root, who signed and who cosigned it.
+    public struct LogResult: Codable, Sendable {
+        public var origin: String
+        public var treeSize: Int
+        public var rootHash: String
+        /// The signed note as the bundle carries it.
+        public var checkpoint: String
+        /// The document signer whose key signed the head, when its signature holds.
+        public var signedBy: String?
+        public var signerFingerprint: String?
+        /// The names of the other keys with lines on the note (witnesses; checked only against keys the verifier names).
+        public var cosignatureNames: [String]
+        public var valid: Bool
     }
 
     public struct CheckpointResult: Codable, Sendable {
@@ -75,10 +95,28 @@ public struct HistoryReport: Codable, Sendable {
             case unsealed
             case sealNotValid = "seal-not-valid"
             case missingMember = "missing-member"
+            /// An entry whose inclusion proof does not lead to the bundle's signed tree head (or that has none).
+            case notInLog = "not-in-log"
+            /// The bundle's tree head is missing, malformed or not signed by the service that sealed the bundle.
+            case logHeadNotValid = "log-head-not-valid"
+            /// The bundle's tree head contradicts one verified before (signctl history verify --state).
+            case logInconsistent = "log-inconsistent"
+            /// An entry differs from the one verified before at the same place (signctl history verify --state).
+            case rewritten
+            /// A witness the verifier requires did not cosign the bundle's tree head.
+            case witnessMissing = "witness-missing"
         }
         public var code: Code
         public var entry: Int?
         public var message: String
+    }
+
+    /// A problem found beyond the bundle itself (signctl history verify's witnesses and memory): the report no longer
+    /// passes.
+    public mutating func add(_ code: Finding.Code, _ entry: Int?, _ message: String) {
+        findings.append(Finding(code: code, entry: entry, message: message))
+        passed = false
+        summary = "Not a valid history: \(findings.count) problem\(findings.count == 1 ? "" : "s") found."
     }
 }
 
@@ -150,6 +188,11 @@ extension HistoryBundle {
             revocation: RevocationChecker(options: RevocationOptions(online: false, cacheDirectory: nil)))
         let number = manifest.file.number
 
+        // The department log's tree head, checked before the entries so that each worker proves its entry against it.
+        let logHead = manifest.log.map { checkLogHead($0, bundle: bundle, certificates: certificates) }
+        if let problem = logHead?.problem { find(.logHeadNotValid, nil, problem) }
+        let logCheck = logHead?.check
+
         // The seal: when it holds, it covers the manifest and through it every member's hash. Its verification
         // (mostly hashing the manifest, a kilobyte per entry) runs on a thread of its own beside the entries'.
         let count = manifest.entryRanges.count
@@ -182,7 +225,7 @@ extension HistoryBundle {
                     if index < count {
                         let entry = checkEntry(
                             try manifest.entry(index), file: number, bundle: bundle, verifier: verifier, at: time,
-                            policy: policy, adjunct: material)
+                            policy: policy, adjunct: material, log: logCheck)
                         (results.value.baseAddress! + index).initialize(to: entry.result)
                         link.entry = entry.link
                         if let progress { progress(done.add(1, ordering: .relaxed).newValue, count) }
@@ -222,6 +265,11 @@ extension HistoryBundle {
         } else {
             sealText = "absent"
             find(.unsealed, nil, "the bundle has no seal: nothing shows it is the history the service exported")
+        }
+        if sealValid, let signer = logHead?.result.signerFingerprint, let sealedBy = sealCheck?.value?.signer?.sha256Fingerprint,
+            signer.lowercased() != sealedBy.lowercased()
+        {
+            find(.logHeadNotValid, nil, "the log's tree head is signed by another key than the bundle's seal: it is not the exporting service's")
         }
         var previous = InlineHash(HistoryEntry.genesis)
         var hashes = [Int: InlineHash](minimumCapacity: count)
@@ -302,15 +350,72 @@ extension HistoryBundle {
 
         let passed = findings.isEmpty && entryResults.allSatisfy { $0.indication == Indication.totalPassed.rawValue }
         let checkpointsKept = checkpointResults.count
+        // What held, in words: the chain; the checkpoints, when the history has any (made before the log); each
+        // entry's place in the log, when the bundle carries its head; the seal.
+        var held = ["the hash chain"]
+        if checkpointsKept > 0 || logHead == nil { held.append("\(checkpointsKept) \(checkpointsKept == 1 ? "checkpoint" : "checkpoints")") }
+        if let log = logHead?.result {
+            held.append(
+                "\(count == 1 ? "its" : "every") entry's inclusion in the department log under its signed tree head of \(log.treeSize) "
+                    + (log.treeSize == 1 ? "leaf" : "leaves"))
+        }
         let summary =
             passed
             ? "Valid history: \(count) \(count == 1 ? "entry" : "entries") of file \(number), \(count == 1 ? "its" : "every") signature TOTAL-PASSED, "
-                + "the hash chain, \(checkpointsKept) \(checkpointsKept == 1 ? "checkpoint" : "checkpoints") and the seal hold."
+                + held.joined(separator: ", ") + " and the seal hold."
             : "Not a valid history: \(findings.count) problem\(findings.count == 1 ? "" : "s") found."
         return HistoryReport(
-            file: manifest.file, entries: entryResults, checkpoints: checkpointResults, seal: sealText, sealedBy: sealer?.name,
+            file: manifest.file, entries: entryResults, checkpoints: checkpointResults, log: logHead?.result, seal: sealText, sealedBy: sealer?.name,
             sealedAt: sealer?.time, findings: findings, passed: passed, summary: summary, validationTime: time,
             verifier: Verifier.name)
+    }
+
+    /// What the workers need of the log's tree head to prove each entry against it.
+    struct LogCheck: Sendable {
+        let origin: String
+        let size: Int
+        let root: [UInt8]
+    }
+
+    /// The bundle's tree head read and its signature checked with the key of one of the bundle's certificates (the
+    /// seal's signer is compared with it once the seal is judged). `check` is nil when the head does not hold: every
+    /// entry is then unproven.
+    static func checkLogHead(
+        _ reference: BundleManifest.LogReference, bundle: BundleReader, certificates: [X509Certificate]
+    ) -> (check: LogCheck?, result: HistoryReport.LogResult, problem: String?) {
+        var result = HistoryReport.LogResult(
+            origin: reference.origin, treeSize: reference.treeSize, rootHash: reference.rootHash, checkpoint: "", cosignatureNames: [], valid: false)
+        guard let bytes = bundle.member(reference.checkpoint) else {
+            return (nil, result, "the log's tree head (\(reference.checkpoint)) is not in the bundle")
+        }
+        result.checkpoint = String(decoding: bytes, as: UTF8.self)
+        let note: SignedNote
+        do {
+            note = try SignedNote(parsing: bytes)
+        } catch {
+            return (nil, result, "the log's tree head does not read: \((error as? any CodedError)?.codedDescription ?? "\(error)")")
+        }
+        let keys = certificates.compactMap { try? X509NoteKey(name: reference.origin, certificate: $0) }
+        guard let key = keys.first(where: { key in note.signatures.contains { key.isValid($0, over: note.text) } }) else {
+            return (nil, result, "the log's tree head carries no valid signature by a certificate in the bundle under the name \(reference.origin)")
+        }
+        result.cosignatureNames = note.signatures.filter { !key.identifies($0) }.map(\.name)
+        let head: TreeHead
+        do {
+            head = try TreeHead(verifying: note, origin: reference.origin, key: key)
+        } catch {
+            return (nil, result, "the log's tree head does not hold: \((error as? any CodedError)?.codedDescription ?? "\(error)")")
+        }
+        guard head.size == reference.treeSize, Hex.encode(head.rootHash) == reference.rootHash.lowercased() else {
+            return (
+                nil, result,
+                "the manifest names a tree head of \(reference.treeSize) leaves and root \(reference.rootHash); the signed one is of \(head.size) and \(Hex.encode(head.rootHash))"
+            )
+        }
+        result.signedBy = key.certificate.subject.commonName ?? key.certificate.subject.description
+        result.signerFingerprint = Hex.encode(key.certificate.sha256Fingerprint)
+        result.valid = true
+        return (LogCheck(origin: head.origin, size: head.size, root: head.rootHash), result, nil)
     }
 
     /// A SHA-256 value held inline, so that the sequential pass reads what a worker wrote without touching a
@@ -382,7 +487,7 @@ extension HistoryBundle {
 
     static func checkEntry(
         _ item: BundleManifest.Entry, file number: String, bundle: BundleReader, verifier: Verifier, at time: Date,
-        policy: VerificationPolicy, adjunct material: AdjunctMaterial
+        policy: VerificationPolicy, adjunct material: AdjunctMaterial, log: LogCheck? = nil
     ) -> CheckedEntry {
         var findings = [HistoryReport.Finding]()
         func find(_ code: HistoryReport.Finding.Code, _ message: String) {
@@ -397,6 +502,24 @@ extension HistoryBundle {
         if rebuilt.hash != stated {
             find(.alteredEntry, "entry \(item.sequence)'s recorded fields do not give its hash: the entry was altered")
         }
+        // In the department log: the leaf made from the entry as rebuilt must lead to the signed head's root.
+        var proven: (index: Int, hash: String)? = nil
+        if let log {
+            let path = item.inclusion?.compactMap { Hex.decode($0) }
+            if let index = item.leafIndex, let path, path.count == item.inclusion?.count,
+                let leaf = try? DepartmentLogLeaf(origin: log.origin, fileNumber: number, sequence: item.sequence, entryHash: rebuilt.hash, time: item.time),
+                InclusionProof(leafIndex: index, treeSize: log.size, hashes: path).isValid(leafHash: leaf.leafHash, rootHash: log.root)
+            {
+                proven = (index, Hex.encode(leaf.leafHash))
+            } else {
+                find(
+                    .notInLog,
+                    "entry \(item.sequence) is not in the department log: "
+                        + (item.leafIndex == nil
+                            ? "the bundle carries no inclusion proof for it"
+                            : "its inclusion proof (leaf \(item.leafIndex!)) does not lead from this entry to the signed tree head of \(log.size) leaves"))
+            }
+        }
         func link() -> EntryLink {
             EntryLink(sequence: item.sequence, previous: InlineHash(rebuilt.previousHash), stated: InlineHash(stated), findings: findings)
         }
@@ -404,7 +527,8 @@ extension HistoryBundle {
             CheckedEntry(
                 link: link(),
                 result: HistoryReport.EntryResult(
-                    sequence: item.sequence, kind: item.kind, noteID: item.noteID, indication: indication, verdict: verdict))
+                    sequence: item.sequence, kind: item.kind, noteID: item.noteID, indication: indication, verdict: verdict,
+                    leafIndex: proven?.index, leafHash: proven?.hash))
         }
         guard let content = bundle.member(item.content), let signature = bundle.member(item.signature) else {
             find(.missingMember, "entry \(item.sequence)'s extract or signature is not in the bundle (or its zip record is damaged)")
@@ -503,7 +627,8 @@ extension HistoryBundle {
                         minister: attestation.minister, attestedBy: verdict.signer?.name ?? "?",
                         certificateSerial: verdict.signer?.serialNumber ?? "?", request: attestation.requestID,
                         qr: attestation.qr)
-                }))
+                },
+                leafIndex: proven?.index, leafHash: proven?.hash))
     }
 }
 

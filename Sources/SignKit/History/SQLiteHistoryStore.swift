@@ -54,6 +54,22 @@ public final class SQLiteHistoryStore: HistoryStore {
                 // One signature makes one entry: an append retried after a lost answer finds the entry it made.
                 try db.execute(sql: "CREATE UNIQUE INDEX entry_signature ON entry (file, signature_hash)")
             }
+            migrator.registerMigration("v5-department-log") { db in
+                // The department log (docs/history.md): a leaf per entry, in commit order; entries made before the
+                // log existed become its first leaves, in the order they were accepted.
+                try db.execute(
+                    sql: """
+                        CREATE TABLE log_leaf (
+                            leaf_index INTEGER PRIMARY KEY NOT NULL, file TEXT NOT NULL, sequence INTEGER NOT NULL,
+                            UNIQUE (file, sequence), FOREIGN KEY (file, sequence) REFERENCES entry(file, sequence));
+                        INSERT INTO log_leaf (leaf_index, file, sequence)
+                            SELECT ROW_NUMBER() OVER (ORDER BY time, file, sequence) - 1, file, sequence FROM entry;
+                        CREATE TABLE tree_head (size INTEGER PRIMARY KEY NOT NULL, root BLOB NOT NULL, note TEXT NOT NULL, time REAL NOT NULL);
+                        CREATE TABLE cosignature (
+                            size INTEGER NOT NULL REFERENCES tree_head(size), line TEXT NOT NULL, certificate BLOB NOT NULL,
+                            PRIMARY KEY (size, line));
+                        """)
+            }
             try migrator.migrate(pool)
         } catch let error as HistoryError {
             throw error
@@ -145,12 +161,13 @@ public final class SQLiteHistoryStore: HistoryStore {
         }
     }
 
-    public func append(_ entry: HistoryEntry, checkpoint: Checkpoint, blobs: [[UInt8]], scan: ScanAppendix?) throws {
+    @discardableResult
+    public func append(_ entry: HistoryEntry, checkpoint: Checkpoint?, blobs: [[UInt8]], scan: ScanAppendix?) throws -> Int {
         // The blobs first, each durable before the row that names it can commit.
         for blob in blobs { try writeBlob(blob) }
         if let scan { try moveBlob(scan) }
-        try storage("append entry \(entry.sequence) to \(entry.fileNumber)") {
-            try pool.write { db in
+        return try storage("append entry \(entry.sequence) to \(entry.fileNumber)") {
+            try pool.write { db -> Int in
                 if let scan {
                     try db.execute(
                         sql: "UPDATE approval_request SET status = 'closed', entry = ? WHERE id = ? AND file = ? AND status = 'open'",
@@ -180,12 +197,110 @@ public final class SQLiteHistoryStore: HistoryStore {
                         Data(entry.contentHash), Data(entry.signatureHash), Data(entry.signerFingerprint),
                         entry.attachmentHash.map { Data($0) }, Data(entry.previousHash), Data(entry.hash),
                     ])
+                if let checkpoint {
+                    try db.execute(
+                        sql: "INSERT INTO checkpoint (file, size, head_hash, time, signature) VALUES (?, ?, ?, ?, ?)",
+                        arguments: [
+                            checkpoint.fileNumber, checkpoint.size, Data(checkpoint.headHash),
+                            checkpoint.time.timeIntervalSince1970, Data(checkpoint.signature),
+                        ])
+                }
+                // The log's next leaf: one writer at a time, so the index is the count so far.
+                let index = try Int.fetchOne(db, sql: "SELECT COALESCE(MAX(leaf_index) + 1, 0) FROM log_leaf") ?? 0
                 try db.execute(
-                    sql: "INSERT INTO checkpoint (file, size, head_hash, time, signature) VALUES (?, ?, ?, ?, ?)",
-                    arguments: [
-                        checkpoint.fileNumber, checkpoint.size, Data(checkpoint.headHash),
-                        checkpoint.time.timeIntervalSince1970, Data(checkpoint.signature),
-                    ])
+                    sql: "INSERT INTO log_leaf (leaf_index, file, sequence) VALUES (?, ?, ?)", arguments: [index, entry.fileNumber, entry.sequence])
+                return index
+            }
+        }
+    }
+
+    // MARK: The department log
+
+    public func logSize() throws -> Int {
+        try storage("read the log's size") {
+            try pool.read { db in try Int.fetchOne(db, sql: "SELECT COALESCE(MAX(leaf_index) + 1, 0) FROM log_leaf") ?? 0 }
+        }
+    }
+
+    public func logLeaves(in range: Range<Int>) throws -> [LogLeafRecord] {
+        try storage("read log leaves \(range.lowerBound)..<\(range.upperBound)") {
+            try pool.read { db in
+                try Row.fetchAll(
+                    db,
+                    sql: """
+                        SELECT l.leaf_index, l.file, l.sequence, e.hash, e.time FROM log_leaf l
+                        JOIN entry e ON e.file = l.file AND e.sequence = l.sequence
+                        WHERE l.leaf_index >= ? AND l.leaf_index < ? ORDER BY l.leaf_index
+                        """, arguments: [range.lowerBound, range.upperBound]
+                ).map { row in
+                    LogLeafRecord(
+                        index: row[0], fileNumber: row[1], sequence: row[2], entryHash: Array(row[3] as Data),
+                        time: Date(timeIntervalSince1970: row[4]))
+                }
+            }
+        }
+    }
+
+    public func leafIndexes(of number: String) throws -> [Int: Int] {
+        try storage("read the leaf indexes of \(number)") {
+            try pool.read { db in
+                var indexes = [Int: Int]()
+                for row in try Row.fetchAll(db, sql: "SELECT sequence, leaf_index FROM log_leaf WHERE file = ?", arguments: [number]) {
+                    indexes[row[0]] = row[1]
+                }
+                return indexes
+            }
+        }
+    }
+
+    private static func treeHead(_ row: Row) -> StoredTreeHead {
+        StoredTreeHead(size: row["size"], rootHash: Array(row["root"] as Data), note: row["note"], time: Date(timeIntervalSince1970: row["time"]))
+    }
+
+    public func latestTreeHead() throws -> StoredTreeHead? {
+        try storage("read the latest tree head") {
+            try pool.read { db in try Row.fetchOne(db, sql: "SELECT * FROM tree_head ORDER BY size DESC LIMIT 1").map(Self.treeHead) }
+        }
+    }
+
+    public func treeHead(size: Int) throws -> StoredTreeHead? {
+        try storage("read the tree head of size \(size)") {
+            try pool.read { db in try Row.fetchOne(db, sql: "SELECT * FROM tree_head WHERE size = ?", arguments: [size]).map(Self.treeHead) }
+        }
+    }
+
+    public func addTreeHead(_ head: StoredTreeHead) throws -> Bool {
+        try storage("store the tree head of size \(head.size)") {
+            try pool.write { db in
+                let leaves = try Int.fetchOne(db, sql: "SELECT COALESCE(MAX(leaf_index) + 1, 0) FROM log_leaf") ?? 0
+                guard leaves >= head.size else {
+                    throw HistoryError(.storage, "a tree head of size \(head.size) cannot be stored: the log holds \(leaves) leaves")
+                }
+                if try Int.fetchOne(db, sql: "SELECT 1 FROM tree_head WHERE size >= ? LIMIT 1", arguments: [head.size]) != nil { return false }
+                try db.execute(
+                    sql: "INSERT INTO tree_head (size, root, note, time) VALUES (?, ?, ?, ?)",
+                    arguments: [head.size, Data(head.rootHash), head.note, head.time.timeIntervalSince1970])
+                return true
+            }
+        }
+    }
+
+    public func addCosignature(_ cosignature: StoredCosignature) throws {
+        try storage("store a cosignature of the tree head of size \(cosignature.size)") {
+            try pool.write { db in
+                try db.execute(
+                    sql: "INSERT OR IGNORE INTO cosignature (size, line, certificate) VALUES (?, ?, ?)",
+                    arguments: [cosignature.size, cosignature.line, Data(cosignature.certificate)])
+            }
+        }
+    }
+
+    public func cosignatures(size: Int) throws -> [StoredCosignature] {
+        try storage("read the cosignatures of the tree head of size \(size)") {
+            try pool.read { db in
+                try Row.fetchAll(db, sql: "SELECT size, line, certificate FROM cosignature WHERE size = ? ORDER BY line", arguments: [size]).map {
+                    StoredCosignature(size: $0[0], line: $0[1], certificate: Array($0[2] as Data))
+                }
             }
         }
     }

@@ -19,4 +19,12 @@ extension ErrorCode where Domain == LogErrorDomain {
     public static let originMismatch = Self("origin-mismatch")
     /// What was asked cannot be answered as asked: a leaf or size outside the tree, a name a note cannot carry.
     public static let invalidRequest = Self("invalid-request")
+    /// The store's leaves do not give the latest signed head (rows changed or removed behind the service): no head
+    /// is signed over them.
+    public static let storeDiverged = Self("store-diverged")
+    /// A tree head that contradicts one remembered from before: two heads for one size, a smaller tree, or a larger
+    /// one with no consistency proof from the remembered one.
+    public static let inconsistentHead = Self("inconsistent-head")
+    /// The log cannot be reached or has not answered as its API says.
+    public static let unavailable = Self("log-unavailable")
 }

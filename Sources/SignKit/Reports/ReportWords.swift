@@ -282,7 +282,20 @@ struct ReportWords: Sendable {
         case .unsealed: return "बंडल पर सेवा की मुहर नहीं है: यह सिद्ध करने के लिए कुछ नहीं है कि यह वही इतिहास है जिसे सेवा ने निर्यात किया था"
         case .sealNotValid: return "बंडल की मुहर इस मैनिफ़ेस्ट पर लागू नहीं होती: निर्यात के बाद बंडल में परिवर्तन किया गया है"
         case .missingMember: return "बंडल से कोई अंश (उद्धरण, हस्ताक्षर, स्कैन या जाँच-बिंदु का हस्ताक्षर) अनुपस्थित है"
+        case .notInLog: return "\(entry) विभाग के लॉग (department log) में सिद्ध नहीं होती: उसका समावेश-प्रमाण हस्ताक्षरित ट्री-हेड तक नहीं पहुँचता"
+        case .logHeadNotValid: return "बंडल का लॉग ट्री-हेड सेवा द्वारा मान्य रूप से हस्ताक्षरित नहीं है"
+        case .logInconsistent: return "बंडल का लॉग ट्री-हेड पहले सत्यापित ट्री-हेड से मेल नहीं खाता: लॉग फिर से लिखा गया या उसकी शाखा बनी (fork)"
+        case .rewritten: return "\(entry) पहले सत्यापित प्रविष्टि से भिन्न है: इतिहास फिर से लिखा गया है"
+        case .witnessMissing: return "बंडल का लॉग ट्री-हेड किसी अपेक्षित साक्षी (witness) द्वारा सह-हस्ताक्षरित नहीं है"
         }
+    }
+
+    /// What held besides the signatures and the seal, in Hindi (as `HistoryBundle.verify`'s summary says it).
+    private func held(_ report: HistoryReport) -> [String] {
+        var held = ["हैश शृंखला"]
+        if !report.checkpoints.isEmpty || report.log == nil { held.append("\(report.checkpoints.count) जाँच-बिंदु") }
+        if let log = report.log { held.append("विभाग लॉग के \(log.treeSize) पत्तियों वाले हस्ताक्षरित ट्री-हेड में प्रत्येक प्रविष्टि का समावेश") }
+        return held
     }
 
     /// The history's verdict in one sentence.
@@ -291,8 +304,8 @@ struct ReportWords: Sendable {
         if report.passed {
             let entries = report.entries.count == 1 ? "1 प्रविष्टि" : "\(report.entries.count) प्रविष्टियाँ"
             return "मान्य इतिहास: फ़ाइल \(report.file?.number ?? "") की \(entries); "
-                + (report.entries.count == 1 ? "उसका हस्ताक्षर" : "प्रत्येक हस्ताक्षर") + " TOTAL-PASSED है, तथा हैश शृंखला, "
-                + "\(report.checkpoints.count) जाँच-बिंदु और सेवा की मुहर सही हैं।"
+                + (report.entries.count == 1 ? "उसका हस्ताक्षर" : "प्रत्येक हस्ताक्षर") + " TOTAL-PASSED है, तथा "
+                + held(report).joined(separator: ", ") + " और सेवा की मुहर सही हैं।"
         }
         let count = report.findings.count
         return "इतिहास मान्य नहीं है: " + (count == 1 ? "1 समस्या पाई गई।" : "\(count) समस्याएँ पाई गईं।")

@@ -22,12 +22,16 @@ public final class Records: Sendable {
     /// Accept a scan on which no QR code of this service can be read (the attestation must say so).
     public let acceptWithoutQR: Bool
     public let audit: (any AuditTrail)?
+    /// The department log over `store`: every entry a leaf, tree heads signed by the document signer; nil where no
+    /// log is kept (signctl on a local store reads and exports without one).
+    public let log: DepartmentLog?
 
     public init(
         store: any HistoryStore, verifier: Verifier?, verifierProblem: String? = nil, documentSigner: DocumentSigner?,
         roles: ApprovalRoles? = nil, rolesSource: String? = nil, intake: ScanIntake? = nil, acceptWithoutQR: Bool = false,
-        audit: (any AuditTrail)? = nil
+        audit: (any AuditTrail)? = nil, log: DepartmentLog? = nil
     ) {
+        self.log = log
         self.store = store
         self.verifier = verifier
         self.verifierProblem = verifierProblem
@@ -61,14 +65,16 @@ public final class Records: Sendable {
     public func history(of number: String, origin: String?, at time: Date) throws -> FileHistoryAnswer {
         try audited("history-read", origin: origin, file: number, at: time) {
             guard let file = try store.file(number) else { throw HistoryError(.unknownFile, "there is no file \(number)") }
-            return FileHistoryAnswer(file, entries: try store.entries(of: number), checkpoints: try store.checkpoints(of: number))
+            return FileHistoryAnswer(
+                file, entries: try store.entries(of: number), checkpoints: try store.checkpoints(of: number), leafIndexes: try store.leafIndexes(of: number))
         }
     }
 
     // MARK: Entries
 
     /// Appends a signed note or approval: the signature must verify (TOTAL-PASSED) and name this file, this note and
-    /// the file's head; the entry and its signed checkpoint commit together, then the append is audited.
+    /// the file's head; the entry and its log leaf commit together, then the append is audited. The answer carries the
+    /// leaf index, and the inclusion proof when a tree head covers the leaf already (`inclusion(leafIndex:)` later).
     ///
     /// `signer`, when given, is shown the verified signer's certificate fingerprint before anything is stored and
     /// may refuse it (the records service: the signer must be the logged-in officer).
@@ -87,13 +93,13 @@ public final class Records: Sendable {
                 throw HistoryError(.invalidRequest, "content and signature must be base64")
             }
             let signature = try Self.derSignature(Array(given))
-            let history = FileHistory(store: store, verifier: try requireVerifier(), checkpointSigner: try checkpointSigner(at: time))
-            let (entry, verdict) = try history.append(
+            let history = FileHistory(store: store, verifier: try requireVerifier())
+            let (entry, verdict, leafIndex) = try history.append(
                 file: number, kind: kind, noteID: body.noteID, content: Array(content),
                 signature: signature, admit: signer, at: time)
             return AppendAnswer(
-                entry: EntryView(entry), signer: verdict.signer?.name ?? "?", indication: verdict.indication.rawValue,
-                checkpoint: entry.sequence)
+                entry: EntryView(entry, leafIndex: leafIndex), signer: verdict.signer?.name ?? "?", indication: verdict.indication.rawValue,
+                leafIndex: leafIndex)
         }
         try record(
             committed: true,
@@ -248,7 +254,7 @@ public final class Records: Sendable {
         defer { unlink(scan.path) }
         let attestation = admission.attestation
         let (entry, finding) = try refusingScan(file: admission.file, request: admission.request.id, origin: admission.origin, at: time) {
-            () throws -> (HistoryEntry, QRFinding) in
+            () throws -> (EntryView, QRFinding) in
             guard scan.sha256 == attestation.scanHash, scan.size == attestation.scanBytes, scan.type == attestation.scanType else {
                 throw ScanError(
                     .attestationMismatch,
@@ -268,23 +274,23 @@ public final class Records: Sendable {
                 throw ScanError(
                     .attestationMismatch, "the attestation says the QR code was \(attestation.qr.rawValue), but the service found \(finding.rawValue)")
             }
-            let history = FileHistory(store: store, verifier: try requireVerifier(), checkpointSigner: checkpointSigner)
-            let (entry, _) = try history.append(
+            let history = FileHistory(store: store, verifier: try requireVerifier())
+            let (entry, _, leafIndex) = try history.append(
                 file: admission.file, kind: .scanApproval, noteID: admission.request.noteID,
                 content: admission.attestationBytes, signature: admission.signature,
                 scan: ScanAppendix(path: scan.path, sha256: scan.sha256, requestID: admission.request.id), at: time)
-            return (entry, finding)
+            return (EntryView(entry, leafIndex: leafIndex), finding)
         }
         try record(
             committed: true,
             AuditRecord(
                 time: time, action: "scan-upload", result: "ok", origin: admission.origin, file: admission.file, note: admission.request.noteID,
-                certificate: Hex.encode(entry.signerFingerprint),
+                certificate: entry.signerFingerprint,
                 detail: "\(admission.request.id): entry \(entry.sequence) (scan-approval) attested by \(admission.uploader); scan "
                     + (admission.scanName.map { "\"\($0)\" " } ?? "") + "\(scan.type.mediaType) \(scan.size) bytes "
                     + "SHA-256 \(Hex.encode(scan.sha256)); QR \(finding.rawValue)"))
         return ScanApprovalAnswer(
-            entry: EntryView(entry), request: admission.request.id, uploadedBy: admission.uploader, qr: finding.rawValue,
+            entry: entry, request: admission.request.id, uploadedBy: admission.uploader, qr: finding.rawValue,
             scanSHA256: Hex.encode(scan.sha256), scanType: scan.type.mediaType, scanBytes: scan.size, pages: scan.pages)
     }
 
@@ -322,8 +328,9 @@ public final class Records: Sendable {
     /// Writes the file's sealed bundle to `path` and audits the export; returns the number of entries.
     public func exportBundle(file number: String, to path: String, origin: String?, at time: Date) throws -> Int {
         let size = try audited("history-export", origin: origin, file: number, at: time) {
-            try HistoryBundle.export(
-                file: number, from: store, verifier: try requireVerifier(), sealer: try checkpointSigner(at: time),
+            let sealer = try checkpointSigner(at: time)
+            return try HistoryBundle.export(
+                file: number, from: store, verifier: try requireVerifier(), sealer: sealer, log: try logEvidence(sealer, at: time),
                 to: path, at: time)
         }
         try record(
@@ -340,9 +347,37 @@ public final class Records: Sendable {
         try audited("history-report", origin: origin, file: number, at: time) {
             let verifier = try requireVerifier()
             defer { unlink(path) }
-            _ = try HistoryBundle.export(file: number, from: store, verifier: verifier, sealer: try checkpointSigner(at: time), to: path, at: time)
+            let sealer = try checkpointSigner(at: time)
+            _ = try HistoryBundle.export(
+                file: number, from: store, verifier: verifier, sealer: sealer, log: try logEvidence(sealer, at: time), to: path, at: time)
             return try HistoryBundle.verify(path, trust: verifier.trust, at: time)
         }
+    }
+
+    // MARK: The department log
+
+    /// Signs a tree head over every durable leaf when some are not yet covered (the publisher's tick, and on
+    /// request); the latest head either way.
+    @discardableResult
+    public func publishTreeHead(at time: Date) throws -> StoredTreeHead? {
+        guard let log else { return nil }
+        return try log.publish(signer: try checkpointSigner(at: time), at: time)
+    }
+
+    /// The inclusion proof of leaf `leafIndex` against the latest head, with that head (and its cosignatures); nil
+    /// while no head covers the leaf yet.
+    public func inclusion(leafIndex: Int) throws -> InclusionView? {
+        guard let log, let head = try log.latestHead(), head.size > leafIndex else { return nil }
+        let proof = try log.inclusionProof(leafIndex: leafIndex, treeSize: head.size)
+        return InclusionView(proof, checkpoint: head.note)
+    }
+
+    /// What a bundle carries of the log: a head covering every entry of the store (one is signed now when the latest
+    /// does not), to prove each of the file's entries against.
+    func logEvidence(_ sealer: CheckpointSigner, at time: Date) throws -> HistoryBundle.LogEvidence? {
+        guard let log else { return nil }
+        guard let head = try log.publish(signer: sealer, at: time) else { return nil }
+        return HistoryBundle.LogEvidence(log: log, head: try log.cosigned(head))
     }
 
     // MARK: Plumbing
@@ -352,7 +387,7 @@ public final class Records: Sendable {
         return verifier
     }
 
-    func checkpointSigner(at time: Date) throws -> CheckpointSigner {
+    public func checkpointSigner(at time: Date) throws -> CheckpointSigner {
         guard let documentSigner else {
             throw HistoryError(
                 .signerUnavailable,

@@ -22,6 +22,7 @@ func buildRecordsRouter(_ state: ServiceState) throws -> Router<ServiceRequestCo
     addAccessRoutes(to: router, state: state, desk: desk)
     addRecordsRoutes(to: router, state: state, desk: desk)
     addScanRoutes(to: router, state: state)
+    addLogRoutes(to: router, state: state, desk: desk)
     addVerifyRoute(to: router, state: state) { context in _ = try await state.authorize(context, .verify) }
     return router
 }

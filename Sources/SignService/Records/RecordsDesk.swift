@@ -12,6 +12,7 @@ final class RecordsDesk: Sendable {
     let access: Access?
     let history: any HistoryStore
     let accessStore: any AccessStore
+    let log: DepartmentLog
 
     init(
         configuration: ServiceConfiguration, verifier: Verifier?, verifierProblem: String?, documentSigner: DocumentSigner?,
@@ -45,15 +46,44 @@ final class RecordsDesk: Sendable {
         } catch {
             throw ConfigurationError("scans: \(error)")
         }
+        let service = configuration.serviceName ?? "\(configuration.tls == nil ? "http" : "https")://\(configuration.host):\(configuration.port)"
+        // The department log: its leaves read back from the store now, and checked against the latest signed head.
+        let origin = configuration.logOrigin ?? Self.logOrigin(service: service)
+        let log: DepartmentLog
+        do {
+            log = try DepartmentLog(origin: origin, store: history)
+        } catch {
+            throw ConfigurationError("logOrigin: \(error)")
+        }
+        do {
+            let size = try log.rebuild()
+            logger.notice("department log", metadata: ["origin": "\(origin)", "leaves": "\(size)"])
+        } catch let error as LogError where error.code == .storeDiverged {
+            // Refused loudly but not fatal: files can still be read, and proofs against earlier heads served; no new
+            // head is signed over this store until an operator looks (docs/history.md "When the store diverges").
+            logger.error("department log: \(error.reason); no tree head will be signed over this store")
+            _ = try? audit.record(AuditRecord(time: Date(), action: "log-diverged", result: "failed", detail: error.codedDescription), committed: false)
+        } catch {
+            throw ConfigurationError("cannot read the department log from the store: \(error)")
+        }
+        self.log = log
         records = Records(
             store: history, verifier: verifier, verifierProblem: verifierProblem, documentSigner: documentSigner, roles: roles,
-            rolesSource: configuration.scans.rolesFile, intake: intake, acceptWithoutQR: configuration.scans.acceptWithoutQR, audit: audit)
-        let service = configuration.serviceName ?? "\(configuration.tls == nil ? "http" : "https")://\(configuration.host):\(configuration.port)"
+            rolesSource: configuration.scans.rolesFile, intake: intake, acceptWithoutQR: configuration.scans.acceptWithoutQR, audit: audit,
+            log: log)
         if let verifier {
             access = Access(store: accessStore, verifier: verifier, service: service, sessionLifetime: configuration.sessionSeconds, audit: audit)
         } else {
             access = nil
         }
+    }
+
+    /// "records.finance.example.gov.in/log" from "https://records.finance.example.gov.in".
+    static func logOrigin(service: String) -> String {
+        var name = Substring(service)
+        if let scheme = name.range(of: "://") { name = name[scheme.upperBound...] }
+        while name.hasSuffix("/") { name = name.dropLast() }
+        return String(name.filter { $0.unicodeScalars.allSatisfy { $0.value > 0x20 && $0 != "+" } }) + "/log"
     }
 
     func close() {

@@ -85,9 +85,17 @@ func addRecordsRoutes(to router: Router<ServiceRequestContext>, state: ServiceSt
             case .hostOperator: nil
             case .principal(let principal): { fingerprint in try desk.access?.checkSigner(principal, fingerprint: fingerprint) }
             }
-        return EditedResponse(
-            status: .created,
-            response: try await blocking { try records.append(body, to: number, origin: origin, signer: signerCheck, at: Date()) })
+        var answer = try await blocking { try records.append(body, to: number, origin: origin, signer: signerCheck, at: Date()) }
+        // ?wait=true: the answer waits for the tree head that covers the new leaf (at most the head interval, and
+        // a few seconds more if the signer is slow), and carries its inclusion proof (docs/history.md).
+        if request.uri.queryParameters["wait"].map(String.init) == "true" {
+            let deadline = ContinuousClock.now + .milliseconds(state.configuration.treeHeadIntervalMilliseconds) + .seconds(5)
+            while answer.inclusion == nil, ContinuousClock.now < deadline {
+                answer.inclusion = try await blocking { [leaf = answer.leafIndex] in try records.inclusion(leafIndex: leaf) }
+                if answer.inclusion == nil { try await Task.sleep(for: .milliseconds(25)) }
+            }
+        }
+        return EditedResponse(status: .created, response: answer)
     }
 
     // Approval requests (the scan-upload path): issued when a note goes to a Minister, printed as a QR code.

@@ -381,7 +381,11 @@ public func buildApplication(_ configuration: ServiceConfiguration, role: Daemon
         configuration: .init(
             address: .hostname(configuration.host, port: configuration.port), serverName: "SignService",
             availableConnectionsDelegate: MaximumAvailableConnections(configuration.maximumConnections, logger: logger)),
-        services: role == .agent ? [state.monitor] : [],
+        services: role == .agent
+            ? [state.monitor]
+            : state.desk.map {
+                [TreeHeadPublisher(records: $0.records, interval: .milliseconds(configuration.treeHeadIntervalMilliseconds), logger: logger)]
+            } ?? [],
         onServerRunning: { channel in
             logger.notice("listening", metadata: ["address": "\(channel.localAddress.map { "\($0)" } ?? "?")"])
             // One plain line on stdout for the person (or script) that started it: where it answers, how to stop it.

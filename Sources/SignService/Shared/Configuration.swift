@@ -67,6 +67,13 @@ public struct ServiceConfiguration: Codable, Sendable {
     public var serviceName: String? = nil
     /// How long a DSC login's session lasts, in seconds (records role).
     public var sessionSeconds = 1800.0
+    /// The department log's origin: the first line of its tree heads and its key's name, one word like
+    /// "records.finance.example.gov.in/log" (records role); default: serviceName (or the bound address) without its
+    /// scheme, followed by "/log". Change it and every earlier head and proof names another log.
+    public var logOrigin: String? = nil
+    /// A new tree head is signed at most this long after a leaf arrives (records role; 50 to 60000). Each head is one
+    /// signature by the document signer however many appends it covers.
+    public var treeHeadIntervalMilliseconds = 1000
 
     /// {"url": "postgres://signservice:...@db:5432/signservice?sslmode=verify-full&sslrootcert=/etc/ssl/db-root.pem",
     ///  "migrationURL": "postgres://signservice_owner:...@db:5432/signservice?sslmode=verify-full&..."}
@@ -163,6 +170,9 @@ public struct ServiceConfiguration: Codable, Sendable {
         tls = try container.decodeIfPresent(TLSFiles.self, forKey: .tls)
         serviceName = try container.decodeIfPresent(String.self, forKey: .serviceName)
         sessionSeconds = try container.decodeIfPresent(Double.self, forKey: .sessionSeconds) ?? defaults.sessionSeconds
+        logOrigin = try container.decodeIfPresent(String.self, forKey: .logOrigin)
+        treeHeadIntervalMilliseconds =
+            try container.decodeIfPresent(Int.self, forKey: .treeHeadIntervalMilliseconds) ?? defaults.treeHeadIntervalMilliseconds
     }
 
     /// Reads a configuration file; unknown keys are refused (a misspelt key must not silently fall back to a default).
@@ -194,7 +204,7 @@ public struct ServiceConfiguration: Codable, Sendable {
         case maximumRequestBytes, pairingCodeLifetime, logLevel, documentSigner, historyDirectory, keepTokenSessionSeconds, scans
         case postgres, tls, serviceName, sessionSeconds
         case pairingTokenDays, tokenDeadlineSeconds, maximumBatchNotes, batchSeconds, idleTimeoutSeconds, maximumConnections
-        case maximumEventStreams, fetchFromPrivateAddresses
+        case maximumEventStreams, fetchFromPrivateAddresses, logOrigin, treeHeadIntervalMilliseconds
     }
 
     /// Problems that must stop the daemon from starting in `role`.
@@ -237,6 +247,13 @@ public struct ServiceConfiguration: Codable, Sendable {
                 }
             }
             guard (60...86400).contains(sessionSeconds) else { throw ConfigurationError("sessionSeconds must be between 60 and 86400") }
+            guard (50...60000).contains(treeHeadIntervalMilliseconds) else {
+                throw ConfigurationError("treeHeadIntervalMilliseconds must be between 50 and 60000")
+            }
+            if let logOrigin, logOrigin.isEmpty || logOrigin.unicodeScalars.contains(where: { $0.value <= 0x20 || $0 == "+" }) {
+                throw ConfigurationError(
+                    "logOrigin \"\(logOrigin)\" must be one word without spaces, control characters or \"+\" (like records.finance.example.gov.in/log)")
+            }
         }
         for origin in allowedOrigins {
             guard origin != "*", let url = URL(string: origin), let scheme = url.scheme, ["http", "https"].contains(scheme), url.host != nil,

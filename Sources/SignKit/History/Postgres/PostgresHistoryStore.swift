@@ -121,9 +121,10 @@ public final class PostgresHistoryStore: HistoryStore {
         }
     }
 
-    public func append(_ entry: HistoryEntry, checkpoint: Checkpoint, blobs: [[UInt8]], scan: ScanAppendix?) throws {
+    @discardableResult
+    public func append(_ entry: HistoryEntry, checkpoint: Checkpoint?, blobs: [[UInt8]], scan: ScanAppendix?) throws -> Int {
         // A scan of the largest allowed size is written in the transaction: it gets longer than a note's.
-        try pool.transaction("append entry \(entry.sequence) to \(entry.fileNumber)", deadline: scan == nil ? nil : 30) {
+        let index = try pool.transaction("append entry \(entry.sequence) to \(entry.fileNumber)", deadline: scan == nil ? nil : 30) {
             [logger = pool.logger] connection in
             // The file's row lock: appends to this file wait here, whichever instance took them.
             guard try await !connection.query("SELECT 1 FROM file WHERE number = \(entry.fileNumber) FOR UPDATE", logger: logger).collect().isEmpty
@@ -157,15 +158,122 @@ public final class PostgresHistoryStore: HistoryStore {
                     \(Data(entry.contentHash)), \(Data(entry.signatureHash)), \(Data(entry.signerFingerprint)),
                     \(entry.attachmentHash.map { Data($0) }), \(Data(entry.previousHash)), \(Data(entry.hash)))
                 """, logger: logger)
-            try await connection.query(
+            if let checkpoint {
+                try await connection.query(
+                    """
+                    INSERT INTO checkpoint (file, size, head_hash, time, signature) VALUES (
+                        \(checkpoint.fileNumber), \(checkpoint.size), \(Data(checkpoint.headHash)),
+                        \(checkpoint.time.timeIntervalSince1970), \(Data(checkpoint.signature)))
+                    """, logger: logger)
+            }
+            // The log's next leaf, last: log_state's row lock orders every append of every instance, and is held
+            // from here to the commit only, so leaves commit in index order and the committed ones are a prefix.
+            let rows = try await connection.query(
                 """
-                INSERT INTO checkpoint (file, size, head_hash, time, signature) VALUES (
-                    \(checkpoint.fileNumber), \(checkpoint.size), \(Data(checkpoint.headHash)),
-                    \(checkpoint.time.timeIntervalSince1970), \(Data(checkpoint.signature)))
-                """, logger: logger)
+                WITH next AS (UPDATE log_state SET size = size + 1 WHERE id = 1 RETURNING size)
+                INSERT INTO log_leaf (leaf_index, file, sequence) SELECT size - 1, \(entry.fileNumber), \(entry.sequence) FROM next
+                RETURNING leaf_index
+                """, logger: logger
+            ).collect()
+            guard let row = rows.first else { throw HistoryError(.storage, "the database has no log_state row: its migration 3-department-log is missing") }
+            return try row.decode(Int.self)
         }
         // The scan is in the database now; the upload's file is no longer needed.
         if let scan { unlink(scan.path) }
+        return index
+    }
+
+    // MARK: The department log
+
+    public func logSize() throws -> Int {
+        try pool.run("read the log's size") { [logger = pool.logger] connection in
+            try await connection.query("SELECT size FROM log_state WHERE id = 1", logger: logger).collect().first?.decode(Int.self) ?? 0
+        }
+    }
+
+    public func logLeaves(in range: Range<Int>) throws -> [LogLeafRecord] {
+        try pool.run("read log leaves \(range.lowerBound)..<\(range.upperBound)") { [logger = pool.logger] connection in
+            try await connection.query(
+                """
+                SELECT l.leaf_index, l.file, l.sequence, e.hash, e.time FROM log_leaf l
+                JOIN entry e ON e.file = l.file AND e.sequence = l.sequence
+                WHERE l.leaf_index >= \(range.lowerBound) AND l.leaf_index < \(range.upperBound) ORDER BY l.leaf_index
+                """, logger: logger
+            ).collect().map { row in
+                let (index, file, sequence, hash, time) = try row.decode((Int, String, Int, Data, Double).self)
+                return LogLeafRecord(index: index, fileNumber: file, sequence: sequence, entryHash: Array(hash), time: Date(timeIntervalSince1970: time))
+            }
+        }
+    }
+
+    public func leafIndexes(of number: String) throws -> [Int: Int] {
+        try pool.run("read the leaf indexes of \(number)") { [logger = pool.logger] connection in
+            var indexes = [Int: Int]()
+            for try await (sequence, index) in try await connection.query(
+                "SELECT sequence, leaf_index FROM log_leaf WHERE file = \(number)", logger: logger
+            ).decode((Int, Int).self) {
+                indexes[sequence] = index
+            }
+            return indexes
+        }
+    }
+
+    static func treeHead(_ row: PostgresRow) throws -> StoredTreeHead {
+        let (size, root, note, time) = try row.decode((Int, Data, String, Double).self)
+        return StoredTreeHead(size: size, rootHash: Array(root), note: note, time: Date(timeIntervalSince1970: time))
+    }
+
+    public func latestTreeHead() throws -> StoredTreeHead? {
+        try pool.run("read the latest tree head") { [logger = pool.logger] connection in
+            try await connection.query("SELECT size, root, note, time FROM tree_head ORDER BY size DESC LIMIT 1", logger: logger)
+                .collect().first.map(Self.treeHead)
+        }
+    }
+
+    public func treeHead(size: Int) throws -> StoredTreeHead? {
+        try pool.run("read the tree head of size \(size)") { [logger = pool.logger] connection in
+            try await connection.query("SELECT size, root, note, time FROM tree_head WHERE size = \(size)", logger: logger)
+                .collect().first.map(Self.treeHead)
+        }
+    }
+
+    public func addTreeHead(_ head: StoredTreeHead) throws -> Bool {
+        try pool.transaction("store the tree head of size \(head.size)") { [logger = pool.logger] connection in
+            // One head stored at a time across instances, so the size check below cannot race another instance's.
+            try await connection.query("SELECT pg_advisory_xact_lock(7318350122)", logger: logger)
+            let leaves = try await connection.query("SELECT size FROM log_state WHERE id = 1", logger: logger).collect().first?.decode(Int.self) ?? 0
+            guard leaves >= head.size else {
+                throw HistoryError(.storage, "a tree head of size \(head.size) cannot be stored: the log holds \(leaves) leaves")
+            }
+            guard try await connection.query("SELECT 1 FROM tree_head WHERE size >= \(head.size) LIMIT 1", logger: logger).collect().isEmpty
+            else { return false }
+            try await connection.query(
+                """
+                INSERT INTO tree_head (size, root, note, time)
+                VALUES (\(head.size), \(Data(head.rootHash)), \(head.note), \(head.time.timeIntervalSince1970))
+                """, logger: logger)
+            return true
+        }
+    }
+
+    public func addCosignature(_ cosignature: StoredCosignature) throws {
+        try pool.run("store a cosignature of the tree head of size \(cosignature.size)") { [logger = pool.logger] connection in
+            try await connection.query(
+                """
+                INSERT INTO cosignature (size, line, certificate) VALUES (\(cosignature.size), \(cosignature.line), \(Data(cosignature.certificate)))
+                ON CONFLICT DO NOTHING
+                """, logger: logger)
+        }
+    }
+
+    public func cosignatures(size: Int) throws -> [StoredCosignature] {
+        try pool.run("read the cosignatures of the tree head of size \(size)") { [logger = pool.logger] connection in
+            try await connection.query("SELECT size, line, certificate FROM cosignature WHERE size = \(size) ORDER BY line", logger: logger)
+                .collect().map { row in
+                    let (size, line, certificate) = try row.decode((Int, String, Data).self)
+                    return StoredCosignature(size: size, line: line, certificate: Array(certificate))
+                }
+        }
     }
 
     /// A blob in one part (extracts and signatures are small), kept if the same bytes are already there.

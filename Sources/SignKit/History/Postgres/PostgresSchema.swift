@@ -55,6 +55,28 @@ enum PostgresSchema {
                 """,
             ]
         ),
+        (
+            // The department log (docs/history.md): a leaf per entry, indexes given in commit order through the one
+            // row of log_state (its row lock is taken last in an append's transaction, so it is held only to the
+            // commit); entries made before the log existed become its first leaves, in the order they were accepted.
+            "3-department-log",
+            [
+                """
+                CREATE TABLE log_leaf (
+                    leaf_index bigint PRIMARY KEY, file text NOT NULL, sequence integer NOT NULL, UNIQUE (file, sequence),
+                    FOREIGN KEY (file, sequence) REFERENCES entry(file, sequence))
+                """,
+                "INSERT INTO log_leaf SELECT row_number() OVER (ORDER BY time, file, sequence) - 1, file, sequence FROM entry",
+                "CREATE TABLE log_state (id integer PRIMARY KEY CHECK (id = 1), size bigint NOT NULL)",
+                "INSERT INTO log_state (id, size) SELECT 1, count(*) FROM log_leaf",
+                "CREATE TABLE tree_head (size bigint PRIMARY KEY, root bytea NOT NULL, note text NOT NULL, time double precision NOT NULL)",
+                """
+                CREATE TABLE cosignature (
+                    size bigint NOT NULL REFERENCES tree_head(size), line text NOT NULL, certificate bytea NOT NULL,
+                    PRIMARY KEY (size, line))
+                """,
+            ]
+        ),
     ]
 
     /// Brings the database up to date with `migrations` (through `pool`, a role allowed to create tables), or, when
