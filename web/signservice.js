@@ -491,7 +491,7 @@ export class RecordsClient {
   }
 
   /**
-   * GET /v1/files/{file}: the file, `head` (the hash the next note must be signed over), its entries and checkpoints.
+   * GET /v1/files/{file}: the file, `head` (the hash the next note must be signed over), its entries (each with its leaf in the department log) and the checkpoints of histories made before the log.
    * @param {string} number
    */
   async history(number) {

@@ -15,6 +15,8 @@ struct Load {
     let warmup: Double
     let seconds: Double
     let extractBytes: Int
+    /// Notes per request (1: POST /v1/files/{file}/entries; more: POST /v1/entries).
+    var batch = 1
 
     struct Result {
         var appended = 0
@@ -67,7 +69,11 @@ struct Load {
             group.enter()
             Thread.detachNewThread {
                 defer { group.leave() }
-                context.value.desk(index, desk, heads: heads, measureFrom: measureFrom, measureUntil: measureUntil)
+                if context.value.batch > 1 {
+                    context.value.batchDesk(index, desk, heads: heads, measureFrom: measureFrom, measureUntil: measureUntil)
+                } else {
+                    context.value.desk(index, desk, heads: heads, measureFrom: measureFrom, measureUntil: measureUntil)
+                }
             }
         }
         // CPU times at the edges of the timed window.
@@ -202,6 +208,95 @@ struct Load {
                     }
                 }
                 break
+            }
+        }
+    }
+
+    /// One desk posting `batch` notes at a time: its officers in turn, each signing a note for each of `batch` files of
+    /// the department over the heads it knows, POSTed together to A and B alternately. A refused note is not sent
+    /// again (the next round signs over the head its 409 named).
+    func batchDesk(_ index: Int, _ desk: Desk, heads: Heads, measureFrom: ContinuousClock.Instant, measureUntil: ContinuousClock.Instant) {
+        let mine = Array(stride(from: index, to: people.officers.count, by: clients))
+        let connections = instances.map { BenchConnection(port: UInt16($0)) }
+        var turn = 0, counter = 0
+        let filler = String(repeating: "The file is put up for orders. ", count: extractBytes / 31 + 1)
+        while ContinuousClock.now < measureUntil {
+            let officerIndex = mine[turn % mine.count]
+            turn += 1
+            let officer = people.officers[officerIndex]
+            let files = numbers[officer.departmentIndex].shuffled().prefix(batch)
+            let signStart = ContinuousClock.now
+            var items = [BatchAppendRequestBody.Item]()
+            var sample: (signature: [UInt8], content: [UInt8])?
+            do {
+                for number in files {
+                    counter += 1
+                    let noteID = "N-\(index)-\(counter)"
+                    let content = Array("File \(number), note \(noteID) by \(officer.issued.name): \(filler)".utf8.prefix(extractBytes))
+                    let parameters = SignatureParameters(
+                        context: EOfficeContext(fileNumber: number, noteID: noteID, previousEntryHash: heads.get(number)), commitment: .proofOfOrigin,
+                        signingTime: Date(), chain: [people.subCA.certificate])
+                    let signature = try CAdES.signDetached(
+                        contentDigest: SHA256Hasher.hash(content), certificate: officer.issued.certificate, parameters: parameters
+                    ) { try officer.key.sign($0) }
+                    items.append(BatchAppendRequestBody.Item(file: number, kind: .note, noteID: noteID, content: content, signature: signature))
+                    if sample == nil { sample = (signature, content) }
+                }
+            } catch {
+                desk.errors += 1
+                desk.errorSamples.append("signing: \(error)")
+                continue
+            }
+            let body = Array((try? JSONOutput.encoder(pretty: false).encode(BatchAppendRequestBody(entries: items))) ?? Data())
+            let connection = connections[turn % connections.count]
+            let postStart = ContinuousClock.now
+            let answer: (status: Int, body: [UInt8])
+            do {
+                answer = try connection.send(
+                    method: "POST", path: "/v1/entries",
+                    headers: ["Authorization": "Bearer \(sessions[officerIndex])", "Content-Type": "application/json"], body: body)
+            } catch {
+                if ContinuousClock.now >= measureFrom {
+                    desk.errors += 1
+                    desk.errorSamples.append("POST to port \(connection.port): \(error)")
+                }
+                continue
+            }
+            let end = ContinuousClock.now
+            let counted = end >= measureFrom && end <= measureUntil
+            if counted {
+                desk.signSeconds += (postStart - signStart).seconds
+                desk.postSeconds += (end - postStart).seconds
+                desk.posts += 1
+            }
+            guard answer.status == 200, let batch = try? JSONDecoder().decode(BatchAppendAnswer.self, from: Data(answer.body)) else {
+                if counted {
+                    desk.errors += items.count
+                    desk.errorSamples.append("HTTP \(answer.status) from port \(connection.port): \(String(decoding: answer.body.prefix(200), as: UTF8.self))")
+                }
+                continue
+            }
+            for result in batch.results {
+                if result.status == 201, let appended = result.appended, let hash = Hex.decode(appended.entry.hash) {
+                    heads.set(result.file, hash)
+                    if counted {
+                        if appended.indication == Indication.totalPassed.rawValue {
+                            desk.latencies.append((end - postStart).seconds)
+                        } else {
+                            desk.errors += 1
+                        }
+                        if desk.sample == nil { desk.sample = sample }
+                    }
+                } else if result.status == 409, let named = Self.namedHead(result.error ?? "") {
+                    heads.set(result.file, named)
+                    if counted {
+                        desk.conflicts += 1
+                        if result.code == "head-moved" { desk.headMoved += 1 } else { desk.staleHead += 1 }
+                    }
+                } else if counted {
+                    desk.errors += 1
+                    if desk.errorSamples.count < 5 { desk.errorSamples.append("item HTTP \(result.status): \(result.error ?? "?")") }
+                }
             }
         }
     }

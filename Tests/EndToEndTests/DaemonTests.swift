@@ -741,6 +741,23 @@ struct DaemonTests {
             _ = try Self.request(
                 records, "POST", "/v1/files/E-7%2F2026/entries", headers: user,
                 body: AppendRequestBody(kind: .note, noteID: "N-2", content: extract, signature: Array(second.body)))  // over the old head: 409
+            // A batch (POST /v1/entries): a note over the current head goes in; the stale one, a file that does not
+            // exist and a body that does not read are each refused alone.
+            var third = Self.signBody(key: Self.softKey, pin: softPIN, note: "N-3", extract: extract)
+            third.previousHash = try appended.decode(AppendAnswer.self).entry.hash
+            let thirdSigned = try Self.request(daemon, "POST", "/v1/sign", headers: auth, body: third)
+            let batch = try Self.request(
+                records, "POST", "/v1/entries", headers: user,
+                body: BatchAppendRequestBody(entries: [
+                    .init(file: "E-7/2026", kind: .note, noteID: "N-3", content: extract, signature: Array(thirdSigned.body)),
+                    .init(file: "E-7/2026", kind: .note, noteID: "N-2", content: extract, signature: Array(second.body)),
+                    .init(file: "NO-SUCH-FILE", kind: .note, noteID: "N-1", content: extract, signature: Array(second.body)),
+                    .init(file: "E-7/2026", kind: .note, noteID: "N-4", content: [], signature: []),
+                ]))
+            let results = try batch.decode(BatchAppendAnswer.self).results
+            #expect(results.map(\.status) == [201, 409, 404, 422], "\(batch.text)")
+            #expect(results[0].appended?.entry.sequence == 2 && results[0].appended?.leafIndex == 1, "\(batch.text)")
+            _ = try Self.request(records, "POST", "/v1/entries", headers: user, json: ["entries": "not a list"])  // 400
             _ = try Self.request(records, "GET", "/v1/files/E-7%2F2026", headers: user)
             _ = try Self.request(records, "GET", "/v1/files/NO-SUCH-FILE", headers: user)
             _ = try Self.request(records, "GET", "/v1/files/E-7%2F2026/bundle", headers: user)
@@ -750,16 +767,16 @@ struct DaemonTests {
             // The department log: its key, heads, proofs and a witness's cosignature (the Finance document signer).
             let logInfo = try Self.request(records, "GET", "/v1/log").decode(LogInfoAnswer.self)
             let head = try Self.request(records, "GET", "/v1/log/checkpoint")
-            #expect(head.status == 200 && head.text.hasPrefix(logInfo.origin + "\n1\n"), "\(head.text)")
+            #expect(head.status == 200 && head.text.hasPrefix(logInfo.origin + "\n2\n"), "two entries, two leaves: \(head.text)")
             _ = try Self.request(records, "GET", "/v1/log/checkpoint?size=99")  // 404
             _ = try Self.request(records, "GET", "/v1/log/checkpoint?size=x")  // 400
             #expect(try Self.request(records, "POST", "/v1/log/checkpoint", headers: user).status == 200)
             _ = try Self.request(records, "POST", "/v1/log/checkpoint")  // 401
-            #expect(try Self.request(records, "GET", "/v1/log/proof/inclusion?leaf=0").decode(InclusionView.self).treeSize == 1)
+            #expect(try Self.request(records, "GET", "/v1/log/proof/inclusion?leaf=0").decode(InclusionView.self).treeSize == 2)
             _ = try Self.request(records, "GET", "/v1/log/proof/inclusion?file=E-7%2F2026&sequence=1", headers: user)
             _ = try Self.request(records, "GET", "/v1/log/proof/inclusion?leaf=5")  // 400: no head covers it
             _ = try Self.request(records, "GET", "/v1/log/proof/inclusion")  // 400
-            _ = try Self.request(records, "GET", "/v1/log/proof/consistency?from=0&to=1")
+            _ = try Self.request(records, "GET", "/v1/log/proof/consistency?from=0&to=2")
             _ = try Self.request(records, "GET", "/v1/log/proof/consistency?from=1&to=7")  // 404
             let note = try SignedNote(parsing: Array(head.body))
             let witness = try X509NoteKey(

@@ -130,6 +130,74 @@ struct StoreConformanceTests {
         #expect(noFile?.code == .unknownFile)
     }
 
+    @Test(
+        "a batch of appends to several files commits in one transaction: each follows its head or the entry before it, a stale one is refused alone, the leaves are dense and in order, the retried signature is found",
+        arguments: Kind.allCases)
+    func batch(kind: Kind) throws {
+        let opened = try Opened(kind)
+        let store = opened.store
+        let one = Self.number(kind, "BATCH-1"), two = Self.number(kind, "BATCH-2")
+        for number in [one, two] { try store.createFile(FileRecord(number: number, subject: "Batch", department: "Testing")) }
+        let before = try store.logSize()
+        let a1 = Self.entry(one, after: (0, HistoryEntry.genesis), note: "N-1")
+        let a2 = Self.entry(one, after: (1, a1.0.hash), note: "N-2")  // follows a1 within the batch
+        let b1 = Self.entry(two, after: (0, HistoryEntry.genesis), note: "N-1")
+        let stale = Self.entry(two, after: (0, HistoryEntry.genesis), note: "N-1b")  // over the head b1 moves
+        let missing = Self.entry(one + "-none", after: (0, HistoryEntry.genesis), note: "N-1")
+        let results = try store.appendBatch([(a1.0, a1.2), (b1.0, b1.2), (a2.0, a2.2), (stale.0, stale.2), (missing.0, missing.2)])
+        // Other suites append to the shared test database meanwhile: the batch's leaves are dense among themselves.
+        let indexes = results.compactMap { try? $0.get() }
+        #expect(indexes.count == 3 && indexes[0] >= before, "\(results)")
+        let first = indexes.first ?? -1
+        #expect(indexes == [first, first + 1, first + 2], "three leaves, dense, in the batch's order: \(results)")
+        if case .failure(let error) = results[3] {
+            #expect(error.code == .headMoved && error.reason.contains(Hex.encode(b1.0.hash)))
+        } else {
+            Issue.record("the stale item went in")
+        }
+        if case .failure(let error) = results[4] { #expect(error.code == .unknownFile) } else { Issue.record("an unknown file's item went in") }
+        #expect(try store.entries(of: one).map(\.hash) == [a1.0.hash, a2.0.hash])
+        #expect(try store.entries(of: two).map(\.hash) == [b1.0.hash])
+        #expect(try store.leafIndexes(of: one) == [1: first, 2: first + 2] && store.leafIndexes(of: two) == [1: first + 1])
+        #expect(try store.logSize() >= first + 3)
+        #expect(try store.blob(SHA256Hasher.hash(a2.2[0])) == a2.2[0])
+        #expect(try store.heads(of: [one, two, one + "-none"]).mapValues(\.size) == [one: 2, two: 1])
+        #expect(try store.files([one, one + "-none"]).keys.sorted() == [one])
+        let found = try store.entries(signedWith: [(two, b1.0.signatureHash), (two, stale.0.signatureHash), (one, b1.0.signatureHash)])
+        #expect(found.count == 1 && found[SignedEntryKey(file: two, signatureHash: b1.0.signatureHash)]?.leafIndex == first + 1)
+        // The leaves read back joined with their entries, as the department log rebuilds its tree from them.
+        let leaves = try store.logLeaves(in: first..<first + 3)
+        #expect(leaves.map(\.entryHash) == [a1.0.hash, b1.0.hash, a2.0.hash] && leaves.map(\.index) == indexes)
+    }
+
+    /// SQLite only: the shared test PostgreSQL has other suites' records instances signing heads at the same time.
+    /// PostgreSQL's tree heads are held to the same rules with a cluster of their own (DepartmentLogTests and the
+    /// kill -9 runs of RecordsCrashTests: sizes never go back, no two heads for one size).
+    @Test("tree heads: stored only over leaves the store holds, sizes only grow, one head a size; cosignatures kept once")
+    func treeHeads() throws {
+        let kind = Kind.sqlite
+        let opened = try Opened(kind)
+        let store = opened.store
+        let number = Self.number(kind, "HEADS")
+        try store.createFile(FileRecord(number: number, subject: "Heads", department: "Testing"))
+        let entry = Self.entry(number, after: (0, HistoryEntry.genesis), note: "N-1")
+        try store.append(entry.0, checkpoint: nil, blobs: entry.2)
+        let size = try store.logSize()
+        let root = [UInt8](repeating: 7, count: 32)
+        #expect(try store.latestTreeHead() == nil)
+        #expect(throws: HistoryError.self, "a head over leaves the store does not hold") {
+            try store.addTreeHead(StoredTreeHead(size: size + 1, rootHash: root, note: "n", time: TestTime.now))
+        }
+        #expect(try store.addTreeHead(StoredTreeHead(size: size, rootHash: root, note: "head \(size)", time: TestTime.now)))
+        #expect(try !store.addTreeHead(StoredTreeHead(size: size, rootHash: [UInt8](repeating: 8, count: 32), note: "other", time: TestTime.now)))
+        if size > 1 { #expect(try !store.addTreeHead(StoredTreeHead(size: size - 1, rootHash: root, note: "older", time: TestTime.now))) }
+        #expect(try store.latestTreeHead()?.size == size && store.treeHead(size: size)?.rootHash != [UInt8](repeating: 8, count: 32))
+        let cosignature = StoredCosignature(size: size, line: "— witness AAAA", certificate: [1, 2, 3])
+        try store.addCosignature(cosignature)
+        try store.addCosignature(cosignature)
+        #expect(try store.cosignatures(size: size) == [cosignature])
+    }
+
     @Test("one signature makes one entry", arguments: Kind.allCases)
     func signatureOnce(kind: Kind) throws {
         let opened = try Opened(kind)

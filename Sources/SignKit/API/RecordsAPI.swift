@@ -114,6 +114,60 @@ public struct AppendAnswer: Codable, Sendable {
     }
 }
 
+/// POST /v1/entries: notes and approvals for several files in one request (at most
+/// `BatchAppendRequestBody.maximumEntries`), each judged and stored as one POST /v1/files/{file}/entries would be,
+/// all in one store transaction.
+public struct BatchAppendRequestBody: Codable, Sendable {
+    public static let maximumEntries = 100
+    public var entries: [Item]
+
+    public struct Item: Codable, Sendable {
+        public var file: String
+        public var kind: String
+        public var noteID: String
+        public var content: String
+        public var signature: String
+
+        public init(file: String, kind: EntryKind, noteID: String, content: [UInt8], signature: [UInt8]) {
+            self.file = file
+            self.kind = kind.rawValue
+            self.noteID = noteID
+            self.content = Data(content).base64EncodedString()
+            self.signature = Data(signature).base64EncodedString()
+        }
+    }
+
+    public init(entries: [Item]) { self.entries = entries }
+}
+
+/// The answer to POST /v1/entries: one result per item, in order, each with the status a single append would have
+/// had (201, or the refusal's 4xx/5xx and its code).
+public struct BatchAppendAnswer: Codable, Sendable {
+    public let results: [Result]
+
+    public struct Result: Codable, Sendable {
+        public let file: String
+        public let noteID: String
+        public let status: Int
+        /// When appended (201): what POST /v1/files/{file}/entries answers.
+        public let appended: AppendAnswer?
+        /// When refused: "code: reason", and the code.
+        public let error: String?
+        public let code: String?
+
+        public init(file: String, noteID: String, status: Int, appended: AppendAnswer?, error: String?, code: String?) {
+            self.file = file
+            self.noteID = noteID
+            self.status = status
+            self.appended = appended
+            self.error = error
+            self.code = code
+        }
+    }
+
+    public init(results: [Result]) { self.results = results }
+}
+
 /// An entry's inclusion proof in the department log and the signed tree head it leads to (GET /v1/log/proof/inclusion,
 /// and an append's answer).
 public struct InclusionView: Codable, Sendable, Equatable {

@@ -22,6 +22,17 @@ public protocol HistoryStore: LogStore {
     /// same transaction, refused when the request is not open or not this file's.
     @discardableResult
     func append(_ entry: HistoryEntry, checkpoint: Checkpoint?, blobs: [[UInt8]], scan: ScanAppendix?) throws -> Int
+    /// Appends entries of any files in one transaction (notes and approvals: no scans, no checkpoints), in order,
+    /// each refused (`head-moved`) when its file's head is no longer its previous hash; the others commit. One
+    /// result per item: the leaf index, or the refusal. Throws only when the transaction itself fails.
+    func appendBatch(_ items: [(entry: HistoryEntry, blobs: [[UInt8]])]) throws -> [Result<Int, HistoryError>]
+    /// The entries (with their leaf indexes) that signatures of these SHA-256s made in these files: a batch's retried
+    /// signatures found at once. Keyed by file and signature hash.
+    func entries(signedWith signatures: [(file: String, signatureHash: [UInt8])]) throws -> [SignedEntryKey: (entry: HistoryEntry, leafIndex: Int)]
+    /// Several files at once, by number (unknown ones are absent).
+    func files(_ numbers: [String]) throws -> [String: FileRecord]
+    /// The heads of several files at once (an unknown or empty file is absent).
+    func heads(of numbers: [String]) throws -> [String: (size: Int, hash: [UInt8])]
     /// A stored blob by its SHA-256.
     func blob(_ hash: [UInt8]) throws -> [UInt8]?
     /// The file holding a stored blob, where the store keeps blobs as files (large scans are read from it as they
@@ -31,6 +42,17 @@ public protocol HistoryStore: LogStore {
     func createApprovalRequest(_ request: ApprovalRequest) throws
     func approvalRequest(_ id: String) throws -> ApprovalRequest?
     func approvalRequests(of number: String) throws -> [ApprovalRequest]
+}
+
+/// A signature's place: its file and SHA-256.
+public struct SignedEntryKey: Hashable, Sendable {
+    public let file: String
+    public let signatureHash: [UInt8]
+
+    public init(file: String, signatureHash: [UInt8]) {
+        self.file = file
+        self.signatureHash = signatureHash
+    }
 }
 
 /// The parts of a scan approval that are not small blobs: the accepted scan on disk and the request it answers.
@@ -60,6 +82,44 @@ extension HistoryStore {
 
     public func entry(of number: String, signatureHash: [UInt8]) throws -> HistoryEntry? {
         try entries(of: number).first { $0.signatureHash == signatureHash }
+    }
+
+    /// One append after another (a store without a transaction of its own for batches).
+    public func appendBatch(_ items: [(entry: HistoryEntry, blobs: [[UInt8]])]) throws -> [Result<Int, HistoryError>] {
+        try items.map { item in
+            do {
+                return .success(try append(item.entry, checkpoint: nil, blobs: item.blobs, scan: nil))
+            } catch let error as HistoryError where error.code == .headMoved || error.code == .unknownFile {
+                return .failure(error)
+            }
+        }
+    }
+
+    public func entries(signedWith signatures: [(file: String, signatureHash: [UInt8])]) throws
+        -> [SignedEntryKey: (entry: HistoryEntry, leafIndex: Int)]
+    {
+        var found = [SignedEntryKey: (entry: HistoryEntry, leafIndex: Int)]()
+        for (file, hash) in signatures {
+            if let entry = try entry(of: file, signatureHash: hash), let index = try leafIndexes(of: file)[entry.sequence] {
+                found[SignedEntryKey(file: file, signatureHash: hash)] = (entry, index)
+            }
+        }
+        return found
+    }
+
+    public func files(_ numbers: [String]) throws -> [String: FileRecord] {
+        var found = [String: FileRecord]()
+        for number in numbers { found[number] = try file(number) }
+        return found
+    }
+
+    public func heads(of numbers: [String]) throws -> [String: (size: Int, hash: [UInt8])] {
+        var heads = [String: (size: Int, hash: [UInt8])]()
+        for number in numbers {
+            let head = try head(of: number)
+            if head.size > 0 { heads[number] = head }
+        }
+        return heads
     }
 }
 

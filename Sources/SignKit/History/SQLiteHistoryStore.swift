@@ -187,16 +187,7 @@ public final class SQLiteHistoryStore: HistoryStore {
                 guard headHash == entry.previousHash, entry.sequence == size + 1 else {
                     throw HistoryError.headMoved(file: entry.fileNumber, size: size, head: headHash)
                 }
-                try db.execute(
-                    sql: """
-                        INSERT INTO entry (file, sequence, kind, note, time, content_hash, signature_hash, signer_fingerprint,
-                                           attachment_hash, previous_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                        """,
-                    arguments: [
-                        entry.fileNumber, entry.sequence, entry.kind.rawValue, entry.noteID, entry.time.timeIntervalSince1970,
-                        Data(entry.contentHash), Data(entry.signatureHash), Data(entry.signerFingerprint),
-                        entry.attachmentHash.map { Data($0) }, Data(entry.previousHash), Data(entry.hash),
-                    ])
+                try Self.insert(entry, db)
                 if let checkpoint {
                     try db.execute(
                         sql: "INSERT INTO checkpoint (file, size, head_hash, time, signature) VALUES (?, ?, ?, ?, ?)",
@@ -212,6 +203,63 @@ public final class SQLiteHistoryStore: HistoryStore {
                 return index
             }
         }
+    }
+
+    /// One write transaction for the whole batch: the blobs are written first, as for one append.
+    public func appendBatch(_ items: [(entry: HistoryEntry, blobs: [[UInt8]])]) throws -> [Result<Int, HistoryError>] {
+        for item in items { for blob in item.blobs { try writeBlob(blob) } }
+        return try storage("append \(items.count) entries") {
+            try pool.write { db -> [Result<Int, HistoryError>] in
+                var next = try Int.fetchOne(db, sql: "SELECT COALESCE(MAX(leaf_index) + 1, 0) FROM log_leaf") ?? 0
+                return try items.map { item -> Result<Int, HistoryError> in
+                    let entry = item.entry
+                    guard try Row.fetchOne(db, sql: "SELECT 1 FROM file WHERE number = ?", arguments: [entry.fileNumber]) != nil else {
+                        return .failure(HistoryError(.unknownFile, "there is no file \(entry.fileNumber)"))
+                    }
+                    let last = try Row.fetchOne(
+                        db, sql: "SELECT sequence, hash FROM entry WHERE file = ? ORDER BY sequence DESC LIMIT 1", arguments: [entry.fileNumber])
+                    let headHash = last.map { Array($0["hash"] as Data) } ?? HistoryEntry.genesis
+                    let size: Int = last?["sequence"] ?? 0
+                    guard headHash == entry.previousHash, entry.sequence == size + 1 else {
+                        return .failure(HistoryError.headMoved(file: entry.fileNumber, size: size, head: headHash))
+                    }
+                    try Self.insert(entry, db)
+                    try db.execute(
+                        sql: "INSERT INTO log_leaf (leaf_index, file, sequence) VALUES (?, ?, ?)", arguments: [next, entry.fileNumber, entry.sequence])
+                    next += 1
+                    return .success(next - 1)
+                }
+            }
+        }
+    }
+
+    public func heads(of numbers: [String]) throws -> [String: (size: Int, hash: [UInt8])] {
+        try storage("read the heads of \(numbers.count) files") {
+            try pool.read { db in
+                var heads = [String: (size: Int, hash: [UInt8])]()
+                for number in numbers {
+                    if let row = try Row.fetchOne(
+                        db, sql: "SELECT sequence, hash FROM entry WHERE file = ? ORDER BY sequence DESC LIMIT 1", arguments: [number])
+                    {
+                        heads[number] = (row["sequence"], Array(row["hash"] as Data))
+                    }
+                }
+                return heads
+            }
+        }
+    }
+
+    private static func insert(_ entry: HistoryEntry, _ db: Database) throws {
+        try db.execute(
+            sql: """
+                INSERT INTO entry (file, sequence, kind, note, time, content_hash, signature_hash, signer_fingerprint,
+                                   attachment_hash, previous_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """,
+            arguments: [
+                entry.fileNumber, entry.sequence, entry.kind.rawValue, entry.noteID, entry.time.timeIntervalSince1970,
+                Data(entry.contentHash), Data(entry.signatureHash), Data(entry.signerFingerprint),
+                entry.attachmentHash.map { Data($0) }, Data(entry.previousHash), Data(entry.hash),
+            ])
     }
 
     // MARK: The department log

@@ -123,6 +123,34 @@ public final class AuditLog: Sendable {
         }
     }
 
+    /// Appends `records` in order, chained as one `append` each would, with one write and one fsync for them all (a
+    /// batch of appends); all go in or none does.
+    @discardableResult
+    public func append(contentsOf records: [AuditRecord]) throws -> [AuditRecord] {
+        guard records.count > 1 else { return try records.map { try append($0) } }
+        return try state.withLock { state in
+            var written = [AuditRecord](), bytes = [UInt8](), sequence = state.sequence, head = state.head
+            for var record in records {
+                sequence += 1
+                (record.sequence, record.previous) = (sequence, head)
+                let (line, hash) = try Self.line(for: record)
+                bytes += line
+                head = hash
+                written.append(record)
+            }
+            let count = bytes.withUnsafeBytes { write(state.descriptor, $0.baseAddress, $0.count) }
+            guard count == bytes.count, fsync(state.descriptor) == 0 else {
+                let reason = count >= 0 && count < bytes.count ? "the disk took \(count) of \(bytes.count) bytes" : String(cString: strerror(errno))
+                _ = ftruncate(state.descriptor, state.size)
+                throw AuditError("cannot write the audit log \(path): \(reason)")
+            }
+            state.size += off_t(bytes.count)
+            state.sequence = sequence
+            state.head = head
+            return written
+        }
+    }
+
     public var head: (records: Int, hash: String) { state.withLock { ($0.sequence, $0.head) } }
 
     static func line(for record: AuditRecord) throws -> (line: [UInt8], hash: String) {

@@ -329,6 +329,14 @@ extension ExtractSigner {
 /// took effect (an append is stored), so a failure to record must not be reported as "nothing was done".
 public protocol AuditTrail: Sendable {
     func record(_ record: AuditRecord, committed: Bool) throws
+    /// Several records at once (a batch), in order; a trail that can writes them with one flush.
+    func record(_ records: [AuditRecord], committed: Bool) throws
+}
+
+extension AuditTrail {
+    public func record(_ records: [AuditRecord], committed: Bool) throws {
+        for record in records { try self.record(record, committed: committed) }
+    }
 }
 
 /// How an agent takes officers' PINs: in the sign request's body ("request"), or in a native pinentry dialog on the

@@ -82,12 +82,7 @@ public final class Records: Sendable {
         _ body: AppendRequestBody, to number: String, origin: String?, signer: (@Sendable ([UInt8]) throws -> Void)? = nil, at time: Date
     ) throws -> AppendAnswer {
         let answer = try audited("history-append", origin: origin, file: number, at: time) { () throws -> AppendAnswer in
-            let kind: EntryKind
-            switch body.kind {
-            case EntryKind.note.rawValue: kind = .note
-            case EntryKind.approval.rawValue: kind = .approval
-            default: throw HistoryError(.invalidRequest, "kind must be note or approval (scan approvals have their own upload)")
-            }
+            let kind = try Self.kind(body.kind)
             guard !body.noteID.isEmpty else { throw HistoryError(.invalidRequest, "noteID must not be empty") }
             guard let content = Data(base64Encoded: body.content), let given = Data(base64Encoded: body.signature) else {
                 throw HistoryError(.invalidRequest, "content and signature must be base64")
@@ -108,6 +103,77 @@ public final class Records: Sendable {
                 certificate: answer.entry.signerFingerprint,
                 detail: "entry \(answer.entry.sequence) (\(answer.entry.kind)) by \(answer.signer), hash \(answer.entry.hash)"))
         return answer
+    }
+
+    /// Appends several signed notes or approvals, of any files, in one store transaction: each judged as `append`
+    /// judges one, each refused on its own (the others go in), each audited. `refused` holds the items the caller
+    /// turned away already (not allowed to append there), by position. One result per item, in order.
+    public func appendBatch(
+        _ items: [BatchAppendRequestBody.Item], refused: [Int: any Error] = [:], origin: String?,
+        signer: (@Sendable ([UInt8]) throws -> Void)? = nil, at time: Date
+    ) throws -> [Result<AppendAnswer, any Error>] {
+        guard items.count <= BatchAppendRequestBody.maximumEntries else {
+            throw HistoryError(.invalidRequest, "at most \(BatchAppendRequestBody.maximumEntries) entries in one request, not \(items.count)")
+        }
+        let history = FileHistory(store: store, verifier: try requireVerifier())
+        var results = [Result<AppendAnswer, any Error>?](repeating: nil, count: items.count)
+        var judged = [(position: Int, judged: FileHistory.Judged)]()
+        for (position, item) in items.enumerated() {
+            if let error = refused[position] {
+                results[position] = .failure(error)
+                continue
+            }
+            do {
+                let kind = try Self.kind(item.kind)
+                guard !item.noteID.isEmpty else { throw HistoryError(.invalidRequest, "noteID must not be empty") }
+                guard let content = Data(base64Encoded: item.content), let given = Data(base64Encoded: item.signature) else {
+                    throw HistoryError(.invalidRequest, "content and signature must be base64")
+                }
+                judged.append(
+                    (
+                        position,
+                        try history.judge(
+                            file: item.file, kind: kind, noteID: item.noteID, content: Array(content), signature: try Self.derSignature(Array(given)),
+                            admit: signer, at: time)
+                    ))
+            } catch {
+                results[position] = .failure(error)
+            }
+        }
+        let stored = try history.appendBatch(judged.map(\.judged), at: time)
+        for ((position, item), outcome) in zip(judged, stored) {
+            results[position] = outcome.map { made in
+                AppendAnswer(
+                    entry: EntryView(made.entry, leafIndex: made.leafIndex), signer: item.verdict.signer?.name ?? "?",
+                    indication: item.verdict.indication.rawValue, leafIndex: made.leafIndex)
+            }.mapError { $0 as any Error }
+        }
+        // Every item audited, as a single append would be, in one write of the audit log.
+        let trail = zip(items, results).map { item, result in
+            switch result! {
+            case .success(let answer):
+                AuditRecord(
+                    time: time, action: "history-append", result: "ok", origin: origin, file: item.file, note: item.noteID,
+                    certificate: answer.entry.signerFingerprint,
+                    detail:
+                        "entry \(answer.entry.sequence) (\(answer.entry.kind)) by \(answer.signer), hash \(answer.entry.hash), leaf \(answer.leafIndex) (batch)"
+                )
+            case .failure(let error):
+                AuditRecord(
+                    time: time, action: "history-append", result: Self.isFailure(error) ? "failed" : "refused", origin: origin,
+                    file: item.file, note: item.noteID, detail: Self.coded(error) + " (batch)")
+            }
+        }
+        try audit?.record(trail, committed: results.contains { if case .success = $0! { true } else { false } })
+        return results.map { $0! }
+    }
+
+    static func kind(_ text: String) throws -> EntryKind {
+        switch text {
+        case EntryKind.note.rawValue: .note
+        case EntryKind.approval.rawValue: .approval
+        default: throw HistoryError(.invalidRequest, "kind must be note or approval (scan approvals have their own upload)")
+        }
     }
 
     /// A signature as DER: PEM is decoded, anything else passed on for the verifier to judge.

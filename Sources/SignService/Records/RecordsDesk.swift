@@ -148,7 +148,14 @@ extension ServiceState {
         _ context: ServiceRequestContext, _ action: RecordsAction, file: String? = nil, department: String? = nil, minister: String? = nil,
         kind: EntryKind? = nil
     ) async throws -> (caller: RecordsCaller, who: String) {
-        let caller = try await recordsCaller(context)
+        try await authorize(context, caller: try await recordsCaller(context), action, file: file, department: department, minister: minister, kind: kind)
+    }
+
+    /// `authorize` for a caller already known (a batch checks many files for one caller).
+    func authorize(
+        _ context: ServiceRequestContext, caller: RecordsCaller, _ action: RecordsAction, file: String? = nil, department: String? = nil,
+        minister: String? = nil, kind: EntryKind? = nil
+    ) async throws -> (caller: RecordsCaller, who: String) {
         let who = caller.words(origin: context.caller.origin)
         guard case .principal(let principal) = caller, let access = try recordsDesk.access else { return (caller, who) }
         let store = try recordsDesk.history

@@ -11,6 +11,7 @@ extension FileListAnswer: ResponseEncodable {}
 extension FileCreatedAnswer: ResponseEncodable {}
 extension FileHistoryAnswer: ResponseEncodable {}
 extension AppendAnswer: ResponseEncodable {}
+extension BatchAppendAnswer: ResponseEncodable {}
 extension ApprovalRequest.JSON: ResponseEncodable {}
 
 /// The daily report as JSON (DailyReport's own encoding).
@@ -96,6 +97,59 @@ func addRecordsRoutes(to router: Router<ServiceRequestContext>, state: ServiceSt
             }
         }
         return EditedResponse(status: .created, response: answer)
+    }
+
+    // Several notes or approvals, of any files, in one request and one store transaction (an officer's batch of
+    // drafts signed with one PIN, or the e-Office server's queue): each item allowed, judged and answered as alone.
+    router.post("/v1/entries") { request, context -> BatchAppendAnswer in
+        let body = try await request.decode(as: BatchAppendRequestBody.self, context: context)
+        guard body.entries.count <= BatchAppendRequestBody.maximumEntries else {
+            throw HistoryError(.invalidRequest, "at most \(BatchAppendRequestBody.maximumEntries) entries in one request, not \(body.entries.count)")
+        }
+        let caller = try await state.recordsCaller(context)
+        let origin = caller.words(origin: context.caller.origin)
+        // Allowed per department and kind (the files' departments read in one query, each distinct pair checked
+        // once); an unknown file or a refusal is that item's answer.
+        let store = desk.history
+        let files = try await blocking { try store.files(Array(Set(body.entries.map(\.file)))) }
+        var refused = [Int: any Error](), checked = [String: (any Error)?]()
+        for (position, item) in body.entries.enumerated() {
+            guard let department = files[item.file]?.department else {
+                refused[position] = HistoryError(.unknownFile, "there is no file \(item.file)")
+                continue
+            }
+            let key = department + "\u{0}" + item.kind
+            if checked[key] == nil {
+                do {
+                    _ = try await state.authorize(context, caller: caller, .append, department: department, kind: EntryKind(rawValue: item.kind))
+                    checked[key] = .some(nil)
+                } catch {
+                    checked[key] = .some(error)
+                }
+            }
+            if let error = checked[key] ?? nil { refused[position] = error }
+        }
+        let signerCheck: (@Sendable ([UInt8]) throws -> Void)? =
+            switch caller {
+            case .hostOperator: nil
+            case .principal(let principal): { fingerprint in try desk.access?.checkSigner(principal, fingerprint: fingerprint) }
+            }
+        let results = try await blocking { [refused] in
+            try records.appendBatch(body.entries, refused: refused, origin: origin, signer: signerCheck, at: Date())
+        }
+        return BatchAppendAnswer(
+            results: zip(body.entries, results).map { item, result in
+                switch result {
+                case .success(let answer):
+                    return .init(file: item.file, noteID: item.noteID, status: 201, appended: answer, error: nil, code: nil)
+                case .failure(let error):
+                    let coded = error as? any CodedError
+                    let status = coded.map { Int(ErrorStatus.status(for: $0).code) } ?? (error as? HTTPError).map { Int($0.status.code) } ?? 500
+                    return .init(
+                        file: item.file, noteID: item.noteID, status: status, appended: nil,
+                        error: coded?.codedDescription ?? (error as? HTTPError)?.body ?? "internal: \(error)", code: coded?.codeName)
+                }
+            })
     }
 
     // Approval requests (the scan-upload path): issued when a note goes to a Minister, printed as a QR code.

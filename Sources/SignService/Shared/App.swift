@@ -296,14 +296,31 @@ final class DaemonAudit: AuditTrail {
         self.logger = logger
     }
 
-    func record(_ record: AuditRecord, committed: Bool) throws {
-        // Fields a caller may have chosen (a refused request's file number, an error quoting it) are cut short: a
-        // paired page sending 100 KB file numbers must not write 100 KB fsynced lines.
+    func record(_ records: [AuditRecord], committed: Bool) throws {
+        do {
+            try log.append(contentsOf: records.map(Self.clipped))
+        } catch {
+            logger.error("audit log write failed", metadata: ["reason": "\(error)", "records": "\(records.count)", "committed": "\(committed)"])
+            throw AuditError(
+                committed
+                    ? "\(records.count) entries were stored, but the audit log cannot be written; see the daemon's log"
+                    : "the audit log cannot be written; nothing was done")
+        }
+    }
+
+    /// Fields a caller may have chosen (a refused request's file number, an error quoting it) cut short: a paired
+    /// page sending 100 KB file numbers must not write 100 KB fsynced lines.
+    static func clipped(_ record: AuditRecord) -> AuditRecord {
         var record = record
         record.origin = record.origin.map { BrowserGuard.clipped($0) }
         record.file = record.file.map { BrowserGuard.clipped($0, limit: ExtractSigningRequest.maximumFieldLength) }
         record.note = record.note.map { BrowserGuard.clipped($0, limit: ExtractSigningRequest.maximumFieldLength) }
         record.detail = record.detail.map { BrowserGuard.clipped($0, limit: 600) }
+        return record
+    }
+
+    func record(_ record: AuditRecord, committed: Bool) throws {
+        let record = Self.clipped(record)
         do {
             try log.append(record)
         } catch {

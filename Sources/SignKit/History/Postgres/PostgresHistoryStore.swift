@@ -183,6 +183,156 @@ public final class PostgresHistoryStore: HistoryStore {
         return index
     }
 
+    /// One transaction for the whole batch: the files' row locks taken in one order (so two batches cannot deadlock),
+    /// their heads read once, every accepted entry's blobs, rows and leaves written in three statements, log_state
+    /// last (its lock held only to the commit, as for one append).
+    public func appendBatch(_ items: [(entry: HistoryEntry, blobs: [[UInt8]])]) throws -> [Result<Int, HistoryError>] {
+        guard !items.isEmpty else { return [] }
+        let files = Array(Set(items.map(\.entry.fileNumber))).sorted()
+        return try pool.transaction("append \(items.count) entries") { [logger = pool.logger] connection in
+            var known = Set<String>()
+            for try await number in try await connection.query(
+                "SELECT number FROM file WHERE number = ANY(\(files)) ORDER BY number FOR UPDATE", logger: logger
+            ).decode(String.self) {
+                known.insert(number)
+            }
+            var heads = [String: (size: Int, hash: [UInt8])]()
+            for try await (file, sequence, hash) in try await connection.query(
+                "SELECT DISTINCT ON (file) file, sequence, hash FROM entry WHERE file = ANY(\(files)) ORDER BY file, sequence DESC", logger: logger
+            ).decode((String, Int, Data).self) {
+                heads[file] = (sequence, Array(hash))
+            }
+            var results = [Result<Int, HistoryError>]()
+            var accepted = [(position: Int, entry: HistoryEntry, blobs: [[UInt8]])]()
+            for (position, item) in items.enumerated() {
+                let entry = item.entry
+                guard known.contains(entry.fileNumber) else {
+                    results.append(.failure(HistoryError(.unknownFile, "there is no file \(entry.fileNumber)")))
+                    continue
+                }
+                let head = heads[entry.fileNumber] ?? (0, HistoryEntry.genesis)
+                guard head.hash == entry.previousHash, entry.sequence == head.size + 1 else {
+                    results.append(.failure(HistoryError.headMoved(file: entry.fileNumber, size: head.size, head: head.hash)))
+                    continue
+                }
+                heads[entry.fileNumber] = (entry.sequence, entry.hash)
+                accepted.append((position, entry, item.blobs))
+                results.append(.success(-1))  // the leaf index, set below
+            }
+            guard !accepted.isEmpty else { return results }
+            // The blobs (each once), the entries, then the leaves with log_state.
+            var seen = Set<[UInt8]>()
+            var blobs = PostgresBindings(), blobRows = [String]()
+            for blob in accepted.flatMap(\.blobs) {
+                let hash = SHA256Hasher.hash(blob)
+                guard seen.insert(hash).inserted else { continue }
+                try blobs.append(Data(hash))
+                try blobs.append(Data(blob))
+                blobRows.append("($\(blobs.count - 1), 0, $\(blobs.count))")
+            }
+            try await connection.query(
+                PostgresQuery(
+                    unsafeSQL: "INSERT INTO blob (hash, part, bytes) VALUES \(blobRows.joined(separator: ", ")) ON CONFLICT DO NOTHING", binds: blobs),
+                logger: logger)
+            var rows = PostgresBindings(), entryRows = [String]()
+            for (_, entry, _) in accepted {
+                let first = rows.count + 1
+                try rows.append(entry.fileNumber)
+                try rows.append(entry.sequence)
+                try rows.append(entry.kind.rawValue)
+                try rows.append(entry.noteID)
+                try rows.append(entry.time.timeIntervalSince1970)
+                try rows.append(Data(entry.contentHash))
+                try rows.append(Data(entry.signatureHash))
+                try rows.append(Data(entry.signerFingerprint))
+                try rows.append(entry.attachmentHash.map { Data($0) })
+                try rows.append(Data(entry.previousHash))
+                try rows.append(Data(entry.hash))
+                entryRows.append("(" + (first..<first + 11).map { "$\($0)" }.joined(separator: ", ") + ")")
+            }
+            try await connection.query(
+                PostgresQuery(
+                    unsafeSQL: "INSERT INTO entry (\(Self.entryColumns)) VALUES \(entryRows.joined(separator: ", "))", binds: rows),
+                logger: logger)
+            var leaves = PostgresBindings(), leafRows = [String]()
+            for (offset, item) in accepted.enumerated() {
+                try leaves.append(item.entry.fileNumber)
+                try leaves.append(item.entry.sequence)
+                try leaves.append(offset)
+                leafRows.append("($\(leaves.count - 2)::text, $\(leaves.count - 1)::integer, $\(leaves.count)::bigint)")
+            }
+            let count = accepted.count
+            let rowsAnswer = try await connection.query(
+                PostgresQuery(
+                    unsafeSQL: """
+                        WITH next AS (UPDATE log_state SET size = size + \(count) WHERE id = 1 RETURNING size),
+                        added AS (
+                            INSERT INTO log_leaf (leaf_index, file, sequence)
+                            SELECT next.size - \(count) + v.ordinal, v.file, v.sequence FROM next, (VALUES \(leafRows.joined(separator: ", "))) AS v(file, sequence, ordinal)
+                            RETURNING 1)
+                        SELECT size - \(count) FROM next
+                        """, binds: leaves),
+                logger: logger
+            ).collect()
+            guard let base = try rowsAnswer.first?.decode(Int.self) else {
+                throw HistoryError(.storage, "the database has no log_state row: its migration 3-department-log is missing")
+            }
+            for (offset, item) in accepted.enumerated() { results[item.position] = .success(base + offset) }
+            return results
+        }
+    }
+
+    public func entries(signedWith signatures: [(file: String, signatureHash: [UInt8])]) throws
+        -> [SignedEntryKey: (entry: HistoryEntry, leafIndex: Int)]
+    {
+        guard !signatures.isEmpty else { return [:] }
+        let files = Array(Set(signatures.map(\.file))), hashes = signatures.map { ByteBuffer(bytes: $0.signatureHash) }
+        let wanted = Set(signatures.map { SignedEntryKey(file: $0.file, signatureHash: $0.signatureHash) })
+        return try pool.run("look up \(signatures.count) signatures") { [logger = pool.logger] connection in
+            var found = [SignedEntryKey: (entry: HistoryEntry, leafIndex: Int)]()
+            for row in try await connection.query(
+                """
+                SELECT \(unescaped: Self.entryColumns.split(separator: ",").map { "e." + $0.trimmingCharacters(in: .whitespaces) }.joined(separator: ", ")),
+                       l.leaf_index
+                FROM entry e JOIN log_leaf l ON l.file = e.file AND l.sequence = e.sequence
+                WHERE e.file = ANY(\(files)) AND e.signature_hash = ANY(\(hashes))
+                """, logger: logger
+            ).collect() {
+                let entry = try Self.entry(row)
+                let index = try row.decode((String, Int, String, String, Double, Data, Data, Data, Data?, Data, Data, Int).self).11
+                let key = SignedEntryKey(file: entry.fileNumber, signatureHash: entry.signatureHash)
+                if wanted.contains(key) { found[key] = (entry, index) }
+            }
+            return found
+        }
+    }
+
+    public func files(_ numbers: [String]) throws -> [String: FileRecord] {
+        guard !numbers.isEmpty else { return [:] }
+        return try pool.run("read \(numbers.count) files") { [logger = pool.logger] connection in
+            var found = [String: FileRecord]()
+            for try await (number, subject, department) in try await connection.query(
+                "SELECT number, subject, department FROM file WHERE number = ANY(\(numbers))", logger: logger
+            ).decode((String, String, String).self) {
+                found[number] = FileRecord(number: number, subject: subject, department: department)
+            }
+            return found
+        }
+    }
+
+    public func heads(of numbers: [String]) throws -> [String: (size: Int, hash: [UInt8])] {
+        guard !numbers.isEmpty else { return [:] }
+        return try pool.run("read the heads of \(numbers.count) files") { [logger = pool.logger] connection in
+            var heads = [String: (size: Int, hash: [UInt8])]()
+            for try await (file, sequence, hash) in try await connection.query(
+                "SELECT DISTINCT ON (file) file, sequence, hash FROM entry WHERE file = ANY(\(numbers)) ORDER BY file, sequence DESC", logger: logger
+            ).decode((String, Int, Data).self) {
+                heads[file] = (sequence, Array(hash))
+            }
+            return heads
+        }
+    }
+
     // MARK: The department log
 
     public func logSize() throws -> Int {
