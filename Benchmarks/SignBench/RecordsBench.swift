@@ -57,6 +57,14 @@ struct RecordsRate: ParsableCommand {
             """)
     var batch = 1
 
+    @Flag(
+        help: """
+            With --batch: each desk appends only to files of its own inbox (each department's files dealt out among the \
+            desks), as an e-Office file is with one officer at a time; without it, any file of the department at random \
+            (contention: a 409 is a note signed in vain).
+            """)
+    var inbox = false
+
     @Option(help: "The SignService binary (default: next to this benchmark).")
     var daemon: String?
 
@@ -153,7 +161,7 @@ struct RecordsRate: ParsableCommand {
         // The load.
         let load = Load(
             instances: instances.map(\.port), people: people, sessions: sessions, numbers: numbers, clients: clients, warmup: warmup,
-            seconds: seconds, extractBytes: extractBytes, batch: batch)
+            seconds: seconds, extractBytes: extractBytes, batch: batch, inbox: inbox)
         let usage = CPUUsage(pids: ["instance A": [a.pid], "instance B": [b.pid]], postmaster: environment.postmasterPID)
         let result = try load.run(usage: usage)
 
@@ -168,6 +176,7 @@ struct RecordsRate: ParsableCommand {
         print(
             "load: \(clients) simulated officers, \(String(format: "%.0f", seconds)) s after \(String(format: "%.0f", warmup)) s of warm-up, POSTs to A and B in turn, "
                 + (batch == 1 ? "one note each" : "\(batch) notes each (POST /v1/entries; an append's latency is its request's)")
+                + (inbox ? ", each desk's own files" : "")
         )
         print("  appends/s      p50 ms    p99 ms    409s   errors   appends")
         print(

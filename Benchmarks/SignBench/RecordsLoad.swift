@@ -17,6 +17,9 @@ struct Load {
     let extractBytes: Int
     /// Notes per request (1: POST /v1/files/{file}/entries; more: POST /v1/entries).
     var batch = 1
+    /// Each desk appends only to the files of its own inbox (the department's files dealt out among the desks), as
+    /// an e-Office file is with one officer at a time; otherwise any file of the officer's department, at random.
+    var inbox = false
 
     struct Result {
         var appended = 0
@@ -224,7 +227,9 @@ struct Load {
             let officerIndex = mine[turn % mine.count]
             turn += 1
             let officer = people.officers[officerIndex]
-            let files = numbers[officer.departmentIndex].shuffled().prefix(batch)
+            let department = numbers[officer.departmentIndex]
+            let choice = inbox ? department.enumerated().filter { $0.offset % clients == index }.map(\.element) : department
+            let files = choice.shuffled().prefix(batch)
             let signStart = ContinuousClock.now
             var items = [BatchAppendRequestBody.Item]()
             var sample: (signature: [UInt8], content: [UInt8])?
