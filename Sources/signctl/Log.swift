@@ -172,6 +172,13 @@ struct RecordsMonitor: ParsableCommand {
 
     @OptionGroup var signctlState: StateOptions
 
+    @Option(
+        name: .customLong("api-key-file"),
+        help: ArgumentHelp(
+            "A file holding the witness's API key (POST /v1/keys by the records service's admin; docs/department.md, API keys for machines), sent with each cosignature; without it, the admin token of --state-dir (the operator on the service's machine).",
+            valueName: "file"))
+    var apiKeyFile: String?
+
     @Flag(help: "Check once and exit (0 the head holds, 1 a contradiction).")
     var once = false
 
@@ -232,7 +239,14 @@ struct RecordsMonitor: ParsableCommand {
         }
         if let witness {
             let signed = try witness.cosign(note)
-            let client = try DaemonClient(service: options.records, state: signctlState, session: true)
+            let client: DaemonClient
+            if let apiKeyFile {
+                guard let key = try? String(contentsOfFile: apiKeyFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines), !key.isEmpty
+                else { throw CommandFailure(status: .usage, message: "--api-key-file \(apiKeyFile) cannot be read or is empty") }
+                client = try DaemonClient(service: options.records, token: key)
+            } else {
+                client = try DaemonClient(service: options.records, state: signctlState)
+            }
             _ = try client.call(
                 "POST", "/v1/log/cosignatures",
                 body: CosignatureBody(

@@ -785,15 +785,19 @@ struct DaemonTests {
             let cosigned = try note.adding(try witness.sign(note.text) { try witnessKey.sign($0).bytes })
             let witnessPEM = PEM.encode(witness.certificate.der, label: "CERTIFICATE")
             let cosignature = try Self.request(
-                records, "POST", "/v1/log/cosignatures", headers: user,
+                records, "POST", "/v1/log/cosignatures", headers: ops,
                 body: CosignatureBody(checkpoint: cosigned.encoded, name: witness.name, certificate: witnessPEM))
             #expect(cosignature.status == 201, "\(cosignature.text)")
+            let byPerson = try Self.request(
+                records, "POST", "/v1/log/cosignatures", headers: user,
+                body: CosignatureBody(checkpoint: cosigned.encoded, name: witness.name, certificate: witnessPEM))
+            #expect(byPerson.status == 403, "a witness is a machine, not a person's session: \(byPerson.text)")
             #expect(try Self.request(records, "GET", "/v1/log/checkpoint").text.contains("— Finance-witness "))
             _ = try Self.request(
-                records, "POST", "/v1/log/cosignatures", headers: user,
+                records, "POST", "/v1/log/cosignatures", headers: ops,
                 body: CosignatureBody(checkpoint: note.encoded, name: witness.name, certificate: witnessPEM))  // 422: no line by the witness
             _ = try Self.request(
-                records, "POST", "/v1/log/cosignatures", headers: user, body: CosignatureBody(checkpoint: "x", name: "w", certificate: "y"))  // 400
+                records, "POST", "/v1/log/cosignatures", headers: ops, body: CosignatureBody(checkpoint: "x", name: "w", certificate: "y"))  // 400
             let approval = try Self.request(
                 records, "POST", "/v1/files/E-7%2F2026/approvals", headers: user,
                 body: ApprovalRequestBody(

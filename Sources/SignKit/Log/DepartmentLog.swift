@@ -28,6 +28,9 @@ public final class DepartmentLog: Sendable {
         tree = MerkleTree(leaves: hashes)
     }
 
+    /// Cosignatures kept per head: a served note stays far below what a reader accepts (`SignedNote.maximumSignatures`).
+    public static let maximumCosignatures = 16
+
     /// Leaves read from the store at a time.
     static let page = 10_000
 
@@ -63,8 +66,11 @@ public final class DepartmentLog: Sendable {
     @discardableResult
     public func rebuild() throws -> Int {
         try serial.withLock { _ in
+            // The head first, then the leaves: every stored head is over committed leaves, so the leaves read after
+            // it cover it, however many another instance adds and signs meanwhile.
+            let latest = try store.latestTreeHead()
             let size = try catchUpLocked()
-            if let latest = try store.latestTreeHead() { try check(latest, size: size) }
+            if let latest { try check(latest, size: size) }
             return size
         }
     }
@@ -91,8 +97,8 @@ public final class DepartmentLog: Sendable {
     @discardableResult
     public func publish(signer: CheckpointSigner, at time: Date) throws -> StoredTreeHead? {
         try serial.withLock { _ in
+            let latest = try store.latestTreeHead()  // before the leaves, as in `rebuild`
             let size = try catchUpLocked()
-            let latest = try store.latestTreeHead()
             if let latest {
                 try check(latest, size: size)
                 if latest.size >= size { return latest }
@@ -149,6 +155,10 @@ public final class DepartmentLog: Sendable {
         }
         let key = try X509NoteKey(name: name, certificate: certificate)
         let line = try note.verify(by: key)
+        let kept = try store.cosignatures(size: stored.size)
+        guard kept.count < Self.maximumCosignatures || kept.contains(where: { $0.line == line.line }) else {
+            throw LogError(.invalidRequest, "the tree head of \(stored.size) leaves has \(Self.maximumCosignatures) cosignatures already")
+        }
         try store.addCosignature(StoredCosignature(size: stored.size, line: line.line, certificate: certificate.der))
         return stored
     }

@@ -110,9 +110,16 @@ func addLogRoutes(to router: Router<ServiceRequestContext>, state: ServiceState,
         }
     }
 
-    // A witness's cosignature of a head this log signed (the witness holds an API key or a session).
+    // A witness's cosignature of a head this log signed. Witnesses are machines: an API key (or the operator), not a
+    // person's session, may add one.
     router.post("/v1/log/cosignatures") { request, context -> EditedResponse<CosignatureAnswer> in
-        let who = try await state.recordsCaller(context).words(origin: context.caller.origin)
+        let caller = try await state.recordsCaller(context)
+        switch caller {
+        case .hostOperator, .principal(.machine): break
+        case .principal(.member):
+            throw AccessError(.forbidden, "a cosignature comes from a witness, which holds an API key; a person's session cannot add one")
+        }
+        let who = caller.words(origin: context.caller.origin)
         let body = try await request.decodeSmall(as: CosignatureBody.self, limit: 64 * 1024)
         let answer = try await blocking { () throws -> CosignatureAnswer in
             guard let certificate = try? X509Certificate.fromPEM(body.certificate).first else {
