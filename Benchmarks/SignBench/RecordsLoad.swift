@@ -49,6 +49,35 @@ struct Load {
         var errors = 0
         var errorSamples = [String]()
         var sample: (signature: [UInt8], content: [UInt8])?
+
+        /// POSTs `body` as the officer's session: the answer, when it came, and whether it falls in the timed
+        /// `window` (then the signing and the POST are counted); nil when it failed to arrive (counted as an error
+        /// once the window has begun).
+        func post(
+            _ body: [UInt8], to path: String, on connection: BenchConnection, session: String, signStart: ContinuousClock.Instant,
+            window: ClosedRange<ContinuousClock.Instant>
+        ) -> (answer: (status: Int, body: [UInt8]), end: ContinuousClock.Instant, counted: Bool)? {
+            let postStart = ContinuousClock.now
+            let answer: (status: Int, body: [UInt8])
+            do {
+                answer = try connection.send(
+                    method: "POST", path: path, headers: ["Authorization": "Bearer \(session)", "Content-Type": "application/json"], body: body)
+            } catch {
+                if ContinuousClock.now >= window.lowerBound {
+                    errors += 1
+                    errorSamples.append("POST to port \(connection.port): \(error)")
+                }
+                return nil
+            }
+            let end = ContinuousClock.now
+            let counted = window.contains(end)
+            if counted {
+                signSeconds += (postStart - signStart).seconds
+                postSeconds += (end - postStart).seconds
+                posts += 1
+            }
+            return (answer, end, counted)
+        }
     }
 
     /// The heads every desk knows: updated from each 201 (the new entry) and each 409 (the head it names), as an
@@ -135,16 +164,10 @@ struct Load {
                 counter += 1
                 let noteID = "N-\(index)-\(counter)"
                 let content = Array("File \(number), note \(noteID) by \(officer.issued.name): \(filler)".utf8.prefix(extractBytes))
-                let head = heads.get(number)
                 let signStart = ContinuousClock.now
                 let signature: [UInt8]
                 do {
-                    let parameters = SignatureParameters(
-                        context: EOfficeContext(fileNumber: number, noteID: noteID, previousEntryHash: head), commitment: .proofOfOrigin,
-                        signingTime: Date(), chain: [people.subCA.certificate])
-                    signature = try CAdES.signDetached(
-                        contentDigest: SHA256Hasher.hash(content), certificate: officer.issued.certificate, parameters: parameters
-                    ) { try officer.key.sign($0) }
+                    signature = try sign(content, by: officer, file: number, note: noteID, over: heads.get(number))
                 } catch {
                     desk.errors += 1
                     desk.errorSamples.append("signing: \(error)")
@@ -155,25 +178,11 @@ struct Load {
                         ?? Data())
                 let connection = connections[counter % connections.count]
                 let postStart = ContinuousClock.now
-                let answer: (status: Int, body: [UInt8])
-                do {
-                    answer = try connection.send(
-                        method: "POST", path: "/v1/files/\(Self.segment(number))/entries",
-                        headers: ["Authorization": "Bearer \(session)", "Content-Type": "application/json"], body: body)
-                } catch {
-                    if ContinuousClock.now >= measureFrom {
-                        desk.errors += 1
-                        desk.errorSamples.append("POST to port \(connection.port): \(error)")
-                    }
-                    break
-                }
-                let end = ContinuousClock.now
-                let counted = end >= measureFrom && end <= measureUntil
-                if counted {
-                    desk.signSeconds += (postStart - signStart).seconds
-                    desk.postSeconds += (end - postStart).seconds
-                    desk.posts += 1
-                }
+                guard
+                    let (answer, end, counted) = desk.post(
+                        body, to: "/v1/files/\(Self.segment(number))/entries", on: connection, session: session, signStart: signStart,
+                        window: measureFrom...measureUntil)
+                else { break }
                 if answer.status == 201 {
                     guard let appended = try? JSONDecoder().decode(AppendAnswer.self, from: Data(answer.body)),
                         let hash = Hex.decode(appended.entry.hash)
@@ -238,12 +247,7 @@ struct Load {
                     counter += 1
                     let noteID = "N-\(index)-\(counter)"
                     let content = Array("File \(number), note \(noteID) by \(officer.issued.name): \(filler)".utf8.prefix(extractBytes))
-                    let parameters = SignatureParameters(
-                        context: EOfficeContext(fileNumber: number, noteID: noteID, previousEntryHash: heads.get(number)), commitment: .proofOfOrigin,
-                        signingTime: Date(), chain: [people.subCA.certificate])
-                    let signature = try CAdES.signDetached(
-                        contentDigest: SHA256Hasher.hash(content), certificate: officer.issued.certificate, parameters: parameters
-                    ) { try officer.key.sign($0) }
+                    let signature = try sign(content, by: officer, file: number, note: noteID, over: heads.get(number))
                     items.append(BatchAppendRequestBody.Item(file: number, kind: .note, noteID: noteID, content: content, signature: signature))
                     if sample == nil { sample = (signature, content) }
                 }
@@ -255,25 +259,10 @@ struct Load {
             let body = Array((try? JSONOutput.encoder(pretty: false).encode(BatchAppendRequestBody(entries: items))) ?? Data())
             let connection = connections[turn % connections.count]
             let postStart = ContinuousClock.now
-            let answer: (status: Int, body: [UInt8])
-            do {
-                answer = try connection.send(
-                    method: "POST", path: "/v1/entries",
-                    headers: ["Authorization": "Bearer \(sessions[officerIndex])", "Content-Type": "application/json"], body: body)
-            } catch {
-                if ContinuousClock.now >= measureFrom {
-                    desk.errors += 1
-                    desk.errorSamples.append("POST to port \(connection.port): \(error)")
-                }
-                continue
-            }
-            let end = ContinuousClock.now
-            let counted = end >= measureFrom && end <= measureUntil
-            if counted {
-                desk.signSeconds += (postStart - signStart).seconds
-                desk.postSeconds += (end - postStart).seconds
-                desk.posts += 1
-            }
+            guard
+                let (answer, end, counted) = desk.post(
+                    body, to: "/v1/entries", on: connection, session: sessions[officerIndex], signStart: signStart, window: measureFrom...measureUntil)
+            else { continue }
             guard answer.status == 200, let batch = try? JSONDecoder().decode(BatchAppendAnswer.self, from: Data(answer.body)) else {
                 if counted {
                     desk.errors += items.count
@@ -303,6 +292,16 @@ struct Load {
                     if desk.errorSamples.count < 5 { desk.errorSamples.append("item HTTP \(result.status): \(result.error ?? "?")") }
                 }
             }
+        }
+    }
+
+    /// A note signed as the officer's token would: CAdES over the file's head, with the sub-CA in the chain.
+    func sign(_ content: [UInt8], by officer: Department.Officer, file number: String, note noteID: String, over head: [UInt8]) throws -> [UInt8] {
+        let parameters = SignatureParameters(
+            context: EOfficeContext(fileNumber: number, noteID: noteID, previousEntryHash: head), commitment: .proofOfOrigin,
+            signingTime: Date(), chain: [people.subCA.certificate])
+        return try CAdES.signDetached(contentDigest: SHA256Hasher.hash(content), certificate: officer.issued.certificate, parameters: parameters) {
+            try officer.key.sign($0)
         }
     }
 

@@ -103,32 +103,14 @@ public final class AuditLog: Sendable {
     /// Appends `record` (its sequence and previous hash are set here) and returns it as written.
     @discardableResult
     public func append(_ record: AuditRecord) throws -> AuditRecord {
-        try state.withLock { state in
-            var record = record
-            record.sequence = state.sequence + 1
-            record.previous = state.head
-            let (line, hash) = try Self.line(for: record)
-            let written = line.withUnsafeBytes { write(state.descriptor, $0.baseAddress, $0.count) }
-            guard written == line.count, fsync(state.descriptor) == 0 else {
-                let reason = written >= 0 && written < line.count ? "the disk took \(written) of \(line.count) bytes" : String(cString: strerror(errno))
-                // A record that did not go in whole goes out whole: the log ends on its last complete line, and the
-                // chain goes on from there when writing works again.
-                _ = ftruncate(state.descriptor, state.size)
-                throw AuditError("cannot write the audit log \(path): \(reason)")
-            }
-            state.size += off_t(line.count)
-            state.sequence = record.sequence
-            state.head = hash
-            return record
-        }
+        try append(contentsOf: [record])[0]
     }
 
-    /// Appends `records` in order, chained as one `append` each would, with one write and one fsync for them all (a
-    /// batch of appends); all go in or none does.
+    /// Appends `records` in order, each chained to the one before as `append` chains one, with one write and one fsync
+    /// for them all (a batch of appends); all go in or none does.
     @discardableResult
     public func append(contentsOf records: [AuditRecord]) throws -> [AuditRecord] {
-        guard records.count > 1 else { return try records.map { try append($0) } }
-        return try state.withLock { state in
+        try state.withLock { state in
             var written = [AuditRecord](), bytes = [UInt8](), sequence = state.sequence, head = state.head
             for var record in records {
                 sequence += 1
@@ -141,6 +123,8 @@ public final class AuditLog: Sendable {
             let count = bytes.withUnsafeBytes { write(state.descriptor, $0.baseAddress, $0.count) }
             guard count == bytes.count, fsync(state.descriptor) == 0 else {
                 let reason = count >= 0 && count < bytes.count ? "the disk took \(count) of \(bytes.count) bytes" : String(cString: strerror(errno))
+                // Records that did not go in whole go out whole: the log ends on its last complete line, and the
+                // chain goes on from there when writing works again.
                 _ = ftruncate(state.descriptor, state.size)
                 throw AuditError("cannot write the audit log \(path): \(reason)")
             }

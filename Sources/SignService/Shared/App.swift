@@ -300,12 +300,17 @@ final class DaemonAudit: AuditTrail {
         do {
             try log.append(contentsOf: records.map(Self.clipped))
         } catch {
-            logger.error("audit log write failed", metadata: ["reason": "\(error)", "records": "\(records.count)", "committed": "\(committed)"])
+            let action = (records.first?.action ?? "?") + (records.count > 1 ? " (\(records.count) records)" : "")
+            logger.error("audit log write failed", metadata: ["reason": "\(error)", "action": "\(action)", "committed": "\(committed)"])
             throw AuditError(
                 committed
-                    ? "\(records.count) entries were stored, but the audit log cannot be written; see the daemon's log"
+                    ? "\(action) was done and stored, but the audit log cannot be written; see the daemon's log"
                     : "the audit log cannot be written; nothing was done")
         }
+    }
+
+    func record(_ record: AuditRecord, committed: Bool) throws {
+        try self.record([record], committed: committed)
     }
 
     /// Fields a caller may have chosen (a refused request's file number, an error quoting it) cut short: a paired
@@ -317,19 +322,6 @@ final class DaemonAudit: AuditTrail {
         record.note = record.note.map { BrowserGuard.clipped($0, limit: ExtractSigningRequest.maximumFieldLength) }
         record.detail = record.detail.map { BrowserGuard.clipped($0, limit: 600) }
         return record
-    }
-
-    func record(_ record: AuditRecord, committed: Bool) throws {
-        let record = Self.clipped(record)
-        do {
-            try log.append(record)
-        } catch {
-            logger.error("audit log write failed", metadata: ["reason": "\(error)", "action": "\(record.action)", "committed": "\(committed)"])
-            throw AuditError(
-                committed
-                    ? "\(record.action) was done and stored, but the audit log cannot be written; see the daemon's log"
-                    : "the audit log cannot be written; nothing was done")
-        }
     }
 }
 
