@@ -239,11 +239,12 @@ struct RecordsMonitor: ParsableCommand {
         }
         if let witness {
             let signed = try witness.cosign(note)
-            let client: DaemonClient
+            var client: DaemonClient
             if let apiKeyFile {
                 guard let key = try? String(contentsOfFile: apiKeyFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines), !key.isEmpty
                 else { throw CommandFailure(status: .usage, message: "--api-key-file \(apiKeyFile) cannot be read or is empty") }
                 client = try DaemonClient(service: options.records, token: key)
+                client.scheme = "ApiKey"
             } else {
                 client = try DaemonClient(service: options.records, state: signctlState)
             }

@@ -17,6 +17,8 @@ struct ServiceOptions: ParsableArguments {
 struct DaemonClient {
     private(set) var base: String
     private(set) var token: String
+    /// How `token` is sent: "Bearer" (an admin token or a session), or "ApiKey" (a machine's API key).
+    var scheme = "Bearer"
     var timeout: Double = 60
 
     /// As the operator of the daemon whose state folder is `state` (its admin token), or, when `session` is true and
@@ -87,7 +89,7 @@ struct DaemonClient {
         guard let url = URL(string: base + path) else { throw CommandFailure(status: .usage, message: "\(base + path) is not a URL") }
         let answer: (status: Int, headers: [String: String], body: [UInt8])
         do {
-            answer = try run(HTTPExchange(service: "the daemon", url: url, timeout: timeout, maximumSize: maximumSize), ["Authorization": "Bearer \(token)"])
+            answer = try run(HTTPExchange(service: "the daemon", url: url, timeout: timeout, maximumSize: maximumSize), ["Authorization": "\(scheme) \(token)"])
         } catch {
             throw CommandFailure(status: .environment, message: error.description)
         }

@@ -62,13 +62,20 @@ struct DepartmentLogTests {
             }
             throw RigError("no tree head of size \(size) was signed")
         }
+        // The second monitor is a witness from another department: it holds an API key, not the operator's token.
+        let issued = try #require(
+            Crash.send(
+                instance, "POST", "/v1/keys",
+                body: Array(try JSONOutput.encoder(pretty: false).encode(APIKeyRequestBody(name: "Finance witness", scopes: ["read-report"]))),
+                ledger: ledger))
+        #expect(issued.status == 201, "\(String(decoding: issued.body, as: UTF8.self))")
+        let apiKey = try folder.file("witness.key", Array(try JSONOutput.decoder().decode(APIKeyCreatedAnswer.self, from: Data(issued.body)).secret.utf8))
         func monitor(_ state: String) throws -> Command.Result {
-            try Command.run(
+            let credential = state == "monitor-2" ? ["--api-key-file", apiKey.path] : ["--state-dir", instance.stateFolder]
+            return try Command.run(
                 Rig.signctl,
-                [
-                    "records", "monitor", "--records", url, "--state", folder.path(state), "--once", "--key", witnessKey, "--pin-fd", "0",
-                    "--state-dir", instance.stateFolder,
-                ], stdin: Data((softPIN + "\n").utf8))
+                ["records", "monitor", "--records", url, "--state", folder.path(state), "--once", "--key", witnessKey, "--pin-fd", "0"] + credential,
+                stdin: Data((softPIN + "\n").utf8))
         }
         func bundle(_ name: String, _ file: String) throws -> String {
             let answer = try #require(Crash.send(instance, "GET", "/v1/files/\(Crash.encoded(file))/bundle", ledger: ledger))
