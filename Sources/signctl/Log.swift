@@ -193,10 +193,15 @@ struct RecordsMonitor: ParsableCommand {
         let witness = try keyOptions.key == nil ? nil : Witness(tokenOptions, keyOptions, name: name)
         defer { witness?.close() }
         while true {
-            let held = try check(witness: witness)
             if once {
-                if !held { throw ExitCode(1) }
+                if try !check(witness: witness) { throw ExitCode(1) }
                 return
+            }
+            // Watching: a service that cannot be reached now is said and tried again at the next check.
+            do {
+                _ = try check(witness: witness)
+            } catch let failure as CommandFailure {
+                FileHandle.standardError.write(Data("\(UTCTimeText.format(Date())) check failed: \(failure.message)\n".utf8))
             }
             Thread.sleep(forTimeInterval: interval)
         }
