@@ -93,8 +93,29 @@ struct DepartmentLogTests {
         // Ten entries, five in each file; the monitor sees the head of 10 and cosigns it as the Finance witness.
         for index in 1...5 {
             for file in files { try append(file, "N-\(index)") }
+            if index == 2 {  // a head of 4 leaves, signed on request
+                #expect(Crash.send(instance, "POST", "/v1/log/checkpoint", ledger: ledger)?.status == 200)
+            }
         }
         let head10 = try head(size: 10)
+        // signctl records log: the head, an entry's proof and the consistency of two heads, each checked.
+        let origin = try JSONOutput.decoder().decode(LogInfoAnswer.self, from: Data(try #require(Crash.send(instance, "GET", "/v1/log", ledger: ledger)).body))
+            .origin
+        let proved = try #require(try history(files[1]).entries.first { $0.sequence == 2 })
+        let leafHash = try DepartmentLogLeaf(
+            origin: origin, fileNumber: files[1], sequence: 2, entryHash: try #require(Hex.decode(proved.hash)),
+            time: try #require(UTCTimeText.parse(proved.time))
+        ).leafHash
+        let shown = try Command.run(Rig.signctl, ["records", "log", "head", "--records", url])
+        #expect(shown.status == 0 && shown.stdout == head10 && shown.stderr.contains("tree head of 10 leaves"), "\(shown.stdout)\(shown.stderr)")
+        let proven = try Command.run(
+            Rig.signctl, ["records", "log", "proof", "--records", url, "--leaf", "\(try #require(proved.leafIndex))", "--leaf-hash", Hex.encode(leafHash)])
+        #expect(proven.status == 0 && proven.stderr.contains("leaf 3 is in the signed tree of 10 leaves"), "\(proven.stdout)\(proven.stderr)")
+        let wrong = try Command.run(
+            Rig.signctl, ["records", "log", "proof", "--records", url, "--leaf", "4", "--leaf-hash", Hex.encode(leafHash)])
+        #expect(wrong.status == 1 && wrong.stderr.contains("proof-not-valid"), "another leaf's proof does not hold: \(wrong.stderr)")
+        let consistent = try Command.run(Rig.signctl, ["records", "log", "consistency", "--records", url, "--from", "4", "--to", "10"])
+        #expect(consistent.status == 0 && consistent.stderr.contains("the tree of 10 leaves extends the tree of 4"), "\(consistent.stderr)")
         let first = try monitor("monitor-1")
         #expect(
             first.status == 0 && first.stdout.contains("tree head of 10 leaves") && first.stdout.contains("cosigned as \(witnessName)"),
