@@ -73,6 +73,12 @@ struct NewcomerTests {
 
                 // What the tour made, checked by others than the tour.
                 let tourFolder = Rig.root.appendingPathComponent(".tour")
+                // Both daemons stopped cleanly at the tour's `kill` (the records service's document signer and its
+                // tree-head publisher once crashed on the way out, after the token modules were unloaded).
+                for log in ["state/daemon.log", "records/daemon.log"] {
+                    let text = (try? String(contentsOf: tourFolder.appendingPathComponent(log), encoding: .utf8)) ?? ""
+                    #expect(!text.isEmpty && !text.contains("Program crashed") && !text.contains("Fatal error"), "run \(run): \(log): \(text.suffix(3000))")
+                }
                 let openssl = try Command.run(
                     Command.which("openssl") ?? "/usr/bin/openssl",
                     [

@@ -508,7 +508,7 @@ extension HistoryBundle {
             let path = item.inclusion?.compactMap { Hex.decode($0) }
             if let index = item.leafIndex, let path, path.count == item.inclusion?.count,
                 let leaf = try? DepartmentLogLeaf(origin: log.origin, fileNumber: number, sequence: item.sequence, entryHash: rebuilt.hash, time: item.time),
-                InclusionProof(leafIndex: index, treeSize: log.size, hashes: path).isValid(leafHash: leaf.leafHash, rootHash: log.root)
+                InclusionProof(leafIndex: index, treeSize: log.size, hashes: path).isValid(leafHash: leaf.leafHash, rootHash: log.root, using: SHA256Hasher())
             {
                 proven = (index, Hex.encode(leaf.leafHash))
             } else {

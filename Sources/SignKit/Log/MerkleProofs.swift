@@ -28,6 +28,12 @@ public struct InclusionProof: Sendable, Hashable {
     /// Throws `proof-not-valid` when the path cannot belong to this leaf and size (too long, too short, a hash that
     /// is not 32 bytes).
     public func rootHash(fromLeafHash leafHash: [UInt8]) throws -> [UInt8] {
+        try rootHash(fromLeafHash: leafHash, node: MerkleHash.node)
+    }
+
+    /// `rootHash(fromLeafHash:)` with the node hash given: a verifier checking thousands of proofs passes one that
+    /// reuses a hasher (`MerkleHash.node(_:_:using:)`), which spares an OpenSSL context per node.
+    public func rootHash(fromLeafHash leafHash: [UInt8], node: ([UInt8], [UInt8]) -> [UInt8]) throws -> [UInt8] {
         try Self.requireHashes(hashes, what: "the inclusion proof of leaf \(leafIndex)")
         try Self.requireHashes([leafHash], what: "the leaf hash given")
         guard leafIndex >= 0, leafIndex < treeSize else {
@@ -41,13 +47,13 @@ public struct InclusionProof: Sendable, Hashable {
                     .proofNotValid, "the inclusion proof of leaf \(leafIndex) in a tree of \(treeSize) has more hashes (\(hashes.count)) than it can use")
             }
             if fn & 1 == 1 || fn == sn {
-                r = MerkleHash.node(p, r)
+                r = node(p, r)
                 while fn & 1 == 0 && fn != 0 {
                     fn >>= 1
                     sn >>= 1
                 }
             } else {
-                r = MerkleHash.node(r, p)
+                r = node(r, p)
             }
             fn >>= 1
             sn >>= 1
@@ -72,6 +78,11 @@ public struct InclusionProof: Sendable, Hashable {
 
     public func isValid(leafHash: [UInt8], rootHash: [UInt8]) -> Bool {
         (try? verify(leafHash: leafHash, rootHash: rootHash)) != nil
+    }
+
+    /// `isValid(leafHash:rootHash:)` hashing the nodes with `hasher` (reused: one OpenSSL context for the whole path).
+    public func isValid(leafHash: [UInt8], rootHash: [UInt8], using hasher: SHA256Hasher) -> Bool {
+        (try? self.rootHash(fromLeafHash: leafHash) { MerkleHash.node($0, $1, using: hasher) }) == rootHash
     }
 
     static func requireHashes(_ hashes: [[UInt8]], what: String) throws {

@@ -25,6 +25,14 @@ public enum MerkleHash {
         return SHA256Hasher.hash(input)
     }
 
+    /// `node(_:_:)` through `hasher` (left reset for the next use).
+    public static func node(_ left: [UInt8], _ right: [UInt8], using hasher: SHA256Hasher) -> [UInt8] {
+        hasher.update([UInt8(0x01)])
+        hasher.update(left)
+        hasher.update(right)
+        return hasher.finalize()
+    }
+
     /// The hash of an inner node: SHA-256(0x01 || left || right).
     public static func node(_ left: [UInt8], _ right: [UInt8]) -> [UInt8] {
         var input = [UInt8]()

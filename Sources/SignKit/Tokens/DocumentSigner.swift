@@ -30,6 +30,7 @@ public final class DocumentSigner: Sendable {
     private let tokens: TokenManager
     private let logger: Logger
     private let session = Mutex<TokenSigningSession?>(nil)
+    private let closed = Mutex(false)
 
     public init(_ configuration: Settings, tokens: TokenManager, logger: Logger) throws {
         self.configuration = configuration
@@ -68,6 +69,9 @@ public final class DocumentSigner: Sendable {
     private func loggedIn(at time: Date) throws -> CheckpointSigner {
         let current = try session.withLock { current throws -> TokenSigningSession in
             if let current { return current }
+            // After `close` (the daemon stopping) nothing logs in again: a session opened then would outlive the
+            // token modules.
+            guard !closed.withLock({ $0 }) else { throw TokenError(.tokenRemoved, "the document signer is closed: the service is stopping") }
             let opened = try login(at: time)
             current = opened
             return opened
@@ -105,7 +109,9 @@ public final class DocumentSigner: Sendable {
         return opened
     }
 
+    /// Logs out and closes the session, for good: later uses fail (the daemon is stopping).
     public func close() {
+        closed.withLock { $0 = true }
         session.withLock { current in
             current?.close()
             current = nil

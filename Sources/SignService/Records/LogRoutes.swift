@@ -164,6 +164,8 @@ struct TreeHeadPublisher: Service {
                 if lastProblem != nil { logger.notice("department log: tree heads are signed again") }
                 lastProblem = nil
             } catch {
+                // Stopping: the document signer is closed already; nothing to say.
+                if Task.isShuttingDownGracefully || Task.isCancelled { break }
                 // Said once per distinct problem (a signer away, a store down), not at every tick.
                 let problem = (error as? any CodedError)?.codedDescription ?? "\(error)"
                 if problem != lastProblem { logger.error("department log: no tree head signed: \(problem)") }

@@ -93,8 +93,12 @@ struct DaemonOptions: ParsableArguments {
         try PINMemory.protect()
         // A file size limit (ulimit -f) makes a write fail with EFBIG instead of killing the daemon mid-record.
         signal(SIGXFSZ, SIG_IGN)
-        let app = try buildApplication(try configuration(role: role), role: role)
-        try await app.runService()
+        do {
+            // The application, and with it every token session it still holds, is gone before the modules are
+            // finalised: a session closed after its module was unloaded would call into freed memory.
+            let app = try buildApplication(try configuration(role: role), role: role)
+            try await app.runService()
+        }
         PKCS11Module.finalizeAll()
     }
 }
