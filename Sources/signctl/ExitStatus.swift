@@ -32,7 +32,7 @@ enum ExitStatus: Int32 {
         "qr-other-request": .failure, "unauthorised-uploader": .failure,
         // The department log: a head or proof that does not hold is a verdict against the log.
         "proof-not-valid": .failure, "tree-head-unsigned": .failure, "tree-head-signature-not-valid": .failure, "origin-mismatch": .failure,
-        "inconsistent-head": .failure, "tree-head-malformed": .failure, "store-diverged": .environment, "log-unavailable": .environment,
+        "tree-head-malformed": .failure, "store-diverged": .environment,
     ]
 
     static func of(_ error: any CodedError) -> ExitStatus { table[error.codeName] ?? .usage }

@@ -133,7 +133,7 @@ struct LogHolding {
             guard let text = try? String(contentsOfFile: path, encoding: .utf8), let certificate = try? X509Certificate.fromPEM(text).first else {
                 throw CommandFailure(status: .usage, message: "--witness \(path) is not a PEM certificate")
             }
-            let name = witnessName ?? String((certificate.subject.commonName ?? "witness").map { $0 == " " || $0 == "+" ? "-" : $0 })
+            let name = witnessName ?? X509NoteKey.defaultName(for: certificate)
             let key = try X509NoteKey(name: name, certificate: certificate)
             if (try? note.verify(by: key)) == nil {
                 report.add(

@@ -280,7 +280,7 @@ final class Witness {
         defer { pin.wipe() }
         session = try manager.openSigningSession(choice.certificate.keyURI, pin: pin, options: keyOptions.loginOptions, at: now)
         let certificate = choice.certificate.certificate
-        let chosen = name ?? String((certificate.subject.commonName ?? "witness").map { $0 == " " || $0 == "+" ? "-" : $0 })
+        let chosen = name ?? X509NoteKey.defaultName(for: certificate)
         key = try X509NoteKey(name: chosen, certificate: certificate)
     }
 

@@ -187,9 +187,7 @@ public struct InclusionView: Codable, Sendable, Equatable {
 
     /// The proof, its hashes decoded; nil when one does not read.
     public var proof: InclusionProof? {
-        let decoded = hashes.compactMap { Hex.decode($0) }
-        guard decoded.count == hashes.count, decoded.allSatisfy({ $0.count == MerkleHash.size }) else { return nil }
-        return InclusionProof(leafIndex: leafIndex, treeSize: treeSize, hashes: decoded)
+        decodedHashes(hashes).map { InclusionProof(leafIndex: leafIndex, treeSize: treeSize, hashes: $0) }
     }
 }
 
@@ -206,10 +204,15 @@ public struct ConsistencyView: Codable, Sendable, Equatable {
     }
 
     public var proof: ConsistencyProof? {
-        let decoded = hashes.compactMap { Hex.decode($0) }
-        guard decoded.count == hashes.count, decoded.allSatisfy({ $0.count == MerkleHash.size }) else { return nil }
-        return ConsistencyProof(oldSize: oldSize, newSize: newSize, hashes: decoded)
+        decodedHashes(hashes).map { ConsistencyProof(oldSize: oldSize, newSize: newSize, hashes: $0) }
     }
+}
+
+/// A proof's hashes from hex; nil unless every one is 32 bytes of hex.
+private func decodedHashes(_ hashes: [String]) -> [[UInt8]]? {
+    let decoded = hashes.compactMap { Hex.decode($0) }
+    guard decoded.count == hashes.count, decoded.allSatisfy({ $0.count == MerkleHash.size }) else { return nil }
+    return decoded
 }
 
 /// GET /v1/log: what a monitor or verifier needs to know of the log before its first head.

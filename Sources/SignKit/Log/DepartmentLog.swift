@@ -115,9 +115,8 @@ public final class DepartmentLog: Sendable {
     }
 
     /// The latest head with every cosignature kept for it added to its note.
-    public func latestHead(withCosignatures: Bool = true) throws -> StoredTreeHead? {
-        guard let latest = try store.latestTreeHead() else { return nil }
-        return withCosignatures ? try cosigned(latest) : latest
+    public func latestHead() throws -> StoredTreeHead? {
+        try store.latestTreeHead().map(cosigned)
     }
 
     /// `head` with the witnesses' lines kept for its size added after the log's own.

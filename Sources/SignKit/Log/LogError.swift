@@ -22,9 +22,4 @@ extension ErrorCode where Domain == LogErrorDomain {
     /// The store's leaves do not give the latest signed head (rows changed or removed behind the service): no head
     /// is signed over them.
     public static let storeDiverged = Self("store-diverged")
-    /// A tree head that contradicts one remembered from before: two heads for one size, a smaller tree, or a larger
-    /// one with no consistency proof from the remembered one.
-    public static let inconsistentHead = Self("inconsistent-head")
-    /// The log cannot be reached or has not answered as its API says.
-    public static let unavailable = Self("log-unavailable")
 }

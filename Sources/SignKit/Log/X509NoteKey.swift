@@ -50,6 +50,12 @@ public struct X509NoteKey: Sendable {
         return signature
     }
 
+    /// The name a witness's key goes by unless given: the certificate's common name, spaces and "+" as dashes (a
+    /// note's key name holds neither).
+    public static func defaultName(for certificate: X509Certificate) -> String {
+        String((certificate.subject.commonName ?? "witness").map { $0 == " " || $0 == "+" ? "-" : $0 })
+    }
+
     /// True when `signature` names this key (its name and key ID).
     public func identifies(_ signature: NoteSignature) -> Bool {
         signature.name == name && signature.keyID == keyID

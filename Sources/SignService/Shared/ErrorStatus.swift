@@ -36,11 +36,10 @@ enum ErrorStatus {
         // Not now: try again later.
         "signer-unavailable": .serviceUnavailable, "verifier-unavailable": .serviceUnavailable, "token-busy": .serviceUnavailable,
         "pcsc-unavailable": .serviceUnavailable, "module-load": .serviceUnavailable, "store-unavailable": .serviceUnavailable,
-        "revocation-unavailable": .serviceUnavailable, "store-diverged": .serviceUnavailable, "log-unavailable": .serviceUnavailable,
+        "revocation-unavailable": .serviceUnavailable, "store-diverged": .serviceUnavailable,
         // The department log: a proof or a cosignature that does not hold.
         "proof-not-valid": .unprocessableContent, "tree-head-malformed": .badRequest, "tree-head-unsigned": .unprocessableContent,
         "tree-head-signature-not-valid": .unprocessableContent, "origin-mismatch": .unprocessableContent,
-        "inconsistent-head": .conflict,
         // A token that stopped answering within the deadline.
         "token-timeout": .gatewayTimeout,
     ]
